@@ -1,0 +1,136 @@
+/*
+ * pystream.h -- the whole public C API of pystream's numeric core.
+ *
+ * Plain C11, no Python headers.  The region between the cffi-cdef markers
+ * is read verbatim by the cffi builder (csrc/build_ffi.py), so it must stay
+ * free of preprocessor directives and compiler extensions.
+ *
+ * Moments state
+ * -------------
+ * A ps_moments state summarises the records with global indices
+ * [start, stop) of one stream: per value of the record (width d), the count
+ * of non-NaN values, the NaN count, the sum, mean, M2 (sum of squared
+ * deviations), min and max; for integer dtypes also the exact 128-bit sum
+ * and the exact min / max.
+ *
+ * Reproducibility: records are grouped in blocks of B records aligned on
+ * multiples of B in *global* index space (B = ps_moments_block(d)).  Each
+ * full block is reduced by one fixed algorithm and block results are
+ * combined only along the canonical binary tree of aligned block ranges.
+ * Partial blocks at the edges of a state are kept raw and reduced when a
+ * neighbour completes them.  Hence any chunking of the stream, and any
+ * merge of contiguous partitions, gives bit-identical results.
+ */
+#ifndef PYSTREAM_H
+#define PYSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cffi-cdef-begin */
+
+/* Element types understood by the kernels (values of the `dtype` args). */
+enum {
+    PS_DTYPE_UNSET = -1,
+    PS_BOOL = 0,
+    PS_INT8 = 1,
+    PS_INT16 = 2,
+    PS_INT32 = 3,
+    PS_INT64 = 4,
+    PS_UINT8 = 5,
+    PS_UINT16 = 6,
+    PS_UINT32 = 7,
+    PS_UINT64 = 8,
+    PS_FLOAT32 = 9,
+    PS_FLOAT64 = 10
+};
+
+/* Status codes returned by every fallible function. */
+enum {
+    PS_OK = 0,
+    PS_ERR_NOMEM = 1,        /* allocation failed */
+    PS_ERR_ARG = 2,          /* invalid argument (NULL, negative size...) */
+    PS_ERR_DTYPE = 3,        /* unknown dtype, or dtype already set */
+    PS_ERR_NOT_ADJACENT = 4, /* merge: left.stop != right.start */
+    PS_ERR_MISMATCH = 5,     /* merge: different dtype or record shape */
+    PS_ERR_CORRUPT = 6,      /* serialized bytes are truncated or invalid */
+    PS_ERR_VERSION = 7,      /* serialized bytes of an unknown version */
+    PS_ERR_OVERFLOW = 8,     /* record count or 128-bit sum overflow */
+    PS_ERR_BUFSIZE = 9,      /* output buffer too small */
+    PS_ERR_UNSET = 10        /* state has no dtype yet */
+};
+
+#define PS_MAX_NDIM 64
+
+typedef struct ps_moments ps_moments;
+
+/* Where ps_moments_result writes; each pointer addresses `width` slots. */
+typedef struct {
+    int64_t *count;      /* non-NaN values */
+    int64_t *nan_count;  /* NaN values */
+    double *sum;         /* float64 sum of non-NaN values */
+    double *mean;        /* mean of non-NaN values (NaN if count == 0) */
+    double *m2;          /* sum of squared deviations from the mean */
+    double *min;         /* NaN if count == 0 */
+    double *max;         /* NaN if count == 0 */
+    int64_t *isum_hi;    /* integer dtypes: exact sum = hi * 2**64 + lo */
+    uint64_t *isum_lo;
+    int64_t *imin;       /* integer dtypes: exact min (uint64 bits if unsigned) */
+    int64_t *imax;       /* integer dtypes: exact max (uint64 bits if unsigned) */
+} ps_moments_out;
+
+/* Human-readable text of a status code (static storage). */
+const char *ps_status_message(int status);
+
+/* Block size in records for a record of `width` values. */
+int64_t ps_moments_block(int64_t width);
+
+/* New empty state covering [start, start).  dtype may be PS_DTYPE_UNSET
+   (then ndim and shape are ignored; set them with ps_moments_set_type
+   before the first update). */
+int ps_moments_new(ps_moments **out, int dtype, int ndim, const int64_t *shape,
+                   int64_t start);
+int ps_moments_set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape);
+void ps_moments_free(ps_moments *m);
+int ps_moments_copy(ps_moments **out, const ps_moments *m);
+
+int ps_moments_dtype(const ps_moments *m);
+int ps_moments_ndim(const ps_moments *m);
+int64_t ps_moments_shape(const ps_moments *m, int axis);
+int64_t ps_moments_width(const ps_moments *m);
+int64_t ps_moments_start(const ps_moments *m);
+int64_t ps_moments_stop(const ps_moments *m);
+/* Global index of the first record holding a NaN, or -1. */
+int64_t ps_moments_first_nan(const ps_moments *m);
+
+/* Append n records.  Record i, value j is at
+   data + i * record_stride + j * value_stride (strides in bytes, may be
+   negative).  Values must be aligned for the dtype and in native byte
+   order; the caller checks that. */
+int ps_moments_update(ps_moments *m, const void *data, int64_t n,
+                      ptrdiff_t record_stride, ptrdiff_t value_stride);
+
+/* left <- left (+) right.  Requires left.stop == right.start. */
+int ps_moments_merge(ps_moments *left, const ps_moments *right);
+
+int ps_moments_result(const ps_moments *m, ps_moments_out *out);
+
+/* Serialize.  With buf == NULL (or cap too small) only *size is set
+   (PS_ERR_BUFSIZE if buf is given but too small). */
+int ps_moments_serialize(const ps_moments *m, uint8_t *buf, size_t cap,
+                         size_t *size);
+/* Deserialize; validates everything.  Bad bytes give PS_ERR_CORRUPT or
+   PS_ERR_VERSION, never undefined behaviour. */
+int ps_moments_deserialize(ps_moments **out, const uint8_t *buf, size_t size);
+
+/* cffi-cdef-end */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYSTREAM_H */

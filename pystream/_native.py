@@ -1,0 +1,180 @@
+"""The compiled C core and the one place where buffers are checked.
+
+``cffi`` hands raw pointers to C and checks neither dtype, byte order,
+alignment nor strides, so every array goes through :func:`prepare_chunk`
+before it reaches a kernel.  What can be handled correctly is handled
+(strided input is read in place; non-native byte order, misaligned data and
+float16 are converted to a native aligned copy); what cannot is rejected with
+an exception that says what and where.  Inputs are never written to.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._pystream_c import ffi, lib
+
+__all__ = [
+    "ffi",
+    "lib",
+    "KernelInput",
+    "dtype_code",
+    "prepare_chunk",
+    "check_status",
+    "SUPPORTED_DTYPES",
+]
+
+_CODES: dict[np.dtype, int] = {
+    np.dtype(np.bool_): lib.PS_BOOL,
+    np.dtype(np.int8): lib.PS_INT8,
+    np.dtype(np.int16): lib.PS_INT16,
+    np.dtype(np.int32): lib.PS_INT32,
+    np.dtype(np.int64): lib.PS_INT64,
+    np.dtype(np.uint8): lib.PS_UINT8,
+    np.dtype(np.uint16): lib.PS_UINT16,
+    np.dtype(np.uint32): lib.PS_UINT32,
+    np.dtype(np.uint64): lib.PS_UINT64,
+    np.dtype(np.float32): lib.PS_FLOAT32,
+    np.dtype(np.float64): lib.PS_FLOAT64,
+}
+_DTYPES: dict[int, np.dtype] = {code: dt for dt, code in _CODES.items()}
+
+#: dtypes the kernels read directly (native byte order).
+SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(_CODES)
+
+
+class KernelInput(NamedTuple):
+    """A chunk ready for a kernel: a 2-D ``(n, d)`` view and its layout.
+
+    ``array`` must stay referenced while ``pointer`` is in use.
+    """
+
+    array: np.ndarray
+    pointer: object  # cffi ``void *``
+    n: int
+    d: int
+    record_stride: int
+    value_stride: int
+    code: int
+
+
+def kernel_dtype(dtype: np.dtype, where: str = "input") -> np.dtype:
+    """The native dtype a kernel reads for data of ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        If the dtype is not numeric (complex, object, strings, datetimes...).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize == 2:
+        return np.dtype(np.float32)  # float16 is widened exactly
+    native = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
+    if native not in _CODES:
+        raise TypeError(
+            f"{where}: dtype {dtype} is not supported; pystream reduces bool, "
+            "int8..int64, uint8..uint64, float16, float32 and float64 "
+            "(convert with .astype(...) first)"
+        )
+    return native
+
+
+def dtype_code(dtype: np.dtype, where: str = "input") -> int:
+    """C dtype code for a (possibly non-native) numpy dtype."""
+    return _CODES[kernel_dtype(dtype, where)]
+
+
+def dtype_from_code(code: int) -> np.dtype:
+    """numpy dtype of a C dtype code."""
+    return _DTYPES[code]
+
+
+def prepare_chunk(chunk: np.ndarray, where: object = "chunk") -> KernelInput:
+    """Check a chunk and return what a kernel needs to read it in place.
+
+    Parameters
+    ----------
+    chunk : ndarray
+        Shape ``(k, *record_shape)``, ``k >= 0``.
+    where : object
+        Named in error messages (e.g. ``"chunk at record 4096"``); only
+        formatted when an error is raised.
+
+    Returns
+    -------
+    KernelInput
+        A view (or, for byte-swapped, misaligned or float16 input, a native
+        copy) of shape ``(k, d)``, ``d = prod(record_shape)``.
+
+    Raises
+    ------
+    TypeError
+        Not an array of a supported dtype.
+    ValueError
+        A 0-d array, or records of size zero.
+    """
+    if not isinstance(chunk, np.ndarray):
+        raise TypeError(f"{where}: expected a numpy array, got {type(chunk).__name__}")
+    code = _CODES.get(chunk.dtype)
+    if code is None:  # byte-swapped, float16 or unsupported: convert or refuse
+        native = kernel_dtype(chunk.dtype, str(where))
+        chunk = chunk.astype(native)
+        code = _CODES[native]
+    ndim = chunk.ndim
+    if ndim == 1:
+        n, d = chunk.shape[0], 1
+        s0 = s1 = chunk.strides[0]
+    else:
+        if ndim == 0:
+            raise ValueError(
+                f"{where}: a 0-d array has no stream axis; pass an array of shape "
+                "(k, *record_shape), e.g. np.atleast_1d(x)"
+            )
+        n = chunk.shape[0]
+        d = 1
+        for size in chunk.shape[1:]:
+            d *= size
+        if d == 0:
+            raise ValueError(f"{where}: records of shape {chunk.shape[1:]} hold no values")
+        if ndim != 2:
+            chunk = chunk.reshape(n, d)  # a view whenever numpy can make one
+        s0, s1 = chunk.strides
+    if not chunk.flags.aligned:
+        chunk = np.array(chunk, copy=True)  # fresh allocations are aligned
+        s0, s1 = chunk.strides[0], chunk.strides[-1]
+    if chunk.flags.c_contiguous:
+        pointer = ffi.from_buffer(chunk)
+    else:
+        pointer = ffi.cast("void *", chunk.__array_interface__["data"][0])
+    return KernelInput(chunk, pointer, n, d, s0, s1, code)
+
+
+class PystreamError(RuntimeError):
+    """An error reported by the C core that no more specific type fits."""
+
+
+def check_status(status: int, what: str) -> None:
+    """Raise the Python exception matching a C status code.
+
+    Parameters
+    ----------
+    status : int
+        Return value of a ``ps_*`` function.
+    what : str
+        What was being done, for the message.
+    """
+    if status == lib.PS_OK:
+        return
+    message = f"{what}: {ffi.string(lib.ps_status_message(status)).decode()}"
+    if status == lib.PS_ERR_NOMEM:
+        raise MemoryError(message)
+    if status == lib.PS_ERR_OVERFLOW:
+        raise OverflowError(message)
+    if status in (lib.PS_ERR_DTYPE, lib.PS_ERR_MISMATCH):
+        raise TypeError(message)
+    if status in (lib.PS_ERR_CORRUPT, lib.PS_ERR_VERSION, lib.PS_ERR_ARG,
+                  lib.PS_ERR_NOT_ADJACENT, lib.PS_ERR_UNSET):
+        raise ValueError(message)
+    raise PystreamError(message)
