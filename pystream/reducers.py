@@ -176,12 +176,12 @@ class Moments:
     Examples
     --------
     >>> import numpy as np, pystream as ps
-    >>> a, b = ps.Moments(), ps.Moments(start=3)
-    >>> a.update(np.array([1.0, 2.0, 3.0])); b.update(np.array([4.0, 5.0]))
-    ... # doctest: +ELLIPSIS
-    <pystream.Moments [0, 3) float64>...
-    >>> float(a.merge(b).result().mean)
-    3.0
+    >>> a = ps.Moments().update(np.array([1.0, 2.0, 3.0]))
+    >>> b = ps.Moments(start=3).update(np.array([4.0, 5.0]))
+    >>> a.merge(b)
+    <pystream.Moments [0, 5) float64>
+    >>> float(a.result().mean), float(a.result(ddof=1).var)
+    (3.0, 2.5)
     """
 
     __slots__ = ("_state", "_lock", "_code", "_shape")

@@ -1,0 +1,63 @@
+# pystream -- the two set-up commands that work on a fresh machine:
+#   make demo   venv + install + ~1 GB sample .npy + `pystream describe` + a pipeline
+#   make test   venv + install with test extras + C tests (ASan/UBSan) + Python suite
+# CI (.ci/run) also runs `make test-asan`: the Python suite on a sanitizer build.
+
+PYTHON ?= python3
+VENV ?= .venv
+ASAN_VENV ?= .venv-asan
+PY := $(VENV)/bin/python
+CC ?= gcc
+CFLAGS_C := -std=c11 -Wall -Wextra -Werror -ffp-contract=off
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
+SAMPLE ?= data/sample.npy
+BUILD := build/ctest
+
+.PHONY: demo test ctest pytest test-asan bench venv clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(PY)
+	$(PY) -m pip install --quiet -e ".[test,cli]"
+
+demo: venv
+	$(PY) scripts/make_sample.py $(SAMPLE)
+	$(VENV)/bin/pystream describe $(SAMPLE)
+	$(PY) scripts/demo_pipeline.py $(SAMPLE)
+
+test: venv ctest pytest
+
+# C unit tests under ASan + UBSan, with the SIMD kernels and with the
+# portable ones (-DPS_NO_SIMD); both must print the same fingerprint.
+ctest:
+	mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm -o $(BUILD)/test_moments
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm -o $(BUILD)/test_moments_nosimd
+	$(BUILD)/test_moments
+	$(BUILD)/test_moments_nosimd
+	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_nosimd --fingerprint)"
+	@echo "ctest: SIMD and portable kernels agree bit for bit"
+
+pytest: venv
+	$(PY) -m pytest -q
+
+# The Python suite against an ASan + UBSan build of the extension.
+test-asan:
+	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ASAN_VENV)/bin/python -m pip install --quiet -e ".[test,cli]"
+	PYSTREAM_SANITIZE=1 $(ASAN_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir -e .
+	LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	PYSTREAM_SKIP_PACKAGING=1 \
+	$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+bench: venv
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) benchmarks/bench_core.py
+
+clean:
+	rm -rf build dist *.egg-info pystream/_pystream_c*.so pystream/_pystream_c.c $(BUILD)

@@ -1,0 +1,452 @@
+/*
+ * C unit tests of the moments core.  Run under ASan + UBSan by `make ctest`.
+ *
+ * Prints "N passed, M failed" and exits non-zero on failure.  With
+ * --fingerprint it prints one hash per scenario instead: `make ctest`
+ * builds this file with and without -DPS_NO_SIMD and requires the two
+ * fingerprints to be identical (SIMD and portable kernels agree bit for bit).
+ */
+#include "pystream.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (cond) {                                                            \
+            passed++;                                                          \
+        } else {                                                               \
+            failed++;                                                          \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+        }                                                                      \
+    } while (0)
+
+/* xorshift64*: deterministic test data without libc's rand(). */
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+static double rnd_normal(void)
+{
+    double s = 0;
+    for (int k = 0; k < 12; k++)
+        s += (double)(rnd() >> 11) / 9007199254740992.0;
+    return s - 6.0;
+}
+
+typedef struct {
+    uint8_t *bytes;
+    size_t size;
+} blob;
+
+static blob serialize(const ps_moments *m)
+{
+    blob b = {NULL, 0};
+    if (ps_moments_serialize(m, NULL, 0, &b.size) != PS_OK)
+        return b;
+    b.bytes = malloc(b.size);
+    if (ps_moments_serialize(m, b.bytes, b.size, &b.size) != PS_OK) {
+        free(b.bytes);
+        b.bytes = NULL;
+    }
+    return b;
+}
+
+static int same_blob(blob a, blob b)
+{
+    return a.bytes && b.bytes && a.size == b.size && memcmp(a.bytes, b.bytes, a.size) == 0;
+}
+
+static uint64_t hash_blob(blob b)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < b.size; i++) {
+        h ^= b.bytes[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Result of a state, all fields, as one blob of bytes (for bit equality). */
+typedef struct {
+    int64_t count[8], nan_count[8], isum_hi[8], imin[8], imax[8];
+    uint64_t isum_lo[8];
+    double sum[8], mean[8], m2[8], min[8], max[8];
+} result8;
+
+static int get_result(const ps_moments *m, result8 *r)
+{
+    ps_moments_out o;
+    memset(r, 0, sizeof *r);
+    o.count = r->count;
+    o.nan_count = r->nan_count;
+    o.sum = r->sum;
+    o.mean = r->mean;
+    o.m2 = r->m2;
+    o.min = r->min;
+    o.max = r->max;
+    o.isum_hi = r->isum_hi;
+    o.isum_lo = r->isum_lo;
+    o.imin = r->imin;
+    o.imax = r->imax;
+    return ps_moments_result(m, &o);
+}
+
+static ps_moments *new_state(int dtype, int ndim, const int64_t *shape, int64_t start)
+{
+    ps_moments *m = NULL;
+    int st = ps_moments_new(&m, dtype, ndim, shape, start);
+    CHECK(st == PS_OK);
+    return m;
+}
+
+/* Feed n records of width d (contiguous) in random chunks. */
+static void feed_random(ps_moments *m, const char *data, int64_t n, size_t rec)
+{
+    int64_t i = 0;
+    while (i < n) {
+        int64_t k = (int64_t)(rnd() % 3000) + 1;
+        if (rnd() % 4 == 0)
+            k = (int64_t)(rnd() % 3) + 1;
+        if (k > n - i)
+            k = n - i;
+        CHECK(ps_moments_update(m, data + (size_t)i * rec, k, (ptrdiff_t)rec,
+                                (ptrdiff_t)(rec / (size_t)ps_moments_width(m))) == PS_OK);
+        i += k;
+    }
+}
+
+static void test_chunk_invariance(int dtype, size_t isz, int64_t d, int64_t n,
+                                  const char *data, uint64_t *fingerprint)
+{
+    int64_t shape[1] = {d};
+    size_t rec = (size_t)d * isz;
+    ps_moments *whole = new_state(dtype, d == 1 ? 0 : 1, shape, 0);
+    ps_moments *chunked = new_state(dtype, d == 1 ? 0 : 1, shape, 0);
+    blob a, b;
+    CHECK(ps_moments_update(whole, data, n, (ptrdiff_t)rec, (ptrdiff_t)isz) == PS_OK);
+    feed_random(chunked, data, n, rec);
+    a = serialize(whole);
+    b = serialize(chunked);
+    CHECK(same_blob(a, b));
+    if (d <= 8) {
+        result8 r1, r2;
+        CHECK(get_result(whole, &r1) == PS_OK);
+        CHECK(get_result(chunked, &r2) == PS_OK);
+        CHECK(memcmp(&r1, &r2, sizeof r1) == 0);
+        *fingerprint ^= hash_blob((blob){(uint8_t *)&r1, sizeof r1});
+    }
+    *fingerprint = *fingerprint * 31 + hash_blob(a);
+    free(a.bytes);
+    free(b.bytes);
+    ps_moments_free(whole);
+    ps_moments_free(chunked);
+}
+
+/* Split [0, n) in parts, merge adjacent parts in random order. */
+static void test_partition_invariance(int dtype, size_t isz, const char *data, int64_t n)
+{
+    enum { P = 9 };
+    int64_t cut[P + 1];
+    ps_moments *part[P];
+    int alive[P];
+    int nalive = P;
+    ps_moments *serial = new_state(dtype, 0, NULL, 0);
+    blob a, b;
+    cut[0] = 0;
+    cut[P] = n;
+    for (int k = 1; k < P; k++)
+        cut[k] = (int64_t)(rnd() % (uint64_t)(n + 1));
+    for (int k = 1; k < P; k++) /* sort */
+        for (int j = k; j > 0 && cut[j] < cut[j - 1]; j--) {
+            int64_t t = cut[j];
+            cut[j] = cut[j - 1];
+            cut[j - 1] = t;
+        }
+    for (int k = 0; k < P; k++) {
+        part[k] = new_state(dtype, 0, NULL, cut[k]);
+        alive[k] = 1;
+        feed_random(part[k], data + (size_t)cut[k] * isz, cut[k + 1] - cut[k], isz);
+    }
+    while (nalive > 1) {
+        /* pick a random live part and merge its right live neighbour into it */
+        int k = (int)(rnd() % P), j;
+        if (!alive[k])
+            continue;
+        for (j = k + 1; j < P && !alive[j]; j++) {}
+        if (j == P)
+            continue;
+        CHECK(ps_moments_merge(part[k], part[j]) == PS_OK);
+        ps_moments_free(part[j]);
+        alive[j] = 0;
+        nalive--;
+    }
+    CHECK(ps_moments_update(serial, data, n, (ptrdiff_t)isz, (ptrdiff_t)isz) == PS_OK);
+    a = serialize(serial);
+    b = serialize(part[0]);
+    CHECK(same_blob(a, b));
+    free(a.bytes);
+    free(b.bytes);
+    ps_moments_free(part[0]);
+    ps_moments_free(serial);
+}
+
+static void test_serialization_fuzz(void)
+{
+    enum { N = 3000 };
+    double *x = malloc(N * sizeof *x);
+    ps_moments *m = new_state(PS_FLOAT64, 0, NULL, 17), *back = NULL;
+    blob b;
+    for (int i = 0; i < N; i++)
+        x[i] = rnd_normal();
+    x[100] = NAN;
+    CHECK(ps_moments_update(m, x, N, 8, 8) == PS_OK);
+    b = serialize(m);
+    CHECK(b.bytes != NULL);
+    CHECK(ps_moments_deserialize(&back, b.bytes, b.size) == PS_OK);
+    if (back) {
+        blob c = serialize(back);
+        CHECK(same_blob(b, c));
+        CHECK(ps_moments_first_nan(back) == 117);
+        free(c.bytes);
+        ps_moments_free(back);
+    }
+    /* every truncation is refused */
+    for (size_t len = 0; len < b.size; len++) {
+        uint8_t *cut = malloc(len ? len : 1);
+        memcpy(cut, b.bytes, len);
+        back = NULL;
+        CHECK(ps_moments_deserialize(&back, cut, len) != PS_OK && back == NULL);
+        free(cut);
+    }
+    /* random byte flips: refused (or, if the checksum survives, valid) */
+    for (int trial = 0; trial < 4000; trial++) {
+        uint8_t *bad = malloc(b.size);
+        int st;
+        memcpy(bad, b.bytes, b.size);
+        for (int f = 0; f < 1 + (int)(rnd() % 4); f++)
+            bad[rnd() % b.size] ^= (uint8_t)(1u + rnd() % 255u);
+        back = NULL;
+        st = ps_moments_deserialize(&back, bad, b.size);
+        CHECK(st == PS_OK || st == PS_ERR_CORRUPT || st == PS_ERR_VERSION);
+        if (st == PS_OK) {
+            result8 r;
+            (void)get_result(back, &r);
+            ps_moments_free(back);
+        }
+        free(bad);
+    }
+    /* a forged checksum over corrupt structure is still refused */
+    {
+        uint8_t *bad = malloc(b.size);
+        uint64_t h = 1469598103934665603ull;
+        memcpy(bad, b.bytes, b.size);
+        bad[8 + 4 + 4 + 4 + 8] ^= 0x40; /* the stop field */
+        for (size_t i = 0; i + 8 < b.size; i++) {
+            h ^= bad[i];
+            h *= 1099511628211ull;
+        }
+        for (int k = 0; k < 8; k++)
+            bad[b.size - 8 + (size_t)k] = (uint8_t)(h >> (8 * k));
+        back = NULL;
+        CHECK(ps_moments_deserialize(&back, bad, b.size) == PS_ERR_CORRUPT);
+        free(bad);
+    }
+    free(b.bytes);
+    free(x);
+    ps_moments_free(m);
+}
+
+static void test_integers(void)
+{
+    /* int64 sums beyond 2**63 are exact */
+    int64_t v[6] = {INT64_MAX, INT64_MAX, INT64_MAX, -1, INT64_MIN, 5};
+    ps_moments *m = new_state(PS_INT64, 0, NULL, 0);
+    result8 r;
+    CHECK(ps_moments_update(m, v, 3, 8, 8) == PS_OK);
+    CHECK(get_result(m, &r) == PS_OK);
+    /* 3 * (2**63 - 1) = 2**64 + (2**63 - 3) */
+    CHECK(r.isum_hi[0] == 1 && r.isum_lo[0] == 9223372036854775805ull);
+    CHECK(ps_moments_update(m, v + 3, 3, 8, 8) == PS_OK);
+    CHECK(get_result(m, &r) == PS_OK);
+    /* + (-1) + (-2**63) + 5 = 2**64 + 1: hi 1, lo 1 */
+    CHECK(r.isum_hi[0] == 1 && r.isum_lo[0] == 1ull);
+    CHECK(r.imin[0] == INT64_MIN && r.imax[0] == INT64_MAX);
+    ps_moments_free(m);
+
+    {
+        uint64_t u[4] = {UINT64_MAX, UINT64_MAX, 0, 7};
+        m = new_state(PS_UINT64, 0, NULL, 0);
+        CHECK(ps_moments_update(m, u, 4, 8, 8) == PS_OK);
+        CHECK(get_result(m, &r) == PS_OK);
+        /* 2 * (2**64 - 1) + 7 = 2**65 + 5 */
+        CHECK(r.isum_hi[0] == 2 && r.isum_lo[0] == 5);
+        CHECK((uint64_t)r.imax[0] == UINT64_MAX && r.imin[0] == 0);
+        ps_moments_free(m);
+    }
+    {
+        uint8_t b[5] = {0, 1, 2, 255, 0}; /* bool: any nonzero byte is True */
+        m = new_state(PS_BOOL, 0, NULL, 0);
+        CHECK(ps_moments_update(m, b, 5, 1, 1) == PS_OK);
+        CHECK(get_result(m, &r) == PS_OK);
+        CHECK(r.isum_hi[0] == 0 && r.isum_lo[0] == 3 && r.imax[0] == 1);
+        ps_moments_free(m);
+    }
+}
+
+static void test_nan_inf_constant(void)
+{
+    double x[2000];
+    result8 r;
+    ps_moments *m;
+    for (int i = 0; i < 2000; i++)
+        x[i] = 0.1;
+    m = new_state(PS_FLOAT64, 0, NULL, 0);
+    CHECK(ps_moments_update(m, x, 2000, 8, 8) == PS_OK);
+    CHECK(get_result(m, &r) == PS_OK);
+    CHECK(r.mean[0] == 0.1 && r.m2[0] == 0.0);
+    ps_moments_free(m);
+
+    x[1500] = NAN;
+    x[3] = INFINITY;
+    m = new_state(PS_FLOAT64, 0, NULL, 10);
+    CHECK(ps_moments_update(m, x, 2000, 8, 8) == PS_OK);
+    CHECK(get_result(m, &r) == PS_OK);
+    CHECK(r.count[0] == 1999 && r.nan_count[0] == 1);
+    CHECK(isinf(r.mean[0]) && isnan(r.m2[0]) && r.max[0] == INFINITY && r.min[0] == 0.1);
+    CHECK(ps_moments_first_nan(m) == 1510);
+    ps_moments_free(m);
+}
+
+static void test_errors(void)
+{
+    ps_moments *a = new_state(PS_FLOAT64, 0, NULL, 0);
+    ps_moments *b = new_state(PS_FLOAT64, 0, NULL, 5);
+    ps_moments *c = new_state(PS_INT32, 0, NULL, 0);
+    ps_moments *u = NULL, *big = NULL;
+    double x[4] = {1, 2, 3, 4};
+    int64_t shape[2] = {2, 0};
+    result8 r;
+    CHECK(ps_moments_merge(a, b) == PS_ERR_NOT_ADJACENT);
+    CHECK(ps_moments_merge(a, c) == PS_ERR_MISMATCH);
+    CHECK(ps_moments_update(a, x, -1, 8, 8) == PS_ERR_ARG);
+    CHECK(ps_moments_update(a, NULL, 1, 8, 8) == PS_ERR_ARG);
+    CHECK(ps_moments_new(&u, 42, 0, NULL, 0) == PS_ERR_DTYPE && u == NULL);
+    CHECK(ps_moments_new(&u, PS_FLOAT64, 0, NULL, -1) == PS_ERR_ARG);
+    CHECK(ps_moments_new(&u, PS_FLOAT64, 2, shape, 0) == PS_ERR_ARG);
+    CHECK(ps_moments_new(&u, PS_DTYPE_UNSET, 0, NULL, 0) == PS_OK);
+    CHECK(ps_moments_update(u, x, 1, 8, 8) == PS_ERR_UNSET);
+    CHECK(get_result(u, &r) == PS_ERR_UNSET);
+    /* an empty untyped state adopts its neighbour */
+    CHECK(ps_moments_update(a, x, 4, 8, 8) == PS_OK);
+    {
+        ps_moments *e = new_state(PS_DTYPE_UNSET, 0, NULL, 4);
+        CHECK(ps_moments_merge(a, e) == PS_OK && ps_moments_stop(a) == 4);
+        ps_moments_free(e);
+        e = new_state(PS_DTYPE_UNSET, 0, NULL, 0);
+        CHECK(ps_moments_merge(e, a) == PS_OK && ps_moments_stop(e) == 4 &&
+              ps_moments_dtype(e) == PS_FLOAT64);
+        ps_moments_free(e);
+    }
+    CHECK(ps_moments_set_type(a, PS_INT8, 0, NULL) == PS_ERR_DTYPE);
+    /* record count overflow */
+    CHECK(ps_moments_new(&big, PS_FLOAT64, 0, NULL, INT64_MAX - 3000) == PS_OK);
+    {
+        double *y = calloc(5000, sizeof *y);
+        CHECK(ps_moments_update(big, y, 5000, 8, 8) == PS_ERR_OVERFLOW);
+        free(y);
+    }
+    CHECK(strcmp(ps_status_message(PS_ERR_CORRUPT),
+                 "serialized state is truncated or corrupt") == 0);
+    CHECK(strcmp(ps_status_message(99), "unknown status") == 0);
+    CHECK(ps_moments_block(1) == 1024 && ps_moments_block(3) == 256 &&
+          ps_moments_block(1024) == 1 && ps_moments_block(5000) == 1);
+    ps_moments_free(a);
+    ps_moments_free(b);
+    ps_moments_free(c);
+    ps_moments_free(u);
+    ps_moments_free(big);
+}
+
+static void test_strided(void)
+{
+    /* reading every 3rd value in place == reading a contiguous copy */
+    enum { N = 5000 };
+    double *x = malloc(3 * N * sizeof *x), *y = malloc(N * sizeof *y);
+    ps_moments *a = new_state(PS_FLOAT64, 0, NULL, 0), *b = new_state(PS_FLOAT64, 0, NULL, 0);
+    blob ba, bb;
+    for (int i = 0; i < 3 * N; i++)
+        x[i] = rnd_normal();
+    for (int i = 0; i < N; i++)
+        y[i] = x[3 * (N - 1 - i)];
+    /* negative stride, from the last element backwards */
+    CHECK(ps_moments_update(a, x + 3 * (N - 1), N, -24, 8) == PS_OK);
+    CHECK(ps_moments_update(b, y, N, 8, 8) == PS_OK);
+    ba = serialize(a);
+    bb = serialize(b);
+    CHECK(same_blob(ba, bb));
+    free(ba.bytes);
+    free(bb.bytes);
+    free(x);
+    free(y);
+    ps_moments_free(a);
+    ps_moments_free(b);
+}
+
+int main(int argc, char **argv)
+{
+    int fingerprint_only = argc > 1 && strcmp(argv[1], "--fingerprint") == 0;
+    uint64_t fp = 0;
+    enum { N = 20000 };
+    double *f64 = malloc(N * 8 * sizeof *f64);
+    float *f32 = malloc(N * sizeof *f32);
+    int64_t *i64 = malloc(N * sizeof *i64);
+    uint16_t *u16 = malloc(N * sizeof *u16);
+    for (int i = 0; i < N * 8; i++)
+        f64[i] = rnd_normal() * 1e3 + 1e6;
+    for (int i = 0; i < N; i++) {
+        f32[i] = (float)rnd_normal();
+        i64[i] = (int64_t)rnd();
+        u16[i] = (uint16_t)rnd();
+    }
+    f64[777] = NAN;
+    f32[12345] = NAN;
+
+    test_chunk_invariance(PS_FLOAT64, 8, 1, N, (const char *)f64, &fp);
+    test_chunk_invariance(PS_FLOAT64, 8, 3, N, (const char *)f64, &fp);
+    test_chunk_invariance(PS_FLOAT64, 8, 2000, 40, (const char *)f64, &fp);
+    test_chunk_invariance(PS_FLOAT32, 4, 1, N, (const char *)f32, &fp);
+    test_chunk_invariance(PS_INT64, 8, 1, N, (const char *)i64, &fp);
+    test_chunk_invariance(PS_UINT16, 2, 1, N, (const char *)u16, &fp);
+    test_chunk_invariance(PS_INT64, 8, 5, N / 5, (const char *)i64, &fp);
+    for (int rep = 0; rep < 20; rep++) {
+        test_partition_invariance(PS_FLOAT64, 8, (const char *)f64, N);
+        test_partition_invariance(PS_FLOAT32, 4, (const char *)f32, N);
+        test_partition_invariance(PS_INT64, 8, (const char *)i64, N);
+    }
+    test_serialization_fuzz();
+    test_integers();
+    test_nan_inf_constant();
+    test_errors();
+    test_strided();
+
+    free(f64);
+    free(f32);
+    free(i64);
+    free(u16);
+    if (fingerprint_only) {
+        printf("%016llx\n", (unsigned long long)fp);
+        return failed != 0;
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
