@@ -1,0 +1,922 @@
+"""Source factories: make a :class:`~pystream.stream.Stream` from data.
+
+All sources are lazy: nothing is read until the stream is iterated (a
+``.npy`` header is read up front to learn the dtype and shape).  Streams
+over arrays and paths can be iterated many times; streams over iterators,
+file objects and stdin are one-shot (a second iteration raises
+RuntimeError).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import itertools
+import math
+import os
+import re
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ._config import default_chunk_size
+from .stages.structural import check_count, normalize_record_shape
+from .stream import Stream, _CallableSource, _OneShotSource
+
+__all__ = ["from_array", "from_chunks", "from_file", "from_iterable", "from_npy", "from_text"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _chunk_size(chunk_size: object, dtype: np.dtype, record_shape: tuple[int, ...], where: str) -> int:
+    if chunk_size is None:
+        return default_chunk_size(dtype, record_shape)
+    return check_count(chunk_size, "chunk_size", where, minimum=1)
+
+
+def _check_dtype(dtype: object, where: str) -> np.dtype:
+    if dtype is None:
+        raise TypeError(f"{where}: dtype is required (e.g. dtype=np.float64)")
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError as e:
+        raise TypeError(f"{where}: invalid dtype {dtype!r}: {e}") from None
+    if dt.hasobject:
+        raise TypeError(f"{where}: object dtypes are not supported (got {dt}); streams hold raw numeric data")
+    if dt.subdtype is not None:
+        raise TypeError(
+            f"{where}: dtype {dt} is a subarray dtype; pass the element dtype and the record "
+            f"shape separately: dtype={dt.subdtype[0]}, record_shape={dt.subdtype[1]}"
+        )
+    return dt
+
+
+def _is_path(obj: object) -> bool:
+    return isinstance(obj, (str, bytes, os.PathLike))
+
+
+def _fspath(path: PathLike, where: str) -> str:
+    p = os.fsdecode(os.fspath(path))
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"{where}: no such file: {p!r}")
+    if os.path.isdir(p):
+        raise IsADirectoryError(f"{where}: {p!r} is a directory, not a file")
+    return p
+
+
+def _source(make: Callable[[], Iterable[np.ndarray]], one_shot: bool, nonempty: bool) -> Any:
+    return _OneShotSource(make, nonempty) if one_shot else _CallableSource(make, nonempty)
+
+
+# --------------------------------------------------------------------------- from_array
+
+
+def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
+    """Stream the records of an array (zero-copy views).
+
+    Parameters
+    ----------
+    a : array_like
+        Array of shape ``(N, *record_shape)``.  ndarrays are used as they
+        are (no copy); other array-likes go through :func:`numpy.asarray`.
+    chunk_size : int, optional
+        Records per chunk; default from
+        :func:`pystream._config.default_chunk_size`.
+
+    Returns
+    -------
+    Stream
+        A re-iterable stream whose chunks are the views ``a[i:i + chunk_size]``.
+
+    Raises
+    ------
+    ValueError
+        If `a` is 0-d or `chunk_size` < 1.
+    TypeError
+        If `a` has an object dtype, is a masked array, or `chunk_size` is
+        not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(10.0)
+    >>> s = from_array(x, chunk_size=4)
+    >>> [len(c) for c in s]
+    [4, 4, 2]
+    >>> np.shares_memory(next(iter(s)), x)
+    True
+    """
+    if isinstance(a, np.ma.MaskedArray):
+        raise TypeError(
+            "from_array: masked arrays are not supported; use a.filled(np.nan) or a.compressed()"
+        )
+    if not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    elif type(a) is not np.ndarray:
+        a = a.view(np.ndarray)
+    if a.ndim == 0:
+        raise ValueError(
+            f"from_array: a 0-d array (a single value, {a!r}) has no records; pass an array "
+            "of shape (N, *record_shape), e.g. np.atleast_1d(a)"
+        )
+    if a.dtype.hasobject:
+        raise TypeError(f"from_array: object arrays are not supported (dtype {a.dtype})")
+    rs = tuple(a.shape[1:])
+    cs = _chunk_size(chunk_size, a.dtype, rs, "from_array")
+    arr = a
+
+    def chunks() -> Iterator[np.ndarray]:
+        n = len(arr)
+        if n <= cs:
+            if n:
+                yield arr
+            return
+        for i in range(0, n, cs):
+            yield arr[i : i + cs]
+
+    return Stream._from_source(_CallableSource(chunks, nonempty=True, whole=arr), arr.dtype, rs)
+
+
+# --------------------------------------------------------------------------- from_chunks
+
+
+def _validated_chunks(
+    chunks: Iterable[Any], dtype: np.dtype | None, record_shape: tuple[int, ...] | None
+) -> Iterator[np.ndarray]:
+    offset = 0
+    for i, c in enumerate(chunks):
+        if type(c) is not np.ndarray:
+            if isinstance(c, np.ma.MaskedArray):
+                raise TypeError(
+                    f"from_chunks: chunk {i} (record offset {offset}) is a masked array; "
+                    "use .filled() first"
+                )
+            if isinstance(c, np.ndarray):
+                c = c.view(np.ndarray)
+            else:
+                try:
+                    c = np.asarray(c, dtype=dtype)
+                except (TypeError, ValueError) as e:
+                    raise TypeError(
+                        f"from_chunks: chunk {i} (record offset {offset}) cannot be converted "
+                        f"to an array: {e}"
+                    ) from None
+        if c.ndim == 0:
+            raise ValueError(
+                f"from_chunks: chunk {i} (record offset {offset}) is 0-d; chunks must have shape "
+                "(k, *record_shape)"
+            )
+        if dtype is None:
+            if c.dtype.hasobject:
+                raise TypeError(
+                    f"from_chunks: chunk {i} (record offset {offset}) has object dtype; "
+                    "streams hold raw numeric data"
+                )
+            dtype = c.dtype
+        elif c.dtype != dtype:
+            raise TypeError(
+                f"from_chunks: chunk {i} (record offset {offset}) has dtype {c.dtype}, "
+                f"expected {dtype}; cast the chunks, or stream them with dtype={c.dtype} and "
+                "use .astype()"
+            )
+        if record_shape is None:
+            record_shape = tuple(c.shape[1:])
+        elif c.shape[1:] != record_shape:
+            raise ValueError(
+                f"from_chunks: chunk {i} (record offset {offset}) has shape {c.shape}, i.e. "
+                f"records of shape {c.shape[1:]}, expected record shape {record_shape}"
+            )
+        offset += len(c)
+        yield c
+
+
+def from_chunks(
+    chunks: Iterable[ArrayLike],
+    dtype: DTypeLike | None = None,
+    record_shape: tuple[int, ...] | None = None,
+    chunk_size: int | None = None,
+) -> Stream:
+    """Stream an iterable of chunks, validating each one.
+
+    Parameters
+    ----------
+    chunks : iterable of array_like
+        Chunks of shape ``(k, *record_shape)``.  A re-iterable (list,
+        tuple) gives a re-iterable stream; an iterator or generator gives a
+        one-shot stream.
+    dtype : dtype-like, optional
+        Expected dtype; default: the first chunk's.  Chunks of another
+        dtype are refused (no silent casts); non-array chunks (lists) are
+        converted to it.
+    record_shape : tuple of int, optional
+        Expected record shape; default: the first chunk's.
+    chunk_size : int, optional
+        If given, regroup into chunks of exactly this many records (the
+        last may be shorter).  Default: keep the incoming chunks.
+
+    Returns
+    -------
+    Stream
+        A lazy stream.  If dtype or record shape must come from the first
+        chunk, asking for them peeks at it (a one-shot iterator is not
+        consumed: the chunk is kept for the iteration).
+
+    Raises
+    ------
+    TypeError
+        If `chunks` is not iterable or is a single array; during iteration,
+        for a chunk of the wrong dtype (the message names the chunk number
+        and its global record offset).
+    ValueError
+        During iteration, for a 0-d chunk or one with the wrong record shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = from_chunks([np.zeros((2, 3)), np.ones((1, 3))])
+    >>> s.record_shape, s.to_array().shape
+    ((3,), (3, 3))
+    """
+    if isinstance(chunks, (np.ndarray, str, bytes)):
+        raise TypeError(
+            "from_chunks: expected an iterable of chunks, got a single "
+            f"{type(chunks).__name__}; use from_array() for one array"
+        )
+    try:
+        one_shot = iter(chunks) is chunks  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"from_chunks: expected an iterable of chunks, got {type(chunks).__name__}"
+        ) from None
+    dt = None if dtype is None else np.dtype(dtype)
+    if dt is not None and dt.hasobject:
+        raise TypeError(f"from_chunks: object dtypes are not supported (got {dt})")
+    rs = None if record_shape is None else normalize_record_shape(record_shape, "from_chunks")
+    cs = None if chunk_size is None else check_count(chunk_size, "chunk_size", "from_chunks", 1)
+    src = _source(lambda: _validated_chunks(chunks, dt, rs), one_shot, nonempty=False)  # type: ignore[arg-type]
+
+    def resolve(_stream: Stream) -> tuple[np.dtype, tuple[int, ...]]:
+        # First raw chunk (empty ones included: they carry dtype and shape).
+        it = src.peek()
+        try:
+            first = next(it, None)
+        finally:
+            it.close() if hasattr(it, "close") else None
+        if first is None:
+            return (dt if dt is not None else np.dtype(np.float64), rs if rs is not None else ())
+        return (dt if dt is not None else first.dtype, rs if rs is not None else tuple(first.shape[1:]))
+
+    stream = Stream._from_source(src, dt, rs, resolve)
+    return stream if cs is None else stream.rechunk(cs)
+
+
+# --------------------------------------------------------------------------- from_iterable
+
+
+def _record_error(
+    batch: list[Any], offset: int, dtype: np.dtype, record_shape: tuple[int, ...], err: Exception
+) -> Exception:
+    """Find the first bad record of `batch` and describe it."""
+    for j, r in enumerate(batch):
+        try:
+            shape = np.shape(r)
+        except ValueError:
+            return ValueError(
+                f"from_iterable: record {offset + j} is ragged ({r!r:.80}); expected records "
+                f"of shape {record_shape}"
+            )
+        if shape != record_shape:
+            what = "a scalar" if shape == () else f"shape {shape}"
+            return ValueError(
+                f"from_iterable: record {offset + j} ({r!r:.80}) has {what}, expected "
+                + ("a scalar (record_shape ())" if record_shape == () else f"record_shape {record_shape}")
+            )
+        try:
+            np.asarray(r, dtype=dtype)
+        except (TypeError, ValueError) as e:
+            return ValueError(
+                f"from_iterable: record {offset + j} ({r!r:.80}) cannot be converted to {dtype}: {e}"
+            )
+    return ValueError(
+        f"from_iterable: records {offset}..{offset + len(batch) - 1} cannot be converted to "
+        f"{dtype} with record shape {record_shape}: {err}"
+    )
+
+
+def _batches(
+    iterable: Iterable[Any], dtype: np.dtype, record_shape: tuple[int, ...], chunk_size: int
+) -> Iterator[np.ndarray]:
+    it = iter(iterable)
+    offset = 0
+    shape_ok = (None, *record_shape)
+    while True:
+        batch = list(itertools.islice(it, chunk_size))
+        n = len(batch)
+        if not n:
+            return
+        try:
+            if record_shape:
+                # np.array (not np.fromiter with a subarray dtype): fromiter
+                # broadcasts short or scalar records instead of failing.
+                arr = np.array(batch, dtype=dtype)
+            else:
+                arr = np.fromiter(batch, dtype=dtype, count=n)
+        except (TypeError, ValueError) as e:
+            raise _record_error(batch, offset, dtype, record_shape, e) from None
+        if arr.shape[1:] != shape_ok[1:] or arr.ndim != len(shape_ok):
+            raise _record_error(batch, offset, dtype, record_shape, ValueError("shape mismatch"))
+        del batch
+        yield arr
+        offset += n
+        if n < chunk_size:
+            return
+
+
+def from_iterable(
+    iterable: Iterable[Any],
+    dtype: DTypeLike,
+    record_shape: tuple[int, ...] = (),
+    chunk_size: int | None = None,
+) -> Stream:
+    """Stream the values of an iterable (scalars or fixed-shape records), in batches.
+
+    Values are pulled ``chunk_size`` at a time and converted with numpy, so
+    the Python cost is per value only while reading the iterable.
+
+    Parameters
+    ----------
+    iterable : iterable
+        Scalars (``record_shape=()``) or records (sequences / arrays of
+        shape `record_shape`).  May be infinite.  An iterator or generator
+        gives a one-shot stream; a list or range a re-iterable one.
+    dtype : dtype-like
+        Element dtype (required).
+    record_shape : tuple of int, optional
+        Shape of one record; default ``()``.
+    chunk_size : int, optional
+        Records per chunk; default from
+        :func:`pystream._config.default_chunk_size`.
+
+    Returns
+    -------
+    Stream
+        A lazy stream.
+
+    Raises
+    ------
+    TypeError
+        If `dtype` is missing or invalid, or `iterable` is not iterable.
+    ValueError
+        During iteration, for a ragged record, a record of the wrong shape,
+        or a value that cannot be converted (the message names the record
+        number).
+
+    Examples
+    --------
+    >>> s = from_iterable(((i, i * i) for i in range(3)), "int64", record_shape=(2,))
+    >>> s.to_array().tolist()
+    [[0, 0], [1, 1], [2, 4]]
+    """
+    dt = _check_dtype(dtype, "from_iterable")
+    rs = normalize_record_shape(record_shape, "from_iterable")
+    cs = _chunk_size(chunk_size, dt, rs, "from_iterable")
+    if isinstance(iterable, np.ndarray):
+        raise TypeError("from_iterable: got an ndarray; use from_array() for zero-copy chunks")
+    try:
+        one_shot = iter(iterable) is iterable
+    except TypeError:
+        raise TypeError(
+            f"from_iterable: expected an iterable, got {type(iterable).__name__}"
+        ) from None
+    src = _source(lambda: _batches(iterable, dt, rs, cs), one_shot, nonempty=True)
+    return Stream._from_source(src, dt, rs)
+
+
+# --------------------------------------------------------------------------- from_npy
+
+
+def _load_npy(path: str) -> np.ndarray:
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"PK\x03\x04"):
+        raise ValueError(
+            f"from_npy: {path!r} is a .npz archive, not a .npy file; open it with np.load and "
+            "stream one of its arrays with from_array()"
+        )
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"from_npy: {path!r} is not a valid .npy file (no NPY magic string)")
+    try:
+        a = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:
+        msg = str(e)
+        if "Python objects" in msg or "pickle" in msg:
+            raise TypeError(
+                f"from_npy: {path!r} holds Python objects (an object array); only arrays of "
+                "plain numeric dtypes can be streamed"
+            ) from None
+        raise ValueError(f"from_npy: {path!r} is not a valid .npy file: {msg}") from None
+    except OSError as e:
+        raise ValueError(f"from_npy: cannot read {path!r} as a .npy file: {e}") from None
+    return a
+
+
+def from_npy(path: PathLike, chunk_size: int | None = None) -> Stream:
+    """Stream a ``.npy`` file through a read-only memory map (zero-copy views).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.npy`` file holding an array of shape ``(N, *record_shape)``
+        (C or Fortran order, any byte order).
+    chunk_size : int, optional
+        Records per chunk; default from
+        :func:`pystream._config.default_chunk_size`.
+
+    Returns
+    -------
+    Stream
+        A re-iterable stream.  The header is read now; the data is mapped
+        on each iteration and only touched as chunks are used.  Chunks are
+        read-only views into the mapping (strided views for Fortran order).
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    ValueError
+        If the file is not a ``.npy`` file, is a ``.npz`` archive, or holds a
+        0-d array; during iteration, if the file changed shape or dtype.
+    TypeError
+        If the file holds Python objects (object array or pickle).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> np.save(path, np.arange(5.0))
+    >>> from_npy(path, chunk_size=2).to_array()
+    array([0., 1., 2., 3., 4.])
+    """
+    p = _fspath(path, "from_npy")
+    header = _load_npy(p)
+    if header.ndim == 0:
+        raise ValueError(f"from_npy: {p!r} holds a 0-d array (a single value), which has no records")
+    dt, shape = header.dtype, header.shape
+    del header
+    rs = tuple(shape[1:])
+    cs = _chunk_size(chunk_size, dt, rs, "from_npy")
+
+    def chunks() -> Iterator[np.ndarray]:
+        mm = _load_npy(p)
+        if mm.dtype != dt or mm.shape != shape:
+            raise ValueError(
+                f"from_npy: {p!r} changed since the stream was made: now {mm.shape} {mm.dtype}, "
+                f"was {shape} {dt}"
+            )
+        a = mm.view(np.ndarray)  # plain ndarray views; the mapping stays alive through .base
+        del mm
+        n = len(a)
+        for i in range(0, n, cs):
+            yield a[i : i + cs]
+
+    return Stream._from_source(_CallableSource(chunks, nonempty=True), dt, rs)
+
+
+# --------------------------------------------------------------------------- from_file
+
+
+class _BufferPool:
+    """A few reusable byte buffers for ``from_file``.
+
+    A buffer is handed out again only when nothing but the pool refers to
+    it (``sys.getrefcount`` back at its baseline): every chunk is a view
+    whose ``.base`` is the buffer, so a chunk still alive anywhere (a list,
+    a pending ``rechunk`` piece, a user variable) keeps its buffer busy and
+    a fresh one is allocated instead.  Two buffers suffice for the usual
+    ``for chunk in stream`` loop, where the previous chunk is still bound
+    while the next one is read.
+    """
+
+    __slots__ = ("_base", "_bufs", "nbytes", "size")
+
+    def __init__(self, nbytes: int, size: int = 2) -> None:
+        self.nbytes = nbytes
+        self.size = size
+        self._bufs: list[np.ndarray] = [np.empty(0, np.uint8)]
+        # Baseline: referenced by the list only (+1 for getrefcount's argument).
+        # Without refcounts (PyPy) a buffer is never reused.
+        self._base = sys.getrefcount(self._bufs[0]) if hasattr(sys, "getrefcount") else -1
+        self._bufs.clear()
+
+    def get(self) -> np.ndarray:
+        bufs = self._bufs
+        if self._base >= 0:
+            for i in range(len(bufs)):
+                if sys.getrefcount(bufs[i]) == self._base:
+                    return bufs[i]
+        buf = np.empty(self.nbytes, np.uint8)
+        bufs.append(buf)
+        if len(bufs) > self.size:
+            del bufs[0]  # still in use downstream: the consumer owns it now
+        return buf
+
+
+def _read_full(f: Any, buf: np.ndarray, readinto: Callable[[Any], Any] | None) -> int:
+    """Fill `buf` from `f` until it is full or EOF; return the byte count."""
+    n = len(buf)
+    got = 0
+    while got < n:
+        if readinto is not None:
+            k = readinto(buf[got:] if got else buf)
+        else:
+            data = f.read(n - got)
+            k = len(data) if data is not None else None
+            if k:
+                buf[got : got + k] = np.frombuffer(data, np.uint8)
+        if k is None:
+            raise BlockingIOError("from_file: the file is non-blocking and has no data available")
+        if k == 0:
+            break
+        got += k
+    return got
+
+
+def _file_chunks(
+    opener: Callable[[], tuple[Any, bool]],
+    name: str,
+    dtype: np.dtype,
+    record_shape: tuple[int, ...],
+    offset: int,
+    chunk_size: int,
+) -> Iterator[np.ndarray]:
+    record_bytes = dtype.itemsize * math.prod(record_shape)
+    f, owned = opener()
+    try:
+        if offset:
+            _skip_bytes(f, offset, name, owned)
+        pool = _BufferPool(chunk_size * record_bytes)
+        readinto = getattr(f, "readinto", None)
+        pos = offset
+        full = chunk_size * record_bytes
+        while True:
+            raw = pool.get()
+            got = _read_full(f, raw, readinto)
+            nrec = got // record_bytes
+            if nrec:
+                chunk = raw[: nrec * record_bytes].view(dtype).reshape((nrec, *record_shape))
+                del raw
+                yield chunk
+                del chunk  # so the pool sees the buffer free once downstream drops it
+            else:
+                del raw
+            pos += nrec * record_bytes
+            rest = got - nrec * record_bytes
+            if rest:
+                raise ValueError(
+                    f"from_file: {name}: trailing partial record of {rest} bytes at byte offset "
+                    f"{pos} (a record is {record_bytes} bytes: dtype {dtype}, record shape "
+                    f"{record_shape})"
+                )
+            if got < full:
+                return
+    finally:
+        if owned:
+            f.close()
+
+
+def _skip_bytes(f: Any, offset: int, name: str, owned: bool) -> None:
+    if owned:
+        size = os.fstat(f.fileno()).st_size
+        if offset > size:
+            raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the file ({size} bytes)")
+        f.seek(offset)
+        return
+    seekable = getattr(f, "seekable", None)
+    if seekable is not None and seekable():
+        f.seek(offset, io.SEEK_CUR)
+        return
+    left = offset
+    while left:
+        data = f.read(min(left, 1 << 20))
+        if not data:
+            raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the input")
+        left -= len(data)
+
+
+def _is_stdin(path: object) -> bool:
+    return isinstance(path, str) and path == "-"
+
+
+def from_file(
+    path: PathLike | IO[bytes],
+    dtype: DTypeLike,
+    record_shape: tuple[int, ...] = (),
+    offset: int = 0,
+    chunk_size: int | None = None,
+) -> Stream:
+    """Stream a raw binary file of fixed-size records.
+
+    The file is read with ``readinto`` into a small pool of reused buffers;
+    a buffer is reused only when no chunk made from it is still referenced,
+    so keeping chunks (e.g. ``list(stream)``) is always safe.
+
+    Parameters
+    ----------
+    path : str, path-like or binary file object
+        File to read.  ``"-"`` reads ``sys.stdin.buffer``.  File objects
+        (and stdin) are read from their current position and give a
+        one-shot stream; they are not closed.
+    dtype : dtype-like
+        Element dtype as stored in the file (e.g. ``">f8"`` for big-endian).
+    record_shape : tuple of int, optional
+        Shape of one record; default ``()``.
+    offset : int, optional
+        Bytes to skip first (a header); default 0.
+    chunk_size : int, optional
+        Records per chunk; default from
+        :func:`pystream._config.default_chunk_size`.
+
+    Returns
+    -------
+    Stream
+        A lazy stream (re-iterable for paths).
+
+    Raises
+    ------
+    FileNotFoundError
+        If `path` does not exist.
+    TypeError
+        For a text-mode file object, an object dtype or an invalid argument.
+    ValueError
+        For records of zero bytes; during iteration, for a trailing partial
+        record (the message gives its byte offset) or an `offset` beyond
+        the end of the file.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.bin")
+    >>> np.arange(6, dtype=np.int32).tofile(path)
+    >>> from_file(path, np.int32, record_shape=(2,)).to_array().tolist()
+    [[0, 1], [2, 3], [4, 5]]
+    """
+    dt = _check_dtype(dtype, "from_file")
+    rs = normalize_record_shape(record_shape, "from_file")
+    if dt.itemsize * math.prod(rs) == 0:
+        raise ValueError(f"from_file: records of dtype {dt} and shape {rs} have zero bytes")
+    off = check_count(offset, "offset", "from_file")
+    cs = _chunk_size(chunk_size, dt, rs, "from_file")
+
+    opener: Callable[[], tuple[Any, bool]]
+    if _is_stdin(path):
+        name = "<stdin>"
+        opener = lambda: (sys.stdin.buffer, False)
+        one_shot = True
+    elif _is_path(path):
+        p = _fspath(path, "from_file")  # type: ignore[arg-type]
+        name = repr(p)
+        opener = lambda: (open(p, "rb"), True)  # noqa: SIM115 -- closed by _file_chunks
+        one_shot = False
+    else:
+        f = path
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("from_file: got a text-mode file; open the file in binary mode ('rb')")
+        if not (hasattr(f, "readinto") or hasattr(f, "read")):
+            raise TypeError(
+                f"from_file: expected a path, '-' or a binary file object, got {type(f).__name__}"
+            )
+        name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
+        opener = lambda: (f, False)
+        one_shot = True
+    src = _source(lambda: _file_chunks(opener, name, dt, rs, off, cs), one_shot, nonempty=True)
+    return Stream._from_source(src, dt, rs)
+
+
+# --------------------------------------------------------------------------- from_text
+
+_ROW_RE = re.compile(r",? at row \d+")
+
+
+def _loadtxt(lines: list[str], dtype: np.dtype, delimiter: str | None, usecols: Any, comments: Any) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+        return np.loadtxt(
+            lines, dtype=dtype, delimiter=delimiter, usecols=usecols, comments=comments, ndmin=2
+        )
+
+
+class _TextParser:
+    """Parse blocks of lines with ``np.loadtxt``; report errors with global line numbers."""
+
+    def __init__(
+        self, name: str, dtype: np.dtype, delimiter: str | None, usecols: Any, comments: Any
+    ) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.delimiter = delimiter
+        self.usecols = usecols
+        self.comments = comments
+        self.ncols: int | None = None
+
+    def _parse(self, lines: list[str]) -> np.ndarray:
+        arr = _loadtxt(lines, self.dtype, self.delimiter, self.usecols, self.comments)
+        if self.ncols is not None and len(arr) and arr.shape[1] != self.ncols:
+            raise ValueError(
+                f"expected {self.ncols} columns (as in the lines before), found {arr.shape[1]}"
+            )
+        return arr
+
+    def parse(self, lines: list[str], first_line: int) -> np.ndarray:
+        try:
+            arr = self._parse(lines)
+        except ValueError as e:
+            raise self._locate(lines, first_line, e) from None
+        if len(arr) and self.ncols is None:
+            self.ncols = arr.shape[1]
+        return arr
+
+    def _locate(self, lines: list[str], first_line: int, err: Exception) -> ValueError:
+        # Smallest failing prefix by bisection: lines[:lo] parse, lines[:hi] do not.
+        lo, hi = 0, len(lines)
+        last_err: Exception = err
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                self._parse(lines[:mid])
+            except ValueError as e:
+                hi = mid
+                last_err = e
+            else:
+                lo = mid
+        bad = hi - 1
+        reason = _ROW_RE.sub("", str(last_err))
+        text = lines[bad].rstrip("\r\n")
+        return ValueError(f"from_text: {self.name}, line {first_line + bad}: {reason} (line: {text!r:.100})")
+
+
+def _text_lines(source: Any) -> tuple[Iterator[Any], Callable[[], None]]:
+    """Open a text source; return (line iterator, close function)."""
+    if _is_stdin(source):
+        return iter(sys.stdin), lambda: None
+    if _is_path(source):
+        p = os.fsdecode(os.fspath(source))
+        if p.endswith(".gz"):
+            f: Any = gzip.open(p, "rt", encoding="utf-8")  # noqa: SIM115 -- caller closes
+        else:
+            f = open(p, encoding="utf-8")  # noqa: SIM115 -- caller closes
+        return iter(f), f.close
+    return iter(source), lambda: None
+
+
+def _text_chunks(
+    source: Any,
+    name: str,
+    dtype: np.dtype,
+    delimiter: str | None,
+    usecols: Any,
+    skiprows: int,
+    comments: Any,
+    block_lines: int,
+) -> Iterator[np.ndarray]:
+    parser = _TextParser(name, dtype, delimiter, usecols, comments)
+    lines_it, close = _text_lines(source)
+    try:
+        line_no = 1
+        if skiprows:
+            line_no += sum(1 for _ in itertools.islice(lines_it, skiprows))
+        while True:
+            lines = list(itertools.islice(lines_it, block_lines))
+            if not lines:
+                return
+            if isinstance(lines[0], bytes):
+                lines = [ln.decode("utf-8") for ln in lines]
+            arr = parser.parse(lines, line_no)
+            line_no += len(lines)
+            if len(arr):
+                # One column -> scalar records (ncols is the same for every block).
+                yield arr.reshape(len(arr)) if arr.shape[1] == 1 else arr
+            if len(lines) < block_lines:
+                return
+    finally:
+        close()
+
+
+def _normalize_usecols(usecols: object) -> tuple[Any, tuple[int, ...] | None]:
+    """Return (usecols for loadtxt, record shape if known from `usecols`)."""
+    if usecols is None:
+        return None, None
+    bad = TypeError(f"from_text: usecols must be an int or a sequence of ints, got {usecols!r}")
+    if isinstance(usecols, (bool, np.bool_, str, bytes)):
+        raise bad
+    if isinstance(usecols, (int, np.integer)):
+        return int(usecols), ()
+    try:
+        items = list(usecols)  # type: ignore[call-overload]
+    except TypeError:
+        raise bad from None
+    if not all(isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) for c in items):
+        raise bad
+    if not items:
+        raise ValueError("from_text: usecols is empty")
+    cols = [int(c) for c in items]
+    return cols, (() if len(cols) == 1 else (len(cols),))
+
+
+def from_text(
+    path_or_file: PathLike | IO[str] | IO[bytes] | Iterable[str],
+    delimiter: str | None = None,
+    usecols: int | Sequence[int] | None = None,
+    skiprows: int = 0,
+    comments: str | Sequence[str] | None = "#",
+    dtype: DTypeLike = np.float64,
+    chunk_size: int | None = None,
+) -> Stream:
+    """Stream numeric text (CSV or whitespace-separated columns).
+
+    Lines are read in large blocks and each block is parsed by
+    :func:`numpy.loadtxt` (numpy's C parser).  One column gives a scalar
+    stream; several give a record stream of record shape ``(ncols,)``.
+
+    Parameters
+    ----------
+    path_or_file : str, path-like, file object or iterable of str
+        A path (``.gz`` paths are decompressed), ``"-"`` for stdin, an open
+        text or binary file, or any iterable of lines.  File objects, stdin
+        and iterators give a one-shot stream.
+    delimiter : str, optional
+        Column separator; default: any whitespace.
+    usecols : int or sequence of int, optional
+        Columns to read (0-based).  An int, or a single column, gives a
+        scalar stream.
+    skiprows : int, optional
+        Lines to skip at the start (headers); they still count for line
+        numbers in errors.
+    comments : str or sequence of str, optional
+        Comment prefix(es); None disables comments.
+    dtype : dtype-like, optional
+        Numeric dtype of the values; default float64.
+    chunk_size : int, optional
+        Lines per parsed block, hence at most that many records per chunk;
+        default from :func:`pystream._config.default_chunk_size`.
+
+    Returns
+    -------
+    Stream
+        A lazy stream.  Without `usecols`, the record shape is found by
+        parsing the first block when first needed.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    TypeError
+        For a non-numeric dtype or invalid `usecols`.
+    ValueError
+        During iteration, for a line that cannot be parsed or has a
+        different number of columns; the message gives the line number
+        (1-based, counting every line of the input).
+
+    Examples
+    --------
+    >>> s = from_text(["# x y\\n", "1,2\\n", "3,4\\n"], delimiter=",")
+    >>> s.record_shape, s.to_array().tolist()
+    ((2,), [[1.0, 2.0], [3.0, 4.0]])
+    """
+    dt = _check_dtype(dtype, "from_text")
+    if dt.kind not in "biufc":
+        raise TypeError(f"from_text: dtype must be numeric (bool, int, float, complex), got {dt}")
+    cols, rs = _normalize_usecols(usecols)
+    skip = check_count(skiprows, "skiprows", "from_text")
+    block = _chunk_size(chunk_size, dt, (), "from_text")
+    if delimiter is not None and not isinstance(delimiter, str):
+        raise TypeError(f"from_text: delimiter must be a str or None, got {delimiter!r}")
+
+    if _is_stdin(path_or_file):
+        name, one_shot, source = "<stdin>", True, path_or_file
+    elif _is_path(path_or_file):
+        p = _fspath(path_or_file, "from_text")  # type: ignore[arg-type]
+        name, one_shot, source = repr(p), False, p
+    else:
+        src_obj = path_or_file
+        if not (hasattr(src_obj, "read") or hasattr(src_obj, "__iter__")):
+            raise TypeError(
+                "from_text: expected a path, '-', a file object or an iterable of lines, got "
+                f"{type(src_obj).__name__}"
+            )
+        name = repr(getattr(src_obj, "name", f"<{type(src_obj).__name__}>"))
+        one_shot = hasattr(src_obj, "read") or iter(src_obj) is src_obj  # type: ignore[arg-type]
+        source = src_obj
+
+    src = _source(
+        lambda: _text_chunks(source, name, dt, delimiter, cols, skip, comments, block),
+        one_shot,
+        nonempty=True,
+    )
+    return Stream._from_source(src, dt, rs)

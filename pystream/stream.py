@@ -1,0 +1,1197 @@
+"""The :class:`Stream` class: a lazy sequence of numpy chunks.
+
+Plumbing
+--------
+A stream is a *source* plus a tuple of pending stateless chunk functions.
+
+* A source knows how to ``open()`` an iterator of raw chunks (checking that
+  a one-shot source is not iterated twice) and how to ``peek()`` at them
+  without consuming a one-shot source (chunks pulled while peeking are kept
+  and replayed by the next ``open()``).
+* Stateless stages (``map``, ``filter``, ``astype``, ``select``) append a
+  chunk function to the tuple; iterating applies all of them in one loop
+  (:func:`_run`), so any number of consecutive stateless stages costs one
+  generator hop.
+* Structural stages (``take``, ``skip``, ``rechunk``, :meth:`Stream.pipe`)
+  make a new source that wraps a generator function around the parent's
+  iteration.
+
+Metadata (dtype, record shape) is known up front in most cases; when it is
+not (``from_chunks`` without ``dtype``, ``from_text`` without ``usecols``,
+a ``map`` whose output cannot be inferred from an empty chunk) it is
+resolved on first use by peeking at the first chunk.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .stages.elementwise import (
+    AstypeFn,
+    ColumnsLike,
+    FilterFn,
+    MapFn,
+    SelectFn,
+    infer_map_output,
+    normalize_columns,
+)
+from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
+
+__all__ = ["Stream"]
+
+ChunkFn = Callable[[np.ndarray], np.ndarray]
+Meta = tuple[np.dtype, tuple[int, ...]]
+Resolver = Callable[["Stream"], tuple[Any, Any]]
+
+_NAN_POLICIES = ("propagate", "omit", "raise")
+
+_ONE_SHOT_MESSAGE = (
+    "this stream reads a one-shot source (an iterator, a generator, a file object or "
+    "stdin) that an earlier iteration already consumed; build a new stream for a new "
+    "pass, or materialise the data once (to_array(), then from_array()) to iterate it "
+    "several times"
+)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class _CallableSource:
+    """A re-iterable source: ``make()`` returns a fresh iterator of chunks each time."""
+
+    __slots__ = ("make", "nonempty", "whole")
+    one_shot = False
+
+    def __init__(
+        self,
+        make: Callable[[], Iterable[np.ndarray]],
+        nonempty: bool = False,
+        whole: np.ndarray | None = None,
+    ) -> None:
+        self.make = make
+        self.nonempty = nonempty
+        # The whole in-memory array, when the chunks are views of one: a
+        # reducer may then read it in one call (results are chunk-invariant).
+        self.whole = whole
+
+    def open(self) -> Iterator[np.ndarray]:
+        return iter(self.make())
+
+    peek = open
+
+
+class _OneShotSource:
+    """A source that can be iterated once; ``peek()`` records and ``open()`` replays."""
+
+    __slots__ = ("_buffer", "_consumed", "_it", "make", "nonempty")
+    one_shot = True
+
+    def __init__(self, make: Callable[[], Iterable[np.ndarray]], nonempty: bool = False) -> None:
+        self.make = make
+        self.nonempty = nonempty
+        self._it: Iterator[np.ndarray] | None = None
+        self._buffer: collections.deque[np.ndarray] = collections.deque()
+        self._consumed = False
+
+    def _iterator(self) -> Iterator[np.ndarray]:
+        if self._it is None:
+            self._it = iter(self.make())
+        return self._it
+
+    def _check(self) -> None:
+        if self._consumed:
+            raise RuntimeError(_ONE_SHOT_MESSAGE)
+
+    def open(self) -> Iterator[np.ndarray]:
+        self._check()
+        self._consumed = True
+        if not self._buffer:
+            return self._iterator()
+        return self._replay()
+
+    def _replay(self) -> Iterator[np.ndarray]:
+        buf = self._buffer
+        while buf:
+            yield buf.popleft()
+        yield from self._iterator()
+
+    def peek(self) -> Iterator[np.ndarray]:
+        self._check()
+        return self._peek()
+
+    def _peek(self) -> Iterator[np.ndarray]:
+        buf = self._buffer
+        i = 0
+        while i < len(buf):
+            yield buf[i]
+            i += 1
+        # A plain for loop (not ``yield from``): closing the peek must not
+        # close the underlying iterator.
+        for c in self._iterator():
+            buf.append(c)
+            yield c
+
+
+class _StageSource:
+    """A generator stage wrapped around the iteration of a parent stream."""
+
+    __slots__ = ("args", "kwargs", "nonempty", "parent", "stage")
+
+    def __init__(
+        self,
+        parent: Stream,
+        stage: Callable[..., Iterator[np.ndarray]],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        nonempty: bool = False,
+    ) -> None:
+        self.parent = parent
+        self.stage = stage
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.nonempty = nonempty
+
+    @property
+    def one_shot(self) -> bool:
+        return self.parent.one_shot
+
+    def open(self) -> Iterator[np.ndarray]:
+        return self.stage(self.parent._iter(False), *self.args, **self.kwargs)
+
+    def peek(self) -> Iterator[np.ndarray]:
+        return self.stage(self.parent._iter(True), *self.args, **self.kwargs)
+
+
+Source = _CallableSource | _OneShotSource | _StageSource
+
+
+def _run(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...]) -> Iterator[np.ndarray]:
+    """Apply the fused chunk functions `fns` to `chunks`, dropping empty chunks."""
+    n = len(fns)
+    if n == 0:
+        for c in chunks:
+            if len(c):
+                yield c
+    elif n == 1:
+        f = fns[0]
+        for c in chunks:
+            if len(c):
+                c = f(c)
+                if len(c):
+                    yield c
+    else:
+        for c in chunks:
+            if len(c):
+                for f in fns:
+                    c = f(c)
+                    if not len(c):
+                        break
+                else:
+                    yield c
+
+
+def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[int, np.ndarray]]:
+    offset = start
+    for c in chunks:
+        yield offset, c
+        offset += len(c)
+
+
+def _close(it: object) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+
+
+def _peek_first(stream: Stream) -> np.ndarray | None:
+    """First non-empty output chunk of `stream`, without consuming a one-shot source."""
+    it = stream._iter(True)
+    try:
+        return next(it, None)
+    finally:
+        _close(it)
+
+
+def _check_nan_policy(nan_policy: object, where: str) -> str:
+    if not isinstance(nan_policy, str) or nan_policy not in _NAN_POLICIES:
+        raise ValueError(
+            f"{where}: nan_policy must be one of 'propagate', 'omit', 'raise', got {nan_policy!r}"
+        )
+    return nan_policy
+
+
+def _check_ddof(ddof: object, where: str) -> float:
+    """``ddof`` is a finite real number >= 0 (numpy's meaning); bools are refused."""
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{where}: ddof must be a non-negative number, got {ddof!r} of type {type(ddof).__name__}"
+        )
+    if not math.isfinite(ddof) or ddof < 0:
+        raise ValueError(f"{where}: ddof must be finite and >= 0, got {ddof!r}")
+    return ddof  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- Stream
+
+
+class Stream:
+    """A lazy sequence of numpy chunks with one dtype and one record shape.
+
+    A chunk is an array of shape ``(k, *record_shape)`` holding ``k``
+    consecutive records.  Stages (``map``, ``filter``, ``take``, ...) return
+    new streams and never modify their parent; nothing is read until the
+    stream is iterated.  Iterating yields plain, non-empty ndarrays.
+
+    Most users create streams with the source functions
+    (:func:`~pystream.sources.from_array`, ``from_npy``, ``from_file``,
+    ``from_text``, ``from_iterable``, ``from_chunks``).
+
+    Parameters
+    ----------
+    make_chunks : callable
+        ``make_chunks()`` returns an iterator of chunks.  It is called once
+        per iteration (or once in total if `one_shot`).  Its chunks are
+        trusted: they must have the given dtype and record shape (use
+        ``from_chunks`` for validated input).  Empty chunks are dropped.
+    dtype : dtype-like, optional
+        Dtype of the chunks.  None: taken from the first chunk when needed
+        (float64 for an empty stream).
+    record_shape : tuple of int, optional
+        Shape of one record, ``()`` for scalars.  None: taken from the first
+        chunk when needed (``()`` for an empty stream).
+    one_shot : bool, optional
+        True if the chunks can be produced only once (e.g. they come from
+        a generator).  A second iteration then raises RuntimeError.
+    start : int, optional
+        Global index of the first record (offsets reported by
+        :meth:`chunks_with_offsets` and used by reducers start here).
+
+    Raises
+    ------
+    TypeError
+        If `make_chunks` is not callable or an argument has the wrong type.
+    ValueError
+        If `start` is negative or `record_shape` has negative dimensions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Stream(lambda: iter([np.arange(3), np.arange(3, 5)]), np.int64)
+    >>> [c.tolist() for c in s.map(np.negative)]
+    [[0, -1, -2], [-3, -4]]
+    """
+
+    __slots__ = ("__weakref__", "_dtype", "_fns", "_record_shape", "_resolver", "_src", "_start")
+
+    _src: Source
+    _fns: tuple[ChunkFn, ...]
+    _dtype: np.dtype | None
+    _record_shape: tuple[int, ...] | None
+    _resolver: Resolver | None
+    _start: int
+
+    def __init__(
+        self,
+        make_chunks: Callable[[], Iterable[np.ndarray]],
+        dtype: DTypeLike | None = None,
+        record_shape: tuple[int, ...] | None = (),
+        *,
+        one_shot: bool = False,
+        start: int = 0,
+    ) -> None:
+        if not callable(make_chunks):
+            raise TypeError(
+                f"Stream: make_chunks must be a callable returning an iterator of chunks, got "
+                f"{make_chunks!r}"
+            )
+        src: Source = _OneShotSource(make_chunks) if one_shot else _CallableSource(make_chunks)
+        dt = None if dtype is None else np.dtype(dtype)
+        rs = None if record_shape is None else normalize_record_shape(record_shape, "Stream")
+        self._init(src, (), dt, rs, _first_chunk_resolver(dt, rs), check_count(start, "start", "Stream"))
+
+    # ------------------------------------------------------------- construction
+
+    def _init(
+        self,
+        src: Source,
+        fns: tuple[ChunkFn, ...],
+        dtype: np.dtype | None,
+        record_shape: tuple[int, ...] | None,
+        resolver: Resolver | None,
+        start: int,
+    ) -> None:
+        self._src = src
+        self._fns = fns
+        self._start = start
+        if dtype is not None and record_shape is not None:
+            self._dtype = dtype
+            self._record_shape = record_shape
+            self._resolver = None
+        else:
+            if resolver is None:
+                raise AssertionError("a stream with unknown metadata needs a resolver")
+            self._dtype = None
+            self._record_shape = None
+            self._resolver = resolver
+
+    @classmethod
+    def _from_source(
+        cls,
+        src: Source,
+        dtype: np.dtype | None,
+        record_shape: tuple[int, ...] | None,
+        resolver: Resolver | None = None,
+        start: int = 0,
+    ) -> Stream:
+        """Make a stream from an internal source object (used by the source factories)."""
+        s = cls.__new__(cls)
+        if resolver is None and (dtype is None or record_shape is None):
+            resolver = _first_chunk_resolver(dtype, record_shape)
+        s._init(src, (), dtype, record_shape, resolver, start)
+        return s
+
+    def _derive(
+        self,
+        src: Source | None = None,
+        fns: tuple[ChunkFn, ...] | None = None,
+        meta: Meta | Resolver | None = None,
+    ) -> Stream:
+        """New stream sharing this one's source/functions unless replaced.
+
+        `meta` is ``(dtype, record_shape)``, a resolver, or None for "same
+        as this stream".
+        """
+        s = Stream.__new__(Stream)
+        if meta is None:
+            meta = self._same_meta()
+        if callable(meta):
+            s._init(self._src if src is None else src, self._fns if fns is None else fns, None, None, meta, self._start)
+        else:
+            dt, rs = meta
+            s._init(self._src if src is None else src, self._fns if fns is None else fns, dt, rs, None, self._start)
+        return s
+
+    def _same_meta(self) -> Meta | Resolver:
+        if self._dtype is not None:
+            return self._dtype, self._record_shape  # type: ignore[return-value]
+        parent = self
+        return lambda _s: parent._meta()
+
+    def _meta(self) -> Meta:
+        """Return ``(dtype, record_shape)``, resolving them by peeking if needed."""
+        if self._dtype is None:
+            resolver = self._resolver
+            assert resolver is not None
+            dt, rs = resolver(self)
+            self._record_shape = tuple(rs)
+            self._dtype = np.dtype(dt)
+            self._resolver = None
+        return self._dtype, self._record_shape  # type: ignore[return-value]
+
+    # ------------------------------------------------------------- iteration
+
+    def _iter(self, peek: bool = False) -> Iterator[np.ndarray]:
+        if not peek and self._dtype is None:
+            self._meta()
+        src = self._src
+        chunks = src.peek() if peek else src.open()
+        if not self._fns and src.nonempty:
+            return chunks
+        return _run(chunks, self._fns)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Iterate over the chunks (non-empty plain ndarrays).
+
+        Returns
+        -------
+        iterator of ndarray
+
+        Raises
+        ------
+        RuntimeError
+            If the stream reads a one-shot source that was already consumed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> [c.tolist() for c in from_array(np.arange(5), chunk_size=2)]
+        [[0, 1], [2, 3], [4]]
+        """
+        return self._iter()
+
+    def chunks_with_offsets(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Iterate over ``(offset, chunk)`` pairs.
+
+        `offset` is the global index of the chunk's first record in this
+        stream (counting from the stream's start, 0 by default).
+
+        Returns
+        -------
+        iterator of (int, ndarray)
+
+        Raises
+        ------
+        RuntimeError
+            If the stream reads a one-shot source that was already consumed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> [(o, len(c)) for o, c in from_array(np.arange(5), chunk_size=2).chunks_with_offsets()]
+        [(0, 2), (2, 2), (4, 1)]
+        """
+        return _with_offsets(self._iter(), self._start)
+
+    # ------------------------------------------------------------- properties
+
+    @property
+    def dtype(self) -> np.dtype:
+        """numpy.dtype: element type of the chunks.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.zeros(3, np.float32)).dtype
+        dtype('float32')
+        """
+        return self._meta()[0]
+
+    @property
+    def record_shape(self) -> tuple[int, ...]:
+        """tuple of int: shape of one record (``()`` for a scalar stream).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.zeros((4, 3))).record_shape
+        (3,)
+        """
+        return self._meta()[1]
+
+    @property
+    def start(self) -> int:
+        """int: global index of the stream's first record (0 unless given).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.zeros(3)).start
+        0
+        """
+        return self._start
+
+    @property
+    def one_shot(self) -> bool:
+        """bool: True if the stream can be iterated only once.
+
+        Examples
+        --------
+        >>> from pystream.sources import from_iterable
+        >>> from_iterable(iter([1.0, 2.0]), float).one_shot
+        True
+        """
+        return self._src.one_shot
+
+    def __repr__(self) -> str:
+        if self._dtype is None:
+            meta = "dtype=<unresolved>"
+        else:
+            meta = f"dtype={self._dtype}, record_shape={self._record_shape}"
+        fns = ", ".join(repr(f) for f in self._fns)
+        extra = f", pending=[{fns}]" if fns else ""
+        shot = ", one_shot=True" if self.one_shot else ""
+        return f"<Stream {meta}{extra}{shot}>"
+
+    # ------------------------------------------------------------- stateless stages
+
+    def _with_fn(self, fn: ChunkFn, meta: Meta | Resolver | None = None) -> Stream:
+        return self._derive(fns=self._fns + (fn,), meta=meta)
+
+    def map(self, func: Callable[[np.ndarray], Any], dtype: DTypeLike | None = None) -> Stream:
+        """Apply `func` to every chunk (a stateless, fused stage).
+
+        Parameters
+        ----------
+        func : callable
+            ``func(chunk) -> array`` of shape ``(k, *out_record_shape)``: one
+            output record per input record (use :meth:`filter` to drop
+            records).  It sees whole chunks, so it should be vectorised.
+        dtype : dtype-like, optional
+            Output dtype; outputs of another dtype are cast to it.  By
+            default the output dtype and record shape are inferred by
+            calling `func` on an empty chunk, or, if that fails, on the
+            first chunk.
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        TypeError
+            If `func` is not callable; during iteration, if `func` returns
+            a dtype different from the inferred one (and `dtype` was not
+            given).
+        ValueError
+            During iteration, if `func` changes the number of records or the
+            record shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.array([-1.0, 4.0])).map(np.abs).map(np.sqrt).to_array()
+        array([1., 2.])
+        """
+        if not callable(func):
+            raise TypeError(f"map: func must be callable, got {func!r}")
+        out_dt = None if dtype is None else np.dtype(dtype)
+        fn = MapFn(func, out_dt, None, cast=out_dt is not None)
+        parent = self
+
+        def resolve(child: Stream) -> Meta:
+            pdt, prs = parent._meta()
+            inferred = infer_map_output(func, pdt, prs)
+            if inferred is None:
+                first = _peek_first(child)
+                inferred = (pdt, prs) if first is None else (first.dtype, tuple(first.shape[1:]))
+            dt = out_dt if out_dt is not None else inferred[0]
+            fn.set_meta(dt, inferred[1])
+            return dt, inferred[1]
+
+        if self._dtype is not None:
+            inferred = infer_map_output(func, self._dtype, self._record_shape)  # type: ignore[arg-type]
+            if inferred is not None:
+                dt = out_dt if out_dt is not None else inferred[0]
+                fn.set_meta(dt, inferred[1])
+                return self._with_fn(fn, (fn.dtype, fn.record_shape))  # type: ignore[arg-type]
+        return self._with_fn(fn, resolve)
+
+    def filter(self, predicate: Callable[[np.ndarray], Any]) -> Stream:
+        """Keep the records for which ``predicate(chunk)`` is True (fused stage).
+
+        Parameters
+        ----------
+        predicate : callable
+            ``predicate(chunk) -> mask``: a boolean array of shape ``(k,)``,
+            one value per record.
+
+        Returns
+        -------
+        Stream
+            A new lazy stream with the same dtype and record shape.
+
+        Raises
+        ------
+        TypeError
+            If `predicate` is not callable; during iteration, if the mask is
+            not boolean.
+        ValueError
+            During iteration, if the mask does not have shape ``(k,)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.arange(6)).filter(lambda c: c % 2 == 1).to_array()
+        array([1, 3, 5])
+        """
+        if not callable(predicate):
+            raise TypeError(f"filter: predicate must be callable, got {predicate!r}")
+        return self._with_fn(FilterFn(predicate))
+
+    def astype(self, dtype: DTypeLike, casting: str = "unsafe") -> Stream:
+        """Cast the chunks to `dtype` (fused stage).
+
+        Parameters
+        ----------
+        dtype : dtype-like
+            Target dtype.
+        casting : {"no", "equiv", "safe", "same_kind", "unsafe"}, optional
+            Casting rule, as in :meth:`numpy.ndarray.astype` (default
+            ``"unsafe"``, numpy's default).
+
+        Returns
+        -------
+        Stream
+            A new lazy stream (this stream itself, re-wrapped, if the dtype
+            is unchanged).
+
+        Raises
+        ------
+        TypeError
+            If the cast is not allowed under `casting`.
+        ValueError
+            If `casting` is not a valid rule.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.arange(3)).astype(np.float32).dtype
+        dtype('float32')
+        """
+        dt = np.dtype(dtype)
+        if casting not in ("no", "equiv", "safe", "same_kind", "unsafe"):
+            raise ValueError(
+                "astype: casting must be one of 'no', 'equiv', 'safe', 'same_kind', 'unsafe', "
+                f"got {casting!r}"
+            )
+        if dt.hasobject:
+            raise TypeError("astype: object dtypes are not supported in streams")
+        if self._dtype is not None:
+            if not np.can_cast(self._dtype, dt, casting=casting):  # type: ignore[arg-type]
+                raise TypeError(
+                    f"astype: cannot cast {self._dtype} to {dt} with casting={casting!r}"
+                )
+            if dt == self._dtype:
+                return self._derive()
+            return self._with_fn(AstypeFn(dt, casting), (dt, self._record_shape))  # type: ignore[arg-type]
+        parent = self
+        return self._with_fn(AstypeFn(dt, casting), lambda _s: (dt, parent._meta()[1]))
+
+    def select(self, columns: ColumnsLike) -> Stream:
+        """Pick columns of a record stream: index the first record axis (fused stage).
+
+        Parameters
+        ----------
+        columns : int, slice or sequence of int
+            An int drops the axis (records of shape ``record_shape[1:]``); a
+            slice or a list keeps it.  Lists forming an arithmetic
+            progression become slices, so the result stays a view.
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        ValueError
+            For a scalar stream, or if nothing is selected.
+        IndexError
+            If a column is out of range.
+        TypeError
+            If `columns` is not an int, a slice or a sequence of ints.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> s = from_array(np.arange(6).reshape(2, 3))
+        >>> s.select(0).to_array()
+        array([0, 3])
+        >>> s.select([0, 2]).record_shape
+        (2,)
+        """
+        dt, rs = self._meta()
+        index, new_rs = normalize_columns(columns, rs)
+        return self._with_fn(SelectFn(index), (dt, new_rs))
+
+    # ------------------------------------------------------------- structural stages
+
+    def pipe(
+        self,
+        stage: Callable[..., Iterable[np.ndarray]],
+        *args: Any,
+        dtype: DTypeLike | None = None,
+        record_shape: tuple[int, ...] | None = None,
+        **kwargs: Any,
+    ) -> Stream:
+        """Add a generator stage ``stage(chunks, *args, **kwargs) -> chunks``.
+
+        This is how stateful stages (windows, scans, plugins) plug in: the
+        stage receives the iterator of this stream's chunks and yields new
+        chunks.  Empty chunks it yields are dropped.
+
+        Parameters
+        ----------
+        stage : callable
+            Generator function over chunks.
+        *args, **kwargs
+            Extra arguments for `stage`.
+        dtype : dtype-like, optional
+            Output dtype; default: this stream's dtype.
+        record_shape : tuple of int, optional
+            Output record shape; default: this stream's record shape.
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        TypeError
+            If `stage` is not callable.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> def cumsum(chunks):
+        ...     total = 0
+        ...     for c in chunks:
+        ...         out = np.cumsum(c) + total
+        ...         total = out[-1]
+        ...         yield out
+        >>> from_array(np.arange(5), chunk_size=2).pipe(cumsum).to_array()
+        array([ 0,  1,  3,  6, 10])
+        """
+        if not callable(stage):
+            raise TypeError(f"pipe: stage must be callable, got {stage!r}")
+        dt = None if dtype is None else np.dtype(dtype)
+        rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
+        src = _StageSource(self, stage, args, kwargs, nonempty=False)
+        meta: Meta | Resolver
+        if dt is not None and rs is not None:
+            meta = (dt, rs)
+        elif dt is None and rs is None:
+            meta = self._same_meta()
+        else:
+            parent = self
+            meta = lambda _s: (
+                dt if dt is not None else parent._meta()[0],
+                rs if rs is not None else parent._meta()[1],
+            )
+        return self._derive(src=src, fns=(), meta=meta)
+
+    def take(self, n: int) -> Stream:
+        """Keep only the first `n` records.
+
+        Upstream is not pulled any further once `n` records are out, so
+        ``take`` works on infinite sources.
+
+        Parameters
+        ----------
+        n : int
+            Number of records (``>= 0``).
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        TypeError
+            If `n` is not an integer.
+        ValueError
+            If `n` is negative.
+
+        Examples
+        --------
+        >>> import itertools
+        >>> from pystream.sources import from_iterable
+        >>> from_iterable(itertools.count(), "int64").take(4).to_array()
+        array([0, 1, 2, 3])
+        """
+        n = check_count(n, "n", "take")
+        return self._derive(src=_StageSource(self, take, (n,), nonempty=True), fns=())
+
+    def skip(self, n: int) -> Stream:
+        """Drop the first `n` records.
+
+        Parameters
+        ----------
+        n : int
+            Number of records (``>= 0``).
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        TypeError
+            If `n` is not an integer.
+        ValueError
+            If `n` is negative.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.arange(5), chunk_size=2).skip(3).to_array()
+        array([3, 4])
+        """
+        n = check_count(n, "n", "skip")
+        if n == 0:
+            return self._derive()
+        return self._derive(src=_StageSource(self, skip, (n,), nonempty=True), fns=())
+
+    def rechunk(self, size: int) -> Stream:
+        """Regroup the records into chunks of exactly `size` records (the last may be shorter).
+
+        Parameters
+        ----------
+        size : int
+            Records per chunk (``>= 1``).
+
+        Returns
+        -------
+        Stream
+            A new lazy stream.
+
+        Raises
+        ------
+        TypeError
+            If `size` is not an integer.
+        ValueError
+            If `size` is smaller than 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> [len(c) for c in from_array(np.arange(10), chunk_size=4).rechunk(3)]
+        [3, 3, 3, 1]
+        """
+        size = check_count(size, "size", "rechunk", minimum=1)
+        return self._derive(src=_StageSource(self, rechunk, (size,), nonempty=True), fns=())
+
+    # ------------------------------------------------------------- terminal operations
+
+    def to_array(self) -> np.ndarray:
+        """Materialise the stream into one array.
+
+        Returns
+        -------
+        ndarray
+            A new array of shape ``(N, *record_shape)`` and the stream's
+            dtype (also when the stream is empty).
+
+        Raises
+        ------
+        RuntimeError
+            If the stream reads a one-shot source that was already consumed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> from_array(np.arange(4)).filter(lambda c: c > 5).to_array()
+        array([], dtype=int64)
+        """
+        chunks = list(self._iter())
+        dt, rs = self._meta()
+        if not chunks:
+            return np.empty((0, *rs), dt)
+        try:
+            return np.concatenate(chunks, axis=0, dtype=dt, casting="no")
+        except (TypeError, ValueError) as e:
+            bad = next((c for c in chunks if c.dtype != dt or c.shape[1:] != rs), None)
+            if bad is None:
+                raise
+            raise TypeError(
+                f"to_array: a chunk of dtype {bad.dtype} and record shape {bad.shape[1:]} does "
+                f"not match the stream's dtype {dt} and record shape {rs}"
+            ) from e
+
+    def _moments(self, nan_policy: str, where: str) -> Any:
+        from .reducers import Moments
+
+        m = Moments(start=self._start)
+        update = m.update
+        whole = getattr(self._src, "whole", None)
+        if whole is not None and not self._fns:
+            # Chunk invariance makes one call over the array give the exact
+            # result of the chunked pass, without the per-chunk overhead.
+            update(whole)
+            if nan_policy == "raise" and m.first_nan is not None:
+                raise ValueError(
+                    f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
+                    "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN"
+                )
+            return m
+        if nan_policy == "raise":
+            for c in self._iter():
+                update(c)
+                if m.first_nan is not None:
+                    raise ValueError(
+                        f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
+                        "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN"
+                    )
+        else:
+            for c in self._iter():
+                update(c)
+        if m.dtype is None:
+            dt, rs = self._meta()
+            update(np.empty((0, *rs), dt))
+        return m
+
+    def _describe(self, ddof: object, nan_policy: object, where: str) -> tuple[Any, Any]:
+        ddof = _check_ddof(ddof, where)
+        policy = _check_nan_policy(nan_policy, where)
+        m = self._moments(policy, where)
+        return m, m.result(ddof=ddof, nan_policy=policy)
+
+    def describe(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
+        """Summarise the stream in one pass (count, NaN count, sum, mean, var, std, min, max).
+
+        Parameters
+        ----------
+        ddof : int or float, optional
+            Delta degrees of freedom of ``var`` / ``std`` (divisor ``n - ddof``).
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            ``"propagate"``: NaNs make the statistics NaN; ``"omit"``: NaNs
+            are ignored; ``"raise"``: ValueError at the first NaN (iteration
+            stops there).
+
+        Returns
+        -------
+        pystream.reducers.Description
+            Scalars for a scalar stream, arrays of ``record_shape`` for a
+            record stream.
+
+        Raises
+        ------
+        ValueError
+            For an invalid `ddof` / `nan_policy`, or a NaN with
+            ``nan_policy="raise"`` (the message names the record).
+        TypeError
+            If `ddof` is not a number, or the dtype is not supported.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> d = from_array(np.array([1.0, 2.0, 3.0])).describe(ddof=1)
+        >>> float(d.mean), float(d.var)
+        (2.0, 1.0)
+        """
+        return self._describe(ddof, nan_policy, "describe")[1]
+
+    def count(self, nan_policy: str = "propagate") -> Any:
+        """Number of values, as reported by :meth:`describe` (``Description.count``).
+
+        Parameters
+        ----------
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        int or ndarray
+            Per value of the record for record streams.
+
+        Raises
+        ------
+        ValueError
+            For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> int(from_array(np.arange(5.0)).count())
+        5
+        """
+        return self._describe(0, nan_policy, "count")[1].count
+
+    def sum(self, nan_policy: str = "propagate") -> Any:
+        """Sum of the records (one pass, accumulated in float64; integers exactly).
+
+        Parameters
+        ----------
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+            Per value of the record for record streams.
+
+        Raises
+        ------
+        ValueError
+            For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.arange(5.0)).sum())
+        10.0
+        """
+        return self._describe(0, nan_policy, "sum")[1].sum
+
+    def mean(self, nan_policy: str = "propagate") -> Any:
+        """Arithmetic mean of the records (one pass).
+
+        Parameters
+        ----------
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+            NaN for an empty stream.
+
+        Raises
+        ------
+        ValueError
+            For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.arange(5.0)).mean())
+        2.0
+        """
+        return self._describe(0, nan_policy, "mean")[1].mean
+
+    def var(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
+        """Variance of the records (one pass).
+
+        Parameters
+        ----------
+        ddof : int or float, optional
+            Delta degrees of freedom (divisor ``n - ddof``).
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+
+        Raises
+        ------
+        ValueError
+            For an invalid `ddof` / `nan_policy`, or a NaN with
+            ``nan_policy="raise"``.
+        TypeError
+            If `ddof` is not a number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.array([1.0, 2.0, 3.0])).var(ddof=1))
+        1.0
+        """
+        return self._describe(ddof, nan_policy, "var")[1].var
+
+    def std(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
+        """Standard deviation of the records (one pass).
+
+        Parameters
+        ----------
+        ddof : int or float, optional
+            Delta degrees of freedom (divisor ``n - ddof``).
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+
+        Raises
+        ------
+        ValueError
+            For an invalid `ddof` / `nan_policy`, or a NaN with
+            ``nan_policy="raise"``.
+        TypeError
+            If `ddof` is not a number.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.array([1.0, 3.0])).std())
+        1.0
+        """
+        return self._describe(ddof, nan_policy, "std")[1].std
+
+    def min(self, nan_policy: str = "propagate") -> Any:
+        """Minimum of the records (one pass).
+
+        Parameters
+        ----------
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+
+        Raises
+        ------
+        ValueError
+            If the stream is empty (like numpy's zero-size reduction), for an
+            invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.array([3.0, -1.0, 2.0])).min())
+        -1.0
+        """
+        m, d = self._describe(0, nan_policy, "min")
+        if m.stop == m.start:
+            raise ValueError("min: the stream is empty; a minimum of zero records is undefined")
+        return d.min
+
+    def max(self, nan_policy: str = "propagate") -> Any:
+        """Maximum of the records (one pass).
+
+        Parameters
+        ----------
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            See :meth:`describe`.
+
+        Returns
+        -------
+        scalar or ndarray
+
+        Raises
+        ------
+        ValueError
+            If the stream is empty (like numpy's zero-size reduction), for an
+            invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sources import from_array
+        >>> float(from_array(np.array([3.0, -1.0, 2.0])).max())
+        3.0
+        """
+        m, d = self._describe(0, nan_policy, "max")
+        if m.stop == m.start:
+            raise ValueError("max: the stream is empty; a maximum of zero records is undefined")
+        return d.max
+
+
+def _first_chunk_resolver(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> Resolver:
+    """Resolver filling unknown metadata from the first chunk (float64 / () if empty)."""
+
+    def resolve(stream: Stream) -> Meta:
+        first = _peek_first(stream)
+        if first is None:
+            return (
+                dtype if dtype is not None else np.dtype(np.float64),
+                record_shape if record_shape is not None else (),
+            )
+        return (
+            dtype if dtype is not None else first.dtype,
+            record_shape if record_shape is not None else tuple(first.shape[1:]),
+        )
+
+    return resolve
