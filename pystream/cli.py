@@ -1,0 +1,705 @@
+"""The ``pystream`` command.
+
+    pystream describe FILE [options]
+
+FILE is read as a stream, chunk by chunk, so memory stays bounded whatever
+its size:
+
+* ``*.npy``                      -> :func:`pystream.from_npy` (memory-mapped)
+* other files, with ``--dtype``  -> :func:`pystream.from_file` (raw binary)
+* anything else                  -> :func:`pystream.from_text` (CSV / text;
+  ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
+  the dtype the text is parsed as; ``.gz`` files are decompressed)
+* ``-``                          -> standard input (raw binary with
+  ``--dtype``, text otherwise)
+
+and summarised in one pass with :meth:`Stream.describe`.  The result is
+printed as a table, or as JSON with ``--json`` (NaN becomes ``null``,
++/-inf becomes ``1e999`` / ``-1e999``, which every JSON parser reads as a
+number, and integer sums stay exact).
+
+Errors (missing file, bad dtype, unparsable text, ...) print one line
+``pystream: error: ...`` on stderr and exit with status 2.  A progress bar
+is drawn on stderr only when stderr is a terminal and the input is large
+and of known size (tqdm is used when installed: ``pip install
+pystream[cli]``; otherwise a small built-in bar).
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import io
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+PROG = "pystream"
+
+#: Inputs smaller than this (in bytes) get no progress bar: they finish
+#: before a bar would be useful.
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+#: Default delimiter per text extension (None: any whitespace).  Files with
+#: other extensions are read as text too when no ``--dtype`` is given.
+TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": None, ".dat": None}
+
+#: Extensions that are always read as text; with them ``--dtype`` gives the
+#: dtype the text is parsed as (a CSV is never taken for raw binary).
+TEXT_ALWAYS = {".csv", ".tsv", ".txt"}
+
+#: Order of the statistics in the table and in the JSON output.
+STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
+
+#: Record streams with at most this many values per record are printed with
+#: one column per value; wider records get one row per value.
+MAX_COLUMNS = 6
+
+
+class CLIError(Exception):
+    """An error to report as ``pystream: error: <message>`` (exit status 2)."""
+
+
+# --------------------------------------------------------------------------
+# argument parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors become a single ``pystream: error:`` line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CLIError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers (e.g. 3,4), got {text!r}")
+    return values
+
+
+def _record_shape(text: str) -> tuple[int, ...]:
+    shape = _int_list(text)
+    if any(n < 1 for n in shape):
+        raise argparse.ArgumentTypeError(
+            f"record shape dimensions must be >= 1, got {text!r}")
+    return shape
+
+
+def _usecols(text: str) -> tuple[int, ...]:
+    cols = _int_list(text)
+    if not cols:
+        raise argparse.ArgumentTypeError("--usecols needs at least one column")
+    return cols
+
+
+def _delimiter(text: str) -> str:
+    # Let the shell-friendly spelling '\t' mean a tab.
+    try:
+        value = codecs.decode(text, "unicode_escape") if "\\" in text else text
+    except UnicodeDecodeError:
+        value = text
+    if not value:
+        raise argparse.ArgumentTypeError("the delimiter must not be empty")
+    return value
+
+
+def _dtype(text: str) -> np.dtype:
+    try:
+        dt = np.dtype(text)
+    except TypeError as exc:
+        raise argparse.ArgumentTypeError(f"unknown dtype {text!r} ({exc})")
+    if dt.kind not in "biuf" or dt.fields is not None or dt.subdtype is not None:
+        raise argparse.ArgumentTypeError(
+            f"unsupported dtype {text!r}: expected a boolean, integer or "
+            "floating-point type such as float64, float32, int16, '<u2'")
+    return dt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Lazy streaming numeric pipelines: command-line tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser(
+        "describe",
+        help="one-pass summary statistics of a .npy, raw binary or text file",
+        description=(
+            "Summary statistics (count, nan_count, mean, std, var, min, max, "
+            "sum) of FILE in one streaming pass with bounded memory. FILE is "
+            "a .npy file, a raw binary file when --dtype is given, a text/CSV "
+            "file otherwise, or '-' for standard input."
+        ),
+    )
+    d.add_argument("file", metavar="FILE", help="input path, or '-' for stdin")
+    raw = d.add_argument_group("raw binary input (selected by --dtype)")
+    raw.add_argument("--dtype", type=_dtype, metavar="DT",
+                     help="read FILE as raw binary of this element type, e.g. "
+                          "float64, '<f4', int16, '>u2' (for .csv/.tsv/.txt "
+                          "files: the type the text is parsed as)")
+    raw.add_argument("--record-shape", type=_record_shape, metavar="SHAPE",
+                     help="shape of one record, e.g. 3 or 3,4 (default: scalar records)")
+    raw.add_argument("--offset", type=_nonneg_int, metavar="N",
+                     help="bytes to skip at the start of the file (header)")
+    text = d.add_argument_group("text input")
+    text.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                      help="field separator (default: ',' for .csv, tab for "
+                           ".tsv, whitespace otherwise)")
+    text.add_argument("--usecols", type=_usecols, metavar="COLS",
+                      help="comma-separated column indices to read, e.g. 0,2")
+    text.add_argument("--skiprows", type=_nonneg_int, metavar="N",
+                      help="lines to skip at the top (e.g. a header)")
+    stats = d.add_argument_group("statistics and output")
+    stats.add_argument("--ddof", type=_nonneg_int, default=0,
+                       help="delta degrees of freedom of var/std (default: 0)")
+    stats.add_argument("--nan-policy", choices=("propagate", "omit", "raise"),
+                       default="propagate",
+                       help="NaN handling, as in scipy (default: propagate)")
+    stats.add_argument("--json", action="store_true",
+                       help="print JSON instead of a table")
+    stats.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                       help="records per chunk (default: the library's)")
+    stats.add_argument("--no-progress", action="store_true",
+                       help="never draw a progress bar")
+    d.set_defaults(func=cmd_describe)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pystream")
+    except Exception:  # not installed (e.g. run from a source tree)
+        return "unknown"
+
+
+# --------------------------------------------------------------------------
+# sources
+
+
+def _api(name: str) -> Callable[..., Any]:
+    """A public pystream function, wherever it is exported from."""
+    import pystream
+
+    func = getattr(pystream, name, None)
+    if func is None:
+        from pystream import sources
+
+        func = getattr(sources, name)
+    return func
+
+
+def _call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``func`` with the keyword arguments that are not None.
+
+    Options the user did not give are left to the library's defaults.
+    """
+    return func(*args, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+class Input:
+    """What ``describe`` reads: a stream plus what is known about its size."""
+
+    def __init__(self, stream: Any, kind: str, label: str,
+                 total: int | None = None, unit: str = "B",
+                 bytes_per_record: int | None = None,
+                 counter: "_CountingReader | None" = None):
+        self.stream = stream
+        self.kind = kind                # "npy", "raw" or "text"
+        self.label = label              # file name or "<stdin>"
+        self.total = total              # size in `unit`, when known
+        self.unit = unit
+        self.bytes_per_record = bytes_per_record
+        self.counter = counter          # counts bytes read from a text file
+
+
+class _CountingReader(io.RawIOBase):
+    """Binary file wrapper that counts the bytes read (for text progress)."""
+
+    def __init__(self, raw: Any):
+        super().__init__()
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        n = self._raw.readinto(buf)
+        if n:
+            self.count += n
+        return n or 0
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def _check_options(args: argparse.Namespace, kind: str) -> None:
+    """Refuse options that do not apply to the selected kind of input."""
+    raw_opts = {"--record-shape": args.record_shape, "--offset": args.offset}
+    text_opts = {"--delimiter": args.delimiter, "--usecols": args.usecols,
+                 "--skiprows": args.skiprows}
+    if kind == "npy":
+        bad = {"--dtype": args.dtype, **raw_opts, **text_opts}
+        why = ".npy files carry their own dtype and shape"
+    elif kind == "raw":
+        bad = text_opts
+        why = "the input is read as raw binary (because --dtype was given)"
+    else:
+        bad = raw_opts
+        why = "the input is read as text (give --dtype to read raw binary)"
+    given = [name for name, value in bad.items() if value is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} cannot be used here: {why}")
+
+
+def _suffix(path: str) -> str:
+    """Lower-case extension, looking through a trailing .gz (x.csv.gz -> .csv)."""
+    root, ext = os.path.splitext(path.lower())
+    if ext == ".gz":
+        ext = os.path.splitext(root)[1]
+    return ext
+
+
+def open_input(args: argparse.Namespace) -> Input:
+    """Select and open the source for ``args.file`` (no data is read yet)."""
+    path = args.file
+    if path == "-":
+        return _open_stdin(args)
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path!r}")
+    if os.path.isdir(path):
+        raise CLIError(f"is a directory, not a file: {path!r}")
+    if not os.access(path, os.R_OK):
+        raise CLIError(f"permission denied: {path!r}")
+    suffix = _suffix(path)
+    if suffix == ".npy":
+        if path.lower().endswith(".gz"):
+            raise CLIError(f"{path!r}: compressed .npy files cannot be streamed; "
+                           "decompress it first (gunzip -k)")
+        _check_options(args, "npy")
+        return _open_npy(path, args)
+    if args.dtype is not None and suffix not in TEXT_ALWAYS:
+        _check_options(args, "raw")
+        return _open_raw(path, args)
+    _check_options(args, "text")
+    return _open_text(path, args)
+
+
+def _open_npy(path: str, args: argparse.Namespace) -> Input:
+    stream = _call(_api("from_npy"), path, chunk_size=args.chunk_size)
+    header = np.load(path, mmap_mode="r", allow_pickle=False)  # valid: from_npy read it
+    nbytes = int(header.size) * header.itemsize
+    width = int(np.prod(header.shape[1:], dtype=np.int64))
+    del header
+    return Input(stream, "npy", path, total=nbytes,
+                 bytes_per_record=width * stream.dtype.itemsize)
+
+
+def _record_bytes(dt: np.dtype, shape: tuple[int, ...]) -> int:
+    return dt.itemsize * int(np.prod(shape, dtype=np.int64))
+
+
+def _open_raw(path: str, args: argparse.Namespace) -> Input:
+    dt = args.dtype
+    shape = args.record_shape or ()
+    rec_bytes = _record_bytes(dt, shape)
+    size = os.path.getsize(path) - (args.offset or 0)
+    if size < 0:
+        raise CLIError(f"--offset {args.offset} is past the end of {path!r} "
+                       f"({os.path.getsize(path)} bytes)")
+    if size % rec_bytes:
+        raise CLIError(
+            f"{path!r}: {size} bytes (after the offset) is not a whole number "
+            f"of {rec_bytes}-byte records (dtype {dt}, record shape {shape}); "
+            "the file ends with a partial record")
+    stream = _call(_api("from_file"), path, dtype=dt,
+                   record_shape=args.record_shape, offset=args.offset,
+                   chunk_size=args.chunk_size)
+    return Input(stream, "raw", path, total=size, bytes_per_record=rec_bytes)
+
+
+def _text_kwargs(args: argparse.Namespace, suffix: str) -> dict[str, Any]:
+    delimiter = args.delimiter
+    if delimiter is None:
+        delimiter = TEXT_SUFFIXES.get(suffix)
+    usecols = list(args.usecols) if args.usecols is not None else None
+    return dict(delimiter=delimiter, usecols=usecols, skiprows=args.skiprows,
+                dtype=args.dtype, chunk_size=args.chunk_size)
+
+
+def _open_text(path: str, args: argparse.Namespace) -> Input:
+    kwargs = _text_kwargs(args, _suffix(path))
+    # Hand the parser a binary file that counts the bytes it reads, so the
+    # progress bar can follow the file position (compressed bytes for .gz).
+    counter = _CountingReader(open(path, "rb"))
+    try:
+        source: Any = io.BufferedReader(counter, buffer_size=1 << 16)
+        if path.lower().endswith(".gz"):
+            import gzip
+
+            source = gzip.GzipFile(fileobj=source, mode="rb")
+        # Decode in C (as open() would), not line by line in Python.
+        source = io.TextIOWrapper(source, encoding="utf-8")
+        stream = _call(_api("from_text"), source, **kwargs)
+    except BaseException:
+        counter.close()
+        raise
+    return Input(stream, "text", path, total=os.path.getsize(path), counter=counter)
+
+
+def _open_stdin(args: argparse.Namespace) -> Input:
+    if sys.stdin is None or getattr(sys.stdin, "closed", False):
+        raise CLIError("FILE is '-' but there is no standard input")
+    if args.dtype is not None:
+        _check_options(args, "raw")
+        dt = args.dtype
+        stream = _call(_api("from_file"), "-", dtype=dt,
+                       record_shape=args.record_shape, offset=args.offset,
+                       chunk_size=args.chunk_size)
+        return Input(stream, "raw", "<stdin>",
+                     bytes_per_record=_record_bytes(dt, args.record_shape or ()))
+    _check_options(args, "text")
+    stream = _call(_api("from_text"), "-", **_text_kwargs(args, ""))
+    return Input(stream, "text", "<stdin>")
+
+
+# --------------------------------------------------------------------------
+# progress
+
+
+class _BuiltinBar:
+    """A small stderr progress bar for when tqdm is not installed."""
+
+    def __init__(self, total: int, unit: str, desc: str, stream: Any):
+        self.total, self.unit, self.desc, self.stream = total, unit, desc, stream
+        self.n = 0
+        self.t0 = self._last = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        now = time.perf_counter()
+        if now - self._last >= 0.1 or self.n >= self.total:
+            self._last = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        frac = min(1.0, self.n / self.total) if self.total else 1.0
+        width = 30
+        full = int(frac * width)
+        rate = self.n / max(now - self.t0, 1e-9)
+        self.stream.write(
+            f"\r{self.desc}: {frac:4.0%} |{'#' * full}{'.' * (width - full)}| "
+            f"{_human(self.n)}{self.unit}/{_human(self.total)}{self.unit} "
+            f"[{_human(rate)}{self.unit}/s]")
+        self.stream.flush()
+
+    def close(self) -> None:
+        # Erase the bar so the terminal is left clean.
+        self.stream.write("\r" + " " * 79 + "\r")
+        self.stream.flush()
+
+
+def _human(n: float) -> str:
+    for prefix in ("", "k", "M", "G", "T"):
+        if abs(n) < 1000:
+            return f"{n:.0f}{prefix}" if prefix == "" else f"{n:.1f}{prefix}"
+        n /= 1000.0
+    return f"{n:.1f}P"
+
+
+def make_progress(inp: Input, enabled: bool, stderr: Any) -> Any | None:
+    """A progress bar, or None when none should be drawn."""
+    if not enabled or inp.total is None or inp.total < PROGRESS_MIN_BYTES:
+        return None
+    isatty = getattr(stderr, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    desc = os.path.basename(inp.label)
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _BuiltinBar(inp.total, inp.unit, desc, stderr)
+    return tqdm(total=inp.total, unit=inp.unit, unit_scale=True,
+                unit_divisor=1000, desc=desc, file=stderr, leave=False,
+                dynamic_ncols=True, mininterval=0.1)
+
+
+# --------------------------------------------------------------------------
+# describe
+
+
+def _describe(inp: Input, args: argparse.Namespace, bar: Any | None) -> tuple[Any, int]:
+    """Run the one-pass describe; returns (Description, number of records)."""
+    records = 0
+
+    def progress(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        # A pass-through stage: counts records and moves the bar per chunk.
+        nonlocal records
+        bpr = inp.bytes_per_record
+        counter = inp.counter
+        for chunk in chunks:
+            n = len(chunk)
+            records += n
+            if bar is not None:
+                if counter is not None:
+                    bar.update(counter.count - bar.n)
+                elif bpr:
+                    bar.update(n * bpr)
+            yield chunk
+
+    desc = inp.stream.pipe(progress).describe(ddof=args.ddof, nan_policy=args.nan_policy)
+    if bar is not None and inp.counter is not None:
+        bar.update(inp.counter.count - bar.n)  # the tail read after the last chunk
+    return desc, records
+
+
+def _as_array(value: Any) -> np.ndarray:
+    return np.asarray(value)
+
+
+def _to_json_value(value: Any) -> Any:
+    """Python value for json.dumps: NaN -> None, inf -> 1e999 (see _dumps)."""
+    if isinstance(value, np.ndarray):
+        return [_to_json_value(v) for v in value.tolist()] if value.ndim else \
+            _to_json_value(value.item())
+    if isinstance(value, (list, tuple)):
+        return [_to_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return value
+    return value
+
+
+def _dumps(obj: Any) -> str:
+    # json would write inf as the non-standard token Infinity; 1e999 is valid
+    # JSON and every mainstream parser reads it back as +inf.
+    def dump(value: Any) -> str:
+        text = json.dumps(value, allow_nan=True)
+        if isinstance(value, str):  # a file name may contain "Infinity"
+            return text
+        # Numbers only (NaN is already None): the tokens are inf's.
+        return text.replace("-Infinity", "-1e999").replace("Infinity", "1e999")
+
+    # One key per line, arrays kept on their line.
+    items = [f"  {json.dumps(key)}: {dump(value)}" for key, value in obj.items()]
+    return "{\n" + ",\n".join(items) + "\n}"
+
+
+def description_dict(desc: Any) -> dict[str, Any]:
+    return {name: getattr(desc, name) for name in STATS}
+
+
+def to_json(inp: Input, desc: Any, records: int, dtype: Any) -> str:
+    out: dict[str, Any] = {
+        "file": inp.label,
+        "format": inp.kind,
+        "dtype": str(dtype) if dtype is not None else None,
+        "record_shape": list(_record_shape_of(desc)),
+        "records": records,
+        "ddof": getattr(desc, "ddof", None),
+        "nan_policy": getattr(desc, "nan_policy", None),
+    }
+    for name, value in description_dict(desc).items():
+        out[name] = _to_json_value(value)
+    return _dumps(out)
+
+
+def _record_shape_of(desc: Any) -> tuple[int, ...]:
+    shape = getattr(desc, "record_shape", None)
+    if shape is None:
+        shape = _as_array(desc.count).shape
+    return tuple(int(n) for n in shape)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.12g}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
+    lines = []
+    for row in (header, *rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def to_table(inp: Input, desc: Any, records: int, dtype: Any) -> str:
+    shape = _record_shape_of(desc)
+    head = [
+        f"file        {inp.label} ({inp.kind})",
+        f"dtype       {dtype}" + (f", record shape {shape}" if shape else ""),
+        f"records     {records:,}",
+        f"ddof        {getattr(desc, 'ddof', '?')}, "
+        f"nan_policy {getattr(desc, 'nan_policy', '?')}",
+        "",
+    ]
+    values = {name: _as_array(getattr(desc, name)).reshape(-1) for name in STATS}
+    if not shape:
+        rows = [[name, _fmt(values[name][0])] for name in STATS]
+        body = _table(["stat", "value"], rows)
+    else:
+        labels = ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
+        if len(labels) <= MAX_COLUMNS:
+            rows = [[name] + [_fmt(v) for v in values[name]] for name in STATS]
+            body = _table(["stat", *labels], rows)
+        else:
+            rows = [[label] + [_fmt(values[name][i]) for name in STATS]
+                    for i, label in enumerate(labels)]
+            body = _table(["value", *STATS], rows)
+    text = "\n".join(head) + "\n" + body
+    nan_seen = np.any(_as_array(desc.nan_count) > 0)
+    if nan_seen and getattr(desc, "nan_policy", None) == "propagate":
+        text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "
+                 "--nan-policy omit skips them.")
+    return text
+
+
+def _stream_dtype(inp: Input) -> Any:
+    return getattr(inp.stream, "dtype", None)
+
+
+def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
+    inp = open_input(args)
+    try:
+        dtype = _stream_dtype(inp)
+        bar = make_progress(inp, not args.no_progress, stderr)
+        try:
+            desc, records = _describe(inp, args, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        if inp.counter is not None:
+            inp.counter.close()
+    if dtype is None:
+        dtype = getattr(desc, "dtype", None)
+    text = to_json(inp, desc, records, dtype) if args.json else to_table(inp, desc, records, dtype)
+    stdout.write(text + "\n")
+    stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------
+# entry point
+
+
+def _exc_text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename!r}" if exc.filename else ""
+        return f"{exc.strerror.lower()}{where}"
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    return msg or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pystream`` command; returns the exit status."""
+    stdout, stderr = sys.stdout, sys.stderr
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version
+            return int(exc.code or 0)
+        return args.func(args, stdout, stderr)
+    except CLIError as exc:
+        _error(stderr, str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _error(stderr, "interrupted")
+        return 130
+    except BrokenPipeError:
+        # Output closed early (e.g. piped into head): not an error worth a
+        # message; keep Python from complaining again at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 2
+    except MemoryError:
+        _error(stderr, "out of memory (try a smaller --chunk-size)")
+        return 2
+    except (ValueError, TypeError, OSError, OverflowError, EOFError,
+            UnicodeError, ArithmeticError) as exc:
+        # Bad input: unparsable text, wrong dtype, unreadable file, ...
+        if os.environ.get("PYSTREAM_DEBUG"):
+            raise
+        _error(stderr, _exc_text(exc))
+        return 2
+    except Exception as exc:  # never show a traceback to the user
+        if os.environ.get("PYSTREAM_DEBUG"):
+            raise
+        _error(stderr, f"{type(exc).__name__}: {_exc_text(exc)} "
+                       "(set PYSTREAM_DEBUG=1 for a traceback)")
+        return 2
+
+
+def _error(stderr: Any, message: str) -> None:
+    message = " ".join(message.split())  # always exactly one line
+    try:
+        stderr.write(f"{PROG}: error: {message}\n")
+        stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
