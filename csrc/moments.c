@@ -193,6 +193,18 @@ static int summ_combine(summ *a, const summ *b, int64_t d, int dtype)
         } else if (nb != 0) {
             if (isfinite(ma) && isfinite(mb)) {
                 double delta = mb - ma;
+                if (isint) {
+                    /* Block means of large integers rounded to double lose
+                       the low bits (ulp 2048 near 2**63): take the
+                       difference from the exact sums instead. */
+                    i128 sa, sb;
+                    sa.hi = a->ihi[c];
+                    sa.lo = a->ilo[c];
+                    sb.hi = b->ihi[c];
+                    sb.lo = b->ilo[c];
+                    delta = (double)(i128_to_ld(sb) / (long double)nb -
+                                     i128_to_ld(sa) / (long double)na);
+                }
                 double wb = (double)nb / (double)n;
                 if (isfinite(delta)) {
                     a->mean[c] = ma + delta * wb;
@@ -1381,7 +1393,7 @@ static int host_is_little(void)
 static void put_raw(cursor *w, const unsigned char *src, int64_t count, size_t isz)
 {
     size_t bytes = (size_t)count * isz;
-    if (w->buf && w->pos + bytes <= w->cap) {
+    if (bytes && w->buf && w->pos + bytes <= w->cap) { /* src may be NULL when empty */
         if (host_is_little() || isz == 1) {
             memcpy(w->buf + w->pos, src, bytes);
         } else {
@@ -1437,6 +1449,8 @@ static void get_raw(cursor *r, unsigned char *dst, int64_t count, size_t isz)
         r->bad = 1;
         return;
     }
+    if (!bytes)
+        return;
     if (host_is_little() || isz == 1) {
         memcpy(dst, r->in + r->pos, bytes);
     } else {
