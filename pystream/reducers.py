@@ -25,25 +25,29 @@ NanPolicy = Literal["propagate", "omit", "raise"]
 NAN_POLICIES: tuple[str, ...] = ("propagate", "omit", "raise")
 
 
-def check_nan_policy(nan_policy: str) -> str:
-    """Validate ``nan_policy`` (scipy's names)."""
-    if nan_policy not in NAN_POLICIES:
+def check_nan_policy(nan_policy: object, where: str = "nan_policy") -> str:
+    """Validate ``nan_policy`` (scipy's names); ``where`` prefixes the message."""
+    if not isinstance(nan_policy, str) or nan_policy not in NAN_POLICIES:
         raise ValueError(
-            f"nan_policy must be one of {', '.join(map(repr, NAN_POLICIES))}; "
+            f"{where}: nan_policy must be one of {', '.join(map(repr, NAN_POLICIES))}, "
             f"got {nan_policy!r}"
         )
     return nan_policy
 
 
-def check_ddof(ddof: float) -> float:
-    """Validate ``ddof``: a finite number >= 0 (numpy's meaning)."""
-    try:
-        value = float(ddof)
-    except (TypeError, ValueError):
-        raise TypeError(f"ddof must be a number; got {ddof!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"ddof must be finite and >= 0; got {ddof!r}")
-    return ddof
+def check_ddof(ddof: object, where: str = "ddof") -> float:
+    """Validate ``ddof``: a finite real number >= 0 (numpy's meaning); bools
+    are refused.  ``where`` prefixes the message."""
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(
+        ddof, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{where}: ddof must be a non-negative number, got {ddof!r} of type "
+            f"{type(ddof).__name__}"
+        )
+    if not math.isfinite(ddof) or ddof < 0:
+        raise ValueError(f"{where}: ddof must be finite and >= 0, got {ddof!r}")
+    return ddof  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -373,8 +377,8 @@ class Moments:
         -------
         Description
         """
-        check_ddof(ddof)
-        check_nan_policy(nan_policy)
+        check_ddof(ddof, "Moments.result")
+        check_nan_policy(nan_policy, "Moments.result")
         with _Owned(self._lock, "result"):
             return self._result(ddof, nan_policy)
 

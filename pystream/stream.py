@@ -25,7 +25,6 @@ resolved on first use by peeking at the first chunk.
 from __future__ import annotations
 
 import collections
-import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -41,6 +40,7 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
+from .reducers import Moments, check_ddof, check_nan_policy
 from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
 
 __all__ = ["Stream"]
@@ -49,7 +49,6 @@ ChunkFn = Callable[[np.ndarray], np.ndarray]
 Meta = tuple[np.dtype, tuple[int, ...]]
 Resolver = Callable[["Stream"], tuple[Any, Any]]
 
-_NAN_POLICIES = ("propagate", "omit", "raise")
 
 _ONE_SHOT_MESSAGE = (
     "this stream reads a one-shot source (an iterator, a generator, a file object or "
@@ -216,25 +215,6 @@ def _peek_first(stream: Stream) -> np.ndarray | None:
         return next(it, None)
     finally:
         _close(it)
-
-
-def _check_nan_policy(nan_policy: object, where: str) -> str:
-    if not isinstance(nan_policy, str) or nan_policy not in _NAN_POLICIES:
-        raise ValueError(
-            f"{where}: nan_policy must be one of 'propagate', 'omit', 'raise', got {nan_policy!r}"
-        )
-    return nan_policy
-
-
-def _check_ddof(ddof: object, where: str) -> float:
-    """``ddof`` is a finite real number >= 0 (numpy's meaning); bools are refused."""
-    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"{where}: ddof must be a non-negative number, got {ddof!r} of type {type(ddof).__name__}"
-        )
-    if not math.isfinite(ddof) or ddof < 0:
-        raise ValueError(f"{where}: ddof must be finite and >= 0, got {ddof!r}")
-    return ddof  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- Stream
@@ -902,8 +882,6 @@ class Stream:
             ) from e
 
     def _moments(self, nan_policy: str, where: str) -> Any:
-        from .reducers import Moments
-
         m = Moments(start=self._start)
         update = m.update
         whole = getattr(self._src, "whole", None)
@@ -934,8 +912,8 @@ class Stream:
         return m
 
     def _describe(self, ddof: object, nan_policy: object, where: str) -> tuple[Any, Any]:
-        ddof = _check_ddof(ddof, where)
-        policy = _check_nan_policy(nan_policy, where)
+        ddof = check_ddof(ddof, where)
+        policy = check_nan_policy(nan_policy, where)
         m = self._moments(policy, where)
         return m, m.result(ddof=ddof, nan_policy=policy)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -341,56 +340,6 @@ def test_describe_of_one_shot_stream_without_dtype() -> None:
     d = from_chunks(gen).describe()
     assert d.record_shape == (2, 2)
     np.testing.assert_array_equal(d.max, np.full((2, 2), 4))
-
-
-# --------------------------------------------------------------------------- overhead
-
-
-def test_per_chunk_overhead_of_fused_pipeline_is_small() -> None:
-    """A 5-stage pipeline of cheap stateless stages vs the same numpy calls in a plain loop.
-
-    The issue's bound is 1.3x over 1e8 float64 values; this runs a scaled-down
-    version (best of several repeats to damp noise).  The chunk size is pinned
-    to 128 KiB: with 256 KiB chunks glibc's malloc trims and re-faults the heap
-    when the consumer still holds the previous chunk (true of *any* generator
-    consumer, not specific to pystream), which on our machines costs ~1.4x in
-    both a plain generator and a pystream pipeline.
-    """
-    cs = 16384
-    x = np.random.default_rng(0).normal(size=8_000_000)
-    s = (
-        from_array(x, chunk_size=cs)
-        .map(np.abs)
-        .map(np.sqrt)
-        .filter(lambda c: c > 0.1)
-        .map(np.negative)
-        .astype(np.float32)
-    )
-
-    def plain() -> None:
-        for i in range(0, len(x), cs):
-            c = x[i : i + cs]
-            c = np.abs(c)
-            c = np.sqrt(c)
-            c = c[c > 0.1]
-            c = np.negative(c)
-            c = c.astype(np.float32)
-
-    def piped() -> None:
-        for _ in s:
-            pass
-
-    def best(f) -> float:
-        times = []
-        for _ in range(7):
-            t0 = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    best(plain), best(piped)  # warm up
-    ratio = best(piped) / best(plain)
-    assert ratio < 1.3, ratio
 
 
 def test_array_reduction_reads_whole_array_with_identical_result() -> None:
