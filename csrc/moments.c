@@ -1258,6 +1258,9 @@ int ps_moments_merge(ps_moments *left, const ps_moments *right)
     if (right->stop - right->start > INT64_MAX - 2 * BLOCK_VALUES - left->stop)
         return PS_ERR_OVERFLOW;
     {
+        /* left's NaNs precede all of right's; right knows its own first one
+           (possibly inside a tree node, which the appends below never scan). */
+        const int64_t first_nan = left->first_nan >= 0 ? left->first_nan : right->first_nan;
         const ptrdiff_t isz = (ptrdiff_t)left->isz;
         const ptrdiff_t rec = (ptrdiff_t)((size_t)left->d * left->isz);
         /* 1. right's head completes left's tail (or extends left's head). */
@@ -1278,9 +1281,8 @@ int ps_moments_merge(ps_moments *left, const ps_moments *right)
         st = append(left, (const char *)right->tail, right->tail_n, rec, isz);
         if (st != PS_OK)
             return st;
+        left->first_nan = first_nan;
     }
-    if (left->first_nan < 0)
-        left->first_nan = right->first_nan;
     return PS_OK;
 }
 

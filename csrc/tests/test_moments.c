@@ -327,6 +327,37 @@ static void test_nan_inf_constant(void)
     ps_moments_free(m);
 }
 
+/* Regression: right has a NaN inside a tree node and a later one in its raw
+   tail; the merged state must report the node's (earlier) one. */
+static void test_merge_first_nan(void)
+{
+    enum { N = 3000 };
+    double *x = malloc(N * sizeof *x);
+    ps_moments *l = new_state(PS_FLOAT64, 0, NULL, 0);
+    ps_moments *r = new_state(PS_FLOAT64, 0, NULL, 100);
+    ps_moments *s = new_state(PS_FLOAT64, 0, NULL, 0);
+    for (int i = 0; i < N; i++)
+        x[i] = i;
+    x[1500] = NAN; /* in block [1024, 2048): a node of r */
+    x[2900] = NAN; /* in r's raw tail */
+    CHECK(ps_moments_update(l, x, 100, 8, 8) == PS_OK);
+    CHECK(ps_moments_update(r, x + 100, N - 100, 8, 8) == PS_OK);
+    CHECK(ps_moments_first_nan(r) == 1500);
+    CHECK(ps_moments_merge(l, r) == PS_OK);
+    CHECK(ps_moments_first_nan(l) == 1500);
+    CHECK(ps_moments_update(s, x, N, 8, 8) == PS_OK);
+    {
+        blob a = serialize(l), b = serialize(s);
+        CHECK(same_blob(a, b));
+        free(a.bytes);
+        free(b.bytes);
+    }
+    free(x);
+    ps_moments_free(l);
+    ps_moments_free(r);
+    ps_moments_free(s);
+}
+
 static void test_errors(void)
 {
     ps_moments *a = new_state(PS_FLOAT64, 0, NULL, 0);
@@ -436,6 +467,7 @@ int main(int argc, char **argv)
     test_serialization_fuzz();
     test_integers();
     test_nan_inf_constant();
+    test_merge_first_nan();
     test_errors();
     test_strided();
 
