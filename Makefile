@@ -24,7 +24,7 @@ venv: $(PY)
 
 demo: venv
 	$(PY) scripts/make_sample.py $(SAMPLE)
-	$(VENV)/bin/pystream describe $(SAMPLE)
+	$(VENV)/bin/pystream describe --nan-policy omit $(SAMPLE)
 	$(PY) scripts/demo_pipeline.py $(SAMPLE)
 
 test: venv ctest pytest
