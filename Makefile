@@ -29,16 +29,21 @@ demo: venv
 
 test: venv ctest pytest
 
-# C unit tests under ASan + UBSan, with the SIMD kernels and with the
-# portable ones (-DPS_NO_SIMD); both must print the same fingerprint.
+# C unit tests under ASan + UBSan, three times: with the kernels the CPU
+# gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
+# portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
+CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
 ctest:
 	mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm -o $(BUILD)/test_moments
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm -o $(BUILD)/test_moments_nosimd
+	$(CC) $(CFLAGS_C) $(SAN) $(CTEST_SRC) -o $(BUILD)/test_moments
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 $(CTEST_SRC) -o $(BUILD)/test_moments_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD $(CTEST_SRC) -o $(BUILD)/test_moments_portable
 	$(BUILD)/test_moments
-	$(BUILD)/test_moments_nosimd
-	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_nosimd --fingerprint)"
-	@echo "ctest: SIMD and portable kernels agree bit for bit"
+	$(BUILD)/test_moments_sse2
+	$(BUILD)/test_moments_portable
+	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_sse2 --fingerprint)"
+	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_portable --fingerprint)"
+	@echo "ctest: AVX2, SSE2 and portable kernels agree bit for bit"
 
 pytest: venv
 	$(PY) -m pytest -q
