@@ -58,12 +58,12 @@ test-asan:
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60"
 	PYSTREAM_SANITIZE=1 $(ASAN_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir .
-	cd tests && LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+	cd tests && export LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	PYSTREAM_SKIP_PACKAGING=1 \
+	PYSTREAM_SKIP_PACKAGING=1 && \
+	../$(ASAN_VENV)/bin/python -c "import pystream._pystream_c as c; assert '$(ASAN_VENV)' in c.__file__, c.__file__; print('sanitizer build:', c.__file__)" && \
 	../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml .
-	$(ASAN_VENV)/bin/python -c "import pystream._pystream_c as c; assert '$(ASAN_VENV)' in c.__file__, c.__file__"
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[bench]"
