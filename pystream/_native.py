@@ -115,8 +115,14 @@ def prepare_chunk(chunk: np.ndarray, where: object = "chunk") -> KernelInput:
     ValueError
         A 0-d array, or records of size zero.
     """
-    if not isinstance(chunk, np.ndarray):
-        raise TypeError(f"{where}: expected a numpy array, got {type(chunk).__name__}")
+    if type(chunk) is not np.ndarray:
+        if not isinstance(chunk, np.ndarray):
+            raise TypeError(f"{where}: expected a numpy array, got {type(chunk).__name__}")
+        if isinstance(chunk, np.ma.MaskedArray):  # its mask would be silently ignored
+            raise TypeError(
+                f"{where}: masked arrays are not supported (the mask would be ignored); "
+                "use a.filled(np.nan) with nan_policy='omit', or a.compressed()"
+            )
     code = _CODES.get(chunk.dtype)
     if code is None:  # byte-swapped, float16 or unsupported: convert or refuse
         native = kernel_dtype(chunk.dtype, str(where))

@@ -70,7 +70,8 @@ class Description:
     mean, var, std : float or ndarray
         float64; ``var`` divides M2 by ``count - ddof`` (NaN when <= 0).
     min, max : scalar or ndarray
-        In the stream's dtype when defined; NaN for an empty stream.
+        In the dtype the kernel read (the stream's, except float16, which
+        is read widened to float32); NaN for an empty stream.
     ddof : float
         Delta degrees of freedom used for ``var`` and ``std``.
     nan_policy : str

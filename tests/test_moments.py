@@ -1360,3 +1360,14 @@ def test_result_does_not_change_state():
         assert isinstance(d, Description)
     m.result(nan_policy="omit")
     assert m.to_bytes() == before
+
+
+def test_masked_array_is_refused_not_silently_unmasked():
+    """A masked array's mask would be ignored by the kernel: refuse it."""
+    a = np.ma.masked_array([1.0, 2.0, 100.0], mask=[0, 0, 1])
+    m = Moments()
+    with pytest.raises(TypeError, match="masked arrays are not supported"):
+        m.update(a)
+    assert m.stop == 0 and m.dtype is None
+    d = Moments().update(a.filled(np.nan)).result(nan_policy="omit")
+    assert d.mean == 1.5
