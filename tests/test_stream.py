@@ -160,6 +160,7 @@ def test_empty_chunks_are_never_yielded() -> None:
     assert [o for o, _ in s.chunks_with_offsets()] == [0, 3]
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_iteration_yields_plain_ndarrays_from_subclasses() -> None:
     m = np.ma.masked_array(np.arange(3.0))  # masked arrays are refused
     with pytest.raises(TypeError, match="masked"):
