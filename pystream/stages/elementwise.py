@@ -11,12 +11,13 @@ either repairs the output (casts, converts lists) or raises a clear error.
 from __future__ import annotations
 
 import itertools
-import operator
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .structural import as_int
 
 __all__ = [
     "AstypeFn",
@@ -449,14 +450,7 @@ def normalize_columns(
     rest = record_shape[1:]
 
     def one(c: object) -> int:
-        if isinstance(c, (bool, np.bool_)):
-            raise TypeError(f"select: column indices must be integers, got {c!r}")
-        try:
-            i = operator.index(c)
-        except TypeError:
-            raise TypeError(
-                f"select: column indices must be integers, got {c!r} of type {type(c).__name__}"
-            ) from None
+        i = as_int(c, "column indices must be integers", "select")
         if not -n <= i < n:
             raise IndexError(
                 f"select: column {i} is out of range for records of shape {record_shape} "

@@ -20,6 +20,26 @@ import numpy as np
 __all__ = ["check_count", "normalize_record_shape", "rechunk", "skip", "take"]
 
 
+def as_int(value: object, requirement: str, where: str) -> int:
+    """Return `value` as a Python int; bools and non-integers raise TypeError.
+
+    ``requirement`` is the message's rule, e.g. ``"n must be an integer"``.
+
+    Examples
+    --------
+    >>> as_int(3, "n must be an integer", "take")
+    3
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {requirement}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{where}: {requirement}, got {value!r} of type {type(value).__name__}"
+        ) from None
+
+
 def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
     """Validate a record count argument.
 
@@ -51,14 +71,7 @@ def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
     >>> check_count(5, "n", "take")
     5
     """
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be an integer, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{where}: {name} must be an integer, got {value!r} of type {type(value).__name__}"
-        ) from None
+    n = as_int(value, f"{name} must be an integer", where)
     if n < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {n}")
     return n
