@@ -20,10 +20,10 @@ __all__ = [
     "ffi",
     "lib",
     "KernelInput",
-    "dtype_code",
     "prepare_chunk",
     "check_status",
-    "SUPPORTED_DTYPES",
+    "dtype_from_code",
+    "kernel_dtype",
 ]
 
 _CODES: dict[np.dtype, int] = {
@@ -40,9 +40,6 @@ _CODES: dict[np.dtype, int] = {
     np.dtype(np.float64): lib.PS_FLOAT64,
 }
 _DTYPES: dict[int, np.dtype] = {code: dt for dt, code in _CODES.items()}
-
-#: dtypes the kernels read directly (native byte order).
-SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(_CODES)
 
 
 class KernelInput(NamedTuple):
@@ -79,11 +76,6 @@ def kernel_dtype(dtype: np.dtype, where: str = "input") -> np.dtype:
             "(convert with .astype(...) first)"
         )
     return native
-
-
-def dtype_code(dtype: np.dtype, where: str = "input") -> int:
-    """C dtype code for a (possibly non-native) numpy dtype."""
-    return _CODES[kernel_dtype(dtype, where)]
 
 
 def dtype_from_code(code: int) -> np.dtype:
