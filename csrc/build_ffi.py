@@ -23,7 +23,7 @@ from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 HEADER = HERE / "pystream.h"
-SOURCES = ["moments.c"]
+SOURCES = ["moments.c", "stage.c", "window.c", "window_order.c", "scan.c", "ewm.c", "block.c"]
 
 BEGIN = "/* cffi-cdef-begin */"
 END = "/* cffi-cdef-end */"

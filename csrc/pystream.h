@@ -127,6 +127,95 @@ int ps_moments_serialize(const ps_moments *m, uint8_t *buf, size_t cap,
    PS_ERR_VERSION, never undefined behaviour. */
 int ps_moments_deserialize(ps_moments **out, const uint8_t *buf, size_t size);
 
+/* ------------------------------------------------------------------ */
+/* Stages: moving windows, scans, EWM and block reductions.            */
+/*                                                                      */
+/* A ps_stage turns a stream of float64 records of `width` values into  */
+/* an output stream, carrying its state from chunk to chunk.  Outputs   */
+/* never depend on how the input was chunked (bit for bit).  Moving     */
+/* windows are drift-free: each output is a function of the values in   */
+/* its window and of the window's position modulo `window` only.        */
+
+enum {
+    PS_NAN_PROPAGATE = 0,   /* a NaN in the window/history gives NaN */
+    PS_NAN_OMIT = 1         /* NaNs are skipped; min_count counts non-NaN */
+};
+
+enum {
+    PS_MOVE_SUM = 1,
+    PS_MOVE_MEAN = 2,
+    PS_MOVE_VAR = 3,
+    PS_MOVE_STD = 4,
+    PS_MOVE_MIN = 5,
+    PS_MOVE_MAX = 6,
+    PS_MOVE_ARGMIN = 7,      /* offset from the newest record (0 = newest) */
+    PS_MOVE_ARGMAX = 8,
+    PS_MOVE_MEDIAN = 9,
+    PS_MOVE_QUANTILE = 10,   /* numpy's "linear" interpolation */
+    PS_MOVE_RANK = 11,       /* bottleneck's move_rank, in [-1, 1] */
+    PS_CUMSUM = 20,
+    PS_CUMPROD = 21,
+    PS_CUMMEAN = 22,
+    PS_CUMVAR = 23,
+    PS_CUMSTD = 24,
+    PS_EWM_MEAN = 30,
+    PS_EWM_VAR = 31,
+    PS_EWM_STD = 32,
+    PS_RESAMPLE_SUM = 40,    /* one output row per `window` input rows */
+    PS_RESAMPLE_MEAN = 41
+};
+
+typedef struct {
+    int kind;
+    int nan_policy;      /* PS_NAN_PROPAGATE or PS_NAN_OMIT */
+    int64_t window;      /* moving: window length >= 1; resample: block length */
+    int64_t min_count;   /* moving: 1..window; ewm: min_periods >= 0; else 0 */
+    double ddof;         /* var/std: >= 0 */
+    double q;            /* moving quantile: in [0, 1] */
+    double alpha;        /* ewm: smoothing factor in (0, 1] */
+    int adjust;          /* ewm: 0 or 1 */
+    int ignore_na;       /* ewm: 0 or 1 */
+    int bias;            /* ewm var/std: 0 or 1 */
+} ps_stage_params;
+
+typedef struct ps_stage ps_stage;
+
+/* New stage whose first input record has global index `start` (>= 0).
+   PS_ERR_ARG for invalid parameters or width < 1. */
+int ps_stage_new(ps_stage **out, const ps_stage_params *params, int64_t width,
+                 int64_t start);
+void ps_stage_free(ps_stage *s);
+int ps_stage_copy(ps_stage **out, const ps_stage *s);
+int ps_stage_get_params(const ps_stage *s, ps_stage_params *out);
+int64_t ps_stage_width(const ps_stage *s);
+int64_t ps_stage_start(const ps_stage *s);
+/* Global index of the next input record. */
+int64_t ps_stage_position(const ps_stage *s);
+/* Rows `update` may write for n input rows. */
+int64_t ps_stage_max_out(const ps_stage *s, int64_t n);
+
+/* Feed n >= 0 records: `in` is n x width contiguous float64, row-major.
+   Writes *nout rows (n x width for all kinds but resample) to `out`,
+   which must hold ps_stage_max_out(s, n) rows. */
+int ps_stage_update(ps_stage *s, const double *in, int64_t n, double *out,
+                    int64_t *nout);
+/* End of stream: the reduction of resample's incomplete last block
+   (*nout = 0 or 1 rows); other kinds write nothing.  The state is not
+   changed, so more updates may follow. */
+int ps_stage_flush(const ps_stage *s, double *out, int64_t *nout);
+
+int ps_stage_serialize(const ps_stage *s, uint8_t *buf, size_t cap, size_t *size);
+int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size);
+
+/* Exact int64 running sum / product over n x width row-major values,
+   continuing from carry[width] (updated).  On overflow returns
+   PS_ERR_OVERFLOW with *bad_row = first overflowing row; rows before it
+   are written and carry holds the last good row. */
+int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width,
+                    int64_t *carry, int64_t *out, int64_t *bad_row);
+int ps_cumprod_int64(const int64_t *in, int64_t n, int64_t width,
+                     int64_t *carry, int64_t *out, int64_t *bad_row);
+
 /* cffi-cdef-end */
 
 #ifdef __cplusplus

@@ -1,0 +1,95 @@
+/*
+ * serial.h -- little-endian byte writer/reader and checksum shared by the
+ * stage families' serialization (internal; not part of the cffi cdef).
+ *
+ * A writer with buf == NULL only counts bytes, so the same code computes
+ * the size and writes.  A reader never reads past its end: any short read
+ * sets `bad` and returns zeros, and the caller reports PS_ERR_CORRUPT.
+ */
+#ifndef PYSTREAM_SERIAL_H
+#define PYSTREAM_SERIAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t *buf; /* NULL: count only */
+    size_t pos, cap;
+} ps_writer;
+
+typedef struct {
+    const uint8_t *in;
+    size_t pos, cap;
+    int bad;
+} ps_reader;
+
+static inline void ps_put_u64(ps_writer *w, uint64_t v)
+{
+    if (w->buf && w->pos + 8 <= w->cap)
+        for (int k = 0; k < 8; k++)
+            w->buf[w->pos + (size_t)k] = (uint8_t)(v >> (8 * k));
+    w->pos += 8;
+}
+
+static inline void ps_put_i64(ps_writer *w, int64_t v) { ps_put_u64(w, (uint64_t)v); }
+
+static inline void ps_put_f64(ps_writer *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    ps_put_u64(w, u);
+}
+
+static inline void ps_put_f64s(ps_writer *w, const double *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        ps_put_f64(w, v[i]);
+}
+
+static inline uint64_t ps_get_u64(ps_reader *r)
+{
+    uint64_t v = 0;
+    if (r->bad || r->cap - r->pos < 8) {
+        r->bad = 1;
+        return 0;
+    }
+    for (int k = 0; k < 8; k++)
+        v |= (uint64_t)r->in[r->pos + (size_t)k] << (8 * k);
+    r->pos += 8;
+    return v;
+}
+
+static inline int64_t ps_get_i64(ps_reader *r) { return (int64_t)ps_get_u64(r); }
+
+static inline double ps_get_f64(ps_reader *r)
+{
+    uint64_t u = ps_get_u64(r);
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+/* Read n doubles; fails (bad) without touching `dst` beyond what fits. */
+static inline void ps_get_f64s(ps_reader *r, double *v, int64_t n)
+{
+    if (n < 0 || (uint64_t)n > (r->cap - r->pos) / 8) {
+        r->bad = 1;
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        v[i] = ps_get_f64(r);
+}
+
+/* 64-bit FNV-1a. */
+static inline uint64_t ps_fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+#endif /* PYSTREAM_SERIAL_H */

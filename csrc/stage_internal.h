@@ -1,0 +1,56 @@
+/*
+ * stage_internal.h -- the interface between the stage dispatcher
+ * (stage.c: parameter checks, ps_stage object, serialization envelope)
+ * and the kernel families (window.c, window_order.c, scan.c, ewm.c,
+ * block.c).  Internal; not part of the cffi cdef.
+ *
+ * Contract for a family:
+ *
+ * - create(): allocate everything the state will ever need (so update
+ *   cannot fail); return NULL on allocation failure.  Parameters are
+ *   already validated by the dispatcher (see ps_stage_new in stage.c):
+ *   window >= 1, 1 <= min_count <= window for moving kinds, ddof >= 0,
+ *   0 <= q <= 1, 0 < alpha <= 1, width >= 1, start >= 0.
+ * - update(): n >= 1 records, `in` is n x width contiguous float64
+ *   (row-major: value j of record i is in[i * width + j]); write the
+ *   output rows to `out` (same layout) and their count to *nout.  Must
+ *   give bit-identical outputs for any split of the input into calls.
+ * - flush(): optional (NULL if the family has nothing pending at the end
+ *   of a stream); must not change the state.
+ * - save()/load(): the state's payload, for families whose state is not
+ *   replayable.  load() gets a state freshly made by create() with the
+ *   same params/width/start and reads what save() wrote; it must validate
+ *   every value it reads (NaN where impossible, negative counts, ...)
+ *   and return PS_ERR_CORRUPT rather than accept an inconsistent state.
+ *   Replayable families (moving windows) set save = load = NULL: their
+ *   outputs depend only on the last window-1 inputs and the global
+ *   position, so the dispatcher keeps those inputs and serializes them,
+ *   and deserialization replays them into a fresh state.
+ */
+#ifndef PYSTREAM_STAGE_INTERNAL_H
+#define PYSTREAM_STAGE_INTERNAL_H
+
+#include "pystream.h"
+#include "serial.h"
+
+typedef struct {
+    void *(*create)(const ps_stage_params *p, int64_t width, int64_t start);
+    void (*destroy)(void *st);
+    void (*update)(void *st, const double *in, int64_t n, double *out, int64_t *nout);
+    void (*flush)(const void *st, double *out, int64_t *nout);
+    void (*save)(const void *st, ps_writer *w);
+    int (*load)(void *st, ps_reader *r);
+} ps_family;
+
+/* window.c: PS_MOVE_SUM, MEAN, VAR, STD, MIN, MAX, ARGMIN, ARGMAX */
+extern const ps_family ps_family_window;
+/* window_order.c: PS_MOVE_MEDIAN, QUANTILE, RANK */
+extern const ps_family ps_family_order;
+/* scan.c: PS_CUMSUM, CUMPROD, CUMMEAN, CUMVAR, CUMSTD */
+extern const ps_family ps_family_scan;
+/* ewm.c: PS_EWM_MEAN, VAR, STD */
+extern const ps_family ps_family_ewm;
+/* block.c: PS_RESAMPLE_SUM, MEAN */
+extern const ps_family ps_family_block;
+
+#endif /* PYSTREAM_STAGE_INTERNAL_H */

@@ -1,0 +1,621 @@
+/*
+ * window_order.c -- moving order statistics: PS_MOVE_MEDIAN,
+ * PS_MOVE_QUANTILE (numpy's "linear" method) and PS_MOVE_RANK
+ * (bottleneck's move_rank).
+ *
+ * Each column keeps a ring buffer of its last `window` inputs (NaN before
+ * the window fills, so the value leaving the window is simply the ring
+ * slot about to be overwritten) and, for median / quantile, the window's
+ * non-NaN values in an order structure:
+ *
+ * - window <= PS_ORDER_SORTED_MAX: a sorted array.  A step replaces the
+ *   leaving value by the entering one: two branchless binary searches and
+ *   one memmove of the values between the two positions.
+ * - larger windows: a double heap (max-heap `low` holding the L smallest
+ *   values, min-heap `high` the others) with a slot -> heap position index,
+ *   so the leaving value is replaced or deleted in O(log w).  L follows the
+ *   non-NaN count (NaNs make it vary) by moving heap tops across.
+ *
+ * Values are stored as uint64 keys whose unsigned order is the IEEE total
+ * order restricted to non-NaN values (-inf < ... < -0.0 < +0.0 < ... < inf).
+ * Order statistics of a window are thus a function of its multiset of
+ * values only (not of insertion history or chunking), and both structures
+ * give the same bits.  numpy's sort treats -0.0 == +0.0, so where numpy's
+ * choice between them is unspecified we return the total-order one.
+ *
+ * Rank is O(window) per value like bottleneck's: a vectorizable counting
+ * loop over the ring buffer.
+ *
+ * The state is replayable (save = load = NULL): outputs depend only on the
+ * last `window` inputs.
+ */
+#include "stage_internal.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest window using the sorted array (memmove is linear in the window
+   but beats the heaps' cache misses and branches on small windows).  The
+   tests rebuild with -DPS_ORDER_SORTED_MAX=0 to run the heaps on every
+   window size. */
+#ifndef PS_ORDER_SORTED_MAX
+#define PS_ORDER_SORTED_MAX 512
+#endif
+
+#if defined(__SSE2__) && !defined(PS_NO_SIMD)
+#include <emmintrin.h>
+#define HAVE_SSE2_RANK 1
+#endif
+
+#define HIGH_FLAG 0x80000000u
+#define SIGN64 0x8000000000000000ull
+
+/* ------------------------------------------------------------------------ */
+/* Keys                                                                      */
+
+static inline uint64_t to_key(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    return u ^ ((0 - (u >> 63)) | SIGN64);
+}
+
+static inline double from_key(uint64_t k)
+{
+    uint64_t u = k ^ ((0 - ((k >> 63) ^ 1)) | SIGN64);
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
+
+/* First index i in a[0..n) with a[i] >= k (n if none). */
+static inline int64_t lower_bound(const uint64_t *a, int64_t n, uint64_t k)
+{
+    const uint64_t *base = a;
+    if (n <= 0)
+        return 0;
+    while (n > 1) {
+        int64_t half = n / 2;
+        base = base[half] < k ? base + half : base;
+        n -= half;
+    }
+    return (base - a) + (*base < k);
+}
+
+/* Both lower bounds at once (two independent dependency chains). */
+static inline void lower_bound2(const uint64_t *a, int64_t n, uint64_t k1,
+                                uint64_t k2, int64_t *r1, int64_t *r2)
+{
+    const uint64_t *b1 = a, *b2 = a;
+    if (n <= 0) {
+        *r1 = *r2 = 0;
+        return;
+    }
+    while (n > 1) {
+        int64_t half = n / 2;
+        b1 = b1[half] < k1 ? b1 + half : b1;
+        b2 = b2[half] < k2 ? b2 + half : b2;
+        n -= half;
+    }
+    *r1 = (b1 - a) + (*b1 < k1);
+    *r2 = (b2 - a) + (*b2 < k2);
+}
+
+/* a[0 .. m) = a[1 .. m + 1) */
+static inline void move_down(uint64_t *a, int64_t m)
+{
+    if (m <= 8) {
+        for (int64_t i = 0; i < m; i++)
+            a[i] = a[i + 1];
+    } else {
+        memmove(a, a + 1, (size_t)m * 8);
+    }
+}
+
+/* a[1 .. m + 1) = a[0 .. m) */
+static inline void move_up(uint64_t *a, int64_t m)
+{
+    if (m <= 8) {
+        for (int64_t i = m; i > 0; i--)
+            a[i] = a[i - 1];
+    } else {
+        memmove(a + 1, a, (size_t)m * 8);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                     */
+
+typedef struct {
+    uint64_t k;
+    uint64_t slot;
+} hent;
+
+typedef struct {
+    double *ring;       /* last `window` inputs, NaN where none yet */
+    uint64_t *sorted;   /* sorted mode: the cnt non-NaN keys, ascending */
+    hent *low, *high;   /* heap mode: max-heap of keys, max-heap of ~keys */
+    uint32_t *pos;      /* heap mode: slot -> heap index | HIGH_FLAG */
+    int64_t nlow, nhigh;
+    int64_t cnt;        /* non-NaN values in the window */
+    int64_t last_nan;   /* record index (from state start) of last NaN, -1 */
+} column;
+
+typedef struct {
+    int kind;
+    int propagate;
+    int heap_mode;
+    int64_t window;
+    int64_t min_count;
+    int64_t width;
+    int64_t start;
+    int64_t seen;       /* records fed so far */
+    int64_t head;       /* ring slot of the next record (seen % window) */
+    int64_t *ltab;      /* [window + 1]: size of `low` for each count */
+    double *ttab;       /* [window + 1]: quantile interpolation weight */
+    unsigned char *above; /* [window + 1]: quantile index at the last value */
+    column *cols;
+    void *mem;
+} order_state;
+
+static void *order_create(const ps_stage_params *p, int64_t width, int64_t start)
+{
+    order_state *st;
+    int64_t w = p->window;
+    int rank = p->kind == PS_MOVE_RANK;
+    int heap;
+    size_t per_col, total, off;
+    unsigned char *mem;
+
+    if (w < 1 || width < 1 || w >= (int64_t)HIGH_FLAG ||
+        (uint64_t)w > SIZE_MAX / 256 ||
+        (p->kind != PS_MOVE_MEDIAN && p->kind != PS_MOVE_QUANTILE && !rank))
+        return NULL;
+    heap = !rank && w > PS_ORDER_SORTED_MAX;
+    /* Bytes per column: ring + (sorted | low + high + pos). */
+    per_col = (size_t)w * 8;
+    if (!rank)
+        per_col += heap ? (size_t)w * (2 * sizeof(hent) + 4) + 8 : (size_t)w * 8;
+    if ((uint64_t)width > (SIZE_MAX / 2) / (per_col + sizeof(column)))
+        return NULL;
+    total = (size_t)width * (per_col + sizeof(column)) + (size_t)(w + 1) * 17 + 64;
+
+    st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    mem = malloc(total);
+    if (!mem) {
+        free(st);
+        return NULL;
+    }
+    st->mem = mem;
+    st->kind = p->kind;
+    st->propagate = p->nan_policy == PS_NAN_PROPAGATE;
+    st->heap_mode = heap;
+    st->window = w;
+    st->min_count = p->min_count;
+    st->width = width;
+    st->start = start;
+
+    /* 8-byte aligned pieces first, then 4-byte, then bytes. */
+    off = 0;
+    st->cols = (column *)(void *)(mem + off);
+    off += (size_t)width * sizeof(column);
+    st->ltab = (int64_t *)(void *)(mem + off);
+    off += (size_t)(w + 1) * 8;
+    st->ttab = (double *)(void *)(mem + off);
+    off += (size_t)(w + 1) * 8;
+    for (int64_t j = 0; j < width; j++) {
+        column *c = &st->cols[j];
+        memset(c, 0, sizeof *c);
+        c->ring = (double *)(void *)(mem + off);
+        off += (size_t)w * 8;
+        for (int64_t s = 0; s < w; s++)
+            c->ring[s] = NAN;
+        c->last_nan = -1;
+        if (rank)
+            continue;
+        if (heap) {
+            c->low = (hent *)(void *)(mem + off);
+            off += (size_t)w * sizeof(hent);
+            c->high = (hent *)(void *)(mem + off);
+            off += (size_t)w * sizeof(hent);
+        } else {
+            c->sorted = (uint64_t *)(void *)(mem + off);
+            off += (size_t)w * 8;
+        }
+    }
+    if (heap)
+        for (int64_t j = 0; j < width; j++) {
+            st->cols[j].pos = (uint32_t *)(void *)(mem + off);
+            off += (size_t)w * 4;
+        }
+    st->above = mem + off;
+    off += (size_t)(w + 1);
+
+    /* Per non-NaN count c: low holds sorted[0 .. ltab[c]), so the order
+       statistics needed are sorted[ltab[c] - 1] (top of low) and
+       sorted[ltab[c]] (top of high). */
+    for (int64_t c = 0; c <= w; c++) {
+        st->ttab[c] = 0.0;
+        st->above[c] = 0;
+        if (p->kind == PS_MOVE_QUANTILE && c > 0) {
+            /* numpy: virtual index (n - 1) * q; at or past the last index
+               both neighbours are the last value and gamma = h - (-1). */
+            double h = (double)(c - 1) * p->q;
+            if (h >= (double)(c - 1)) {
+                st->ltab[c] = c;
+                st->ttab[c] = h + 1.0;
+                st->above[c] = 1;
+            } else {
+                double lo = floor(h);
+                st->ltab[c] = (int64_t)lo + 1;
+                st->ttab[c] = h - lo;
+            }
+        } else {
+            st->ltab[c] = (c + 1) / 2;
+        }
+    }
+    return st;
+}
+
+static void order_destroy(void *p)
+{
+    order_state *st = p;
+    if (!st)
+        return;
+    free(st->mem);
+    free(st);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output from the order statistics                                          */
+
+/* klo = key of sorted[L - 1], khi = key of sorted[L] (used only when L < c). */
+static inline double order_value(const order_state *st, int64_t c, uint64_t klo,
+                                 uint64_t khi)
+{
+    double a = from_key(klo);
+    if (st->kind == PS_MOVE_MEDIAN) {
+        if (c & 1)
+            return a;
+        return (a + from_key(khi)) / 2.0;
+    } else {
+        double b = st->above[c] ? a : from_key(khi);
+        double t = st->ttab[c];
+        double diff = b - a;
+        /* numpy's _lerp */
+        if (t >= 0.5)
+            return b - diff * (1 - t);
+        return a + diff * t;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sorted-array mode                                                         */
+
+static void run_sorted(const order_state *st, column *c, const double *in,
+                       int64_t n, double *out)
+{
+    const int64_t w = st->window, stride = st->width, mc = st->min_count;
+    const int propagate = st->propagate;
+    uint64_t *a = c->sorted;
+    double *ring = c->ring;
+    int64_t head = st->head, t = st->seen, cnt = c->cnt, last_nan = c->last_nan;
+
+    for (int64_t i = 0; i < n; i++, t++) {
+        double x = in[i * stride];
+        double old = ring[head];
+        ring[head] = x;
+        if (++head == w)
+            head = 0;
+        if (x == x) {
+            uint64_t kx = to_key(x);
+            if (old == old) {
+                uint64_t ko = to_key(old);
+                int64_t p, q;
+                lower_bound2(a, cnt, ko, kx, &p, &q);
+                if (kx > ko) {
+                    /* a[p] = ko is among the q values < kx */
+                    move_down(a + p, q - 1 - p);
+                    a[q - 1] = kx;
+                } else if (kx < ko) {
+                    move_up(a + q, p - q);
+                    a[q] = kx;
+                }
+            } else {
+                int64_t q = lower_bound(a, cnt, kx);
+                memmove(a + q + 1, a + q, (size_t)(cnt - q) * 8);
+                a[q] = kx;
+                cnt++;
+            }
+        } else {
+            last_nan = t;
+            if (old == old) {
+                int64_t p = lower_bound(a, cnt, to_key(old));
+                memmove(a + p, a + p + 1, (size_t)(cnt - 1 - p) * 8);
+                cnt--;
+            }
+        }
+        if ((propagate && last_nan >= 0 && last_nan > t - w) || cnt < mc) {
+            out[i * stride] = NAN;
+        } else {
+            int64_t L = st->ltab[cnt];
+            out[i * stride] = order_value(st, cnt, a[L - 1], L < cnt ? a[L] : 0);
+        }
+    }
+    c->cnt = cnt;
+    c->last_nan = last_nan;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Double-heap mode.  Both heaps are max-heaps of uint64; `high` stores ~key
+   so its top is the smallest key.  pos[slot] = index | (HIGH_FLAG if in
+   high).                                                                    */
+
+static inline void heap_up(hent *h, uint32_t *pos, uint32_t flag, int64_t i,
+                           hent e)
+{
+    while (i > 0) {
+        int64_t par = (i - 1) >> 1;
+        if (h[par].k >= e.k)
+            break;
+        h[i] = h[par];
+        pos[h[i].slot] = (uint32_t)i | flag;
+        i = par;
+    }
+    h[i] = e;
+    pos[e.slot] = (uint32_t)i | flag;
+}
+
+static inline void heap_down(hent *h, int64_t n, uint32_t *pos, uint32_t flag,
+                             int64_t i, hent e)
+{
+    for (;;) {
+        int64_t ch = 2 * i + 1;
+        if (ch >= n)
+            break;
+        if (ch + 1 < n && h[ch + 1].k > h[ch].k)
+            ch++;
+        if (h[ch].k <= e.k)
+            break;
+        h[i] = h[ch];
+        pos[h[i].slot] = (uint32_t)i | flag;
+        i = ch;
+    }
+    h[i] = e;
+    pos[e.slot] = (uint32_t)i | flag;
+}
+
+/* Put e at index i (replacing what was there) and restore the heap. */
+static inline void heap_replace(hent *h, int64_t n, uint32_t *pos, uint32_t flag,
+                                int64_t i, hent e)
+{
+    if (i > 0 && h[(i - 1) >> 1].k < e.k)
+        heap_up(h, pos, flag, i, e);
+    else
+        heap_down(h, n, pos, flag, i, e);
+}
+
+/* Remove index i; returns the new size. */
+static inline int64_t heap_remove(hent *h, int64_t n, uint32_t *pos,
+                                  uint32_t flag, int64_t i)
+{
+    n--;
+    if (i < n)
+        heap_replace(h, n, pos, flag, i, h[n]);
+    return n;
+}
+
+static void run_heap(const order_state *st, column *c, const double *in,
+                     int64_t n, double *out)
+{
+    const int64_t w = st->window, stride = st->width, mc = st->min_count;
+    const int propagate = st->propagate;
+    hent *lo = c->low, *hi = c->high;
+    uint32_t *pos = c->pos;
+    double *ring = c->ring;
+    int64_t head = st->head, t = st->seen, cnt = c->cnt, last_nan = c->last_nan;
+    int64_t nlo = c->nlow, nhi = c->nhigh;
+
+    for (int64_t i = 0; i < n; i++, t++) {
+        double x = in[i * stride];
+        uint64_t s = (uint64_t)head;
+        double old = ring[head];
+        ring[head] = x;
+        if (++head == w)
+            head = 0;
+        if (x == x) {
+            hent e;
+            e.k = to_key(x);
+            e.slot = s;
+            if (old == old) {
+                uint32_t ps = pos[s];
+                if (!(ps & HIGH_FLAG)) {
+                    if (nhi == 0 || e.k <= ~hi[0].k) {
+                        heap_replace(lo, nlo, pos, 0, ps, e);
+                    } else {
+                        hent m = hi[0];
+                        m.k = ~m.k;
+                        heap_replace(lo, nlo, pos, 0, ps, m);
+                        e.k = ~e.k;
+                        heap_down(hi, nhi, pos, HIGH_FLAG, 0, e);
+                    }
+                } else {
+                    ps &= ~HIGH_FLAG;
+                    if (nlo == 0 || e.k >= lo[0].k) {
+                        e.k = ~e.k;
+                        heap_replace(hi, nhi, pos, HIGH_FLAG, ps, e);
+                    } else {
+                        hent m = lo[0];
+                        m.k = ~m.k;
+                        heap_replace(hi, nhi, pos, HIGH_FLAG, ps, m);
+                        heap_down(lo, nlo, pos, 0, 0, e);
+                    }
+                }
+            } else {
+                if (nlo > 0 && e.k <= lo[0].k) {
+                    heap_up(lo, pos, 0, nlo, e);
+                    nlo++;
+                } else {
+                    e.k = ~e.k;
+                    heap_up(hi, pos, HIGH_FLAG, nhi, e);
+                    nhi++;
+                }
+                cnt++;
+            }
+        } else {
+            last_nan = t;
+            if (old == old) {
+                uint32_t ps = pos[s];
+                if (!(ps & HIGH_FLAG))
+                    nlo = heap_remove(lo, nlo, pos, 0, ps);
+                else
+                    nhi = heap_remove(hi, nhi, pos, HIGH_FLAG, ps & ~HIGH_FLAG);
+                cnt--;
+            }
+        }
+        /* Rebalance: low must hold ltab[cnt] values. */
+        {
+            int64_t L = st->ltab[cnt];
+            while (nlo > L) {
+                hent m = lo[0];
+                nlo = heap_remove(lo, nlo, pos, 0, 0);
+                m.k = ~m.k;
+                heap_up(hi, pos, HIGH_FLAG, nhi, m);
+                nhi++;
+            }
+            while (nlo < L) {
+                hent m = hi[0];
+                nhi = heap_remove(hi, nhi, pos, HIGH_FLAG, 0);
+                m.k = ~m.k;
+                heap_up(lo, pos, 0, nlo, m);
+                nlo++;
+            }
+        }
+        if ((propagate && last_nan >= 0 && last_nan > t - w) || cnt < mc)
+            out[i * stride] = NAN;
+        else
+            out[i * stride] = order_value(st, cnt, lo[0].k, nhi > 0 ? ~hi[0].k : 0);
+    }
+    c->cnt = cnt;
+    c->last_nan = last_nan;
+    c->nlow = nlo;
+    c->nhigh = nhi;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rank                                                                      */
+
+/* Counts over r[0..w) of values < x, == x and non-NaN.  gcc does not
+   vectorize the scalar loop for baseline x86-64 (no 64-bit integer compare
+   in SSE2), hence the SSE2 version; both count exactly the same. */
+static void rank_counts(const double *r, int64_t w, double x, int64_t *lt,
+                        int64_t *eq, int64_t *nn)
+{
+    int64_t j = 0, a = 0, b = 0, c = 0;
+#ifdef HAVE_SSE2_RANK
+    {
+        __m128i l0 = _mm_setzero_si128(), e0 = l0, n0 = l0;
+        __m128i l1 = l0, e1 = l0, n1 = l0;
+        const __m128d xv = _mm_set1_pd(x);
+        int64_t lanes[2];
+        for (; j + 4 <= w; j += 4) {
+            __m128d v0 = _mm_loadu_pd(r + j), v1 = _mm_loadu_pd(r + j + 2);
+            /* a true compare is all ones = -1 per 64-bit lane */
+            l0 = _mm_sub_epi64(l0, _mm_castpd_si128(_mm_cmplt_pd(v0, xv)));
+            e0 = _mm_sub_epi64(e0, _mm_castpd_si128(_mm_cmpeq_pd(v0, xv)));
+            n0 = _mm_sub_epi64(n0, _mm_castpd_si128(_mm_cmpord_pd(v0, v0)));
+            l1 = _mm_sub_epi64(l1, _mm_castpd_si128(_mm_cmplt_pd(v1, xv)));
+            e1 = _mm_sub_epi64(e1, _mm_castpd_si128(_mm_cmpeq_pd(v1, xv)));
+            n1 = _mm_sub_epi64(n1, _mm_castpd_si128(_mm_cmpord_pd(v1, v1)));
+        }
+        _mm_storeu_si128((__m128i *)(void *)lanes, _mm_add_epi64(l0, l1));
+        a = lanes[0] + lanes[1];
+        _mm_storeu_si128((__m128i *)(void *)lanes, _mm_add_epi64(e0, e1));
+        b = lanes[0] + lanes[1];
+        _mm_storeu_si128((__m128i *)(void *)lanes, _mm_add_epi64(n0, n1));
+        c = lanes[0] + lanes[1];
+    }
+#endif
+    for (; j < w; j++) {
+        double v = r[j];
+        a += v < x;
+        b += v == x;
+        c += v == v;
+    }
+    *lt = a;
+    *eq = b;
+    *nn = c;
+}
+
+static void run_rank(const order_state *st, column *c, const double *in,
+                     int64_t n, double *out)
+{
+    const int64_t w = st->window, stride = st->width, mc = st->min_count;
+    const int propagate = st->propagate;
+    double *ring = c->ring;
+    int64_t head = st->head, t = st->seen, last_nan = c->last_nan;
+
+    for (int64_t i = 0; i < n; i++, t++) {
+        double x = in[i * stride];
+        ring[head] = x;
+        if (++head == w)
+            head = 0;
+        if (x != x) {
+            last_nan = t;
+            out[i * stride] = NAN;
+            continue;
+        }
+        if (propagate && last_nan >= 0 && last_nan > t - w) {
+            out[i * stride] = NAN;
+            continue;
+        }
+        {
+            /* Over the whole window including x itself: lt = values < x,
+               eq = values == x (x included), nn = non-NaN values.
+               bottleneck: g = 2 * lt, e = eq, n = nn. */
+            int64_t lt, eq, nn;
+            rank_counts(ring, w, x, &lt, &eq, &nn);
+            if (nn < mc) {
+                out[i * stride] = NAN;
+            } else if (nn == 1) {
+                out[i * stride] = 0.0;
+            } else {
+                double g = (double)(2 * lt), e = (double)eq;
+                double r = 0.5 * (g + e - 1.0);
+                r = r / ((double)nn - 1.0);
+                out[i * stride] = 2.0 * (r - 0.5);
+            }
+        }
+    }
+    c->last_nan = last_nan;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void order_update(void *p, const double *in, int64_t n, double *out,
+                         int64_t *nout)
+{
+    order_state *st = p;
+    int64_t width = st->width;
+    for (int64_t j = 0; j < width; j++) {
+        column *c = &st->cols[j];
+        if (st->kind == PS_MOVE_RANK)
+            run_rank(st, c, in + j, n, out + j);
+        else if (st->heap_mode)
+            run_heap(st, c, in + j, n, out + j);
+        else
+            run_sorted(st, c, in + j, n, out + j);
+    }
+    st->seen += n;
+    st->head = (int64_t)(((uint64_t)st->head + (uint64_t)(n % st->window)) %
+                         (uint64_t)st->window);
+    *nout = n;
+}
+
+const ps_family ps_family_order = {
+    order_create, order_destroy, order_update, NULL, NULL, NULL,
+};
