@@ -32,6 +32,8 @@ test: venv ctest pytest
 # C unit tests under ASan + UBSan, three times: with the kernels the CPU
 # gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
+# Then the stage families (windows, order statistics, scans/EWM/blocks),
+# also in their portable and heap-only builds.
 CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
 ctest:
 	mkdir -p $(BUILD)
@@ -44,6 +46,19 @@ ctest:
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_portable --fingerprint)"
 	@echo "ctest: AVX2, SSE2 and portable kernels agree bit for bit"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window.c csrc/window.c -lm -o $(BUILD)/test_window
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window.c csrc/window.c -lm -o $(BUILD)/test_window_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_SORTED_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_heaps
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_scan
+	$(BUILD)/test_window
+	$(BUILD)/test_window_portable
+	$(BUILD)/test_window_order
+	$(BUILD)/test_window_order_heaps
+	$(BUILD)/test_window_order_portable
+	$(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
 
 pytest: venv
 	$(PY) -m pytest -q
@@ -56,7 +71,7 @@ pytest: venv
 test-asan:
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60"
+	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60" "bottleneck>=1.3" "pandas>=2.0"
 	PYSTREAM_SANITIZE=1 $(ASAN_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir .
 	cd tests && export LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -12,11 +12,13 @@ strided buffers.
 
 from .reducers import Description, Moments
 from .sources import from_array, from_chunks, from_file, from_iterable, from_npy, from_text
+from .stages.kernel import StageState
 from .stream import Stream
 
 __all__ = [
     "Description",
     "Moments",
+    "StageState",
     "Stream",
     "from_array",
     "from_chunks",

@@ -150,9 +150,9 @@ class _Owned:
     def __enter__(self) -> None:
         if not self.lock.acquire(blocking=False):
             raise RuntimeError(
-                f"Moments.{self.what}: this state is in use by another thread. "
+                f"{self.what}: this state is in use by another thread. "
                 "A state is owned by one thread at a time: give each thread its "
-                "own Moments(start=...) and merge them."
+                "own state (for Moments: Moments(start=...), merged afterwards)."
             )
 
     def __exit__(self, *exc: object) -> None:
@@ -271,7 +271,7 @@ class Moments:
         if not isinstance(chunk, np.ndarray):
             chunk = np.asarray(chunk)
         if not self._lock.acquire(False):
-            _Owned(self._lock, "update").__enter__()  # raises the busy error
+            _Owned(self._lock, "Moments.update").__enter__()  # raises the busy error
         try:
             where = _ChunkAt(self._state)
             ki = prepare_chunk(chunk, where)
@@ -328,7 +328,7 @@ class Moments:
             if self.start == self.stop:
                 return self
             raise ValueError("cannot merge a non-empty Moments with itself")
-        with _Owned(self._lock, "merge"), _Owned(other._lock, "merge"):
+        with _Owned(self._lock, "Moments.merge"), _Owned(other._lock, "Moments.merge"):
             a0, a1 = self.start, self.stop
             b0, b1 = other.start, other.stop
             if a1 == b0:
@@ -354,7 +354,7 @@ class Moments:
         """An independent copy of this state."""
         new = Moments.__new__(Moments)
         out = ffi.new("ps_moments **")
-        with _Owned(self._lock, "copy"):
+        with _Owned(self._lock, "Moments.copy"):
             check_status(lib.ps_moments_copy(out, self._state), "Moments.copy")
         new._lock = threading.Lock()
         new._adopt(out[0])
@@ -380,7 +380,7 @@ class Moments:
         """
         check_ddof(ddof, "Moments.result")
         check_nan_policy(nan_policy, "Moments.result")
-        with _Owned(self._lock, "result"):
+        with _Owned(self._lock, "Moments.result"):
             return self._result(ddof, nan_policy)
 
     def _result(self, ddof: float, nan_policy: str) -> Description:
@@ -446,7 +446,7 @@ class Moments:
     def to_bytes(self) -> bytes:
         """Serialize: versioned, checksummed, little-endian bytes."""
         size = ffi.new("size_t *")
-        with _Owned(self._lock, "to_bytes"):
+        with _Owned(self._lock, "Moments.to_bytes"):
             check_status(lib.ps_moments_serialize(self._state, ffi.NULL, 0, size),
                          "Moments.to_bytes")
             buf = bytearray(size[0])

@@ -23,6 +23,7 @@ from typing import IO, Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from ._buffers import BufferPool
 from ._config import default_chunk_size
 from .stages.structural import check_count, normalize_record_shape
 from .stream import Stream, _CallableSource, _OneShotSource
@@ -492,42 +493,6 @@ def from_npy(path: PathLike, chunk_size: int | None = None) -> Stream:
 # --------------------------------------------------------------------------- from_file
 
 
-class _BufferPool:
-    """A few reusable byte buffers for ``from_file``.
-
-    A buffer is handed out again only when nothing but the pool refers to
-    it (``sys.getrefcount`` back at its baseline): every chunk is a view
-    whose ``.base`` is the buffer, so a chunk still alive anywhere (a list,
-    a pending ``rechunk`` piece, a user variable) keeps its buffer busy and
-    a fresh one is allocated instead.  Two buffers suffice for the usual
-    ``for chunk in stream`` loop, where the previous chunk is still bound
-    while the next one is read.
-    """
-
-    __slots__ = ("_base", "_bufs", "nbytes", "size")
-
-    def __init__(self, nbytes: int, size: int = 2) -> None:
-        self.nbytes = nbytes
-        self.size = size
-        self._bufs: list[np.ndarray] = [np.empty(0, np.uint8)]
-        # Baseline: referenced by the list only (+1 for getrefcount's argument).
-        # Without refcounts (PyPy) a buffer is never reused.
-        self._base = sys.getrefcount(self._bufs[0]) if hasattr(sys, "getrefcount") else -1
-        self._bufs.clear()
-
-    def get(self) -> np.ndarray:
-        bufs = self._bufs
-        if self._base >= 0:
-            for i in range(len(bufs)):
-                if sys.getrefcount(bufs[i]) == self._base:
-                    return bufs[i]
-        buf = np.empty(self.nbytes, np.uint8)
-        bufs.append(buf)
-        if len(bufs) > self.size:
-            del bufs[0]  # still in use downstream: the consumer owns it now
-        return buf
-
-
 def _read_full(f: Any, buf: np.ndarray, readinto: Callable[[Any], Any] | None) -> int:
     """Fill `buf` from `f` until it is full or EOF; return the byte count."""
     n = len(buf)
@@ -561,7 +526,7 @@ def _file_chunks(
     try:
         if offset:
             _skip_bytes(f, offset, name, owned)
-        pool = _BufferPool(chunk_size * record_bytes)
+        pool = BufferPool(chunk_size * record_bytes)
         readinto = getattr(f, "readinto", None)
         pos = offset
         full = chunk_size * record_bytes

@@ -41,6 +41,7 @@ from .stages.elementwise import (
     normalize_columns,
 )
 from .reducers import Moments, check_ddof, check_nan_policy
+from .stages.methods import StageMethods
 from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
 
 __all__ = ["Stream"]
@@ -220,7 +221,7 @@ def _peek_first(stream: Stream) -> np.ndarray | None:
 # --------------------------------------------------------------------------- Stream
 
 
-class Stream:
+class Stream(StageMethods):
     """A lazy sequence of numpy chunks with one dtype and one record shape.
 
     A chunk is an array of shape ``(k, *record_shape)`` holding ``k``
@@ -748,6 +749,22 @@ class Stream:
             )
         return self._derive(src=src, fns=(), meta=meta)
 
+    def _add_stage(self, stage: Any) -> Stream:
+        """Pipe a stage object (``output_meta(dtype, record_shape)`` and
+        ``stage(chunks, start=...)``) through this stream.
+
+        The output metadata is computed now when this stream's is known, so
+        an unsupported input dtype fails at construction, not mid-stream.
+        """
+        src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False)
+        meta: Meta | Resolver
+        if self._dtype is not None:
+            meta = stage.output_meta(self._dtype, self._record_shape)
+        else:
+            parent = self
+            meta = lambda _s: stage.output_meta(*parent._meta())
+        return self._derive(src=src, fns=(), meta=meta)
+
     def take(self, n: int) -> Stream:
         """Keep only the first `n` records.
 
@@ -866,20 +883,70 @@ class Stream:
         >>> from_array(np.arange(4)).filter(lambda c: c > 5).to_array()
         array([], dtype=int64)
         """
-        chunks = list(self._iter())
+        # Each chunk is copied into one growing result as it arrives (not
+        # kept and concatenated), so stages can reuse their output buffers
+        # and the result is written once.  It starts at the source's length
+        # when known (most stages keep the length) and doubles when full.
+        # A last stage that accepts ``alloc`` (the C stages) writes straight
+        # into the result, and its chunks need no copy at all.
         dt, rs = self._meta()
-        if not chunks:
-            return np.empty((0, *rs), dt)
+        row = dt.itemsize * int(np.prod(rs, dtype=np.int64))
+        result: list[np.ndarray] = [np.empty((0, *rs), dt)]
+        used = 0
+
+        def reserve(k: int) -> np.ndarray:
+            out = result[0]
+            if used + k > len(out):
+                grown = max(used + k, 2 * used, self._length_hint(row))
+                new = np.empty((grown, *rs), dt)
+                new[:used] = out[:used]
+                result[0] = out = new
+            return out
+
+        def alloc(nbytes: int) -> np.ndarray:
+            out = reserve(-(-nbytes // row) if row else 0)
+            flat = out.reshape(-1).view(np.uint8) if out.size else np.empty(0, np.uint8)
+            return flat[used * row :]
+
+        src = self._src
+        stage = getattr(src, "stage", None)
+        if isinstance(src, _StageSource) and not self._fns and getattr(stage, "writes_into", False) \
+                and dt.itemsize == 8 and row:
+            it = stage(src.parent._iter(False), *src.args, **src.kwargs, alloc=alloc)
+        else:
+            it = self._iter()
         try:
-            return np.concatenate(chunks, axis=0, dtype=dt, casting="no")
-        except (TypeError, ValueError) as e:
-            bad = next((c for c in chunks if c.dtype != dt or c.shape[1:] != rs), None)
-            if bad is None:
-                raise
-            raise TypeError(
-                f"to_array: a chunk of dtype {bad.dtype} and record shape {bad.shape[1:]} does "
-                f"not match the stream's dtype {dt} and record shape {rs}"
-            ) from e
+            for c in it:
+                if c.dtype != dt or c.shape[1:] != rs:
+                    raise TypeError(
+                        f"to_array: a chunk of dtype {c.dtype} and record shape {c.shape[1:]} "
+                        f"does not match the stream's dtype {dt} and record shape {rs}"
+                    )
+                k = len(c)
+                out = result[0]
+                if not (used + k <= len(out) and k and c.ctypes.data == out[used:].ctypes.data):
+                    out = reserve(k)
+                    out[used : used + k] = c
+                used += k
+        finally:
+            _close(it)
+        out = result[0]
+        return out if used == len(out) else out[:used].copy()
+
+    def _length_hint(self, record_nbytes: int) -> int:
+        """Records of the in-memory source under this stream, or 0 (a hint only).
+
+        0 also when records of `record_nbytes` would need more than twice
+        the source's memory (e.g. after ``nwise``), so a hint never
+        allocates much more than the data already in memory.
+        """
+        src = self._src
+        while isinstance(src, _StageSource):
+            src = src.parent._src
+        whole = getattr(src, "whole", None)
+        if whole is None or len(whole) * record_nbytes > 2 * whole.nbytes + 4096:
+            return 0
+        return len(whole)
 
     def _moments(self, nan_policy: str, where: str) -> Any:
         m = Moments(start=self._start)

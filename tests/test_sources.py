@@ -391,12 +391,12 @@ def test_from_file_reuse_safety_test_can_fail(tmp_path, monkeypatch: pytest.Monk
     x = np.arange(100, dtype=np.int64)
     x.tofile(path)
 
-    def reckless_get(self):
+    def reckless_get(self, nbytes=None):
         if not self._bufs:
             self._bufs.append(np.empty(self.nbytes, np.uint8))
         return self._bufs[0]
 
-    monkeypatch.setattr(sources._BufferPool, "get", reckless_get)
+    monkeypatch.setattr(sources.BufferPool, "get", reckless_get)
     chunks = list(from_file(path, np.int64, chunk_size=10))
     assert not np.array_equal(np.concatenate(chunks), x)
 

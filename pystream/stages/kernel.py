@@ -1,0 +1,401 @@
+"""C-backed stages: the checkpointable :class:`StageState` and the stage base class.
+
+A C stage (moving window, scan, EWM, block reduction) is a ``ps_stage``
+object in ``csrc/stage.c``.  :class:`StageState` owns one: it feeds it
+chunks (converted once to contiguous float64, the kernels' input type),
+returns the output rows, and serializes the state so a stream can be
+checkpointed and resumed bit for bit.  :class:`KernelStage` is the stage
+object a :class:`~pystream.stream.Stream` pipes through: it validates its
+parameters when it is built and makes a fresh :class:`StageState` for each
+pass over the stream.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._buffers import BufferPool
+from .._native import check_status, ffi, kernel_dtype, lib
+from ..reducers import _Owned, check_nan_policy
+from .structural import as_int
+
+__all__ = ["KernelStage", "StageState", "KINDS", "first_nan_message", "to_float64_rows"]
+
+#: Stage name -> C kind code.
+KINDS: dict[str, int] = {
+    "moving_sum": lib.PS_MOVE_SUM,
+    "moving_mean": lib.PS_MOVE_MEAN,
+    "moving_var": lib.PS_MOVE_VAR,
+    "moving_std": lib.PS_MOVE_STD,
+    "moving_min": lib.PS_MOVE_MIN,
+    "moving_max": lib.PS_MOVE_MAX,
+    "moving_argmin": lib.PS_MOVE_ARGMIN,
+    "moving_argmax": lib.PS_MOVE_ARGMAX,
+    "moving_median": lib.PS_MOVE_MEDIAN,
+    "moving_quantile": lib.PS_MOVE_QUANTILE,
+    "moving_rank": lib.PS_MOVE_RANK,
+    "cumsum": lib.PS_CUMSUM,
+    "cumprod": lib.PS_CUMPROD,
+    "cummean": lib.PS_CUMMEAN,
+    "cumvar": lib.PS_CUMVAR,
+    "cumstd": lib.PS_CUMSTD,
+    "ewm_mean": lib.PS_EWM_MEAN,
+    "ewm_var": lib.PS_EWM_VAR,
+    "ewm_std": lib.PS_EWM_STD,
+    "resample_sum": lib.PS_RESAMPLE_SUM,
+    "resample_mean": lib.PS_RESAMPLE_MEAN,
+}
+_NAMES = {code: name for name, code in KINDS.items()}
+_NAN = {"propagate": lib.PS_NAN_PROPAGATE, "omit": lib.PS_NAN_OMIT}
+_PARAM_FIELDS = ("window", "min_count", "ddof", "q", "alpha", "adjust", "ignore_na", "bias")
+
+
+def to_float64_rows(chunk: np.ndarray, where: str) -> np.ndarray:
+    """Return `chunk` as a C-contiguous, aligned, native float64 ``(n, width)`` array.
+
+    A view when the chunk already is one; otherwise one conversion copy.
+
+    Raises
+    ------
+    TypeError
+        For masked arrays and non-numeric dtypes (complex, object, strings...).
+    """
+    if type(chunk) is not np.ndarray:
+        if isinstance(chunk, np.ma.MaskedArray):
+            raise TypeError(
+                f"{where}: masked arrays are not supported (the mask would be ignored); "
+                "use a.filled(np.nan)"
+            )
+        chunk = np.asarray(chunk)
+    if chunk.dtype != np.float64:
+        kernel_dtype(chunk.dtype, where)  # refuses what is not a real number
+    n = chunk.shape[0] if chunk.ndim else 0
+    if chunk.ndim == 0:
+        raise ValueError(f"{where}: a 0-d array has no stream axis")
+    rows = np.require(chunk, np.float64, ["C", "A"])
+    return rows.reshape(n, int(np.prod(chunk.shape[1:], dtype=np.int64)))
+
+
+def first_nan_message(where: str, chunk: np.ndarray, offset: int) -> str | None:
+    """Error message for the first NaN of `chunk` (global record `offset`), or None."""
+    if chunk.dtype.kind != "f":
+        return None
+    flat = np.isnan(chunk.reshape(len(chunk), -1)).any(axis=1)
+    if not flat.any():
+        return None
+    index = offset + int(np.argmax(flat))
+    return f"{where}: NaN at record {index} with nan_policy='raise'"
+
+
+class StageState:
+    """The checkpointable state of a C-backed stage.
+
+    Feed it chunks with :meth:`update`; it returns the output rows.  Its
+    bytes (:meth:`to_bytes`, or pickle) restore a state that continues the
+    stream bit for bit.
+
+    Parameters
+    ----------
+    name : str
+        A C stage name: one of ``StageState.names()``, e.g.
+        ``"moving_mean"``, ``"cumsum"``, ``"ewm_mean"``.
+    record_shape : tuple of int, default ()
+        Shape of one record; every value of the record is a separate column.
+    start : int, default 0
+        Global index of the first record this state will see (windows align
+        their internal blocks on global indices).
+    nan_policy : {"propagate", "omit"}, default "omit"
+        NaN handling in the kernel (``"raise"`` is checked by the stage).
+    **params
+        The kind's parameters, already validated by the stage that built
+        them (``window``, ``min_count``, ``ddof``, ``q``, ``alpha``,
+        ``adjust``, ``ignore_na``, ``bias``).
+
+    Notes
+    -----
+    A state is owned by one thread at a time; concurrent calls raise
+    ``RuntimeError``.  Outputs are float64 rows of shape
+    ``(k, *record_shape)``.
+
+    Examples
+    --------
+    >>> import numpy as np, pickle
+    >>> a = StageState("moving_sum", window=3, min_count=1)
+    >>> a.update(np.array([1.0, 2.0]))
+    array([1., 3.])
+    >>> b = pickle.loads(pickle.dumps(a))      # checkpoint, then resume
+    >>> b.update(np.array([3.0, 4.0]))
+    array([6., 9.])
+    """
+
+    __slots__ = ("_state", "_lock", "_record_shape", "_width", "name")
+
+    def __init__(
+        self,
+        name: str,
+        record_shape: tuple[int, ...] = (),
+        start: int = 0,
+        nan_policy: str = "omit",
+        **params: Any,
+    ) -> None:
+        if name not in KINDS:
+            raise ValueError(f"StageState: unknown stage {name!r}; expected one of {sorted(KINDS)}")
+        policy = check_nan_policy(nan_policy, name)
+        if policy == "raise":
+            policy = "omit"  # the stage checks for NaN before the kernel sees it
+        unknown = set(params) - set(_PARAM_FIELDS)
+        if unknown:
+            raise TypeError(f"{name}: unexpected parameters {sorted(unknown)}")
+        rs = tuple(as_int(s, "record_shape must hold integers", name) for s in record_shape)
+        width = int(np.prod(rs, dtype=np.int64)) if rs else 1
+        if width < 1:
+            raise ValueError(f"{name}: records of shape {rs} hold no values")
+        start = as_int(start, "start must be an integer", name)
+        p = ffi.new("ps_stage_params *")
+        p.kind = KINDS[name]
+        p.nan_policy = _NAN[policy]
+        for field, value in params.items():
+            setattr(p, field, value)
+        out = ffi.new("ps_stage **")
+        check_status(lib.ps_stage_new(out, p, width, start), f"{name}: invalid parameters {params}")
+        self._adopt(out[0], name, rs)
+
+    def _adopt(self, raw: Any, name: str, record_shape: tuple[int, ...]) -> None:
+        self._state = ffi.gc(raw, lib.ps_stage_free)
+        self._lock = threading.Lock()
+        self.name = name
+        self._record_shape = record_shape
+        self._width = int(lib.ps_stage_width(raw))
+
+    @staticmethod
+    def names() -> list[str]:
+        """Names of the C-backed stages."""
+        return sorted(KINDS)
+
+    @property
+    def record_shape(self) -> tuple[int, ...]:
+        """Shape of one input (and output) record."""
+        return self._record_shape
+
+    @property
+    def position(self) -> int:
+        """Global index of the next record this state expects."""
+        return int(lib.ps_stage_position(self._state))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The kernel parameters (``nan_policy`` included)."""
+        p = ffi.new("ps_stage_params *")
+        check_status(lib.ps_stage_get_params(self._state, p), self.name)
+        out: dict[str, Any] = {"nan_policy": "omit" if p.nan_policy == lib.PS_NAN_OMIT else "propagate"}
+        for field in _PARAM_FIELDS:
+            out[field] = getattr(p, field)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<pystream.StageState {self.name} at record {self.position}>"
+
+    def _rows(self, chunk: np.ndarray) -> np.ndarray:
+        rows = to_float64_rows(chunk, f"{self.name}: chunk at record {self.position}")
+        if rows.shape[1] != self._width or (chunk.ndim > 1 and chunk.shape[1:] != self._record_shape):
+            raise ValueError(
+                f"{self.name}: chunk at record {self.position} has records of shape "
+                f"{chunk.shape[1:]}, this state expects {self._record_shape}"
+            )
+        return rows
+
+    def update(self, chunk: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        """Feed a chunk of records; return the output rows it completes.
+
+        Parameters
+        ----------
+        chunk : ndarray
+            Shape ``(k, *record_shape)`` of any real dtype (converted to
+            float64).
+        buffer : ndarray of uint8, optional
+            Scratch memory of at least ``8 * k * width`` bytes to hold the
+            output (which is then a view of it); default: a new array.
+
+        Returns
+        -------
+        ndarray
+            float64, shape ``(m, *record_shape)``: ``m == k`` for all
+            stages but block reductions.
+        """
+        rows = self._rows(np.asarray(chunk) if type(chunk) is not np.ndarray else chunk)
+        n = rows.shape[0]
+        if buffer is None:
+            out = np.empty((n, *self._record_shape))
+        else:
+            out = buffer[: 8 * n * self._width].view(np.float64).reshape(n, *self._record_shape)
+        nout = ffi.new("int64_t *")
+        with _Owned(self._lock, f"StageState({self.name}).update"):
+            check_status(
+                lib.ps_stage_update(self._state, ffi.from_buffer("double[]", rows), n,
+                                    ffi.from_buffer("double[]", out, require_writable=True), nout),
+                f"{self.name}: chunk at record {self.position}",
+            )
+        m = int(nout[0])
+        return out if m == n else out[:m]
+
+    def flush(self) -> np.ndarray:
+        """Output pending at the end of the stream (a block reduction's incomplete
+        last block); does not change the state.
+
+        Returns
+        -------
+        ndarray
+            float64, shape ``(0 or 1, *record_shape)``.
+        """
+        out = np.empty((1, *self._record_shape))
+        nout = ffi.new("int64_t *")
+        with _Owned(self._lock, f"StageState({self.name}).flush"):
+            check_status(lib.ps_stage_flush(self._state, ffi.from_buffer("double[]", out,
+                                                                          require_writable=True), nout),
+                         f"{self.name}.flush")
+        return out[: int(nout[0])]
+
+    def copy(self) -> StageState:
+        """An independent copy of this state."""
+        return StageState.from_bytes(self.to_bytes(), self._record_shape)
+
+    def to_bytes(self) -> bytes:
+        """Serialize: versioned, checksummed bytes (see :meth:`from_bytes`).
+
+        The record shape is not part of the bytes (only its size); pass it
+        to :meth:`from_bytes`.
+        """
+        size = ffi.new("size_t *")
+        with _Owned(self._lock, f"StageState({self.name}).to_bytes"):
+            check_status(lib.ps_stage_serialize(self._state, ffi.NULL, 0, size), self.name)
+            buf = bytearray(size[0])
+            check_status(lib.ps_stage_serialize(self._state, ffi.from_buffer(buf), len(buf), size),
+                         self.name)
+        return bytes(buf)
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes | bytearray | memoryview, record_shape: tuple[int, ...] | None = None
+    ) -> StageState:
+        """Rebuild a state from :meth:`to_bytes` output.
+
+        Parameters
+        ----------
+        data : bytes-like
+        record_shape : tuple of int, optional
+            Default: flat records of the serialized width (``()`` for width 1).
+
+        Raises
+        ------
+        ValueError
+            Truncated, corrupt or unknown-version bytes, or a record shape
+            of another size.
+        """
+        try:
+            raw = bytes(memoryview(data).cast("B"))
+        except TypeError:
+            raise TypeError(f"StageState.from_bytes expects bytes, not {type(data).__name__}") from None
+        out = ffi.new("ps_stage **")
+        check_status(lib.ps_stage_deserialize(out, ffi.from_buffer(raw), len(raw)),
+                     "StageState.from_bytes")
+        state = ffi.gc(out[0], lib.ps_stage_free)
+        width = int(lib.ps_stage_width(state))
+        if record_shape is None:
+            record_shape = () if width == 1 else (width,)
+        rs = tuple(int(s) for s in record_shape)
+        if int(np.prod(rs, dtype=np.int64)) != width:
+            raise ValueError(f"StageState.from_bytes: record shape {rs} does not hold {width} values")
+        p = ffi.new("ps_stage_params *")
+        check_status(lib.ps_stage_get_params(state, p), "StageState.from_bytes")
+        new = cls.__new__(cls)
+        new._state = state
+        new._lock = threading.Lock()
+        new.name = _NAMES[p.kind]
+        new._record_shape = rs
+        new._width = width
+        return new
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, tuple[int, ...]]]:
+        return (StageState.from_bytes, (self.to_bytes(), self._record_shape))
+
+    def __copy__(self) -> StageState:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StageState:
+        return self.copy()
+
+
+class KernelStage:
+    """Base class of the C-backed stages (protocol: ``output_meta`` and ``__call__``).
+
+    Subclasses validate their parameters in ``__init__`` and set
+    ``self.kernel`` (the C stage name), ``self.kernel_params`` and
+    ``self.nan_policy``.
+    """
+
+    name: ClassVar[str] = "kernel"
+    #: Whether the end of the stream emits the state's pending output (flush).
+    emit_flush: bool = True
+    kernel: str
+    kernel_params: Mapping[str, Any]
+    nan_policy: str
+
+    def output_meta(self, dtype: np.dtype, record_shape: tuple[int, ...]) -> tuple[np.dtype, tuple[int, ...]]:
+        """float64 records of the input's shape; refuses non-numeric dtypes."""
+        kernel_dtype(dtype, self.name)
+        return np.dtype(np.float64), tuple(record_shape)
+
+    def state(self, record_shape: tuple[int, ...] = (), start: int = 0) -> StageState:
+        """A fresh :class:`StageState` for this stage's parameters."""
+        return StageState(self.kernel, record_shape, start, self.nan_policy, **self.kernel_params)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.kernel_params.items())
+        return f"{type(self).__name__}({self.name}: {args})"
+
+    #: ``__call__`` accepts ``alloc``: ``to_array`` lets the stage write in place.
+    writes_into = True
+
+    def __call__(
+        self,
+        chunks: Iterator[np.ndarray],
+        start: int = 0,
+        alloc: Callable[[int], np.ndarray] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Run the stage over `chunks` (global index of the first record: `start`).
+
+        ``alloc(nbytes)`` gives the memory each output chunk is written to;
+        by default a pool that reuses buffers the consumer has let go of.
+        """
+        state: StageState | None = None
+        check_nan = self.nan_policy == "raise"
+        offset = start
+        if alloc is None:
+            alloc = BufferPool(0).get
+        try:
+            for chunk in chunks:
+                if not len(chunk):
+                    continue
+                if state is None:
+                    state = self.state(tuple(chunk.shape[1:]), start)
+                if check_nan:
+                    message = first_nan_message(self.name, chunk, offset)
+                    if message:
+                        raise ValueError(message)
+                offset += len(chunk)
+                out = state.update(chunk, alloc(8 * chunk.size))
+                if len(out):
+                    yield out
+                del out
+            if state is not None and self.emit_flush:
+                tail = state.flush()
+                if len(tail):
+                    yield tail
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()

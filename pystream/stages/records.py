@@ -1,0 +1,486 @@
+"""Record stages: windows and blocks of records as records.
+
+``sliding_window`` / ``nwise`` and ``tumbling`` turn runs of ``n`` input
+records into one output record of shape ``(n, *record_shape)``; ``resample``
+reduces each block of ``n`` records to one record of the input's shape.
+
+All stages are generator stages for :meth:`pystream.stream.Stream.pipe`:
+they keep their state across chunks (Python runs once per chunk, never once
+per value), never yield empty chunks, give the same output bit for bit for
+any chunking of the input, and close their upstream iterator when they stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..reducers import check_nan_policy
+from .structural import _close, check_count
+
+__all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
+
+#: ``how`` values of :class:`Resample` (``sum`` and ``mean`` run in the C core).
+RESAMPLE_HOWS: tuple[str, ...] = ("min", "max", "first", "last", "sum", "mean")
+_PY_HOWS: tuple[str, ...] = ("min", "max", "first", "last")
+
+
+def _window_layout(w: np.ndarray) -> np.ndarray:
+    """Move the window axis (last, from ``sliding_window_view``) right after the chunk axis."""
+    return w if w.ndim == 2 else np.moveaxis(w, -1, 1)
+
+
+class SlidingWindow:
+    """Overlapping windows of `n` consecutive records, every `step` records.
+
+    Output record ``i`` is the input records ``[i*step, i*step + n)``, a
+    record of shape ``(n, *record_shape)`` and the input's dtype.  A stream
+    of ``N >= n`` records gives ``(N - n) // step + 1`` windows, a shorter
+    one none.  Windows span chunk boundaries.  The result equals
+    ``np.moveaxis(sliding_window_view(x, n, axis=0)[::step], -1, 1)``.
+
+    Output chunks are read-only views (``sliding_window_view``) of a buffer:
+    the upstream chunk itself when no records are carried over, else the
+    concatenation of the carried records (fewer than `n`) with the chunk.
+    No window is copied.
+
+    Parameters
+    ----------
+    n : int
+        Window length (``>= 1``).
+    step : int, optional
+        Distance between the starts of consecutive windows (``>= 1``); with
+        ``step > n`` the records between windows are skipped.
+
+    Raises
+    ------
+    TypeError
+        If `n` or `step` is not an integer (bools are refused).
+    ValueError
+        If `n` or `step` is smaller than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> st = SlidingWindow(3, step=2)
+    >>> s = from_array(np.arange(8), chunk_size=3)
+    >>> dt, rs = st.output_meta(s.dtype, s.record_shape)
+    >>> s.pipe(st, dtype=dt, record_shape=rs).to_array()
+    array([[0, 1, 2],
+           [2, 3, 4],
+           [4, 5, 6]])
+    """
+
+    name: str = "sliding_window"
+
+    def __init__(self, n: int, step: int = 1) -> None:
+        self.n: int = check_count(n, "n", self.name, minimum=1)
+        self.step: int = check_count(step, "step", self.name, minimum=1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, step={self.step})"
+
+    def output_meta(
+        self, dtype: np.dtype, record_shape: tuple[int, ...]
+    ) -> tuple[np.dtype, tuple[int, ...]]:
+        """Return ``(dtype, (n, *record_shape))``: windows keep the dtype.
+
+        Examples
+        --------
+        >>> SlidingWindow(4).output_meta(np.dtype("f8"), (3,))
+        (dtype('float64'), (4, 3))
+        """
+        return np.dtype(dtype), (self.n, *tuple(record_shape))
+
+    def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        """Yield chunks of windows; see the class docstring.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> [c.tolist() for c in SlidingWindow(2)(iter([np.arange(2), np.arange(2, 4)]))]
+        [[[0, 1]], [[1, 2], [2, 3]]]
+        """
+        n, step = self.n, self.step
+        try:
+            pieces: list[np.ndarray] = []  # carried records: the start of the next window on
+            npending = 0
+            skip = 0  # records to drop before the next window starts (step > n)
+            for c in chunks:
+                k = len(c)
+                if skip:
+                    if k <= skip:
+                        skip -= k
+                        continue
+                    c = c[skip:]
+                    k -= skip
+                    skip = 0
+                if not k:
+                    continue
+                if npending + k < n:
+                    pieces.append(c)
+                    npending += k
+                    continue
+                buf = np.concatenate((*pieces, c)) if pieces else c
+                size = len(buf)
+                m = (size - n) // step + 1
+                w = sliding_window_view(buf[: (m - 1) * step + n], n, axis=0)
+                yield _window_layout(w[::step] if step > 1 else w)
+                del w
+                nxt = m * step
+                if nxt < size:
+                    pieces = [buf[nxt:]]
+                    npending = size - nxt
+                else:
+                    pieces = []
+                    npending = 0
+                    skip = nxt - size
+                del buf
+        finally:
+            _close(chunks)
+
+
+class NWise(SlidingWindow):
+    """Windows of `n` consecutive records, one per record: ``sliding_window(n, step=1)``.
+
+    Parameters
+    ----------
+    n : int
+        Window length (``>= 1``).
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer (bools are refused).
+    ValueError
+        If `n` is smaller than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> st = NWise(2)
+    >>> s = from_array(np.arange(4.0), chunk_size=1)
+    >>> s.pipe(st, dtype=s.dtype, record_shape=(2,)).to_array()
+    array([[0., 1.],
+           [1., 2.],
+           [2., 3.]])
+    """
+
+    name: str = "nwise"
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n, 1)
+
+    def __repr__(self) -> str:
+        return f"NWise(n={self.n})"
+
+
+class Tumbling:
+    """Non-overlapping blocks of `n` consecutive records as records.
+
+    Output record ``i`` is the input records ``[i*n, (i+1)*n)``, of shape
+    ``(n, *record_shape)`` and the input's dtype.  **The incomplete last
+    block is dropped** (``N // n`` outputs for ``N`` input records), so
+    ``tumbling(n)`` equals ``sliding_window(n, step=n)``.
+
+    Blocks that lie inside one upstream chunk are zero-copy reshaped views
+    of it (so a chunk size that is a multiple of `n` copies nothing); only a
+    block that straddles chunks is copied (``np.concatenate``).
+
+    Parameters
+    ----------
+    n : int
+        Block length (``>= 1``).
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer (bools are refused).
+    ValueError
+        If `n` is smaller than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> st = Tumbling(2)
+    >>> s = from_array(np.arange(7), chunk_size=3)
+    >>> dt, rs = st.output_meta(s.dtype, s.record_shape)
+    >>> s.pipe(st, dtype=dt, record_shape=rs).to_array()
+    array([[0, 1],
+           [2, 3],
+           [4, 5]])
+    """
+
+    name: str = "tumbling"
+
+    def __init__(self, n: int) -> None:
+        self.n: int = check_count(n, "n", self.name, minimum=1)
+
+    def __repr__(self) -> str:
+        return f"Tumbling(n={self.n})"
+
+    def output_meta(
+        self, dtype: np.dtype, record_shape: tuple[int, ...]
+    ) -> tuple[np.dtype, tuple[int, ...]]:
+        """Return ``(dtype, (n, *record_shape))``.
+
+        Examples
+        --------
+        >>> Tumbling(5).output_meta(np.dtype("i2"), ())
+        (dtype('int16'), (5,))
+        """
+        return np.dtype(dtype), (self.n, *tuple(record_shape))
+
+    def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        """Yield chunks of blocks; see the class docstring.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> [c.tolist() for c in Tumbling(2)(iter([np.arange(3), np.arange(3, 6)]))]
+        [[[0, 1]], [[2, 3]], [[4, 5]]]
+        """
+        n = self.n
+        try:
+            pieces: list[np.ndarray] = []
+            npending = 0
+            for c in chunks:
+                k = len(c)
+                if not k:
+                    continue
+                rs = c.shape[1:]
+                i = 0
+                if npending:
+                    need = n - npending
+                    if k < need:
+                        pieces.append(c)
+                        npending += k
+                        continue
+                    pieces.append(c[:need])
+                    block = np.concatenate(pieces).reshape(1, n, *rs)
+                    pieces = []
+                    npending = 0
+                    i = need
+                    yield block
+                    del block
+                m = (k - i) // n
+                if m:
+                    yield c[i : i + m * n].reshape(m, n, *rs)
+                r = i + m * n
+                if r < k:
+                    pieces = [c[r:]]
+                    npending = k - r
+        finally:
+            _close(chunks)
+
+
+def _first_nan_record(c: np.ndarray) -> int:
+    """Index of the first record of `c` holding a NaN, or -1."""
+    isnan = np.isnan(c)
+    if not isnan.any():
+        return -1
+    return int(np.argmax(isnan.any(axis=tuple(range(1, c.ndim)))))
+
+
+class Resample:
+    """Reduce each block of `n` consecutive records to one record.
+
+    Blocks are aligned on the stream's first record: output record ``i``
+    reduces the input records ``[i*n, (i+1)*n)``.  The output has the
+    input's dtype and record shape.  This class implements ``how`` in
+    ``{"min", "max", "first", "last"}``; ``"sum"`` and ``"mean"`` are run by
+    the C core and refused here with :class:`NotImplementedError`.
+
+    * ``"min"`` / ``"max"``: per value of the record.  With
+      ``nan_policy="propagate"`` a block holding a NaN gives NaN (like
+      :func:`numpy.min`); ``"omit"`` ignores NaNs (like
+      ``np.fmin.reduce``: an all-NaN block gives NaN, without a warning);
+      ``"raise"`` raises :class:`ValueError` naming the global index of the
+      first record holding a NaN (the blocks completed before it are
+      yielded first).  For floats the result is canonical, so it does not
+      depend on the chunking: a NaN result is ``np.nan``, and a zero result
+      follows IEEE 754-2019 ``minimum``/``maximum`` (``-0.0 < +0.0``).
+    * ``"first"`` / ``"last"``: the block's first / last record
+      (`nan_policy` is ignored).
+
+    Parameters
+    ----------
+    n : int
+        Block length (``>= 1``).
+    how : {"min", "max", "first", "last", "sum", "mean"}
+        Reduction.
+    nan_policy : {"propagate", "omit", "raise"}, optional
+        NaN handling of ``"min"`` / ``"max"``.
+    partial : bool, optional
+        If True (default), the incomplete last block (if any) is reduced and
+        emitted at the end of the stream; if False it is dropped.
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer or `partial` not a bool.
+    ValueError
+        If `n` < 1, or `how` or `nan_policy` is not one of the allowed values.
+    NotImplementedError
+        For ``how="sum"`` / ``"mean"`` (C core only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> st = Resample(3, "max", nan_policy="omit")
+    >>> s = from_array(np.array([1.0, np.nan, 0.5, np.nan, np.nan, np.nan, 7.0]), chunk_size=2)
+    >>> s.pipe(st, dtype=s.dtype, record_shape=s.record_shape).to_array()
+    array([ 1., nan,  7.])
+    """
+
+    name: str = "resample"
+
+    def __init__(
+        self, n: int, how: str, nan_policy: str = "propagate", partial: bool = True
+    ) -> None:
+        self.n: int = check_count(n, "n", self.name, minimum=1)
+        if not isinstance(how, str) or how not in RESAMPLE_HOWS:
+            raise ValueError(
+                f"{self.name}: how must be one of {', '.join(map(repr, RESAMPLE_HOWS))}, "
+                f"got {how!r}"
+            )
+        if how not in _PY_HOWS:
+            raise NotImplementedError(
+                f"{self.name}: how={how!r} is implemented by the C core, not by this stage"
+            )
+        self.how: str = how
+        self.nan_policy: str = check_nan_policy(nan_policy, self.name)
+        if not isinstance(partial, (bool, np.bool_)):
+            raise TypeError(f"{self.name}: partial must be a bool, got {partial!r}")
+        self.partial: bool = bool(partial)
+
+    def __repr__(self) -> str:
+        return (
+            f"Resample(n={self.n}, how={self.how!r}, nan_policy={self.nan_policy!r}, "
+            f"partial={self.partial})"
+        )
+
+    def output_meta(
+        self, dtype: np.dtype, record_shape: tuple[int, ...]
+    ) -> tuple[np.dtype, tuple[int, ...]]:
+        """Return the input's ``(dtype, record_shape)``.
+
+        ``"min"`` / ``"max"`` accept bool, integer and float dtypes only;
+        ``"first"`` / ``"last"`` accept any dtype but object.
+
+        Raises
+        ------
+        TypeError
+            For an unsupported dtype.
+
+        Examples
+        --------
+        >>> Resample(4, "min").output_meta(np.dtype("f4"), (2,))
+        (dtype('float32'), (2,))
+        """
+        dt = np.dtype(dtype)
+        if self.how in ("min", "max"):
+            if dt.kind not in "biuf":
+                raise TypeError(
+                    f"{self.name}: how={self.how!r} needs a bool, integer or float dtype, got {dt}"
+                )
+        elif dt.kind == "O":
+            raise TypeError(f"{self.name}: object dtypes are not supported")
+        return dt, tuple(record_shape)
+
+    def _reduce(self, blocks: np.ndarray) -> np.ndarray:
+        """Reduce ``(m, L, *rs)`` blocks along axis 1 to a new ``(m, *rs)`` array."""
+        how = self.how
+        if how == "first":
+            return blocks[:, 0]
+        if how == "last":
+            return blocks[:, -1]
+        is_min = how == "min"
+        if blocks.dtype.kind != "f":
+            return np.min(blocks, axis=1) if is_min else np.max(blocks, axis=1)
+        if self.nan_policy == "omit":
+            ufunc = np.fmin if is_min else np.fmax
+        else:
+            ufunc = np.minimum if is_min else np.maximum
+        r = ufunc.reduce(blocks, axis=1)
+        # Canonicalize the results that numpy may give in several bit patterns
+        # depending on the reduction order: NaNs and signed zeros.
+        nan = np.isnan(r)
+        if nan.any():
+            r[nan] = np.nan
+        zero = r == 0
+        if zero.any():
+            sel = np.flatnonzero(zero.any(axis=tuple(range(1, r.ndim))))
+            sub = blocks[sel]
+            neg = np.signbit(sub)
+            has = ((sub == 0) & (neg if is_min else ~neg)).any(axis=1)
+            one, other = (-0.0, 0.0) if is_min else (0.0, -0.0)
+            fixed = np.where(has, one, other).astype(r.dtype)
+            r[sel] = np.where(zero[sel], fixed, r[sel])
+        return r
+
+    def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        """Yield chunks of reduced blocks; see the class docstring.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> [c.tolist() for c in Resample(2, "last")(iter([np.arange(3), np.arange(3, 5)]))]
+        [[1], [3], [4]]
+        >>> [c.tolist() for c in Resample(2, "first", partial=False)(iter([np.arange(5)]))]
+        [[0, 2]]
+        """
+        n = self.n
+        check = self.nan_policy == "raise" and self.how in ("min", "max")
+        try:
+            acc: np.ndarray | None = None  # reduction of the current partial block, shape (1, *rs)
+            p = 0  # records in the current partial block
+            pos = 0  # records seen before the current chunk
+            for c in chunks:
+                k = len(c)
+                if not k:
+                    continue
+                bad = -1
+                if check and c.dtype.kind == "f":
+                    bad = _first_nan_record(c)
+                    if bad >= 0:
+                        c = c[:bad]
+                        k = bad
+                rs = c.shape[1:]
+                outs: list[np.ndarray] = []
+                i = 0
+                if p and k:
+                    head = c[: n - p]
+                    r = self._reduce(head[None])
+                    acc = self._reduce(np.concatenate((acc, r))[None])  # type: ignore[arg-type]
+                    i = len(head)
+                    p += i
+                    if p == n:
+                        outs.append(acc)
+                        acc = None
+                        p = 0
+                m = (k - i) // n
+                if m:
+                    outs.append(self._reduce(c[i : i + m * n].reshape(m, n, *rs)))
+                rest = i + m * n
+                if rest < k:
+                    acc = np.array(self._reduce(c[rest:][None]), copy=True)
+                    p = k - rest
+                if outs:
+                    yield outs[0] if len(outs) == 1 else np.concatenate(outs)
+                    del outs
+                if bad >= 0:
+                    raise ValueError(
+                        f"{self.name}: NaN at record {start + pos + bad} (nan_policy='raise')"
+                    )
+                pos += k
+            if p and self.partial:
+                yield acc  # type: ignore[misc]
+        finally:
+            _close(chunks)

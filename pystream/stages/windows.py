@@ -1,0 +1,131 @@
+"""Moving-window stages: ``moving_sum`` ... ``moving_rank`` (C kernels).
+
+Semantics follow bottleneck's ``move_*`` functions so users can switch:
+one output per input record; the window of record ``i`` holds records
+``i - window + 1 .. i``; NaNs are skipped (``nan_policy="omit"``, the
+default, as in bottleneck and pandas) and an output is NaN while the window
+holds fewer than ``min_count`` non-NaN values (``min_count`` defaults to
+``window``, so the first ``window - 1`` outputs are NaN).  With
+``nan_policy="propagate"`` any NaN in the window makes the output NaN; with
+``"raise"`` a NaN raises ``ValueError`` naming its record.
+
+Unlike the peers, the kernels carry their state across chunks and are
+drift-free: every output is computed from the values in its window only
+(see ``docs/design.md``), so a constant window after a spike has variance
+exactly 0 and an inf that has left the window no longer affects the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..reducers import check_ddof, check_nan_policy
+from .kernel import KernelStage
+from .structural import as_int, check_count
+
+__all__ = ["MOVING_STAGES", "Moving", "check_quantile"]
+
+#: The moving-window stage names, each a :class:`Moving` kind.
+MOVING_STAGES = (
+    "moving_sum",
+    "moving_mean",
+    "moving_var",
+    "moving_std",
+    "moving_min",
+    "moving_max",
+    "moving_argmin",
+    "moving_argmax",
+    "moving_median",
+    "moving_quantile",
+    "moving_rank",
+)
+
+
+def check_quantile(q: object, where: str) -> float:
+    """Validate a quantile: a real number in [0, 1].
+
+    Examples
+    --------
+    >>> check_quantile(0.25, "moving_quantile")
+    0.25
+    """
+    if isinstance(q, bool) or not isinstance(q, (int, float)) and not hasattr(q, "__float__"):
+        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}")
+    try:
+        value = float(q)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise ValueError(f"{where}: q must be in [0, 1], got {q!r}")
+    return value
+
+
+class Moving(KernelStage):
+    """A moving-window stage (one of :data:`MOVING_STAGES`).
+
+    Parameters
+    ----------
+    name : str
+        Stage name, e.g. ``"moving_mean"``.
+    window : int
+        Window length in records (``>= 1``).
+    min_count : int, optional
+        Least number of non-NaN values in the window for a non-NaN output,
+        ``1 <= min_count <= window``; default `window`.
+    nan_policy : {"omit", "propagate", "raise"}, default "omit"
+    ddof : float, default 0
+        ``moving_var`` / ``moving_std`` only: divisor ``count - ddof``.
+    q : float, optional
+        ``moving_quantile`` only: the quantile in [0, 1] (numpy's "linear"
+        interpolation).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid parameters, when the stage is built (not mid-stream).
+
+    Examples
+    --------
+    >>> import numpy as np, pystream as ps
+    >>> stage = Moving("moving_mean", window=2)
+    >>> ps.from_array(np.arange(4.0)).pipe(stage, dtype=np.float64).to_array()
+    array([nan, 0.5, 1.5, 2.5])
+    """
+
+    def __init__(
+        self,
+        name: str,
+        window: int,
+        min_count: int | None = None,
+        nan_policy: str = "omit",
+        ddof: float = 0,
+        q: float | None = None,
+    ) -> None:
+        if name not in MOVING_STAGES:
+            raise ValueError(f"Moving: unknown stage {name!r}; expected one of {MOVING_STAGES}")
+        self.name = name  # type: ignore[misc]
+        self.kernel = name
+        window = check_count(window, "window", name, minimum=1)
+        if min_count is None:
+            min_count = window
+        else:
+            min_count = as_int(min_count, "min_count must be an integer", name)
+            if not 1 <= min_count <= window:
+                raise ValueError(
+                    f"{name}: min_count must be in [1, window={window}], got {min_count}"
+                )
+        self.nan_policy = check_nan_policy(nan_policy, name)
+        params: dict[str, Any] = {"window": window, "min_count": min_count}
+        if name in ("moving_var", "moving_std"):
+            params["ddof"] = float(check_ddof(ddof, name))
+        elif ddof != 0:
+            raise TypeError(f"{name}: ddof applies to moving_var and moving_std only")
+        if name == "moving_quantile":
+            if q is None:
+                raise TypeError("moving_quantile: q (the quantile, in [0, 1]) is required")
+            params["q"] = check_quantile(q, name)
+        elif q is not None:
+            raise TypeError(f"{name}: q applies to moving_quantile only")
+        if name == "moving_median":
+            params["q"] = 0.5
+        self.kernel_params = params
