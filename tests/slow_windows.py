@@ -1,0 +1,234 @@
+"""Pure-numpy "slow twins" of the window, scan, EWM and block kernels.
+
+Each twin recomputes every output from scratch on the whole array (a Python
+loop over records, numpy inside), so it shares no code and no algorithm with
+the C kernels: ``slow_moving`` takes each window's values and calls numpy;
+``slow_scan`` uses numpy's cumulative functions or recomputes each prefix;
+``slow_ewm`` is pandas' documented recurrence written out in Python;
+``slow_resample`` reduces each block with numpy.
+
+Inputs are 2-D ``(N, width)`` float64 arrays; outputs have the same layout.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["slow_moving", "slow_scan", "slow_ewm", "slow_resample", "slow_rank"]
+
+
+def slow_rank(values: np.ndarray) -> float:
+    """bottleneck's move_rank of the last value of `values` (NaNs skipped)."""
+    last = values[-1]
+    if math.isnan(last):
+        return math.nan
+    others = values[:-1][~np.isnan(values[:-1])]
+    n = len(others) + 1
+    if n == 1:
+        return 0.0
+    g = 2.0 * np.count_nonzero(last > others)
+    e = 1.0 + np.count_nonzero(last == others)
+    r = 0.5 * (g + e - 1.0)
+    r = r / (n - 1.0)
+    return 2.0 * (r - 0.5)
+
+
+def _stat(name: str, v: np.ndarray, ddof: float, q: float | None) -> float:
+    if name == "moving_sum":
+        return float(np.sum(v))
+    if name == "moving_mean":
+        return float(np.mean(v))
+    if name in ("moving_var", "moving_std"):
+        if len(v) - ddof <= 0:
+            return math.nan
+        var = float(np.sum((v - np.mean(v)) ** 2) / (len(v) - ddof))
+        return math.sqrt(var) if name == "moving_std" else var
+    if name == "moving_min":
+        return float(np.min(v))
+    if name == "moving_max":
+        return float(np.max(v))
+    if name == "moving_median":
+        return float(np.median(v))
+    if name == "moving_quantile":
+        return float(np.quantile(v, q))
+    raise AssertionError(name)
+
+
+def slow_moving(
+    name: str,
+    x: np.ndarray,
+    window: int,
+    min_count: int | None = None,
+    nan_policy: str = "omit",
+    ddof: float = 0,
+    q: float | None = None,
+) -> np.ndarray:
+    """bottleneck-style moving statistic of each column of `x` (N, width)."""
+    min_count = window if min_count is None else min_count
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(x.shape, np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in windows is expected
+        _fill_moving(name, x, out, window, min_count, nan_policy, ddof, q)
+    return out
+
+
+def _fill_moving(name: str, x: np.ndarray, out: np.ndarray, window: int, min_count: int,
+                 nan_policy: str, ddof: float, q: float | None) -> None:
+    for i in range(x.shape[0]):
+        lo = max(0, i - window + 1)
+        for j in range(x.shape[1]):
+            w = x[lo : i + 1, j]
+            nan = np.isnan(w)
+            if nan_policy == "propagate" and nan.any():
+                continue
+            v = w[~nan]
+            if len(v) < min_count:
+                continue
+            if name == "moving_rank":
+                out[i, j] = slow_rank(w)
+            elif name in ("moving_argmin", "moving_argmax"):
+                # offset from the newest record; ties go to the newest
+                rev = w[::-1]
+                best = np.min(v) if name == "moving_argmin" else np.max(v)
+                out[i, j] = float(np.flatnonzero(rev == best)[0])  # NaN never compares equal
+            else:
+                out[i, j] = _stat(name, v, ddof, q)
+
+
+def slow_scan(name: str, x: np.ndarray, nan_policy: str = "propagate", ddof: float = 0) -> np.ndarray:
+    """Running statistic of each column of `x` (N, width), float64."""
+    x = np.asarray(x, dtype=np.float64)
+    if name == "cumsum":
+        return np.nancumsum(x, axis=0) if nan_policy == "omit" else np.cumsum(x, axis=0)
+    if name == "cumprod":
+        return np.nancumprod(x, axis=0) if nan_policy == "omit" else np.cumprod(x, axis=0)
+    out = np.full(x.shape, np.nan)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            w = x[: i + 1, j]
+            if nan_policy == "propagate" and np.isnan(w).any():
+                continue
+            v = w[~np.isnan(w)]
+            if name == "cummean":
+                if len(v):
+                    out[i, j] = math.fsum(v) / len(v)
+            elif len(v) - ddof > 0:
+                m = math.fsum(v) / len(v)
+                var = math.fsum((v - m) ** 2) / (len(v) - ddof)
+                out[i, j] = math.sqrt(var) if name == "cumstd" else var
+    return out
+
+
+def slow_ewm(
+    name: str,
+    x: np.ndarray,
+    alpha: float,
+    adjust: bool = True,
+    ignore_na: bool = False,
+    min_periods: int = 0,
+    bias: bool = False,
+) -> np.ndarray:
+    """pandas' EWM definitions, recomputed from the explicit weights at each record.
+
+    Weights: with ``adjust`` the observation ``k`` steps back weighs
+    ``(1 - alpha) ** k`` (``k`` counts all records, or only non-NaN ones with
+    ``ignore_na``); without ``adjust`` the recursive form's weights
+    ``alpha (1 - alpha) ** k`` and ``(1 - alpha) ** K`` for the first.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    minp = max(min_periods, 1)
+    out = np.full(x.shape, np.nan)
+    for j in range(x.shape[1]):
+        col = x[:, j]
+        for i in range(len(col)):
+            idx = np.flatnonzero(~np.isnan(col[: i + 1]))
+            if len(idx) < minp or len(idx) == 0:
+                continue
+            if ignore_na:
+                age = (len(idx) - 1 - np.arange(len(idx))).astype(float)
+            else:
+                age = (i - idx).astype(float)
+            f = 1.0 - alpha
+            if adjust:
+                w = f ** (age - age.min())  # the newest observation weighs 1 (also for alpha=1)
+            else:
+                # y_t = (1-a) y + a x over observations; NaN gaps age by (1-a) per step
+                # without ignore_na, renormalised as pandas does.
+                w = np.empty(len(idx))
+                w[0] = 1.0
+                for k in range(1, len(idx)):
+                    gap = (idx[k] - idx[k - 1]) if not ignore_na else 1
+                    old = f ** gap
+                    w[:k] *= old / (old + alpha)
+                    w[k] = alpha / (old + alpha)
+            v = col[idx]
+            wsum = w.sum()
+            mean = float(np.dot(w, v) / wsum)
+            if name == "ewm_mean":
+                out[i, j] = mean
+                continue
+            if len(idx) < 2 and not bias:
+                continue  # the unbiased estimate needs two observations
+            var_b = float(np.dot(w, (v - mean) ** 2) / wsum)
+            if bias:
+                var = var_b
+            else:
+                denom = wsum**2 - float(np.dot(w, w))
+                var = var_b * wsum**2 / denom if denom > 0 else math.nan
+            out[i, j] = math.sqrt(var) if name == "ewm_std" else var
+    return out
+
+
+def slow_resample(x: np.ndarray, n: int, how: str, nan_policy: str = "propagate",
+                  partial: bool = True) -> np.ndarray:
+    """Block reductions of `x` (N, width) over blocks of `n` records."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = []
+    for b in range(0, x.shape[0], n):
+        block = x[b : b + n]
+        if len(block) < n and not partial:
+            break
+        row = []
+        for j in range(x.shape[1]):
+            v = block[:, j]
+            if nan_policy == "omit":
+                v = v[~np.isnan(v)]
+            total = float(np.cumsum(v)[-1]) if len(v) else 0.0
+            if how == "sum":
+                row.append(total)
+            else:
+                row.append(total / len(v) if len(v) else math.nan)
+        rows.append(row)
+    return np.array(rows, dtype=np.float64).reshape(len(rows), x.shape[1])
+
+
+def _sliding(x: np.ndarray, n: int, step: int = 1) -> np.ndarray:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if len(x) < n:
+        return np.empty((0, n, *x.shape[1:]), x.dtype)
+    v = sliding_window_view(x, n, axis=0)[::step]
+    return np.moveaxis(v, -1, 1)
+
+
+#: Every built-in stage of pystream.stages.registry -> its slow twin (whole array in).
+SLOW_TWINS = {
+    **{name: (lambda name: lambda x, window, **kw: slow_moving(name, x, window, **kw))(name)
+       for name in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
+                    "moving_max", "moving_argmin", "moving_argmax", "moving_median",
+                    "moving_quantile", "moving_rank")},
+    **{name: (lambda name: lambda x, **kw: slow_scan(name, x, **kw))(name)
+       for name in ("cumsum", "cumprod", "cummean", "cumvar", "cumstd")},
+    "cummin": lambda x: np.minimum.accumulate(x, axis=0),
+    "cummax": lambda x: np.maximum.accumulate(x, axis=0),
+    "cumcount": lambda x: np.cumsum(~np.isnan(x), axis=0),
+    "diff": lambda x, n=1: np.diff(x, n, axis=0),
+    **{name: (lambda name: lambda x, alpha, **kw: slow_ewm(name, x, alpha, **kw))(name)
+       for name in ("ewm_mean", "ewm_var", "ewm_std")},
+    "nwise": lambda x, n: _sliding(x, n),
+    "sliding_window": _sliding,
+    "tumbling": lambda x, n: _sliding(x, n, n),
+    "resample": slow_resample,
+}
