@@ -48,6 +48,31 @@ EXAMPLES = [
                                   and np.array_equal(merged.var, serial.var)))
         """,
     ),
+    (
+        "Moving windows carry their state across chunks and never drift: a "
+        "1e12 spike, then a constant signal -- the moving std is exactly 0 "
+        "once the spike has left the window (bottleneck and pandas leave a residue)",
+        """
+        sig = np.full(1_000_000, 0.1)
+        sig[1000] = 1e12
+        std = ps.from_array(sig, chunk_size=777).moving_std(window=100).to_array()
+        print("max moving std after the spike left:", std[1100:].max())
+        """,
+    ),
+    (
+        "A sensor-style pipeline over the memory-mapped file: EWM smoothing, a "
+        "moving median and decimation by 1000, all streamed chunk by chunk",
+        """
+        t0 = time.perf_counter()
+        out = (ps.from_npy(path).take(20_000_000)
+                 .ewm_mean(halflife=50)
+                 .moving_median(window=101)
+                 .resample(1000, how="mean")
+                 .to_array())
+        print(f"{len(out)} decimated values in {time.perf_counter() - t0:.2f} s;",
+              "first five:", np.round(out[:5], 4))
+        """,
+    ),
 ]
 
 
@@ -57,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pystream as ps
 
-    namespace = {"np": np, "ps": ps, "path": argv[0] if argv else "data/sample.npy"}
+    namespace = {"np": np, "ps": ps, "time": time, "path": argv[0] if argv else "data/sample.npy"}
     print(f">>> import numpy as np; import pystream as ps; path = {namespace['path']!r}")
     for title, code in EXAMPLES:
         code = textwrap.dedent(code).strip("\n")

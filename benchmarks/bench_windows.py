@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Moving windows, scans and EWM: pystream against bottleneck, numbagg, pandas and numpy.
+
+Everything runs in this process on the same float64 array (1e7 NaN-free
+normal values by default), best of ``--repeat`` runs with the garbage
+collector off.  pystream goes through the Stream API with chunked input
+(``ps.from_array(x)``, the default chunk size of 16,384 records), measured
+two ways:
+
+* ``array``: ``stream.moving_mean(w).to_array()`` materialises the whole
+  output, as the peers return a whole new output array (both pay for the
+  fresh memory: ~1.5-2 ns/value of page faults on this machine);
+* ``stream``: ``for chunk in stream.moving_mean(w): pass`` -- the streaming
+  use, where output chunks live in reused, cache-resident buffers.
+
+Columns: pystream times and throughput (GB/s of float64 input), then for
+each peer ``array/stream`` speedups = peer time / pystream time
+(``2.00x`` = pystream twice as fast).
+A second table repeats the window stages for windows 10, 100, 1000 and 10000
+(ns per value): the cost must not grow with the window for
+sum/mean/var/std/min/max, and at most logarithmically for median/quantile.
+
+Results are checked against the peers (allclose; NaN positions equal); a
+``WARNING:`` line on stderr reports a disagreement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+from _common import best_of, machine_line, optional, print_table, version_of
+
+
+def _check(name: str, got: np.ndarray, want: np.ndarray) -> None:
+    ok = np.array_equal(np.isnan(got), np.isnan(want)) and np.allclose(
+        got, want, rtol=1e-7, atol=1e-9, equal_nan=True)
+    if not ok:
+        print(f"WARNING: {name}: pystream and the peer disagree", file=sys.stderr)
+
+
+def _peers(w: int, bn: Any, nb: Any, pd: Any) -> dict[str, dict[str, Callable[[np.ndarray], Any]]]:
+    """stage -> {peer label: function of x}."""
+    rolling = (lambda x: pd.Series(x).rolling(w)) if pd is not None else None
+    table: dict[str, dict[str, Callable[[np.ndarray], Any]]] = {}
+
+    def add(stage: str, label: str, module: Any, func: Callable[[np.ndarray], Any]) -> None:
+        if module is not None:
+            table.setdefault(stage, {})[label] = func
+
+    for stage, name in (("moving_sum", "sum"), ("moving_mean", "mean"), ("moving_var", "var"),
+                        ("moving_std", "std"), ("moving_min", "min"), ("moving_max", "max"),
+                        ("moving_median", "median")):
+        table[stage] = {}
+        add(stage, "bottleneck", bn, lambda x, f=getattr(bn, "move_" + name, None): f(x, w))
+        if nb is not None and hasattr(nb, "move_" + name):
+            add(stage, "numbagg", nb, lambda x, f=getattr(nb, "move_" + name): f(x, window=w))
+        if pd is not None:
+            add(stage, "pandas", pd, lambda x, n=name: getattr(rolling(x), n)(
+                **({"ddof": 0} if n in ("var", "std") else {})).to_numpy())
+    table["moving_quantile"] = {}
+    add("moving_quantile", "pandas", pd,
+        lambda x: rolling(x).quantile(0.25).to_numpy())
+    table["moving_rank"] = {}
+    add("moving_rank", "bottleneck", bn, lambda x: bn.move_rank(x, w))
+    table["moving_argmin"] = {}
+    add("moving_argmin", "bottleneck", bn, lambda x: bn.move_argmin(x, w))
+    return table
+
+
+def _ps_window(ps: Any, stage: str, w: int) -> Callable[[np.ndarray], np.ndarray]:
+    extra = {"q": 0.25} if stage == "moving_quantile" else {}
+    return lambda x: getattr(ps.from_array(x), stage)(w, **extra).to_array()
+
+
+def _ps_stream(ps: Any, stage: str, w: int) -> Callable[[np.ndarray], Any]:
+    extra = {"q": 0.25} if stage == "moving_quantile" else {}
+    return lambda x: getattr(ps.from_array(x), stage)(w, **extra)
+
+
+def _drain(stream: Any) -> None:
+    for _ in stream:
+        pass
+
+
+def _row(stage: str, t_ps: float, t_st: float, gbs: Callable[[float], str],
+         peers: dict[str, Callable[[np.ndarray], Any]], x: np.ndarray, out: np.ndarray,
+         repeat: int) -> list[str]:
+    cells = [stage, f"{t_ps:.4f}", f"{t_st:.4f}", gbs(t_st)]
+    for label in ("bottleneck", "numbagg", "pandas"):
+        f = peers.get(label)
+        if f is None:
+            cells.append("")
+            continue
+        t, want = best_of(lambda: f(x), repeat if label != "pandas" else 1)
+        want = np.asarray(want)
+        if label == "numbagg" and stage in ("moving_var", "moving_std"):
+            # numbagg divides by count - 1 (no ddof argument); pystream here by count
+            w = np.count_nonzero(np.isnan(out[: len(out) // 2])) + 1
+            want = want * ((w - 1) / w if stage == "moving_var" else np.sqrt((w - 1) / w))
+        _check(f"{stage} vs {label}", out, want)
+        cells.append(f"{t / t_ps:.2f}x/{t / t_st:.2f}x")
+    return cells
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=float, default=1e7, help="array length (default 1e7)")
+    p.add_argument("--window", type=int, default=100)
+    p.add_argument("--windows", default="10,100,1000,10000",
+                   help="windows for the scaling table (default 10,100,1000,10000)")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import pystream as ps
+
+    bn, nb, pd = optional("bottleneck"), optional("numbagg"), optional("pandas")
+    n = int(args.n)
+    x = np.random.default_rng(args.seed).normal(size=n)
+    gbs = lambda t: f"{x.nbytes / t / 1e9:.2f}"  # noqa: E731
+    print(f"# {machine_line()}")
+    print(f"# pystream {ps.__version__}, bottleneck {version_of(bn)}, numbagg {version_of(nb)}, "
+          f"pandas {version_of(pd)}; n = {n:.0e} float64, window {args.window}, "
+          f"best of {args.repeat}")
+    if nb is not None:  # compile numbagg's kernels outside the timings
+        small = x[:1000]
+        for name in ("move_mean", "move_sum", "move_std", "move_var", "move_exp_nanmean"):
+            f = getattr(nb, name, None)
+            if f is not None:
+                f(small, alpha=0.1) if name == "move_exp_nanmean" else f(small, window=10)
+
+    w = args.window
+    rows = []
+    peers = _peers(w, bn, nb, pd)
+    for stage in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
+                  "moving_max", "moving_argmin", "moving_median", "moving_quantile",
+                  "moving_rank"):
+        make = _ps_window(ps, stage, w)
+        t_ps, out = best_of(lambda: make(x), args.repeat)
+        t_st, _ = best_of(lambda: _drain(_ps_stream(ps, stage, w)(x)), args.repeat)
+        rows.append(_row(stage, t_ps, t_st, gbs, peers.get(stage, {}), x, out, args.repeat))
+    # EWM
+    alpha = 2 / (w + 1)
+    ewm_peers: dict[str, Callable[[np.ndarray], Any]] = {}
+    if nb is not None:
+        ewm_peers["numbagg"] = lambda x: nb.move_exp_nanmean(x, alpha=alpha)
+    if pd is not None:
+        ewm_peers["pandas"] = lambda x: pd.Series(x).ewm(alpha=alpha).mean().to_numpy()
+    t_ps, out = best_of(lambda: ps.from_array(x).ewm_mean(alpha=alpha).to_array(), args.repeat)
+    t_st, _ = best_of(lambda: _drain(ps.from_array(x).ewm_mean(alpha=alpha)), args.repeat)
+    rows.append(_row("ewm_mean", t_ps, t_st, gbs, ewm_peers, x, out, args.repeat))
+    print()
+    print_table(["stage (window %d)" % w, "ps array s", "ps stream s", "stream GB/s",
+                 "vs bottleneck", "vs numbagg", "vs pandas"], rows)
+
+    rows = []
+    t_np, ref = best_of(lambda: np.cumsum(x), args.repeat)
+    for stage in ("cumsum", "cummean", "cumvar", "cummax"):
+        t_ps, out = best_of(lambda: getattr(ps.from_array(x), stage)().to_array(), args.repeat)
+        t_st, _ = best_of(lambda: _drain(getattr(ps.from_array(x), stage)()), args.repeat)
+        if stage == "cumsum":
+            _check("cumsum vs numpy", out, ref)
+        rows.append([stage, f"{t_ps:.4f}", f"{t_st:.4f}", gbs(t_st),
+                     f"{t_np / t_ps:.2f}x/{t_np / t_st:.2f}x"])
+    rows.append(["np.cumsum", f"{t_np:.4f}", "", gbs(t_np), "1.00x"])
+    print()
+    print_table(["scan", "ps array s", "ps stream s", "stream GB/s", "speed vs np.cumsum"], rows)
+
+    windows = [int(v) for v in args.windows.split(",")]
+    rows = []
+    for stage in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
+                  "moving_max", "moving_argmax", "moving_median", "moving_quantile",
+                  "moving_rank"):
+        cells = [stage]
+        for win in windows:
+            if stage == "moving_rank" and win > 1000:
+                cells.append("O(w)")  # bottleneck's definition is O(window) per value
+                continue
+            t, _ = best_of(lambda: _drain(_ps_stream(ps, stage, win)(x)), args.repeat)
+            cells.append(f"{t / n * 1e9:.2f}")
+        if bn is not None and stage in ("moving_mean", "moving_std", "moving_max", "moving_median"):
+            f = getattr(bn, stage.replace("moving_", "move_"))
+            for win in windows:
+                t, _ = best_of(lambda: f(x, win), args.repeat)
+                cells.append(f"{t / n * 1e9:.2f}")
+        rows.append(cells)
+    print()
+    print("(pystream streamed; bottleneck returns an array)")
+    print_table(["ns/value"] + [f"ps w={v}" for v in windows] + [f"bn w={v}" for v in windows],
+                [r + [""] * (1 + 2 * len(windows) - len(r)) for r in rows])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
