@@ -328,3 +328,38 @@ def test_state_refuses_other_record_shapes():
     state = Moving("moving_sum", 3).state((2,))
     with pytest.raises(ValueError, match="records of shape"):
         state.update(np.ones((4, 3)))
+
+
+def test_concurrent_use_of_one_state_is_refused():
+    """A long update holds the state (the GIL is released in C); calls from
+    another thread meanwhile raise RuntimeError and leave the state alone."""
+    import threading
+
+    state = Moving("moving_median", 500, min_count=1).state()
+    for attempt in range(6):
+        n = 2_000_000 * 2**attempt
+        big = np.random.default_rng(attempt).normal(size=n)
+        before = state.position
+        t = threading.Thread(target=state.update, args=(big,))
+        t.start()
+        refused = []
+        while t.is_alive():
+            try:
+                state.update(np.ones(2))
+            except RuntimeError as e:
+                refused.append(str(e))
+                for call in (state.to_bytes, state.flush):
+                    try:
+                        call()
+                    except RuntimeError as e2:
+                        refused.append(str(e2))
+                break
+            else:
+                before += 2
+        t.join()
+        assert state.position == before + n
+        if refused:
+            assert all("another thread" in r for r in refused), refused
+            break
+    else:
+        pytest.fail("could not observe a concurrent update")
