@@ -13,35 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-        }                                                                      \
-    } while (0)
-
-/* xorshift64*: deterministic test data without libc's rand(). */
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
-static double rnd_normal(void)
-{
-    double s = 0;
-    for (int k = 0; k < 12; k++)
-        s += (double)(rnd() >> 11) / 9007199254740992.0;
-    return s - 6.0;
-}
+#include "testkit.h"
 
 typedef struct {
     uint8_t *bytes;
@@ -479,6 +451,5 @@ int main(int argc, char **argv)
         printf("%016llx\n", (unsigned long long)fp);
         return failed != 0;
     }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return report();
 }

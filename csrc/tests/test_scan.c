@@ -16,36 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-        }                                                                      \
-    } while (0)
-
-/* xorshift64*: deterministic test data. */
-static uint64_t rng_state = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
-static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; }
-static double rnd_normal(void)
-{
-    double s = 0;
-    for (int k = 0; k < 12; k++)
-        s += rnd_unit();
-    return s - 6.0;
-}
+#include "testkit.h"
 
 /* n x w values: normal * scale + offset, NaN with probability p_nan,
    ±inf with probability p_inf. */
@@ -920,6 +891,5 @@ int main(void)
     test_corrupt();
     test_int64();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return report();
 }

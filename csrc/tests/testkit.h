@@ -1,0 +1,56 @@
+/*
+ * testkit.h -- what every C test program shares: pass/fail counters, the
+ * CHECK macro (reports the first failures, counts them all) and a
+ * deterministic xorshift64* generator (no libc rand(), same data on every
+ * platform).  Each program prints "N passed, M failed" and exits non-zero
+ * on failure.
+ */
+#ifndef PYSTREAM_TESTKIT_H
+#define PYSTREAM_TESTKIT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+static int passed, failed;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (cond) {                                                            \
+            passed++;                                                          \
+        } else {                                                               \
+            failed++;                                                          \
+            if (failed <= 50)                                                  \
+                fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
+                        __LINE__, #cond);                                      \
+        }                                                                      \
+    } while (0)
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static inline uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+
+/* Uniform in [0, 1). */
+static inline double rnd_unit(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
+
+/* Approximately standard normal (Irwin-Hall of 12 uniforms). */
+static inline double rnd_normal(void)
+{
+    double s = 0;
+    for (int k = 0; k < 12; k++)
+        s += rnd_unit();
+    return s - 6.0;
+}
+
+static inline int report(void)
+{
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
+
+#endif /* PYSTREAM_TESTKIT_H */
