@@ -33,7 +33,8 @@ test: venv ctest pytest
 # gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
 # Then the stage families (windows, order statistics, scans/EWM/blocks),
-# also in their portable and heap-only builds.
+# also in builds that force each code path (portable, heaps only, search
+# only, one-pass only).
 CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
 ctest:
 	mkdir -p $(BUILD)
@@ -51,12 +52,16 @@ ctest:
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_SORTED_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_heaps
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_portable
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_search
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_pass
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_scan
 	$(BUILD)/test_window
 	$(BUILD)/test_window_portable
 	$(BUILD)/test_window_order
 	$(BUILD)/test_window_order_heaps
 	$(BUILD)/test_window_order_portable
+	$(BUILD)/test_window_order_search
+	$(BUILD)/test_window_order_pass
 	$(BUILD)/test_scan
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
 

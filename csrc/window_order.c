@@ -44,9 +44,30 @@
 #define PS_ORDER_SORTED_MAX 512
 #endif
 
+/* Largest window whose sorted array is updated by one branchless pass over
+   the whole array (replace_pass) instead of binary searches and memmove:
+   no search latency and no mispredicted branches, at O(window) work.  The
+   tests rebuild with -DPS_ORDER_PASS_MAX=0 (searches on every sorted
+   window) and with a large value (the pass on every sorted window). */
+#ifndef PS_ORDER_PASS_MAX
+#define PS_ORDER_PASS_MAX 16
+#endif
+
 #if defined(__SSE2__) && !defined(PS_NO_SIMD)
 #include <emmintrin.h>
 #define HAVE_SSE2_RANK 1
+#endif
+
+/* A condition to compile to a conditional move, not a jump. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9
+#define UNPREDICTABLE(c) __builtin_expect_with_probability(!!(c), 1, 0.5)
+#elif defined(__clang__) && defined(__has_builtin)
+#if __has_builtin(__builtin_unpredictable)
+#define UNPREDICTABLE(c) __builtin_unpredictable(!!(c))
+#endif
+#endif
+#ifndef UNPREDICTABLE
+#define UNPREDICTABLE(c) (c)
 #endif
 
 #define HIGH_FLAG 0x80000000u
@@ -101,6 +122,26 @@ static inline void lower_bound2(const uint64_t *a, int64_t n, uint64_t k1,
     }
     *r1 = (b1 - a) + (*b1 < k1);
     *r2 = (b2 - a) + (*b2 < k2);
+}
+
+/* a[0 .. n) is sorted ascending with a[n] = UINT64_MAX (and unused slots
+   of a[0 .. n) also UINT64_MAX).  Remove one copy of ko (UINT64_MAX: none)
+   and insert kx (UINT64_MAX: none), keeping a sorted.  With b = a minus ko
+   (b[i] = a[i] < ko ? a[i] : a[i + 1], since ko's first copy is at the
+   first index where a[i] >= ko) the result is c[i] = max(b[i - 1],
+   min(b[i], kx)) with b[-1] = 0, below every key.  In place: a[i] and
+   a[i + 1] are read before a[i] is written. */
+static inline void replace_pass(uint64_t *a, int64_t n, uint64_t ko, uint64_t kx)
+{
+    uint64_t prevb = 0, ai = a[0];
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t an = a[i + 1];
+        uint64_t b = UNPREDICTABLE(ai < ko) ? ai : an;
+        uint64_t m = UNPREDICTABLE(b < kx) ? b : kx;
+        a[i] = UNPREDICTABLE(prevb > m) ? prevb : m;
+        prevb = b;
+        ai = an;
+    }
 }
 
 /* a[0 .. m) = a[1 .. m + 1) */
@@ -177,7 +218,7 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
     /* Bytes per column: ring + (sorted | low + high + pos). */
     per_col = (size_t)w * 8;
     if (!rank)
-        per_col += heap ? (size_t)w * (2 * sizeof(hent) + 4) + 8 : (size_t)w * 8;
+        per_col += heap ? (size_t)w * (2 * sizeof(hent) + 4) + 8 : (size_t)(w + 1) * 8;
     if ((uint64_t)width > (SIZE_MAX / 2) / (per_col + sizeof(column)))
         return NULL;
     total = (size_t)width * (per_col + sizeof(column)) + (size_t)(w + 1) * 17 + 64;
@@ -224,7 +265,9 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
             off += (size_t)w * sizeof(hent);
         } else {
             c->sorted = (uint64_t *)(void *)(mem + off);
-            off += (size_t)w * 8;
+            off += (size_t)(w + 1) * 8;
+            for (int64_t s = 0; s <= w; s++)
+                c->sorted[s] = UINT64_MAX;
         }
     }
     if (heap)
@@ -344,6 +387,40 @@ static void run_sorted(const order_state *st, column *c, const double *in,
         } else {
             int64_t L = st->ltab[cnt];
             out[i * stride] = order_value(st, cnt, a[L - 1], L < cnt ? a[L] : 0);
+        }
+    }
+    c->cnt = cnt;
+    c->last_nan = last_nan;
+}
+
+/* Small windows: one replace_pass per value over the whole array (unused
+   slots hold UINT64_MAX), so the loop has a fixed trip count. */
+static void run_pass(const order_state *st, column *c, const double *in,
+                     int64_t n, double *out)
+{
+    const int64_t w = st->window, stride = st->width, mc = st->min_count;
+    const int propagate = st->propagate;
+    uint64_t *a = c->sorted;
+    double *ring = c->ring;
+    int64_t head = st->head, t = st->seen, cnt = c->cnt, last_nan = c->last_nan;
+
+    for (int64_t i = 0; i < n; i++, t++) {
+        double x = in[i * stride];
+        double old = ring[head];
+        uint64_t kx = x == x ? to_key(x) : UINT64_MAX;
+        uint64_t ko = old == old ? to_key(old) : UINT64_MAX;
+        ring[head] = x;
+        if (++head == w)
+            head = 0;
+        replace_pass(a, w, ko, kx);
+        cnt += (int64_t)(x == x) - (int64_t)(old == old);
+        if (x != x)
+            last_nan = t;
+        if ((propagate && last_nan >= 0 && last_nan > t - w) || cnt < mc) {
+            out[i * stride] = NAN;
+        } else {
+            int64_t L = st->ltab[cnt];
+            out[i * stride] = order_value(st, cnt, a[L - 1], a[L]);
         }
     }
     c->cnt = cnt;
@@ -607,6 +684,8 @@ static void order_update(void *p, const double *in, int64_t n, double *out,
             run_rank(st, c, in + j, n, out + j);
         else if (st->heap_mode)
             run_heap(st, c, in + j, n, out + j);
+        else if (st->window <= PS_ORDER_PASS_MAX)
+            run_pass(st, c, in + j, n, out + j);
         else
             run_sorted(st, c, in + j, n, out + j);
     }

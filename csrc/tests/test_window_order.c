@@ -5,7 +5,10 @@
  * window's non-NaN values, qsort them in IEEE total order, apply numpy's
  * median / "linear" quantile formulas, bottleneck's move_rank loop), for
  * several chunkings of the same input.  Build with -DPS_ORDER_SORTED_MAX=0
- * to run the double heaps on every window size.
+ * to run the double heaps on every window size, with -DPS_ORDER_PASS_MAX=0
+ * to run the sorted array's searches + memmove on every window up to
+ * PS_ORDER_SORTED_MAX, or with -DPS_ORDER_PASS_MAX=1000 to run its one-pass
+ * update on every window up to PS_ORDER_SORTED_MAX.
  *
  * Prints "N passed, M failed" and exits non-zero on failure.
  */
@@ -362,7 +365,10 @@ static void test_known(void)
 
 int main(void)
 {
-    static const int64_t windows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 64, 100, 1000};
+    /* 1 .. 16: the one-pass update (PS_ORDER_PASS_MAX); 17, 64, 100: binary
+       searches + memmove; 1000: the heaps (PS_ORDER_SORTED_MAX). */
+    static const int64_t windows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                      16, 17, 64, 100, 1000};
     test_known();
     for (size_t k = 0; k < sizeof windows / sizeof windows[0]; k++)
         for (int64_t width = 1; width <= 3; width += 2)
