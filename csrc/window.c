@@ -196,6 +196,36 @@ static double emit_ext(const win *s, int64_t r, double vA, double iA, int64_t cA
     return takeB ? (double)r - iB : ((double)r + (double)s->w) - iA;
 }
 
+/* NB whole groups x[0 .. NB*G): the running sums inside each group,
+   forward (lb[k] for offset k, lg[g] the total of group g) or backward
+   (lb[k] = sum of x[k .. end of its group], same order as the scalar
+   loops).  The NB chains are independent and interleaved. */
+#ifndef NB
+#define NB 2
+#endif
+
+static inline void local_prefix(const double *x, double *lb, double *lg)
+{
+    for (int g = 0; g < NB; g++)
+        lg[g] = 0.0;
+    for (int k = 0; k < G; k++)
+        for (int g = 0; g < NB; g++) {
+            lg[g] = lg[g] + x[g * G + k];
+            lb[g * G + k] = lg[g];
+        }
+}
+
+static inline void local_suffix(const double *x, double *lb, double *lg)
+{
+    for (int g = 0; g < NB; g++)
+        lg[g] = 0.0;
+    for (int k = G - 1; k >= 0; k--)
+        for (int g = 0; g < NB; g++) {
+            lg[g] = lg[g] + x[g * G + k];
+            lb[g * G + k] = lg[g];
+        }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Suffixes of a completed block x[0..w) whose records before offset a are  */
 /* absent.  Entry j describes x[j..w), entry w is empty, entries j < a      */
@@ -208,22 +238,45 @@ static void suffix_sum(const double *x, int64_t a, int64_t w, int clean, double 
     int64_t cnt = 0;
     S[w] = 0.0;
     C[w] = 0;
+    if (clean) {
+        /* the last (maybe partial) group, then NB whole groups at a time,
+           then the rest: the same operations as the loop below. */
+        int64_t q0 = (w - 1) / G * G;
+        double R = 0.0;
+        for (int64_t j = w - 1; j >= q0; j--) {
+            R = R + x[j];
+            S[j] = U + R;
+        }
+        U = U + R;
+        for (; q0 >= NB * G; q0 -= NB * G) {
+            const int64_t b = q0 - NB * G;
+            double lb[NB * G], lg[NB];
+            local_suffix(x + b, lb, lg);
+            for (int g = NB - 1; g >= 0; g--) {
+                for (int k = 0; k < G; k++)
+                    S[b + g * G + k] = U + lb[g * G + k];
+                U = U + lg[g];
+            }
+        }
+        for (q0 -= G; q0 >= 0; q0 -= G) {
+            R = 0.0;
+            for (int k = G - 1; k >= 0; k--) {
+                R = R + x[q0 + k];
+                S[q0 + k] = U + R;
+            }
+            U = U + R;
+        }
+        return;
+    }
     for (int64_t q0 = (w - 1) / G * G; q0 >= 0 && q0 + G > a; q0 -= G) {
         int64_t e = q0 + G < w ? q0 + G : w, b = q0 > a ? q0 : a;
         double R = 0.0;
-        if (clean) {
-            for (int64_t j = e - 1; j >= b; j--) {
-                R = R + x[j];
-                S[j] = U + R;
-            }
-        } else {
-            for (int64_t j = e - 1; j >= b; j--) {
-                int ok = x[j] == x[j];
-                R = R + (ok ? x[j] : 0.0);
-                cnt += ok;
-                S[j] = U + R;
-                C[j] = cnt;
-            }
+        for (int64_t j = e - 1; j >= b; j--) {
+            int ok = x[j] == x[j];
+            R = R + (ok ? x[j] : 0.0);
+            cnt += ok;
+            S[j] = U + R;
+            C[j] = cnt;
         }
         U = U + R;
     }
@@ -377,11 +430,92 @@ static int64_t count_A(const win *s, int64_t j, int64_t r)
     return s->scl[j] ? s->w - 1 - r : s->sc[j * (s->w + 1) + r + 1];
 }
 
+/* The clean case of seg_sum (previous block clean, no NaN so far in this
+   block): the running prefix and the outputs in one pass, with exactly the
+   operations of the general path.  Returns 0 (state untouched) when the
+   segment holds a NaN. */
+static inline int seg_sum_fast(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
+                               double *o, const int mean)
+{
+    const double *S = s->s1 + j * (s->w + 1);
+    const double iw = s->inv[s->w];
+    double T = s->t1[j], L = s->l1[j], chk = 0.0;
+    int64_t r = r0;
+    if (r % G != 0) {
+        const int64_t e = group_end(r, r1);
+        double l = L;
+        for (; r < e; r++) {
+            double v;
+            l = l + x[r - r0];
+            v = S[r + 1] + (T + l);
+            o[r - r0] = mean ? v * iw : v;
+        }
+        chk = chk + l;
+        if (e % G == 0)
+            T = T + l;
+        L = l;
+    }
+    /* NB whole groups at a time: their local running sums are independent
+       dependency chains, interleaved; then the outputs (vectorizable). */
+    for (; r + NB * G <= r1; r += NB * G) {
+        const double *xx = x + (r - r0), *SS = S + r + 1;
+        double *oo = o + (r - r0);
+        double lb[NB * G], lg[NB], Tg[NB];
+        local_prefix(xx, lb, lg);
+        for (int g = 0; g < NB; g++) {
+            Tg[g] = T;
+            chk = chk + lg[g];
+            T = T + lg[g];
+        }
+        L = lg[NB - 1];
+        for (int g = 0; g < NB; g++)
+            for (int k = 0; k < G; k++) {
+                double v = SS[g * G + k] + (Tg[g] + lb[g * G + k]);
+                oo[g * G + k] = mean ? v * iw : v;
+            }
+    }
+    for (; r + G <= r1; r += G) {
+        const double *xx = x + (r - r0), *SS = S + r + 1;
+        double *oo = o + (r - r0);
+        double l = 0.0;
+        for (int k = 0; k < G; k++) {
+            double v;
+            l = l + xx[k];
+            v = SS[k] + (T + l);
+            oo[k] = mean ? v * iw : v;
+        }
+        chk = chk + l;
+        T = T + l;
+        L = l;
+    }
+    if (r < r1) {
+        double l = 0.0;
+        for (; r < r1; r++) {
+            double v;
+            l = l + x[r - r0];
+            v = S[r + 1] + (T + l);
+            o[r - r0] = mean ? v * iw : v;
+        }
+        chk = chk + l;
+        L = l;
+    }
+    if (chk != chk && has_nan(x, r1 - r0))
+        return 0;
+    s->t1[j] = T;
+    s->l1[j] = L;
+    s->pc[j] += r1 - r0;
+    return 1;
+}
+
 static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                     double *o, int64_t kb)
 {
     const int64_t w = s->w, c0 = s->pc[j];
     const double *S = s->s1 + j * (w + 1);
+    if (s->scl[j] && c0 == r0 &&
+        (s->kind == PS_MOVE_MEAN ? seg_sum_fast(s, j, x, r0, r1, o, 1)
+                                 : seg_sum_fast(s, j, x, r0, r1, o, 0)))
+        return;
     double *P = s->p1;
     int64_t *pc = s->pcb;
     double T = s->t1[j], L = s->l1[j], chk = 0.0;
@@ -810,6 +944,24 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
         window_one(s, in, n * width, out);
         s->pos += n;
         return;
+    }
+    if (s->cls == CL_SUM && width == 1) {
+        /* Whole clean blocks after a clean one: what segment() does for
+           them (seg_sum's clean path, then block_done), without its
+           per-block overhead. */
+        const int mean = s->kind == PS_MOVE_MEAN;
+        while (n - i >= w && s->pos % w == 0 && s->pos >= s->start && s->scl[0] &&
+               s->pc[0] == 0) {
+            if (!(mean ? seg_sum_fast(s, 0, in + i, 0, w, out + i, 1)
+                       : seg_sum_fast(s, 0, in + i, 0, w, out + i, 0)))
+                break;
+            suffix_sum(in + i, 0, w, 1, s->s1, s->sc);
+            s->t1[0] = s->l1[0] = s->t2[0] = s->l2[0] = s->pk[0] = 0.0;
+            s->pc[0] = 0;
+            s->pi[0] = 0.0;
+            s->pos += w;
+            i += w;
+        }
     }
     while (i < n) {
         int64_t m = w - s->pos % w;

@@ -501,6 +501,38 @@ static void test_history_free(void)
     }
 }
 
+/* Sum / mean of clean data over many whole blocks (the block-at-a-time
+   path, with its runs of whole groups of 8 and pairs of them), a lone NaN
+   or inf at varying offsets (fallback to the general path mid-chunk). */
+static void test_sum_blocks(void)
+{
+    static const int64_t ws[] = {8, 16, 24, 31, 32, 33, 48, 64, 100};
+    for (int wi = 0; wi < 9; wi++)
+        for (int variant = 0; variant < 4; variant++) {
+            const int64_t w = ws[wi], n = 12 * w + 5;
+            double *x = malloc((size_t)n * sizeof(double));
+            if (!x) {
+                CHECK(!"out of memory");
+                return;
+            }
+            for (int64_t i = 0; i < n; i++)
+                x[i] = rnd_normal() * 1e3 + 7.0;
+            if (variant == 1)
+                x[3 * w + rnd_below(w)] = NAN;
+            else if (variant == 2)
+                x[5 * w + rnd_below(w)] = INFINITY;
+            else if (variant == 3)
+                x[4 * w + 16 + rnd_below(w)] = NAN;
+            for (int kind = PS_MOVE_SUM; kind <= PS_MOVE_MEAN; kind++)
+                for (int policy = 0; policy <= 1; policy++)
+                    for (int64_t start = 0; start <= 9; start += 9) {
+                        ps_stage_params p = make_params(kind, policy, w, 1 + rnd_below(w), 0);
+                        check_scenario(&p, x, n, 1, start, "blocks");
+                    }
+            free(x);
+        }
+}
+
 /* Hand-checked values. */
 static void test_small(void)
 {
@@ -586,6 +618,7 @@ int main(void)
     test_history_free();
     test_drift_free();
     test_grid();
+    test_sum_blocks();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
