@@ -34,7 +34,7 @@ test: venv ctest pytest
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
 # Then the stage families (windows, order statistics, scans/EWM/blocks),
 # also in builds that force each code path (portable, heaps only, search
-# only, one-pass only).
+# only, scalar one-pass only, AVX-512 one-pass, no AVX-512).
 CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
 ctest:
 	mkdir -p $(BUILD)
@@ -52,8 +52,10 @@ ctest:
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_SORTED_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_heaps
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_portable
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_search
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_pass
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=0 -DPS_ORDER_VPASS_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_search
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=1000 -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_pass
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_VPASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_vpass
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_noavx512
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_scan
 	$(BUILD)/test_window
 	$(BUILD)/test_window_portable
@@ -62,6 +64,8 @@ ctest:
 	$(BUILD)/test_window_order_portable
 	$(BUILD)/test_window_order_search
 	$(BUILD)/test_window_order_pass
+	$(BUILD)/test_window_order_vpass
+	$(BUILD)/test_window_order_noavx512
 	$(BUILD)/test_scan
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
 

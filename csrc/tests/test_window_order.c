@@ -8,7 +8,10 @@
  * to run the double heaps on every window size, with -DPS_ORDER_PASS_MAX=0
  * to run the sorted array's searches + memmove on every window up to
  * PS_ORDER_SORTED_MAX, or with -DPS_ORDER_PASS_MAX=1000 to run its one-pass
- * update on every window up to PS_ORDER_SORTED_MAX.
+ * update on every window up to PS_ORDER_SORTED_MAX.  On CPUs with AVX-512F
+ * the AVX-512 pass takes windows up to PS_ORDER_VPASS_MAX (default 288)
+ * first: -DPS_ORDER_VPASS_MAX=0 (or -DPS_NO_AVX512) turns it off, a large
+ * value runs it on every sorted window.
  *
  * Prints "N passed, M failed" and exits non-zero on failure.
  */
@@ -206,17 +209,23 @@ static int run(const ps_stage_params *p, const double *x, int64_t n,
     return 1;
 }
 
-enum { DATA_MIXED, DATA_TIES, DATA_CLEAN, NDATA };
+enum { DATA_MIXED, DATA_TIES, DATA_CLEAN, DATA_EXTREME, NDATA };
 
 static void gen(double *x, int64_t len, int type)
 {
     static const double special[] = {INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0};
+    /* keys at the ends of the key range and around zero */
+    static const double extreme[] = {INFINITY, -INFINITY, 0.0, -0.0,
+                                     0x1p-1074, -0x1p-1074, 0x1.fffffffffffffp+1023,
+                                     -0x1.fffffffffffffp+1023, NAN};
     for (int64_t i = 0; i < len; i++) {
         uint64_t r = rnd() % 100;
         if (type == DATA_TIES) {
             x[i] = r < 8 ? NAN : (double)((int64_t)(rnd() % 5) - 2);
             if (x[i] == 0.0 && rnd() % 2)
                 x[i] = -0.0;
+        } else if (type == DATA_EXTREME) {
+            x[i] = extreme[rnd() % 9];
         } else if (type == DATA_MIXED) {
             if (r < 10)
                 x[i] = NAN;
@@ -365,16 +374,20 @@ static void test_known(void)
 
 int main(void)
 {
-    /* 1 .. 16: the one-pass update (PS_ORDER_PASS_MAX); 17, 64, 100: binary
-       searches + memmove; 1000: the heaps (PS_ORDER_SORTED_MAX). */
+    /* With AVX-512F, 1 .. 288: the AVX-512 pass (PS_ORDER_VPASS_MAX; edges
+       of its vectors at 8, 9, 15, 16, 17, 24, 25, 64, 65); without, 1 .. 16:
+       the scalar one-pass update (PS_ORDER_PASS_MAX); then binary searches
+       + memmove up to 512; 1000: the heaps (PS_ORDER_SORTED_MAX). */
     static const int64_t windows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                      16, 17, 64, 100, 1000};
+                                      15, 16, 17, 24, 25, 64, 65, 100, 287,
+                                      288, 289, 1000};
     test_known();
     for (size_t k = 0; k < sizeof windows / sizeof windows[0]; k++)
         for (int64_t width = 1; width <= 3; width += 2)
             for (int policy = 0; policy < 2; policy++)
                 for (int dtype = 0; dtype < NDATA; dtype++) {
-                    if (windows[k] == 1000 && width == 3 && dtype == DATA_CLEAN)
+                    if (windows[k] >= 287 && width == 3 &&
+                        (dtype == DATA_CLEAN || dtype == DATA_EXTREME))
                         continue;
                     test_config(windows[k], width, policy, dtype,
                                 (windows[k] + width + dtype) % 2 ? 0 : 1000003);
