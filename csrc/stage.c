@@ -17,6 +17,10 @@
 
 #include "stage_internal.h"
 
+#if defined(__SSE2__) && !defined(PS_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 #define STAGE_VERSION 1u
 static const uint8_t STAGE_MAGIC[8] = {'P', 'S', 'S', 'T', 'A', 'G', 'E', '1'};
 
@@ -204,6 +208,28 @@ static void keep_tail(ps_stage *s, const double *in, int64_t n)
     s->tail_len = len;
 }
 
+/* Every NaN output becomes the one canonical quiet NaN: the sign and
+   payload of a NaN produced by arithmetic depend on operand order, which
+   the compiler may choose differently in two code paths, and outputs must
+   be bit-identical whatever path (chunking) produced them. */
+static void canonical_nan(double *out, int64_t count)
+{
+    const double nan = NAN;
+    int64_t i = 0;
+#if defined(__SSE2__) && !defined(PS_NO_SIMD)
+    const __m128d qnan = _mm_set1_pd(nan);
+    for (; i + 2 <= count; i += 2) {
+        __m128d v = _mm_loadu_pd(out + i);
+        __m128d m = _mm_cmpunord_pd(v, v);
+        _mm_storeu_pd(out + i, _mm_or_pd(_mm_and_pd(m, qnan), _mm_andnot_pd(m, v)));
+    }
+#endif
+    for (; i < count; i++) {
+        double v = out[i];
+        out[i] = v != v ? nan : v;
+    }
+}
+
 int ps_stage_update(ps_stage *s, const double *in, int64_t n, double *out, int64_t *nout)
 {
     if (!s || !nout || n < 0 || (n > 0 && (!in || !out)))
@@ -214,6 +240,7 @@ int ps_stage_update(ps_stage *s, const double *in, int64_t n, double *out, int64
     if (s->pos > INT64_MAX - n)
         return PS_ERR_OVERFLOW;
     s->fam->update(s->st, in, n, out, nout);
+    canonical_nan(out, *nout * s->width);
     keep_tail(s, in, n);
     s->pos += n;
     return PS_OK;
@@ -224,8 +251,10 @@ int ps_stage_flush(const ps_stage *s, double *out, int64_t *nout)
     if (!s || !nout || !out)
         return PS_ERR_ARG;
     *nout = 0;
-    if (s->fam->flush)
+    if (s->fam->flush) {
         s->fam->flush(s->st, out, nout);
+        canonical_nan(out, *nout * s->width);
+    }
     return PS_OK;
 }
 

@@ -358,3 +358,14 @@ def test_concurrent_use_of_one_state_is_refused():
             break
     else:
         pytest.fail("could not observe a concurrent update")
+
+
+@pytest.mark.parametrize("name", MOVING_STAGES)
+def test_nan_outputs_are_the_canonical_nan(name):
+    x = np.array([np.inf, -np.inf, np.nan, 1.0, -np.nan, np.inf, 2.0, 3.0] * 5)
+    kw = kwargs_for(name, ddof=2) if name in ("moving_var", "moving_std") else kwargs_for(name)
+    out = getattr(ps.from_array(x, chunk_size=3), name)(
+        2, min_count=1, nan_policy="propagate", **kw).to_array()
+    nan = out[np.isnan(out)]
+    assert len(nan)
+    assert np.all(nan.view(np.uint64) == np.array([np.nan]).view(np.uint64)[0])

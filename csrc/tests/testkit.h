@@ -25,6 +25,22 @@ static int passed, failed;
         }                                                                      \
     } while (0)
 
+/* CHECK with a printf-style context line on the first failures. */
+#define CHECK_CTX(cond, ...)                                                   \
+    do {                                                                       \
+        if (cond) {                                                            \
+            passed++;                                                          \
+        } else {                                                               \
+            failed++;                                                          \
+            if (failed <= 50) {                                                \
+                fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__,         \
+                        __LINE__, #cond);                                      \
+                fprintf(stderr, __VA_ARGS__);                                  \
+                fputc('\n', stderr);                                           \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
 static uint64_t rng_state = 88172645463325252ull;
 
 static inline uint64_t rnd(void)
