@@ -12,6 +12,7 @@ pass over the stream.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -51,6 +52,7 @@ KINDS: dict[str, int] = {
 }
 _NAMES = {code: name for name, code in KINDS.items()}
 _NAN = {"propagate": lib.PS_NAN_PROPAGATE, "omit": lib.PS_NAN_OMIT}
+_F8 = np.dtype(np.float64)
 _PARAM_FIELDS = ("window", "min_count", "ddof", "q", "alpha", "adjust", "ignore_na", "bias")
 
 
@@ -77,7 +79,7 @@ def to_float64_rows(chunk: np.ndarray, where: str) -> np.ndarray:
     if chunk.ndim == 0:
         raise ValueError(f"{where}: a 0-d array has no stream axis")
     rows = np.require(chunk, np.float64, ["C", "A"])
-    return rows.reshape(n, int(np.prod(chunk.shape[1:], dtype=np.int64)))
+    return rows.reshape(n, math.prod(chunk.shape[1:]))
 
 
 def first_nan_message(where: str, chunk: np.ndarray, offset: int) -> str | None:
@@ -89,6 +91,20 @@ def first_nan_message(where: str, chunk: np.ndarray, offset: int) -> str | None:
         return None
     index = offset + int(np.argmax(flat))
     return f"{where}: NaN at record {index} with nan_policy='raise'"
+
+
+class _At:
+    """Names the chunk being fed to a state in error messages, formatted lazily."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: StageState) -> None:
+        self.state = state
+
+    def __str__(self) -> str:
+        return f"{self.state.name}: chunk at record {self.state.position}"
+
+    __format__ = lambda self, spec: str(self)  # noqa: E731
 
 
 class StageState:
@@ -132,7 +148,7 @@ class StageState:
     array([6., 9.])
     """
 
-    __slots__ = ("_state", "_lock", "_record_shape", "_width", "name")
+    __slots__ = ("_state", "_lock", "_nout", "_record_shape", "_width", "name")
 
     def __init__(
         self,
@@ -167,6 +183,7 @@ class StageState:
     def _adopt(self, raw: Any, name: str, record_shape: tuple[int, ...]) -> None:
         self._state = ffi.gc(raw, lib.ps_stage_free)
         self._lock = threading.Lock()
+        self._nout = ffi.new("int64_t *")
         self.name = name
         self._record_shape = record_shape
         self._width = int(lib.ps_stage_width(raw))
@@ -200,7 +217,7 @@ class StageState:
         return f"<pystream.StageState {self.name} at record {self.position}>"
 
     def _rows(self, chunk: np.ndarray) -> np.ndarray:
-        rows = to_float64_rows(chunk, f"{self.name}: chunk at record {self.position}")
+        rows = to_float64_rows(chunk, _At(self))  # type: ignore[arg-type]
         if rows.shape[1] != self._width or (chunk.ndim > 1 and chunk.shape[1:] != self._record_shape):
             raise ValueError(
                 f"{self.name}: chunk at record {self.position} has records of shape "
@@ -226,20 +243,26 @@ class StageState:
             float64, shape ``(m, *record_shape)``: ``m == k`` for all
             stages but block reductions.
         """
-        rows = self._rows(np.asarray(chunk) if type(chunk) is not np.ndarray else chunk)
-        n = rows.shape[0]
+        if (type(chunk) is np.ndarray and chunk.dtype == _F8 and chunk.ndim == 1
+                and self._width == 1 and chunk.flags.c_contiguous and chunk.flags.aligned):
+            rows = chunk  # the common case, without any conversion
+        else:
+            rows = self._rows(chunk)
+        n = len(rows)
         if buffer is None:
             out = np.empty((n, *self._record_shape))
         else:
-            out = buffer[: 8 * n * self._width].view(np.float64).reshape(n, *self._record_shape)
-        nout = ffi.new("int64_t *")
-        with _Owned(self._lock, f"StageState({self.name}).update"):
-            check_status(
-                lib.ps_stage_update(self._state, ffi.from_buffer("double[]", rows), n,
-                                    ffi.from_buffer("double[]", out, require_writable=True), nout),
-                f"{self.name}: chunk at record {self.position}",
-            )
-        m = int(nout[0])
+            out = buffer[: 8 * n * self._width].view(np.float64)
+            if self._record_shape:
+                out = out.reshape(n, *self._record_shape)
+        nout = self._nout
+        with _Owned(self._lock, "StageState.update"):
+            status = lib.ps_stage_update(self._state, ffi.from_buffer("double[]", rows), n,
+                                         ffi.from_buffer("double[]", out, require_writable=True),
+                                         nout)
+            m = int(nout[0])
+        if status:
+            check_status(status, str(_At(self)))
         return out if m == n else out[:m]
 
     def flush(self) -> np.ndarray:
@@ -252,12 +275,13 @@ class StageState:
             float64, shape ``(0 or 1, *record_shape)``.
         """
         out = np.empty((1, *self._record_shape))
-        nout = ffi.new("int64_t *")
-        with _Owned(self._lock, f"StageState({self.name}).flush"):
+        nout = self._nout
+        with _Owned(self._lock, "StageState.flush"):
             check_status(lib.ps_stage_flush(self._state, ffi.from_buffer("double[]", out,
                                                                           require_writable=True), nout),
                          f"{self.name}.flush")
-        return out[: int(nout[0])]
+            m = int(nout[0])
+        return out[:m]
 
     def copy(self) -> StageState:
         """An independent copy of this state."""
@@ -270,7 +294,7 @@ class StageState:
         to :meth:`from_bytes`.
         """
         size = ffi.new("size_t *")
-        with _Owned(self._lock, f"StageState({self.name}).to_bytes"):
+        with _Owned(self._lock, "StageState.to_bytes"):
             check_status(lib.ps_stage_serialize(self._state, ffi.NULL, 0, size), self.name)
             buf = bytearray(size[0])
             check_status(lib.ps_stage_serialize(self._state, ffi.from_buffer(buf), len(buf), size),
@@ -314,6 +338,7 @@ class StageState:
         new = cls.__new__(cls)
         new._state = state
         new._lock = threading.Lock()
+        new._nout = ffi.new("int64_t *")
         new.name = _NAMES[p.kind]
         new._record_shape = rs
         new._width = width
