@@ -62,6 +62,30 @@ def _doc(summary: str, params: str, example: str, extra: str = "") -> str:
         """
 
 
+def _ewm_doc(summary: str, example: str) -> str:
+    return f"""{summary}
+
+        Parameters
+        ----------
+        com, span, halflife, alpha : float, optional
+            Exactly one: the decay (pandas' definitions).
+        min_periods : int, default 0
+        adjust : bool, default True
+        ignore_na : bool, default False
+        bias : bool, default False
+
+        Returns
+        -------
+        Stream
+            float64 records.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+{example}
+        """
+
+
 class StageMethods:
     """Mixin: the built-in stages as :class:`~pystream.stream.Stream` methods."""
 
@@ -395,59 +419,25 @@ class StageMethods:
                 halflife: float | None = None, alpha: float | None = None,
                 min_periods: int = 0, adjust: bool = True, ignore_na: bool = False,
                 bias: bool = False) -> Stream:
-        """Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.
-
-        Parameters
-        ----------
-        com, span, halflife, alpha : float, optional
-            Exactly one: the decay (pandas' definitions).
-        min_periods : int, default 0
-        adjust : bool, default True
-        ignore_na : bool, default False
-        bias : bool, default False
-
-        Returns
-        -------
-        Stream
-            float64 records.
-
-        Examples
-        --------
-        >>> import numpy as np, pystream as ps
-        >>> ps.from_array(np.array([1.0, 1.0, 1.0])).ewm_var(span=2).to_array()
-        array([nan,  0.,  0.])
-        """
         return self._add_stage(EWM("ewm_var", com, span, halflife, alpha, min_periods, adjust,
                                    ignore_na, bias))
+
+    ewm_var.__doc__ = _ewm_doc(
+        "Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.",
+        "        >>> ps.from_array(np.array([1.0, 1.0, 1.0])).ewm_var(span=2).to_array()\n"
+        "        array([nan,  0.,  0.])")
 
     def ewm_std(self, com: float | None = None, span: float | None = None,
                 halflife: float | None = None, alpha: float | None = None,
                 min_periods: int = 0, adjust: bool = True, ignore_na: bool = False,
                 bias: bool = False) -> Stream:
-        """Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).
-
-        Parameters
-        ----------
-        com, span, halflife, alpha : float, optional
-            Exactly one: the decay (pandas' definitions).
-        min_periods : int, default 0
-        adjust : bool, default True
-        ignore_na : bool, default False
-        bias : bool, default False
-
-        Returns
-        -------
-        Stream
-            float64 records.
-
-        Examples
-        --------
-        >>> import numpy as np, pystream as ps
-        >>> ps.from_array(np.array([0.0, 2.0])).ewm_std(alpha=0.5, bias=True).to_array()
-        array([0.        , 0.94280904])
-        """
         return self._add_stage(EWM("ewm_std", com, span, halflife, alpha, min_periods, adjust,
                                    ignore_na, bias))
+
+    ewm_std.__doc__ = _ewm_doc(
+        "Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).",
+        "        >>> ps.from_array(np.array([0.0, 2.0])).ewm_std(alpha=0.5, bias=True).to_array()\n"
+        "        array([0.        , 0.94280904])")
 
     # ---------------------------------------------------------------- windows as records
     def nwise(self, n: int) -> Stream:
