@@ -56,10 +56,11 @@ _F8 = np.dtype(np.float64)
 _PARAM_FIELDS = ("window", "min_count", "ddof", "q", "alpha", "adjust", "ignore_na", "bias")
 
 
-def to_float64_rows(chunk: np.ndarray, where: str) -> np.ndarray:
+def to_float64_rows(chunk: np.ndarray, where: object) -> np.ndarray:
     """Return `chunk` as a C-contiguous, aligned, native float64 ``(n, width)`` array.
 
     A view when the chunk already is one; otherwise one conversion copy.
+    `where` names the chunk in error messages (formatted only on error).
 
     Raises
     ------
@@ -74,7 +75,7 @@ def to_float64_rows(chunk: np.ndarray, where: str) -> np.ndarray:
             )
         chunk = np.asarray(chunk)
     if chunk.dtype != np.float64:
-        kernel_dtype(chunk.dtype, where)  # refuses what is not a real number
+        kernel_dtype(chunk.dtype, str(where))  # refuses what is not a real number
     n = chunk.shape[0] if chunk.ndim else 0
     if chunk.ndim == 0:
         raise ValueError(f"{where}: a 0-d array has no stream axis")
@@ -217,7 +218,7 @@ class StageState:
         return f"<pystream.StageState {self.name} at record {self.position}>"
 
     def _rows(self, chunk: np.ndarray) -> np.ndarray:
-        rows = to_float64_rows(chunk, _At(self))  # type: ignore[arg-type]
+        rows = to_float64_rows(chunk, _At(self))
         if rows.shape[1] != self._width or (chunk.ndim > 1 and chunk.shape[1:] != self._record_shape):
             raise ValueError(
                 f"{self.name}: chunk at record {self.position} has records of shape "
