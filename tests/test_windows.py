@@ -369,3 +369,15 @@ def test_nan_outputs_are_the_canonical_nan(name):
     nan = out[np.isnan(out)]
     assert len(nan)
     assert np.all(nan.view(np.uint64) == np.array([np.nan]).view(np.uint64)[0])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 777, 16384])
+def test_constant_signal_after_large_noise_is_exact(chunk_size):
+    # bottleneck's running sums leave a std of ~0.03 here (and a mean error of 1e-9)
+    rng = np.random.default_rng(0)
+    sig = np.concatenate([rng.normal(size=10_000) * 1e6, np.full(10_000, 0.1)])
+    s = ps.from_array(sig, chunk_size=chunk_size)
+    assert np.all(s.moving_std(100).to_array()[10_100:] == 0.0)
+    assert np.all(s.moving_var(100, ddof=1).to_array()[10_100:] == 0.0)
+    mean = s.moving_mean(100).to_array()[10_100:]
+    assert np.all(np.abs(mean - 0.1) <= 2 * np.spacing(0.1))
