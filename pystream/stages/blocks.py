@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..reducers import check_nan_policy
 from .kernel import KernelStage
+from .records import Resample
 from .structural import check_count
 
-__all__ = ["BlockReduce"]
+__all__ = ["BlockReduce", "resample_stage"]
 
 
 class BlockReduce(KernelStage):
@@ -35,9 +38,25 @@ class BlockReduce(KernelStage):
                  partial: bool = True) -> None:
         if how not in ("sum", "mean"):
             raise ValueError(f"resample: BlockReduce computes how='sum' or 'mean', got {how!r}")
-        if not isinstance(partial, bool):
+        if not isinstance(partial, (bool, np.bool_)):
             raise TypeError(f"resample: partial must be True or False, got {partial!r}")
         self.kernel = f"resample_{how}"
         self.kernel_params = {"window": check_count(n, "n", "resample", minimum=1)}
         self.nan_policy = check_nan_policy(nan_policy, "resample")
-        self.emit_flush = partial
+        self.emit_flush = bool(partial)
+
+
+def resample_stage(n: int, how: str = "mean", nan_policy: str = "propagate",
+                   partial: bool = True) -> BlockReduce | Resample:
+    """The stage for ``resample(n, how)``: C block sums/means, numpy for the rest.
+
+    Examples
+    --------
+    >>> resample_stage(4, "sum")
+    BlockReduce(resample: window=4)
+    >>> resample_stage(4, "max")
+    Resample(n=4, how='max', nan_policy='propagate', partial=True)
+    """
+    if how in ("sum", "mean"):
+        return BlockReduce(n, how, nan_policy, partial)
+    return Resample(n, how, nan_policy, partial)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .accumulate import CumCount, CumMax, CumMin, Diff
-from .blocks import BlockReduce
+from .blocks import resample_stage
 from .ewm import EWM
-from .records import NWise, Resample, SlidingWindow, Tumbling
+from .records import NWise, SlidingWindow, Tumbling
 from .scans import Scan
 from .windows import Moving
 
@@ -538,6 +538,4 @@ class StageMethods:
         >>> ps.from_array(np.arange(7), chunk_size=3).resample(3, how="max", partial=False).to_array()
         array([2, 5])
         """
-        if how in ("sum", "mean"):
-            return self._add_stage(BlockReduce(n, how, nan_policy, partial))
-        return self._add_stage(Resample(n, how, nan_policy, partial))
+        return self._add_stage(resample_stage(n, how, nan_policy, partial))

@@ -293,8 +293,9 @@ class Resample:
     Blocks are aligned on the stream's first record: output record ``i``
     reduces the input records ``[i*n, (i+1)*n)``.  The output has the
     input's dtype and record shape.  This class implements ``how`` in
-    ``{"min", "max", "first", "last"}``; ``"sum"`` and ``"mean"`` are run by
-    the C core and refused here with :class:`NotImplementedError`.
+    ``{"min", "max", "first", "last"}``; ``"sum"`` and ``"mean"`` accumulate
+    in float64 in C (:class:`pystream.stages.blocks.BlockReduce`), and
+    :func:`pystream.stages.blocks.resample_stage` picks the right one.
 
     * ``"min"`` / ``"max"``: per value of the record.  With
       ``nan_policy="propagate"`` a block holding a NaN gives NaN (like
@@ -325,9 +326,8 @@ class Resample:
     TypeError
         If `n` is not an integer or `partial` not a bool.
     ValueError
-        If `n` < 1, or `how` or `nan_policy` is not one of the allowed values.
-    NotImplementedError
-        For ``how="sum"`` / ``"mean"`` (C core only).
+        If `n` < 1, or `how` or `nan_policy` is not one of the allowed values
+        (``"sum"`` / ``"mean"`` belong to ``BlockReduce``).
 
     Examples
     --------
@@ -351,8 +351,9 @@ class Resample:
                 f"got {how!r}"
             )
         if how not in _PY_HOWS:
-            raise NotImplementedError(
-                f"{self.name}: how={how!r} is implemented by the C core, not by this stage"
+            raise ValueError(
+                f"{self.name}: how={how!r} accumulates in float64 in C: use "
+                "BlockReduce (or resample_stage, which picks the stage for each how)"
             )
         self.how: str = how
         self.nan_policy: str = check_nan_policy(nan_policy, self.name)
