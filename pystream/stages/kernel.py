@@ -366,6 +366,8 @@ class KernelStage:
     name: ClassVar[str] = "kernel"
     #: Whether the end of the stream emits the state's pending output (flush).
     emit_flush: bool = True
+    #: ``__call__`` accepts ``alloc``: ``to_array`` lets the stage write in place.
+    writes_into: bool = True
     kernel: str
     kernel_params: Mapping[str, Any]
     nan_policy: str
@@ -382,9 +384,6 @@ class KernelStage:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kernel_params.items())
         return f"{type(self).__name__}({self.name}: {args})"
-
-    #: ``__call__`` accepts ``alloc``: ``to_array`` lets the stage write in place.
-    writes_into = True
 
     def __call__(
         self,
