@@ -381,3 +381,21 @@ def test_constant_signal_after_large_noise_is_exact(chunk_size):
     assert np.all(s.moving_var(100, ddof=1).to_array()[10_100:] == 0.0)
     mean = s.moving_mean(100).to_array()[10_100:]
     assert np.all(np.abs(mean - 0.1) <= 2 * np.spacing(0.1))
+
+
+@pytest.mark.parametrize("name", MOVING_STAGES)
+def test_every_window_on_a_small_array(name):
+    """Windows 1..n+1 on an array of n = 16 (NaN, inf, ties), both NaN policies."""
+    rng = np.random.default_rng(16)
+    x = rng.integers(-3, 4, size=16).astype(float)
+    x[[2, 9]] = np.nan
+    x[5] = np.inf
+    x[12] = -np.inf
+    for window in range(1, 18):
+        for policy in ("omit", "propagate"):
+            for min_count in sorted({1, (window + 1) // 2, window}):
+                kw = kwargs_for(name, min_count=min_count, nan_policy=policy)
+                want = slow_moving(name, x[:, None], window, **kw)[:, 0]
+                for cs in (1, 5, 16):
+                    got = run(name, x, window, cs, **kw)
+                    assert_same(got, want, name, window, 3.0 ** (2 if "var" in name else 1))
