@@ -10,6 +10,8 @@ strided buffers.
 19.30...
 """
 
+from typing import Any
+
 from .reducers import Description, Moments
 from .sources import from_array, from_chunks, from_file, from_iterable, from_npy, from_text
 from .stages.kernel import StageState
@@ -28,3 +30,20 @@ __all__ = [
     "from_text",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``pystream.from_<name>``: sources registered by plugins (loaded on first use)."""
+    if name.startswith("from_"):
+        from .plugins import get_registry
+
+        entry = get_registry().sources.get(name[5:])
+        if entry is not None:
+            return entry.factory
+    raise AttributeError(f"module 'pystream' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    from .plugins import get_registry
+
+    return sorted(set(globals()) | {"from_" + n for n in get_registry().sources})

@@ -193,6 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-progress", action="store_true",
                        help="never draw a progress bar")
     d.set_defaults(func=cmd_describe)
+
+    pl = sub.add_parser(
+        "plugins",
+        help="list the installed plugins, their versions and what each registers",
+        description=("List pystream's plugins (the built-in one and every package of the "
+                     "'pystream' entry-point group): package, version and the stages, "
+                     "sources and reducers each registers; plugins that failed to load are "
+                     "listed with their error."),
+    )
+    pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pl.set_defaults(func=cmd_plugins)
     return parser
 
 
@@ -632,6 +643,33 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     text = to_json(inp, desc, records, dtype) if args.json else to_table(inp, desc, records, dtype)
     stdout.write(text + "\n")
     stdout.flush()
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
+    """``pystream plugins``: one block per plugin, or JSON."""
+    import warnings
+
+    from .plugins import get_registry
+
+    with warnings.catch_warnings(record=True):  # failures are listed below
+        warnings.simplefilter("always")
+        registry = get_registry()
+    rows = [{"plugin": p.name, "package": p.package, "version": p.version,
+             "error": p.error, **{k: sorted(v) for k, v in p.registered.items()}}
+            for p in registry.plugins]
+    if args.json:
+        stdout.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    lines = []
+    for r in rows:
+        lines.append(f"{r['plugin']} ({r['package']} {r['version']})"
+                     + (f"  FAILED: {r['error']}" if r["error"] else ""))
+        for kind in ("stages", "sources", "reducers"):
+            if r[kind]:
+                names = ", ".join(("from_" + n) if kind == "sources" else n for n in r[kind])
+                lines.append(f"  {kind}: {names}")
+    stdout.write("\n".join(lines) + "\n")
     return 0
 
 

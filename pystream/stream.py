@@ -25,6 +25,7 @@ resolved on first use by peeking at the first chunk.
 from __future__ import annotations
 
 import collections
+import inspect
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -141,7 +142,7 @@ class _OneShotSource:
 class _StageSource:
     """A generator stage wrapped around the iteration of a parent stream."""
 
-    __slots__ = ("args", "kwargs", "nonempty", "parent", "stage")
+    __slots__ = ("args", "kwargs", "native", "nonempty", "parent", "stage")
 
     def __init__(
         self,
@@ -150,22 +151,43 @@ class _StageSource:
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         nonempty: bool = False,
+        native: bool = False,
     ) -> None:
         self.parent = parent
         self.stage = stage
         self.args = args
         self.kwargs = kwargs or {}
         self.nonempty = nonempty
+        self.native = native  # hand the stage native-byte-order chunks
 
     @property
     def one_shot(self) -> bool:
         return self.parent.one_shot
 
+    def upstream(self, peek: bool = False) -> Iterator[np.ndarray]:
+        """The parent's chunks, converted to native byte order if ``native``."""
+        chunks = self.parent._iter(peek)
+        return _native_chunks(chunks) if self.native else chunks
+
     def open(self) -> Iterator[np.ndarray]:
-        return self.stage(self.parent._iter(False), *self.args, **self.kwargs)
+        return self.stage(self.upstream(False), *self.args, **self.kwargs)
 
     def peek(self) -> Iterator[np.ndarray]:
-        return self.stage(self.parent._iter(True), *self.args, **self.kwargs)
+        return self.stage(self.upstream(True), *self.args, **self.kwargs)
+
+
+def native_dtype(dtype: np.dtype) -> np.dtype:
+    """`dtype` in native byte order (stages see native chunks only)."""
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+def _native_chunks(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Byte-swapped chunks converted to native order (others passed through)."""
+    try:
+        for c in chunks:
+            yield c if c.dtype.isnative else c.astype(native_dtype(c.dtype))
+    finally:
+        _close(chunks)
 
 
 Source = _CallableSource | _OneShotSource | _StageSource
@@ -749,20 +771,44 @@ class Stream(StageMethods):
             )
         return self._derive(src=src, fns=(), meta=meta)
 
+    # ------------------------------------------------------------- plugins
+    def __getattr__(self, name: str) -> Any:
+        """Stages and reducers registered by plugins, as methods: ``stream.<name>(...)``."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from .plugins import get_registry
+
+        registry = get_registry()
+        entry = registry.stages.get(name) or registry.reducers.get(name)
+        if entry is None:
+            raise AttributeError(
+                f"'Stream' object has no attribute {name!r}; no plugin registers a stage or "
+                "reducer of that name (`pystream plugins` lists them)"
+            )
+        return _plugin_method(self, entry)
+
+    def __dir__(self) -> list[str]:
+        from .plugins import get_registry
+
+        registry = get_registry()
+        return sorted(set(super().__dir__()) | set(registry.stages) | set(registry.reducers))
+
     def _add_stage(self, stage: Any) -> Stream:
         """Pipe a stage object (``output_meta(dtype, record_shape)`` and
         ``stage(chunks, start=...)``) through this stream.
 
         The output metadata is computed now when this stream's is known, so
         an unsupported input dtype fails at construction, not mid-stream.
+        Stages see native byte order only: byte-swapped chunks are converted
+        on the way in (one copy per chunk, only for such data).
         """
-        src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False)
+        src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False, native=True)
         meta: Meta | Resolver
         if self._dtype is not None:
-            meta = stage.output_meta(self._dtype, self._record_shape)
+            meta = stage.output_meta(native_dtype(self._dtype), self._record_shape)
         else:
             parent = self
-            meta = lambda _s: stage.output_meta(*parent._meta())
+            meta = lambda _s: stage.output_meta(native_dtype(parent._meta()[0]), parent._meta()[1])
         return self._derive(src=src, fns=(), meta=meta)
 
     def take(self, n: int) -> Stream:
@@ -912,7 +958,7 @@ class Stream(StageMethods):
         stage = getattr(src, "stage", None)
         if isinstance(src, _StageSource) and not self._fns and getattr(stage, "writes_into", False) \
                 and dt.itemsize == 8 and row:
-            it = stage(src.parent._iter(False), *src.args, **src.kwargs, alloc=alloc)
+            it = stage(src.upstream(False), *src.args, **src.kwargs, alloc=alloc)
         else:
             it = self._iter()
         try:
@@ -1222,6 +1268,29 @@ class Stream(StageMethods):
         if m.stop == m.start:
             raise ValueError("max: the stream is empty; a maximum of zero records is undefined")
         return d.max
+
+
+def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
+    """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
+    factory = entry.factory
+    if entry.kind == "stages":
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return stream._add_stage(factory(*args, **kwargs))
+    else:
+        def method(*args: Any, **kwargs: Any) -> Any:
+            state = factory(*args, **kwargs)
+            for chunk in stream:
+                state.update(chunk)
+            return state.result()
+    method.__name__ = method.__qualname__ = entry.name
+    method.__doc__ = (f"{entry.summary}\n\n({entry.kind[:-1]} registered by {entry.origin}, "
+                      f"plugin {entry.plugin!r}; family {entry.family})\n\n"
+                      f"{inspect.getdoc(factory) or ''}")
+    try:
+        method.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # builtins without a signature
+        pass
+    return method
 
 
 def _first_chunk_resolver(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> Resolver:

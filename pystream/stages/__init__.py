@@ -8,6 +8,8 @@ functions over chunks (:mod:`pystream.stages.structural`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from .elementwise import (
     AstypeFn,
     FilterFn,
@@ -31,3 +33,19 @@ __all__ = [
     "skip",
     "take",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``pystream.stages.<name>``: the factory of a registered stage (built-in or plugin)."""
+    from ..plugins import get_registry
+
+    entry = get_registry().stages.get(name) if not name.startswith("_") else None
+    if entry is None:
+        raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
+    return entry.factory
+
+
+def __dir__() -> list[str]:
+    from ..plugins import get_registry
+
+    return sorted(set(globals()) | set(get_registry().stages))

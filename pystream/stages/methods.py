@@ -1,21 +1,16 @@
 """The built-in stage methods of :class:`~pystream.stream.Stream`.
 
 Kept out of ``stream.py`` (which holds the plumbing) as a mixin: each method
-validates its parameters now, builds a stage object from
-:mod:`pystream.stages` and pipes it with ``Stream._add_stage``.  The same
-stage objects are listed by name in :data:`pystream.stages.registry.BUILTIN_STAGES`.
+builds the stage registered under its name (the built-in plugin,
+:mod:`pystream.builtins`, registers them; a plugin may replace one with
+``override=True``), which validates its parameters now, and pipes it with
+``Stream._add_stage``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .accumulate import CumCount, CumMax, CumMin, Diff
-from .blocks import resample_stage
-from .ewm import EWM
-from .records import NWise, SlidingWindow, Tumbling
-from .scans import Scan
-from .windows import Moving
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stream import Stream
@@ -94,9 +89,16 @@ class StageMethods:
     if TYPE_CHECKING:  # pragma: no cover
         def _add_stage(self, stage: Any) -> Stream: ...
 
+    def _registered(self, name: str, *args: Any, **kwargs: Any) -> Stream:
+        """Pipe the stage registered as `name` (a built-in unless a plugin
+        replaced it with ``override=True``), built from the arguments."""
+        from ..plugins import get_registry
+
+        return self._add_stage(get_registry().stages[name].factory(*args, **kwargs))
+
     # --------------------------------------------------------------- moving windows
     def moving_sum(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_sum", window, min_count, nan_policy))
+        return self._registered("moving_sum", window, min_count, nan_policy)
 
     moving_sum.__doc__ = _doc(
         "Moving-window sum (bottleneck's ``move_sum``), drift-free.", _WINDOW_PARAMS,
@@ -104,7 +106,7 @@ class StageMethods:
         "        array([nan, nan,  3.,  6.,  9.])")
 
     def moving_mean(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_mean", window, min_count, nan_policy))
+        return self._registered("moving_mean", window, min_count, nan_policy)
 
     moving_mean.__doc__ = _doc(
         "Moving-window mean (bottleneck's ``move_mean``), drift-free.", _WINDOW_PARAMS,
@@ -113,7 +115,7 @@ class StageMethods:
 
     def moving_var(self, window: int, min_count: int | None = None, nan_policy: str = "omit",
                    ddof: float = 0) -> Stream:
-        return self._add_stage(Moving("moving_var", window, min_count, nan_policy, ddof=ddof))
+        return self._registered("moving_var", window, min_count, nan_policy, ddof=ddof)
 
     moving_var.__doc__ = _doc(
         "Moving-window variance (bottleneck's ``move_var``): NaN while ``count - ddof <= 0``; "
@@ -124,7 +126,7 @@ class StageMethods:
 
     def moving_std(self, window: int, min_count: int | None = None, nan_policy: str = "omit",
                    ddof: float = 0) -> Stream:
-        return self._add_stage(Moving("moving_std", window, min_count, nan_policy, ddof=ddof))
+        return self._registered("moving_std", window, min_count, nan_policy, ddof=ddof)
 
     moving_std.__doc__ = _doc(
         "Moving-window standard deviation (bottleneck's ``move_std``), drift-free.", _WINDOW_PARAMS,
@@ -133,7 +135,7 @@ class StageMethods:
         "\n        ddof : float, default 0\n            Delta degrees of freedom: divisor ``count - ddof``.")
 
     def moving_min(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_min", window, min_count, nan_policy))
+        return self._registered("moving_min", window, min_count, nan_policy)
 
     moving_min.__doc__ = _doc(
         "Moving-window minimum (bottleneck's ``move_min``).", _WINDOW_PARAMS,
@@ -141,7 +143,7 @@ class StageMethods:
         "        array([nan,  1.,  1.,  2.])")
 
     def moving_max(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_max", window, min_count, nan_policy))
+        return self._registered("moving_max", window, min_count, nan_policy)
 
     moving_max.__doc__ = _doc(
         "Moving-window maximum (bottleneck's ``move_max``).", _WINDOW_PARAMS,
@@ -149,7 +151,7 @@ class StageMethods:
         "        array([nan,  3.,  2.,  5.])")
 
     def moving_argmin(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_argmin", window, min_count, nan_policy))
+        return self._registered("moving_argmin", window, min_count, nan_policy)
 
     moving_argmin.__doc__ = _doc(
         "Where the window's minimum is, counted back from the newest record (0 = newest; "
@@ -158,7 +160,7 @@ class StageMethods:
         "        array([nan, nan,  1.,  2.])")
 
     def moving_argmax(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_argmax", window, min_count, nan_policy))
+        return self._registered("moving_argmax", window, min_count, nan_policy)
 
     moving_argmax.__doc__ = _doc(
         "Where the window's maximum is, counted back from the newest record (0 = newest; "
@@ -167,7 +169,7 @@ class StageMethods:
         "        array([nan, nan,  2.,  0.])")
 
     def moving_median(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_median", window, min_count, nan_policy))
+        return self._registered("moving_median", window, min_count, nan_policy)
 
     moving_median.__doc__ = _doc(
         "Moving-window median (bottleneck's ``move_median``; the mean of the two middle "
@@ -178,7 +180,7 @@ class StageMethods:
 
     def moving_quantile(self, window: int, q: float, min_count: int | None = None,
                         nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_quantile", window, min_count, nan_policy, q=q))
+        return self._registered("moving_quantile", window, min_count, nan_policy, q=q)
 
     moving_quantile.__doc__ = _doc(
         "Moving-window quantile, equal to ``np.quantile(window_values, q)`` (linear "
@@ -188,7 +190,7 @@ class StageMethods:
         "\n        q : float\n            The quantile, in [0, 1].")
 
     def moving_rank(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
-        return self._add_stage(Moving("moving_rank", window, min_count, nan_policy))
+        return self._registered("moving_rank", window, min_count, nan_policy)
 
     moving_rank.__doc__ = _doc(
         "Rank of the newest record within its window, scaled to [-1, 1] (ties averaged), "
@@ -219,7 +221,7 @@ class StageMethods:
         >>> ps.from_array(np.arange(5), chunk_size=2).cumsum().to_array()
         array([ 0,  1,  3,  6, 10])
         """
-        return self._add_stage(Scan("cumsum", nan_policy))
+        return self._registered("cumsum", nan_policy)
 
     def cumprod(self, nan_policy: str = "propagate") -> Stream:
         """Running product (``np.cumprod``; ``np.nancumprod`` with ``nan_policy="omit"``).
@@ -240,7 +242,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1.0, 2.0, np.nan, 4.0])).cumprod(nan_policy="omit").to_array()
         array([1., 2., 2., 8.])
         """
-        return self._add_stage(Scan("cumprod", nan_policy))
+        return self._registered("cumprod", nan_policy)
 
     def cummean(self, nan_policy: str = "propagate") -> Stream:
         """Running mean at every record (compensated sum / count; float64).
@@ -261,7 +263,7 @@ class StageMethods:
         >>> ps.from_array(np.array([2.0, 4.0, np.nan, 6.0])).cummean(nan_policy="omit").to_array()
         array([2., 3., 3., 4.])
         """
-        return self._add_stage(Scan("cummean", nan_policy))
+        return self._registered("cummean", nan_policy)
 
     def cumvar(self, ddof: float = 0, nan_policy: str = "propagate") -> Stream:
         """Running variance at every record (Welford; NaN while ``count - ddof <= 0``).
@@ -281,7 +283,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar(ddof=1).to_array()
         array([nan,  2.,  4.])
         """
-        return self._add_stage(Scan("cumvar", nan_policy, ddof))
+        return self._registered("cumvar", nan_policy, ddof)
 
     def cumstd(self, ddof: float = 0, nan_policy: str = "propagate") -> Stream:
         """Running standard deviation at every record (the square root of :meth:`cumvar`).
@@ -301,7 +303,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumstd(ddof=1).to_array()
         array([       nan, 1.41421356, 2.        ])
         """
-        return self._add_stage(Scan("cumstd", nan_policy, ddof))
+        return self._registered("cumstd", nan_policy, ddof)
 
     def cummin(self, nan_policy: str = "propagate") -> Stream:
         """Running minimum (``np.minimum.accumulate``; ``np.fmin.accumulate`` with
@@ -321,7 +323,7 @@ class StageMethods:
         >>> ps.from_array(np.array([3, 1, 2, 0])).cummin().to_array()
         array([3, 1, 1, 0])
         """
-        return self._add_stage(CumMin(nan_policy))
+        return self._registered("cummin", nan_policy)
 
     def cummax(self, nan_policy: str = "propagate") -> Stream:
         """Running maximum (``np.maximum.accumulate``; ``np.fmax.accumulate`` with
@@ -341,7 +343,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1, 3, 2, 4])).cummax().to_array()
         array([1, 3, 3, 4])
         """
-        return self._add_stage(CumMax(nan_policy))
+        return self._registered("cummax", nan_policy)
 
     def cumcount(self, nan_policy: str = "omit") -> Stream:
         """Running count of values (int64): at each record, how many non-NaN values
@@ -362,7 +364,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1.0, np.nan, 2.0])).cumcount().to_array()
         array([1, 1, 2])
         """
-        return self._add_stage(CumCount(nan_policy))
+        return self._registered("cumcount", nan_policy)
 
     def diff(self, n: int = 1) -> Stream:
         """The `n`-th discrete difference along the stream, as ``np.diff(x, n, axis=0)``.
@@ -385,7 +387,7 @@ class StageMethods:
         >>> ps.from_array(np.array([1, 4, 9, 16]), chunk_size=3).diff().to_array()
         array([3, 5, 7])
         """
-        return self._add_stage(Diff(n))
+        return self._registered("diff", n)
 
     # --------------------------------------------------------------------------- EWM
     def ewm_mean(self, com: float | None = None, span: float | None = None,
@@ -412,15 +414,15 @@ class StageMethods:
         >>> ps.from_array(np.array([1.0, 2.0, 3.0])).ewm_mean(alpha=0.5, adjust=False).to_array()
         array([1.  , 1.5 , 2.25])
         """
-        return self._add_stage(EWM("ewm_mean", com, span, halflife, alpha, min_periods, adjust,
-                                   ignore_na))
+        return self._registered("ewm_mean", com, span, halflife, alpha, min_periods, adjust,
+                                ignore_na)
 
     def ewm_var(self, com: float | None = None, span: float | None = None,
                 halflife: float | None = None, alpha: float | None = None,
                 min_periods: int = 0, adjust: bool = True, ignore_na: bool = False,
                 bias: bool = False) -> Stream:
-        return self._add_stage(EWM("ewm_var", com, span, halflife, alpha, min_periods, adjust,
-                                   ignore_na, bias))
+        return self._registered("ewm_var", com, span, halflife, alpha, min_periods, adjust,
+                                ignore_na, bias)
 
     ewm_var.__doc__ = _ewm_doc(
         "Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.",
@@ -431,8 +433,8 @@ class StageMethods:
                 halflife: float | None = None, alpha: float | None = None,
                 min_periods: int = 0, adjust: bool = True, ignore_na: bool = False,
                 bias: bool = False) -> Stream:
-        return self._add_stage(EWM("ewm_std", com, span, halflife, alpha, min_periods, adjust,
-                                   ignore_na, bias))
+        return self._registered("ewm_std", com, span, halflife, alpha, min_periods, adjust,
+                                ignore_na, bias)
 
     ewm_std.__doc__ = _ewm_doc(
         "Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).",
@@ -463,7 +465,7 @@ class StageMethods:
                [1, 2],
                [2, 3]])
         """
-        return self._add_stage(NWise(n))
+        return self._registered("nwise", n)
 
     def sliding_window(self, n: int, step: int = 1) -> Stream:
         """Windows of `n` consecutive records every `step` records, as records of shape
@@ -487,7 +489,7 @@ class StageMethods:
         array([[0, 1, 2],
                [2, 3, 4]])
         """
-        return self._add_stage(SlidingWindow(n, step))
+        return self._registered("sliding_window", n, step)
 
     def tumbling(self, n: int) -> Stream:
         """Non-overlapping blocks of `n` records, as records of shape ``(n, ...)``
@@ -509,7 +511,7 @@ class StageMethods:
         array([[0, 1],
                [2, 3]])
         """
-        return self._add_stage(Tumbling(n))
+        return self._registered("tumbling", n)
 
     def resample(self, n: int, how: str = "mean", nan_policy: str = "propagate",
                  partial: bool = True) -> Stream:
@@ -538,4 +540,4 @@ class StageMethods:
         >>> ps.from_array(np.arange(7), chunk_size=3).resample(3, how="max", partial=False).to_array()
         array([2, 5])
         """
-        return self._add_stage(resample_stage(n, how, nan_policy, partial))
+        return self._registered("resample", n, how, nan_policy, partial)
