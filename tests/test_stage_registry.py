@@ -72,3 +72,20 @@ def test_stage_matches_its_slow_twin(name):
     got = getattr(ps.from_array(x, chunk_size=7), name)(**kw).to_array()
     assert got.shape == want.shape, name
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_STAGES))
+def test_builtin_stages_pass_the_plugin_author_battery(name):
+    """The helpers plugin authors use (pystream.testing) hold for every built-in stage."""
+    from pystream import testing
+    from pystream.plugins import get_registry
+
+    kw, _ = CALLS[name]
+    stage = get_registry().stages[name].factory(**kw)
+    x = np.random.default_rng(3).normal(size=(90, 2))
+    x[[4, 40], 1] = np.nan
+    testing.assert_chunk_invariant(stage, x)
+    testing.check_bad_inputs(stage)
+    swapped = ps.from_array(x.astype(">f8"), chunk_size=8)
+    np.testing.assert_array_equal(getattr(swapped, name)(**kw).to_array(),
+                                  getattr(ps.from_array(x), name)(**kw).to_array())
