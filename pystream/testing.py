@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -234,13 +234,26 @@ def assert_reducer_mergeable(factory: Callable[..., Any], data: np.ndarray,
 
 
 def _equal_results(a: Any, b: Any) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal_results(a[k], b[k]) for k in a)
+    """Recursive equality of results: mappings, sequences, dataclasses, objects
+    with attributes, arrays and scalars (NaN equal to NaN)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        if list(a) != list(b) or not all(_equal_results(a[k], b[k]) for k in a):
+            return False
+        # a mapping-like result may carry more than its items (e.g. per-key sums)
+        return not hasattr(a, "__dict__") or _equal_attributes(a, b)
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return len(a) == len(b) and all(_equal_results(x, y) for x, y in zip(a, b))
     if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
         return all(_equal_results(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__)
+    if hasattr(a, "__dict__") and not isinstance(a, np.ndarray):
+        return _equal_attributes(a, b)
     try:
         return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
     except TypeError:
         return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def _equal_attributes(a: Any, b: Any) -> bool:
+    va, vb = vars(a), getattr(b, "__dict__", None)
+    return (type(a) is type(b) and vb is not None and va.keys() == vb.keys()
+            and all(_equal_results(v, vb[k]) for k, v in va.items()))
