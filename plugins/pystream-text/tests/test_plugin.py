@@ -1,0 +1,63 @@
+"""The entry point, the registry and the examples."""
+
+from __future__ import annotations
+
+import collections
+import importlib.metadata
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pystream as ps
+import pystream_text as pt
+from _gen import access_log
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_entry_point_installed():
+    eps = [e for e in importlib.metadata.entry_points(group="pystream") if e.name == "text"]
+    assert len(eps) == 1 and eps[0].value == "pystream_text.plugin"
+    assert eps[0].load().register_sources is not None
+
+
+def test_registry_exposes_source_and_reducer():
+    from pystream.plugins import get_registry
+
+    reg = get_registry()
+    assert reg.sources["log"].factory is pt.from_log and reg.sources["log"].origin == "pystream-text"
+    assert reg.reducers["count_by"].factory is pt.CountBy and reg.reducers["count_by"].family == "text"
+    assert reg.sources["log"].summary.startswith("Parse text log lines")
+    info = [p for p in reg.plugins if p.package == "pystream-text"]
+    assert info and info[0].error is None
+
+
+def test_through_the_registry():
+    lines = access_log(500, seed=11, bad=0.1)
+    rep = pt.ParseReport()
+    s = ps.from_log(lines, format="combined", report=rep)
+    r = s.count_by(key=0, values=[1])
+    data = pt.from_log(lines, format="combined", report=pt.ParseReport()).to_array()
+    assert r == collections.Counter(data[:, 0].tolist()) and rep.bad > 0
+    st = ps.from_log(lines, format="combined", report=pt.ParseReport()).select(0).count_by()
+    assert st == r
+
+
+def test_plugin_import_is_cheap():
+    code = ("import time, pystream; t = time.perf_counter(); import pystream_text.plugin; "
+            "print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) < 0.05
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("plot_*.py")))
+def test_examples_run(script, tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()
