@@ -1,6 +1,7 @@
 # pystream -- the two set-up commands that work on a fresh machine:
 #   make demo   venv + install + ~1 GB sample .npy + `pystream describe` + a pipeline
-#   make test   venv + install with test extras + C tests (ASan/UBSan) + Python suite
+#   make test   venv + install with test extras and the plugins/ packages + C tests
+#               (ASan/UBSan) + Python suite + the plugins' suites
 # CI (.ci/run) also runs `make test-asan`: the Python suite on a sanitizer build.
 
 PYTHON ?= python3
@@ -21,6 +22,7 @@ $(PY):
 
 venv: $(PY)
 	$(PY) -m pip install --quiet -e ".[test,cli]"
+	$(PY) -m pip install --quiet -e "plugins/pystream-signal[test]" -e "plugins/pystream-text[test]"
 
 demo: venv
 	$(PY) scripts/make_sample.py $(SAMPLE)
@@ -69,8 +71,11 @@ ctest:
 	$(BUILD)/test_scan
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
 
+# The core suite, then the two plugin packages' own suites; a plugin that
+# fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).
 pytest: venv
-	$(PY) -m pytest -q
+	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q
+	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q -p no:cacheprovider plugins/pystream-signal/tests plugins/pystream-text/tests
 
 # The Python suite against an ASan + UBSan build of the extension.  A regular
 # (not editable) install into its own venv, so the in-tree build used by
