@@ -75,7 +75,8 @@ ctest:
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).
 pytest: venv
 	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q
-	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q -p no:cacheprovider plugins/pystream-signal/tests plugins/pystream-text/tests
+	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q -p no:cacheprovider plugins/pystream-signal/tests
+	PYSTREAM_STRICT_PLUGINS=1 $(PY) -m pytest -q -p no:cacheprovider plugins/pystream-text/tests
 
 # The Python suite against an ASan + UBSan build of the extension.  A regular
 # (not editable) install into its own venv, so the in-tree build used by
