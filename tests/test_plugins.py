@@ -279,7 +279,7 @@ def test_real_broken_distribution_is_reported_and_the_rest_loads(tmp_path):
         print(out.tolist())
     """)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYSTREAM_")}
-    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{ROOT}"
+    env["PYTHONPATH"] = str(tmp_path)  # pystream itself: the one this Python has installed
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert "broken-plugin 0.1 failed to import: RuntimeError: deliberately broken" in res.stdout
@@ -441,7 +441,7 @@ def test_the_guide_plugin_works_when_copied(tmp_path):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pystream-clip\nVersion: 0.1.0\n")
     (dist / "entry_points.txt").write_text("[pystream]\nclip = pystream_clip.plugin\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pkg / "src"), str(site), str(ROOT)]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pkg / "src"), str(site)]),
            "PYSTREAM_STRICT_PLUGINS": "1"}
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(pkg / "tests")], capture_output=True, text=True, env=env,
