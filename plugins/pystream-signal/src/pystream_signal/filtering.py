@@ -13,6 +13,8 @@ imported.
 
 from __future__ import annotations
 
+import abc
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,13 +52,15 @@ def _out_dtype(where: str, *dtypes: np.dtype) -> np.dtype:
     return dt
 
 
-class _Driver:
-    """Runs a state over a chunk iterator (the stage protocol's ``__call__``)."""
+class _Driver(abc.ABC):
+    """Runs a state over a chunk iterator (the stage protocol's ``__call__``);
+    subclasses make the state."""
 
     name: str
 
-    def state(self, record_shape: tuple[int, ...] = (), start: int = 0) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def state(self, record_shape: tuple[int, ...] = (), start: int = 0) -> Any:
+        """A fresh state for records of `record_shape`, first record at global index `start`."""
 
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         start = check_int(start, "start", self.name, minimum=0)
