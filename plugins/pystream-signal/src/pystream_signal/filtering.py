@@ -14,7 +14,6 @@ imported.
 from __future__ import annotations
 
 import abc
-
 from collections.abc import Iterator
 from typing import Any
 
