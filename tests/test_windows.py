@@ -399,3 +399,15 @@ def test_every_window_on_a_small_array(name):
                 for cs in (1, 5, 16):
                     got = run(name, x, window, cs, **kw)
                     assert_same(got, want, name, window, 3.0 ** (2 if "var" in name else 1))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 7, 20])
+def test_raise_mode_outputs_the_records_before_the_nan_for_any_chunking(chunk_size):
+    x = np.arange(20.0)
+    x[13] = np.nan
+    want = ps.from_array(x[:13]).moving_mean(3).to_array()
+    got = []
+    with pytest.raises(ValueError, match=r"moving_mean: NaN at record 13 \(nan_policy='raise'\)"):
+        for c in ps.from_array(x, chunk_size=chunk_size).moving_mean(3, nan_policy="raise"):
+            got.append(c.copy())
+    np.testing.assert_array_equal(np.concatenate(got), want)

@@ -16,21 +16,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..reducers import check_nan_policy
-from .structural import _close, check_count
+from .structural import _close, check_count, first_nan_record, nan_error
 
 __all__ = ["CumCount", "CumMax", "CumMin", "Diff"]
-
-
-def _first_nan_record(c: np.ndarray) -> int:
-    """Index of the first record of `c` holding a NaN, or -1."""
-    isnan = np.isnan(c)
-    if not isnan.any():
-        return -1
-    return int(np.argmax(isnan.any(axis=tuple(range(1, c.ndim)))))
-
-
-def _nan_error(name: str, index: int) -> ValueError:
-    return ValueError(f"{name}: NaN at record {index} (nan_policy='raise')")
 
 
 class _CumExtreme:
@@ -93,7 +81,7 @@ class _CumExtreme:
                 floaty = c.dtype.kind == "f"
                 bad = -1
                 if check and floaty:
-                    bad = _first_nan_record(c)
+                    bad = first_nan_record(c)
                     if bad >= 0:
                         c = c[:bad]
                         k = bad
@@ -127,7 +115,7 @@ class _CumExtreme:
                     yield out
                     del out
                 if bad >= 0:
-                    raise _nan_error(self.name, start + pos + bad)
+                    raise nan_error(self.name, start + pos + bad)
                 pos += k
         finally:
             _close(chunks)
@@ -296,7 +284,7 @@ class CumCount:
                 floaty = c.dtype.kind in "fc"
                 bad = -1
                 if policy == "raise" and floaty:
-                    bad = _first_nan_record(c)
+                    bad = first_nan_record(c)
                     if bad >= 0:
                         c = c[:bad]
                         k = bad
@@ -314,7 +302,7 @@ class CumCount:
                     yield out
                     del out
                 if bad >= 0:
-                    raise _nan_error(self.name, start + pos + bad)
+                    raise nan_error(self.name, start + pos + bad)
                 pos += k
         finally:
             _close(chunks)

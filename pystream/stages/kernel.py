@@ -22,9 +22,9 @@ import numpy as np
 from .._buffers import BufferPool
 from .._native import check_status, ffi, kernel_dtype, lib
 from ..reducers import _Owned, check_nan_policy
-from .structural import as_int
+from .structural import as_int, first_nan_record, nan_error
 
-__all__ = ["KernelStage", "StageState", "KINDS", "first_nan_message", "to_float64_rows"]
+__all__ = ["KernelStage", "StageState", "KINDS", "to_float64_rows"]
 
 #: Stage name -> C kind code.
 KINDS: dict[str, int] = {
@@ -81,17 +81,6 @@ def to_float64_rows(chunk: np.ndarray, where: object) -> np.ndarray:
         raise ValueError(f"{where}: a 0-d array has no stream axis")
     rows = np.require(chunk, np.float64, ["C", "A"])
     return rows.reshape(n, math.prod(chunk.shape[1:]))
-
-
-def first_nan_message(where: str, chunk: np.ndarray, offset: int) -> str | None:
-    """Error message for the first NaN of `chunk` (global record `offset`), or None."""
-    if chunk.dtype.kind != "f":
-        return None
-    flat = np.isnan(chunk.reshape(len(chunk), -1)).any(axis=1)
-    if not flat.any():
-        return None
-    index = offset + int(np.argmax(flat))
-    return f"{where}: NaN at record {index} with nan_policy='raise'"
 
 
 class _At:
@@ -407,15 +396,19 @@ class KernelStage:
                     continue
                 if state is None:
                     state = self.state(tuple(chunk.shape[1:]), start)
-                if check_nan:
-                    message = first_nan_message(self.name, chunk, offset)
-                    if message:
-                        raise ValueError(message)
+                bad = first_nan_record(chunk) if check_nan else -1
+                if bad >= 0:
+                    # The records before the NaN are output first, as by the
+                    # numpy stages, so what precedes the error is chunk-invariant.
+                    chunk = chunk[:bad]
                 offset += len(chunk)
-                out = state.update(chunk, alloc(8 * chunk.size))
-                if len(out):
-                    yield out
-                del out
+                if len(chunk):
+                    out = state.update(chunk, alloc(8 * chunk.size))
+                    if len(out):
+                        yield out
+                    del out
+                if bad >= 0:
+                    raise nan_error(self.name, offset)
             if state is not None and self.emit_flush:
                 tail = state.flush()
                 if len(tail):

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..reducers import check_nan_policy
-from .structural import _close, check_count
+from .structural import _close, check_count, first_nan_record, nan_error
 
 __all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
 
@@ -279,14 +279,6 @@ class Tumbling:
             _close(chunks)
 
 
-def _first_nan_record(c: np.ndarray) -> int:
-    """Index of the first record of `c` holding a NaN, or -1."""
-    isnan = np.isnan(c)
-    if not isnan.any():
-        return -1
-    return int(np.argmax(isnan.any(axis=tuple(range(1, c.ndim)))))
-
-
 class Resample:
     """Reduce each block of `n` consecutive records to one record.
 
@@ -449,7 +441,7 @@ class Resample:
                     continue
                 bad = -1
                 if check and c.dtype.kind == "f":
-                    bad = _first_nan_record(c)
+                    bad = first_nan_record(c)
                     if bad >= 0:
                         c = c[:bad]
                         k = bad
@@ -477,9 +469,7 @@ class Resample:
                     yield outs[0] if len(outs) == 1 else np.concatenate(outs)
                     del outs
                 if bad >= 0:
-                    raise ValueError(
-                        f"{self.name}: NaN at record {start + pos + bad} (nan_policy='raise')"
-                    )
+                    raise nan_error(self.name, start + pos + bad)
                 pos += k
             if p and self.partial:
                 yield acc  # type: ignore[misc]

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["check_count", "normalize_record_shape", "rechunk", "skip", "take"]
+__all__ = ["check_count", "first_nan_record", "nan_error", "normalize_record_shape", "rechunk",
+           "skip", "take"]
 
 
 def as_int(value: object, requirement: str, where: str) -> int:
@@ -38,6 +39,29 @@ def as_int(value: object, requirement: str, where: str) -> int:
         raise TypeError(
             f"{where}: {requirement}, got {value!r} of type {type(value).__name__}"
         ) from None
+
+
+def first_nan_record(chunk: np.ndarray) -> int:
+    """Index of the first record of `chunk` holding a NaN, or -1 (also for non-float data).
+
+    Examples
+    --------
+    >>> first_nan_record(np.array([[1.0, 2.0], [3.0, np.nan]]))
+    1
+    """
+    if chunk.dtype.kind not in "fc":
+        return -1
+    isnan = np.isnan(chunk)
+    if not isnan.any():
+        return -1
+    if chunk.ndim > 1:
+        isnan = isnan.reshape(len(chunk), -1).any(axis=1)
+    return int(np.argmax(isnan))
+
+
+def nan_error(where: str, index: int) -> ValueError:
+    """The error of ``nan_policy="raise"`` for a NaN at global record `index`."""
+    return ValueError(f"{where}: NaN at record {index} (nan_policy='raise')")
 
 
 def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
