@@ -309,8 +309,9 @@ static int int_scan_args(const int64_t *in, int64_t n, int64_t width,
     return PS_OK;
 }
 
-int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width, int64_t *carry,
-                    int64_t *out, int64_t *bad_row)
+/* Running sum (mul == 0) or product (mul == 1) of int64 values, exact. */
+static int int_scan(const int64_t *in, int64_t n, int64_t width, int64_t *carry, int64_t *out,
+                    int64_t *bad_row, int mul)
 {
     int st = int_scan_args(in, n, width, carry, out, bad_row);
     if (st != PS_OK)
@@ -320,7 +321,9 @@ int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width, int64_t *carry,
         const int64_t *x = in + i * width;
         int64_t *y = out + i * width;
         for (int64_t j = 0; j < width; j++) {
-            if (__builtin_add_overflow(carry[j], x[j], &y[j])) {
+            int over = mul ? __builtin_mul_overflow(carry[j], x[j], &y[j])
+                           : __builtin_add_overflow(carry[j], x[j], &y[j]);
+            if (over) {
                 *bad_row = i;
                 return PS_ERR_OVERFLOW;
             }
@@ -330,23 +333,14 @@ int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width, int64_t *carry,
     return PS_OK;
 }
 
+int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width, int64_t *carry,
+                    int64_t *out, int64_t *bad_row)
+{
+    return int_scan(in, n, width, carry, out, bad_row, 0);
+}
+
 int ps_cumprod_int64(const int64_t *in, int64_t n, int64_t width, int64_t *carry,
                      int64_t *out, int64_t *bad_row)
 {
-    int st = int_scan_args(in, n, width, carry, out, bad_row);
-    if (st != PS_OK)
-        return st;
-    *bad_row = -1;
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t *x = in + i * width;
-        int64_t *y = out + i * width;
-        for (int64_t j = 0; j < width; j++) {
-            if (__builtin_mul_overflow(carry[j], x[j], &y[j])) {
-                *bad_row = i;
-                return PS_ERR_OVERFLOW;
-            }
-        }
-        memcpy(carry, y, (size_t)width * sizeof *carry);
-    }
-    return PS_OK;
+    return int_scan(in, n, width, carry, out, bad_row, 1);
 }
