@@ -1277,7 +1277,17 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
         def method(*args: Any, **kwargs: Any) -> Any:
             return stream._add_stage(factory(*args, **kwargs))
     else:
+        try:
+            takes_start = "start" in inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            takes_start = False
+
         def method(*args: Any, **kwargs: Any) -> Any:
+            # A reducer whose state is placed in the global index space
+            # (Moments, welch) starts where the stream starts, as describe()
+            # does, so its result is the same whatever the stream's start.
+            if takes_start and "start" not in kwargs:
+                kwargs["start"] = stream.start
             state = factory(*args, **kwargs)
             for chunk in stream:
                 state.update(chunk)

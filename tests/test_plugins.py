@@ -450,3 +450,15 @@ def test_the_guide_plugin_works_when_copied(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "pystream", "plugins"], capture_output=True,
                              text=True, env=env, check=True).stdout
     assert "clip (pystream-clip 0.1.0)" in listing and "clip_abs" in listing
+
+
+def test_registered_reducer_starts_where_the_stream_starts():
+    # stream.moments() must equal describe() bit for bit also for a stream
+    # whose records start at a non-zero global index (blocks are aligned on
+    # the global index, so the state has to know the start).
+    x = np.random.default_rng(7).normal(size=100_003)
+    s = ps.Stream(lambda: iter([x[:50_000], x[50_000:]]), np.float64, start=5)
+    got, want = s.moments(), s.describe()
+    assert (got.var, got.mean, got.sum) == (want.var, want.mean, want.sum)
+    # An explicit start is still the caller's.
+    assert s.moments(start=0).count == want.count
