@@ -86,23 +86,118 @@ def _drain(stream: Any) -> None:
         pass
 
 
-def _row(stage: str, t_ps: float, t_st: float, gbs: Callable[[float], str],
-         peers: dict[str, Callable[[np.ndarray], Any]], x: np.ndarray, out: np.ndarray,
-         repeat: int) -> list[str]:
-    cells = [stage, f"{t_ps:.4f}", f"{t_st:.4f}", gbs(t_st)]
-    for label in ("bottleneck", "numbagg", "pandas"):
+#: The window stages timed against the peers, in table order (then ``ewm_mean``).
+WINDOW_STAGES = ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
+                 "moving_max", "moving_argmin", "moving_median", "moving_quantile",
+                 "moving_rank")
+#: The scans timed against ``np.cumsum``.
+SCANS = ("cumsum", "cummean", "cumvar", "cummax")
+#: Peer columns of the window table, in order.
+PEER_LABELS = ("bottleneck", "numbagg", "pandas")
+
+
+def load_peers() -> tuple[Any, Any, Any]:
+    """(bottleneck, numbagg, pandas); None for a peer that is not installed."""
+    return optional("bottleneck"), optional("numbagg"), optional("pandas")
+
+
+def warm_up_numbagg(nb: Any, x: np.ndarray) -> None:
+    """Compile numbagg's kernels (numba JIT) outside the timings."""
+    if nb is None:
+        return
+    small = x[:1000]
+    for name in ("move_mean", "move_sum", "move_std", "move_var", "move_exp_nanmean"):
+        f = getattr(nb, name, None)
+        if f is not None:
+            f(small, alpha=0.1) if name == "move_exp_nanmean" else f(small, window=10)
+
+
+def warm_up_pandas(pd: Any, x: np.ndarray) -> None:
+    """Run pandas' rolling and ewm once on a slice: its first call costs ~0.15 s more."""
+    if pd is None:
+        return
+    small = pd.Series(x[:1000])
+    small.rolling(10).sum()
+    small.ewm(alpha=0.1).mean()
+
+
+def _time_peers(stage: str, peers: dict[str, Callable[[np.ndarray], Any]], x: np.ndarray,
+                out: np.ndarray, repeat: int, pandas_repeat: int = 1) -> dict[str, float]:
+    """Time each peer of `stage` and check it agrees with `out`."""
+    times = {}
+    for label in PEER_LABELS:
         f = peers.get(label)
         if f is None:
-            cells.append("")
             continue
-        t, want = best_of(lambda: f(x), repeat if label != "pandas" else 1)
+        t, want = best_of(lambda: f(x), repeat if label != "pandas" else pandas_repeat)
         want = np.asarray(want)
         if label == "numbagg" and stage in ("moving_var", "moving_std"):
             # numbagg divides by count - 1 (no ddof argument); pystream here by count
             w = np.count_nonzero(np.isnan(out[: len(out) // 2])) + 1
             want = want * ((w - 1) / w if stage == "moving_var" else np.sqrt((w - 1) / w))
         _check(f"{stage} vs {label}", out, want)
-        cells.append(f"{t / t_ps:.2f}x/{t / t_st:.2f}x")
+        times[label] = t
+    return times
+
+
+def measure_windows(x: np.ndarray, w: int, repeat: int, ps: Any, bn: Any, nb: Any,
+                    pd: Any, pandas_repeat: int = 1) -> list[dict[str, Any]]:
+    """Time the window stages and ``ewm_mean`` (alpha = 2 / (w + 1)) against the peers.
+
+    Each is the best of `repeat` runs, pandas' the best of `pandas_repeat`
+    (it is slow).  Returns one dict per stage: ``{"stage": name, "array": seconds,
+    "stream": seconds, "peers": {label: seconds}}`` (a missing peer has no
+    entry).  Disagreements are reported on stderr.
+    """
+    rows = []
+    peers = _peers(w, bn, nb, pd)
+    for stage in WINDOW_STAGES:
+        make = _ps_window(ps, stage, w)
+        t_ps, out = best_of(lambda: make(x), repeat)
+        t_st, _ = best_of(lambda: _drain(_ps_stream(ps, stage, w)(x)), repeat)
+        rows.append({"stage": stage, "array": t_ps, "stream": t_st,
+                     "peers": _time_peers(stage, peers.get(stage, {}), x, out, repeat,
+                                          pandas_repeat)})
+    # EWM
+    alpha = 2 / (w + 1)
+    ewm_peers: dict[str, Callable[[np.ndarray], Any]] = {}
+    if nb is not None:
+        ewm_peers["numbagg"] = lambda x: nb.move_exp_nanmean(x, alpha=alpha)
+    if pd is not None:
+        ewm_peers["pandas"] = lambda x: pd.Series(x).ewm(alpha=alpha).mean().to_numpy()
+    t_ps, out = best_of(lambda: ps.from_array(x).ewm_mean(alpha=alpha).to_array(), repeat)
+    t_st, _ = best_of(lambda: _drain(ps.from_array(x).ewm_mean(alpha=alpha)), repeat)
+    rows.append({"stage": "ewm_mean", "array": t_ps, "stream": t_st,
+                 "peers": _time_peers("ewm_mean", ewm_peers, x, out, repeat, pandas_repeat)})
+    return rows
+
+
+def measure_scans(x: np.ndarray, repeat: int, ps: Any,
+                  stages: tuple[str, ...] = SCANS) -> list[dict[str, Any]]:
+    """Time the scans in `stages` and ``np.cumsum`` (checked against ``cumsum``).
+
+    Returns one dict per scan, as :func:`measure_windows`, with the peer
+    ``"np.cumsum"``.
+    """
+    rows = []
+    t_np, ref = best_of(lambda: np.cumsum(x), repeat)
+    for stage in stages:
+        t_ps, out = best_of(lambda: getattr(ps.from_array(x), stage)().to_array(), repeat)
+        t_st, _ = best_of(lambda: _drain(getattr(ps.from_array(x), stage)()), repeat)
+        if stage == "cumsum":
+            _check("cumsum vs numpy", out, ref)
+        rows.append({"stage": stage, "array": t_ps, "stream": t_st,
+                     "peers": {"np.cumsum": t_np}})
+    return rows
+
+
+def _cells(row: dict[str, Any], gbs: Callable[[float], str],
+           labels: tuple[str, ...] = PEER_LABELS) -> list[str]:
+    t_ps, t_st = row["array"], row["stream"]
+    cells = [row["stage"], f"{t_ps:.4f}", f"{t_st:.4f}", gbs(t_st)]
+    for label in labels:
+        t = row["peers"].get(label)
+        cells.append("" if t is None else f"{t / t_ps:.2f}x/{t / t_st:.2f}x")
     return cells
 
 
@@ -118,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import pystream as ps
 
-    bn, nb, pd = optional("bottleneck"), optional("numbagg"), optional("pandas")
+    bn, nb, pd = load_peers()
     n = int(args.n)
     x = np.random.default_rng(args.seed).normal(size=n)
     gbs = lambda t: f"{x.nbytes / t / 1e9:.2f}"  # noqa: E731
@@ -126,46 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# pystream {ps.__version__}, bottleneck {version_of(bn)}, numbagg {version_of(nb)}, "
           f"pandas {version_of(pd)}; n = {n:.0e} float64, window {args.window}, "
           f"best of {args.repeat}")
-    if nb is not None:  # compile numbagg's kernels outside the timings
-        small = x[:1000]
-        for name in ("move_mean", "move_sum", "move_std", "move_var", "move_exp_nanmean"):
-            f = getattr(nb, name, None)
-            if f is not None:
-                f(small, alpha=0.1) if name == "move_exp_nanmean" else f(small, window=10)
+    warm_up_numbagg(nb, x)
+    warm_up_pandas(pd, x)
 
     w = args.window
-    rows = []
-    peers = _peers(w, bn, nb, pd)
-    for stage in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
-                  "moving_max", "moving_argmin", "moving_median", "moving_quantile",
-                  "moving_rank"):
-        make = _ps_window(ps, stage, w)
-        t_ps, out = best_of(lambda: make(x), args.repeat)
-        t_st, _ = best_of(lambda: _drain(_ps_stream(ps, stage, w)(x)), args.repeat)
-        rows.append(_row(stage, t_ps, t_st, gbs, peers.get(stage, {}), x, out, args.repeat))
-    # EWM
-    alpha = 2 / (w + 1)
-    ewm_peers: dict[str, Callable[[np.ndarray], Any]] = {}
-    if nb is not None:
-        ewm_peers["numbagg"] = lambda x: nb.move_exp_nanmean(x, alpha=alpha)
-    if pd is not None:
-        ewm_peers["pandas"] = lambda x: pd.Series(x).ewm(alpha=alpha).mean().to_numpy()
-    t_ps, out = best_of(lambda: ps.from_array(x).ewm_mean(alpha=alpha).to_array(), args.repeat)
-    t_st, _ = best_of(lambda: _drain(ps.from_array(x).ewm_mean(alpha=alpha)), args.repeat)
-    rows.append(_row("ewm_mean", t_ps, t_st, gbs, ewm_peers, x, out, args.repeat))
+    rows = [_cells(r, gbs) for r in measure_windows(x, w, args.repeat, ps, bn, nb, pd)]
     print()
     print_table(["stage (window %d)" % w, "ps array s", "ps stream s", "stream GB/s",
                  "vs bottleneck", "vs numbagg", "vs pandas"], rows)
 
-    rows = []
-    t_np, ref = best_of(lambda: np.cumsum(x), args.repeat)
-    for stage in ("cumsum", "cummean", "cumvar", "cummax"):
-        t_ps, out = best_of(lambda: getattr(ps.from_array(x), stage)().to_array(), args.repeat)
-        t_st, _ = best_of(lambda: _drain(getattr(ps.from_array(x), stage)()), args.repeat)
-        if stage == "cumsum":
-            _check("cumsum vs numpy", out, ref)
-        rows.append([stage, f"{t_ps:.4f}", f"{t_st:.4f}", gbs(t_st),
-                     f"{t_np / t_ps:.2f}x/{t_np / t_st:.2f}x"])
+    scans = measure_scans(x, args.repeat, ps)
+    t_np = scans[0]["peers"]["np.cumsum"]
+    rows = [_cells(r, gbs, ("np.cumsum",)) for r in scans]
     rows.append(["np.cumsum", f"{t_np:.4f}", "", gbs(t_np), "1.00x"])
     print()
     print_table(["scan", "ps array s", "ps stream s", "stream GB/s", "speed vs np.cumsum"], rows)
