@@ -1,7 +1,10 @@
 # pystream -- the two set-up commands that work on a fresh machine:
 #   make demo   venv + install + ~1 GB sample .npy + `pystream describe` + a pipeline
 #   make test   venv + install with test extras and the plugins/ packages + C tests
-#               (ASan/UBSan) + Python suite + the plugins' suites
+#               (ASan/UBSan) + the documentation (examples executed) + Python
+#               suite (with the headless-browser check of the built docs) +
+#               the plugins' suites
+#   make docs   the documentation only, into docs/_build/html
 # CI (.ci/run) also runs `make test-asan`: the Python suite on a sanitizer build.
 
 PYTHON ?= python3
@@ -14,7 +17,7 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fr
 SAMPLE ?= data/sample.npy
 BUILD := build/ctest
 
-.PHONY: demo test ctest pytest test-asan bench venv clean
+.PHONY: demo test ctest pytest docs docs-clean test-asan bench venv clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,22 @@ demo: venv
 	$(VENV)/bin/pystream describe --nan-policy omit $(SAMPLE)
 	$(PY) scripts/demo_pipeline.py $(SAMPLE)
 
-test: venv ctest pytest
+test: venv ctest docs pytest
+
+# Sphinx + sphinx-gallery, every example executed, warnings are errors, no
+# network (no intersphinx, data from installed packages).  The build time is
+# printed at the end.  `make docs-clean` forgets the executed gallery and the
+# generated API pages; the benchmark figures are always re-measured.
+DOCS_OUT := docs/_build
+docs: venv
+	$(PY) -m pip install --quiet -e ".[docs]"
+	@start=$$(date +%s); \
+	cd docs && PYSTREAM_STRICT_PLUGINS=1 ../$(PY) -m sphinx -W --keep-going -q -b html \
+		-d _build/doctrees . _build/html && \
+	echo "docs: built in $$(( $$(date +%s) - start )) s -> $(DOCS_OUT)/html/index.html"
+
+docs-clean:
+	rm -rf $(DOCS_OUT) docs/auto_examples docs/api/generated docs/_generated docs/sg_execution_times.rst
 
 # C unit tests under ASan + UBSan, three times: with the kernels the CPU
 # gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
@@ -93,7 +111,7 @@ test-asan:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	PYSTREAM_SKIP_PACKAGING=1 && \
 	../$(ASAN_VENV)/bin/python -c "import pystream._pystream_c as c; assert '$(ASAN_VENV)' in c.__file__, c.__file__; print('sanitizer build:', c.__file__)" && \
-	../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml .
+	../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml --ignore=docs .
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[bench]"
@@ -101,3 +119,4 @@ bench: venv
 
 clean:
 	rm -rf build dist *.egg-info pystream/_pystream_c*.so pystream/_pystream_c.c $(BUILD)
+	$(MAKE) docs-clean

@@ -19,7 +19,8 @@ import scipy.signal as ss
 
 import pystream as ps
 
-mv = 100 * np.fromfile(cbook.get_sample_data("membrane.dat", asfileobj=False), dtype=np.float32)
+raw = np.fromfile(cbook.get_sample_data("membrane.dat", asfileobj=False), dtype=np.float32)
+mv = 100 * raw  # mV
 fs, q = 2000.0, 10
 t = np.arange(len(mv)) / fs
 

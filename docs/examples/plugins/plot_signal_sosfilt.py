@@ -50,7 +50,8 @@ print("with zi, identical to scipy:", np.array_equal(slow, ss.sosfilt(sos, mv, z
 eeg = np.fromfile(cbook.get_sample_data("eeg.dat", asfileobj=False)).reshape(800, 4)
 sos_eeg = ss.butter(4, 8, fs=80.0, output="sos")
 eeg_lp = ps.from_array(eeg, chunk_size=128).sosfilt(sos=sos_eeg).to_array()
-print("4 EEG channels, identical:", np.array_equal(eeg_lp, ss.sosfilt(sos_eeg, eeg, axis=0)))
+print("4 EEG channels, identical:",
+      np.array_equal(eeg_lp, ss.sosfilt(sos_eeg, eeg, axis=0)))
 
 # %%
 # Checkpoint in the middle of the stream and resume from the bytes (for

@@ -27,7 +27,8 @@ years, spots = data["YEAR"].to_numpy(), data["SUNACTIVITY"].to_numpy()
 
 f, pxx = ps.from_array(spots, chunk_size=50).welch(fs=1.0, nperseg=128)
 f0, p0 = ss.welch(spots, fs=1.0, nperseg=128)
-print(f"peak at {f[np.argmax(pxx)]:.4f} cycles a year: a {1 / f[np.argmax(pxx)]:.1f}-year cycle;",
+peak = f[np.argmax(pxx)]
+print(f"peak at {peak:.4f} cycles a year: a {1 / peak:.1f}-year cycle;",
       f"max relative difference to scipy: {np.max(np.abs(pxx - p0) / p0):.1e}")
 
 # %%
@@ -58,7 +59,7 @@ for b in bounds[1:-1]:
 ax1.set_xlabel("year (dashed: partition boundaries)")
 ax1.set_ylabel("sunspot number")
 ax2.semilogy(f, pxx, color="C0")
-ax2.axvline(f[np.argmax(pxx)], color="grey", lw=0.5)
+ax2.axvline(peak, color="grey", lw=0.5)
 ax2.set_xlabel("frequency (cycles a year)")
 ax2.set_ylabel("PSD")
 fig.tight_layout()

@@ -42,7 +42,7 @@ rng = np.random.default_rng(2010)
 popularity = 1 / np.arange(1, len(site) + 1) ** 1.1
 popularity /= popularity.sum()
 agents = ["Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-          "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+          "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15",
           "curl/8.5.0", "python-requests/2.32.3"]
 cache, served = set(), {200: 0, 304: 0, 404: 0}
 tmp = tempfile.TemporaryDirectory()
@@ -58,9 +58,9 @@ with gzip.open(path, "wt", encoding="utf-8") as log:
             cache.add((client, url))
         latency = 0.002 * rng.lognormal(0, 0.5) + nbytes / 4e6 * rng.lognormal(0, 0.3)
         h, m, sec = second // 3600, second // 60 % 60, second % 60
-        line = (f'{client} - - [14/Mar/2010:{h:02d}:{m:02d}:{sec:02d} -0800] "GET {url} HTTP/1.1" '
-                f'{status} {nbytes if nbytes else "-"} "-" "{agents[rng.integers(4)]}" '
-                f"{1e6 * latency:.0f}")
+        line = (f"{client} - - [14/Mar/2010:{h:02d}:{m:02d}:{sec:02d} -0800] "
+                f'"GET {url} HTTP/1.1" {status} {nbytes if nbytes else "-"} '
+                f'"-" "{agents[rng.integers(4)]}" {1e6 * latency:.0f}')
         if i % 4999 == 4998:
             line = line[:rng.integers(10, 60)]  # cut short at log rotation
         else:
@@ -85,7 +85,8 @@ print(f"{report.lines} lines, {report.records} requests, {report.bad} bad lines 
 # added up while the log was written.
 
 by_status = s.count_by(key=0, values=[1])
-for status, count, (nbytes,) in zip(by_status.unique_keys, by_status.counts, by_status.sums):
+for status, count, (nbytes,) in zip(by_status.unique_keys, by_status.counts,
+                                    by_status.sums):
     print(f"status {status:.0f}: {count:6d} requests, {nbytes:12,.0f} bytes")
 print("bytes per status == sizes served:",
       all(by_status.sums_dict()[k][0] == v for k, v in served.items()))
@@ -100,8 +101,9 @@ records = s.to_array()
 tmp.cleanup()
 fig, ax = plt.subplots(figsize=(7, 4))
 bins = np.geomspace(0.1, 1000, 60)
-ax.hist([records[records[:, 0] == status, 2] / 1000 for status in (200, 304, 404)], bins=bins,
-        stacked=True, color=["C0", "C2", "C3"], label=["200 OK", "304 Not Modified", "404 Not Found"])
+ax.hist([records[records[:, 0] == status, 2] / 1000 for status in (200, 304, 404)],
+        bins=bins, stacked=True, color=["C0", "C2", "C3"],
+        label=["200 OK", "304 Not Modified", "404 Not Found"])
 ax.set_xscale("log")
 ax.set_xlabel("latency (ms)")
 ax.set_ylabel("requests")

@@ -41,7 +41,8 @@ print(f"{report.lines} lines, {report.records} records, {report.bad} bad: "
 # four years.  The sums are exact: the same as ``math.fsum`` per month.
 
 table = days.to_array()
-fsum = [math.fsum(table[(table[:, 1] == m) & (table[:, 2] > 0), 2]) for m in wet.unique_keys]
+fsum = [math.fsum(table[(table[:, 1] == month) & (table[:, 2] > 0), 2])
+        for month in wet.unique_keys]
 print("wet days per month:", {int(k): int(n) for k, n in zip(wet.unique_keys, wet.counts)})
 print("sums identical to math.fsum:", np.array_equal(wet.sums[:, 0], fsum))
 
@@ -64,7 +65,8 @@ merged = pt.CountBy.from_bytes(shipped[0])
 for blob in shipped[1:]:
     merged.merge(pt.CountBy.from_bytes(blob))
 total = merged.result()
-print("4 yearly partitions merged == serial:", total == wet and np.array_equal(total.sums, wet.sums))
+print("4 yearly partitions merged == serial:",
+      total == wet and np.array_equal(total.sums, wet.sums))
 
 fig, ax1 = plt.subplots(figsize=(7, 3.5))
 months = wet.unique_keys.astype(int)

@@ -12,7 +12,9 @@ import pystream as ps
 from pystream_signal import Decimate, SosFilt, Welch
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
+# The examples are in the documentation's gallery, docs/examples/plugins/ of the repository.
+GALLERY = ROOT.parents[1] / "docs" / "examples" / "plugins"
+EXAMPLES = sorted(GALLERY.glob("plot_signal_*.py"))
 
 
 def test_entry_point_installed():

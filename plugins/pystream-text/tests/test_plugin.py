@@ -17,6 +17,9 @@ import pystream_text as pt
 from _gen import access_log
 
 ROOT = Path(__file__).resolve().parents[1]
+# The examples are in the documentation's gallery, docs/examples/plugins/ of the repository.
+GALLERY = ROOT.parents[1] / "docs" / "examples" / "plugins"
+EXAMPLES = sorted(GALLERY.glob("plot_text_*.py"))
 
 
 def test_entry_point_installed():
@@ -54,8 +57,9 @@ def test_plugin_import_is_cheap():
     assert float(out.stdout) < 0.05
 
 
-@pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("plot_*.py")))
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_run(script, tmp_path):
+    assert len(EXAMPLES) == 2
     env = {**os.environ, "MPLBACKEND": "Agg"}
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path,
                          env=env, timeout=120)

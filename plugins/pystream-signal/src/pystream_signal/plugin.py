@@ -18,14 +18,14 @@ FAMILY = "signal"
 def register_stages(register):  # type: ignore[no-untyped-def]
     register("sosfilt", SosFilt, family=FAMILY,
              summary="Causal IIR filter (second-order sections), state carried across chunks",
-             example="examples/plot_sosfilt.py")
+             example="../../docs/examples/plugins/plot_signal_sosfilt.py")
     register("decimate", Decimate, family=FAMILY,
              summary="Causal anti-alias filter, then every q-th record (scipy's zero_phase=False)",
-             example="examples/plot_decimate.py")
+             example="../../docs/examples/plugins/plot_signal_decimate.py")
 
 
 @hookimpl
 def register_reducers(register):  # type: ignore[no-untyped-def]
     register("welch", Welch, family=FAMILY,
              summary="Welch power spectral density (f, Pxx); mergeable state",
-             example="examples/plot_welch.py")
+             example="../../docs/examples/plugins/plot_signal_welch.py")

@@ -7,11 +7,12 @@ from pystream.hookspecs import hookimpl
 def register_sources(register):
     from ._log import from_log
 
-    register("log", from_log, example="examples/plot_access_log.py")
+    register("log", from_log, example="../../docs/examples/plugins/plot_text_access_log.py")
 
 
 @hookimpl
 def register_reducers(register):
     from ._count import CountBy
 
-    register("count_by", CountBy, family="text", example="examples/plot_count_by.py")
+    register("count_by", CountBy, family="text",
+             example="../../docs/examples/plugins/plot_text_count_by.py")
