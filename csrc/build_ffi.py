@@ -1,9 +1,12 @@
 """cffi builder for pystream's C core (API / out-of-line mode).
 
 Not shipped in the package: setuptools runs it at build time through
-``cffi_modules`` in setup.py.  The cdef is read from the public header
-``csrc/pystream.h`` (the region between the ``cffi-cdef`` markers), never
-kept in a Python string.
+``cffi_modules`` in setup.py.  The cdef is read from the public headers:
+``csrc/pystream.h`` first, then every other ``csrc/*.h`` that has
+``cffi-cdef`` markers (the region between them), never kept in a Python
+string.  Every ``csrc/*.c`` is compiled (the C tests live in
+``csrc/tests/``), so a new kernel is a ``.c`` file and, if it has a public
+API, a header with markers.
 
 Environment switches (read at build time):
 
@@ -23,7 +26,7 @@ from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 HEADER = HERE / "pystream.h"
-SOURCES = ["moments.c", "stage.c", "window.c", "window_order.c", "scan.c", "ewm.c", "block.c"]
+SOURCES = sorted(p.name for p in HERE.glob("*.c"))
 
 BEGIN = "/* cffi-cdef-begin */"
 END = "/* cffi-cdef-end */"
@@ -52,13 +55,21 @@ def compile_args() -> tuple[list[str], list[str]]:
     return common + ["-O3"], []
 
 
+def public_headers() -> list[pathlib.Path]:
+    """``pystream.h``, then the other headers that declare a cffi API."""
+    others = sorted(p for p in HERE.glob("*.h")
+                    if p != HEADER and BEGIN in p.read_text(encoding="utf-8"))
+    return [HEADER, *others]
+
+
 def make_ffi() -> FFI:
     ffi = FFI()
-    ffi.cdef(read_cdef())
+    headers = public_headers()
+    ffi.cdef("\n".join(read_cdef(h) for h in headers))
     cflags, ldflags = compile_args()
     ffi.set_source(
         "pystream._pystream_c",
-        '#include "pystream.h"\n',
+        "".join(f'#include "{h.name}"\n' for h in headers),
         sources=[str((HERE / name).relative_to(HERE.parent)) for name in SOURCES],
         include_dirs=[str(HERE.relative_to(HERE.parent))],
         extra_compile_args=cflags,
