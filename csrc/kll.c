@@ -41,13 +41,15 @@
 #define KEY_NINF 0x000FFFFFFFFFFFFFull
 #define KEY_PINF 0xFFF0000000000000ull
 #define FORMAT_VERSION 1u
+/* scratch beyond a capacity: sentinels around the runs being merged */
+#define TMP_PAD 8
 #define MAX_N ((int64_t)1 << 62)
 
 static const unsigned char MAGIC[8] = {'P', 'S', 'K', 'L', 'L', 'S', 'K', 'T'};
 
 struct ps_kll {
     uint64_t *items;      /* levels[num_levels] slots */
-    uint64_t *sort_tmp;   /* tmp_cap slots for sorting level 0 */
+    uint64_t *sort_tmp;   /* tmp_cap + TMP_PAD slots: sorting, merging */
     uint64_t *keys;       /* BLOCK slots: converted input */
     uint32_t tmp_cap;
     uint32_t k;
@@ -252,13 +254,6 @@ static void sort_keys(uint64_t *a, uint32_t n, uint64_t *tmp)
 
 /* Keep the even (offset 0) or odd (offset 1) positions of buf[0..len),
    packed at the bottom (down) or at the top (up) of the range. */
-static void halve_down(uint64_t *buf, uint32_t len, unsigned offset)
-{
-    uint32_t half = len / 2;
-    for (uint32_t i = 0; i < half; i++)
-        buf[i] = buf[2 * i + offset];
-}
-
 static void halve_up(uint64_t *buf, uint32_t len, unsigned offset)
 {
     uint32_t half = len / 2;
@@ -266,43 +261,67 @@ static void halve_up(uint64_t *buf, uint32_t len, unsigned offset)
         buf[len - 1 - t] = buf[len - 1 - offset - 2 * t];
 }
 
-/* a[0..na) (sorted) merged with b[0..nb) (sorted) into a + na .. b + nb,
-   where b == a + 2 * na: the output starts at b - na and trails the
-   reads of b, so the merge runs in place and stops once a is used up. */
-static void merge_up(uint64_t *a, uint32_t na, uint64_t *b, uint32_t nb)
+/* Bidirectional branchless merge of a[0..na) and b[0..nb) into
+   out[0..na+nb): the front half takes the smallest keys, the back half the
+   largest, two independent dependency chains.  a[-1] and b[-1] must be 0
+   and a[na] and b[nb] UINT64_MAX (no key is either: both are NaN keys).
+   Equal keys are identical, so the output does not depend on which copy
+   of a tie is taken. */
+static void merge_bidir(const uint64_t *a, uint32_t na, const uint64_t *b, uint32_t nb,
+                        uint64_t *out)
 {
-    uint64_t *out = b - na;
-    uint32_t i = 0, j = 0;
-    while (i < na && j < nb) {
-        uint64_t x = a[i], y = b[j];
-        int t = y < x;
-        *out++ = t ? y : x;
-        j += (uint32_t)t;
-        i += (uint32_t)!t;
+    uint32_t total = na + nb, nfront = total / 2, nback = total - nfront;
+    const uint64_t *fa = a, *fb = b, *ba = a + na - 1, *bb = b + nb - 1;
+    uint64_t *fo = out, *bo = out + total - 1;
+    uint32_t t = 0;
+    for (; t < nfront; t++) {
+        uint64_t x = *fa, y = *fb;
+        int tb = y < x;
+        *fo++ = tb ? y : x;
+        fb += tb;
+        fa += !tb;
+        uint64_t u = *ba, v = *bb;
+        int ta = u > v;
+        *bo-- = ta ? u : v;
+        ba -= ta;
+        bb -= !ta;
     }
-    while (i < na)
-        *out++ = a[i++];
+    if (t < nback) {
+        uint64_t u = *ba, v = *bb;
+        *bo = u > v ? u : v;
+    }
 }
 
-/* Halve buf[adj_beg .. adj_beg + adj_pop) with one random bit and merge
-   it into the level above, which starts at adj_beg + adj_pop. */
+/* Halve items[adj_beg .. adj_beg + adj_pop) (sorted) with one random bit
+   and merge it into the level above, which starts at adj_beg + adj_pop:
+   the result fills items[adj_beg + adj_pop / 2 .. end of the level above).
+   tmp holds adj_pop / 2 + pop_above + 4 keys. */
 static void halve_and_merge(ps_kll *s, uint64_t *items, uint32_t adj_beg, uint32_t adj_pop,
-                            uint32_t pop_above)
+                            uint32_t pop_above, uint64_t *tmp)
 {
     unsigned bit = rng_bit(s);
+    uint32_t half = adj_pop / 2;
     if (pop_above == 0) {
         halve_up(items + adj_beg, adj_pop, bit);
-    } else {
-        halve_down(items + adj_beg, adj_pop, bit);
-        merge_up(items + adj_beg, adj_pop / 2, items + adj_beg + adj_pop, pop_above);
+        return;
     }
+    uint64_t *a = tmp + 1, *b = tmp + half + 3;
+    const uint64_t *src = items + adj_beg + bit;
+    for (uint32_t i = 0; i < half; i++)
+        a[i] = src[2 * i];
+    a[-1] = 0;
+    a[half] = UINT64_MAX;
+    memcpy(b, items + adj_beg + adj_pop, (size_t)pop_above * 8);
+    b[-1] = 0;
+    b[pop_above] = UINT64_MAX;
+    merge_bidir(a, half, b, pop_above, items + adj_beg + half);
 }
 
 static int ensure_sort_tmp(ps_kll *s, uint32_t cap)
 {
     if (s->tmp_cap >= cap)
         return PS_OK;
-    uint64_t *t = malloc((size_t)cap * 8);
+    uint64_t *t = malloc(((size_t)cap + TMP_PAD) * 8);
     if (!t)
         return PS_ERR_NOMEM;
     free(s->sort_tmp);
@@ -368,7 +387,7 @@ static int compress_while_updating(ps_kll *s)
         sort_keys(items + adj_beg, adj_pop, s->sort_tmp);
         fold_minmax(s, items[adj_beg], items[adj_beg + adj_pop - 1]);
     }
-    halve_and_merge(s, items, adj_beg, adj_pop, pop_above);
+    halve_and_merge(s, items, adj_beg, adj_pop, pop_above, s->sort_tmp);
     lv[h + 1] -= half;
     if (odd) {
         lv[h] = lv[h + 1] - 1;
@@ -436,6 +455,10 @@ static int to_keys(int dtype, const char *p, int64_t cnt, ptrdiff_t stride, uint
         if (stride == 8) {
             for (int64_t i = 0; i < cnt; i++) {
                 uint64_t u;
+#if defined(__GNUC__)
+                if ((i & 7) == 0) /* the next block, while the sketch works */
+                    __builtin_prefetch((const void *)((uintptr_t)p + (uintptr_t)(i + BLOCK) * 8));
+#endif
                 memcpy(&u, p + i * 8, 8);
                 uint64_t key = key_of_bits(u);
                 bad |= (uint64_t)(key - KEY_NINF > KEY_PINF - KEY_NINF);
@@ -565,7 +588,7 @@ static ps_kll *alloc_state(uint32_t k, uint32_t cap)
     if (!s)
         return NULL;
     s->items = malloc((size_t)cap * 8);
-    s->sort_tmp = malloc((size_t)cap * 8);
+    s->sort_tmp = malloc(((size_t)cap + TMP_PAD) * 8);
     s->keys = malloc((size_t)BLOCK * 8);
     if (!s->items || !s->sort_tmp || !s->keys) {
         ps_kll_free(s);
@@ -729,7 +752,7 @@ static int general_compress(ps_kll *s, int num_levels_in, uint64_t *it, uint32_t
             }
             if (h == 0)
                 sort_keys(it + adj_beg, adj_pop, tmp);
-            halve_and_merge(s, it, adj_beg, adj_pop, pop_above);
+            halve_and_merge(s, it, adj_beg, adj_pop, pop_above, tmp);
             cur_count -= half;
             in_levels[h + 1] -= half;
             if (h == cur_levels - 1) {
@@ -755,7 +778,7 @@ static int merge_higher_levels(ps_kll *s, const ps_kll *o)
                      ((uint32_t)ps_kll_num_retained(o) - pop_of(o, 0));
     uint32_t in_levels[MAX_LEVELS + 3], out_levels[MAX_LEVELS + 3];
     uint64_t *work = malloc(((size_t)total + 1) * 8);
-    uint64_t *tmp = malloc(((size_t)total + 1) * 8);
+    uint64_t *tmp = malloc(((size_t)total + TMP_PAD) * 8);
     int st = PS_ERR_NOMEM, final_levels = 0;
     uint32_t final_items = 0;
     if (!work || !tmp)
