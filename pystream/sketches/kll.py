@@ -75,7 +75,7 @@ class KLLSketch:
     (100000, False)
     >>> abs(s.rank(0.0) - 0.5) < s.normalized_rank_error()
     True
-    >>> float(s.quantile(0.0)) == x.min(), float(s.quantile(1.0)) == x.max()
+    >>> s.quantile(0.0) == float(x.min()), s.quantile(1.0) == float(x.max())
     (True, True)
     >>> KLLSketch().update([3.0, 1.0, 2.0, np.nan]).quantile([0.0, 0.5, 1.0])
     array([1., 2., 3.])
