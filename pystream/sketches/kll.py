@@ -118,12 +118,14 @@ class KLLSketch:
     @property
     def count(self) -> int:
         """Number of non-NaN values seen."""
-        return int(lib.ps_kll_count(self._state))
+        with _Owned(self._lock, "KLLSketch.count"):
+            return int(lib.ps_kll_count(self._state))
 
     @property
     def nan_count(self) -> int:
         """Number of NaN values seen (and ignored)."""
-        return int(lib.ps_kll_nan_count(self._state))
+        with _Owned(self._lock, "KLLSketch.nan_count"):
+            return int(lib.ps_kll_nan_count(self._state))
 
     @property
     def min(self) -> float:
@@ -140,17 +142,20 @@ class KLLSketch:
     @property
     def num_retained(self) -> int:
         """Number of values the sketch holds (memory is 8 bytes each)."""
-        return int(lib.ps_kll_num_retained(self._state))
+        with _Owned(self._lock, "KLLSketch.num_retained"):
+            return int(lib.ps_kll_num_retained(self._state))
 
     @property
     def num_levels(self) -> int:
         """Number of levels (level h holds values of weight 2**h)."""
-        return int(lib.ps_kll_num_levels(self._state))
+        with _Owned(self._lock, "KLLSketch.num_levels"):
+            return int(lib.ps_kll_num_levels(self._state))
 
     @property
     def is_exact(self) -> bool:
         """True while nothing has been compacted: results are then exact."""
-        return bool(lib.ps_kll_is_exact(self._state))
+        with _Owned(self._lock, "KLLSketch.is_exact"):
+            return bool(lib.ps_kll_is_exact(self._state))
 
     def __len__(self) -> int:
         return self.count
@@ -409,12 +414,12 @@ class KLLSketch:
         """Level boundaries in the buffer (level h: [levels[h], levels[h+1]))."""
         with _Owned(self._lock, "KLLSketch._levels"):
             return [int(lib.ps_kll_level_offset(self._state, h))
-                    for h in range(self.num_levels + 1)]
+                    for h in range(int(lib.ps_kll_num_levels(self._state)) + 1)]
 
     def _retained(self) -> np.ndarray:
         """Retained values in storage order."""
         with _Owned(self._lock, "KLLSketch._retained"):
-            out = np.empty(self.num_retained, dtype=np.float64)
+            out = np.empty(int(lib.ps_kll_num_retained(self._state)), dtype=np.float64)
             check_status(lib.ps_kll_retained(self._state, ffi.from_buffer("double[]", out),
                                              out.size), "KLLSketch._retained")
         return out
