@@ -653,8 +653,9 @@ int ps_ddsketch_update(ps_ddsketch *s, const void *data, int64_t n, int64_t d,
     if (!data || n > INT64_MAX / d)
         return PS_ERR_ARG;
     total = n * d;
-    /* rows that follow each other without gaps: one flat run */
-    if (d == 1 || record_stride == (ptrdiff_t)d * value_stride) {
+    /* rows that follow each other without gaps: one flat run (with d == 1
+       the record stride is the only one that matters) */
+    if (d > 1 && record_stride == (ptrdiff_t)d * value_stride) {
         d = 1;
         record_stride = value_stride;
         n = total;
@@ -853,9 +854,10 @@ int ps_ddsketch_quantiles(const ps_ddsketch *s, const double *q, int64_t n, doub
 
 /* rank(v) = (values in buckets below v's bucket
  *            + the bucket's count if v >= the bucket's value) / count,
- * where v's bucket is taken after the collapse clamp, the bucket's value
- * is clamped to [min, max] like a quantile, and v < min gives 0, v >= max
- * gives 1.  So rank(quantile(q)) >= (floor(q (count - 1)) + 1) / count. */
+ * where v's bucket is taken after the collapse clamp and the bucket's value
+ * is clamped to [min, max] like a quantile; v < min gives 0, v >= max
+ * gives 1 and min <= v at least 1 / count (the minimum is exact).  So
+ * rank(quantile(q)) >= (floor(q (count - 1)) + 1) / count. */
 int ps_ddsketch_ranks(const ps_ddsketch *s, const double *v, int64_t n, double *out)
 {
     walk w;
@@ -938,6 +940,8 @@ int ps_ddsketch_ranks(const ps_ddsketch *s, const double *v, int64_t n, double *
         }
         if (x >= clampv(s, rep))
             below += own;
+        if (below == 0)
+            below = 1; /* x >= min: the minimum is <= x */
         out[k] = (double)below / (double)s->n;
     }
     free(w.cum);

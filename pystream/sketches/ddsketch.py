@@ -121,7 +121,9 @@ def _as_float_array(values: Any, what: str) -> tuple[np.ndarray, bool]:
     """``values`` as a contiguous float64 array, and whether it was a scalar."""
     scalar = np.ndim(values) == 0 and not isinstance(values, np.ndarray)
     try:
-        arr = np.ascontiguousarray(values, dtype=np.float64)
+        arr = np.asarray(values, dtype=np.float64)
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would make 0-d 1-d)
+            arr = arr.copy(order="C")
     except (TypeError, ValueError) as exc:
         raise TypeError(f"DDSketch.{what}: expected a number or an array of numbers, "
                         f"got {values!r}") from exc
@@ -418,8 +420,10 @@ class DDSketch:
         The sketch resolves values to buckets: the result counts all the
         buckets below the bucket of ``value``, plus that bucket when
         ``value`` is at least the value the bucket returns (clamped to
-        ``[min, max]``, as for :meth:`quantile`).  It is 0 below the minimum
-        and 1 from the maximum on, and ``rank(quantile(q)) >= q``.
+        ``[min, max]``, as for :meth:`quantile`).  It is 0 below the
+        minimum, at least ``1 / count`` from the minimum on (the minimum is
+        exact) and 1 from the maximum on; ``rank(quantile(q)) >=
+        (floor(q * (count - 1)) + 1) / count``.
 
         Parameters
         ----------
