@@ -40,7 +40,8 @@ collapse only affects the values of smallest magnitude of one sign (low
 quantiles of the positive values, quantiles of the negative values closest
 to zero), which then come back as the collapsed bucket's value.  With the
 defaults (alpha 0.01, 2048 buckets) a store spans magnitudes over a ratio of
-about 6e17 before anything collapses.
+about 4e17 (58.5 binades, 35 buckets per binade) before anything
+collapses.
 
 Determinism
 -----------
