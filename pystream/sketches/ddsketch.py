@@ -1,0 +1,545 @@
+"""DDSketch: quantiles with a relative-error guarantee, exactly mergeable.
+
+The sketch counts values in logarithmic buckets of ``|x|`` (a positive
+store, a mirrored negative store, a zero count), so every quantile it
+returns is within a relative error ``alpha`` of the true one, whatever the
+distribution, in memory that does not grow with the stream.  The hot loop
+runs in C (``csrc/ddsketch.c``) with the GIL released.
+
+Guarantee
+---------
+Let ``x_q = np.quantile(x, q, method="lower")`` over the non-NaN values
+(the value of 0-based rank ``floor(q * (n - 1))`` of the sorted values).
+Then ``|sketch.quantile(q) - x_q| <= alpha * |x_q|`` provided that
+
+* ``|x_q|`` is 0, infinite, or at least ``2.2250738585072014e-308``
+  (the smallest normal float64; smaller non-zero magnitudes -- subnormals --
+  are counted with the zeros and returned as 0, an absolute error below
+  2.3e-308), and
+* the bucket of ``x_q`` was not collapsed (see *Memory* below; never the
+  case while a store holds at most ``max_buckets`` buckets).
+
+``quantile(0)`` and ``quantile(1)`` are the exact minimum and maximum, and
+every result is clamped to ``[min, max]``.  Integers are converted to the
+nearest float64 first.
+
+Why the bound holds (details in ``csrc/ddsketch.h``): the bucket index is
+``floor(mult * (E + p(s)))`` for ``|x| = (1 + s) * 2**(E - 1023)``, ``p`` a
+cubic with ``d(E + p)/d ln|x| >= 10/7``, so with
+``mult = 0.7000007 / ln(gamma)``, ``gamma = (1 + alpha) / (1 - alpha)``, a
+bucket ``[lo, hi]`` has ``hi / lo < gamma``; it returns
+``2 * lo * hi / (lo + hi)``, whose relative error to any point of the bucket
+is at most ``(hi - lo) / (hi + lo) < alpha``.
+
+Memory
+------
+Each store keeps at most ``max_buckets`` buckets: with ``M`` the largest
+bucket index seen in a store, values of index below
+``M - max_buckets + 1`` are counted in that lowest kept bucket.  This
+collapse only affects the values of smallest magnitude of one sign (low
+quantiles of the positive values, quantiles of the negative values closest
+to zero), which then come back as the collapsed bucket's value.  With the
+defaults (alpha 0.01, 2048 buckets) a store spans magnitudes over a ratio of
+about 4e17 (58.5 binades, 35 buckets per binade) before anything
+collapses.
+
+Determinism
+-----------
+The state is a function of the multiset of values only (exact ``uint64``
+counts; the collapse rule depends only on the largest index seen; min and
+max are exact, signed zeros canonicalised to ``+0.0``).  Any chunking of a
+stream and any partitioning and merge order give a bit-identical sketch
+and identical :meth:`DDSketch.to_bytes`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+import threading
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
+from ..reducers import _Owned
+
+__all__ = ["DDSketch"]
+
+ALPHA_MIN = 1e-5
+ALPHA_MAX = 0.5
+
+
+class Buckets(NamedTuple):
+    """The counts a :class:`DDSketch` holds (see :meth:`DDSketch.buckets`).
+
+    Attributes
+    ----------
+    positive_lo, negative_lo : int
+        Bucket index of ``positive[0]`` / ``negative[0]`` (0 when empty).
+    positive, negative : ndarray of uint64
+        Counts of the buckets of ``|x|`` from the lowest to the highest
+        non-empty one, for positive and negative values.
+    zero : int
+        Zeros and subnormals.
+    pos_inf, neg_inf, nan : int
+        ``+inf``, ``-inf`` and NaN counts.
+    """
+
+    positive_lo: int
+    positive: np.ndarray
+    negative_lo: int
+    negative: np.ndarray
+    zero: int
+    pos_inf: int
+    neg_inf: int
+    nan: int
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"DDSketch: alpha must be a real number, got {alpha!r}")
+    a = float(alpha)
+    if not (ALPHA_MIN <= a <= ALPHA_MAX):
+        raise ValueError(f"DDSketch: alpha must be in [{ALPHA_MIN}, {ALPHA_MAX}], got {alpha!r}")
+    return a
+
+
+def _check_max_buckets(max_buckets: object) -> int:
+    if isinstance(max_buckets, (bool, np.bool_)):
+        raise TypeError(f"DDSketch: max_buckets must be an integer, got {max_buckets!r}")
+    try:
+        mb = operator.index(max_buckets)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"DDSketch: max_buckets must be an integer, got {max_buckets!r}") from None
+    limit = int(lib.PS_DDSKETCH_MAX_BUCKETS_LIMIT)
+    if not 1 <= mb <= limit:
+        raise ValueError(f"DDSketch: max_buckets must be in [1, {limit}], got {mb}")
+    return mb
+
+
+def _as_float_array(values: Any, what: str) -> tuple[np.ndarray, bool]:
+    """``values`` as a contiguous float64 array, and whether it was a scalar."""
+    scalar = np.ndim(values) == 0 and not isinstance(values, np.ndarray)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would make 0-d 1-d)
+            arr = arr.copy(order="C")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"DDSketch.{what}: expected a number or an array of numbers, "
+                        f"got {values!r}") from exc
+    return arr, scalar
+
+
+class DDSketch:
+    """Relative-error quantile sketch (DDSketch), deterministic and mergeable.
+
+    Parameters
+    ----------
+    alpha : float, default 0.01
+        Relative accuracy, in ``[1e-5, 0.5]``: every quantile is within
+        ``alpha * |true quantile|`` of numpy's ``method="lower"`` quantile
+        (conditions in the module documentation).
+    max_buckets : int, default 2048
+        Buckets kept per sign; beyond it the buckets of smallest magnitude
+        collapse into the lowest kept one (deterministically).
+
+    Notes
+    -----
+    * NaNs are not in the sketch; they are counted in :attr:`nan_count`.
+      ``+inf`` and ``-inf`` are counted apart, so quantiles that fall on
+      them return them.  Zeros and subnormals share one count and come back
+      as ``0.0``.
+    * The state depends only on the multiset of values: any chunking and
+      any partitioning / merge order give a bit-identical sketch.
+    * Counts are exact (``uint64``).  Memory per sketch is at most
+      ``2 * 2 * max_buckets * 8`` bytes of counts (two stores whose arrays
+      grow geometrically to at most twice ``max_buckets``).
+    * One sketch is used by one thread at a time: a call while another
+      thread is inside one raises ``RuntimeError``.  Build one sketch per
+      thread and merge them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sketches import DDSketch
+    >>> x = np.random.default_rng(0).lognormal(size=100_000)
+    >>> s = DDSketch(alpha=0.01).update(x[:50_000]).update(x[50_000:])
+    >>> s.count
+    100000
+    >>> true = np.quantile(x, 0.99, method="lower")
+    >>> bool(abs(s.quantile(0.99) - true) <= 0.01 * true)
+    True
+    >>> s.quantile([0.0, 1.0]).tolist() == [x.min(), x.max()]
+    True
+    >>> a = DDSketch().update(x[:30_000])
+    >>> b = DDSketch().update(x[30_000:])
+    >>> a.merge(b) == s          # bit-identical to the one-piece sketch
+    True
+    """
+
+    __slots__ = ("_state", "_lock", "__weakref__")
+
+    def __init__(self, alpha: float = 0.01, max_buckets: int = 2048) -> None:
+        a = _check_alpha(alpha)
+        mb = _check_max_buckets(max_buckets)
+        out = ffi.new("ps_ddsketch **")
+        check_status(lib.ps_ddsketch_new(out, a, mb), "DDSketch()")
+        self._lock = threading.Lock()
+        self._state = ffi.gc(out[0], lib.ps_ddsketch_free)
+
+    @classmethod
+    def _adopt(cls, raw_state: Any) -> DDSketch:
+        new = cls.__new__(cls)
+        new._lock = threading.Lock()
+        new._state = ffi.gc(raw_state, lib.ps_ddsketch_free)
+        return new
+
+    # -- properties ---------------------------------------------------------
+    @property
+    def alpha(self) -> float:
+        """Relative accuracy of the quantiles."""
+        return float(lib.ps_ddsketch_alpha(self._state))
+
+    @property
+    def max_buckets(self) -> int:
+        """Buckets kept per sign before the smallest magnitudes collapse."""
+        return int(lib.ps_ddsketch_max_buckets(self._state))
+
+    @property
+    def count(self) -> int:
+        """Number of non-NaN values (zeros and infinities included)."""
+        with _Owned(self._lock, "DDSketch.count"):
+            return int(lib.ps_ddsketch_count(self._state))
+
+    @property
+    def nan_count(self) -> int:
+        """Number of NaN values seen (not in the sketch)."""
+        with _Owned(self._lock, "DDSketch.nan_count"):
+            return int(lib.ps_ddsketch_nan_count(self._state))
+
+    @property
+    def min(self) -> float:
+        """Exact minimum of the non-NaN values (NaN if there are none)."""
+        with _Owned(self._lock, "DDSketch.min"):
+            return float(lib.ps_ddsketch_min(self._state))
+
+    @property
+    def max(self) -> float:
+        """Exact maximum of the non-NaN values (NaN if there are none)."""
+        with _Owned(self._lock, "DDSketch.max"):
+            return float(lib.ps_ddsketch_max(self._state))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated for the bucket counts (both stores)."""
+        with _Owned(self._lock, "DDSketch.nbytes"):
+            return int(lib.ps_ddsketch_allocated(self._state))
+
+    def __repr__(self) -> str:
+        with _Owned(self._lock, "DDSketch.__repr__"):
+            st = self._state
+            n = int(lib.ps_ddsketch_count(st))
+            nan = int(lib.ps_ddsketch_nan_count(st))
+            text = (f"DDSketch(alpha={self.alpha!r}, max_buckets={self.max_buckets}, "
+                    f"count={n}, nan_count={nan}")
+            if n:
+                text += (f", min={float(lib.ps_ddsketch_min(st))!r}, "
+                         f"max={float(lib.ps_ddsketch_max(st))!r}")
+            return text + ")"
+
+    # -- updates ------------------------------------------------------------
+    def update(self, chunk: Any) -> DDSketch:
+        """Add the values of ``chunk``.
+
+        Parameters
+        ----------
+        chunk : array_like
+            Any shape (values are flattened) and any numeric dtype (bool,
+            integers, float16/32/64); strided, byte-swapped, misaligned and
+            read-only arrays work.  Not modified.
+
+        Returns
+        -------
+        DDSketch
+            ``self``.
+
+        Raises
+        ------
+        TypeError
+            Non-numeric dtype (complex, object, strings...) or a masked array.
+        RuntimeError
+            Another thread is using this sketch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sketches import DDSketch
+        >>> s = DDSketch().update(np.arange(10, dtype=np.int8).reshape(2, 5))
+        >>> s.count, s.min, s.max
+        (10, 0.0, 9.0)
+        """
+        if not isinstance(chunk, np.ndarray):
+            chunk = np.asarray(chunk)
+        kernel_dtype(chunk.dtype, "DDSketch.update")
+        if chunk.ndim == 0:
+            chunk = chunk.reshape(1)
+        if chunk.size == 0:
+            if isinstance(chunk, np.ma.MaskedArray):
+                prepare_chunk(chunk, "DDSketch.update")  # raises the masked-array error
+            return self
+        ki = prepare_chunk(chunk, "DDSketch.update")
+        if not self._lock.acquire(False):
+            _Owned(self._lock, "DDSketch.update").__enter__()  # raises the busy error
+        try:
+            status = lib.ps_ddsketch_update(self._state, ki.pointer, ki.n, ki.d,
+                                            ki.record_stride, ki.value_stride, ki.code)
+        finally:
+            self._lock.release()
+        if status:
+            check_status(status, "DDSketch.update")
+        return self
+
+    def merge(self, other: DDSketch) -> DDSketch:
+        """Add the values of another sketch, in place.
+
+        The result is bit-identical to a sketch fed all the values of both,
+        in any order and chunking.
+
+        Parameters
+        ----------
+        other : DDSketch
+            Same ``alpha`` and ``max_buckets``.  Not modified (merging a
+            sketch with itself counts every value twice).
+
+        Returns
+        -------
+        DDSketch
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``alpha`` or ``max_buckets`` differ.
+        TypeError
+            ``other`` is not a DDSketch.
+        OverflowError
+            A count would exceed ``2**64 - 1``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sketches import DDSketch
+        >>> a = DDSketch().update(np.array([1.0, 2.0]))
+        >>> b = DDSketch().update(np.array([3.0, np.nan]))
+        >>> a.merge(b).count, a.nan_count, a.max
+        (3, 1, 3.0)
+        """
+        if not isinstance(other, DDSketch):
+            raise TypeError(f"DDSketch.merge: can only merge a DDSketch, not {type(other).__name__}")
+        if other.alpha != self.alpha or other.max_buckets != self.max_buckets:
+            raise ValueError(
+                "DDSketch.merge: sketches must have the same alpha and max_buckets; got "
+                f"alpha={self.alpha!r}, max_buckets={self.max_buckets} and "
+                f"alpha={other.alpha!r}, max_buckets={other.max_buckets}")
+        if other is self:
+            with _Owned(self._lock, "DDSketch.merge"):
+                check_status(lib.ps_ddsketch_merge(self._state, self._state), "DDSketch.merge")
+            return self
+        with _Owned(self._lock, "DDSketch.merge"), _Owned(other._lock, "DDSketch.merge"):
+            check_status(lib.ps_ddsketch_merge(self._state, other._state), "DDSketch.merge")
+        return self
+
+    def copy(self) -> DDSketch:
+        """An independent copy.
+
+        Examples
+        --------
+        >>> from pystream.sketches import DDSketch
+        >>> a = DDSketch().update([1.0, 2.0])
+        >>> b = a.copy().update([3.0])
+        >>> a.count, b.count
+        (2, 3)
+        """
+        out = ffi.new("ps_ddsketch **")
+        with _Owned(self._lock, "DDSketch.copy"):
+            check_status(lib.ps_ddsketch_copy(out, self._state), "DDSketch.copy")
+        return DDSketch._adopt(out[0])
+
+    __copy__ = copy
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DDSketch:
+        return self.copy()
+
+    # -- queries ------------------------------------------------------------
+    def quantile(self, q: Any) -> Any:
+        """Estimated quantiles of the non-NaN values.
+
+        Parameters
+        ----------
+        q : float or array_like of float
+            In ``[0, 1]``.
+
+        Returns
+        -------
+        float or ndarray
+            A float for a scalar ``q``, else an array of ``q``'s shape.
+            Within ``alpha`` (relative) of ``np.quantile(x, q,
+            method="lower")`` (see the module documentation); ``q = 0`` and
+            ``q = 1`` give the exact min and max; NaN for an empty sketch.
+
+        Raises
+        ------
+        ValueError
+            A ``q`` outside ``[0, 1]`` or NaN.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sketches import DDSketch
+        >>> s = DDSketch(alpha=0.01).update(np.arange(1, 1001))
+        >>> round(s.quantile(0.5), 2)        # true value 500 (within 1%)
+        498.93
+        >>> s.quantile([0, 0.25, 1]).round(1).tolist()
+        [1.0, 249.5, 1000.0]
+        """
+        qa, scalar = _as_float_array(q, "quantile")
+        bad = ~((qa >= 0.0) & (qa <= 1.0))
+        if bad.any():
+            raise ValueError(f"DDSketch.quantile: q must be in [0, 1], got "
+                             f"{qa[bad].ravel()[0]!r}")
+        out = np.empty(qa.shape, np.float64)
+        with _Owned(self._lock, "DDSketch.quantile"):
+            check_status(lib.ps_ddsketch_quantiles(
+                self._state, ffi.from_buffer("double[]", qa), qa.size,
+                ffi.from_buffer("double[]", out)), "DDSketch.quantile")
+        return float(out.reshape(())) if scalar else out
+
+    def rank(self, value: Any) -> Any:
+        """Estimated fraction of the non-NaN values that are ``<= value``.
+
+        The sketch resolves values to buckets: the result counts all the
+        buckets below the bucket of ``value``, plus that bucket when
+        ``value`` is at least the value the bucket returns (clamped to
+        ``[min, max]``, as for :meth:`quantile`).  It is 0 below the
+        minimum, at least ``1 / count`` from the minimum on (the minimum is
+        exact) and 1 from the maximum on; ``rank(quantile(q)) >=
+        (floor(q * (count - 1)) + 1) / count``.
+
+        Parameters
+        ----------
+        value : float or array_like of float
+
+        Returns
+        -------
+        float or ndarray
+            NaN for a NaN value or an empty sketch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sketches import DDSketch
+        >>> s = DDSketch().update(np.arange(1, 101))
+        >>> s.rank(0.5), s.rank(50.0), s.rank(50.5), s.rank(1000.0)
+        (0.0, 0.49, 0.5, 1.0)
+        """
+        va, scalar = _as_float_array(value, "rank")
+        out = np.empty(va.shape, np.float64)
+        with _Owned(self._lock, "DDSketch.rank"):
+            check_status(lib.ps_ddsketch_ranks(
+                self._state, ffi.from_buffer("double[]", va), va.size,
+                ffi.from_buffer("double[]", out)), "DDSketch.rank")
+        return float(out.reshape(())) if scalar else out
+
+    def buckets(self) -> Buckets:
+        """The counts held: per-sign bucket arrays, zero, inf and NaN counts.
+
+        Returns
+        -------
+        Buckets
+            Each store holds at most ``max_buckets`` buckets.
+
+        Examples
+        --------
+        >>> from pystream.sketches import DDSketch
+        >>> b = DDSketch().update([-2.0, 0.0, 1.0, 1.0, float("inf")]).buckets()
+        >>> b.positive.tolist(), b.negative.tolist(), b.zero, b.pos_inf
+        ([2], [1], 1, 1)
+        """
+        lo = ffi.new("int64_t *")
+        nb = ffi.new("int64_t *")
+        parts = []
+        with _Owned(self._lock, "DDSketch.buckets"):
+            st = self._state
+            for negative in (0, 1):
+                check_status(lib.ps_ddsketch_buckets(st, negative, lo, nb, ffi.NULL, 0),
+                             "DDSketch.buckets")
+                counts = np.zeros(int(nb[0]), np.uint64)
+                check_status(lib.ps_ddsketch_buckets(
+                    st, negative, lo, nb, ffi.from_buffer("uint64_t[]", counts),
+                    counts.size), "DDSketch.buckets")
+                parts.append((int(lo[0]), counts))
+            return Buckets(parts[0][0], parts[0][1], parts[1][0], parts[1][1],
+                           int(lib.ps_ddsketch_zero_count(st)),
+                           int(lib.ps_ddsketch_inf_count(st, 0)),
+                           int(lib.ps_ddsketch_inf_count(st, 1)),
+                           int(lib.ps_ddsketch_nan_count(st)))
+
+    # -- serialization ------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialize: versioned, checksummed, little-endian bytes.
+
+        Equal sketches give equal bytes (the bytes do not depend on how the
+        values were chunked, partitioned or merged).
+
+        Examples
+        --------
+        >>> from pystream.sketches import DDSketch
+        >>> s = DDSketch().update([1.0, 2.0, 3.0])
+        >>> DDSketch.from_bytes(s.to_bytes()) == s
+        True
+        """
+        size = ffi.new("size_t *")
+        with _Owned(self._lock, "DDSketch.to_bytes"):
+            check_status(lib.ps_ddsketch_serialize(self._state, ffi.NULL, 0, size),
+                         "DDSketch.to_bytes")
+            buf = bytearray(size[0])
+            check_status(lib.ps_ddsketch_serialize(self._state, ffi.from_buffer(buf),
+                                                   len(buf), size), "DDSketch.to_bytes")
+        return bytes(buf)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> DDSketch:
+        """Rebuild a sketch from :meth:`to_bytes` output.
+
+        Raises
+        ------
+        ValueError
+            Truncated, corrupt or unknown-version bytes (the checksum and
+            the consistency of the whole state are checked).
+        TypeError
+            ``data`` is not bytes-like.
+        """
+        try:
+            view = memoryview(data).cast("B")
+        except TypeError:
+            raise TypeError(
+                f"DDSketch.from_bytes expects bytes, not {type(data).__name__}") from None
+        raw = bytes(view)
+        out = ffi.new("ps_ddsketch **")
+        check_status(lib.ps_ddsketch_deserialize(out, ffi.from_buffer(raw), len(raw)),
+                     "DDSketch.from_bytes")
+        return cls._adopt(out[0])
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return (DDSketch.from_bytes, (self.to_bytes(),))
+
+    def __eq__(self, other: object) -> bool:
+        """Same parameters and bit-identical state."""
+        if not isinstance(other, DDSketch):
+            return NotImplemented
+        return other is self or self.to_bytes() == other.to_bytes()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+
