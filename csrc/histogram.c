@@ -703,6 +703,56 @@ __attribute__((target("avx2"))) static int index_f64_avx2(const double *x, int m
     return k;
 }
 
+/* AVX2 version of index_f32_sse2 (8 values a step). */
+__attribute__((target("avx2"))) static int index_f32_avx2(const float *x, int m,
+                                                          const ps_hist_plan *p, double cap,
+                                                          int32_t n1, int r32, int32_t *idx,
+                                                          float *xv)
+{
+    const __m256 first = _mm256_set1_ps((float)p->first_t), lo = _mm256_set1_ps((float)p->lo_f);
+    const __m256 hi = _mm256_set1_ps((float)p->hi_f), nanf = _mm256_set1_ps(NAN);
+    const __m256 denomf = _mm256_set1_ps((float)p->denom_r), nrf = _mm256_set1_ps((float)p->n_r);
+    const __m256d denom = _mm256_set1_pd(p->denom_r), nr = _mm256_set1_pd(p->n_r);
+    const __m256d capv = _mm256_set1_pd(cap), zero = _mm256_setzero_pd();
+    const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
+    const __m256i three = _mm256_set1_epi32(3), n1v = _mm256_set1_epi32(n1);
+    int k = 0;
+    for (; k + 8 <= m; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        const __m256 diff = _mm256_sub_ps(v, first);
+        const __m256 under = _mm256_cmp_ps(v, lo, _CMP_LT_OQ);
+        const __m256 over = _mm256_cmp_ps(v, hi, _CMP_GT_OQ);
+        const __m256 isnan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+        const __m256 out = _mm256_or_ps(_mm256_or_ps(under, over), isnan);
+        const __m256i outi = _mm256_castps_si256(out);
+        const __m256i cls = _mm256_or_si256(
+            _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(under), one),
+                            _mm256_and_si256(_mm256_castps_si256(over), two)),
+            _mm256_and_si256(_mm256_castps_si256(isnan), three));
+        __m256d f0, f1;
+        __m256i bins;
+        if (r32) {
+            const __m256 f = _mm256_mul_ps(_mm256_div_ps(diff, denomf), nrf);
+            f0 = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+            f1 = _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1));
+        } else {
+            f0 = _mm256_mul_pd(_mm256_div_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(diff)),
+                                             denom), nr);
+            f1 = _mm256_mul_pd(_mm256_div_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(diff, 1)),
+                                             denom), nr);
+        }
+        f0 = _mm256_min_pd(_mm256_max_pd(f0, zero), capv);
+        f1 = _mm256_min_pd(_mm256_max_pd(f1, zero), capv);
+        bins = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm256_cvttpd_epi32(f0)),
+                                       _mm256_cvttpd_epi32(f1), 1);
+        bins = _mm256_or_si256(_mm256_andnot_si256(outi, bins),
+                               _mm256_and_si256(outi, _mm256_add_epi32(n1v, cls)));
+        _mm256_storeu_si256((__m256i *)(void *)(idx + k), bins);
+        _mm256_storeu_ps(xv + k, _mm256_blendv_ps(v, nanf, out));
+    }
+    return k;
+}
+
 static int cpu_has_avx2(void)
 {
     static int known = -1;
@@ -809,8 +859,13 @@ static void range_block(ps_hist *h, const ps_hist_plan *p, const walk *w, int m)
         int k0 = 0;
         if (fused) {
             const float lo = (float)p->lo_f, hi = (float)p->hi_f;
+#if HAVE_AVX2
+            if (cpu_has_avx2())
+                k0 = index_f32_avx2(x, m, p, cap, n1, p->r_dom == PS_HDOM_F32, idx, xv);
+            else
+#endif
 #if HAVE_SSE2
-            k0 = index_f32_sse2(x, m, p, cap, n1, p->r_dom == PS_HDOM_F32, idx, xv);
+                k0 = index_f32_sse2(x, m, p, cap, n1, p->r_dom == PS_HDOM_F32, idx, xv);
 #endif
             for (int k = k0; k < m; k++) {
                 const float v = x[k];

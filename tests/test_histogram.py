@@ -532,6 +532,18 @@ def test_round_trips(params):
         assert Histogram.from_bytes(memoryview(b)).result() == want
 
 
+@pytest.mark.parametrize("params", PARAMS, ids=lambda p: repr(p)[:40])
+def test_round_trip_before_any_value(params):
+    h = Histogram(**params)
+    g = pickle.loads(pickle.dumps(h))
+    assert g.result() == h.result() and g.to_bytes() == h.to_bytes()
+    x32 = np.float32([0.5, 1.5, -0.25])
+    assert g.update(x32).result() == hist(x32, **params)  # still takes any dtype
+    if "range" in params and not params.get("log"):
+        assert h.edges.dtype == np.float64  # numpy's edges of an empty stream
+        assert g.edges.dtype == np.result_type(*params["range"], np.float32)
+
+
 def test_corrupt_bytes_raise_value_error():
     h = Histogram(6, range=(-1, 1)).update(np.random.default_rng(0).normal(size=100))
     b = h.to_bytes()

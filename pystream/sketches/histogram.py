@@ -609,7 +609,12 @@ class Histogram:
 
     @property
     def edges(self) -> np.ndarray:
-        """The edges :meth:`result` reports (read-only)."""
+        """The edges :meth:`result` reports (read-only): with ``bins`` +
+        ``range``, float64 until the first chunk fixes numpy's edge dtype."""
+        with _Owned(self._lock, "Histogram.edges"):
+            return self._current_edges()
+
+    def _current_edges(self) -> np.ndarray:
         if self._edges_cache is None:
             n = self._bins
             words = np.empty(n + 1, np.uint64)
@@ -837,7 +842,7 @@ class Histogram:
             check_status(lib.ps_hist_result(self._state, ffi.from_buffer("int64_t[]", counts),
                                             ffi.from_buffer("int64_t[]", outside)),
                          "Histogram.result")
-            edges = self.edges
+            edges = self._current_edges()
         counts.setflags(write=False)
         under, over, nan = (int(v) for v in outside)
         return HistogramResult(counts, edges, under, over, nan)
