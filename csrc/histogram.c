@@ -938,8 +938,8 @@ BSEARCH(u64)
         if (ISFLOAT) { /* arithmetic form: vectorises */                      \
             for (int k = 0; k < m; k++) {                                     \
                 const T v = x[k];                                             \
-                cls[k] = (int32_t)((v < e0 ? 1.0 : 0.0) + (v > en ? 2.0 : 0.0) + \
-                                   (v != v ? 3.0 : 0.0));                     \
+                cls[k] = (int32_t)((v < e0 ? (T)1 : (T)0) + (v > en ? (T)2 : (T)0) + \
+                                   (v != v ? (T)3 : (T)0));                   \
             }                                                                 \
         } else {                                                              \
             for (int k = 0; k < m; k++)                                       \
@@ -973,9 +973,10 @@ BSEARCH(u64)
             for (int k = 0; k < m; k++) {                                     \
                 const T v = x[k];                                             \
                 const int32_t c = cls[k];                                     \
-                int64_t g = table[cell[k]];                                   \
+                /* unsigned: a negative entry clamps to n - 1 too */        \
+                uint64_t gu = (uint64_t)(uint32_t)table[cell[k]];             \
+                int64_t g = (int64_t)(gu < (uint64_t)n ? gu : (uint64_t)(n - 1)); \
                 int ok;                                                       \
-                g = g < 0 ? 0 : g > n - 1 ? n - 1 : g;                        \
                 g += (v >= e[g + 1]) & (g != n - 1);                          \
                 ok = (e[g] <= v) & ((v < e[g + 1]) | (g == n - 1));           \
                 if (c)                                                        \
