@@ -105,11 +105,13 @@ typedef struct {
     int lo_dom, hi_dom;
     double lo_f, hi_f;
     int64_t lo_i, hi_i;
-    /* PS_HIST_RANGE: numpy's bin_type T (F64 or F32) and the type R of
-       f = ((T(x) - first_t) / denom_r) * n_r; index = trunc(f), then
-       numpy's decrement / increment against `edges` (nbins + 1 in T).
+    /* PS_HIST_RANGE: numpy's bin_type T (F64 or F32: it must be the type
+       of the state's edges, which the kernel uses; `edges` is ignored) and
+       the type R of f = ((T(x) - first_t) / denom_r) * n_r; index =
+       trunc(f), then numpy's decrement / increment against the edges.
        PS_HIST_EDGES / LOG: t_dom is the comparison domain (searchsorted's
-       common type) and `edges` the nbins + 1 edges in it. */
+       common type) and `edges` the nbins + 1 edges in it; the guess fields
+       describe the table (PS_HGUESS_*). */
     int t_dom, r_dom;
     double first_t, denom_r, n_r;
     const void *edges;

@@ -242,7 +242,7 @@ def test_lo_equals_hi(dtype):
     for v in [1, 1.0, np.float32(1), np.int64(1), 0, 2.5]:
         for bins in (1, 2, 5):
             r = check(x, bins=bins, range=(v, v))
-            assert r.edges[0] == v - 0.5 and r.edges[-1] == v + 0.5
+            assert (r.edges[0], r.edges[-1]) == outer_edges(v, v) == (v - 0.5, v + 0.5)
 
 
 def test_nan_and_inf_at_every_position():

@@ -62,8 +62,6 @@ _KERNEL_CODES: dict[np.dtype, int] = {
     **{dt: tag for dt, tag in _DTYPE_TAGS.items() if dt != _F16},
 }
 
-_KINDS = {lib.PS_HIST_RANGE: "range", lib.PS_HIST_EDGES: "edges", lib.PS_HIST_LOG: "log"}
-
 
 # --------------------------------------------------------------------------
 # numpy's scalar rules
