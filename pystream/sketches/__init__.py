@@ -12,6 +12,7 @@ Each has ``update`` / ``merge`` / ``to_bytes`` / ``from_bytes`` and pickles.
 """
 
 from .ddsketch import DDSketch
+from .histogram import Histogram, HistogramResult
 from .kll import KLLSketch
 
-__all__ = ["DDSketch", "KLLSketch"]
+__all__ = ["DDSketch", "Histogram", "HistogramResult", "KLLSketch"]
