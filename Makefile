@@ -52,7 +52,8 @@ docs-clean:
 # C unit tests under ASan + UBSan, three times: with the kernels the CPU
 # gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
-# Then the stage families (windows, order statistics, scans/EWM/blocks),
+# Then the stage families (windows, order statistics, scans/EWM/blocks)
+# and the sketches (KLL, DDSketch, histogram),
 # also in builds that force each code path (portable, heaps only, search
 # only, scalar one-pass only, AVX-512 one-pass, no AVX-512).
 CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
@@ -87,6 +88,21 @@ ctest:
 	$(BUILD)/test_window_order_vpass
 	$(BUILD)/test_window_order_noavx512
 	$(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c -lm -o $(BUILD)/test_kll
+	$(BUILD)/test_kll
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c -lm -o $(BUILD)/test_ddsketch
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c -lm -o $(BUILD)/test_ddsketch_portable
+	$(BUILD)/test_ddsketch
+	$(BUILD)/test_ddsketch_portable
+	test "$$($(BUILD)/test_ddsketch --fingerprint)" = "$$($(BUILD)/test_ddsketch_portable --fingerprint)"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram_portable
+	$(BUILD)/test_histogram
+	$(BUILD)/test_histogram_sse2
+	$(BUILD)/test_histogram_portable
+	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_sse2 --fingerprint)"
+	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_portable --fingerprint)"
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
 
 # The core suite, then the two plugin packages' own suites; a plugin that
@@ -104,7 +120,7 @@ pytest: venv
 test-asan:
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60" "bottleneck>=1.3" "pandas>=2.0" "numbagg>=0.8"
+	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60" "bottleneck>=1.3" "pandas>=2.0" "numbagg>=0.8" "datasketches>=5.0"
 	PYSTREAM_SANITIZE=1 $(ASAN_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir .
 	cd tests && export LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

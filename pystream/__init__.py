@@ -13,12 +13,17 @@ strided buffers.
 from typing import Any
 
 from .reducers import Description, Moments
+from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
 from .sources import from_array, from_chunks, from_file, from_iterable, from_npy, from_text
 from .stages.kernel import StageState
 from .stream import Stream
 
 __all__ = [
+    "DDSketch",
     "Description",
+    "Histogram",
+    "HistogramResult",
+    "KLLSketch",
     "Moments",
     "StageState",
     "Stream",

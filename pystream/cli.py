@@ -59,6 +59,7 @@ STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
 #: Record streams with at most this many values per record are printed with
 #: one column per value; wider records get one row per value.
 MAX_COLUMNS = 6
+HIST_BINS = 20
 
 
 class CLIError(Exception):
@@ -192,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="records per chunk (default: the library's)")
     stats.add_argument("--no-progress", action="store_true",
                        help="never draw a progress bar")
+    stats.add_argument("--bins", type=_positive_int, default=HIST_BINS, metavar="N",
+                       help=f"bins of the text histogram (default: {HIST_BINS})")
+    stats.add_argument("--no-histogram", action="store_true",
+                       help="skip the histogram (a second pass over FILE)")
     d.set_defaults(func=cmd_describe)
 
     pl = sub.add_parser(
@@ -543,7 +548,9 @@ def description_dict(desc: Any) -> dict[str, Any]:
     return {name: getattr(desc, name) for name in STATS}
 
 
-def to_json(inp: Input, desc: Any, records: int, dtype: Any) -> str:
+def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None) -> str:
+    from .reducers import quantile_label
+
     out: dict[str, Any] = {
         "file": inp.label,
         "format": inp.kind,
@@ -555,6 +562,13 @@ def to_json(inp: Input, desc: Any, records: int, dtype: Any) -> str:
     }
     for name, value in description_dict(desc).items():
         out[name] = _to_json_value(value)
+    for q, value in getattr(desc, "quantiles", {}).items():
+        out[quantile_label(q)] = _to_json_value(value)
+    if hist is not None:
+        out["histogram"] = {"edges": _to_json_value(hist.edges),
+                            "counts": _to_json_value(hist.counts),
+                            "underflow": hist.underflow, "overflow": hist.overflow,
+                            "nan_count": hist.nan_count}
     return _dumps(out)
 
 
@@ -590,7 +604,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def to_table(inp: Input, desc: Any, records: int, dtype: Any) -> str:
+def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
+             hist_note: str = "") -> str:
+    from .reducers import quantile_label
+
     shape = _record_shape_of(desc)
     head = [
         f"file        {inp.label} ({inp.kind})",
@@ -601,28 +618,58 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any) -> str:
         "",
     ]
     values = {name: _as_array(getattr(desc, name)).reshape(-1) for name in STATS}
+    for q, value in getattr(desc, "quantiles", {}).items():
+        values[quantile_label(q)] = _as_array(value).reshape(-1)
+    names = list(values)
     if not shape:
-        rows = [[name, _fmt(values[name][0])] for name in STATS]
+        rows = [[name, _fmt(values[name][0])] for name in names]
         body = _table(["stat", "value"], rows)
     else:
         labels = ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
         if len(labels) <= MAX_COLUMNS:
-            rows = [[name] + [_fmt(v) for v in values[name]] for name in STATS]
+            rows = [[name] + [_fmt(v) for v in values[name]] for name in names]
             body = _table(["stat", *labels], rows)
         else:
-            rows = [[label] + [_fmt(values[name][i]) for name in STATS]
+            rows = [[label] + [_fmt(values[name][i]) for name in names]
                     for i, label in enumerate(labels)]
-            body = _table(["value", *STATS], rows)
+            body = _table(["value", *names], rows)
     text = "\n".join(head) + "\n" + body
+    if getattr(desc, "quantiles", None):
+        text += ("\n\np1..p99: quantiles from a relative-error sketch, each within 1% "
+                 "of the exact value.")
     nan_seen = np.any(_as_array(desc.nan_count) > 0)
     if nan_seen and getattr(desc, "nan_policy", None) == "propagate":
         text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "
                  "--nan-policy omit skips them.")
+    if hist is not None:
+        text += "\n\n" + str(hist)
+    elif hist_note:
+        text += "\n\n" + hist_note
     return text
 
 
 def _stream_dtype(inp: Input) -> Any:
     return getattr(inp.stream, "dtype", None)
+
+
+def _histogram(inp: Input, args: argparse.Namespace, desc: Any) -> tuple[Any, str]:
+    """The text histogram's counts, from a second pass over FILE; or why not."""
+    if _record_shape_of(desc):
+        return None, "histogram: shown for one-column input (pick a column with --usecols)."
+    if inp.label == "<stdin>":
+        return None, "histogram: not shown for standard input (it can be read only once)."
+    lo, hi = float(desc.min), float(desc.max)
+    if int(desc.count) == 0 or math.isinf(lo) or math.isinf(hi):
+        return None, ""
+    # NaN min/max (nan_policy propagate): the range of the non-NaN values,
+    # found by the histogram's own first pass.
+    rng = None if math.isnan(lo) or math.isnan(hi) else (desc.min, desc.max)
+    again = open_input(args)              # a fresh stream over the same file
+    try:
+        return again.stream.histogram(bins=args.bins, range=rng), ""
+    finally:
+        if again.counter is not None:
+            again.counter.close()
 
 
 def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
@@ -640,7 +687,9 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
             inp.counter.close()
     if dtype is None:
         dtype = getattr(desc, "dtype", None)
-    text = to_json(inp, desc, records, dtype) if args.json else to_table(inp, desc, records, dtype)
+    hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc)
+    text = (to_json(inp, desc, records, dtype, hist) if args.json
+            else to_table(inp, desc, records, dtype, hist, note))
     stdout.write(text + "\n")
     stdout.flush()
     return 0

@@ -19,7 +19,16 @@ import numpy as np
 
 from ._native import check_status, dtype_from_code, ffi, lib, prepare_chunk
 
-__all__ = ["Moments", "Description", "NAN_POLICIES", "check_ddof", "check_nan_policy"]
+__all__ = ["DEFAULT_QUANTILES", "Moments", "Description", "NAN_POLICIES", "check_ddof",
+           "check_nan_policy", "quantile_label"]
+
+#: The quantiles :meth:`pystream.Stream.describe` estimates by default.
+DEFAULT_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def quantile_label(q: float) -> str:
+    """``0.01`` -> ``"p1"``, ``0.999`` -> ``"p99.9"``: the name of a quantile in tables."""
+    return "p" + f"{q * 100:.10g}"
 
 NanPolicy = Literal["propagate", "omit", "raise"]
 NAN_POLICIES: tuple[str, ...] = ("propagate", "omit", "raise")
@@ -50,7 +59,7 @@ def check_ddof(ddof: object, where: str = "ddof") -> float:
     return ddof  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Description:
     """One-pass summary statistics of a stream.
 
@@ -77,6 +86,12 @@ class Description:
     nan_policy : str
         ``"propagate"`` (statistics are NaN where a NaN was seen, like
         numpy) or ``"omit"`` (NaNs skipped, like ``np.nan*``).
+    quantiles : dict of float to float or ndarray
+        Probability -> estimated quantile, from a relative-error sketch
+        (within 1 % of ``np.quantile(x, q, method="lower")``); empty when
+        ``describe(quantiles=())``.
+
+    Two descriptions are equal when every statistic is (NaN equal to NaN).
     """
 
     count: Any
@@ -91,8 +106,23 @@ class Description:
     nan_policy: str = "propagate"
     record_shape: tuple[int, ...] = ()
     dtype: Any = field(default=None, compare=False)
+    quantiles: dict[float, Any] = field(default_factory=dict)
 
     STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays and a dict
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Description):
+            return NotImplemented
+        if (self.ddof, self.nan_policy, tuple(self.record_shape)) != \
+                (other.ddof, other.nan_policy, tuple(other.record_shape)):
+            return False
+        if list(self.quantiles) != list(other.quantiles):
+            return False
+        pairs = [(getattr(self, n), getattr(other, n)) for n in self.STATS]
+        pairs += [(self.quantiles[q], other.quantiles[q]) for q in self.quantiles]
+        return all(_same(a, b) for a, b in pairs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values (ints, floats, nested lists), JSON-friendly
@@ -101,6 +131,9 @@ class Description:
         for name in self.STATS:
             value = getattr(self, name)
             out[name] = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+        if self.quantiles:
+            out["quantiles"] = {quantile_label(q): v.tolist() if isinstance(v, np.ndarray) else v
+                                for q, v in self.quantiles.items()}
         out["ddof"] = self.ddof
         out["nan_policy"] = self.nan_policy
         return out
@@ -108,12 +141,24 @@ class Description:
     def __repr__(self) -> str:
         head = f"Description(dtype={self.dtype}, record_shape={self.record_shape}, " \
                f"ddof={self.ddof}, nan_policy={self.nan_policy!r})"
+        items = [(name, getattr(self, name)) for name in self.STATS]
+        items += [(quantile_label(q), v) for q, v in self.quantiles.items()]
         if self.record_shape == ():
-            rows = [f"  {name:<10} {_fmt(getattr(self, name))}" for name in self.STATS]
+            rows = [f"  {name:<10} {_fmt(value)}" for name, value in items]
         else:
-            rows = [f"  {name:<10} {np.array2string(np.asarray(getattr(self, name)), precision=6, threshold=20, prefix='             ')}"
-                    for name in self.STATS]
+            rows = [f"  {name:<10} {np.array2string(np.asarray(value), precision=6, threshold=20, prefix='             ')}"
+                    for name, value in items]
         return "\n".join([head, *rows])
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values or arrays, NaN equal to NaN (object arrays of ints too)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
 
 
 def _fmt(value: Any) -> str:

@@ -25,6 +25,7 @@ resolved on first use by peeking at the first chunk.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -41,7 +42,7 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from .reducers import Moments, check_ddof, check_nan_policy
+from .reducers import DEFAULT_QUANTILES, Moments, check_ddof, check_nan_policy
 from .stages.methods import StageMethods
 from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
 
@@ -994,9 +995,15 @@ class Stream(StageMethods):
             return 0
         return len(whole)
 
-    def _moments(self, nan_policy: str, where: str) -> Any:
+    def _moments(self, nan_policy: str, where: str,
+                 observe: Callable[[np.ndarray], Any] | None = None) -> Any:
         m = Moments(start=self._start)
-        update = m.update
+        if observe is None:
+            update = m.update
+        else:
+            def update(chunk: np.ndarray) -> None:
+                m.update(chunk)
+                observe(chunk)
         whole = getattr(self._src, "whole", None)
         if whole is not None and not self._fns:
             # Chunk invariance makes one call over the array give the exact
@@ -1024,14 +1031,23 @@ class Stream(StageMethods):
             update(np.empty((0, *rs), dt))
         return m
 
-    def _describe(self, ddof: object, nan_policy: object, where: str) -> tuple[Any, Any]:
+    def _describe(self, ddof: object, nan_policy: object, where: str,
+                  quantiles: Any = ()) -> tuple[Any, Any]:
+        from .sketches.columns import ColumnQuantiles
+
         ddof = check_ddof(ddof, where)
         policy = check_nan_policy(nan_policy, where)
-        m = self._moments(policy, where)
-        return m, m.result(ddof=ddof, nan_policy=policy)
+        sketch = ColumnQuantiles.for_describe(quantiles, where)
+        m = self._moments(policy, where, None if sketch is None else sketch.update)
+        d = m.result(ddof=ddof, nan_policy=policy)
+        if sketch is not None:
+            d = dataclasses.replace(d, quantiles=sketch.result(policy, d.record_shape))
+        return m, d
 
-    def describe(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
-        """Summarise the stream in one pass (count, NaN count, sum, mean, var, std, min, max).
+    def describe(self, ddof: float = 0, nan_policy: str = "propagate",
+                 quantiles: Any = DEFAULT_QUANTILES) -> Any:
+        """Summarise the stream in one pass: count, NaN count, sum, mean, var, std, min, max
+        and quantiles.
 
         Parameters
         ----------
@@ -1041,12 +1057,18 @@ class Stream(StageMethods):
             ``"propagate"``: NaNs make the statistics NaN; ``"omit"``: NaNs
             are ignored; ``"raise"``: ValueError at the first NaN (iteration
             stops there).
+        quantiles : sequence of float, optional
+            Probabilities of the quantiles to estimate in the same pass, from
+            a relative-error sketch (:class:`pystream.DDSketch`, alpha 1 %:
+            each is within 1 % of ``np.quantile(x, q, method="lower")``).
+            Default p1, p5, p25, p50, p75, p95, p99; ``()`` skips the sketch
+            (about 3x faster on data in memory).
 
         Returns
         -------
         pystream.reducers.Description
             Scalars for a scalar stream, arrays of ``record_shape`` for a
-            record stream.
+            record stream; ``quantiles`` maps each probability to its value.
 
         Raises
         ------
@@ -1064,7 +1086,7 @@ class Stream(StageMethods):
         >>> float(d.mean), float(d.var)
         (2.0, 1.0)
         """
-        return self._describe(ddof, nan_policy, "describe")[1]
+        return self._describe(ddof, nan_policy, "describe", quantiles)[1]
 
     def count(self, nan_policy: str = "propagate") -> Any:
         """Number of values, as reported by :meth:`describe` (``Description.count``).
@@ -1269,6 +1291,114 @@ class Stream(StageMethods):
             raise ValueError("max: the stream is empty; a maximum of zero records is undefined")
         return d.max
 
+
+    def histogram(self, bins: int = 10, range: tuple[float, float] | None = None,
+                  edges: Any = None, log: bool = False) -> Any:
+        """Histogram of the stream's values, with numpy's bins and edge rules, in one pass.
+
+        Values are counted as :func:`numpy.histogram` counts them (records
+        are flattened): the last bin is closed, a value on an edge goes to
+        the bin on its right, float32 data get float32 edges.  Unlike numpy,
+        values outside the range are counted (``underflow``, ``overflow``)
+        and NaNs are reported (``nan_count``) instead of silently dropped.
+        Counts are exact integers, so the result is the same for any chunking.
+
+        Parameters
+        ----------
+        bins : int, optional
+            Number of equal-width bins over `range` (or of logarithmic bins
+            with ``log=True``).
+        range : (float, float), optional
+            Lower and upper edge.  Default: the data's min and max, as numpy
+            does -- found by a first pass over the stream (NaNs skipped), so a
+            one-shot stream needs `range` or `edges`.
+        edges : array_like, optional
+            Explicit, increasing bin edges (``np.histogram(x, bins=edges)``);
+            excludes `bins`/`range`.
+        log : bool, optional
+            Logarithmic bins: edges ``np.geomspace(lo, hi, bins + 1)``
+            (requires ``lo > 0``).
+
+        Returns
+        -------
+        pystream.HistogramResult
+            ``counts``, ``edges``, ``underflow``, ``overflow``, ``nan_count``.
+
+        Raises
+        ------
+        ValueError
+            For invalid bins/range/edges, a one-shot stream without `range` or
+            `edges`, or a non-finite autodetected range.
+
+        See Also
+        --------
+        pystream.Histogram : the mergeable state behind this method.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> h = ps.from_array(np.array([1.0, 2.0, 2.5, 4.0, 9.0])).histogram(bins=2, range=(0, 4))
+        >>> h.counts.tolist(), h.overflow
+        ([1, 3], 1)
+        """
+        from .sketches.reduce import histogram
+
+        return histogram(self, bins=bins, range=range, edges=edges, log=log)
+
+    def quantile(self, q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
+                 seed: int = 0, nan_policy: str = "propagate") -> Any:
+        """Quantiles of the stream in bounded memory, from a quantile sketch.
+
+        Parameters
+        ----------
+        q : float or array_like of float
+            Probabilities in [0, 1].
+        method : {"relative", "kll"}, optional
+            ``"relative"`` (default): a DDSketch-style sketch; every returned
+            quantile is within relative error `alpha` of the true one
+            (``np.quantile(x, q, method="lower")``), and the result is
+            bit-identical for any chunking and partitioning.  ``"kll"``: a
+            KLL sketch with rank error within the KLL bound for `k` (1.33 %
+            at k=200, 99 % confidence), exact while the stream has at most
+            `k` values, reproducible for a given `seed`.
+        alpha : float, optional
+            Relative accuracy of ``method="relative"`` (default 0.01).
+        k : int, optional
+            Size parameter of ``method="kll"`` (default 200).
+        seed : int, optional
+            Seed of ``method="kll"``'s random compactions (default 0).
+        nan_policy : {"propagate", "omit", "raise"}, optional
+            ``"propagate"``: NaN where a NaN was seen (numpy's
+            ``quantile``); ``"omit"``: NaNs skipped (``np.nanquantile``);
+            ``"raise"``: ValueError naming the first NaN record.
+
+        Returns
+        -------
+        float or ndarray
+            A float for a scalar stream and a float `q`; otherwise an array of
+            shape ``np.shape(q) + record_shape`` (one quantile per value of
+            the record, like ``np.quantile(x, q, axis=0)``).
+
+        See Also
+        --------
+        pystream.DDSketch, pystream.KLLSketch : the states, mergeable and
+            serializable, for partitions reduced separately.
+        moving_quantile : exact quantiles over a moving window.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> x = np.arange(1.0, 1001.0)
+        >>> med = ps.from_array(x).quantile(0.5)
+        >>> abs(med - 500.0) <= 0.01 * 500.0
+        True
+        >>> ps.from_array(x).quantile([0.0, 1.0], method="kll").tolist()
+        [1.0, 1000.0]
+        """
+        from .sketches.reduce import quantile
+
+        return quantile(self, q, method=method, alpha=alpha, k=k, seed=seed,
+                        nan_policy=nan_policy)
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     """``stream.<name>``: pipe a registered stage, or run a registered reducer."""

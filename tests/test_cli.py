@@ -21,6 +21,7 @@ from pystream import cli
 from pystream.cli import main
 
 STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
+QUANTILE_ROWS = ("p1", "p5", "p25", "p50", "p75", "p95", "p99")
 
 
 # -- helpers -------------------------------------------------------------------
@@ -172,9 +173,11 @@ def test_npy_record_stream_wide_table(tmp_path, capsys):
     assert status == 0
     lines = out.splitlines()
     i = next(k for k, ln in enumerate(lines) if ln.startswith("value"))
-    assert lines[i].split() == ["value", *STATS]
-    assert [ln.split()[0] for ln in lines[i + 1:]] == [
+    assert lines[i].split() == ["value", *STATS, *QUANTILE_ROWS]
+    table = lines[i + 1:lines.index("", i)]
+    assert [ln.split()[0] for ln in table] == [
         f"[{r},{c}]" for r in range(3) for c in range(4)]
+    assert "histogram: shown for one-column input" in out
 
 
 def test_empty_npy(tmp_path, capsys):
@@ -593,3 +596,33 @@ def test_console_script(tmp_path):
                           capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sum"] == 45.0
+
+
+def test_describe_quantiles_and_histogram(tmp_path, capsys):
+    x = np.random.default_rng(4).lognormal(size=20_000)
+    x[100] = np.nan
+    path = tmp_path / "logn.npy"
+    np.save(path, x)
+    got = run_json(capsys, "describe", path, "--nan-policy", "omit", "--bins", "7")
+    for label, q in zip(QUANTILE_ROWS, (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)):
+        want = np.nanquantile(x, q, method="lower")
+        assert abs(got[label] - want) <= 0.01 * want, label
+    h = got["histogram"]
+    counts, edges = np.histogram(x[~np.isnan(x)], bins=7)
+    assert h["counts"] == counts.tolist() and h["edges"] == edges.tolist()
+    assert h["nan_count"] == 1 and h["underflow"] == h["overflow"] == 0
+    status, out, _ = run(capsys, "describe", path, "--bins", "7")
+    assert status == 0 and "p50" in out and "7 bins" in out
+    # nan_policy propagate: the statistics are NaN, the histogram still shows
+    # the non-NaN values (its own first pass finds their range).
+    assert f"{counts.max():,}" in out
+    status, out, _ = run(capsys, "describe", path, "--no-histogram")
+    assert status == 0 and "bins" not in out
+
+
+def test_describe_histogram_not_for_stdin(capsys, monkeypatch):
+    data = np.arange(100, dtype="<f8").tobytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    status, out, _ = run(capsys, "describe", "-", "--dtype", "<f8")
+    assert status == 0
+    assert "not shown for standard input" in out and "p50" in out
