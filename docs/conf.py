@@ -64,6 +64,7 @@ sphinx_gallery_conf = {
         "examples/sources",
         "examples/elementwise",
         "examples/reductions",
+        "examples/sketches",
         "examples/windows",
         "examples/records",
         "examples/scans_ewm",
