@@ -28,7 +28,7 @@ FOLDER_OF_FAMILY = {
     "scans": "scans_ewm",
     "ewm": "scans_ewm",
 }
-FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins"}
+FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches"}
 
 
 @pytest.fixture(scope="module")
