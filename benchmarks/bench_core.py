@@ -12,7 +12,9 @@ Everything is measured in this process, on the same in-memory float64 array
 Rows
 ----
 describe (one pass: count, nan_count, sum, mean, var, min, max):
-  pystream ``ps.from_array(x).describe()`` and ``Moments().update(x).result()``
+  pystream ``ps.from_array(x).describe(quantiles=())`` and
+  ``Moments().update(x).result()``, and ``describe()`` with its default
+  quantiles (p1 ... p99 from a DDSketch fed in the same pass),
   against numpy's separate ``mean`` + ``var`` + ``min`` + ``max`` (4 passes),
   bottleneck's ``nanmean`` + ``nanvar`` + ``nanmin`` + ``nanmax``, and
   ``crick.SummaryStats`` (update, then mean/var/min/max).
@@ -123,13 +125,22 @@ def main(argv: list[str] | None = None) -> int:
         add("crick SummaryStats", None, None)
 
     def ps_describe():
-        return ps.from_array(x).describe()
+        return ps.from_array(x).describe(quantiles=())
 
     t, d = best_of(ps_describe, rep)
     _check("ps describe mean", float(d.mean), ref_mean)
     _check("ps describe var", float(d.var), ref_var)
+    add("ps describe(quantiles=())", t, nbytes, "numpy 4 passes",
+        "from_array(x).describe(quantiles=())")
+
+    # describe()'s default: the same pass also feeds a DDSketch (p1 ... p99).
+    def ps_describe_q():
+        return ps.from_array(x).describe()
+
+    t, d = best_of(ps_describe_q, rep)
+    _check("ps describe() mean", float(d.mean), ref_mean)
     add("ps describe()", t, nbytes, "numpy 4 passes",
-        "from_array(x).describe()")
+        "with p1..p99 (DDSketch) in the same pass")
 
     def ps_moments():
         return Moments().update(x).result()

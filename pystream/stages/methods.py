@@ -184,7 +184,9 @@ class StageMethods:
 
     moving_quantile.__doc__ = _doc(
         "Moving-window quantile, equal to ``np.quantile(window_values, q)`` (linear "
-        "interpolation).  O(log window) per record.", _WINDOW_PARAMS,
+        "interpolation).  O(log window) per record.  Exact, over the last `window` "
+        "records; for the quantiles of a whole stream in bounded memory use "
+        ":meth:`quantile` (a sketch).", _WINDOW_PARAMS,
         "        >>> ps.from_array(np.arange(6.0)).moving_quantile(4, q=0.25).to_array()\n"
         "        array([ nan,  nan,  nan, 0.75, 1.75, 2.75])",
         "\n        q : float\n            The quantile, in [0, 1].")
