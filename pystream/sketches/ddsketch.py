@@ -63,6 +63,7 @@ import numpy as np
 
 from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
 from ..reducers import _Owned
+from ._cstate import deserialize, serialize
 
 __all__ = ["DDSketch"]
 
@@ -499,14 +500,8 @@ class DDSketch:
         >>> DDSketch.from_bytes(s.to_bytes()) == s
         True
         """
-        size = ffi.new("size_t *")
-        with _Owned(self._lock, "DDSketch.to_bytes"):
-            check_status(lib.ps_ddsketch_serialize(self._state, ffi.NULL, 0, size),
+        return serialize(lib.ps_ddsketch_serialize, self._state, self._lock,
                          "DDSketch.to_bytes")
-            buf = bytearray(size[0])
-            check_status(lib.ps_ddsketch_serialize(self._state, ffi.from_buffer(buf),
-                                                   len(buf), size), "DDSketch.to_bytes")
-        return bytes(buf)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> DDSketch:
@@ -520,16 +515,8 @@ class DDSketch:
         TypeError
             ``data`` is not bytes-like.
         """
-        try:
-            view = memoryview(data).cast("B")
-        except TypeError:
-            raise TypeError(
-                f"DDSketch.from_bytes expects bytes, not {type(data).__name__}") from None
-        raw = bytes(view)
-        out = ffi.new("ps_ddsketch **")
-        check_status(lib.ps_ddsketch_deserialize(out, ffi.from_buffer(raw), len(raw)),
-                     "DDSketch.from_bytes")
-        return cls._adopt(out[0])
+        return cls._adopt(deserialize(lib.ps_ddsketch_deserialize, "ps_ddsketch", data,
+                                      "DDSketch.from_bytes"))
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return (DDSketch.from_bytes, (self.to_bytes(),))

@@ -33,6 +33,7 @@ import numpy as np
 
 from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
 from ..reducers import _Owned
+from ._cstate import deserialize, serialize
 
 __all__ = ["Histogram", "HistogramResult"]
 
@@ -858,14 +859,7 @@ class Histogram:
         >>> Histogram.from_bytes(h.to_bytes()).result() == h.result()
         True
         """
-        size = ffi.new("size_t *")
-        with _Owned(self._lock, "Histogram.to_bytes"):
-            check_status(lib.ps_hist_serialize(self._state, ffi.NULL, 0, size),
-                         "Histogram.to_bytes")
-            buf = bytearray(size[0])
-            check_status(lib.ps_hist_serialize(self._state, ffi.from_buffer(buf), len(buf),
-                                               size), "Histogram.to_bytes")
-        return bytes(buf)
+        return serialize(lib.ps_hist_serialize, self._state, self._lock, "Histogram.to_bytes")
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Histogram:
@@ -880,15 +874,8 @@ class Histogram:
         TypeError
             ``data`` is not bytes-like.
         """
-        try:
-            raw = bytes(memoryview(data).cast("B"))
-        except TypeError:
-            raise TypeError(f"Histogram.from_bytes expects bytes, not "
-                            f"{type(data).__name__}") from None
-        out = ffi.new("ps_hist **")
-        check_status(lib.ps_hist_deserialize(out, ffi.from_buffer(raw), len(raw)),
-                     "Histogram.from_bytes")
-        state = ffi.gc(out[0], lib.ps_hist_free)
+        state = ffi.gc(deserialize(lib.ps_hist_deserialize, "ps_hist", data,
+                                   "Histogram.from_bytes"), lib.ps_hist_free)
         spec = ffi.new("ps_hist_spec *")
         lib.ps_hist_get_spec(state, spec)
         kind, nbins = int(spec.kind), int(spec.nbins)

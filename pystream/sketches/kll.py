@@ -26,6 +26,7 @@ import numpy as np
 
 from .._native import check_status, ffi, lib, prepare_chunk
 from ..reducers import _Owned
+from ._cstate import deserialize, serialize
 
 __all__ = ["KLLSketch"]
 
@@ -375,14 +376,7 @@ class KLLSketch:
         >>> KLLSketch.from_bytes(s.to_bytes()).to_bytes() == s.to_bytes()
         True
         """
-        size = ffi.new("size_t *")
-        with _Owned(self._lock, "KLLSketch.to_bytes"):
-            check_status(lib.ps_kll_serialize(self._state, ffi.NULL, 0, size),
-                         "KLLSketch.to_bytes")
-            buf = bytearray(size[0])
-            check_status(lib.ps_kll_serialize(self._state, ffi.from_buffer(buf), len(buf),
-                                              size), "KLLSketch.to_bytes")
-        return bytes(buf)
+        return serialize(lib.ps_kll_serialize, self._state, self._lock, "KLLSketch.to_bytes")
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> KLLSketch:
@@ -395,16 +389,8 @@ class KLLSketch:
         TypeError
             ``data`` is not bytes-like.
         """
-        try:
-            view = memoryview(data).cast("B")
-        except TypeError:
-            raise TypeError(
-                f"KLLSketch.from_bytes expects bytes, not {type(data).__name__}") from None
-        raw = bytes(view)
-        out = ffi.new("ps_kll **")
-        check_status(lib.ps_kll_deserialize(out, ffi.from_buffer(raw), len(raw)),
-                     "KLLSketch.from_bytes")
-        return cls._adopt(out[0])
+        return cls._adopt(deserialize(lib.ps_kll_deserialize, "ps_kll", data,
+                                      "KLLSketch.from_bytes"))
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         return (KLLSketch.from_bytes, (self.to_bytes(),))
