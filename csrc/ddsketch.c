@@ -959,8 +959,9 @@ int ps_ddsketch_ranks(const ps_ddsketch *s, const double *v, int64_t n, double *
  *   FNV-1a 64 of everything before it.
  */
 
-static void write_state(const ps_ddsketch *s, ps_writer *w)
+static void write_state(ps_writer *w, const void *state)
 {
+    const ps_ddsketch *s = state;
     for (int k = 0; k < 8; k++) {
         if (w->buf && w->pos < w->cap)
             w->buf[w->pos] = MAGIC[k];
@@ -987,21 +988,7 @@ static void write_state(const ps_ddsketch *s, ps_writer *w)
 
 int ps_ddsketch_serialize(const ps_ddsketch *s, uint8_t *buf, size_t cap, size_t *size)
 {
-    ps_writer w = {NULL, 0, 0};
-    if (!s || !size)
-        return PS_ERR_ARG;
-    write_state(s, &w);
-    *size = w.pos + 8;
-    if (!buf)
-        return PS_OK;
-    if (cap < *size)
-        return PS_ERR_BUFSIZE;
-    w.buf = buf;
-    w.pos = 0;
-    w.cap = cap;
-    write_state(s, &w);
-    ps_put_u64(&w, ps_fnv1a(buf, w.pos));
-    return PS_OK;
+    return ps_serialize_checked(write_state, s, buf, cap, size);
 }
 
 /* (class, signed index) of a non-NaN value in value order; the index is

@@ -1144,8 +1144,9 @@ int ps_hist_result(const ps_hist *h, int64_t *counts, int64_t *outside)
 /* ------------------------------------------------------------------------ */
 /* Serialization: u64 words, little-endian, FNV-1a 64 checksum at the end   */
 
-static void write_state(ps_writer *w, const ps_hist *h)
+static void write_state(ps_writer *w, const void *state)
 {
+    const ps_hist *h = state;
     const ps_hist_spec *s = &h->spec;
     ps_put_u64(w, MAGIC);
     ps_put_u64(w, FORMAT_VERSION);
@@ -1165,21 +1166,7 @@ static void write_state(ps_writer *w, const ps_hist *h)
 
 int ps_hist_serialize(const ps_hist *h, uint8_t *buf, size_t cap, size_t *size)
 {
-    ps_writer w = {NULL, 0, 0};
-    if (!h || !size)
-        return PS_ERR_ARG;
-    write_state(&w, h);
-    *size = w.pos + 8;
-    if (!buf)
-        return PS_OK;
-    if (cap < *size)
-        return PS_ERR_BUFSIZE;
-    w.buf = buf;
-    w.cap = cap;
-    w.pos = 0;
-    write_state(&w, h);
-    ps_put_u64(&w, ps_fnv1a(buf, w.pos));
-    return PS_OK;
+    return ps_serialize_checked(write_state, h, buf, cap, size);
 }
 
 /* A 64-bit field that must hold a small int. */

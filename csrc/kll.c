@@ -1020,8 +1020,9 @@ int ps_kll_ranks(const ps_kll *s, const double *val, int64_t m, double *out)
 /* ------------------------------------------------------------------------ */
 /* serialization                                                             */
 
-static void write_state(ps_writer *w, const ps_kll *s)
+static void write_state(ps_writer *w, const void *state)
 {
+    const ps_kll *s = state;
     uint64_t lo = 0, hi = 0;
     if (s->n > 0)
         effective_minmax(s, &lo, &hi);
@@ -1047,21 +1048,7 @@ static void write_state(ps_writer *w, const ps_kll *s)
 
 int ps_kll_serialize(const ps_kll *s, uint8_t *buf, size_t cap, size_t *size)
 {
-    ps_writer w = {NULL, 0, 0};
-    if (!s || !size)
-        return PS_ERR_ARG;
-    write_state(&w, s);
-    *size = w.pos + 8;
-    if (!buf)
-        return PS_OK;
-    if (cap < *size)
-        return PS_ERR_BUFSIZE;
-    w.buf = buf;
-    w.cap = cap;
-    w.pos = 0;
-    write_state(&w, s);
-    ps_put_u64(&w, ps_fnv1a(buf, w.pos));
-    return PS_OK;
+    return ps_serialize_checked(write_state, s, buf, cap, size);
 }
 
 static int read_state(ps_reader *r, ps_kll **out)

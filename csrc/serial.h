@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pystream.h"
+
 typedef struct {
     uint8_t *buf; /* NULL: count only */
     size_t pos, cap;
@@ -90,6 +92,32 @@ static inline uint64_t ps_fnv1a(const uint8_t *p, size_t n)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+/* Writes one state's fields (called twice by ps_serialize_checked). */
+typedef void (*ps_state_writer)(ps_writer *w, const void *state);
+
+/* The library's serialization protocol: `write` runs once with a counting
+   writer to size the state, then into `buf`, and the FNV-1a checksum of
+   everything written follows.  *size is set to the bytes needed.  Returns
+   PS_OK (also for a size query, buf == NULL), PS_ERR_BUFSIZE when `cap` is
+   too small, PS_ERR_ARG for NULL arguments. */
+static inline int ps_serialize_checked(ps_state_writer write, const void *state,
+                                       uint8_t *buf, size_t cap, size_t *size)
+{
+    if (!state || !size)
+        return PS_ERR_ARG;
+    ps_writer counter = {NULL, 0, 0};
+    write(&counter, state);
+    *size = counter.pos + 8;
+    if (!buf)
+        return PS_OK;
+    if (cap < *size)
+        return PS_ERR_BUFSIZE;
+    ps_writer w = {buf, 0, cap};
+    write(&w, state);
+    ps_put_u64(&w, ps_fnv1a(buf, w.pos));
+    return PS_OK;
 }
 
 #endif /* PYSTREAM_SERIAL_H */

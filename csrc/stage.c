@@ -301,8 +301,9 @@ static void get_params(ps_reader *r, ps_stage_params *p)
     p->bias = get_int(r);
 }
 
-static void write_all(const ps_stage *s, ps_writer *w)
+static void write_all(ps_writer *w, const void *state)
 {
+    const ps_stage *s = state;
     for (int k = 0; k < 8; k++) {
         if (w->buf && w->pos < w->cap)
             w->buf[w->pos] = STAGE_MAGIC[k];
@@ -326,20 +327,7 @@ static void write_all(const ps_stage *s, ps_writer *w)
 
 int ps_stage_serialize(const ps_stage *s, uint8_t *buf, size_t cap, size_t *size)
 {
-    if (!s || !size)
-        return PS_ERR_ARG;
-    ps_writer counter = {NULL, 0, 0};
-    write_all(s, &counter);
-    size_t need = counter.pos + 8;
-    *size = need;
-    if (!buf)
-        return PS_OK;
-    if (cap < need)
-        return PS_ERR_BUFSIZE;
-    ps_writer w = {buf, 0, cap};
-    write_all(s, &w);
-    ps_put_u64(&w, ps_fnv1a(buf, w.pos));
-    return PS_OK;
+    return ps_serialize_checked(write_all, s, buf, cap, size);
 }
 
 /* Replay `n` saved input rows into a fresh stage (outputs discarded). */
