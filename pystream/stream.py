@@ -1037,11 +1037,11 @@ class Stream(StageMethods):
 
         ddof = check_ddof(ddof, where)
         policy = check_nan_policy(nan_policy, where)
-        sketch = ColumnQuantiles.for_describe(quantiles, where)
+        sketch, qs = ColumnQuantiles.for_describe(quantiles, where)
         m = self._moments(policy, where, None if sketch is None else sketch.update)
         d = m.result(ddof=ddof, nan_policy=policy)
         if sketch is not None:
-            d = dataclasses.replace(d, quantiles=sketch.result(policy, d.record_shape))
+            d = dataclasses.replace(d, quantiles=sketch.result(qs, policy, d.record_shape))
         return m, d
 
     def describe(self, ddof: float = 0, nan_policy: str = "propagate",

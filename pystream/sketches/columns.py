@@ -1,13 +1,13 @@
 """One quantile sketch per value of the record, fed chunk by chunk.
 
-Used by :meth:`pystream.Stream.describe` to add quantiles to the one-pass
-summary: a :class:`~pystream.sketches.DDSketch` (relative error 1 %) per
-column, updated with strided column views (no copies).
+:meth:`pystream.Stream.quantile` and :meth:`pystream.Stream.describe` (its
+quantiles) use it: a sketch per column, updated with strided column views
+(no copies), created at the first chunk.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,24 +30,24 @@ def check_quantiles(quantiles: Any, where: str) -> tuple[float, ...]:
 
 
 class ColumnQuantiles:
-    """DDSketches, one per value of the record, created at the first chunk."""
+    """Sketches made by `make`, one per value of the record."""
 
-    def __init__(self, qs: tuple[float, ...], alpha: float = DESCRIBE_ALPHA) -> None:
-        self.qs = qs
-        self.alpha = alpha
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
         self.sketches: list[Any] | None = None
 
     @classmethod
-    def for_describe(cls, quantiles: Any, where: str) -> ColumnQuantiles | None:
-        qs = check_quantiles(quantiles, where)
-        return cls(qs) if qs else None
-
-    def update(self, chunk: np.ndarray) -> None:
+    def for_describe(cls, quantiles: Any, where: str) -> tuple[ColumnQuantiles | None, tuple]:
+        """describe()'s DDSketches (alpha 1 %) and its checked probabilities."""
         from .ddsketch import DDSketch
 
+        qs = check_quantiles(quantiles, where)
+        return (cls(lambda: DDSketch(alpha=DESCRIBE_ALPHA)) if qs else None), qs
+
+    def update(self, chunk: np.ndarray) -> None:
         width = int(np.prod(chunk.shape[1:], dtype=np.int64))
         if self.sketches is None:
-            self.sketches = [DDSketch(alpha=self.alpha) for _ in range(width)]
+            self.sketches = [self.make() for _ in range(width)]
         if chunk.ndim == 1:
             self.sketches[0].update(chunk)
             return
@@ -55,24 +55,23 @@ class ColumnQuantiles:
         for j, sketch in enumerate(self.sketches):
             sketch.update(flat[:, j])
 
-    def result(self, nan_policy: str, record_shape: tuple[int, ...]) -> dict[float, Any]:
-        """{q: value}; scalars for scalar streams, arrays of `record_shape` otherwise.
+    def values(self, q: Any, nan_policy: str, record_shape: tuple[int, ...]) -> np.ndarray:
+        """Quantiles `q`, shape ``np.shape(q) + record_shape``.
 
         An empty column gives NaN; with ``nan_policy="propagate"`` a column
         that saw a NaN gives NaN (numpy's ``quantile``).
         """
-        from .ddsketch import DDSketch
-
         sketches = self.sketches
-        if sketches is None:
-            width = int(np.prod(record_shape, dtype=np.int64))
-            sketches = [DDSketch(alpha=self.alpha) for _ in range(width)]
-        qa = np.asarray(self.qs, dtype=np.float64)
-        values = np.stack([np.asarray(s.quantile(qa), dtype=np.float64) for s in sketches], axis=1)
+        if sketches is None:                  # no chunk at all
+            sketches = [self.make() for _ in range(int(np.prod(record_shape, dtype=np.int64)))]
+        qa = np.asarray(q, dtype=np.float64)
+        out = np.stack([np.asarray(s.quantile(qa), dtype=np.float64) for s in sketches], axis=-1)
         if nan_policy == "propagate":
-            values[:, [s.nan_count > 0 for s in sketches]] = np.nan
-        out: dict[float, Any] = {}
-        for i, q in enumerate(self.qs):
-            row = values[i]
-            out[q] = float(row[0]) if record_shape == () else row.reshape(record_shape)
-        return out
+            out[..., [s.nan_count > 0 for s in sketches]] = np.nan
+        return out.reshape(qa.shape + tuple(record_shape))
+
+    def result(self, qs: tuple[float, ...], nan_policy: str,
+               record_shape: tuple[int, ...]) -> dict[float, Any]:
+        """{q: value}: floats for scalar streams, arrays of `record_shape` otherwise."""
+        values = self.values(qs, nan_policy, record_shape)
+        return {q: float(v) if record_shape == () else v for q, v in zip(qs, values)}

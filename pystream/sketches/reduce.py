@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .columns import ColumnQuantiles
+
 if TYPE_CHECKING:
     from ..stream import Stream
 
@@ -74,22 +76,12 @@ def quantile(stream: Stream, q: Any, method: str = "relative", alpha: float = 0.
     if qa.size and (np.isnan(qa).any() or qa.min() < 0 or qa.max() > 1):
         raise ValueError(f"quantile: q must be in [0, 1]; got {q!r}")
     k = operator.index(k)
-    make = _sketch_factory(method, alpha, k, seed)
-    shape = stream.record_shape
-    width = int(np.prod(shape, dtype=np.int64))
-    sketches = [make() for _ in range(width)]
+    columns = ColumnQuantiles(_sketch_factory(method, alpha, k, seed))
     for offset, chunk in stream.chunks_with_offsets():
         if policy == "raise":
             bad = first_nan_record(chunk)
             if bad >= 0:
                 raise nan_error("quantile", offset + bad)
-        flat = chunk.reshape(len(chunk), width) if shape else chunk[:, np.newaxis]
-        for j, sketch in enumerate(sketches):
-            sketch.update(flat[:, j])
-    values = np.stack([np.asarray(s.quantile(qa), dtype=np.float64) for s in sketches], axis=-1)
-    if policy == "propagate":
-        seen = np.array([s.nan_count > 0 for s in sketches])
-        values[..., seen] = np.nan
-    if not shape:
-        return values[..., 0] if qa.ndim else float(values[0])
-    return values.reshape(qa.shape + shape)
+        columns.update(chunk)
+    values = columns.values(qa, policy, stream.record_shape)
+    return float(values) if values.ndim == 0 else values
