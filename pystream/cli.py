@@ -655,8 +655,9 @@ def _stream_dtype(inp: Input) -> Any:
 def _histogram(inp: Input, args: argparse.Namespace, desc: Any) -> tuple[Any, str]:
     """The text histogram's counts, from a second pass over FILE; or why not."""
     if _record_shape_of(desc):
-        return None, "histogram: shown for one-column input (pick a column with --usecols)."
-    if inp.label == "<stdin>":
+        return None, ("histogram: shown for one-column input only (for text input, pick "
+                      "a column with --usecols).")
+    if args.file == "-":
         return None, "histogram: not shown for standard input (it can be read only once)."
     lo, hi = float(desc.min), float(desc.max)
     if int(desc.count) == 0 or math.isinf(lo) or math.isinf(hi):
