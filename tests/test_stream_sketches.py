@@ -179,3 +179,14 @@ def test_histogram_one_shot_stream_needs_a_range():
         s.histogram(bins=3)
     s = ps.from_iterable(iter([1.0, 2.0, 3.0]), dtype=np.float64)
     assert s.histogram(bins=3, range=(1, 3)).counts.tolist() == [1, 1, 1]
+
+
+def test_histogram_state_equality():
+    a = ps.Histogram(bins=5, range=(0, 10)).update(X[:1000])
+    b = ps.Histogram(bins=5, range=(0, 10)).update(X[:500]).merge(
+        ps.Histogram(bins=5, range=(0, 10)).update(X[500:1000]))
+    assert a == b and a == a.copy()
+    assert a != ps.Histogram(bins=5, range=(0, 10)).update(X[:999])
+    assert a != ps.Histogram(bins=6, range=(0, 10)).update(X[:1000])
+    with pytest.raises(TypeError):
+        hash(a)

@@ -814,6 +814,14 @@ class Histogram:
     def __copy__(self) -> Histogram:
         return self.copy()
 
+    def __eq__(self, other: object) -> bool:
+        """Same parameters, edges and counts (bit-identical state), as DDSketch."""
+        if not isinstance(other, Histogram):
+            return NotImplemented
+        return other is self or self.to_bytes() == other.to_bytes()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Histogram:
         return self.copy()
 
