@@ -71,60 +71,66 @@ def relative_error(sorted_x: np.ndarray, q: np.ndarray, values: np.ndarray) -> f
     return float(err.max())
 
 
-def histogram_rows(ps: Any, x: np.ndarray, rep: int) -> list[list[str]]:
+def measure_histograms(ps: Any, x: np.ndarray, rep: int) -> list[tuple[str, float, float]]:
+    """(case, pystream seconds, np.histogram seconds); warns if the counts differ."""
     lo, hi = float(x.min()), float(x.max())
-    rows = []
     cases: list[tuple[str, dict[str, Any], Callable[[], Any]]] = []
     for bins in (10, 100, 1000):
         cases.append((f"{bins} bins, range", {"bins": bins, "range": (lo, hi)},
                       lambda b=bins: np.histogram(x, bins=b, range=(lo, hi))))
     edges = np.sort(np.random.default_rng(1).uniform(lo, hi, 101))
     cases.append(("101 explicit edges", {"edges": edges}, lambda: np.histogram(x, bins=edges)))
+    out = []
     for label, kwargs, peer in cases:
         t_np, (want, _) = best_of(peer, rep)
         t_ps, got = best_of(lambda kw=kwargs: ps.Histogram(**kw).update(x).result(), rep)
         if not np.array_equal(got.counts, want):
             print(f"WARNING: histogram {label}: counts differ from np.histogram", file=sys.stderr)
-        rows.append([label, f"{t_ps * 1e9 / x.size:.2f}", f"{t_np * 1e9 / x.size:.2f}",
-                     f"{t_np / t_ps:.2f}x"])
-    return rows
+        out.append((label, t_ps, t_np))
+    return out
 
 
-def sketch_rows(ps: Any, x: np.ndarray, rep: int, ds: Any, crick: Any) -> list[list[str]]:
-    n = x.size
-    rows: list[list[str]] = []
+def histogram_rows(ps: Any, x: np.ndarray, rep: int) -> list[list[str]]:
+    return [[label, f"{t_ps * 1e9 / x.size:.2f}", f"{t_np * 1e9 / x.size:.2f}",
+             f"{t_np / t_ps:.2f}x"] for label, t_ps, t_np in measure_histograms(ps, x, rep)]
+
+
+def measure_sketches(ps: Any, x: np.ndarray, rep: int, ds: Any, crick: Any
+                     ) -> list[tuple[str, float | None, float | None, str]]:
+    """(contender, seconds or None, its peer's seconds or None, the peer's name)."""
     ref: dict[int, float] = {}
-    for k in (100, 200, 400):
-        if ds is not None:
-            t, _ = best_of(lambda k=k: ds.kll_doubles_sketch(k).update(x), rep)
-            ref[k] = t
-    ref_200 = ref.get(200)
-
-    def add(label: str, t: float | None, peer_t: float | None, peer: str) -> None:
-        if t is None:
-            rows.append([label, NOT_INSTALLED, "", "", ""])
-            return
-        speed = f"{peer_t / t:.2f}x" if peer_t else NOT_INSTALLED
-        rows.append([label, f"{t * 1e9 / n:.2f}", f"{x.nbytes / t / 1e9:.2f}", peer, speed])
-
+    if ds is not None:
+        for k in (100, 200, 400):
+            ref[k], _ = best_of(lambda k=k: ds.kll_doubles_sketch(k).update(x), rep)
+    out: list[tuple[str, float | None, float | None, str]] = []
     t, _ = best_of(lambda: ps.DDSketch(alpha=0.01).update(x), rep)
-    add("pystream DDSketch(alpha=0.01)", t, ref_200, "DataSketches KLL k=200")
+    out.append(("pystream DDSketch(alpha=0.01)", t, ref.get(200), "DataSketches KLL k=200"))
     for k in (100, 200, 400):
         t, _ = best_of(lambda k=k: ps.KLLSketch(k=k, seed=0).update(x), rep)
-        add(f"pystream KLLSketch(k={k})", t, ref.get(k), f"DataSketches KLL k={k}")
+        out.append((f"pystream KLLSketch(k={k})", t, ref.get(k), f"DataSketches KLL k={k}"))
     for k in (100, 200, 400):
-        add(f"DataSketches KLL k={k}", ref.get(k), ref.get(k), f"DataSketches KLL k={k}")
+        out.append((f"DataSketches KLL k={k}", ref.get(k), ref.get(k), f"DataSketches KLL k={k}"))
+    t = None
     if crick is not None:
         def tdigest() -> Any:
             d = crick.TDigest()
             d.update(x)
             return d
         t, _ = best_of(tdigest, rep)
-        add("crick TDigest", t, ref_200, "DataSketches KLL k=200")
-    else:
-        add("crick TDigest", None, None, "")
+    out.append(("crick TDigest", t, ref.get(200), "DataSketches KLL k=200"))
     t, _ = best_of(lambda: np.quantile(x, [0.01, 0.5, 0.99]), rep)
-    add("np.quantile (whole array, exact)", t, ref_200, "DataSketches KLL k=200")
+    out.append(("np.quantile (whole array, exact)", t, ref.get(200), "DataSketches KLL k=200"))
+    return out
+
+
+def sketch_rows(ps: Any, x: np.ndarray, rep: int, ds: Any, crick: Any) -> list[list[str]]:
+    rows = []
+    for label, t, peer_t, peer in measure_sketches(ps, x, rep, ds, crick):
+        if t is None:
+            rows.append([label, NOT_INSTALLED, "", "", ""])
+            continue
+        speed = f"{peer_t / t:.2f}x" if peer_t else NOT_INSTALLED
+        rows.append([label, f"{t * 1e9 / x.size:.2f}", f"{x.nbytes / t / 1e9:.2f}", peer, speed])
     return rows
 
 

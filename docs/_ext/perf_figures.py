@@ -40,6 +40,7 @@ BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 N_WINDOWS = 2_000_000          # float64 values for the window stages
 WINDOW = 100
 N_REDUCE = 20_000_000          # float64 values for the reductions (160 MB)
+N_SKETCH = 2_000_000           # float64 values for the histogram and quantile sketches
 STARVE_MIN = 1_000             # smallest array of the CPU starvation curve
 STARVE_MAX = 30_000_000        # largest one (240 MB)
 STARVE_POINTS = 12
@@ -71,8 +72,8 @@ def _scale() -> float:
     return value
 
 
-def _bench_modules() -> tuple[Any, Any, Any]:
-    """Import ``_common``, ``bench_windows`` and ``bench_core`` from benchmarks/."""
+def _bench_modules() -> tuple[Any, Any, Any, Any]:
+    """Import ``_common``, ``bench_windows``, ``bench_core`` and ``bench_sketches``."""
     path = str(BENCH_DIR)
     added = path not in sys.path
     if added:
@@ -80,11 +81,12 @@ def _bench_modules() -> tuple[Any, Any, Any]:
     try:
         import _common
         import bench_core
+        import bench_sketches
         import bench_windows
     finally:
         if added:
             sys.path.remove(path)
-    return _common, bench_windows, bench_core
+    return _common, bench_windows, bench_core, bench_sketches
 
 
 # --------------------------------------------------------------------------- machine
@@ -175,7 +177,8 @@ def _write_machine(path: Path, ps: Any, sections: dict[str, str], seconds: float
         if line.startswith("MemTotal:"):
             mem = int(line.split()[1]) * 1024
     peers = ", ".join(f"{name} {_version(name)}" for name in
-                      ("bottleneck", "numbagg", "pandas", "crick", "matplotlib"))
+                      ("bottleneck", "numbagg", "pandas", "crick", "datasketches",
+                       "matplotlib"))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f":CPU: {model}{virt}; {os.cpu_count()} logical CPUs; SIMD: {simd}",
@@ -592,6 +595,52 @@ def _starvation(outdir: Path, n_max: int, ps: Any) -> str:
 # --------------------------------------------------------------------------- build
 
 
+# --------------------------------------------------------------------------- sketches
+
+
+def _sketches(outdir: Path, n: int, common: Any, bs: Any, ps: Any) -> str:
+    """Histogram vs np.histogram, quantile sketches vs DataSketches KLL: speedups."""
+    x = np.random.default_rng(SEED).normal(size=n)
+    ds = common.optional("datasketches")
+    crick = common.optional("crick")
+    ps.Histogram(bins=10, range=(-1.0, 1.0)).update(x)        # warm up
+    bars: list[tuple[str, float]] = []
+    rows: list[list[str]] = []
+    for label, t_ps, t_np in bs.measure_histograms(ps, x, REPEAT):
+        bars.append((f"Histogram, {label}", t_np / t_ps))
+        rows.append([f"``Histogram``, {label}", _ns(t_ps, n), "``np.histogram``",
+                     _ns(t_np, n), _x(t_np / t_ps)])
+    for label, t, peer_t, peer in bs.measure_sketches(ps, x, REPEAT, ds, crick):
+        if not label.startswith("pystream") or t is None:
+            continue
+        speed = peer_t / t if peer_t else None
+        if speed is not None:
+            bars.append((label.replace("pystream ", ""), speed))
+        rows.append([f"``{label.replace('pystream ', '')}.update``", _ns(t, n), peer,
+                     _ns(peer_t, n) if peer_t else "not installed",
+                     _x(speed) if speed else ""])
+    fig = _figure((10, 0.45 * len(bars) + 1.6))
+    ax = fig.subplots()
+    labels = [b[0] for b in bars][::-1]
+    values = [b[1] for b in bars][::-1]
+    ax.barh(labels, values, color=PEER_COLORS["pystream"])
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {_x(v)}", va="center", fontsize=9)
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(_ratio_formatter())
+    ax.set_xlim(right=max(values + [1.0]) * 2.5)
+    ax.set_xlabel("speedup = peer time / pystream time (log scale; > 1: pystream faster)")
+    ax.set_title(f"Histogram vs np.histogram; quantile sketches vs DataSketches KLL "
+                 f"(same k)\nn = {n:,} float64, best of {REPEAT}")
+    _save(fig, outdir / "sketches.png")
+    text = _list_table(f"n = {n:,} float64 normal values, best of {REPEAT}; ns per value",
+                       ["pystream", "ns/value", "peer", "ns/value", "speedup"], rows,
+                       [30, 10, 30, 10, 10])
+    (outdir / "sketches_table.rst").write_text(text, encoding="utf-8")
+    return f"n = {n:,}, best of {REPEAT}"
+
+
 def build(outdir: Path) -> None:
     """Run the small benchmark and write the figures and tables into `outdir`."""
     import matplotlib
@@ -603,11 +652,12 @@ def build(outdir: Path) -> None:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     scale = _scale()
-    common, bw, bc = _bench_modules()
+    common, bw, bc, bs = _bench_modules()
     sections = {}
     sections["Windows"] = _windows(outdir, max(10_000, int(N_WINDOWS * scale)), bw, ps)
     sections["Reductions"] = _reductions(outdir, max(10_000, int(N_REDUCE * scale)),
                                          common, bc, ps)
+    sections["Sketches"] = _sketches(outdir, max(10_000, int(N_SKETCH * scale)), common, bs, ps)
     sections["CPU starvation"] = _starvation(
         outdir, max(10 * STARVE_MIN, int(STARVE_MAX * scale)), ps)
     _write_machine(outdir / "machine.rst", ps, sections, time.perf_counter() - t0, scale)
