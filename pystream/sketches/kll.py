@@ -296,15 +296,7 @@ class KLLSketch:
         qa = np.array(q, dtype=np.float64, copy=True)
         if not np.all((qa >= 0.0) & (qa <= 1.0)):
             raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
-        flat = np.ascontiguousarray(qa.reshape(-1))
-        out = np.empty(flat.size, dtype=np.float64)
-        with _Owned(self._lock, "KLLSketch.quantile"):
-            check_status(lib.ps_kll_quantiles(self._state, ffi.from_buffer("double[]", flat),
-                                              flat.size, ffi.from_buffer("double[]", out)),
-                         "KLLSketch.quantile")
-        if qa.ndim == 0:
-            return float(out[0])
-        return out.reshape(qa.shape)
+        return self._batch(lib.ps_kll_quantiles, qa, "KLLSketch.quantile")
 
     def rank(self, value: Any) -> Any:
         """Estimated normalized rank(s): the fraction of values ``<= value``.
@@ -327,16 +319,17 @@ class KLLSketch:
         >>> s.rank(3), s.rank([0, 10])
         (0.3, array([0., 1.]))
         """
-        va = np.array(value, dtype=np.float64, copy=True)
-        flat = np.ascontiguousarray(va.reshape(-1))
+        return self._batch(lib.ps_kll_ranks, np.array(value, dtype=np.float64, copy=True),
+                           "KLLSketch.rank")
+
+    def _batch(self, fn: Any, values: np.ndarray, what: str) -> Any:
+        """``fn(state, values, n, out)`` over all `values`; a float for a 0-d input."""
+        flat = np.ascontiguousarray(values.reshape(-1))
         out = np.empty(flat.size, dtype=np.float64)
-        with _Owned(self._lock, "KLLSketch.rank"):
-            check_status(lib.ps_kll_ranks(self._state, ffi.from_buffer("double[]", flat),
-                                          flat.size, ffi.from_buffer("double[]", out)),
-                         "KLLSketch.rank")
-        if va.ndim == 0:
-            return float(out[0])
-        return out.reshape(va.shape)
+        with _Owned(self._lock, what):
+            check_status(fn(self._state, ffi.from_buffer("double[]", flat), flat.size,
+                            ffi.from_buffer("double[]", out)), what)
+        return float(out[0]) if values.ndim == 0 else out.reshape(values.shape)
 
     def normalized_rank_error(self, pmf: bool = False) -> float:
         """A-priori normalized rank error at 99% confidence for this ``k``.
