@@ -14,7 +14,15 @@ from typing import Any
 
 from .reducers import Description, Moments
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
-from .sources import from_array, from_chunks, from_file, from_iterable, from_npy, from_text
+from .sources import (
+    from_array,
+    from_chunks,
+    from_dask,
+    from_file,
+    from_iterable,
+    from_npy,
+    from_text,
+)
 from .stages.kernel import StageState
 from .stream import Stream
 
@@ -29,6 +37,7 @@ __all__ = [
     "Stream",
     "from_array",
     "from_chunks",
+    "from_dask",
     "from_file",
     "from_iterable",
     "from_npy",

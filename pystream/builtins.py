@@ -58,7 +58,7 @@ def register_sources(register: Callable[..., None]) -> None:
     """Register the built-in sources (``pystream.from_<name>``)."""
     from . import sources
 
-    for name in ("array", "chunks", "file", "iterable", "npy", "text"):
+    for name in ("array", "chunks", "dask", "file", "iterable", "npy", "text"):
         register(name, getattr(sources, "from_" + name))
 
 

@@ -26,6 +26,15 @@ __all__ = ["DEFAULT_QUANTILES", "Moments", "Description", "NAN_POLICIES", "check
 DEFAULT_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
+def restore_state(cls: Any, data: bytes, *args: Any) -> Any:
+    """``cls.from_bytes(data, *args)``: the unpickler of the C-backed states.
+
+    A module-level function rather than the bound classmethod, which
+    cloudpickle (used by Dask) would serialize by value, C library included.
+    """
+    return cls.from_bytes(data, *args)
+
+
 def quantile_label(q: float) -> str:
     """``0.01`` -> ``"p1"``, ``0.999`` -> ``"p99.9"``: the name of a quantile in tables."""
     return "p" + f"{q * 100:.10g}"
@@ -523,8 +532,8 @@ class Moments:
         new._adopt(out[0])
         return new
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (Moments.from_bytes, (self.to_bytes(),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (restore_state, (Moments, self.to_bytes()))
 
     def __copy__(self) -> Moments:
         return self.copy()

@@ -26,9 +26,11 @@ from numpy.typing import ArrayLike, DTypeLike
 from ._buffers import BufferPool
 from ._config import default_chunk_size
 from .stages.structural import check_count, normalize_record_shape
+from .engines.access import RandomAccess, array_chunks
 from .stream import Stream, _CallableSource, _OneShotSource
 
-__all__ = ["from_array", "from_chunks", "from_file", "from_iterable", "from_npy", "from_text"]
+__all__ = ["from_array", "from_chunks", "from_dask", "from_file", "from_iterable", "from_npy",
+           "from_text"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -142,7 +144,71 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
         for i in range(0, n, cs):
             yield arr[i : i + cs]
 
-    return Stream._from_source(_CallableSource(chunks, nonempty=True, whole=arr), arr.dtype, rs)
+    access = RandomAccess(
+        f"from_array(<{arr.dtype} array of shape {arr.shape}>)", lambda: len(arr),
+        lambda a, b, size: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
+    return Stream._from_source(_CallableSource(chunks, nonempty=True, whole=arr, access=access),
+                               arr.dtype, rs)
+
+
+# --------------------------------------------------------------------------- from_dask
+
+
+def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
+    """Stream the records (along axis 0) of a ``dask.array.Array``.
+
+    Needs the optional dependency Dask (``pip install pystream[dask]``).
+    With the default local engine the blocks are computed one after the
+    other (with Dask's configured scheduler) and streamed in order, so
+    memory holds one block at a time.  With ``engine="dask"`` a terminal
+    operation becomes one Dask graph over the blocks (see :doc:`/engines`),
+    which also runs on a ``distributed`` cluster; with ``engine="threads"``
+    pystream's threads compute ranges of it.  Results are bit-identical on
+    every engine.
+
+    Parameters
+    ----------
+    array : dask.array.Array
+        Shape ``(N, *record_shape)``, with known chunk sizes along axis 0.
+        Chunks along the other axes are merged, so a block holds whole
+        records.
+    chunk_size : int, optional
+        Records per chunk within a block; default: one chunk per block.
+
+    Returns
+    -------
+    Stream
+        A re-iterable stream (each iteration computes the blocks again;
+        ``array.persist()`` first to compute them once).
+
+    Raises
+    ------
+    ImportError
+        If Dask is not installed.
+    TypeError
+        If `array` is not a Dask array, or has an object dtype.
+    ValueError
+        If `array` is 0-d or its chunk sizes along axis 0 are unknown.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> x = da.from_array(np.arange(10.0), chunks=4)
+    >>> s = from_dask(x)
+    >>> [len(c) for c in s]
+    [4, 4, 2]
+    >>> float(s.mean(engine="dask"))
+    4.5
+    """
+    from .engines.dask import dask_source
+
+    make, access = dask_source(array, None if chunk_size is None else
+                               check_count(chunk_size, "chunk_size", "from_dask", minimum=1))
+    dt = np.dtype(array.dtype)
+    if dt.hasobject:
+        raise TypeError(f"from_dask: object arrays are not supported (dtype {dt})")
+    return Stream._from_source(_CallableSource(make, nonempty=True, access=access), dt,
+                               tuple(int(d) for d in array.shape[1:]))
 
 
 # --------------------------------------------------------------------------- from_chunks
@@ -428,66 +494,102 @@ def _load_npy(path: str) -> np.ndarray:
     return a
 
 
-def from_npy(path: PathLike, chunk_size: int | None = None) -> Stream:
-    """Stream a ``.npy`` file through a read-only memory map (zero-copy views).
+def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None) -> Stream:
+    """Stream a ``.npy`` file, or several in order, through read-only memory maps (zero-copy views).
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, path-like, or a list/tuple of them
         A ``.npy`` file holding an array of shape ``(N, *record_shape)``
-        (C or Fortran order, any byte order).
+        (C or Fortran order, any byte order); or several files with the
+        same dtype and record shape, streamed one after the other as one
+        stream (e.g. the shards a simulation wrote).
     chunk_size : int, optional
         Records per chunk; default from
-        :func:`pystream._config.default_chunk_size`.
+        :func:`pystream._config.default_chunk_size`.  Chunks do not span
+        two files.
 
     Returns
     -------
     Stream
-        A re-iterable stream.  The header is read now; the data is mapped
+        A re-iterable stream.  The headers are read now; the data is mapped
         on each iteration and only touched as chunks are used.  Chunks are
         read-only views into the mapping (strided views for Fortran order).
+        Any range of records can be read on its own, so the ``"threads"``
+        and ``"dask"`` engines can split it into partitions.
 
     Raises
     ------
     FileNotFoundError
-        If `path` does not exist.
+        If a file does not exist.
     ValueError
-        If the file is not a ``.npy`` file, is a ``.npz`` archive, or holds a
-        0-d array; during iteration, if the file changed shape or dtype.
+        If a file is not a ``.npy`` file, is a ``.npz`` archive, or holds a
+        0-d array; if the files of a list differ in dtype or record shape,
+        or the list is empty; during iteration, if a file changed shape or
+        dtype.
     TypeError
-        If the file holds Python objects (object array or pickle).
+        If a file holds Python objects (object array or pickle).
 
     Examples
     --------
     >>> import numpy as np, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "x.npy")
-    >>> np.save(path, np.arange(5.0))
-    >>> from_npy(path, chunk_size=2).to_array()
+    >>> d = tempfile.mkdtemp()
+    >>> np.save(os.path.join(d, "a.npy"), np.arange(5.0))
+    >>> from_npy(os.path.join(d, "a.npy"), chunk_size=2).to_array()
     array([0., 1., 2., 3., 4.])
+    >>> np.save(os.path.join(d, "b.npy"), np.arange(5.0, 7.0))
+    >>> from_npy([os.path.join(d, "a.npy"), os.path.join(d, "b.npy")]).to_array()
+    array([0., 1., 2., 3., 4., 5., 6.])
     """
-    p = _fspath(path, "from_npy")
-    header = _load_npy(p)
-    if header.ndim == 0:
-        raise ValueError(f"from_npy: {p!r} holds a 0-d array (a single value), which has no records")
-    dt, shape = header.dtype, header.shape
-    del header
-    rs = tuple(shape[1:])
+    if isinstance(path, (list, tuple)):
+        paths = [_fspath(p, "from_npy") for p in path]
+        if not paths:
+            raise ValueError("from_npy: the list of files is empty")
+    else:
+        paths = [_fspath(path, "from_npy")]
+    shapes: list[tuple[int, ...]] = []
+    dt: np.dtype | None = None
+    rs: tuple[int, ...] = ()
+    for p in paths:
+        header = _load_npy(p)
+        if header.ndim == 0:
+            raise ValueError(f"from_npy: {p!r} holds a 0-d array (a single value), which has no records")
+        if dt is None:
+            dt, rs = header.dtype, tuple(header.shape[1:])
+        elif header.dtype != dt or tuple(header.shape[1:]) != rs:
+            raise ValueError(
+                f"from_npy: {p!r} holds {header.dtype} records of shape {tuple(header.shape[1:])}, "
+                f"but {paths[0]!r} holds {dt} records of shape {rs}; all files must match")
+        shapes.append(header.shape)
+        del header
+    assert dt is not None
     cs = _chunk_size(chunk_size, dt, rs, "from_npy")
+    lengths = [s[0] for s in shapes]
+    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).tolist()
 
-    def chunks() -> Iterator[np.ndarray]:
+    def mapped(i: int) -> np.ndarray:
+        p = paths[i]
         mm = _load_npy(p)
-        if mm.dtype != dt or mm.shape != shape:
+        if mm.dtype != dt or mm.shape != shapes[i]:
             raise ValueError(
                 f"from_npy: {p!r} changed since the stream was made: now {mm.shape} {mm.dtype}, "
-                f"was {shape} {dt}"
+                f"was {shapes[i]} {dt}"
             )
-        a = mm.view(np.ndarray)  # plain ndarray views; the mapping stays alive through .base
-        del mm
-        n = len(a)
-        for i in range(0, n, cs):
-            yield a[i : i + cs]
+        return mm.view(np.ndarray)  # a plain ndarray; the mapping stays alive through .base
 
-    return Stream._from_source(_CallableSource(chunks, nonempty=True), dt, rs)
+    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+        stop = bounds[-1] if b is None else min(b, bounds[-1])
+        for i in range(len(paths)):
+            lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
+            if lo < hi or (not lengths[i] and a <= bounds[i] < stop):
+                yield from array_chunks(mapped(i), lo - bounds[i], hi - bounds[i], size or cs)
+
+    def chunks() -> Iterator[np.ndarray]:
+        return read(0, None, None)
+
+    name = f"from_npy({paths[0]!r})" if len(paths) == 1 else f"from_npy([{len(paths)} files])"
+    access = RandomAccess(name, lambda: bounds[-1], read, in_memory=True)
+    return Stream._from_source(_CallableSource(chunks, nonempty=True, access=access), dt, rs)
 
 
 # --------------------------------------------------------------------------- from_file
@@ -520,7 +622,9 @@ def _file_chunks(
     record_shape: tuple[int, ...],
     offset: int,
     chunk_size: int,
+    limit: int | None = None,
 ) -> Iterator[np.ndarray]:
+    """Chunks of a raw file from byte `offset`; at most `limit` records (None: to EOF)."""
     record_bytes = dtype.itemsize * math.prod(record_shape)
     f, owned = opener()
     try:
@@ -531,6 +635,13 @@ def _file_chunks(
         pos = offset
         full = chunk_size * record_bytes
         while True:
+            if limit is not None:
+                if limit <= 0:
+                    return
+                if limit < chunk_size:
+                    full = limit * record_bytes
+                    pool = BufferPool(full)
+                limit -= chunk_size
             raw = pool.get()
             got = _read_full(f, raw, readinto)
             nrec = got // record_bytes
@@ -660,7 +771,21 @@ def from_file(
         name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
         opener = lambda: (f, False)
         one_shot = True
-    src = _source(lambda: _file_chunks(opener, name, dt, rs, off, cs), one_shot, nonempty=True)
+    if one_shot:
+        src = _OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
+        return Stream._from_source(src, dt, rs)
+    record_bytes = dt.itemsize * math.prod(rs)
+
+    def length() -> int:
+        return max(0, os.stat(p).st_size - off) // record_bytes
+
+    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+        limit = None if b is None else max(0, b - a)
+        return _file_chunks(opener, name, dt, rs, off + a * record_bytes, size or cs, limit)
+
+    access = RandomAccess(f"from_file({p!r})", length, read)
+    src = _CallableSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True,
+                          access=access)
     return Stream._from_source(src, dt, rs)
 
 

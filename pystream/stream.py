@@ -42,6 +42,7 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
+from .engines import EngineOptions, check_engine
 from .reducers import DEFAULT_QUANTILES, Moments, check_ddof, check_nan_policy
 from .stages.methods import StageMethods
 from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
@@ -67,7 +68,7 @@ _ONE_SHOT_MESSAGE = (
 class _CallableSource:
     """A re-iterable source: ``make()`` returns a fresh iterator of chunks each time."""
 
-    __slots__ = ("make", "nonempty", "whole")
+    __slots__ = ("access", "make", "nonempty", "whole")
     one_shot = False
 
     def __init__(
@@ -75,12 +76,16 @@ class _CallableSource:
         make: Callable[[], Iterable[np.ndarray]],
         nonempty: bool = False,
         whole: np.ndarray | None = None,
+        access: Any = None,
     ) -> None:
         self.make = make
         self.nonempty = nonempty
         # The whole in-memory array, when the chunks are views of one: a
         # reducer may then read it in one call (results are chunk-invariant).
         self.whole = whole
+        # A RandomAccess (pystream.engines.access) when any record range can
+        # be read on its own: what the threads and Dask engines need.
+        self.access = access
 
     def open(self) -> Iterator[np.ndarray]:
         return iter(self.make())
@@ -909,8 +914,23 @@ class Stream(StageMethods):
 
     # ------------------------------------------------------------- terminal operations
 
-    def to_array(self) -> np.ndarray:
+    def to_array(self, *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> np.ndarray:
         """Materialise the stream into one array.
+
+        Parameters
+        ----------
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -957,7 +977,12 @@ class Stream(StageMethods):
 
         src = self._src
         stage = getattr(src, "stage", None)
-        if isinstance(src, _StageSource) and not self._fns and getattr(stage, "writes_into", False) \
+        options = check_engine(engine, workers, partition_size, "to_array")
+        if options.name != "local":
+            from .engines import ordered_chunks
+
+            it = ordered_chunks(self, options)
+        elif isinstance(src, _StageSource) and not self._fns and getattr(stage, "writes_into", False) \
                 and dt.itemsize == 8 and row:
             it = stage(src.upstream(False), *src.args, **src.kwargs, alloc=alloc)
         else:
@@ -1032,20 +1057,36 @@ class Stream(StageMethods):
         return m
 
     def _describe(self, ddof: object, nan_policy: object, where: str,
-                  quantiles: Any = ()) -> tuple[Any, Any]:
-        from .sketches.columns import ColumnQuantiles
+                  quantiles: Any = (), options: EngineOptions | None = None) -> tuple[Any, Any]:
+        from .sketches.columns import ColumnQuantiles, check_quantiles
 
         ddof = check_ddof(ddof, where)
         policy = check_nan_policy(nan_policy, where)
-        sketch, qs = ColumnQuantiles.for_describe(quantiles, where)
-        m = self._moments(policy, where, None if sketch is None else sketch.update)
+        if options is None or options.name == "local":
+            sketch, qs = ColumnQuantiles.for_describe(quantiles, where, self._start)
+            m = self._moments(policy, where, None if sketch is None else sketch.update)
+        else:
+            from .engines import Reduction, reduce
+            from .engines.states import DescribeFactory
+
+            qs = check_quantiles(quantiles, where)
+            state = reduce(self, Reduction(DescribeFactory(bool(qs)), name=where), options)
+            m, sketch = state.moments, state.sketch
+            if m.dtype is None:
+                dt, rs = self._meta()
+                m.update(np.empty((0, *rs), dt))
+            if policy == "raise" and m.first_nan is not None:
+                raise ValueError(
+                    f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
+                    "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN")
         d = m.result(ddof=ddof, nan_policy=policy)
         if sketch is not None:
             d = dataclasses.replace(d, quantiles=sketch.result(qs, policy, d.record_shape))
         return m, d
 
     def describe(self, ddof: float = 0, nan_policy: str = "propagate",
-                 quantiles: Any = DEFAULT_QUANTILES) -> Any:
+                 quantiles: Any = DEFAULT_QUANTILES, *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Summarise the stream in one pass: count, NaN count, sum, mean, var, std, min, max
         and quantiles.
 
@@ -1063,6 +1104,18 @@ class Stream(StageMethods):
             each is within 1 % of ``np.quantile(x, q, method="lower")``).
             Default p1, p5, p25, p50, p75, p95, p99; ``()`` skips the sketch
             (about 4x faster on data in memory).
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1086,15 +1139,29 @@ class Stream(StageMethods):
         >>> float(d.mean), float(d.var)
         (2.0, 1.0)
         """
-        return self._describe(ddof, nan_policy, "describe", quantiles)[1]
+        return self._describe(ddof, nan_policy, "describe", quantiles,
+                              check_engine(engine, workers, partition_size, "describe"))[1]
 
-    def count(self, nan_policy: str = "propagate") -> Any:
+    def count(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Number of values, as reported by :meth:`describe` (``Description.count``).
 
         Parameters
         ----------
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1113,15 +1180,29 @@ class Stream(StageMethods):
         >>> int(from_array(np.arange(5.0)).count())
         5
         """
-        return self._describe(0, nan_policy, "count")[1].count
+        return self._describe(0, nan_policy, "count", (),
+                              check_engine(engine, workers, partition_size, "count"))[1].count
 
-    def sum(self, nan_policy: str = "propagate") -> Any:
+    def sum(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Sum of the records (one pass, accumulated in float64; integers exactly).
 
         Parameters
         ----------
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1140,15 +1221,29 @@ class Stream(StageMethods):
         >>> float(from_array(np.arange(5.0)).sum())
         10.0
         """
-        return self._describe(0, nan_policy, "sum")[1].sum
+        return self._describe(0, nan_policy, "sum", (),
+                              check_engine(engine, workers, partition_size, "sum"))[1].sum
 
-    def mean(self, nan_policy: str = "propagate") -> Any:
+    def mean(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Arithmetic mean of the records (one pass).
 
         Parameters
         ----------
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1167,9 +1262,11 @@ class Stream(StageMethods):
         >>> float(from_array(np.arange(5.0)).mean())
         2.0
         """
-        return self._describe(0, nan_policy, "mean")[1].mean
+        return self._describe(0, nan_policy, "mean", (),
+                              check_engine(engine, workers, partition_size, "mean"))[1].mean
 
-    def var(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
+    def var(self, ddof: float = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Variance of the records (one pass).
 
         Parameters
@@ -1178,6 +1275,18 @@ class Stream(StageMethods):
             Delta degrees of freedom (divisor ``n - ddof``).
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1198,9 +1307,11 @@ class Stream(StageMethods):
         >>> float(from_array(np.array([1.0, 2.0, 3.0])).var(ddof=1))
         1.0
         """
-        return self._describe(ddof, nan_policy, "var")[1].var
+        return self._describe(ddof, nan_policy, "var", (),
+                              check_engine(engine, workers, partition_size, "var"))[1].var
 
-    def std(self, ddof: float = 0, nan_policy: str = "propagate") -> Any:
+    def std(self, ddof: float = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Standard deviation of the records (one pass).
 
         Parameters
@@ -1209,6 +1320,18 @@ class Stream(StageMethods):
             Delta degrees of freedom (divisor ``n - ddof``).
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1229,15 +1352,29 @@ class Stream(StageMethods):
         >>> float(from_array(np.array([1.0, 3.0])).std())
         1.0
         """
-        return self._describe(ddof, nan_policy, "std")[1].std
+        return self._describe(ddof, nan_policy, "std", (),
+                              check_engine(engine, workers, partition_size, "std"))[1].std
 
-    def min(self, nan_policy: str = "propagate") -> Any:
+    def min(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Minimum of the records (one pass).
 
         Parameters
         ----------
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1256,18 +1393,32 @@ class Stream(StageMethods):
         >>> float(from_array(np.array([3.0, -1.0, 2.0])).min())
         -1.0
         """
-        m, d = self._describe(0, nan_policy, "min")
+        m, d = self._describe(0, nan_policy, "min", (),
+                              check_engine(engine, workers, partition_size, "min"))
         if m.stop == m.start:
             raise ValueError("min: the stream is empty; a minimum of zero records is undefined")
         return d.min
 
-    def max(self, nan_policy: str = "propagate") -> Any:
+    def max(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Maximum of the records (one pass).
 
         Parameters
         ----------
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1286,13 +1437,15 @@ class Stream(StageMethods):
         >>> float(from_array(np.array([3.0, -1.0, 2.0])).max())
         3.0
         """
-        m, d = self._describe(0, nan_policy, "max")
+        m, d = self._describe(0, nan_policy, "max", (),
+                              check_engine(engine, workers, partition_size, "max"))
         if m.stop == m.start:
             raise ValueError("max: the stream is empty; a maximum of zero records is undefined")
         return d.max
 
     def histogram(self, bins: int = 10, range: tuple[float, float] | None = None,
-                  edges: Any = None, log: bool = False) -> Any:
+                  edges: Any = None, log: bool = False, *, engine: str = "local", workers: int | None = None,
+                  partition_size: int | None = None) -> Any:
         """Histogram of the stream's values with numpy's bins and edge rules, in bounded memory.
 
         Values are counted as :func:`numpy.histogram` counts them (records
@@ -1319,6 +1472,18 @@ class Stream(StageMethods):
             Logarithmic bins: edges ``np.geomspace(lo, hi, bins + 1)``
             (requires ``lo > 0``).
 
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
+
         Returns
         -------
         pystream.HistogramResult
@@ -1343,10 +1508,12 @@ class Stream(StageMethods):
         """
         from .sketches.reduce import histogram
 
-        return histogram(self, bins=bins, range=range, edges=edges, log=log)
+        return histogram(self, bins=bins, range=range, edges=edges, log=log,
+                         options=check_engine(engine, workers, partition_size, "histogram"))
 
     def quantile(self, q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
-                 seed: int = 0, nan_policy: str = "propagate") -> Any:
+                 seed: int = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> Any:
         """Quantiles of the stream in bounded memory, from a quantile sketch.
 
         Parameters
@@ -1371,6 +1538,18 @@ class Stream(StageMethods):
             ``"propagate"``: NaN where a NaN was seen (numpy's
             ``quantile``); ``"omit"``: NaNs skipped (``np.nanquantile``);
             ``"raise"``: ValueError naming the first NaN record.
+
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`): the local pull loop
+            (default), partitions on a thread pool, or a Dask graph.  The
+            result is bit-identical on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads (default: the usable
+            cores).
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition (default: a few partitions per worker; for a Dask array,
+            its own chunks).
 
         Returns
         -------
@@ -1398,7 +1577,8 @@ class Stream(StageMethods):
         from .sketches.reduce import quantile
 
         return quantile(self, q, method=method, alpha=alpha, k=k, seed=seed,
-                        nan_policy=nan_policy)
+                        nan_policy=nan_policy,
+                        options=check_engine(engine, workers, partition_size, "quantile"))
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
@@ -1412,15 +1592,28 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
         except (TypeError, ValueError):
             takes_start = False
 
-        def method(*args: Any, **kwargs: Any) -> Any:
+        def method(*args: Any, engine: str = "local", workers: int | None = None,
+                   partition_size: int | None = None, **kwargs: Any) -> Any:
             # A reducer whose state is placed in the global index space
             # (Moments, welch) starts where the stream starts, as describe()
             # does, so its result is the same whatever the stream's start.
-            if takes_start and "start" not in kwargs:
-                kwargs["start"] = stream.start
-            state = factory(*args, **kwargs)
-            for chunk in stream:
-                state.update(chunk)
+            # Such a state with a merge() is reduced per partition by the
+            # parallel engines; any other runs in order over their output.
+            from .engines import Reduction, reduce
+            from .engines.states import ReducerFactory
+
+            options = check_engine(engine, workers, partition_size, entry.name)
+            positional = takes_start and "start" not in kwargs
+            if options.name == "local":
+                if positional:
+                    kwargs["start"] = stream.start
+                state = factory(*args, **kwargs)
+                for chunk in stream:
+                    state.update(chunk)
+                return state.result()
+            make = ReducerFactory(factory, args, kwargs, positional)
+            mergeable = positional and callable(getattr(make(0), "merge", None))
+            state = reduce(stream, Reduction(make, name=entry.name, mergeable=mergeable), options)
             return state.result()
     method.__name__ = method.__qualname__ = entry.name
     method.__doc__ = (f"{entry.summary}\n\n({entry.kind[:-1]} registered by {entry.origin}, "

@@ -29,25 +29,84 @@ def check_quantiles(quantiles: Any, where: str) -> tuple[float, ...]:
     return qs
 
 
-class ColumnQuantiles:
-    """Sketches made by `make`, one per value of the record."""
+class SketchFactory:
+    """A picklable sketch maker: ``factory(start)`` -> a new sketch.
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    ``"relative"`` makes :class:`~pystream.DDSketch` (order-free, `start` is
+    not needed); ``"kll"`` makes :class:`~pystream.KLLSketch` placed at
+    global index `start`, so partitions merge into the serial sketch.
+    """
+
+    __slots__ = ("method", "params")
+
+    def __init__(self, method: str, **params: Any) -> None:
+        self.method = method
+        self.params = params
+
+    @property
+    def positional(self) -> bool:
+        """True when the sketch depends on where its values are in the stream."""
+        return self.method == "kll"
+
+    def __call__(self, start: int = 0) -> Any:
+        if self.method == "relative":
+            from .ddsketch import DDSketch
+
+            return DDSketch(**self.params)
+        from .kll import KLLSketch
+
+        return KLLSketch(**self.params, start=start)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_factory, (self.method, self.params))
+
+
+def _make_factory(method: str, params: dict[str, Any]) -> SketchFactory:
+    return SketchFactory(method, **params)
+
+
+class ColumnQuantiles:
+    """Sketches made by `make`, one per value of the record.
+
+    Parameters
+    ----------
+    make : SketchFactory
+        ``make(start)`` makes one column's sketch.
+    start : int, default 0
+        Global index of the first record (positional sketches are placed
+        there, so states of contiguous partitions merge exactly).
+    """
+
+    def __init__(self, make: Callable[[int], Any], start: int = 0) -> None:
         self.make = make
+        self.start = start
         self.sketches: list[Any] | None = None
 
     @classmethod
-    def for_describe(cls, quantiles: Any, where: str) -> tuple[ColumnQuantiles | None, tuple]:
+    def for_describe(cls, quantiles: Any, where: str,
+                     start: int = 0) -> tuple[ColumnQuantiles | None, tuple]:
         """describe()'s DDSketches (alpha 1 %) and its checked probabilities."""
-        from .ddsketch import DDSketch
-
         qs = check_quantiles(quantiles, where)
-        return (cls(lambda: DDSketch(alpha=DESCRIBE_ALPHA)) if qs else None), qs
+        return (cls(SketchFactory("relative", alpha=DESCRIBE_ALPHA), start) if qs else None), qs
+
+    def merge(self, other: ColumnQuantiles) -> ColumnQuantiles:
+        """Merge the state of the records right after this one's, column by column."""
+        if other.sketches is None:
+            return self
+        if self.sketches is None:
+            self.sketches = [s.copy() for s in other.sketches]
+            return self
+        if len(self.sketches) != len(other.sketches):
+            raise ValueError(f"cannot merge quantile states of {len(self.sketches)} and "
+                             f"{len(other.sketches)} columns")
+        for mine, theirs in zip(self.sketches, other.sketches):
+            mine.merge(theirs)
+        return self
 
     def update(self, chunk: np.ndarray) -> None:
         width = int(np.prod(chunk.shape[1:], dtype=np.int64))
         if self.sketches is None:
-            self.sketches = [self.make() for _ in range(width)]
+            self.sketches = [self.make(self.start) for _ in range(width)]
         if chunk.ndim == 1:
             self.sketches[0].update(chunk)
             return
@@ -63,7 +122,8 @@ class ColumnQuantiles:
         """
         sketches = self.sketches
         if sketches is None:                  # no chunk at all
-            sketches = [self.make() for _ in range(int(np.prod(record_shape, dtype=np.int64)))]
+            sketches = [self.make(self.start)
+                        for _ in range(int(np.prod(record_shape, dtype=np.int64)))]
         qa = np.asarray(q, dtype=np.float64)
         out = np.stack([np.asarray(s.quantile(qa), dtype=np.float64) for s in sketches], axis=-1)
         if nan_policy == "propagate":

@@ -518,8 +518,10 @@ class DDSketch:
         return cls._adopt(deserialize(lib.ps_ddsketch_deserialize, "ps_ddsketch", data,
                                       "DDSketch.from_bytes"))
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (DDSketch.from_bytes, (self.to_bytes(),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        from ..reducers import restore_state
+
+        return (restore_state, (DDSketch, self.to_bytes()))
 
     def __eq__(self, other: object) -> bool:
         """Same parameters and bit-identical state."""

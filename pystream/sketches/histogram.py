@@ -913,8 +913,10 @@ class Histogram:
         new._read_spec()
         return new
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (Histogram.from_bytes, (self.to_bytes(),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        from ..reducers import restore_state
+
+        return (restore_state, (Histogram, self.to_bytes()))
 
 
 def _parse(bins: Any, range: Any, edges: Any, log: Any) -> tuple[int, int, Any, Any, Any]:

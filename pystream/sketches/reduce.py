@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import ColumnQuantiles
+from .columns import ColumnQuantiles, SketchFactory
 
 if TYPE_CHECKING:
     from ..stream import Stream
@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 METHODS = ("relative", "kll")
 
 
-def _data_range(stream: Stream) -> tuple[Any, Any]:
+def _data_range(stream: Stream, options: Any) -> tuple[Any, Any]:
     """numpy's default histogram range: the data's min and max (a first pass)."""
     if stream.one_shot:
         raise ValueError(
             "histogram: this stream can be read only once, and numpy's default range "
             "(the data's min and max) needs a first pass: pass range=(lo, hi) or edges=")
-    d = stream.describe(nan_policy="omit", quantiles=())
+    d = stream.describe(nan_policy="omit", quantiles=(), engine=options.name,
+                        workers=options.workers, partition_size=options.partition_size)
     count = int(np.sum(d.count))
     if count == 0:
         return 0.0, 1.0                      # numpy's range for an empty array
@@ -39,49 +40,92 @@ def _data_range(stream: Stream) -> tuple[Any, Any]:
     return lo, hi
 
 
-def histogram(stream: Stream, bins: Any = 10, range: Any = None, edges: Any = None,
-              log: bool = False) -> Any:
-    """See :meth:`pystream.Stream.histogram`."""
-    from .histogram import Histogram
+class _HistogramFactory:
+    """``factory(start)`` -> an empty :class:`Histogram` (order-free: `start` unused)."""
 
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def __call__(self, start: int = 0) -> Any:
+        from .histogram import Histogram
+
+        return Histogram(**self.params)
+
+
+def histogram(stream: Stream, bins: Any = 10, range: Any = None, edges: Any = None,
+              log: bool = False, options: Any = None) -> Any:
+    """See :meth:`pystream.Stream.histogram`."""
+    from ..engines import EngineOptions, Reduction, reduce
+
+    options = options or EngineOptions()
     if edges is None and range is None:
-        range = _data_range(stream)
-    state = Histogram(bins=bins, range=range, edges=edges, log=log)
-    for chunk in stream:
-        state.update(chunk)
+        range = _data_range(stream, options)
+    make = _HistogramFactory(bins=bins, range=range, edges=edges, log=log)
+    make()                                   # checks the parameters before any work
+    state = reduce(stream, Reduction(make, positional=False, name="histogram"), options)
     return state.result()
 
 
-def _sketch_factory(method: str, alpha: float, k: int, seed: int) -> Any:
-    from .ddsketch import DDSketch
-    from .kll import KLLSketch
-
+def _sketch_factory(method: str, alpha: float, k: int, seed: int) -> SketchFactory:
     if method == "relative":
-        DDSketch(alpha=alpha)                # checks alpha now, not per column
-        return lambda: DDSketch(alpha=alpha)
-    if method == "kll":
-        KLLSketch(k=k, seed=seed)
-        return lambda: KLLSketch(k=k, seed=seed)
-    raise ValueError(f"quantile: method must be one of {METHODS}; got {method!r}")
+        factory = SketchFactory("relative", alpha=alpha)
+    elif method == "kll":
+        factory = SketchFactory("kll", k=k, seed=seed)
+    else:
+        raise ValueError(f"quantile: method must be one of {METHODS}; got {method!r}")
+    factory()                                # checks the parameters now, not per column
+    return factory
+
+
+class _QuantileState:
+    """One sketch per column; with ``nan_policy="raise"`` a NaN raises naming its record."""
+
+    def __init__(self, make: SketchFactory, start: int, check_nan: bool) -> None:
+        self.columns = ColumnQuantiles(make, start)
+        self.position = start
+        self.check_nan = check_nan
+
+    def update(self, chunk: np.ndarray) -> None:
+        from ..stages.structural import first_nan_record, nan_error
+
+        if self.check_nan:
+            bad = first_nan_record(chunk)
+            if bad >= 0:
+                raise nan_error("quantile", self.position + bad)
+        self.position += len(chunk)
+        self.columns.update(chunk)
+
+    def merge(self, other: _QuantileState) -> _QuantileState:
+        self.columns.merge(other.columns)
+        self.position = other.position
+        return self
+
+
+class _QuantileFactory:
+    def __init__(self, make: SketchFactory, check_nan: bool) -> None:
+        self.make = make
+        self.check_nan = check_nan
+
+    def __call__(self, start: int = 0) -> _QuantileState:
+        return _QuantileState(self.make, start, self.check_nan)
 
 
 def quantile(stream: Stream, q: Any, method: str = "relative", alpha: float = 0.01,
-             k: int = 200, seed: int = 0, nan_policy: str = "propagate") -> Any:
+             k: int = 200, seed: int = 0, nan_policy: str = "propagate",
+             options: Any = None) -> Any:
     """See :meth:`pystream.Stream.quantile`."""
+    from ..engines import EngineOptions, Reduction, reduce
     from ..reducers import check_nan_policy
-    from ..stages.structural import first_nan_record, nan_error
 
     policy = check_nan_policy(nan_policy, "quantile")
     qa = np.asarray(q, dtype=np.float64)
     if qa.size and (np.isnan(qa).any() or qa.min() < 0 or qa.max() > 1):
         raise ValueError(f"quantile: q must be in [0, 1]; got {q!r}")
     k = operator.index(k)
-    columns = ColumnQuantiles(_sketch_factory(method, alpha, k, seed))
-    for offset, chunk in stream.chunks_with_offsets():
-        if policy == "raise":
-            bad = first_nan_record(chunk)
-            if bad >= 0:
-                raise nan_error("quantile", offset + bad)
-        columns.update(chunk)
-    values = columns.values(qa, policy, stream.record_shape)
+    make = _sketch_factory(method, alpha, k, seed)
+    # A NaN error names its record, so "raise" needs the global indices.
+    reduction = Reduction(_QuantileFactory(make, policy == "raise"),
+                          positional=make.positional or policy == "raise", name="quantile")
+    state = reduce(stream, reduction, options or EngineOptions())
+    values = state.columns.values(qa, policy, stream.record_shape)
     return float(values) if values.ndim == 0 else values

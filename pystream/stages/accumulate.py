@@ -12,6 +12,7 @@ iterator is closed when the stage stops.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -349,6 +350,14 @@ class Diff:
 
     def __repr__(self) -> str:
         return f"Diff(n={self.n})"
+
+    def partitioning(self) -> Any:
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` is computed from inputs
+        ``[i, i + n]``."""
+        from ..engines.plan import POINTWISE, Records
+
+        return Records(self.n + 1, 1) if self.n else POINTWISE
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]

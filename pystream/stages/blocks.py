@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..reducers import check_nan_policy
@@ -44,6 +46,15 @@ class BlockReduce(KernelStage):
         self.kernel_params = {"window": check_count(n, "n", "resample", minimum=1)}
         self.nan_policy = check_nan_policy(nan_policy, "resample")
         self.emit_flush = bool(partial)
+
+    def partitioning(self) -> Any:
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``
+        (the partial last block is the final partition's flush)."""
+        from ..engines.plan import Records
+
+        n = self.kernel_params["window"]
+        return Records(n, n)
 
 
 def resample_stage(n: int, how: str = "mean", nan_policy: str = "propagate",

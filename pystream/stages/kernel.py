@@ -334,8 +334,10 @@ class StageState:
         new._width = width
         return new
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes, tuple[int, ...]]]:
-        return (StageState.from_bytes, (self.to_bytes(), self._record_shape))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        from ..reducers import restore_state
+
+        return (restore_state, (StageState, self.to_bytes(), self._record_shape))
 
     def __copy__(self) -> StageState:
         return self.copy()

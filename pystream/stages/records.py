@@ -13,12 +13,16 @@ any chunking of the input, and close their upstream iterator when they stop.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..reducers import check_nan_policy
 from .structural import _close, check_count, first_nan_record, nan_error
+
+if TYPE_CHECKING:
+    from ..engines.plan import Records
 
 __all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
 
@@ -82,6 +86,13 @@ class SlidingWindow:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n}, step={self.step})"
+
+    def partitioning(self) -> "Records":
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*step, i*step + n)``."""
+        from ..engines.plan import Records
+
+        return Records(self.n, self.step)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
@@ -224,6 +235,13 @@ class Tumbling:
     def __repr__(self) -> str:
         return f"Tumbling(n={self.n})"
 
+    def partitioning(self) -> "Records":
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``."""
+        from ..engines.plan import Records
+
+        return Records(self.n, self.n)
+
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
     ) -> tuple[np.dtype, tuple[int, ...]]:
@@ -358,6 +376,14 @@ class Resample:
             f"Resample(n={self.n}, how={self.how!r}, nan_policy={self.nan_policy!r}, "
             f"partial={self.partial})"
         )
+
+    def partitioning(self) -> Records:
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``
+        (the partial last block is the final partition's flush)."""
+        from ..engines.plan import Records
+
+        return Records(self.n, self.n)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]

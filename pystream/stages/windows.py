@@ -129,3 +129,10 @@ class Moving(KernelStage):
         if name == "moving_median":
             params["q"] = 0.5
         self.kernel_params = params
+
+    def partitioning(self) -> Any:
+        """How outputs depend on inputs, for the parallel engines
+        (:mod:`pystream.engines.plan`): output ``i`` needs inputs ``i - window + 1 .. i``."""
+        from ..engines.plan import Window
+
+        return Window(self.kernel_params["window"])

@@ -1,0 +1,54 @@
+"""Random access to a source: what lets an engine read partitions independently."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RandomAccess", "array_chunks"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomAccess:
+    """How to read any contiguous range of a source's records.
+
+    Attributes
+    ----------
+    name : str
+        What the source is, for messages (``"from_npy('x.npy')"``).
+    length : callable
+        ``length()`` -> number of records, read when a run starts (a file
+        may have grown since the stream was made).
+    read : callable
+        ``read(a, b, chunk_size)`` -> iterator of chunks holding records
+        ``[a, b)`` (``b`` None: to the end, with the serial run's
+        end-of-data checks); ``chunk_size`` None: the source's own.
+    in_memory : bool
+        Records are views of memory (an array or a memory map), so reading a
+        whole partition as one chunk costs nothing.
+    array : callable or None
+        ``array()`` -> the whole source as one array in this process's memory
+        (``from_array``): the Dask engine wraps it with
+        ``dask.array.from_array`` so each task receives only its block.
+    dask : dask.array.Array or None
+        The source itself is a Dask array (``from_dask``): the Dask engine
+        maps over its blocks.  Without `array` or `dask`, Dask tasks call
+        `read` themselves (it only captures file names, so it pickles small).
+    """
+
+    name: str
+    length: Callable[[], int]
+    read: Callable[[int, int | None, int | None], Iterator[np.ndarray]]
+    in_memory: bool = False
+    array: Callable[[], np.ndarray] | None = None
+    dask: Any = None
+
+
+def array_chunks(arr: np.ndarray, a: int, b: int | None, chunk_size: int) -> Iterator[np.ndarray]:
+    """Views of ``arr[a:b]`` in chunks of `chunk_size` records."""
+    stop = len(arr) if b is None else min(b, len(arr))
+    for i in range(a, stop, chunk_size):
+        yield arr[i : min(i + chunk_size, stop)]

@@ -1,0 +1,262 @@
+"""``engine="dask"`` and :func:`pystream.from_dask`: pipelines as Dask graphs.
+
+Dask is an optional dependency (``pip install pystream[dask]``).  The graph
+has one task per partition of the source -- the blocks of a Dask array along
+axis 0, or ``partition_size`` records of an array or file -- and runs the
+pipeline's parallel prefix in it (:mod:`pystream.engines.plan`): a window
+stage's task also receives the ``window - 1`` records before its block (a
+halo, as ``dask.array.map_overlap`` does).  Then:
+
+* a reduction turns each partition into a state, and the states are merged
+  pairwise, adjacent with adjacent, in a tree (states travel pickled, i.e.
+  as their ``to_bytes``);
+* anything else (``to_array``, sinks, sequential stages) computes the
+  partitions in order, a few at a time, and runs the rest of the pipeline
+  in the calling process.
+
+It uses whatever scheduler Dask is configured with: the threaded default,
+``dask.config.set(scheduler="processes")`` or a ``distributed.Client``.
+Results are bit-identical to the local run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from . import EngineOptions, Reduction
+from .access import RandomAccess, array_chunks
+from .plan import Plan, add_note, make_plan, run_serial
+from .threads import partitions, require_access
+
+__all__ = ["dask_chunks", "dask_reduce", "dask_source", "import_dask"]
+
+#: Default partition for sources that are not Dask arrays, in bytes of source records.
+DEFAULT_PARTITION_BYTES = 64 << 20
+#: Partitions computed together when the output is consumed in order.
+ORDERED_BATCH = 8
+
+
+def import_dask() -> Any:
+    """``dask.array``, or an ImportError saying how to install it."""
+    try:
+        import dask.array as da
+    except ImportError as e:  # pragma: no cover - dask is in the test extra
+        raise ImportError(
+            "pystream's Dask support needs dask[array]: pip install 'pystream[dask]'") from e
+    return da
+
+
+# --------------------------------------------------------------------------- source
+
+
+def _records_along_axis0(arr: Any) -> Any:
+    """`arr` with one chunk along every axis but the first (a block holds whole records)."""
+    if arr.ndim > 1 and any(len(c) > 1 for c in arr.chunks[1:]):
+        arr = arr.rechunk({i: -1 for i in range(1, arr.ndim)})
+    return arr
+
+
+def dask_source(arr: Any, chunk_size: int | None) -> tuple[Any, RandomAccess]:
+    """``(make_chunks, access)`` for :func:`pystream.from_dask`."""
+    da = import_dask()
+    if not isinstance(arr, da.Array):
+        raise TypeError(f"from_dask: expected a dask.array.Array, got {type(arr).__name__}")
+    if arr.ndim == 0:
+        raise ValueError("from_dask: a 0-d array has no records")
+    if any(np.isnan(c) for c in arr.chunks[0]):
+        raise ValueError(
+            "from_dask: the array's chunk sizes along axis 0 are unknown (NaN); call "
+            "arr.compute_chunk_sizes() first")
+    arr = _records_along_axis0(arr)
+    bounds = np.concatenate([[0], np.cumsum(arr.chunks[0], dtype=np.int64)]).tolist()
+    n = bounds[-1]
+
+    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+        stop = n if b is None else min(b, n)
+        for i in range(len(arr.chunks[0])):
+            lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
+            if lo < hi:
+                block = np.asarray(arr.blocks[i][lo - bounds[i]:hi - bounds[i]].compute())
+                yield from array_chunks(block, 0, None, size or chunk_size or len(block))
+
+    access = RandomAccess(f"from_dask(<dask array {arr.dtype} {arr.shape}>)", lambda: n, read,
+                          dask=arr)
+    return (lambda: read(0, None, None)), access
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def _task_plan(plan: Plan) -> Plan:
+    """`plan` without its root source (which may hold a whole array): what tasks need."""
+    return dataclasses.replace(plan, root=None, access=None)
+
+
+def _source_array(plan: Plan, access: RandomAccess, options: EngineOptions) -> Any:
+    """The source as a Dask array split into partitions, or None (tasks read it)."""
+    da = import_dask()
+    if access.dask is not None:
+        arr = access.dask
+        if options.partition_size is not None:
+            arr = arr.rechunk({0: options.partition_size})
+        return arr
+    if access.array is not None:
+        data = access.array()
+        size = options.partition_size or max(1, DEFAULT_PARTITION_BYTES // plan.record_nbytes)
+        return da.from_array(data, chunks=(size, *data.shape[1:]))
+    return None
+
+
+def _inputs(plan: Plan, access: RandomAccess, options: EngineOptions) -> list[tuple[int, int | None, Any]]:
+    """Per partition: ``(a, b, pieces)``, where `pieces` are the Dask blocks
+    holding the records ``[need, b)`` it reads (None: the task reads them)."""
+    arr = _source_array(plan, access, options)
+    if arr is None:
+        n = access.length()
+        size = options.partition_size or max(1, DEFAULT_PARTITION_BYTES // plan.record_nbytes)
+        return [(a, b, None) for a, b in partitions(n, size)]
+    bounds = np.concatenate([[0], np.cumsum(arr.chunks[0], dtype=np.int64)]).tolist()
+    n = bounds[-1]
+    parts = [(bounds[i], bounds[i + 1] if i + 2 < len(bounds) else None)
+             for i in range(len(bounds) - 1)] or [(0, None)]
+    out = []
+    for a, b in parts:
+        need = _first_input(plan, a, b)
+        stop = n if b is None else b
+        pieces = arr[need:stop].to_delayed().ravel().tolist() if need < stop else []
+        out.append((a, b, (need, pieces)))
+    return out
+
+
+def _first_input(plan: Plan, a: int, b: int | None) -> int:
+    """The first source record partition ``[a, b)`` reads (``a`` minus its warm-up)."""
+    first: list[int] = []
+
+    def probe(p: int, _b: int | None, _size: int | None = None) -> Iterator[np.ndarray]:
+        first.append(p)
+        return iter(())
+
+    it = plan.partition(a, b, probe)
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+    return first[0] if first else a
+
+
+def _pieces_reader(need: int, pieces: list[np.ndarray]) -> Any:
+    def read(p: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
+        if p != need:  # pragma: no cover - the plan asks for what _first_input saw
+            raise AssertionError(f"partition reads from {p}, its input starts at {need}")
+        for block in pieces:
+            block = np.asarray(block)
+            if len(block):
+                yield block
+    return read
+
+
+def _where(plan: Plan, a: int, b: int | None) -> str:
+    end = "the end" if b is None else f"record {plan.start + b}"
+    return (f"pystream: engine='dask', in the partition from record {plan.start + a} to {end}")
+
+
+def _partition_chunks(plan: Plan, read: Any, a: int, b: int | None,
+                      given: Any, *pieces: np.ndarray) -> Iterator[np.ndarray]:
+    if given is not None:
+        read = _pieces_reader(given, list(pieces))
+    return plan.partition(a, b, read)
+
+
+def _reduce_task(plan: Plan, read: Any, reduction: Reduction, a: int, b: int | None,
+                 given: Any, *pieces: np.ndarray) -> Any:
+    try:
+        first = plan.output_range(a, b)[0] if plan.indexed else 0
+        state = reduction.make(plan.start + first)
+        for chunk in _partition_chunks(plan, read, a, b, given, *pieces):
+            state.update(chunk)
+        return state
+    except Exception as e:
+        add_note(e, f"{_where(plan, a, b)} (reduction {reduction.name!r})")
+        raise
+
+
+def _merge_task(left: Any, right: Any) -> Any:
+    merged = left.merge(right)
+    return left if merged is None else merged
+
+
+def _collect_task(plan: Plan, read: Any, a: int, b: int | None, given: Any,
+                  *pieces: np.ndarray) -> list[np.ndarray]:
+    try:
+        return list(_partition_chunks(plan, read, a, b, given, *pieces))
+    except Exception as e:
+        add_note(e, _where(plan, a, b))
+        raise
+
+
+def _tasks(plan: Plan, access: RandomAccess, options: EngineOptions, fn: Any,
+           *head: Any) -> list[Any]:
+    import functools
+
+    import dask
+
+    # The plan and the reader are bound with partial so Dask sends them as
+    # they are instead of traversing them for collections.
+    read = access.read if access.dask is None and access.array is None else None
+    task = dask.delayed(functools.partial(fn, _task_plan(plan), read, *head), pure=False)
+    tasks = []
+    for a, b, given in _inputs(plan, access, options):
+        if given is None:
+            tasks.append(task(a, b, None))
+        else:
+            need, pieces = given
+            tasks.append(task(a, b, need, *pieces))
+    return tasks
+
+
+def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce `stream` as a Dask graph: a state per partition, merged in a tree."""
+    import dask
+
+    import_dask()
+    plan = make_plan(stream)
+    access = require_access(plan, "dask")
+    if plan.suffix or not reduction.mergeable or (reduction.positional and not plan.indexed):
+        state = reduction.make(stream.start)
+        for chunk in dask_chunks(stream, options, plan):
+            state.update(chunk)
+        return state
+    level = _tasks(plan, access, options, _reduce_task, reduction)
+    merge = dask.delayed(_merge_task, pure=False)
+    while len(level) > 1:
+        nxt = [merge(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    (state,) = dask.compute(level[0])
+    return state
+
+
+def dask_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of `stream` in order, partitions computed by Dask a batch at a time."""
+    import_dask()
+    plan = plan or make_plan(stream)
+    access = require_access(plan, "dask")
+    return _dask_chunks(plan, access, options)
+
+
+def _dask_chunks(plan: Plan, access: RandomAccess, options: EngineOptions) -> Iterator[np.ndarray]:
+    import dask
+
+    tasks = _tasks(plan, access, options, _collect_task)
+
+    def flat() -> Iterator[np.ndarray]:
+        for i in range(0, len(tasks), ORDERED_BATCH):
+            for chunks in dask.compute(*tasks[i:i + ORDERED_BATCH]):
+                yield from chunks
+
+    first = plan.output_range(0, None)[0] if plan.indexed else 0
+    yield from run_serial(plan.suffix, flat(), plan.start + first)

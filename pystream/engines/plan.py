@@ -1,0 +1,458 @@
+"""Split a pipeline into partitions that give the serial run's output bit for bit.
+
+A stream is a chain ``root source -> step -> step -> ...``.  Each step is a
+run of fused chunk functions (``map``, ``filter``, ``astype``, ``select``) or
+a generator stage.  To run contiguous pieces of the root independently, each
+step says how its outputs depend on its inputs (its :class:`Mapping`):
+
+* **pointwise** -- output ``j`` is input ``j`` (``map``, ``astype``, ``rechunk``);
+* **window** of ``history`` records -- output ``j`` needs inputs
+  ``j - history + 1 .. j`` (``moving_*``): a partition starting at input
+  ``a`` is fed ``history - 1`` records of warm-up before ``a`` and the
+  warm-up outputs are dropped;
+* **records** of ``size`` every ``step`` -- output ``j`` is computed from
+  inputs ``[j*step, j*step + size)`` (``nwise``, ``sliding_window``,
+  ``tumbling``, ``resample``, ``diff``): a partition owns the outputs whose
+  last input it owns, and starts reading at the first input of its first
+  output (a multiple of ``step``, so a fresh stage is aligned);
+* ``skip`` / ``take`` -- shift or cap the index;
+* **sequential** -- the output depends on the whole history (scans, EWM,
+  IIR filters, any ``pipe`` generator): this step and all after it run in
+  the calling thread, in order, over the partitions' ordered output.
+
+A ``filter`` changes the number of records in a data-dependent way; steps
+after it stay parallel only if they are pointwise or filters, and reducers
+after it merge in parallel only if they are order-free (histograms,
+DDSketch).  Non-final partitions stop each step at the last output they own,
+so a stage's end-of-stream flush (a partial ``resample`` block) is emitted
+only by the final partition, as in the serial run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Mapping",
+    "Plan",
+    "Records",
+    "Skip",
+    "Step",
+    "Take",
+    "Window",
+    "make_plan",
+    "POINTWISE",
+]
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+# --------------------------------------------------------------------------- mappings
+
+
+class Mapping:
+    """How a step's output indices relate to its input indices.
+
+    Subclasses define three functions of indices counted from the step's
+    first input / output record:
+
+    * ``owned(a)``: the number of outputs computed from inputs ``< a``
+      (the output boundary matching input boundary ``a``);
+    * ``need(q)``: the first input a fresh stage must see to compute
+      outputs ``q, q+1, ...`` exactly as the serial run does;
+    * ``first(p)``: the index of the first output of a fresh stage fed from
+      input ``p`` (outputs before ``q`` are warm-up and are dropped).
+    """
+
+    def owned(self, a: int) -> int:
+        raise NotImplementedError
+
+    def need(self, q: int) -> int:
+        raise NotImplementedError
+
+    def first(self, p: int) -> int:
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Window(Mapping):
+    """Output ``j`` needs inputs ``j - history + 1 .. j`` (one output per input)."""
+
+    history: int = 1
+
+    def owned(self, a: int) -> int:
+        return a
+
+    def need(self, q: int) -> int:
+        return max(0, q - self.history + 1)
+
+    def first(self, p: int) -> int:
+        return p
+
+
+POINTWISE = Window(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Records(Mapping):
+    """Output ``j`` is computed from inputs ``[j*step, j*step + size)``."""
+
+    size: int
+    step: int = 1
+
+    def owned(self, a: int) -> int:
+        return max(0, _ceil_div(a - self.size + 1, self.step))
+
+    def need(self, q: int) -> int:
+        return q * self.step
+
+    def first(self, p: int) -> int:
+        return p // self.step
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip(Mapping):
+    """``skip(n)``: output ``j`` is input ``j + n`` (the sub-run passes records through)."""
+
+    n: int
+
+    def owned(self, a: int) -> int:
+        return max(0, a - self.n)
+
+    def need(self, q: int) -> int:
+        return q + self.n
+
+    def first(self, p: int) -> int:
+        return p - self.n
+
+
+@dataclasses.dataclass(frozen=True)
+class Take(Mapping):
+    """``take(n)``: output ``j`` is input ``j`` for ``j < n`` (the cap is applied by ownership)."""
+
+    n: int
+
+    def owned(self, a: int) -> int:
+        return min(a, self.n)
+
+    def need(self, q: int) -> int:
+        return q
+
+    def first(self, p: int) -> int:
+        return p
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclasses.dataclass
+class Step:
+    """One link of the chain.
+
+    Attributes
+    ----------
+    name : str
+        For error messages (``"moving_mean"``, ``"map(<lambda>)"``).
+    serial : callable
+        ``serial(chunks) -> chunks``: the step as the local engine runs it.
+    fresh : callable or None
+        ``fresh(chunks, start) -> chunks``: a new instance of the step for a
+        partition whose first input has global index `start`.  None for
+        sequential steps.
+    mapping : Mapping or None
+        None for sequential steps and for data-dependent lengths.
+    filter : bool
+        The step drops records depending on their values.
+    """
+
+    name: str
+    serial: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
+    fresh: Callable[[Iterator[np.ndarray], int], Iterator[np.ndarray]] | None
+    mapping: Mapping | None
+    filter: bool = False
+
+    @property
+    def sequential(self) -> bool:
+        return self.fresh is None
+
+
+def _stage_name(stage: Any, args: tuple[Any, ...]) -> str:
+    name = getattr(stage, "name", None)
+    if isinstance(name, str):
+        return name
+    fn = getattr(stage, "__name__", None) or type(stage).__name__
+    return f"{fn}({', '.join(map(repr, args))})" if args else str(fn)
+
+
+def _fn_name(fn: Any) -> str:
+    inner = getattr(fn, "func", None) or getattr(fn, "predicate", None)
+    kind = type(fn).__name__.removesuffix("Fn").lower()
+    if inner is not None:
+        return f"{kind}({getattr(inner, '__name__', type(inner).__name__)})"
+    return kind
+
+
+def _fns_step(fns: tuple[Any, ...]) -> Step:
+    from ..stages.elementwise import AstypeFn, MapFn, SelectFn
+    from ..stream import _run
+
+    pointwise = all(isinstance(f, (MapFn, AstypeFn, SelectFn)) for f in fns)
+    name = " -> ".join(_fn_name(f) for f in fns)
+
+    def run(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        return _run(chunks, fns)
+
+    return Step(name, run, run, POINTWISE if pointwise else None, filter=not pointwise)
+
+
+def _stage_step(src: Any) -> Step:
+    from ..stages.structural import rechunk, skip, take
+    from ..stream import _native_chunks
+
+    stage, args, kwargs, native = src.stage, src.args, src.kwargs, src.native
+    name = _stage_name(stage, args)
+
+    def serial(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        return stage(_native_chunks(chunks) if native else chunks, *args, **kwargs)
+
+    def passthrough(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        return chunks
+
+    if stage is take:
+        return Step(name, serial, passthrough, Take(args[0]))
+    if stage is skip:
+        return Step(name, serial, passthrough, Skip(args[0]))
+    if stage is rechunk:
+        return Step(name, serial, passthrough, POINTWISE)
+    partitioning = getattr(stage, "partitioning", None)
+    mapping = partitioning() if callable(partitioning) else None
+    if mapping is None or "start" not in kwargs:
+        return Step(name, serial, None, None)
+
+    def fresh(chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
+        kw = dict(kwargs, start=start)
+        return stage(_native_chunks(chunks) if native else chunks, *args, **kw)
+
+    return Step(name, serial, fresh, mapping)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclasses.dataclass
+class Plan:
+    """A stream cut into a parallel prefix and a sequential suffix.
+
+    Attributes
+    ----------
+    root : Any
+        The root source (``_CallableSource`` or ``_OneShotSource``).
+    access : Any or None
+        The root's random access (``RandomAccess``), None if it has none.
+    start : int
+        Global index of the root's first record (the stream's ``start``).
+    prefix : list of Step
+        Steps run inside each partition.
+    suffix : list of Step
+        Steps run in order in the calling thread.
+    indexed : bool
+        True when every prefix step has a mapping (no filter), so the global
+        index of every output record is known.
+    """
+
+    root: Any
+    access: Any
+    start: int
+    record_nbytes: int
+    prefix: list[Step]
+    suffix: list[Step]
+    indexed: bool
+
+    @property
+    def steps(self) -> list[Step]:
+        return self.prefix + self.suffix
+
+    def _owned(self, a: int, b: int | None) -> list[tuple[int, int | None]]:
+        """Per prefix step, the outputs ``[lo, hi)`` owned by root partition
+        ``[a, b)`` (``hi`` None: to the end).  Past a filter indices are
+        unknown; the entries there are not used."""
+        owned: list[tuple[int, int | None]] = []
+        for step in self.prefix:
+            m = step.mapping
+            if m is not None:
+                a = m.owned(a)
+                b = None if b is None else m.owned(b)
+                if isinstance(m, Take) and b is None:
+                    b = m.n
+            owned.append((a, b))
+        return owned
+
+    def output_range(self, a: int, b: int | None) -> tuple[int, int | None]:
+        """Final output indices ``[A, B)`` owned by root partition ``[a, b)``
+        (``b`` None: to the end; ``B`` None: unbounded).  Meaningful when
+        :attr:`indexed`."""
+        owned = self._owned(a, b)
+        return owned[-1] if owned else (a, b)
+
+    def partition(self, a: int, b: int | None,
+                  read: Callable[[int, int | None], Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
+        """The prefix's output for root partition ``[a, b)`` (``b`` None: to the end).
+
+        `read(p, b)` gives the root's records ``[p, b)`` as chunks.
+        """
+        # Backward: the first output each step must produce and the input it
+        # needs for that; forward: run fresh stages from there, dropping the
+        # warm-up outputs and stopping at the owned boundary.
+        owned = self._owned(a, b)
+        n = len(self.prefix)
+        need = owned[-1][0] if n else a
+        starts = [0] * n
+        for i in range(n - 1, -1, -1):
+            m = self.prefix[i].mapping
+            if m is not None:
+                need = m.need(need)
+            starts[i] = need
+        it = read(need, b)
+        filtered = False
+        for i, step in enumerate(self.prefix):
+            p = starts[i]
+            assert step.fresh is not None
+            offsets = Offsets(it, self.start + p)
+            it = annotated(step.fresh(offsets, self.start + p), step.name, offsets)
+            m = step.mapping
+            if m is None:
+                filtered = True
+            if filtered or m == POINTWISE:
+                continue    # one output per input: already cut upstream
+            target = starts[i + 1] if i + 1 < n else owned[i][0]
+            hi = owned[i][1]
+            drop = target - m.first(p)
+            keep = None if hi is None else max(0, hi - target)
+            if drop or keep is not None:
+                it = window_records(it, drop, keep)
+        return it
+
+
+class Offsets:
+    """An iterator of chunks that remembers the global index of the last chunk it passed on."""
+
+    __slots__ = ("chunks", "next", "offset")
+
+    def __init__(self, chunks: Iterator[np.ndarray], start: int) -> None:
+        self.chunks = chunks
+        self.offset = start
+        self.next = start
+
+    def __iter__(self) -> Offsets:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        c = next(self.chunks)
+        self.offset = self.next
+        self.next += len(c)
+        return c
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Add `note` to `error` unless pystream already said where it happened."""
+    if not getattr(error, "_pystream_where", False):
+        error.add_note(note)
+        try:
+            error._pystream_where = True  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - exceptions without a __dict__
+            pass
+
+
+def annotated(chunks: Iterator[np.ndarray], name: str, offsets: Offsets) -> Iterator[np.ndarray]:
+    """`chunks` (a step's output); an exception leaving it gets a note naming
+    the step and the global index of the input chunk it was working on."""
+    try:
+        yield from chunks
+    except Exception as e:
+        add_note(e, f"pystream: raised by the stage {name!r} on its input chunk starting at "
+                    f"global record {offsets.offset}")
+        raise
+
+
+def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
+    """Run `steps` in order over `chunks` (whose first record has global index `start`)."""
+    for step in steps:
+        offsets = Offsets(chunks, start)
+        chunks = annotated(step.serial(offsets), step.name, offsets)
+    return chunks
+
+
+def window_records(chunks: Iterator[np.ndarray], drop: int, keep: int | None) -> Iterator[np.ndarray]:
+    """Drop the first `drop` records, then yield at most `keep` (None: all); close upstream."""
+    try:
+        if keep == 0:
+            return
+        for c in chunks:
+            k = len(c)
+            if drop:
+                if k <= drop:
+                    drop -= k
+                    continue
+                c = c[drop:]
+                k -= drop
+                drop = 0
+            if keep is not None:
+                if k >= keep:
+                    yield c[:keep]
+                    return
+                keep -= k
+            yield c
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def chain(stream: Any) -> tuple[Any, list[Step]]:
+    """The root stream of `stream` (the one reading the source) and the steps
+    from the root down."""
+    from ..stream import _StageSource
+
+    steps: list[Step] = []
+    s = stream
+    while True:
+        if s._fns:
+            steps.append(_fns_step(s._fns))
+        src = s._src
+        if isinstance(src, _StageSource):
+            steps.append(_stage_step(src))
+            s = src.parent
+            continue
+        steps.reverse()
+        return s, steps
+
+
+def make_plan(stream: Any) -> Plan:
+    """Cut `stream` into its parallel prefix and sequential suffix."""
+    root_stream, steps = chain(stream)
+    root = root_stream._src
+    dt, rs = root_stream._meta()
+    nbytes = max(1, dt.itemsize * int(np.prod(rs, dtype=np.int64)))
+    prefix: list[Step] = []
+    indexed = True
+    cut = len(steps)
+    for i, step in enumerate(steps):
+        if step.sequential or (not indexed and not step.filter and step.mapping != POINTWISE):
+            cut = i
+            break
+        if step.filter:
+            indexed = False
+        prefix.append(step)
+    return Plan(root, getattr(root, "access", None), stream.start, nbytes, prefix, steps[cut:],
+                indexed)

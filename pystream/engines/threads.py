@@ -1,0 +1,201 @@
+"""``engine="threads"``: contiguous partitions of a random-access source on a thread pool.
+
+The C kernels release the GIL (cffi does around every call), so partitions
+run in parallel on the cores.  Each partition runs fresh stages over its
+range of the source (plus the warm-up records its windows need, see
+:mod:`pystream.engines.plan`):
+
+* a reduction whose state can be computed per partition (all steps
+  parallel; a positional state only where global indices are known) is
+  reduced in the workers and the states are merged in partition order;
+* anything else (``to_array``, sinks, sequential stages such as scans and
+  EWM) consumes the partitions' outputs in order in the calling thread,
+  with at most ``workers + 1`` partitions in flight, so memory stays
+  bounded.
+
+A failure in a worker is re-raised in the calling thread with a note naming
+the stage and the global record offset; an interrupt (``KeyboardInterrupt``)
+or an abandoned iteration cancels the partitions not started and stops the
+running ones at their next chunk, and no thread outlives the call.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import EngineOptions, Reduction, default_workers
+from .plan import Plan, add_note, make_plan, run_serial
+
+__all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce"]
+
+#: Partitions per worker when the size is not given (load balance vs. merge cost).
+PARTITIONS_PER_WORKER = 4
+#: Smallest default partition, in records (warm-up and merge costs stay negligible).
+MIN_PARTITION = 1 << 14
+#: Largest default partition for ordered outputs, in bytes of source records.
+MAX_ORDERED_BYTES = 16 << 20
+
+
+class Cancelled(Exception):
+    """Raised inside a worker when the run was cancelled (never reaches the caller)."""
+
+
+def require_access(plan: Plan, engine: str) -> Any:
+    """The root's :class:`~pystream.engines.access.RandomAccess`, or a clear error."""
+    if plan.access is None:
+        raise ValueError(
+            f"engine={engine!r} splits the source into partitions read independently, so it "
+            "needs a random-access source: from_array, from_npy (one file or a list), "
+            "from_file on a path, or from_dask.  This stream reads a source that can only be "
+            "read in order (an iterable, text, a file object or stdin); use engine='local'")
+    return plan.access
+
+
+def partitions(n: int, size: int) -> list[tuple[int, int | None]]:
+    """``[a, b)`` ranges of `size` records covering ``[0, n)``; the last has ``b`` None.
+
+    Examples
+    --------
+    >>> partitions(10, 4)
+    [(0, 4), (4, 8), (8, None)]
+    >>> partitions(0, 4)
+    [(0, None)]
+    """
+    bounds = list(range(0, n, size))[1:]
+    starts = [0, *bounds]
+    return [(a, b) for a, b in zip(starts, [*bounds, None])]
+
+
+def _partition_size(n: int, workers: int, options: EngineOptions, ordered: bool,
+                    record_nbytes: int) -> int:
+    if options.partition_size is not None:
+        return options.partition_size
+    size = max(MIN_PARTITION, -(-n // (workers * PARTITIONS_PER_WORKER)))
+    if ordered:
+        size = min(size, max(1, MAX_ORDERED_BYTES // record_nbytes))
+    return size
+
+
+class _Pool:
+    """A thread pool with a cancel flag; closing it cancels and joins everything."""
+
+    def __init__(self, workers: int) -> None:
+        self.cancel = threading.Event()
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix="pystream-worker")
+
+    def reader(self, access: Any) -> Callable[[int, int | None, int | None], Iterator[np.ndarray]]:
+        cancel = self.cancel
+
+        def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
+            for chunk in access.read(a, b, size):
+                if cancel.is_set():
+                    raise Cancelled
+                yield chunk
+
+        return read
+
+    def ordered(self, work: Callable[[int, int | None], Any],
+                parts: list[tuple[int, int | None]], depth: int) -> Iterator[Any]:
+        """``work(a, b)`` for every partition, yielded in order, `depth` in flight."""
+        pending: collections.deque[concurrent.futures.Future[Any]] = collections.deque()
+        todo = iter(parts)
+        try:
+            for part in todo:
+                pending.append(self.executor.submit(work, *part))
+                if len(pending) >= depth:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                part = next(todo, None)
+                if part is not None:
+                    pending.append(self.executor.submit(work, *part))
+                yield result
+        finally:
+            self.close(pending)
+
+    def close(self, pending: collections.deque[concurrent.futures.Future[Any]] | None = None) -> None:
+        self.cancel.set()
+        for future in pending or ():
+            future.cancel()
+        self.executor.shutdown(wait=True)
+
+
+def _where(plan: Plan, a: int, b: int | None) -> str:
+    end = "the end" if b is None else f"record {plan.start + b}"
+    return (f"pystream: engine='threads', in the partition of {plan.access.name} from record "
+            f"{plan.start + a} to {end}")
+
+
+def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce `stream` with one state per partition, merged in order (see the module doc)."""
+    plan = make_plan(stream)
+    access = require_access(plan, "threads")
+    if plan.suffix or not reduction.mergeable or (reduction.positional and not plan.indexed):
+        state = reduction.make(stream.start)
+        for chunk in threads_chunks(stream, options, plan):
+            state.update(chunk)
+        return state
+    n = access.length()
+    workers = options.workers or default_workers()
+    size = _partition_size(n, workers, options, False, plan.record_nbytes)
+    parts = partitions(n, size)
+    pool = _Pool(workers)
+    read = pool.reader(access)
+    whole = access.in_memory and not plan.prefix
+
+    def work(a: int, b: int | None) -> Any:
+        try:
+            first = plan.output_range(a, b)[0] if plan.indexed else 0
+            state = reduction.make(plan.start + first)
+            chunks = read(a, b, ((n if b is None else b) - a) or None) if whole else \
+                plan.partition(a, b, read)
+            for chunk in chunks:
+                state.update(chunk)
+            return state
+        except Exception as e:
+            if not pool.cancel.is_set():
+                add_note(e, f"{_where(plan, a, b)} (reduction {reduction.name!r})")
+            raise
+
+    merged = None
+    for state in pool.ordered(work, parts, depth=max(2 * workers, 2)):
+        merged = state if merged is None else merged.merge(state) or merged
+    return merged
+
+
+def threads_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of `stream` in order: partitions in the workers, then the
+    sequential steps (if any) in the calling thread."""
+    plan = plan or make_plan(stream)
+    access = require_access(plan, "threads")
+    return _threads_chunks(plan, access, options)
+
+
+def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator[np.ndarray]:
+    n = access.length()
+    workers = options.workers or default_workers()
+    size = _partition_size(n, workers, options, True, plan.record_nbytes)
+    pool = _Pool(workers)
+    read = pool.reader(access)
+
+    def work(a: int, b: int | None) -> list[np.ndarray]:
+        try:
+            return list(plan.partition(a, b, read))
+        except Exception as e:
+            if not pool.cancel.is_set():
+                add_note(e, _where(plan, a, b))
+            raise
+
+    def flat() -> Iterator[np.ndarray]:
+        for chunks in pool.ordered(work, partitions(n, size), depth=workers + 1):
+            yield from chunks
+
+    first = plan.output_range(0, None)[0] if plan.indexed else 0
+    yield from run_serial(plan.suffix, flat(), plan.start + first)
