@@ -120,7 +120,7 @@ pytest: venv
 test-asan:
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60" "bottleneck>=1.3" "pandas>=2.0" "numbagg>=0.8" "datasketches>=5.0"
+	$(ASAN_VENV)/bin/python -m pip install --quiet "numpy>=1.24" "cffi>=1.17" "pluggy>=1.3" "pytest>=7" "hypothesis>=6.80" "tqdm>=4.60" "bottleneck>=1.3" "pandas>=2.0" "numbagg>=0.8" "datasketches>=5.0" "dask[array]>=2024.1" "distributed>=2024.1"
 	PYSTREAM_SANITIZE=1 $(ASAN_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps --no-cache-dir .
 	cd tests && export LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -146,7 +146,7 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
 
     access = RandomAccess(
         f"from_array(<{arr.dtype} array of shape {arr.shape}>)", lambda: len(arr),
-        lambda a, b, size: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
+        lambda a, b, size=None: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
     return Stream._from_source(_CallableSource(chunks, nonempty=True, whole=arr, access=access),
                                arr.dtype, rs)
 
@@ -577,7 +577,7 @@ def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None)
             )
         return mm.view(np.ndarray)  # a plain ndarray; the mapping stays alive through .base
 
-    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+    def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
         stop = bounds[-1] if b is None else min(b, bounds[-1])
         for i in range(len(paths)):
             lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
@@ -779,7 +779,7 @@ def from_file(
     def length() -> int:
         return max(0, os.stat(p).st_size - off) // record_bytes
 
-    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+    def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
         limit = None if b is None else max(0, b - a)
         return _file_chunks(opener, name, dt, rs, off + a * record_bytes, size or cs, limit)
 

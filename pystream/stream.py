@@ -1005,6 +1005,100 @@ class Stream(StageMethods):
         out = result[0]
         return out if used == len(out) else out[:used].copy()
 
+    def to_npy(self, path: Any, *, engine: str = "local", workers: int | None = None,
+               partition_size: int | None = None) -> int:
+        """Write the stream to a ``.npy`` file, streaming, atomically.
+
+        Records are written as they arrive (memory stays bounded); the
+        header, which holds the length, is completed at the end.  The file
+        is written under a temporary name in the same directory and renamed
+        to `path` only when the whole stream is written, so an error or an
+        interrupt (``KeyboardInterrupt``) never leaves a partial file under
+        `path`, and an existing file is replaced only on success.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file; its directory must exist.
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`); the file is the
+            same on every engine.
+        workers : int, optional
+            ``engine="threads"`` only: number of threads.
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition.
+
+        Returns
+        -------
+        int
+            The number of records written.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the directory of `path` does not exist.
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile, pystream as ps
+        >>> path = os.path.join(tempfile.mkdtemp(), "smooth.npy")
+        >>> ps.from_array(np.arange(5.0)).moving_mean(2).to_npy(path)
+        5
+        >>> np.load(path)
+        array([nan, 0.5, 1.5, 2.5, 3.5])
+        """
+        from .engines import ordered_chunks
+        from .sinks import write_npy
+
+        options = check_engine(engine, workers, partition_size, "to_npy")
+        return write_npy(self, path, ordered_chunks(self, options))
+
+    def to_file(self, path: Any, *, engine: str = "local", workers: int | None = None,
+                partition_size: int | None = None) -> int:
+        """Write the stream's raw bytes (C order, its dtype) to a file, atomically.
+
+        The counterpart of :func:`~pystream.sources.from_file`: no header,
+        records back to back.  Written under a temporary name and renamed
+        when complete, as :meth:`to_npy`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file; its directory must exist.
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`).
+        workers : int, optional
+            ``engine="threads"`` only: number of threads.
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition.
+
+        Returns
+        -------
+        int
+            The number of records written.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the directory of `path` does not exist.
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile, pystream as ps
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.f4")
+        >>> ps.from_array(np.arange(4, dtype=np.float32)).to_file(path)
+        4
+        >>> ps.from_file(path, np.float32).to_array()
+        array([0., 1., 2., 3.], dtype=float32)
+        """
+        from .engines import ordered_chunks
+        from .sinks import write_raw
+
+        options = check_engine(engine, workers, partition_size, "to_file")
+        return write_raw(self, path, ordered_chunks(self, options))
+
     def _length_hint(self, record_nbytes: int) -> int:
         """Records of the in-memory source under this stream, or 0 (a hint only).
 

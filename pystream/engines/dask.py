@@ -75,7 +75,7 @@ def dask_source(arr: Any, chunk_size: int | None) -> tuple[Any, RandomAccess]:
     bounds = np.concatenate([[0], np.cumsum(arr.chunks[0], dtype=np.int64)]).tolist()
     n = bounds[-1]
 
-    def read(a: int, b: int | None, size: int | None) -> Iterator[np.ndarray]:
+    def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
         stop = n if b is None else min(b, n)
         for i in range(len(arr.chunks[0])):
             lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])

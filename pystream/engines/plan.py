@@ -380,8 +380,8 @@ def annotated(chunks: Iterator[np.ndarray], name: str, offsets: Offsets) -> Iter
     try:
         yield from chunks
     except Exception as e:
-        add_note(e, f"pystream: raised by the stage {name!r} on its input chunk starting at "
-                    f"global record {offsets.offset}")
+        add_note(e, f"pystream: raised by the stage {name!r} on its input chunk of global "
+                    f"records [{offsets.offset}, {offsets.next})")
         raise
 
 

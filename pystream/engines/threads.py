@@ -121,10 +121,21 @@ class _Pool:
             self.close(pending)
 
     def close(self, pending: collections.deque[concurrent.futures.Future[Any]] | None = None) -> None:
+        """Cancel what has not started, stop the running partitions at their
+        next chunk and join the threads -- also through a second Ctrl-C, so
+        no worker outlives the call (it is re-raised once they are joined)."""
         self.cancel.set()
         for future in pending or ():
             future.cancel()
-        self.executor.shutdown(wait=True)
+        interrupted: KeyboardInterrupt | None = None
+        while True:
+            try:
+                self.executor.shutdown(wait=True)
+                break
+            except KeyboardInterrupt as e:
+                interrupted = e
+        if interrupted is not None:
+            raise interrupted
 
 
 def _where(plan: Plan, a: int, b: int | None) -> str:
