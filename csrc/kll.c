@@ -650,6 +650,16 @@ int ps_kll_copy(ps_kll **out, const ps_kll *s)
     return PS_OK;
 }
 
+int ps_kll_set_rng(ps_kll *s, uint64_t state)
+{
+    if (!s)
+        return PS_ERR_ARG;
+    s->rng = state;
+    return PS_OK;
+}
+
+uint64_t ps_kll_rng(const ps_kll *s) { return s ? s->rng : 0; }
+
 int64_t ps_kll_k(const ps_kll *s) { return s ? (int64_t)s->k : -1; }
 uint64_t ps_kll_seed(const ps_kll *s) { return s ? s->seed : 0; }
 int64_t ps_kll_count(const ps_kll *s) { return s ? s->n : -1; }
@@ -750,8 +760,11 @@ static int general_compress(ps_kll *s, int num_levels_in, uint64_t *it, uint32_t
             } else {
                 out_levels[h + 1] = out_levels[h];
             }
-            if (h == 0)
+            if (h == 0 && adj_pop > 0) {
+                /* level 0 holds values not yet folded into min / max */
                 sort_keys(it + adj_beg, adj_pop, tmp);
+                fold_minmax(s, it[adj_beg], it[adj_beg + adj_pop - 1]);
+            }
             halve_and_merge(s, it, adj_beg, adj_pop, pop_above, tmp);
             cur_count -= half;
             in_levels[h + 1] -= half;

@@ -57,6 +57,14 @@ int ps_kll_new(ps_kll **out, int64_t k, uint64_t seed);
 void ps_kll_free(ps_kll *s);
 int ps_kll_copy(ps_kll **out, const ps_kll *s);
 
+/* Set the state of the compaction generator (splitmix64) to `state`; the
+   next compaction draws its bit from it.  Nothing else changes (not the
+   seed reported by ps_kll_seed).  Used to make a merge depend only on the
+   two operands, not on how the receiving sketch was built. */
+int ps_kll_set_rng(ps_kll *s, uint64_t state);
+/* The generator's current state (ps_kll_set_rng restores it). */
+uint64_t ps_kll_rng(const ps_kll *s);
+
 int64_t ps_kll_k(const ps_kll *s);
 uint64_t ps_kll_seed(const ps_kll *s);
 /* Non-NaN values seen (the total weight). */

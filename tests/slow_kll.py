@@ -19,15 +19,25 @@ Differences from DataSketches (deliberate, documented in kll.h):
   per compaction;
 * queries never sort level 0 in place (DataSketches does), so a query does
   not change the state.
+
+:class:`SlowBlockKLL` is the twin of the partition-invariant structure that
+``pystream.sketches.KLLSketch`` builds from C sketches (blocks of ``block``
+values in global position space, a sketch per block seeded from ``(seed,
+block)``, siblings merged along the binary tree of aligned block ranges
+with a generator derived from the node, the query sketch merged left to
+right from the pieces).  It is written independently of kll.py (a binary
+counter over the blocks, deep copies of SlowKLL) and only for a serial
+stream: the C structure of any partitioning must equal it exactly.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
 
-__all__ = ["SlowKLL", "to_keys", "from_keys", "level_capacity", "total_capacity"]
+__all__ = ["SlowKLL", "SlowBlockKLL", "derive", "TAG_LEAF", "TAG_NODE", "TAG_FINAL", "to_keys", "from_keys", "level_capacity", "total_capacity"]
 
 M = 8
 MASK = (1 << 64) - 1
@@ -326,3 +336,90 @@ class SlowKLL:
         keys = to_keys(vals)
         i = int(np.searchsorted(keys, np.uint64(key), side="right"))
         return float(cum[i - 1]) / self.n if i else 0.0
+
+
+# --------------------------------------------------------------------------
+# the block structure (KLLSketch)
+
+TAG_LEAF = 0x6C6C6B2E6661656C
+TAG_NODE = 0x6C6C6B2E65646F6E
+TAG_FINAL = 0x6C6C6B2E6C616E69
+
+
+def _mix(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def derive(seed: int, tag: int, a: int, b: int = 0) -> int:
+    return _mix(_mix(_mix(seed ^ tag) ^ a) ^ b)
+
+
+class SlowBlockKLL:
+    """Serial twin of KLLSketch: ``final()`` is its query sketch."""
+
+    def __init__(self, k: int, seed: int, start: int = 0, block: int = 1 << 19) -> None:
+        self.k, self.seed, self.start, self.block = k, seed, start, block
+        self.parts: list[np.ndarray] = []
+
+    def update(self, x) -> "SlowBlockKLL":
+        self.parts.append(np.asarray(x).astype(np.float64).ravel())
+        return self
+
+    def _merged(self, left: SlowKLL, right: SlowKLL, rng: int) -> SlowKLL:
+        out = copy.deepcopy(left)
+        out.rng.state = rng
+        return out.merge(right)
+
+    def final(self) -> SlowKLL:
+        x = np.concatenate([np.zeros(0), *self.parts])
+        B, k, seed = self.block, self.k, self.seed
+        start, stop = self.start, self.start + x.size
+        head = tail = None
+        stack: list[tuple[int, int, SlowKLL, int, int]] = []  # level, index, sketch
+        p = start
+        while p < stop:
+            b = p // B
+            e = min(stop, (b + 1) * B)
+            leaf = SlowKLL(k, derive(seed, TAG_LEAF, b)).update(x[p - start:e - start])
+            if p == b * B and e == (b + 1) * B:
+                stack.append((0, b, leaf))
+                while (len(stack) >= 2 and stack[-1][0] == stack[-2][0]
+                       and stack[-2][1] % 2 == 0 and stack[-1][1] == stack[-2][1] + 1):
+                    (lv, i, a), (_, _, c) = stack[-2], stack[-1]
+                    up = i // 2
+                    stack[-2:] = [(lv + 1, up, self._merged(a, c, derive(seed, TAG_NODE, lv + 1, up)))]
+            elif p == start and p != b * B:
+                head = (p, e, leaf)
+            else:
+                tail = (p, e, leaf)
+            p = e
+        pieces = [] if head is None else [head]
+        pieces += [((i << lv) * B, ((i + 1) << lv) * B, s) for lv, i, s in stack]
+        if tail is not None:
+            pieces.append(tail)
+        if not pieces:
+            return SlowKLL(k, derive(seed, TAG_FINAL, start, stop))
+        acc = copy.deepcopy(pieces[0][2])
+        for a, b, s in pieces[1:]:
+            acc.rng.state = derive(seed, TAG_FINAL, a, b)
+            acc.merge(s)
+        return acc
+
+    def layout(self) -> tuple[int, list[tuple[int, int]], int]:
+        """(head length, tree nodes, tail length) as KLLSketch._layout()."""
+        n = sum(p.size for p in self.parts)
+        B, start, stop = self.block, self.start, self.start + n
+        first = -(-start // B) * B
+        if stop < first:
+            return n, [], 0
+        nodes, i, last = [], first // B, stop // B
+        while i < last:  # greedy: largest aligned range that fits
+            lv = 0
+            while i % (2 << lv) == 0 and i + (2 << lv) <= last:
+                lv += 1
+            nodes.append((lv, i >> lv))
+            i += 1 << lv
+        return first - start, nodes, stop - last * B if last * B >= first else 0

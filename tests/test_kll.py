@@ -1,8 +1,13 @@
 """Tests of ``pystream.sketches.KLLSketch`` (the C KLL sketch, csrc/kll.c).
 
-* exactness: the C state (level boundaries, retained items in storage
+* exactness: the query sketch (level boundaries, retained items in storage
   order), quantiles and ranks equal the slow numpy twin's
-  (``tests/slow_kll.py``) bit for bit, merges included;
+  (``tests/slow_kll.py``: SlowKLL for one C sketch, SlowBlockKLL for the
+  block structure) bit for bit, merges included;
+* partition invariance: random partitionings (empty pieces, pieces smaller
+  than a block, pieces spanning blocks, unaligned starts) merged left to
+  right, right to left, as a tree or in random adjacent order give the
+  serial sketch's bytes and results;
 * accuracy: 1e6-value streams of several distributions are within the
   a-priori bound; the measured error is compared with Apache DataSketches'
   ``kll_doubles_sketch`` on the same data (a test dependency);
@@ -28,8 +33,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pystream.sketches import KLLSketch
+from pystream.sketches.kll import BLOCK_SIZE, leaf_seed
 
-from slow_kll import SlowKLL, from_keys, to_keys, total_capacity
+from slow_kll import SlowBlockKLL, SlowKLL, from_keys, to_keys, total_capacity
+
+
+class SmallKLL(KLLSketch):
+    """Blocks of 1000 values: deep trees on small data (same code paths)."""
+
+    _BLOCK = 1000
 
 N_BIG = 1_000_000
 QS = np.linspace(0.0, 1.0, 2001)
@@ -107,40 +119,88 @@ def test_state_equals_twin(k, n):
         x[rng.random(n) < 0.05] = np.nan
         x[:5] = [np.inf, -np.inf, 0.0, -0.0, np.inf]
     s = KLLSketch(k, seed=n).update(x)
-    t = SlowKLL(k, seed=n).update(x)
+    t = SlowKLL(k, seed=leaf_seed(n, 0)).update(x)  # one block: its C sketch
     assert_same_as_twin(s, t)
+    assert_same_as_twin(s, SlowBlockKLL(k, n).update(x).final())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**64 - 1])
 def test_state_equals_twin_medium_chunked(seed):
     rng = np.random.default_rng(seed % 1000)
     x = np.round(rng.lognormal(size=150_000), 2)  # ties
-    s = KLLSketch(50, seed)
-    for c in random_chunks(x, rng, 5000):
-        s.update(c)
-    t = SlowKLL(50, seed).update(x)
-    assert_same_as_twin(s, t)
-    assert t.compactions > 1000
+    for cls, block in ((KLLSketch, BLOCK_SIZE), (SmallKLL, 1000)):
+        for start in (0, 1234):
+            s = cls(50, seed, start=start)
+            for c in random_chunks(x, rng, 5000):
+                s.update(c)
+            t = SlowBlockKLL(50, seed, start, block).update(x)
+            assert s._layout() == t.layout()
+            assert_same_as_twin(s, t.final())
+
+
+def split_points(rng, n, pieces):
+    """Sorted cut points for `pieces` contiguous pieces of [0, n) (empty ones too)."""
+    cuts = np.sort(rng.integers(0, n + 1, size=pieces - 1))
+    return [0, *cuts.tolist(), n]
+
+
+def sketch_pieces(cls, k, seed, x, bounds, start=0, rng=None):
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        s = cls(k, seed, start=start + a)
+        if rng is None:
+            s.update(x[a:b])
+        else:
+            for c in random_chunks(x[a:b], rng, 3000):
+                s.update(c)
+        out.append(s)
+    return out
+
+
+def merge_in_order(parts, how, rng):
+    parts = [p.copy() for p in parts]
+    if how == "left":
+        acc = parts[0]
+        for p in parts[1:]:
+            acc.merge(p)
+        return acc
+    if how == "right":
+        acc = parts[-1]
+        for p in parts[-2::-1]:
+            acc.merge(p)
+        return acc
+    if how == "tree":
+        while len(parts) > 1:
+            parts = [parts[i].merge(parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                     for i in range(0, len(parts), 2)]
+        return parts[0]
+    while len(parts) > 1:  # random adjacent pairs, either receiver
+        i = int(rng.integers(0, len(parts) - 1))
+        if rng.random() < 0.5:
+            parts[i].merge(parts[i + 1])
+            del parts[i + 1]
+        else:
+            parts[i + 1].merge(parts[i])
+            del parts[i]
+    return parts[0]
 
 
 @pytest.mark.parametrize("trial", range(12))
 def test_merges_equal_twin(trial):
+    """Partitions merged in random adjacent order equal the serial twin exactly."""
     rng = np.random.default_rng(trial)
     k = int(rng.choice([8, 12, 64, 200]))
-    parts = [rng.normal(size=int(rng.integers(0, 40_000))) for _ in range(int(rng.integers(2, 6)))]
-    S = [KLLSketch(k, trial).update(p) for p in parts]
-    T = [SlowKLL(k, trial).update(p) for p in parts]
-    while len(S) > 1:
-        i = int(rng.integers(0, len(S) - 1))
-        j = i + 1
-        if rng.random() < 0.5:
-            i, j = j, i
-        S[i].merge(S[j])
-        T[i].merge(T[j])
-        assert_same_as_twin(S[i], T[i])
-        del S[j], T[j]
+    start = int(rng.choice([0, 1000, 77, 2**40 + 3]))
+    x = rng.normal(size=int(rng.integers(0, 40_000)))
+    x[rng.random(x.size) < 0.02] = np.nan
+    bounds = split_points(rng, x.size, int(rng.integers(2, 7)))
+    merged = merge_in_order(sketch_pieces(SmallKLL, k, trial, x, bounds, start), "random", rng)
+    t = SlowBlockKLL(k, trial, start, 1000).update(x)
+    assert (merged.start, merged.stop) == (start, start + x.size)
+    assert merged._layout() == t.layout()
+    assert_same_as_twin(merged, t.final())
     y = rng.normal(size=20_000)  # updates after merges
-    assert_same_as_twin(S[0].update(y), T[0].update(y))
+    assert_same_as_twin(merged.update(y), t.update(y).final())
 
 
 # --------------------------------------------------------------------------
@@ -195,19 +255,14 @@ def test_normalized_rank_error_matches_datasketches(k):
 def test_merged_sketch_within_bound():
     x = DISTS["lognormal"]
     sx = np.sort(x)
-    parts = np.array_split(x, 13)
-    acc = KLLSketch(200, seed=5)
-    for i, p in enumerate(parts):
-        acc.merge(KLLSketch(200, seed=i).update(p))
-    assert acc.count == x.size
+    bounds = [0, *np.cumsum([p.size for p in np.array_split(x, 13)]).tolist()]
+    parts = sketch_pieces(KLLSketch, 200, 5, x, bounds)
+    serial = KLLSketch(200, seed=5).update(x)
+    for how in ("left", "right", "tree"):
+        acc = merge_in_order(parts, how, None)
+        assert acc.count == x.size and acc.to_bytes() == serial.to_bytes()
     assert true_rank_error(sx, acc.quantile(QS), QS) <= acc.normalized_rank_error()
-    # a tree of merges
-    level = [KLLSketch(200, seed=i).update(p) for i, p in enumerate(parts)]
-    while len(level) > 1:
-        level = [level[i].merge(level[i + 1]) if i + 1 < len(level) else level[i]
-                 for i in range(0, len(level), 2)]
-    assert true_rank_error(sx, level[0].quantile(QS), QS) <= acc.normalized_rank_error()
-    assert level[0].min == sx[0] and level[0].max == sx[-1]
+    assert acc.min == sx[0] and acc.max == sx[-1]
 
 
 # --------------------------------------------------------------------------
@@ -278,24 +333,19 @@ def test_seed_changes_sample_not_accuracy():
     assert a.seed == 1 and b.seed == 2
 
 
-def test_merge_deterministic_given_order():
+def test_merge_order_does_not_matter():
+    """Any order of adjacent merges gives the serial sketch (KLL itself is
+    not order-invariant: the structure makes it so)."""
     x = DISTS["cauchy"][:400_000]
-    parts = np.array_split(x, 5)
-
-    def run(order):
-        sk = [KLLSketch(64, seed=i).update(p) for i, p in enumerate(parts)]
-        acc = sk[order[0]]
-        for i in order[1:]:
-            acc.merge(sk[i])
-        return acc
-
-    one, two = run([0, 1, 2, 3, 4]), run([0, 1, 2, 3, 4])
-    assert one.to_bytes() == two.to_bytes()
-    other = run([4, 3, 2, 1, 0])
-    assert other.count == one.count  # same data, a different (valid) sample
-    sx = np.sort(x)
-    for s in (one, other):
-        assert true_rank_error(sx, s.quantile(QS), QS) <= s.normalized_rank_error()
+    serial = KLLSketch(64, seed=3).update(x).to_bytes()
+    rng = np.random.default_rng(1)
+    bounds = split_points(rng, x.size, 5)
+    parts = sketch_pieces(SmallKLL, 64, 3, x, bounds)
+    small = SmallKLL(64, seed=3).update(x).to_bytes()
+    for how in ("left", "right", "tree", "random", "random"):
+        assert merge_in_order(parts, how, rng).to_bytes() == small
+    big = sketch_pieces(KLLSketch, 64, 3, x, bounds)
+    assert merge_in_order(big, "right", rng).to_bytes() == serial
 
 
 def test_queries_do_not_change_state():
@@ -313,23 +363,22 @@ def test_merge_empty_and_into_empty():
     x = DISTS["uniform"][:50_000]
     s = KLLSketch(100).update(x)
     before = s.to_bytes()
-    s.merge(KLLSketch(100))
+    s.merge(KLLSketch(100, start=x.size))
+    s.merge(KLLSketch(100))  # empty at [0, 0): adjacent on the left
     assert s.to_bytes() == before
-    e = KLLSketch(100).update([np.nan, np.nan])
+    e = KLLSketch(100, start=x.size).update([np.nan, np.nan])
     s.merge(e)
-    assert s.nan_count == 2 and s.count == x.size
+    assert s.nan_count == 2 and s.count == x.size and s.stop == x.size + 2
     empty = KLLSketch(100).merge(s)
-    assert empty.count == s.count and empty.nan_count == 2
-    assert empty.min == s.min and empty.max == s.max
-    sx = np.sort(x)
-    assert true_rank_error(sx, empty.quantile(QS), QS) <= s.normalized_rank_error()
-    both_empty = KLLSketch(100).merge(KLLSketch(100))
+    assert empty.to_bytes() == s.to_bytes()
+    both_empty = KLLSketch(100, start=7).merge(KLLSketch(100, start=7))
     assert both_empty.count == 0 and math.isnan(both_empty.quantile(0.5))
+    assert both_empty.merge(both_empty) is both_empty
 
 
 def test_merge_exact_sketches_stays_exact():
     a = KLLSketch(50).update(np.arange(20.0))
-    b = KLLSketch(50).update(np.arange(20.0, 40.0))
+    b = KLLSketch(50, start=20).update(np.arange(20.0, 40.0))
     a.merge(b)
     assert a.is_exact and a.count == 40
     np.testing.assert_array_equal(a.quantile(QS), np.quantile(np.arange(40.0), QS, method="lower"))
@@ -338,11 +387,22 @@ def test_merge_exact_sketches_stays_exact():
 def test_merge_errors_and_self():
     a = KLLSketch(100).update(np.arange(1000.0))
     with pytest.raises(ValueError, match="different k"):
-        a.merge(KLLSketch(200))
+        a.merge(KLLSketch(200, start=1000))
+    with pytest.raises(ValueError, match="different seeds"):
+        a.merge(KLLSketch(100, seed=1, start=1000))
+    with pytest.raises(ValueError, match="block sizes"):
+        a.merge(SmallKLL(100, start=1000))
     with pytest.raises(TypeError):
         a.merge(np.arange(3))  # type: ignore[arg-type]
-    a.merge(a)
-    assert a.count == 2000 and a.min == 0 and a.max == 999
+    for other in (KLLSketch(100).update([1.0]), KLLSketch(100, start=1001),
+                  KLLSketch(100, start=500).update(np.ones(10))):
+        with pytest.raises(ValueError, match="not adjacent.*start="):
+            a.merge(other)
+        with pytest.raises(ValueError, match="not adjacent"):
+            other.merge(a)
+    with pytest.raises(ValueError, match="itself"):
+        a.merge(a)
+    assert a.count == 1000 and (a.start, a.stop) == (0, 1000)
 
 
 # --------------------------------------------------------------------------
@@ -358,7 +418,7 @@ def test_empty():
     s.update(np.array([])).update([]).update(np.zeros((3, 0)))
     assert s.count == 0
     assert KLLSketch.from_bytes(s.to_bytes()).to_bytes() == s.to_bytes()
-    assert repr(s).startswith("<pystream.sketches.KLLSketch k=200 count=0")
+    assert repr(s).startswith("<pystream.sketches.KLLSketch k=200 [0, 0) count=0")
 
 
 def test_one_value_and_all_equal():
@@ -528,9 +588,15 @@ def test_memory_bound():
         assert s.num_retained <= total_capacity(200, levels)
         assert levels <= math.log2(n / 8) + 2
         assert s.num_retained <= 3 * 200 + 8 * (math.log2(n) + 2)
-    assert len(s.to_bytes()) < 8 * (s.num_retained + levels + 20)
-    small = KLLSketch(8).update(x)
-    assert small.num_retained <= 3 * 8 + 8 * (math.log2(x.size) + 2)
+        head, nodes, tail = s._layout()
+        assert head == 0 and len(nodes) <= math.log2(n / s.block_size) + 1
+    per_sketch = 8 * (3 * 200 + 8 * (math.log2(n) + 2) + 80)
+    assert len(s.to_bytes()) < (len(nodes) + 1) * per_sketch
+    # a partition starting mid-block holds its head raw: < block_size values
+    p = KLLSketch(200, start=s.block_size * 3 + 1).update(x)
+    head, nodes, tail = p._layout()
+    assert 0 < head < s.block_size
+    assert len(p.to_bytes()) < 8 * head + (len(nodes) + 2) * per_sketch
 
 
 # --------------------------------------------------------------------------
@@ -585,12 +651,17 @@ def test_corrupt_bytes_truncated_and_flipped():
                 KLLSketch.from_bytes(bytes(bad))
 
 
+def _reseal(body: bytes) -> bytes:
+    import hashlib
+    return body + hashlib.blake2b(body, digest_size=8).digest()
+
+
 def test_corrupt_bytes_with_valid_checksum():
-    """Forged bytes (checksum recomputed) are validated field by field."""
-    s = KLLSketch(8, seed=1).update(DISTS["normal"][:2000])
+    """Forged bytes (digest recomputed) are validated field by field."""
+    x = DISTS["normal"][:4300]
+    s = SmallKLL(8, seed=1, start=500).update(x)  # head, nodes and a tail
+    assert s._layout()[0] and s._layout()[1] and s._layout()[2]
     body = bytearray(s.to_bytes()[:-8])
-    L = s.num_levels
-    items_at = 80 + 8 * L
 
     def put(buf, off, value):
         buf[off:off + 8] = struct.pack("<Q", value & (2**64 - 1))
@@ -599,33 +670,29 @@ def test_corrupt_bytes_with_valid_checksum():
         bad = bytearray(body)
         mutate(bad)
         with pytest.raises(ValueError):
-            KLLSketch.from_bytes(_with_checksum(bytes(bad)))
+            SmallKLL.from_bytes(_reseal(bytes(bad)))
 
-    assert KLLSketch.from_bytes(_with_checksum(bytes(body))).to_bytes() == s.to_bytes()
-    refused(lambda b: put(b, 8, 2))                       # version
-    refused(lambda b: put(b, 16, 7))                      # k
-    refused(lambda b: put(b, 16, 9))                      # other k: capacity differs
-    refused(lambda b: put(b, 40, s.count + 1))            # n vs weights
-    refused(lambda b: put(b, 40, -1))
-    refused(lambda b: put(b, 48, -5))                     # nan_count
-    refused(lambda b: put(b, 72, 0))                      # num_levels
-    refused(lambda b: put(b, 72, L + 1))
-    lv = s._levels()
-    refused(lambda b: put(b, 80, lv[0] + 1))              # levels[0]: item count
-    refused(lambda b: put(b, 88, 0))                      # levels not sorted
-    # swap two items of a level >= 1 (unsorted)
-    h = next(h for h in range(1, L) if lv[h + 1] - lv[h] >= 2)
-    off = items_at + 8 * (lv[h] - lv[0])
-
-    def swap(b):
-        b[off:off + 8], b[off + 8:off + 16] = b[off + 8:off + 16], b[off:off + 8]
-    if s._retained()[lv[h] - lv[0]] != s._retained()[lv[h] - lv[0] + 1]:
-        refused(swap)
-    nan_key = int(to_keys(np.array([np.inf]))[0]) + 1
-    refused(lambda b: put(b, items_at, nan_key))          # a NaN item
-    refused(lambda b: put(b, 56, int(to_keys(np.array([1e9]))[0])))   # min above items
-    refused(lambda b: put(b, 64, int(to_keys(np.array([-1e9]))[0])))  # max below items
-    refused(lambda b: b.__setitem__(0, ord("X")))          # magic
+    assert SmallKLL.from_bytes(_reseal(bytes(body))).to_bytes() == s.to_bytes()
+    with pytest.raises(ValueError, match="block size"):
+        KLLSketch.from_bytes(s.to_bytes())
+    refused(lambda b: put(b, 8, 2))                 # version
+    refused(lambda b: put(b, 16, 7))                # k
+    refused(lambda b: put(b, 16, 9))                # other k than the nodes'
+    refused(lambda b: put(b, 24, 2))                # seed: nodes' seeds do not match
+    refused(lambda b: put(b, 32, 999))              # block size
+    refused(lambda b: put(b, 40, 501))              # start: head length
+    refused(lambda b: put(b, 48, 5000))             # stop
+    refused(lambda b: put(b, 48, 4999))
+    refused(lambda b: put(b, 40, 10**6))            # start > stop
+    at = 56 + 8 * 500                               # number of nodes
+    refused(lambda b: put(b, at, 0))
+    refused(lambda b: put(b, at + 8, 5))            # a node's level
+    refused(lambda b: put(b, at + 16, 0))           # a node's index
+    refused(lambda b: put(b, at + 24, 10**9))       # a node's size
+    refused(lambda b: b.__setitem__(at + 40, b[at + 40] ^ 1))  # inside a node
+    refused(lambda b: b.__setitem__(slice(-3, None), b""))     # truncated tail
+    refused(lambda b: b.extend(b"\0" * 8))                    # trailing bytes
+    refused(lambda b: b.__setitem__(0, ord("X")))   # magic
 
 
 def test_corrupt_exact_mode_minmax():
@@ -648,7 +715,7 @@ def test_from_bytes_wrong_types(obj):
 
 def test_concurrent_use_is_refused():
     s = KLLSketch(200).update(np.zeros(5))
-    other = KLLSketch(200).update(np.ones(5))
+    other = KLLSketch(200, start=5).update(np.ones(5))
     for attempt in range(6):
         n = 20_000_000 * 2**attempt
         big = np.broadcast_to(np.float64(1.5), (n,))  # zero stride: no memory
@@ -674,21 +741,121 @@ def test_concurrent_use_is_refused():
 
 def test_threads_each_own_sketch():
     x = DISTS["normal"]
-    parts = np.array_split(x, 4)
+    bounds = [0, 1, 300_001, 700_000, x.size]
     out = [None] * 4
 
     def work(i):
-        out[i] = KLLSketch(200, seed=i).update(parts[i])
+        out[i] = KLLSketch(200, seed=4, start=bounds[i]).update(x[bounds[i]:bounds[i + 1]])
 
     ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    serial = [KLLSketch(200, seed=i).update(parts[i]) for i in range(4)]
-    for a, b in zip(out, serial):
-        assert a.to_bytes() == b.to_bytes()
     acc = out[0]
     for o in out[1:]:
         acc.merge(o)
+    assert acc.to_bytes() == KLLSketch(200, seed=4).update(x).to_bytes()
     assert true_rank_error(np.sort(x), acc.quantile(QS), QS) <= acc.normalized_rank_error()
+
+
+# --------------------------------------------------------------------------
+# partition invariance
+
+
+@pytest.mark.parametrize("trial", range(10))
+def test_partition_invariance_random(trial):
+    rng = np.random.default_rng(100 + trial)
+    cls = SmallKLL if trial % 2 else KLLSketch
+    B = cls._BLOCK
+    n = int(rng.integers(0, 6 * B))
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.01] = np.nan
+    x[rng.random(n) < 0.005] = np.inf
+    k = int(rng.choice([8, 50, 200]))
+    seed = int(rng.integers(0, 2**63))
+    start = int(rng.choice([0, 1, B - 3, 5 * B, 2**33 + 17]))
+    serial = cls(k, seed, start=start).update(x)
+    ref_b, ref_q = serial.to_bytes(), serial.quantile(QS).tobytes()
+    for pieces in (1, 2, 3, 7):
+        bounds = split_points(rng, n, pieces)
+        if pieces == 7 and n > 10:  # make sure of empty and tiny pieces
+            bounds[2] = bounds[1]
+            bounds[3] = min(bounds[2] + 1, bounds[4])
+        parts = sketch_pieces(cls, k, seed, x, bounds, start, rng)
+        for how in ("left", "right", "tree", "random"):
+            m = merge_in_order(parts, how, rng)
+            assert (m.start, m.stop) == (start, start + n)
+            assert m.to_bytes() == ref_b, (pieces, how, bounds)
+            assert m.quantile(QS).tobytes() == ref_q
+            assert m.rank([0.0, 1.0]).tobytes() == serial.rank([0.0, 1.0]).tobytes()
+    # round trips of the pieces merge to the same
+    parts = [pickle.loads(pickle.dumps(p)) for p in sketch_pieces(cls, k, seed, x, bounds, start)]
+    assert merge_in_order(parts, "tree", rng).to_bytes() == ref_b
+
+
+def test_nan_and_inf_at_every_position_across_blocks():
+    x = np.random.default_rng(3).normal(size=2200)
+    for i in range(0, x.size, 37):
+        for special in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[i] = special
+            ref = SmallKLL(8, 2, start=990).update(y)
+            cut = (i * 7) % x.size
+            a = SmallKLL(8, 2, start=990).update(y[:cut])
+            b = SmallKLL(8, 2, start=990 + cut).update(y[cut:])
+            assert b.merge(a).to_bytes() == ref.to_bytes()
+            assert ref.nan_count == int(np.isnan(special))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "uint8", "bool", "float16", ">f8"])
+def test_partition_invariance_dtypes(dtype):
+    rng = np.random.default_rng(7)
+    x = (rng.normal(size=5000) * 50).astype(dtype)
+    ref = SmallKLL(20, start=321).update(x)
+    assert ref.to_bytes() == SmallKLL(20, start=321).update(x.astype(np.float64)).to_bytes()
+    parts = sketch_pieces(SmallKLL, 20, 0, x, [0, 10, 2345, 2346, 5000], 321)
+    assert merge_in_order(parts, "right", rng).to_bytes() == ref.to_bytes()
+
+
+@pytest.mark.parametrize("k", [8, 50, 200])
+def test_exact_when_split_over_blocks(k):
+    """n <= k values straddling a block boundary, split anywhere: exact."""
+    rng = np.random.default_rng(k)
+    for n in (1, 2, k // 2, k):
+        x = rng.normal(size=n)
+        for start in (BLOCK_SIZE - n // 2, BLOCK_SIZE - 1, 0):
+            for cut in (0, n // 3, n):
+                a = KLLSketch(k, start=start).update(x[:cut])
+                b = KLLSketch(k, start=start + cut).update(x[cut:])
+                s = b.merge(a)
+                assert s.is_exact and s.count == n
+                np.testing.assert_array_equal(s.quantile(QS), np.quantile(x, QS, method="lower"))
+
+
+def test_start_validation_and_properties():
+    for bad in (-1, 2**62 + 1):
+        with pytest.raises(ValueError):
+            KLLSketch(start=bad)
+    with pytest.raises(TypeError):
+        KLLSketch(start=True)
+    s = KLLSketch(start=10).update(np.full((3, 4), np.nan))
+    assert (s.start, s.stop, s.count, s.nan_count) == (10, 22, 0, 12)
+    assert s.block_size == BLOCK_SIZE
+    with pytest.raises(OverflowError):
+        KLLSketch(start=2**62 - 2).update(np.zeros(3))
+
+
+def test_round_trip_partial_states():
+    x = DISTS["nan_inf"][:7000]
+    for start in (0, 1, 999, 1000, 1500):
+        for n in (0, 3, 500, 7000):
+            s = SmallKLL(30, 9, start=start).update(x[:n])
+            r = SmallKLL.from_bytes(s.to_bytes())
+            assert r.to_bytes() == s.to_bytes() and r._layout() == s._layout()
+            assert r.quantile(QS).tobytes() == s.quantile(QS).tobytes()
+            y = x[n:n + 2000]
+            assert r.update(y).to_bytes() == s.update(y).to_bytes()
+            c = copy.deepcopy(s)
+            c.update([1e300])
+            assert c.to_bytes() != s.to_bytes()

@@ -424,6 +424,67 @@ static void test_merge(void)
     ps_kll_free(again);
 }
 
+/* ps_kll_set_rng: a merge depends on the receiver's generator state only
+   through it, so resetting it makes the merge a function of the operands;
+   the state survives serialization. */
+static void test_set_rng(void)
+{
+    int64_t n = 50000, k = 64;
+    double *x = normal_data(n, 0.0);
+    ps_kll *a, *b, *c, *d;
+    CHECK(ps_kll_new(&a, k, 1) == PS_OK && ps_kll_new(&c, k, 2) == PS_OK);
+    CHECK(ps_kll_new(&b, k, 3) == PS_OK && ps_kll_new(&d, k, 3) == PS_OK);
+    CHECK(ps_kll_update(a, x, PS_FLOAT64, n / 2, 1, 8, 8) == PS_OK);
+    CHECK(ps_kll_update(b, x + n / 2, PS_FLOAT64, n / 2, 1, 8, 8) == PS_OK);
+    CHECK(ps_kll_update(d, x + n / 2, PS_FLOAT64, n / 2, 1, 8, 8) == PS_OK);
+    CHECK(ps_kll_rng(a) != ps_kll_seed(a)); /* compactions advanced it */
+    /* c: same values as a, different seed, then the same generator state */
+    CHECK(ps_kll_set_rng(c, 99) == PS_OK && ps_kll_rng(c) == 99);
+    CHECK(ps_kll_set_rng(NULL, 1) == PS_ERR_ARG && ps_kll_rng(NULL) == 0);
+    ps_kll_free(c);
+    CHECK(ps_kll_copy(&c, a) == PS_OK);
+    CHECK(ps_kll_set_rng(a, 12345) == PS_OK && ps_kll_set_rng(c, 12345) == PS_OK);
+    CHECK(ps_kll_merge(a, b) == PS_OK && ps_kll_merge(c, d) == PS_OK);
+    CHECK(same_state(a, c));
+    CHECK(ps_kll_seed(a) == 1); /* the seed is left alone */
+    blob s1 = save(a);
+    ps_kll *r;
+    CHECK(ps_kll_deserialize(&r, s1.bytes, s1.size) == PS_OK);
+    CHECK(ps_kll_rng(r) == ps_kll_rng(a));
+    free(s1.bytes);
+    ps_kll_free(r);
+    ps_kll_free(a);
+    ps_kll_free(b);
+    ps_kll_free(c);
+    ps_kll_free(d);
+    free(x);
+}
+
+/* Regression: a merge that compacts the receiver's level 0 (general
+   compress) must fold it into min / max first, or an extreme value that
+   was still in level 0 is lost from min / max. */
+static void test_merge_keeps_minmax(void)
+{
+    int64_t n = 3000;
+    double *x = normal_data(n, 0.0);
+    for (int64_t extra = 1; extra < 400; extra += 7) {
+        ps_kll *a, *b;
+        double lo = -1e9, hi = 1e9;
+        CHECK(ps_kll_new(&a, 8, (uint64_t)extra) == PS_OK && ps_kll_new(&b, 8, 1) == PS_OK);
+        CHECK(ps_kll_update(a, x, PS_FLOAT64, n - extra, 1, 8, 8) == PS_OK);
+        CHECK(ps_kll_update(a, &lo, PS_FLOAT64, 1, 1, 8, 8) == PS_OK);
+        CHECK(ps_kll_update(a, &hi, PS_FLOAT64, 1, 1, 8, 8) == PS_OK);
+        CHECK(ps_kll_update(b, x, PS_FLOAT64, extra * 7, 1, 8, 8) == PS_OK);
+        CHECK(ps_kll_merge(a, b) == PS_OK);
+        CHECK_CTX(ps_kll_min(a) == lo && ps_kll_max(a) == hi, "extra %lld: min %g max %g",
+                  (long long)extra, ps_kll_min(a), ps_kll_max(a));
+        check_invariants(a);
+        ps_kll_free(a);
+        ps_kll_free(b);
+    }
+    free(x);
+}
+
 /* Deserialized states must behave: update, query, merge, serialize. */
 static void exercise(ps_kll *s)
 {
@@ -552,6 +613,8 @@ int main(void)
     test_dtypes();
     test_nan_only_and_signed_zero();
     test_merge();
+    test_set_rng();
+    test_merge_keeps_minmax();
     test_serialization();
     test_fingerprint();
     return report();

@@ -3,22 +3,51 @@
 :class:`KLLSketch` is the KLL sketch of Karnin, Lang and Liberty in the
 variant of Apache DataSketches (``kll_doubles_sketch``): lazy compaction,
 level capacities ``max(8, round(k * (2/3)**depth))``, exact min and max.
-The hot loops run in C (``csrc/kll.c``, API in ``csrc/kll.h``).
+The hot loops run in C (``csrc/kll.c``, API in ``csrc/kll.h``); this module
+arranges the C sketches so that the result does not depend on how the
+stream was cut.
 
-Reproducible: the only randomness is a splitmix64 generator seeded by
-``seed`` and advanced once per compaction, values are ordered by the IEEE
-total order (``-0.0 < +0.0``), and queries never change the state.  So the
-state is a deterministic function of ``(k, seed, sequence of values)``:
-any chunking of the same stream gives bit-identical ``to_bytes()`` and
-results.  Merging is deterministic given the order of the merges, but KLL
-is not order-invariant: ``a.merge(b)`` and ``b.merge(a)`` are different
-(equally accurate) sketches.
+Partition invariance (DESIGN.md, invariant 2)
+---------------------------------------------
+A plain KLL sketch is chunk-invariant (its state is a function of ``(k,
+seed, values in order)``) but not partition-invariant: the merge of the
+sketches of two halves is another sample than the sketch of the whole.  So
+a :class:`KLLSketch` is not one C sketch but a small structure laid out in
+*global* position space (``start=`` is the position of its first value):
+
+* positions are cut into blocks of :data:`BLOCK_SIZE` values, block ``b``
+  covering ``[b * B, (b + 1) * B)``;
+* every *full* block is sketched by a fresh C sketch seeded from ``(seed,
+  b)`` (splitmix64 mixing);
+* full blocks are combined only along the canonical binary tree of aligned
+  block ranges (a binary counter, like pairwise summation): the node for
+  blocks ``[i * 2**L, (i + 1) * 2**L)`` is the merge of its two children,
+  with the generator of the merge reset to a value derived from ``(seed,
+  L, i)``.  A node therefore depends only on the values of its range, never
+  on the partitions that built it;
+* the partial block at the left edge (the *head*, from ``start`` to the
+  first block boundary) is kept as raw float64 values; the partial block at
+  the right edge (the *tail*, from the last boundary to ``stop``) is the
+  block's C sketch, still open (a C sketch is chunk-invariant, so it can be
+  continued with the head of the right neighbour when states merge);
+* queries use a final sketch built from these pieces in a fixed way (head
+  sketched with its block's seed, then the tree nodes and the tail merged
+  left to right, each merge with a generator derived from the piece's
+  range), cached until the next update or merge.
+
+Hence any chunking and any partitioning into contiguous pieces, merged in
+any order (left to right, right to left, as a tree), gives bit-identical
+``to_bytes()`` and results.  Merging is restricted to adjacent states
+(``a.stop == b.start`` or ``b.stop == a.start``): merging unrelated
+sketches would have no canonical answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
+import struct
 import threading
 from typing import Any
 
@@ -26,43 +55,211 @@ import numpy as np
 
 from .._native import check_status, ffi, lib, prepare_chunk
 from ..reducers import _Owned
-from ._cstate import deserialize, serialize
 
-__all__ = ["KLLSketch"]
+__all__ = ["KLLSketch", "BLOCK_SIZE"]
 
 _MIN_K, _MAX_K = 8, 65535
 
+#: Values per block (global position space).  Chosen by measurement (see
+#: the class notes): large enough that the per-block work done in Python
+#: (a new C sketch, about one merge of tree nodes) is a few percent of
+#: sketching the block, small enough that a partition's raw head stays
+#: modest (< BLOCK_SIZE float64 values).
+BLOCK_SIZE = 524288
+
+_MASK = (1 << 64) - 1
+_MAX_POS = 1 << 62  # positions (values, NaN included) the C sketch can count
+_TAG_LEAF = 0x6C6C6B2E6661656C   # seeds of block sketches (leaves)
+_TAG_NODE = 0x6C6C6B2E65646F6E   # generator resets of tree merges
+_TAG_FINAL = 0x6C6C6B2E6C616E69  # generator resets of the query sketch's merges
+
+_MAGIC = b"PSKLLBLK"
+_VERSION = 1
+_HEADER = struct.Struct("<8sQQQQQQ")  # magic, version, k, seed, block, start, stop
+_U64 = struct.Struct("<Q")
+_NODE = struct.Struct("<QQQ")  # level, index, size of the C sketch's bytes
+_DIGEST = 8
+
+
+def _mix(z: int) -> int:
+    """One splitmix64 step of state ``z``: its 64-bit output."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def _derive(seed: int, tag: int, a: int, b: int = 0) -> int:
+    """A 64-bit value determined by ``(seed, tag, a, b)``, well mixed."""
+    return _mix(_mix(_mix(seed ^ tag) ^ a) ^ b)
+
+
+def leaf_seed(seed: int, block: int) -> int:
+    """Seed of the C sketch of block ``block`` (tests and the slow twin use it)."""
+    return _derive(seed, _TAG_LEAF, block)
+
+
+def node_rng(seed: int, level: int, index: int) -> int:
+    """Generator state set before merging the two children of node ``(level, index)``."""
+    return _derive(seed, _TAG_NODE, level, index)
+
+
+def final_rng(seed: int, start: int, stop: int) -> int:
+    """Generator state set before merging the piece ``[start, stop)`` into the query sketch."""
+    return _derive(seed, _TAG_FINAL, start, stop)
+
+
+def canonical_nodes(first: int, last: int) -> list[tuple[int, int]]:
+    """The maximal aligned dyadic ranges of blocks covering ``[first, last)``.
+
+    ``(level, index)`` for blocks ``[index * 2**level, (index + 1) * 2**level)``,
+    left to right: the tree nodes a state covering those full blocks holds.
+    """
+    out = []
+    i = first
+    while i < last:
+        level = (i & -i).bit_length() - 1 if i else 62
+        while i + (1 << level) > last:
+            level -= 1
+        out.append((level, i >> level))
+        i += 1 << level
+    return out
+
+
+# -- C sketches ------------------------------------------------------------
+
+def _c_new(k: int, seed: int) -> Any:
+    out = ffi.new("ps_kll **")
+    check_status(lib.ps_kll_new(out, k, seed), "KLLSketch")
+    return ffi.gc(out[0], lib.ps_kll_free)
+
+
+def _c_copy(p: Any) -> Any:
+    out = ffi.new("ps_kll **")
+    check_status(lib.ps_kll_copy(out, p), "KLLSketch")
+    return ffi.gc(out[0], lib.ps_kll_free)
+
+
+def _c_merged(left: Any, right: Any, rng: int) -> Any:
+    """A new C sketch: ``left`` with its generator set to ``rng``, ``right`` merged in."""
+    c = _c_copy(left)
+    check_status(lib.ps_kll_set_rng(c, rng), "KLLSketch.merge")
+    check_status(lib.ps_kll_merge(c, right), "KLLSketch.merge")
+    return c
+
+
+def _c_update_f64(p: Any, values: np.ndarray, what: str) -> None:
+    """Add contiguous float64 ``values`` to the C sketch ``p``."""
+    if values.size:
+        check_status(lib.ps_kll_update(p, ffi.from_buffer("double[]", values), lib.PS_FLOAT64,
+                                       values.size, 1, 8, 8), what)
+
+
+def _c_bytes(p: Any) -> bytes:
+    size = ffi.new("size_t *")
+    check_status(lib.ps_kll_serialize(p, ffi.NULL, 0, size), "KLLSketch.to_bytes")
+    buf = bytearray(size[0])
+    check_status(lib.ps_kll_serialize(p, ffi.from_buffer(buf), len(buf), size),
+                 "KLLSketch.to_bytes")
+    return bytes(buf)
+
+
+def _c_from_bytes(raw: bytes, what: str) -> Any:
+    out = ffi.new("ps_kll **")
+    check_status(lib.ps_kll_deserialize(out, ffi.from_buffer(raw), len(raw)), what)
+    return ffi.gc(out[0], lib.ps_kll_free)
+
+
+def _push(nodes: list, level: int, index: int, p: Any, seed: int) -> None:
+    """Append a node and merge siblings while the last two are siblings."""
+    nodes.append((level, index, p))
+    while len(nodes) >= 2:
+        l1, i1, a = nodes[-2]
+        l2, i2, b = nodes[-1]
+        if l1 != l2 or i1 & 1 or i2 != i1 + 1:
+            break
+        up = i1 >> 1
+        nodes[-2:] = [(l1 + 1, up, _c_merged(a, b, node_rng(seed, l1 + 1, up)))]
+
+
+class _Reader:
+    """Bounds-checked little-endian reads; every failure is a ValueError."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or n > len(self.data) - self.pos:
+            raise ValueError("KLLSketch.from_bytes: truncated or corrupt data")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u64(self) -> int:
+        return _U64.unpack(self.take(8))[0]
+
+
+def _corrupt(why: str) -> ValueError:
+    return ValueError(f"KLLSketch.from_bytes: corrupt data ({why})")
+
 
 class KLLSketch:
-    """KLL quantile sketch of a stream of numbers.
+    """KLL quantile sketch of a stream of numbers, partition-invariant.
 
     Parameters
     ----------
     k : int, default 200
         Accuracy parameter, 8 <= k <= 65535.  The normalized rank error is
         about ``2.296 / k**0.9723`` at 99% confidence (1.33% at k = 200,
-        see :meth:`normalized_rank_error`); memory grows like
-        ``3 k + 8 log2(n / k)`` retained values.
+        see :meth:`normalized_rank_error`).
     seed : int, default 0
-        Seed of the generator that picks which half survives a compaction
+        Seed of the generators that pick which half survives a compaction
         (0 <= seed < 2**64).  Same seed and same values: same sketch.
+    start : int, default 0
+        Global position (in the stream) of the first value this sketch
+        will see.  Sketches of contiguous partitions merge when
+        ``left.stop == right.start``; give each partition
+        ``KLLSketch(k, seed, start=<its offset>)``.
 
     Notes
     -----
     * Values of any numeric dtype are read as float64 (int64 beyond 2**53
-      rounds) and flattened in C order.  NaN is ignored and counted in
-      :attr:`nan_count`; ``-inf`` and ``+inf`` are ordinary values.
+      rounds) and flattened in C order; each value is one position.  NaN is
+      ignored and counted in :attr:`nan_count` (it still takes a position);
+      ``-inf`` and ``+inf`` are ordinary values.
     * Rank convention: numpy's ``method="lower"``.  ``quantile(q)`` is the
       retained value covering position ``floor(q * (count - 1))`` of the
-      weighted sorted sample, so while :attr:`is_exact` it equals
-      ``np.quantile(x, q, method="lower")``; ``quantile(0)`` and
-      ``quantile(1)`` are the exact :attr:`min` and :attr:`max`.
-      ``rank(v)`` is the estimated fraction of values ``<= v``.
-    * Values are ordered by the IEEE total order, so ``-0.0`` sorts
-      before ``+0.0`` (they compare equal, so ranks are unaffected).
-    * Deterministic: the state is a function of ``(k, seed, values in
-      order)``, whatever the chunking; merges are deterministic given their
-      order (not order-invariant).  Queries do not change the state.
+      weighted sorted sample, so while :attr:`is_exact` (always while
+      ``count <= k``) it equals ``np.quantile(x, q, method="lower")``;
+      ``quantile(0)`` and ``quantile(1)`` are the exact :attr:`min` and
+      :attr:`max`.  ``rank(v)`` is the estimated fraction of values ``<= v``.
+      Values are ordered by the IEEE total order (``-0.0 < +0.0``).
+    * **Blocks.**  Positions are cut into blocks of :attr:`block_size`
+      (:data:`BLOCK_SIZE`) values fixed in global position space; each
+      full block is sketched by its own C sketch seeded from ``(seed,
+      block)``, and block sketches are merged only along the canonical
+      binary tree of aligned block ranges, each merge with a generator
+      derived from the node's range.  Queries merge the pieces (raw head,
+      tree nodes, open tail) in a fixed order into a cached sketch.  So the
+      state and every result are a function of ``(k, seed, start, values in
+      order)`` only: bit-identical for any chunking and for any split of
+      the stream into contiguous partitions merged in any order (module
+      docstring).  Accuracy is that of DataSketches' KLL (the merges are
+      KLL merges).
+    * **Adjacency.**  :meth:`merge` takes only a neighbour
+      (``self.stop == other.start`` or ``other.stop == self.start``) with
+      the same ``k`` and ``seed``; anything else raises ``ValueError``.
+    * **Memory.**  A state holds at most one raw partial block (its head:
+      fewer than ``block_size`` float64 values, only when ``start`` is not
+      on a block boundary -- never for a serial stream from 0), one open
+      block sketch (its tail), at most ``2 * log2(n / block_size) + 2`` tree
+      node sketches (``popcount(n / block_size)`` for a stream from 0), and
+      the cached query sketch; a KLL sketch holds about ``3 k + 8 log2(n /
+      k)`` values.  At k = 200 and n = 1e9 from position 0: about 16
+      sketches of ~700 values (~100 KB), whatever ``n``.
     * One sketch is used by one thread at a time: a concurrent call raises
       ``RuntimeError``.
 
@@ -70,113 +267,172 @@ class KLLSketch:
     --------
     >>> import numpy as np
     >>> from pystream.sketches import KLLSketch
-    >>> x = np.random.default_rng(0).normal(size=100_000)
+    >>> x = np.random.default_rng(0).normal(size=300_000)
     >>> s = KLLSketch(k=200).update(x)
     >>> s.count, s.is_exact
-    (100000, False)
+    (300000, False)
     >>> abs(s.rank(0.0) - 0.5) < s.normalized_rank_error()
     True
     >>> s.quantile(0.0) == float(x.min()), s.quantile(1.0) == float(x.max())
     (True, True)
+
+    Two partitions, sketched separately and merged, give the serial sketch:
+
+    >>> a = KLLSketch(k=200).update(x[:123_456])
+    >>> b = KLLSketch(k=200, start=123_456).update(x[123_456:])
+    >>> b.merge(a).to_bytes() == s.to_bytes()
+    True
     >>> KLLSketch().update([3.0, 1.0, 2.0, np.nan]).quantile([0.0, 0.5, 1.0])
     array([1., 2., 3.])
     """
 
-    __slots__ = ("_state", "_lock", "__weakref__")
+    #: values per block; a (test) subclass may use another size
+    _BLOCK = BLOCK_SIZE
 
-    def __init__(self, k: int = 200, seed: int = 0) -> None:
-        if isinstance(k, (bool, np.bool_)) or isinstance(seed, (bool, np.bool_)):
-            raise TypeError("k and seed must be integers, not bool")
+    __slots__ = ("_k", "_seed", "_start", "_stop", "_head", "_nodes", "_tail", "_final",
+                 "_lock", "__weakref__")
+
+    def __init__(self, k: int = 200, seed: int = 0, start: int = 0) -> None:
+        if any(isinstance(v, (bool, np.bool_)) for v in (k, seed, start)):
+            raise TypeError("k, seed and start must be integers, not bool")
         k = operator.index(k)
         seed = operator.index(seed)
+        start = operator.index(start)
         if not _MIN_K <= k <= _MAX_K:
             raise ValueError(f"k must be in [{_MIN_K}, {_MAX_K}], got {k}")
         if not 0 <= seed < 2**64:
             raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-        out = ffi.new("ps_kll **")
-        check_status(lib.ps_kll_new(out, k, seed), "KLLSketch()")
+        if not 0 <= start <= _MAX_POS:
+            raise ValueError(f"start must be in [0, 2**62], got {start}")
+        self._k, self._seed, self._start, self._stop = k, seed, start, start
+        self._head: np.ndarray | None = None   # raw values [start, head end)
+        self._nodes: list = []                 # (level, index, C sketch), left to right
+        self._tail: Any = None                 # C sketch of [last boundary, stop)
+        self._final: Any = None                # cached query sketch
         self._lock = threading.Lock()
-        self._state = ffi.gc(out[0], lib.ps_kll_free)
 
-    @classmethod
-    def _adopt(cls, raw: Any) -> KLLSketch:
-        new = cls.__new__(cls)
-        new._lock = threading.Lock()
-        new._state = ffi.gc(raw, lib.ps_kll_free)
-        return new
+    # -- layout ----------------------------------------------------------
+    def _head_end(self) -> int:
+        """First block boundary at or after ``start``."""
+        B = self._BLOCK
+        return -(-self._start // B) * B
+
+    def _head_len(self) -> int:
+        return max(0, min(self._stop, self._head_end()) - self._start)
+
+    def _final_sketch(self) -> Any:
+        """The query sketch (lock held): built from the pieces once, cached."""
+        f = self._final
+        if f is None:
+            f = self._final = self._build_final()
+        return f
+
+    def _build_final(self) -> Any:
+        B, k, seed = self._BLOCK, self._k, self._seed
+        pieces = []
+        hl = self._head_len()
+        if hl:
+            h = _c_new(k, leaf_seed(seed, self._start // B))
+            _c_update_f64(h, self._head[:hl], "KLLSketch")
+            pieces.append((self._start, self._start + hl, h))
+        for level, index, p in self._nodes:
+            a = (index << level) * B
+            pieces.append((a, a + (B << level), p))
+        if self._tail is not None:
+            pieces.append((self._stop // B * B, self._stop, self._tail))
+        if not pieces:
+            return _c_new(k, final_rng(seed, self._start, self._stop))
+        acc = _c_copy(pieces[0][2])
+        for a, b, p in pieces[1:]:
+            check_status(lib.ps_kll_set_rng(acc, final_rng(seed, a, b)), "KLLSketch")
+            check_status(lib.ps_kll_merge(acc, p), "KLLSketch")
+        return acc
+
+    def _query(self, fn: Any, what: str) -> Any:
+        with _Owned(self._lock, what):
+            return fn(self._final_sketch())
 
     # -- properties ---------------------------------------------------------
     @property
     def k(self) -> int:
         """Accuracy parameter."""
-        return int(lib.ps_kll_k(self._state))
+        return self._k
 
     @property
     def seed(self) -> int:
-        """Seed of the compaction generator."""
-        return int(lib.ps_kll_seed(self._state))
+        """Seed of the compaction generators."""
+        return self._seed
+
+    @property
+    def start(self) -> int:
+        """Global position of the first value covered."""
+        return self._start
+
+    @property
+    def stop(self) -> int:
+        """Global position one past the last value covered (NaNs included)."""
+        return self._stop
+
+    @property
+    def block_size(self) -> int:
+        """Values per block (:data:`BLOCK_SIZE`)."""
+        return self._BLOCK
 
     @property
     def count(self) -> int:
         """Number of non-NaN values seen."""
-        with _Owned(self._lock, "KLLSketch.count"):
-            return int(lib.ps_kll_count(self._state))
+        return self._query(lib.ps_kll_count, "KLLSketch.count")
 
     @property
     def nan_count(self) -> int:
         """Number of NaN values seen (and ignored)."""
-        with _Owned(self._lock, "KLLSketch.nan_count"):
-            return int(lib.ps_kll_nan_count(self._state))
+        return self._query(lib.ps_kll_nan_count, "KLLSketch.nan_count")
 
     @property
     def min(self) -> float:
         """Exact minimum of the non-NaN values (NaN when empty)."""
-        with _Owned(self._lock, "KLLSketch.min"):
-            return float(lib.ps_kll_min(self._state))
+        return float(self._query(lib.ps_kll_min, "KLLSketch.min"))
 
     @property
     def max(self) -> float:
         """Exact maximum of the non-NaN values (NaN when empty)."""
-        with _Owned(self._lock, "KLLSketch.max"):
-            return float(lib.ps_kll_max(self._state))
+        return float(self._query(lib.ps_kll_max, "KLLSketch.max"))
 
     @property
     def num_retained(self) -> int:
-        """Number of values the sketch holds (memory is 8 bytes each)."""
-        with _Owned(self._lock, "KLLSketch.num_retained"):
-            return int(lib.ps_kll_num_retained(self._state))
+        """Number of values the query sketch holds."""
+        return int(self._query(lib.ps_kll_num_retained, "KLLSketch.num_retained"))
 
     @property
     def num_levels(self) -> int:
-        """Number of levels (level h holds values of weight 2**h)."""
-        with _Owned(self._lock, "KLLSketch.num_levels"):
-            return int(lib.ps_kll_num_levels(self._state))
+        """Number of levels of the query sketch (level h: weight 2**h)."""
+        return int(self._query(lib.ps_kll_num_levels, "KLLSketch.num_levels"))
 
     @property
     def is_exact(self) -> bool:
         """True while nothing has been compacted: results are then exact."""
-        with _Owned(self._lock, "KLLSketch.is_exact"):
-            return bool(lib.ps_kll_is_exact(self._state))
+        return bool(self._query(lib.ps_kll_is_exact, "KLLSketch.is_exact"))
 
     def __len__(self) -> int:
         return self.count
 
     def __repr__(self) -> str:
         mode = "exact" if self.is_exact else "estimation"
-        return (f"<pystream.sketches.KLLSketch k={self.k} count={self.count} "
-                f"nan_count={self.nan_count} retained={self.num_retained} {mode}>")
+        return (f"<pystream.sketches.KLLSketch k={self.k} [{self._start}, {self._stop}) "
+                f"count={self.count} nan_count={self.nan_count} "
+                f"retained={self.num_retained} {mode}>")
 
     # -- updates ------------------------------------------------------------
     def update(self, chunk: Any) -> KLLSketch:
-        """Add the values of ``chunk``.
+        """Add the values of ``chunk`` at positions ``stop, stop + 1, ...``.
 
         Parameters
         ----------
         chunk : array_like
             Any numeric dtype (bool, integers, float16/32/64) and shape;
-            values are taken in C order.  Strided input is read in place;
-            byte-swapped, misaligned and float16 input is converted.  Not
-            modified.
+            values are taken in C order, one position each.  Strided input
+            is read in place; byte-swapped, misaligned and float16 input is
+            converted.  Not modified.
 
         Returns
         -------
@@ -187,76 +443,189 @@ class KLLSketch:
         ------
         TypeError
             Non-numeric dtype (complex, object, strings...).
+        OverflowError
+            If ``stop`` would pass 2**62.
 
         Examples
         --------
         >>> import numpy as np
         >>> from pystream.sketches import KLLSketch
         >>> s = KLLSketch().update(np.arange(10)).update(np.array([[np.nan, 20.0]]))
-        >>> s.count, s.nan_count, s.max
-        (11, 1, 20.0)
+        >>> s.count, s.nan_count, s.max, s.stop
+        (11, 1, 20.0, 12)
         """
         if not isinstance(chunk, np.ndarray):
             chunk = np.asarray(chunk)
-        if chunk.ndim == 0:
-            chunk = chunk.reshape(1)
         with _Owned(self._lock, "KLLSketch.update"):
             if chunk.size == 0:
                 prepare_chunk(chunk.reshape(0), "KLLSketch.update")  # dtype check
                 return self
-            ki = prepare_chunk(chunk, "KLLSketch.update")
-            check_status(lib.ps_kll_update(self._state, ki.pointer, ki.code, ki.n, ki.d,
-                                           ki.record_stride, ki.value_stride),
-                         "KLLSketch.update")
+            ki = prepare_chunk(chunk.reshape(-1), "KLLSketch.update")
+            n = ki.n
+            p = self._stop
+            if n > _MAX_POS - p:
+                raise OverflowError(f"KLLSketch.update: more than 2**62 positions "
+                                    f"(stop {p} + {n} values)")
+            self._final = None
+            B = self._BLOCK
+            pos = 0
+            head_end = self._head_end()
+            if p < head_end:  # the raw head: [start, first boundary)
+                m = min(n, head_end - p)
+                if self._head is None:
+                    self._head = np.empty(head_end - self._start)
+                at = p - self._start
+                self._head[at:at + m] = ki.array[:m]
+                pos = m
+                p = self._stop = p + m
+            if pos < n:
+                base = ffi.cast("char *", ki.pointer)
+                stride = ki.record_stride
+                seed = self._seed
+                while pos < n:
+                    if self._tail is None:
+                        self._tail = _c_new(self._k, leaf_seed(seed, p // B))
+                    m = min(n - pos, B - p % B)
+                    check_status(lib.ps_kll_update(self._tail, base + pos * stride, ki.code,
+                                                   m, 1, stride, stride), "KLLSketch.update")
+                    pos += m
+                    p = self._stop = p + m
+                    if p % B == 0:  # a full block: into the tree
+                        tail, self._tail = self._tail, None
+                        _push(self._nodes, 0, p // B - 1, tail, seed)
         return self
 
     def merge(self, other: KLLSketch) -> KLLSketch:
-        """Merge another sketch into this one, in place.
-
-        The result is deterministic given the order of the merges, but KLL
-        is not order-invariant: ``a.merge(b)`` and ``b.merge(a)`` hold
-        different (equally accurate) samples.
+        """Merge an adjacent sketch into this one, in place.
 
         Parameters
         ----------
         other : KLLSketch
-            Same ``k``.  Not modified.
+            Covers the positions right after this sketch
+            (``self.stop == other.start``) or right before it
+            (``other.stop == self.start``); same ``k`` and ``seed``.  Not
+            modified.
 
         Returns
         -------
         KLLSketch
-            ``self``.
+            ``self``, now covering both ranges: bit-identical to the sketch
+            of the whole range updated serially.
 
         Raises
         ------
         ValueError
-            If ``other.k != self.k``.
+            If the sketches are not adjacent, or their ``k`` or ``seed``
+            differ.  A result that depends on how the stream was split
+            would not be reproducible, so only neighbours merge: give each
+            partition ``KLLSketch(k, seed, start=<offset of its first
+            value>)``.
 
         Examples
         --------
         >>> import numpy as np
         >>> from pystream.sketches import KLLSketch
         >>> a = KLLSketch().update(np.arange(0, 50))
-        >>> b = KLLSketch().update(np.arange(50, 100))
-        >>> a.merge(b).count, a.quantile(0.5)
-        (100, 49.0)
+        >>> b = KLLSketch(start=50).update(np.arange(50, 100))
+        >>> a.merge(b).count, a.quantile(0.5), (a.start, a.stop)
+        (100, 49.0, (0, 100))
         """
         if not isinstance(other, KLLSketch):
             raise TypeError(f"can only merge a KLLSketch, not {type(other).__name__}")
+        if other._BLOCK != self._BLOCK:
+            raise ValueError(f"cannot merge sketches of different block sizes "
+                             f"({self._BLOCK} and {other._BLOCK})")
         if other.k != self.k:
             raise ValueError(f"cannot merge sketches of different k ({self.k} and {other.k})")
+        if other.seed != self.seed:
+            raise ValueError(
+                f"cannot merge sketches of different seeds ({self.seed} and {other.seed}): "
+                "the blocks of one stream are sketched with generators derived from its "
+                "seed, so the partitions of a stream must share k and seed")
         if other is self:
-            other = self.copy()
+            if self._start == self._stop:
+                return self
+            raise ValueError("cannot merge a non-empty KLLSketch with itself "
+                             "(it is not adjacent to itself)")
         with _Owned(self._lock, "KLLSketch.merge"), _Owned(other._lock, "KLLSketch.merge"):
-            check_status(lib.ps_kll_merge(self._state, other._state), "KLLSketch.merge")
+            a0, a1, b0, b1 = self._start, self._stop, other._start, other._stop
+            if a1 == b0:
+                self._combine(self, other)
+            elif b1 == a0:
+                self._combine(other, self)
+            else:
+                raise ValueError(
+                    f"cannot merge KLL sketches covering positions [{a0}, {a1}) and "
+                    f"[{b0}, {b1}): they are not adjacent (one must stop where the other "
+                    "starts).  Results must not depend on how a stream was split, so only "
+                    "neighbouring partitions merge; create each partition's sketch with "
+                    "KLLSketch(k, seed, start=<global position of its first value>)")
         return self
+
+    def _combine(self, left: KLLSketch, right: KLLSketch) -> None:
+        """self <- left (+) right, ``left.stop == right.start``; one of them is self."""
+        if right._stop == right._start:
+            if left is not self:
+                self._take(left)
+            return
+        if left._stop == left._start:
+            if right is not self:
+                self._take(right)
+            return
+
+        def own_tail(st: KLLSketch) -> Any:
+            if st._tail is None or st is self:
+                return st._tail
+            return _c_copy(st._tail)
+
+        B, seed = self._BLOCK, self._seed
+        m = left._stop
+        head = left._head
+        if head is not None and left is not self:
+            head = head.copy()
+        nodes = list(left._nodes)
+        pushes: list = []
+        if m % B == 0:  # the boundary is a block boundary: no shared block
+            pushes = list(right._nodes)
+            tail = own_tail(right)
+        else:
+            boundary = (m // B + 1) * B
+            rhead = right._head[:min(right._stop, boundary) - m]
+            crossed = right._stop >= boundary
+            if left._tail is not None:  # continue left's open block with right's head
+                t = own_tail(left)
+                _c_update_f64(t, rhead, "KLLSketch.merge")
+                if crossed:
+                    pushes = [(0, m // B, t), *right._nodes]
+                    tail = own_tail(right)
+                else:
+                    tail = t
+            else:  # left lies inside one block: its head grows
+                at = m - left._start
+                head[at:at + rhead.size] = rhead
+                pushes = list(right._nodes) if crossed else []
+                tail = own_tail(right) if crossed else None
+        for level, index, p in pushes:
+            _push(nodes, level, index, p, seed)
+        self._start, self._stop = left._start, right._stop
+        self._head, self._nodes, self._tail, self._final = head, nodes, tail, None
+
+    def _take(self, src: KLLSketch) -> None:
+        """Become a copy of ``src`` (whose lock the caller holds)."""
+        self._start, self._stop = src._start, src._stop
+        self._head = None if src._head is None else src._head.copy()
+        self._nodes = list(src._nodes)  # node sketches are never modified: shared
+        self._tail = None if src._tail is None else _c_copy(src._tail)
+        self._final = src._final        # the query sketch is never modified: shared
 
     def copy(self) -> KLLSketch:
         """An independent copy."""
-        out = ffi.new("ps_kll **")
+        new = type(self).__new__(type(self))
+        new._k, new._seed = self._k, self._seed
+        new._lock = threading.Lock()
         with _Owned(self._lock, "KLLSketch.copy"):
-            check_status(lib.ps_kll_copy(out, self._state), "KLLSketch.copy")
-        return KLLSketch._adopt(out[0])
+            new._take(self)
+        return new
 
     __copy__ = copy
 
@@ -323,11 +692,11 @@ class KLLSketch:
                            "KLLSketch.rank")
 
     def _batch(self, fn: Any, values: np.ndarray, what: str) -> Any:
-        """``fn(state, values, n, out)`` over all `values`; a float for a 0-d input."""
+        """``fn(sketch, values, n, out)`` over all `values`; a float for a 0-d input."""
         flat = np.ascontiguousarray(values.reshape(-1))
         out = np.empty(flat.size, dtype=np.float64)
         with _Owned(self._lock, what):
-            check_status(fn(self._state, ffi.from_buffer("double[]", flat), flat.size,
+            check_status(fn(self._final_sketch(), ffi.from_buffer("double[]", flat), flat.size,
                             ffi.from_buffer("double[]", out)), what)
         return float(out[0]) if values.ndim == 0 else out.reshape(values.shape)
 
@@ -359,17 +728,36 @@ class KLLSketch:
 
     # -- serialization ------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """Serialize: versioned, checksummed, little-endian bytes.
+        """Serialize the whole structure: versioned, checksummed, little-endian bytes.
+
+        A header (magic, version, k, seed, block size, start, stop), the raw
+        head values, the tree nodes and the open tail (each the C sketch's
+        own checksummed bytes), then a BLAKE2b-64 digest of all of it.
 
         Examples
         --------
         >>> import numpy as np
         >>> from pystream.sketches import KLLSketch
-        >>> s = KLLSketch().update(np.arange(1000.0))
+        >>> s = KLLSketch(start=10).update(np.arange(100_000.0))
         >>> KLLSketch.from_bytes(s.to_bytes()).to_bytes() == s.to_bytes()
         True
         """
-        return serialize(lib.ps_kll_serialize, self._state, self._lock, "KLLSketch.to_bytes")
+        with _Owned(self._lock, "KLLSketch.to_bytes"):
+            parts = [_HEADER.pack(_MAGIC, _VERSION, self._k, self._seed, self._BLOCK,
+                                  self._start, self._stop)]
+            hl = self._head_len()
+            if hl:
+                parts.append(self._head[:hl].astype("<f8", copy=False).tobytes())
+            parts.append(_U64.pack(len(self._nodes)))
+            for level, index, p in self._nodes:
+                b = _c_bytes(p)
+                parts.append(_NODE.pack(level, index, len(b)))
+                parts.append(b)
+            tail = b"" if self._tail is None else _c_bytes(self._tail)
+            parts.append(_U64.pack(len(tail)))
+            parts.append(tail)
+        body = b"".join(parts)
+        return body + hashlib.blake2b(body, digest_size=_DIGEST).digest()
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> KLLSketch:
@@ -378,27 +766,91 @@ class KLLSketch:
         Raises
         ------
         ValueError
-            Truncated, corrupt or unknown-version bytes.
+            Truncated, corrupt or unknown-version bytes (every field is
+            checked: the layout must be the one ``(start, stop)`` implies,
+            and each C sketch validates itself).
         TypeError
             ``data`` is not bytes-like.
         """
-        return cls._adopt(deserialize(lib.ps_kll_deserialize, "ps_kll", data,
-                                      "KLLSketch.from_bytes"))
+        try:
+            raw = bytes(memoryview(data).cast("B"))
+        except TypeError:
+            raise TypeError(f"KLLSketch.from_bytes expects bytes, not "
+                            f"{type(data).__name__}") from None
+        what = "KLLSketch.from_bytes"
+        if len(raw) < _HEADER.size + _DIGEST or raw[:8] != _MAGIC:
+            raise _corrupt("not a KLLSketch: bad magic or too short")
+        body, digest = raw[:-_DIGEST], raw[-_DIGEST:]
+        if hashlib.blake2b(body, digest_size=_DIGEST).digest() != digest:
+            if _U64.unpack_from(raw, 8)[0] != _VERSION:
+                raise ValueError(f"{what}: unknown format version "
+                                 f"{_U64.unpack_from(raw, 8)[0]}")
+            raise _corrupt("checksum mismatch")
+        r = _Reader(body)
+        _, version, k, seed, block, start, stop = _HEADER.unpack(r.take(_HEADER.size))
+        if version != _VERSION:
+            raise ValueError(f"{what}: unknown format version {version}")
+        if block != cls._BLOCK:
+            raise ValueError(f"{what}: block size {block}, this build uses {cls._BLOCK}")
+        if not (_MIN_K <= k <= _MAX_K and start <= stop <= _MAX_POS):
+            raise _corrupt("k, start or stop out of range")
+        new = cls(k, seed, start)
+        new._stop = stop
+        B = block
+        hl = new._head_len()
+        if hl:
+            new._head = np.empty(new._head_end() - start)
+            new._head[:hl] = np.frombuffer(r.take(8 * hl), dtype="<f8")
+        first, last = new._head_end() // B, stop // B
+        want = canonical_nodes(first, last) if last > first else []
+        if r.u64() != len(want):
+            raise _corrupt("wrong number of tree nodes")
+        for level, index in want:
+            got_level, got_index, size = _NODE.unpack(r.take(_NODE.size))
+            if (got_level, got_index) != (level, index):
+                raise _corrupt("tree nodes do not match start and stop")
+            p = _c_from_bytes(r.take(size), what)
+            positions = int(lib.ps_kll_count(p)) + int(lib.ps_kll_nan_count(p))
+            if (int(lib.ps_kll_k(p)) != k or positions != B << level
+                    or int(lib.ps_kll_seed(p)) != leaf_seed(seed, index << level)):
+                raise _corrupt("a tree node does not fit its range")
+            new._nodes.append((level, index, p))
+        size = r.u64()
+        tail_from = stop // B * B
+        if (size > 0) != (stop > tail_from and tail_from >= new._head_end()):
+            raise _corrupt("tail does not match start and stop")
+        if size:
+            p = _c_from_bytes(r.take(size), what)
+            positions = int(lib.ps_kll_count(p)) + int(lib.ps_kll_nan_count(p))
+            if (int(lib.ps_kll_k(p)) != k or positions != stop - tail_from
+                    or int(lib.ps_kll_seed(p)) != leaf_seed(seed, tail_from // B)):
+                raise _corrupt("the tail does not fit its range")
+            new._tail = p
+        if r.pos != len(body):
+            raise _corrupt("trailing bytes")
+        return new
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (KLLSketch.from_bytes, (self.to_bytes(),))
+        return (type(self).from_bytes, (self.to_bytes(),))
 
     # -- introspection (tests) ----------------------------------------------
+    def _layout(self) -> tuple[int, list[tuple[int, int]], int]:
+        """(raw head length, [(level, index) of the tree nodes], tail length)."""
+        tail = 0 if self._tail is None else self._stop - self._stop // self._BLOCK * self._BLOCK
+        return self._head_len(), [(lv, i) for lv, i, _ in self._nodes], tail
+
     def _levels(self) -> list[int]:
-        """Level boundaries in the buffer (level h: [levels[h], levels[h+1]))."""
+        """Level boundaries in the query sketch's buffer."""
         with _Owned(self._lock, "KLLSketch._levels"):
-            return [int(lib.ps_kll_level_offset(self._state, h))
-                    for h in range(int(lib.ps_kll_num_levels(self._state)) + 1)]
+            f = self._final_sketch()
+            return [int(lib.ps_kll_level_offset(f, h))
+                    for h in range(int(lib.ps_kll_num_levels(f)) + 1)]
 
     def _retained(self) -> np.ndarray:
-        """Retained values in storage order."""
+        """Retained values of the query sketch in storage order."""
         with _Owned(self._lock, "KLLSketch._retained"):
-            out = np.empty(int(lib.ps_kll_num_retained(self._state)), dtype=np.float64)
-            check_status(lib.ps_kll_retained(self._state, ffi.from_buffer("double[]", out),
-                                             out.size), "KLLSketch._retained")
+            f = self._final_sketch()
+            out = np.empty(int(lib.ps_kll_num_retained(f)), dtype=np.float64)
+            check_status(lib.ps_kll_retained(f, ffi.from_buffer("double[]", out), out.size),
+                         "KLLSketch._retained")
         return out
