@@ -375,6 +375,7 @@ def test_sequential_step_failure_is_annotated_too() -> None:
     lo, hi = map(int, re.search(r"stage 'bad' on its input chunk of global records "
                                 r"\[(\d+), (\d+)\)", notes).groups())
     assert 5000 <= lo < hi <= 10_000
+    assert not [t for t in threading.enumerate() if t.name.startswith("pystream-worker")]
 
 
 def _slow_map(c: np.ndarray) -> np.ndarray:

@@ -176,8 +176,13 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
             raise
 
     merged = None
-    for state in pool.ordered(work, parts, depth=max(2 * workers, 2)):
-        merged = state if merged is None else merged.merge(state) or merged
+    states = pool.ordered(work, parts, depth=max(2 * workers, 2))
+    try:
+        for state in states:
+            merged = state if merged is None else merged.merge(state) or merged
+    finally:
+        states.close()
+        pool.close()
     return merged
 
 
@@ -209,4 +214,12 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
             yield from chunks
 
     first = plan.output_range(0, None)[0] if plan.indexed else 0
-    yield from run_serial(plan.suffix, flat(), plan.start + first)
+    source = flat()
+    try:
+        yield from run_serial(plan.suffix, source, plan.start + first)
+    finally:
+        # A sequential step that fails does not close its input: close the
+        # partitions here, which joins the workers now rather than when the
+        # traceback is collected.
+        source.close()
+        pool.close()

@@ -830,8 +830,10 @@ class KLLSketch:
             raise _corrupt("trailing bytes")
         return new
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return (type(self).from_bytes, (self.to_bytes(),))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        from ..reducers import restore_state
+
+        return (restore_state, (type(self), self.to_bytes()))
 
     # -- introspection (tests) ----------------------------------------------
     def _layout(self) -> tuple[int, list[tuple[int, int]], int]:

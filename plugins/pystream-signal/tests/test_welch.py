@@ -182,3 +182,19 @@ def test_bad_chunks():
     w.update(np.ones((4, 2)))
     with pytest.raises(ValueError, match="welch"):
         w.update(np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("engine,kw", [("threads", dict(workers=3, partition_size=997)),
+                                       ("threads", dict(workers=2, partition_size=1)),
+                                       ("dask", dict(partition_size=1500))])
+def test_engines_give_the_serial_result(engine, kw, rng):
+    # A registered reducer whose state takes start= and merges adjacent states
+    # is reduced per partition by the parallel engines, bit for bit.
+    import pystream as ps
+
+    x = rng.normal(size=(6000, 2))
+    s = ps.from_array(x, chunk_size=500).moving_mean(3, min_count=1)
+    ref = s.welch(nperseg=128, noverlap=50)
+    got = s.welch(nperseg=128, noverlap=50, engine=engine, **kw)
+    for a, b in zip(ref, got):
+        assert a.tobytes() == b.tobytes()
