@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst")
+PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst", "engines.rst")
 BLOCK = re.compile(r"^\.\. code-block:: python\n((?:\n|   .*\n)+)", re.M)
 
 

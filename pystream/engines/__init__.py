@@ -107,13 +107,25 @@ class Reduction:
     mergeable: bool = True
 
 
+def per_partition(plan: Any, reduction: Reduction) -> bool:
+    """Whether `reduction` can be reduced inside each partition of `plan`
+    (no sequential step, a mergeable state, and global indices known if the
+    state needs them); otherwise it consumes the engine's ordered output."""
+    return not plan.suffix and reduction.mergeable and (plan.indexed or not reduction.positional)
+
+
+def reduce_in_order(chunks: Iterator[np.ndarray], reduction: Reduction, start: int) -> Any:
+    """One state fed with `chunks` in order, in the calling thread."""
+    state = reduction.make(start)
+    for chunk in chunks:
+        state.update(chunk)
+    return state
+
+
 def reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
     """Run `reduction` over `stream` on the engine of `options`; return the state."""
     if options.name == "local":
-        state = reduction.make(stream.start)
-        for chunk in stream:
-            state.update(chunk)
-        return state
+        return reduce_in_order(iter(stream), reduction, stream.start)
     if options.name == "threads":
         from .threads import threads_reduce
 

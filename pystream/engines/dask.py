@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction
+from . import EngineOptions, Reduction, per_partition, reduce_in_order
 from .access import RandomAccess, array_chunks
 from .plan import Plan, add_note, make_plan, run_serial
 from .threads import partitions, require_access
@@ -224,11 +224,8 @@ def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> An
     import_dask()
     plan = make_plan(stream)
     access = require_access(plan, "dask")
-    if plan.suffix or not reduction.mergeable or (reduction.positional and not plan.indexed):
-        state = reduction.make(stream.start)
-        for chunk in dask_chunks(stream, options, plan):
-            state.update(chunk)
-        return state
+    if not per_partition(plan, reduction):
+        return reduce_in_order(dask_chunks(stream, options, plan), reduction, stream.start)
     level = _tasks(plan, access, options, _reduce_task, reduction)
     merge = dask.delayed(_merge_task, pure=False)
     while len(level) > 1:

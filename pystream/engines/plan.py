@@ -82,7 +82,10 @@ class Mapping:
 
 @dataclasses.dataclass(frozen=True)
 class Window(Mapping):
-    """Output ``j`` needs inputs ``j - history + 1 .. j`` (one output per input)."""
+    """A window: output ``j`` needs the `history` inputs ending at input ``j``.
+
+    One output per input (``moving_*``; pointwise steps have ``history=1``).
+    """
 
     history: int = 1
 
@@ -101,7 +104,10 @@ POINTWISE = Window(1)
 
 @dataclasses.dataclass(frozen=True)
 class Records(Mapping):
-    """Output ``j`` is computed from inputs ``[j*step, j*step + size)``."""
+    """Records: output ``j`` is computed from the `size` inputs starting at ``j*step``.
+
+    ``nwise``, ``sliding_window``, ``tumbling``, ``resample``, ``diff``.
+    """
 
     size: int
     step: int = 1
@@ -118,7 +124,10 @@ class Records(Mapping):
 
 @dataclasses.dataclass(frozen=True)
 class Skip(Mapping):
-    """``skip(n)``: output ``j`` is input ``j + n`` (the sub-run passes records through)."""
+    """``skip(n)``: output ``j`` is input ``j + n``.
+
+    The partition's sub-run passes records through; the shift is in the indices.
+    """
 
     n: int
 
@@ -134,7 +143,10 @@ class Skip(Mapping):
 
 @dataclasses.dataclass(frozen=True)
 class Take(Mapping):
-    """``take(n)``: output ``j`` is input ``j`` for ``j < n`` (the cap is applied by ownership)."""
+    """``take(n)``: output ``j`` is input ``j``, for the first `n` inputs only.
+
+    The cap is applied by ownership: partitions past `n` own no output.
+    """
 
     n: int
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction, default_workers
+from . import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
 from .plan import Plan, add_note, make_plan, run_serial
 
 __all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce"]
@@ -148,11 +148,8 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
     """Reduce `stream` with one state per partition, merged in order (see the module doc)."""
     plan = make_plan(stream)
     access = require_access(plan, "threads")
-    if plan.suffix or not reduction.mergeable or (reduction.positional and not plan.indexed):
-        state = reduction.make(stream.start)
-        for chunk in threads_chunks(stream, options, plan):
-            state.update(chunk)
-        return state
+    if not per_partition(plan, reduction):
+        return reduce_in_order(threads_chunks(stream, options, plan), reduction, stream.start)
     n = access.length()
     workers = options.workers or default_workers()
     size = _partition_size(n, workers, options, False, plan.record_nbytes)
