@@ -978,6 +978,12 @@ class Stream(StageMethods):
         src = self._src
         stage = getattr(src, "stage", None)
         options = check_engine(engine, workers, partition_size, "to_array")
+        if options.name == "threads":
+            from .engines.threads import threads_to_array
+
+            direct = threads_to_array(self, options)
+            if direct is not None:
+                return direct
         if options.name != "local":
             from .engines import ordered_chunks
 

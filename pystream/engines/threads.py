@@ -32,7 +32,7 @@ import numpy as np
 from . import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
 from .plan import Plan, add_note, make_plan, run_serial
 
-__all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce"]
+__all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce", "threads_to_array"]
 
 #: Partitions per worker when the size is not given (load balance vs. merge cost).
 PARTITIONS_PER_WORKER = 4
@@ -220,3 +220,80 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
         # traceback is collected.
         source.close()
         pool.close()
+
+
+def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
+    """``stream.to_array()`` with each partition copying its output straight
+    into the result, in its worker; None when the output positions are not
+    known in advance (a sequential step or a filter: use the ordered path).
+
+    Every partition but the last owns an exact, known range of the output
+    (:meth:`Plan.output_range`), so the result is allocated once and filled
+    in parallel, first-touching its pages in the workers; the last
+    partition's output (which may include a stage's end-of-stream flush)
+    is appended by the calling thread.
+    """
+    plan = make_plan(stream)
+    access = require_access(plan, "threads")
+    if plan.suffix or not plan.indexed:
+        return None
+    dt, rs = stream._meta()
+    n = access.length()
+    workers = options.workers or default_workers()
+    size = _partition_size(n, workers, options, False, plan.record_nbytes)
+    parts = partitions(n, size)
+    last_start = plan.output_range(*parts[-1])[0]
+    expected = plan.output_range(parts[-1][0], n)[1] or last_start
+    result = np.empty((max(expected, last_start), *rs), dt)
+    pool = _Pool(workers)
+    read = pool.reader(access)
+
+    def check(c: np.ndarray) -> np.ndarray:
+        if c.dtype != dt or c.shape[1:] != rs:
+            raise TypeError(
+                f"to_array: a chunk of dtype {c.dtype} and record shape {c.shape[1:]} does "
+                f"not match the stream's dtype {dt} and record shape {rs}")
+        return c
+
+    def work(a: int, b: int | None) -> list[np.ndarray]:
+        try:
+            chunks = plan.partition(a, b, read)
+            if b is None:
+                return [check(c) for c in chunks]
+            lo, hi = plan.output_range(a, b)
+            assert hi is not None
+            at = lo
+            for c in chunks:
+                k = len(check(c))
+                if at + k > hi:
+                    raise RuntimeError(f"to_array: partition [{a}, {b}) of {access.name} gave "
+                                       f"more than its {hi - lo} records (did the source change?)")
+                result[at:at + k] = c
+                at += k
+            if at != hi:
+                raise RuntimeError(f"to_array: partition [{a}, {b}) of {access.name} gave "
+                                   f"{at - lo} records instead of {hi - lo} (did the source change?)")
+            return []
+        except Exception as e:
+            if not pool.cancel.is_set():
+                add_note(e, _where(plan, a, b))
+            raise
+
+    tail: list[np.ndarray] = []
+    results = pool.ordered(work, parts, depth=max(2 * workers, 2))
+    try:
+        for chunks in results:
+            tail = chunks
+    finally:
+        results.close()
+        pool.close()
+    total = last_start + sum(len(c) for c in tail)
+    if total > len(result):
+        grown = np.empty((total, *rs), dt)
+        grown[:last_start] = result[:last_start]
+        result = grown
+    at = last_start
+    for c in tail:
+        result[at:at + len(c)] = c
+        at += len(c)
+    return result if total == len(result) else result[:total].copy()
