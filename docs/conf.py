@@ -68,6 +68,7 @@ sphinx_gallery_conf = {
         "examples/windows",
         "examples/records",
         "examples/scans_ewm",
+        "examples/engines",
         "examples/plugins",
     ],
     "within_subsection_order": "FileNameSortKey",
@@ -105,7 +106,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"getting_started": [], "how_it_works": [], "comparison": [], "performance": []}
+html_sidebars = {"getting_started": [], "how_it_works": [], "engines": [], "comparison": [], "performance": []}
 html_show_sourcelink = False
 
 # Quiet, reproducible builds.

@@ -28,7 +28,7 @@ FOLDER_OF_FAMILY = {
     "scans": "scans_ewm",
     "ewm": "scans_ewm",
 }
-FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches"}
+FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines"}
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,10 @@
 
 * ``_generated/registry.inc``: the catalogue of every registered stage,
   source and reducer (built-in and plugins), read from the live registry;
+* ``_generated/engine_stages.inc``: which stages run inside the partitions
+  of ``engine="threads"`` / ``"dask"`` and which run sequentially, read from
+  the live registry through the engines' own planner
+  (:func:`pystream.engines.plan.make_plan`);
 * ``_generated/perf/``: the performance page's figures and tables, from a
   small run of the benchmark suite against the peers (``perf_figures``).
 
@@ -71,6 +75,110 @@ def write_registry(path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+# Arguments for the example call of a registered stage in the engines table
+# (stages whose parameters all have defaults need none).
+_STAGE_ARGS: dict[str, dict[str, Any]] = {
+    "moving_quantile": {"window": 100, "q": 0.9},
+    "sliding_window": {"n": 8, "step": 4},
+    "resample": {"n": 60},
+    "tumbling": {"n": 60},
+    "nwise": {"n": 3},
+    "ewm_mean": {"alpha": 0.1},
+    "ewm_var": {"alpha": 0.1},
+    "ewm_std": {"alpha": 0.1},
+    "decimate": {"q": 4},
+    "sosfilt": {"sos": [[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]]},
+}
+_DEFAULT_ARGS = {"window": 100, "n": 4}
+
+
+def _example_call(name: str, factory: Any) -> dict[str, Any]:
+    """Keyword arguments for a small example call of stage `name`."""
+    import inspect
+
+    if name in _STAGE_ARGS:
+        return dict(_STAGE_ARGS[name])
+    kwargs = {}
+    for p in inspect.signature(factory).parameters.values():
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                p.KEYWORD_ONLY):
+            if p.name not in _DEFAULT_ARGS:
+                raise RuntimeError(
+                    f"docs engines table: stage {name!r} needs argument {p.name!r}; add an "
+                    "example call to _STAGE_ARGS in docs/_ext/docs_generated.py")
+            kwargs[p.name] = _DEFAULT_ARGS[p.name]
+    return kwargs
+
+
+def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
+    """``(call, where it runs, what a partition needs)`` from the engines' planner."""
+    from pystream.engines.plan import POINTWISE, Records, Skip, Take, Window, make_plan
+
+    plan = make_plan(stream)
+    if plan.suffix:
+        return (call, "sequential",
+                "its whole history: runs in order, in the calling thread")
+    (step,) = plan.prefix
+    m = step.mapping
+    if step.filter:
+        return (call, "parallel", "nothing; but the global index is lost after it, so later "
+                "windows, records stages, scans and positional reducers run sequentially")
+    if m == POINTWISE:
+        return (call, "parallel", "nothing (one output per input)")
+    if isinstance(m, Window):
+        return (call, "parallel",
+                f"a warm-up of the {m.history - 1} records before the partition (a halo)")
+    if isinstance(m, Records):
+        if m.size == m.step:
+            what = f"blocks of {m.size} aligned on the global index"
+        else:
+            what = f"windows of {m.size} every {m.step}, aligned on the global index"
+        return (call, "parallel", f"{what}: starts at its first output's first input "
+                                  f"(up to {m.size - 1} record{'s' if m.size > 2 else ''} early)")
+    if isinstance(m, (Skip, Take)):
+        return (call, "parallel", "nothing (shifts or caps the global index)")
+    return (call, "parallel", repr(m))  # pragma: no cover - a new mapping kind
+
+
+def write_engine_stages(path: Path) -> None:
+    """A list-table: every registered stage and the core structural ones,
+    parallel or sequential under ``engine="threads"`` / ``"dask"``."""
+    import numpy as np
+
+    import pystream as ps
+    from pystream.plugins import get_registry
+
+    reg = get_registry()
+    base = ps.from_array(np.zeros(256))
+
+    def passthrough(chunks: Any) -> Any:
+        yield from chunks
+
+    rows = [
+        ("core", "pystream", *_engine_row("map(np.abs)", base.map(np.abs))),
+        ("core", "pystream", *_engine_row("astype / select", base.astype(np.float32))),
+        ("core", "pystream", *_engine_row("filter(pred)", base.filter(lambda c: c > 0))),
+        ("core", "pystream", *_engine_row("take(n) / skip(n)", base.take(10))),
+        ("core", "pystream", *_engine_row("rechunk(n)", base.rechunk(10))),
+        ("core", "pystream", *_engine_row("pipe(generator)", base.pipe(passthrough))),
+    ]
+    for name in sorted(reg.stages, key=lambda n: (reg.stages[n].plugin != "pystream",
+                                                   reg.stages[n].family, n)):
+        e = reg.stages[name]
+        kwargs = _example_call(name, getattr(base, name))
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        rows.append((e.family, e.origin, *_engine_row(f"{name}({args})",
+                                                      getattr(base, name)(**kwargs))))
+    out = [".. list-table::", "   :header-rows: 1", "   :widths: 30 10 14 12 40", "",
+           "   * - stage (example call)", "     - family", "     - package",
+           "     - on threads / Dask", "     - what a partition needs"]
+    for family, origin, call, where, needs in rows:
+        out += [f"   * - ``{call}``", f"     - {family}", f"     - {origin}",
+                f"     - {where}", f"     - {needs}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def write_perf(outdir: Path, logger: Any) -> None:
     if os.environ.get("PYSTREAM_DOCS_REUSE_BENCH") == "1" and all(
             (outdir / f).exists() for f in PERF_FILES):
@@ -95,6 +203,7 @@ def _on_builder_inited(app: Any) -> None:
 
     logger = logging.getLogger(__name__)
     write_registry(GENERATED / "registry.inc")
+    write_engine_stages(GENERATED / "engine_stages.inc")
     check_migration()
     write_perf(GENERATED / "perf", logger)
 
