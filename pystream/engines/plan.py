@@ -185,9 +185,12 @@ class Step:
 
     name: str
     serial: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
-    fresh: Callable[[Iterator[np.ndarray], int], Iterator[np.ndarray]] | None
+    fresh: Callable[..., Iterator[np.ndarray]] | None
     mapping: Mapping | None
     filter: bool = False
+    #: ``fresh(chunks, start, alloc=...)`` is accepted: a C stage that writes
+    #: its output into memory the caller gives (``to_array`` without a copy).
+    writes_into: bool = False
 
     @property
     def sequential(self) -> bool:
@@ -247,11 +250,11 @@ def _stage_step(src: Any) -> Step:
     if mapping is None or "start" not in kwargs:
         return Step(name, serial, None, None)
 
-    def fresh(chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
-        kw = dict(kwargs, start=start)
+    def fresh(chunks: Iterator[np.ndarray], start: int, **alloc: Any) -> Iterator[np.ndarray]:
+        kw = dict(kwargs, start=start, **alloc)
         return stage(_native_chunks(chunks) if native else chunks, *args, **kw)
 
-    return Step(name, serial, fresh, mapping)
+    return Step(name, serial, fresh, mapping, writes_into=bool(getattr(stage, "writes_into", False)))
 
 
 # --------------------------------------------------------------------------- plan
@@ -313,10 +316,16 @@ class Plan:
         return owned[-1] if owned else (a, b)
 
     def partition(self, a: int, b: int | None,
-                  read: Callable[[int, int | None], Iterator[np.ndarray]]) -> Iterator[np.ndarray]:
+                  read: Callable[[int, int | None], Iterator[np.ndarray]],
+                  alloc_from: Callable[[int], Callable[[int], np.ndarray]] | None = None,
+                  ) -> Iterator[np.ndarray]:
         """The prefix's output for root partition ``[a, b)`` (``b`` None: to the end).
 
-        `read(p, b)` gives the root's records ``[p, b)`` as chunks.
+        `read(p, b)` gives the root's records ``[p, b)`` as chunks.  If the
+        last step is a C window stage (one output per input) and
+        `alloc_from` is given, ``alloc_from(j)`` gives the allocator its
+        output chunks are written to, ``j`` being the final output index of
+        its first output.
         """
         # Backward: the first output each step must produce and the input it
         # needs for that; forward: run fresh stages from there, dropping the
@@ -336,8 +345,12 @@ class Plan:
             p = starts[i]
             assert step.fresh is not None
             offsets = Offsets(it, self.start + p)
-            it = annotated(step.fresh(offsets, self.start + p), step.name, offsets)
             m = step.mapping
+            extra: dict[str, Any] = {}
+            if (alloc_from is not None and i == n - 1 and step.writes_into
+                    and isinstance(m, Window)):
+                extra["alloc"] = alloc_from(m.first(p))
+            it = annotated(step.fresh(offsets, self.start + p, **extra), step.name, offsets)
             if m is None:
                 filtered = True
             if filtered or m == POINTWISE:

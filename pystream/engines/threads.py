@@ -255,20 +255,41 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
                 f"not match the stream's dtype {dt} and record shape {rs}")
         return c
 
+    row = dt.itemsize * int(np.prod(rs, dtype=np.int64))
+    flat = result.reshape(-1).view(np.uint8)
+    direct = dt.itemsize == 8 and row > 0
+
+    def writer(lo: int, hi: int) -> Callable[[int], Callable[[int], np.ndarray]]:
+        """Allocators placing a C window stage's output straight into
+        ``result[lo:hi]`` (warm-up outputs, before `lo`, go to scratch memory)."""
+        def alloc_from(first: int) -> Callable[[int], np.ndarray]:
+            position = [first]
+
+            def alloc(nbytes: int) -> np.ndarray:
+                k = nbytes // row
+                i = position[0]
+                position[0] = i + k
+                if lo <= i and i + k <= hi:
+                    return flat[i * row:(i + k) * row]
+                return np.empty(nbytes, np.uint8)
+            return alloc
+        return alloc_from
+
     def work(a: int, b: int | None) -> list[np.ndarray]:
         try:
-            chunks = plan.partition(a, b, read)
             if b is None:
-                return [check(c) for c in chunks]
+                return [check(c) for c in plan.partition(a, b, read)]
             lo, hi = plan.output_range(a, b)
             assert hi is not None
+            chunks = plan.partition(a, b, read, writer(lo, hi) if direct else None)
             at = lo
             for c in chunks:
                 k = len(check(c))
                 if at + k > hi:
                     raise RuntimeError(f"to_array: partition [{a}, {b}) of {access.name} gave "
                                        f"more than its {hi - lo} records (did the source change?)")
-                result[at:at + k] = c
+                if not (k and c.ctypes.data == result[at:].ctypes.data):
+                    result[at:at + k] = c          # not already written in place
                 at += k
             if at != hi:
                 raise RuntimeError(f"to_array: partition [{a}, {b}) of {access.name} gave "
