@@ -123,9 +123,12 @@ print(f"two threads run {capacity:.2f}x as fast as one on this machine")
 # Then the pipelines, best of 3.  The moving median costs ~13 ns per value
 # on one core: compute-bound, so its speed-up follows the machine's
 # parallel capacity measured above.  ``describe(quantiles=())`` alone costs
-# ~0.5 ns per value (~15 GB/s): it is bound by memory bandwidth, which one
-# core nearly saturates, so a second thread adds little on any machine of
-# this kind (see :doc:`/engines` for the estimate).
+# ~0.5 ns per value (~15 GB/s): it is bound by memory bandwidth, so a second
+# thread helps only as far as it brings more bandwidth -- nearly 2x on an
+# idle 2-core virtual machine, little when a neighbour on the host is busy,
+# and nothing beyond a socket's limit on a server (see :doc:`/engines`).
+# The data here is small (35 MB) and partly cached, so take this row as a
+# sketch; ``benchmarks/bench_engines.py`` measures 800 MB.
 
 plain = ps.from_array(big)
 runs = {
