@@ -456,3 +456,14 @@ def test_sink_path_errors(tmp_path) -> None:
     with pytest.raises(IsADirectoryError):
         s.to_file(tmp_path)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kw", [dict(engine="threads", workers=2), dict(engine="dask")])
+def test_empty_streams(kw) -> None:
+    for e in (ps.from_array(np.zeros(0)), ps.from_array(np.zeros((0, 3), np.float32))):
+        assert _same(e.to_array(**kw), e.to_array())
+        assert _same(e.moving_mean(3).to_array(**kw), e.moving_mean(3).to_array())
+        assert e.describe(**kw) == e.describe()
+        assert np.array_equal(e.quantile(0.5, **kw), e.quantile(0.5), equal_nan=True)
+        with pytest.raises(ValueError, match="the stream is empty"):
+            e.min(**kw)
