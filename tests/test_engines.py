@@ -467,3 +467,15 @@ def test_empty_streams(kw) -> None:
         assert np.array_equal(e.quantile(0.5, **kw), e.quantile(0.5), equal_nan=True)
         with pytest.raises(ValueError, match="the stream is empty"):
             e.min(**kw)
+
+
+def test_take_splits_only_the_records_it_needs() -> None:
+    # Partitions past take(n)'s cap would own nothing: the engines split only
+    # the records that feed the output, so the work stays balanced.
+    x = np.arange(10_000.0)
+    assert make_plan(ps.from_array(x).skip(10).moving_mean(3).take(100)).effective_length(10_000) == 110
+    assert make_plan(ps.from_array(x).nwise(5).take(100)).effective_length(10_000) == 104
+    # 14 full blocks end at record 98; the last partition reads on to the
+    # partial block's records 98 and 99 (its flush) up to the cap.
+    assert make_plan(ps.from_array(x).take(100).resample(7)).effective_length(10_000) == 98
+    assert make_plan(ps.from_array(x).moving_mean(5)).effective_length(10_000) == 10_000

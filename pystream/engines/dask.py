@@ -116,7 +116,7 @@ def _inputs(plan: Plan, access: RandomAccess, options: EngineOptions) -> list[tu
     holding the records ``[need, b)`` it reads (None: the task reads them)."""
     arr = _source_array(plan, access, options)
     if arr is None:
-        n = access.length()
+        n = plan.effective_length(access.length())
         size = options.partition_size or max(1, DEFAULT_PARTITION_BYTES // plan.record_nbytes)
         return [(a, b, None) for a, b in partitions(n, size)]
     bounds = np.concatenate([[0], np.cumsum(arr.chunks[0], dtype=np.int64)]).tolist()

@@ -315,6 +315,22 @@ class Plan:
         owned = self._owned(a, b)
         return owned[-1] if owned else (a, b)
 
+    def effective_length(self, n: int) -> int:
+        """The root records that matter out of `n`: fewer when a ``take``
+        caps the output (partitions past the cap would own nothing, so the
+        engines split only this range -- the last partition reads on)."""
+        if not self.indexed or not any(isinstance(s.mapping, Take) for s in self.prefix):
+            return n
+        total = self.output_range(0, n)[1]
+        lo, hi = 0, n
+        while lo < hi:                       # smallest a owning all `total` outputs
+            mid = (lo + hi) // 2
+            if (self.output_range(0, mid)[1] or 0) >= (total or 0):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
     def partition(self, a: int, b: int | None,
                   read: Callable[[int, int | None], Iterator[np.ndarray]],
                   alloc_from: Callable[[int], Callable[[int], np.ndarray]] | None = None,

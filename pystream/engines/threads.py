@@ -150,7 +150,7 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
     access = require_access(plan, "threads")
     if not per_partition(plan, reduction):
         return reduce_in_order(threads_chunks(stream, options, plan), reduction, stream.start)
-    n = access.length()
+    n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
     size = _partition_size(n, workers, options, False, plan.record_nbytes)
     parts = partitions(n, size)
@@ -192,7 +192,7 @@ def threads_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None
 
 
 def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator[np.ndarray]:
-    n = access.length()
+    n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
     size = _partition_size(n, workers, options, True, plan.record_nbytes)
     pool = _Pool(workers)
@@ -238,7 +238,7 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
     if plan.suffix or not plan.indexed:
         return None
     dt, rs = stream._meta()
-    n = access.length()
+    n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
     size = _partition_size(n, workers, options, False, plan.record_nbytes)
     parts = partitions(n, size)
