@@ -58,6 +58,7 @@ PIPELINES: dict[str, Callable[[ps.Stream], ps.Stream]] = {
     "resample_max": lambda s: s.resample(7, "max"),
     "skip_take": lambda s: s.skip(777).moving_var(13).take(12_345),
     "take_window": lambda s: s.take(15_000).moving_sum(100),
+    "take_resample": lambda s: s.take(15_001).moving_mean(3).resample(7, "mean"),
     "rechunk": lambda s: s.rechunk(333).moving_mean(4),
     "filter": lambda s: s.moving_mean(5).filter(lambda c: c > 0).map(np.sqrt),
     "filter_then_window": lambda s: s.filter(lambda c: c > -1).moving_mean(3),
@@ -265,7 +266,8 @@ def test_plan_cuts_at_sequential_steps() -> None:
 # --------------------------------------------------------------------------- Dask schedulers
 
 
-DASK_PIPELINES = ["source", "moving_median", "resample_mean", "skip_take", "filter", "sequential"]
+DASK_PIPELINES = ["source", "moving_median", "resample_mean", "skip_take", "take_resample", "filter",
+                  "sequential"]
 
 
 @pytest.mark.parametrize("scheduler", ["threads", "sync"])

@@ -21,6 +21,7 @@ Results are bit-identical to the local run.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -121,15 +122,21 @@ def _inputs(plan: Plan, access: RandomAccess, options: EngineOptions) -> list[tu
         return [(a, b, None) for a, b in partitions(n, size)]
     bounds = np.concatenate([[0], np.cumsum(arr.chunks[0], dtype=np.int64)]).tolist()
     n = bounds[-1]
-    parts = [(bounds[i], bounds[i + 1] if i + 2 < len(bounds) else None)
-             for i in range(len(bounds) - 1)] or [(0, None)]
+    limit = plan.read_limit(n)
+    blocks = arr.to_delayed().ravel().tolist()   # one per block along axis 0
     out = []
-    for a, b in parts:
+    for i in range(len(bounds) - 1):
+        a, b = bounds[i], (bounds[i + 1] if i + 2 < len(bounds) else None)
+        lo, hi = plan.output_range(a, b) if plan.indexed else (0, None)
+        if b is not None and plan.indexed and lo == hi:
+            continue            # owns no output (past a take's cap, inside a skip)
         need = _first_input(plan, a, b)
-        stop = n if b is None else b
-        pieces = arr[need:stop].to_delayed().ravel().tolist() if need < stop else []
-        out.append((a, b, (need, pieces)))
-    return out
+        stop = min(limit, n if b is None else b)
+        first = bisect.bisect_right(bounds, need) - 1
+        last = bisect.bisect_left(bounds, stop) - 1 if stop > need else first - 1
+        pieces = blocks[first:last + 1]
+        out.append((a, b, (need - bounds[first] if pieces else 0, stop - need, *pieces)))
+    return out or [(0, None, (0, 0))]
 
 
 def _first_input(plan: Plan, a: int, b: int | None) -> int:
@@ -147,14 +154,22 @@ def _first_input(plan: Plan, a: int, b: int | None) -> int:
     return first[0] if first else a
 
 
-def _pieces_reader(need: int, pieces: list[np.ndarray]) -> Any:
+def _pieces_reader(offset: int, count: int, pieces: tuple[np.ndarray, ...]) -> Any:
+    """Records ``[offset, offset + count)`` of the concatenated Dask blocks `pieces`."""
     def read(p: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
-        if p != need:  # pragma: no cover - the plan asks for what _first_input saw
-            raise AssertionError(f"partition reads from {p}, its input starts at {need}")
+        skip, left = offset, count
         for block in pieces:
             block = np.asarray(block)
-            if len(block):
-                yield block
+            if skip >= len(block):
+                skip -= len(block)
+                continue
+            part = block[skip:skip + left]
+            skip = 0
+            left -= len(part)
+            if len(part):
+                yield part
+            if not left:
+                return
     return read
 
 
@@ -165,8 +180,10 @@ def _where(plan: Plan, a: int, b: int | None) -> str:
 
 def _partition_chunks(plan: Plan, read: Any, a: int, b: int | None,
                       given: Any, *pieces: np.ndarray) -> Iterator[np.ndarray]:
+    """The prefix's output for partition ``[a, b)``: read by the task itself
+    (`given` None) or from the blocks `pieces` (`given`: offset and count)."""
     if given is not None:
-        read = _pieces_reader(given, list(pieces))
+        read = _pieces_reader(given[0], given[1], pieces)
     return plan.partition(a, b, read)
 
 
@@ -212,8 +229,8 @@ def _tasks(plan: Plan, access: RandomAccess, options: EngineOptions, fn: Any,
         if given is None:
             tasks.append(task(a, b, None))
         else:
-            need, pieces = given
-            tasks.append(task(a, b, need, *pieces))
+            offset, count, *pieces = given
+            tasks.append(task(a, b, (offset, count), *pieces))
     return tasks
 
 

@@ -304,7 +304,11 @@ class Plan:
                 a = m.owned(a)
                 b = None if b is None else m.owned(b)
                 if isinstance(m, Take) and b is None:
-                    b = m.n
+                    # The take stops at its cap, but the final partition stays
+                    # open-ended downstream: the stream ends there, so later
+                    # stages flush (a partial resample block) as in the serial run.
+                    owned.append((a, m.n))
+                    continue
             owned.append((a, b))
         return owned
 
@@ -315,21 +319,39 @@ class Plan:
         owned = self._owned(a, b)
         return owned[-1] if owned else (a, b)
 
-    def effective_length(self, n: int) -> int:
-        """The root records that matter out of `n`: fewer when a ``take``
-        caps the output (partitions past the cap would own nothing, so the
-        engines split only this range -- the last partition reads on)."""
-        if not self.indexed or not any(isinstance(s.mapping, Take) for s in self.prefix):
-            return n
-        total = self.output_range(0, n)[1]
+    def _smallest(self, n: int, enough: Callable[[int], bool]) -> int:
         lo, hi = 0, n
-        while lo < hi:                       # smallest a owning all `total` outputs
+        while lo < hi:
             mid = (lo + hi) // 2
-            if (self.output_range(0, mid)[1] or 0) >= (total or 0):
+            if enough(mid):
                 hi = mid
             else:
                 lo = mid + 1
         return lo
+
+    def _takes(self) -> list[int]:
+        if not self.indexed:
+            return []
+        return [i for i, s in enumerate(self.prefix) if isinstance(s.mapping, Take)]
+
+    def effective_length(self, n: int) -> int:
+        """The root records that matter out of `n` for splitting: fewer when a
+        ``take`` caps the output (partitions past the cap would own nothing,
+        so the engines split only this range -- the last partition reads on)."""
+        if not self._takes():
+            return n
+        total = self.output_range(0, n)[1] or 0
+        return self._smallest(n, lambda a: (self.output_range(0, a)[1] or 0) >= total)
+
+    def read_limit(self, n: int) -> int:
+        """No partition reads a root record at or past this (of `n`): a
+        ``take`` stops its input there."""
+        takes = self._takes()
+        if not takes:
+            return n
+        t = takes[0]
+        cap = self.prefix[t].mapping.n  # type: ignore[union-attr]
+        return self._smallest(n, lambda a: (self._owned(0, a)[t][1] or 0) >= cap)
 
     def partition(self, a: int, b: int | None,
                   read: Callable[[int, int | None], Iterator[np.ndarray]],
