@@ -481,3 +481,51 @@ def test_take_splits_only_the_records_it_needs() -> None:
     # partial block's records 98 and 99 (its flush) up to the cap.
     assert make_plan(ps.from_array(x).take(100).resample(7)).effective_length(10_000) == 98
     assert make_plan(ps.from_array(x).moving_mean(5)).effective_length(10_000) == 10_000
+
+
+# --------------------------------------------------------------------------- random pipelines
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+#: Stage builders: name -> (strategy of parameters, how to add the stage).
+STAGES = {
+    "map": (st.just(None), lambda s, _: s.map(np.abs)),
+    "astype": (st.just(None), lambda s, _: s.astype(np.float32)),
+    "filter": (st.just(None), lambda s, _: s.filter(lambda c: ~(c < -0.5))),
+    "rechunk": (st.integers(1, 300), lambda s, k: s.rechunk(k)),
+    "skip": (st.integers(0, 400), lambda s, k: s.skip(k)),
+    "take": (st.integers(0, 2500), lambda s, k: s.take(k)),
+    "moving_mean": (st.integers(1, 60), lambda s, w: s.moving_mean(w, min_count=1)),
+    "moving_median": (st.integers(1, 40), lambda s, w: s.moving_median(w)),
+    "moving_max": (st.integers(1, 40), lambda s, w: s.moving_max(w, nan_policy="propagate")),
+    "diff": (st.integers(0, 4), lambda s, k: s.diff(k)),
+    "resample": (st.integers(1, 30), lambda s, k: s.resample(k, "mean")),
+    "resample_max": (st.integers(1, 30), lambda s, k: s.resample(k, "max", nan_policy="omit")),
+    "nwise_sum": (st.integers(1, 9), lambda s, k: s.nwise(k).map(lambda c: c.sum(axis=1))),
+    "cumsum": (st.just(None), lambda s, _: s.cumsum(nan_policy="omit")),
+    "ewm": (st.just(None), lambda s, _: s.ewm_mean(span=5)),
+}
+
+
+@st.composite
+def pipelines(draw):
+    names = draw(st.lists(st.sampled_from(sorted(STAGES)), min_size=0, max_size=5))
+    return [(name, draw(STAGES[name][0])) for name in names]
+
+
+XH = _data(3001)
+
+
+@settings(max_examples=int(os.environ.get("PYSTREAM_HYPOTHESIS_EXAMPLES", 60)), deadline=None)
+@given(chain=pipelines(), workers=st.integers(1, 4), size=st.integers(1, 3200),
+       chunk=st.integers(1, 1000), engine=st.sampled_from(["threads", "threads", "dask"]))
+def test_random_pipelines_are_bit_identical(chain, workers, size, chunk, engine) -> None:
+    s = ps.from_array(XH, chunk_size=chunk)
+    for name, arg in chain:
+        s = STAGES[name][1](s, arg)
+    kw = dict(engine=engine, partition_size=max(size, 40) if engine == "dask" else size)
+    if engine == "threads":
+        kw["workers"] = workers
+    assert _same(s.to_array(**kw), s.to_array())
+    assert s.describe(**kw) == s.describe()
