@@ -393,12 +393,13 @@ def _interrupting_map(c: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("sink", ["to_npy", "to_file"])
-@pytest.mark.parametrize("engine", ["local", "threads"])
+@pytest.mark.parametrize("engine", ["local", "threads", "dask"])
 def test_interrupt_leaves_no_partial_output(tmp_path, sink: str, engine: str) -> None:
     path = tmp_path / "out.data"
     path.write_bytes(b"previous content")
     s = ps.from_array(np.arange(60_000.0), chunk_size=500).map(_slow_map).map(_interrupting_map)
-    kw = {} if engine == "local" else dict(engine=engine, workers=2, partition_size=2000)
+    kw = {"local": {}, "threads": dict(engine="threads", workers=2, partition_size=2000),
+          "dask": dict(engine="dask", partition_size=2000)}[engine]
     with pytest.raises(KeyboardInterrupt):
         getattr(s, sink)(path, **kw)
     assert path.read_bytes() == b"previous content"
