@@ -306,19 +306,33 @@ def test_dask_process_scheduler() -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster_client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40)
-    client = distributed.Client(cluster)
+def cluster():
+    """A LocalCluster of 2 worker processes and its client, not made the
+    default scheduler (the tests that use it say so, and only while they run)."""
+    local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                     dashboard_address=":0", silence_logs=40)
+    client = distributed.Client(local, set_as_default=False)
     try:
         yield client
     finally:
         client.close()
-        cluster.close()
+        local.close()
+
+
+@pytest.fixture
+def cluster_client(cluster):
+    with dask.config.set(scheduler=cluster.get):
+        yield cluster
+
+
+def _pid(c: np.ndarray) -> np.ndarray:
+    return np.full(len(c), os.getpid(), dtype=np.int64)
 
 
 def test_dask_distributed_local_cluster(cluster_client, tmp_path) -> None:
     assert len(cluster_client.scheduler_info()["workers"]) == 2
+    pids = ps.from_array(np.zeros(40_000)).map(_pid).to_array(engine="dask", partition_size=10_000)
+    assert os.getpid() not in set(pids.tolist())      # the tasks ran in the worker processes
     s = ps.from_array(X, chunk_size=1000)
     sd = ps.from_dask(da.from_array(X, chunks=5003).persist())
     _dask_checks(s, sd)
@@ -400,7 +414,8 @@ def test_interrupt_leaves_no_partial_output(tmp_path, sink: str, engine: str) ->
     s = ps.from_array(np.arange(60_000.0), chunk_size=500).map(_slow_map).map(_interrupting_map)
     kw = {"local": {}, "threads": dict(engine="threads", workers=2, partition_size=2000),
           "dask": dict(engine="dask", partition_size=2000)}[engine]
-    with pytest.raises(KeyboardInterrupt):
+    # Dask's threaded scheduler: the interrupt comes from a worker of this process.
+    with dask.config.set(scheduler="threads"), pytest.raises(KeyboardInterrupt):
         getattr(s, sink)(path, **kw)
     assert path.read_bytes() == b"previous content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.data"]
