@@ -691,7 +691,7 @@ def _is_stdin(path: object) -> bool:
 
 
 def from_file(
-    path: PathLike | IO[bytes],
+    path: PathLike | IO[bytes] | Sequence[PathLike],
     dtype: DTypeLike,
     record_shape: tuple[int, ...] = (),
     offset: int = 0,
@@ -705,10 +705,14 @@ def from_file(
 
     Parameters
     ----------
-    path : str, path-like or binary file object
+    path : str, path-like, binary file object, or a list/tuple of paths
         File to read.  ``"-"`` reads ``sys.stdin.buffer``.  File objects
         (and stdin) are read from their current position and give a
-        one-shot stream; they are not closed.
+        one-shot stream; they are not closed.  A list of paths streams the
+        files one after the other as one stream (each with the same
+        `dtype`, `record_shape` and `offset`, e.g. shards of one recording).
+        Paths can be read in any range of records, so the ``"threads"`` and
+        ``"dask"`` engines can split them into partitions.
     dtype : dtype-like
         Element dtype as stored in the file (e.g. ``">f8"`` for big-endian).
     record_shape : tuple of int, optional
@@ -727,13 +731,13 @@ def from_file(
     Raises
     ------
     FileNotFoundError
-        If `path` does not exist.
+        If `path` (or a path of the list) does not exist.
     TypeError
         For a text-mode file object, an object dtype or an invalid argument.
     ValueError
-        For records of zero bytes; during iteration, for a trailing partial
-        record (the message gives its byte offset) or an `offset` beyond
-        the end of the file.
+        For records of zero bytes or an empty list; during iteration, for a
+        trailing partial record (the message gives the file and its byte
+        offset) or an `offset` beyond the end of a file.
 
     Examples
     --------
@@ -750,16 +754,16 @@ def from_file(
     off = check_count(offset, "offset", "from_file")
     cs = _chunk_size(chunk_size, dt, rs, "from_file")
 
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise ValueError("from_file: the list of files is empty")
+        return _paths_stream([_fspath(q, "from_file") for q in path], dt, rs, off, cs)
+    if _is_path(path) and not _is_stdin(path):
+        return _paths_stream([_fspath(path, "from_file")], dt, rs, off, cs)  # type: ignore[arg-type]
     opener: Callable[[], tuple[Any, bool]]
     if _is_stdin(path):
         name = "<stdin>"
         opener = lambda: (sys.stdin.buffer, False)
-        one_shot = True
-    elif _is_path(path):
-        p = _fspath(path, "from_file")  # type: ignore[arg-type]
-        name = repr(p)
-        opener = lambda: (open(p, "rb"), True)  # noqa: SIM115 -- closed by _file_chunks
-        one_shot = False
     else:
         f = path
         if isinstance(f, io.TextIOBase):
@@ -770,23 +774,51 @@ def from_file(
             )
         name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
         opener = lambda: (f, False)
-        one_shot = True
-    if one_shot:
-        src = _OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
-        return Stream._from_source(src, dt, rs)
+    src = _OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
+    return Stream._from_source(src, dt, rs)
+
+
+def _paths_stream(paths: list[str], dt: np.dtype, rs: tuple[int, ...], off: int, cs: int) -> Stream:
+    """The stream of raw files `paths`, one after the other, with random access."""
+    for q in paths:
+        if not os.path.exists(q):
+            raise FileNotFoundError(f"from_file: no such file: {q!r}")
     record_bytes = dt.itemsize * math.prod(rs)
 
-    def length() -> int:
-        return max(0, os.stat(p).st_size - off) // record_bytes
+    def opener(q: str) -> Callable[[], tuple[Any, bool]]:
+        return lambda: (open(q, "rb"), True)  # noqa: SIM115 -- closed by _file_chunks
+
+    def bounds() -> list[int]:
+        """Cumulative record counts of the files, read when a run starts."""
+        out = [0]
+        for q in paths:
+            size = os.stat(q).st_size
+            if off > size:
+                raise ValueError(f"from_file: {q!r}: offset {off} is beyond the end of the file "
+                                 f"({size} bytes)")
+            out.append(out[-1] + (size - off) // record_bytes)
+        return out
 
     def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
-        limit = None if b is None else max(0, b - a)
-        return _file_chunks(opener, name, dt, rs, off + a * record_bytes, size or cs, limit)
+        edges = bounds()
+        stop = edges[-1] if b is None else min(b, edges[-1])
+        for i, q in enumerate(paths):
+            lo, hi = max(a, edges[i]), min(stop, edges[i + 1])
+            if lo >= hi and not (b is None and i == len(paths) - 1 and lo == hi):
+                continue
+            # A range reaching a file's end reads to EOF, so a trailing partial
+            # record raises there as in the serial run.
+            limit = None if hi == edges[i + 1] else hi - lo
+            yield from _file_chunks(opener(q), repr(q), dt, rs, off + (lo - edges[i]) * record_bytes,
+                                    size or cs, limit)
 
-    access = RandomAccess(f"from_file({p!r})", length, read)
-    src = _CallableSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True,
-                          access=access)
-    return Stream._from_source(src, dt, rs)
+    def chunks() -> Iterator[np.ndarray]:
+        for q in paths:
+            yield from _file_chunks(opener(q), repr(q), dt, rs, off, cs)
+
+    name = f"from_file({paths[0]!r})" if len(paths) == 1 else f"from_file([{len(paths)} files])"
+    access = RandomAccess(name, lambda: bounds()[-1], read)
+    return Stream._from_source(_CallableSource(chunks, nonempty=True, access=access), dt, rs)
 
 
 # --------------------------------------------------------------------------- from_text

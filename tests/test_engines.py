@@ -194,8 +194,14 @@ def test_npy_file_list_and_raw_file_sources(tmp_path) -> None:
     np.save(one, np.asfortranarray(X))
     raw = tmp_path / "all.f8"
     X.astype(">f8").tofile(raw)
+    shards = []
+    for i, p in enumerate(parts):
+        shard = tmp_path / f"part{i}.f8"
+        shard.write_bytes(b"HEAD" + p.astype(">f8").tobytes())   # a 4-byte header each
+        shards.append(shard)
     ref = X.copy()
-    for s in (ps.from_npy(paths, chunk_size=700), ps.from_npy(one), ps.from_file(raw, ">f8")):
+    for s in (ps.from_npy(paths, chunk_size=700), ps.from_npy(one), ps.from_file(raw, ">f8"),
+              ps.from_file(shards, ">f8", offset=4, chunk_size=900)):
         assert _same(s.to_array().astype(np.float64), ref)
         for f in (PIPELINES["moving_median"], PIPELINES["resample_mean"], PIPELINES["filter"]):
             want = f(ps.from_array(ref, chunk_size=999)).to_array()
@@ -209,9 +215,21 @@ def test_npy_file_list_and_raw_file_sources(tmp_path) -> None:
 def test_raw_file_trailing_partial_record_raises_on_every_engine(tmp_path) -> None:
     path = tmp_path / "x.bin"
     path.write_bytes(np.arange(100.0).tobytes() + b"\x01\x02\x03")
-    for kw in ({}, dict(engine="threads", workers=2, partition_size=30)):
+    good = tmp_path / "y.bin"
+    good.write_bytes(np.arange(50.0).tobytes())
+    for kw in ({}, dict(engine="threads", workers=2, partition_size=30),
+               dict(engine="dask", partition_size=30)):
         with pytest.raises(ValueError, match="trailing partial record of 3 bytes"):
             ps.from_file(path, np.float64).to_array(**kw)
+        # ... also in the middle of a list of files
+        with pytest.raises(ValueError, match="x.bin.*trailing partial record of 3 bytes"):
+            ps.from_file([good, path, good], np.float64).to_array(**kw)
+        with pytest.raises(ValueError, match="offset 1000 is beyond the end"):
+            ps.from_file([good, path], np.float64, offset=1000).to_array(**kw)
+    with pytest.raises(ValueError, match="list of files is empty"):
+        ps.from_file([], np.float64)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        ps.from_file([good, tmp_path / "missing.bin"], np.float64)
 
 
 def test_from_dask_source() -> None:

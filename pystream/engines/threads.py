@@ -52,7 +52,7 @@ def require_access(plan: Plan, engine: str) -> Any:
         raise ValueError(
             f"engine={engine!r} splits the source into partitions read independently, so it "
             "needs a random-access source: from_array, from_npy (one file or a list), "
-            "from_file on a path, or from_dask.  This stream reads a source that can only be "
+            "from_file on paths, or from_dask.  This stream reads a source that can only be "
             "read in order (an iterable, text, a file object or stdin); use engine='local'")
     return plan.access
 
