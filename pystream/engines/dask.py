@@ -93,8 +93,8 @@ def dask_source(arr: Any, chunk_size: int | None) -> tuple[Any, RandomAccess]:
 
 
 def _task_plan(plan: Plan) -> Plan:
-    """`plan` without its root source (which may hold a whole array): what tasks need."""
-    return dataclasses.replace(plan, root=None, access=None)
+    """`plan` without its source access (which may hold a whole array): what tasks need."""
+    return dataclasses.replace(plan, access=None)
 
 
 def _source_array(plan: Plan, access: RandomAccess, options: EngineOptions) -> Any:
@@ -130,28 +130,13 @@ def _inputs(plan: Plan, access: RandomAccess, options: EngineOptions) -> list[tu
         lo, hi = plan.output_range(a, b) if plan.indexed else (0, None)
         if b is not None and plan.indexed and lo == hi:
             continue            # owns no output (past a take's cap, inside a skip)
-        need = _first_input(plan, a, b)
+        need = plan.input_start(a, b)
         stop = min(limit, n if b is None else b)
         first = bisect.bisect_right(bounds, need) - 1
         last = bisect.bisect_left(bounds, stop) - 1 if stop > need else first - 1
         pieces = blocks[first:last + 1]
         out.append((a, b, (need - bounds[first] if pieces else 0, stop - need, *pieces)))
     return out or [(0, None, (0, 0))]
-
-
-def _first_input(plan: Plan, a: int, b: int | None) -> int:
-    """The first source record partition ``[a, b)`` reads (``a`` minus its warm-up)."""
-    first: list[int] = []
-
-    def probe(p: int, _b: int | None, _size: int | None = None) -> Iterator[np.ndarray]:
-        first.append(p)
-        return iter(())
-
-    it = plan.partition(a, b, probe)
-    close = getattr(it, "close", None)
-    if close is not None:
-        close()
-    return first[0] if first else a
 
 
 def _pieces_reader(offset: int, count: int, pieces: tuple[np.ndarray, ...]) -> Any:

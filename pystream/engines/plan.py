@@ -30,6 +30,7 @@ only by the final partition, as in the serial run.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -56,7 +57,7 @@ def _ceil_div(a: int, b: int) -> int:
 # --------------------------------------------------------------------------- mappings
 
 
-class Mapping:
+class Mapping(abc.ABC):
     """How a step's output indices relate to its input indices.
 
     Subclasses define three functions of indices counted from the step's
@@ -70,14 +71,17 @@ class Mapping:
       input ``p`` (outputs before ``q`` are warm-up and are dropped).
     """
 
+    @abc.abstractmethod
     def owned(self, a: int) -> int:
-        raise NotImplementedError
+        """Outputs computed from the inputs before input `a`."""
 
+    @abc.abstractmethod
     def need(self, q: int) -> int:
-        raise NotImplementedError
+        """First input a fresh stage needs to emit outputs from `q` on exactly."""
 
+    @abc.abstractmethod
     def first(self, p: int) -> int:
-        raise NotImplementedError
+        """Index of the first output of a fresh stage fed from input `p`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,12 +270,13 @@ class Plan:
 
     Attributes
     ----------
-    root : Any
-        The root source (``_CallableSource`` or ``_OneShotSource``).
     access : Any or None
-        The root's random access (``RandomAccess``), None if it has none.
+        The root source's random access (``RandomAccess``), None if it has
+        none.
     start : int
         Global index of the root's first record (the stream's ``start``).
+    record_nbytes : int
+        Bytes of one record of the root source (for default partition sizes).
     prefix : list of Step
         Steps run inside each partition.
     suffix : list of Step
@@ -281,17 +286,12 @@ class Plan:
         index of every output record is known.
     """
 
-    root: Any
     access: Any
     start: int
     record_nbytes: int
     prefix: list[Step]
     suffix: list[Step]
     indexed: bool
-
-    @property
-    def steps(self) -> list[Step]:
-        return self.prefix + self.suffix
 
     def _owned(self, a: int, b: int | None) -> list[tuple[int, int | None]]:
         """Per prefix step, the outputs ``[lo, hi)`` owned by root partition
@@ -353,6 +353,24 @@ class Plan:
         cap = self.prefix[t].mapping.n  # type: ignore[union-attr]
         return self._smallest(n, lambda a: (self._owned(0, a)[t][1] or 0) >= cap)
 
+    def _starts(self, owned: list[tuple[int, int | None]], a: int) -> list[int]:
+        """Per prefix step, the first input its fresh stage reads, so that it
+        emits the partition's first owned output exactly (backwards from the
+        last step: the input a step needs is what the step before must emit)."""
+        need = owned[-1][0] if owned else a
+        starts = [0] * len(self.prefix)
+        for i in range(len(self.prefix) - 1, -1, -1):
+            m = self.prefix[i].mapping
+            if m is not None:
+                need = m.need(need)
+            starts[i] = need
+        return starts
+
+    def input_start(self, a: int, b: int | None) -> int:
+        """The first root record partition ``[a, b)`` reads (``a`` minus its warm-up)."""
+        starts = self._starts(self._owned(a, b), a)
+        return starts[0] if starts else a
+
     def partition(self, a: int, b: int | None,
                   read: Callable[[int, int | None], Iterator[np.ndarray]],
                   alloc_from: Callable[[int], Callable[[int], np.ndarray]] | None = None,
@@ -370,14 +388,8 @@ class Plan:
         # warm-up outputs and stopping at the owned boundary.
         owned = self._owned(a, b)
         n = len(self.prefix)
-        need = owned[-1][0] if n else a
-        starts = [0] * n
-        for i in range(n - 1, -1, -1):
-            m = self.prefix[i].mapping
-            if m is not None:
-                need = m.need(need)
-            starts[i] = need
-        it = read(need, b)
+        starts = self._starts(owned, a)
+        it = read(starts[0] if n else a, b)
         filtered = False
         for i, step in enumerate(self.prefix):
             p = starts[i]
@@ -517,5 +529,4 @@ def make_plan(stream: Any) -> Plan:
         if step.filter:
             indexed = False
         prefix.append(step)
-    return Plan(root, getattr(root, "access", None), stream.start, nbytes, prefix, steps[cut:],
-                indexed)
+    return Plan(getattr(root, "access", None), stream.start, nbytes, prefix, steps[cut:], indexed)

@@ -138,6 +138,16 @@ class _Pool:
             raise interrupted
 
 
+def _split(plan: Plan, access: Any, options: EngineOptions,
+           ordered: bool) -> tuple[int, int, list[tuple[int, int | None]]]:
+    """``(records, workers, partitions)`` of a run: the source records that
+    matter, the pool size and the partitions covering them."""
+    n = plan.effective_length(access.length())
+    workers = options.workers or default_workers()
+    size = _partition_size(n, workers, options, ordered, plan.record_nbytes)
+    return n, workers, partitions(n, size)
+
+
 def _where(plan: Plan, a: int, b: int | None) -> str:
     end = "the end" if b is None else f"record {plan.start + b}"
     return (f"pystream: engine='threads', in the partition of {plan.access.name} from record "
@@ -150,10 +160,7 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
     access = require_access(plan, "threads")
     if not per_partition(plan, reduction):
         return reduce_in_order(threads_chunks(stream, options, plan), reduction, stream.start)
-    n = plan.effective_length(access.length())
-    workers = options.workers or default_workers()
-    size = _partition_size(n, workers, options, False, plan.record_nbytes)
-    parts = partitions(n, size)
+    n, workers, parts = _split(plan, access, options, ordered=False)
     pool = _Pool(workers)
     read = pool.reader(access)
     whole = access.in_memory and not plan.prefix
@@ -192,9 +199,7 @@ def threads_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None
 
 
 def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator[np.ndarray]:
-    n = plan.effective_length(access.length())
-    workers = options.workers or default_workers()
-    size = _partition_size(n, workers, options, True, plan.record_nbytes)
+    _, workers, parts = _split(plan, access, options, ordered=True)
     pool = _Pool(workers)
     read = pool.reader(access)
 
@@ -207,7 +212,7 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
             raise
 
     def flat() -> Iterator[np.ndarray]:
-        for chunks in pool.ordered(work, partitions(n, size), depth=workers + 1):
+        for chunks in pool.ordered(work, parts, depth=workers + 1):
             yield from chunks
 
     first = plan.output_range(0, None)[0] if plan.indexed else 0
@@ -238,10 +243,7 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
     if plan.suffix or not plan.indexed:
         return None
     dt, rs = stream._meta()
-    n = plan.effective_length(access.length())
-    workers = options.workers or default_workers()
-    size = _partition_size(n, workers, options, False, plan.record_nbytes)
-    parts = partitions(n, size)
+    n, workers, parts = _split(plan, access, options, ordered=False)
     last_start = plan.output_range(*parts[-1])[0]
     expected = plan.output_range(parts[-1][0], n)[1] or last_start
     result = np.empty((max(expected, last_start), *rs), dt)
