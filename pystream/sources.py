@@ -564,8 +564,7 @@ def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None)
         del header
     assert dt is not None
     cs = _chunk_size(chunk_size, dt, rs, "from_npy")
-    lengths = [s[0] for s in shapes]
-    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).tolist()
+    bounds = np.concatenate([[0], np.cumsum([s[0] for s in shapes], dtype=np.int64)]).tolist()
 
     def mapped(i: int) -> np.ndarray:
         p = paths[i]
@@ -581,7 +580,7 @@ def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None)
         stop = bounds[-1] if b is None else min(b, bounds[-1])
         for i in range(len(paths)):
             lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
-            if lo < hi or (not lengths[i] and a <= bounds[i] < stop):
+            if lo < hi:
                 yield from array_chunks(mapped(i), lo - bounds[i], hi - bounds[i], size or cs)
 
     def chunks() -> Iterator[np.ndarray]:
