@@ -18,7 +18,7 @@ from typing import IO, Any, Union
 
 import numpy as np
 
-__all__ = ["atomic_output", "npy_header", "write_npy", "write_raw"]
+__all__ = ["atomic_output", "npy_header", "write_npy", "write_raw", "write_text"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -111,13 +111,26 @@ def _umask() -> int:
 def _write_chunks(f: IO[bytes], chunks: Iterator[np.ndarray], dtype: np.dtype,
                   record_shape: tuple[int, ...], where: str) -> int:
     n = 0
-    for c in chunks:
-        if c.dtype != dtype or c.shape[1:] != record_shape:
-            raise TypeError(f"{where}: a chunk of dtype {c.dtype} and record shape "
-                            f"{c.shape[1:]} does not match the stream's {dtype} {record_shape}")
-        f.write(memoryview(np.ascontiguousarray(c)).cast("B"))
-        n += len(c)
+    with _closing(chunks):
+        for c in chunks:
+            if c.dtype != dtype or c.shape[1:] != record_shape:
+                raise TypeError(f"{where}: a chunk of dtype {c.dtype} and record shape "
+                                f"{c.shape[1:]} does not match the stream's {dtype} {record_shape}")
+            f.write(memoryview(np.ascontiguousarray(c)).cast("B"))
+            n += len(c)
     return n
+
+
+@contextlib.contextmanager
+def _closing(chunks: Iterator[np.ndarray]) -> Iterator[None]:
+    """Close the chunk iterator on the way out, so an engine stops its
+    workers now when the write fails, not when the iterator is collected."""
+    try:
+        yield
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def write_npy(stream: Any, path: PathLike, chunks: Iterator[np.ndarray]) -> int:
@@ -137,3 +150,29 @@ def write_raw(stream: Any, path: PathLike, chunks: Iterator[np.ndarray]) -> int:
     dt, rs = stream._meta()
     with atomic_output(path, "to_file") as f:
         return _write_chunks(f, chunks, dt, rs, "to_file")
+
+
+def write_text(stream: Any, path: PathLike, chunks: Iterator[np.ndarray], fmt: Any,
+               delimiter: str, header: str | None) -> int:
+    """Write `chunks` as text lines (:func:`numpy.savetxt` per chunk); return the record count.
+
+    One line per record, the record's values flattened in C order.
+    """
+    dt, rs = stream._meta()
+    if dt.kind not in "biuf":
+        raise TypeError(f"to_text: cannot write {dt} records as numeric text")
+    width = int(np.prod(rs, dtype=np.int64))
+    if fmt is None:
+        fmt = "%.18g" if dt.kind == "f" else "%d"
+    with atomic_output(path, "to_text") as f:
+        if header is not None:
+            f.write("".join(f"# {line}\n" for line in header.splitlines()).encode())
+        n = 0
+        with _closing(chunks):
+            for c in chunks:
+                if c.dtype != dt or c.shape[1:] != rs:
+                    raise TypeError(f"to_text: a chunk of dtype {c.dtype} and record shape "
+                                    f"{c.shape[1:]} does not match the stream's {dt} {rs}")
+                np.savetxt(f, c.reshape(len(c), width), fmt=fmt, delimiter=delimiter)
+                n += len(c)
+    return n

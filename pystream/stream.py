@@ -1105,6 +1105,126 @@ class Stream(StageMethods):
         options = check_engine(engine, workers, partition_size, "to_file")
         return write_raw(self, path, ordered_chunks(self, options))
 
+    def to_text(self, path: Any, fmt: Any = None, delimiter: str = " ",
+                header: str | None = None, *, engine: str = "local",
+                workers: int | None = None, partition_size: int | None = None) -> int:
+        """Write the stream as numeric text, one line per record, atomically.
+
+        Like :func:`numpy.savetxt` (which formats each chunk): a record's
+        values, flattened, separated by `delimiter`.  The default format
+        round-trips every value exactly, so
+        :func:`~pystream.sources.from_text` reads the same values back.
+        Written under a temporary name and renamed when complete, as
+        :meth:`to_npy`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file; its directory must exist.
+        fmt : str or sequence of str, optional
+            :func:`numpy.savetxt` format; default ``"%.18g"`` for floats (exact
+            round trip) and ``"%d"`` for integers and bools (exact at any
+            size).
+        delimiter : str, optional
+            Separator between the values of a record (default a space).
+        header : str, optional
+            Written first, each line prefixed with ``"# "`` (read back as
+            comments).
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`).
+        workers : int, optional
+            ``engine="threads"`` only: number of threads.
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition.
+
+        Returns
+        -------
+        int
+            The number of records written.
+
+        Raises
+        ------
+        TypeError
+            For a non-numeric dtype.
+        FileNotFoundError
+            If the directory of `path` does not exist.
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile, pystream as ps
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.txt")
+        >>> ps.from_array(np.array([[0.5, 1.0], [2.0, 3.25]])).to_text(path, header="a b")
+        2
+        >>> print(open(path).read(), end="")
+        # a b
+        0.5 1
+        2 3.25
+        >>> ps.from_text(path).to_array()
+        array([[0.5 , 1.  ],
+               [2.  , 3.25]])
+        """
+        from .engines import ordered_chunks
+        from .sinks import write_text
+
+        options = check_engine(engine, workers, partition_size, "to_text")
+        return write_text(self, path, ordered_chunks(self, options), fmt, delimiter, header)
+
+    def to_callback(self, func: Callable[[np.ndarray], Any], *, engine: str = "local",
+                    workers: int | None = None, partition_size: int | None = None) -> int:
+        """Call ``func(chunk)`` for every chunk, in order; return the number of records.
+
+        A sink for anything else (a socket, a plot, a database): `func` sees
+        the chunks as the stream produces them, in order, in the calling
+        thread, on every engine.  A chunk may be a view of memory the stream
+        reuses later: copy it to keep it.
+
+        Parameters
+        ----------
+        func : callable
+            ``func(chunk)``; its return value is ignored.
+        engine : {"local", "threads", "dask"}, optional
+            What runs the pipeline (see :doc:`/engines`).
+        workers : int, optional
+            ``engine="threads"`` only: number of threads.
+        partition_size : int, optional
+            ``engine="threads"`` or ``"dask"``: records of the source per
+            partition.
+
+        Returns
+        -------
+        int
+            The number of records passed to `func`.
+
+        Raises
+        ------
+        TypeError
+            If `func` is not callable.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> sizes = []
+        >>> ps.from_array(np.arange(10.0), chunk_size=4).to_callback(lambda c: sizes.append(len(c)))
+        10
+        >>> sizes
+        [4, 4, 2]
+        """
+        if not callable(func):
+            raise TypeError(f"to_callback: func must be callable, got {func!r}")
+        from .engines import ordered_chunks
+
+        options = check_engine(engine, workers, partition_size, "to_callback")
+        n = 0
+        it = ordered_chunks(self, options)
+        try:
+            for chunk in it:
+                func(chunk)
+                n += len(chunk)
+        finally:
+            _close(it)      # an engine stops its workers now if func raised
+        return n
+
     def _length_hint(self, record_nbytes: int) -> int:
         """Records of the in-memory source under this stream, or 0 (a hint only).
 

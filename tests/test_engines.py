@@ -563,3 +563,47 @@ def test_random_pipelines_are_bit_identical(chain, workers, size, chunk, engine)
         kw["workers"] = workers
     assert _same(s.to_array(**kw), s.to_array())
     assert s.describe(**kw) == s.describe()
+
+
+@pytest.mark.parametrize("kw", [{}, dict(engine="threads", workers=3, partition_size=97),
+                                dict(engine="dask", partition_size=300)])
+def test_to_text_round_trips_exactly(tmp_path, kw) -> None:
+    x = RNG.standard_normal((1001, 3)) * 10.0 ** RNG.integers(-300, 300, (1001, 3))
+    path = tmp_path / "x.txt"
+    assert ps.from_array(x, chunk_size=77).to_text(path, header="a b c\nsecond line", **kw) == 1001
+    assert path.read_text().startswith("# a b c\n# second line\n")
+    assert _same(ps.from_text(path).to_array(), x)
+    big = np.array([2**62 + 1, -(2**62) - 3, 0], dtype=np.int64)
+    assert ps.from_array(big).to_text(path, **kw) == 3
+    assert path.read_text().split() == [str(v) for v in big.tolist()]
+    f32 = RNG.standard_normal(500).astype(np.float32)
+    ps.from_array(f32).to_text(path, delimiter=",", **kw)
+    assert _same(ps.from_text(path, dtype=np.float32).to_array(), f32)
+    with pytest.raises(TypeError, match="numeric text"):
+        ps.from_array(np.zeros(3, complex)).to_text(path, **kw)
+
+
+def test_to_text_failure_leaves_no_file(tmp_path) -> None:
+    s = ps.from_array(np.arange(20_000.0), chunk_size=1000).map(_fail_at_13000)
+    for kw in ({}, dict(engine="threads", workers=2, partition_size=3000)):
+        with pytest.raises(ZeroDivisionError):
+            s.to_text(tmp_path / "x.txt", **kw)
+        assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kw", [{}, dict(engine="threads", workers=3, partition_size=997),
+                                dict(engine="dask", partition_size=2000)])
+def test_to_callback_sees_every_chunk_in_order(kw) -> None:
+    s = ps.from_array(X, chunk_size=500).moving_median(9)
+    seen: list[np.ndarray] = []
+    assert s.to_callback(lambda c: seen.append(c.copy()), **kw) == len(X)
+    assert _same(np.concatenate(seen), s.to_array())
+    with pytest.raises(TypeError, match="must be callable"):
+        s.to_callback(42)
+
+    def stop(c):
+        raise RuntimeError("consumer failed")
+
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        s.to_callback(stop, **kw)
+    assert not [t for t in threading.enumerate() if t.name.startswith("pystream-worker")]

@@ -75,10 +75,11 @@ on_dask = smooth.describe(nan_policy="omit", engine="dask", partition_size=1_000
 print("dask:", on_dask == serial)
 
 # %%
-# Sinks run on every engine too: :meth:`~pystream.Stream.to_npy` and
-# :meth:`~pystream.Stream.to_file` write the output as it arrives, in order,
-# under a temporary name renamed to the target only when the whole stream
-# is written.
+# Sinks run on every engine too: :meth:`~pystream.Stream.to_npy`,
+# :meth:`~pystream.Stream.to_file` and :meth:`~pystream.Stream.to_text` write
+# the output as it arrives, in order, under a temporary name renamed to the
+# target only when the whole stream is written;
+# :meth:`~pystream.Stream.to_callback` hands each chunk to a function.
 
 with tempfile.TemporaryDirectory() as tmp:
     n = smooth.to_npy(os.path.join(tmp, "smooth.npy"), engine="threads", workers=2)
@@ -89,6 +90,20 @@ with tempfile.TemporaryDirectory() as tmp:
                          equal_nan=True),
           "| reads back as", on_disk.describe(nan_policy="omit") == serial)
     del on_disk
+    # The first week of the smoothed series as text, and read back exactly:
+    week = ps.from_array(temp).moving_median(window=25).take(7 * 24)
+    week.to_text(os.path.join(tmp, "week.txt"), header="moving median of 25 hours, deg F",
+                 engine="threads", workers=2, partition_size=50)
+    print(open(os.path.join(tmp, "week.txt")).read().splitlines()[:3])
+    print("text reads back exactly:",
+          np.array_equal(ps.from_text(os.path.join(tmp, "week.txt")).to_array(),
+                         week.to_array(), equal_nan=True))
+
+# Daily maxima of the smoothed series, collected by a callback as chunks arrive:
+daily_max = []
+ps.from_array(temp).moving_median(window=25, min_count=1).resample(24, "max").to_callback(
+    lambda chunk: daily_max.append(chunk.max()), engine="threads", workers=2)
+print(f"warmest smoothed day of the year: {max(daily_max):.1f} F")
 
 # %%
 # Timing
