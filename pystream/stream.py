@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -244,6 +245,32 @@ def _peek_first(stream: Stream) -> np.ndarray | None:
         return next(it, None)
     finally:
         _close(it)
+
+
+#: The numpydoc entries of the engine arguments every terminal operation takes.
+_ENGINE_PARAMETERS = """engine : {"local", "threads", "dask"}, optional
+    What runs the pipeline (see :doc:`/engines`): the local pull loop
+    (default), partitions on a thread pool, or a Dask graph.  The result is
+    bit-identical on every engine.
+workers : int, optional
+    ``engine="threads"`` only: number of threads (default: the usable
+    cores).
+partition_size : int, optional
+    ``engine="threads"`` or ``"dask"``: records of the source per partition
+    (default: a few partitions per worker; for a Dask array, its own
+    chunks)."""
+
+
+def _engine_parameters(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Put the engine arguments' documentation where the docstring says
+    ``{engine_parameters}`` (one text for every terminal operation)."""
+    doc = method.__doc__
+    if doc is not None:
+        text = "".join(f"        {line}\n" for line in _ENGINE_PARAMETERS.splitlines())
+        # right after the other parameters (or the section's underline)
+        doc = re.sub(r"\n(?:\n)?        \{engine_parameters\}\n", lambda _m: "\n" + text, doc)
+        method.__doc__ = doc
+    return method
 
 
 # --------------------------------------------------------------------------- Stream
@@ -914,23 +941,14 @@ class Stream(StageMethods):
 
     # ------------------------------------------------------------- terminal operations
 
+    @_engine_parameters
     def to_array(self, *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> np.ndarray:
         """Materialise the stream into one array.
 
         Parameters
         ----------
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1011,6 +1029,7 @@ class Stream(StageMethods):
         out = result[0]
         return out if used == len(out) else out[:used].copy()
 
+    @_engine_parameters
     def to_npy(self, path: Any, *, engine: str = "local", workers: int | None = None,
                partition_size: int | None = None) -> int:
         """Write the stream to a ``.npy`` file, streaming, atomically.
@@ -1026,14 +1045,7 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`); the file is the
-            same on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads.
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition.
+        {engine_parameters}
 
         Returns
         -------
@@ -1060,6 +1072,7 @@ class Stream(StageMethods):
         options = check_engine(engine, workers, partition_size, "to_npy")
         return write_npy(self, path, ordered_chunks(self, options))
 
+    @_engine_parameters
     def to_file(self, path: Any, *, engine: str = "local", workers: int | None = None,
                 partition_size: int | None = None) -> int:
         """Write the stream's raw bytes (C order, its dtype) to a file, atomically.
@@ -1072,13 +1085,7 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`).
-        workers : int, optional
-            ``engine="threads"`` only: number of threads.
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition.
+        {engine_parameters}
 
         Returns
         -------
@@ -1105,6 +1112,7 @@ class Stream(StageMethods):
         options = check_engine(engine, workers, partition_size, "to_file")
         return write_raw(self, path, ordered_chunks(self, options))
 
+    @_engine_parameters
     def to_text(self, path: Any, fmt: Any = None, delimiter: str = " ",
                 header: str | None = None, *, engine: str = "local",
                 workers: int | None = None, partition_size: int | None = None) -> int:
@@ -1130,13 +1138,7 @@ class Stream(StageMethods):
         header : str, optional
             Written first, each line prefixed with ``"# "`` (read back as
             comments).
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`).
-        workers : int, optional
-            ``engine="threads"`` only: number of threads.
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition.
+        {engine_parameters}
 
         Returns
         -------
@@ -1170,6 +1172,7 @@ class Stream(StageMethods):
         options = check_engine(engine, workers, partition_size, "to_text")
         return write_text(self, path, ordered_chunks(self, options), fmt, delimiter, header)
 
+    @_engine_parameters
     def to_callback(self, func: Callable[[np.ndarray], Any], *, engine: str = "local",
                     workers: int | None = None, partition_size: int | None = None) -> int:
         """Call ``func(chunk)`` for every chunk, in order; return the number of records.
@@ -1183,13 +1186,7 @@ class Stream(StageMethods):
         ----------
         func : callable
             ``func(chunk)``; its return value is ignored.
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`).
-        workers : int, optional
-            ``engine="threads"`` only: number of threads.
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition.
+        {engine_parameters}
 
         Returns
         -------
@@ -1304,6 +1301,7 @@ class Stream(StageMethods):
             d = dataclasses.replace(d, quantiles=sketch.result(qs, policy, d.record_shape))
         return m, d
 
+    @_engine_parameters
     def describe(self, ddof: float = 0, nan_policy: str = "propagate",
                  quantiles: Any = DEFAULT_QUANTILES, *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
@@ -1325,17 +1323,7 @@ class Stream(StageMethods):
             Default p1, p5, p25, p50, p75, p95, p99; ``()`` skips the sketch
             (about 4x faster on data in memory).
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1362,6 +1350,7 @@ class Stream(StageMethods):
         return self._describe(ddof, nan_policy, "describe", quantiles,
                               check_engine(engine, workers, partition_size, "describe"))[1]
 
+    @_engine_parameters
     def count(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Number of values, as reported by :meth:`describe` (``Description.count``).
@@ -1371,17 +1360,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1403,6 +1382,7 @@ class Stream(StageMethods):
         return self._describe(0, nan_policy, "count", (),
                               check_engine(engine, workers, partition_size, "count"))[1].count
 
+    @_engine_parameters
     def sum(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Sum of the records (one pass, accumulated in float64; integers exactly).
@@ -1412,17 +1392,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1444,6 +1414,7 @@ class Stream(StageMethods):
         return self._describe(0, nan_policy, "sum", (),
                               check_engine(engine, workers, partition_size, "sum"))[1].sum
 
+    @_engine_parameters
     def mean(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Arithmetic mean of the records (one pass).
@@ -1453,17 +1424,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1485,6 +1446,7 @@ class Stream(StageMethods):
         return self._describe(0, nan_policy, "mean", (),
                               check_engine(engine, workers, partition_size, "mean"))[1].mean
 
+    @_engine_parameters
     def var(self, ddof: float = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Variance of the records (one pass).
@@ -1496,17 +1458,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1530,6 +1482,7 @@ class Stream(StageMethods):
         return self._describe(ddof, nan_policy, "var", (),
                               check_engine(engine, workers, partition_size, "var"))[1].var
 
+    @_engine_parameters
     def std(self, ddof: float = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Standard deviation of the records (one pass).
@@ -1541,17 +1494,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1575,6 +1518,7 @@ class Stream(StageMethods):
         return self._describe(ddof, nan_policy, "std", (),
                               check_engine(engine, workers, partition_size, "std"))[1].std
 
+    @_engine_parameters
     def min(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Minimum of the records (one pass).
@@ -1584,17 +1528,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1619,6 +1553,7 @@ class Stream(StageMethods):
             raise ValueError("min: the stream is empty; a minimum of zero records is undefined")
         return d.min
 
+    @_engine_parameters
     def max(self, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
         """Maximum of the records (one pass).
@@ -1628,17 +1563,7 @@ class Stream(StageMethods):
         nan_policy : {"propagate", "omit", "raise"}, optional
             See :meth:`describe`.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1663,6 +1588,7 @@ class Stream(StageMethods):
             raise ValueError("max: the stream is empty; a maximum of zero records is undefined")
         return d.max
 
+    @_engine_parameters
     def histogram(self, bins: int = 10, range: tuple[float, float] | None = None,
                   edges: Any = None, log: bool = False, *, engine: str = "local", workers: int | None = None,
                   partition_size: int | None = None) -> Any:
@@ -1692,17 +1618,7 @@ class Stream(StageMethods):
             Logarithmic bins: edges ``np.geomspace(lo, hi, bins + 1)``
             (requires ``lo > 0``).
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
@@ -1731,6 +1647,7 @@ class Stream(StageMethods):
         return histogram(self, bins=bins, range=range, edges=edges, log=log,
                          options=check_engine(engine, workers, partition_size, "histogram"))
 
+    @_engine_parameters
     def quantile(self, q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
                  seed: int = 0, nan_policy: str = "propagate", *, engine: str = "local", workers: int | None = None,
                  partition_size: int | None = None) -> Any:
@@ -1759,17 +1676,7 @@ class Stream(StageMethods):
             ``quantile``); ``"omit"``: NaNs skipped (``np.nanquantile``);
             ``"raise"``: ValueError naming the first NaN record.
 
-        engine : {"local", "threads", "dask"}, optional
-            What runs the pipeline (see :doc:`/engines`): the local pull loop
-            (default), partitions on a thread pool, or a Dask graph.  The
-            result is bit-identical on every engine.
-        workers : int, optional
-            ``engine="threads"`` only: number of threads (default: the usable
-            cores).
-        partition_size : int, optional
-            ``engine="threads"`` or ``"dask"``: records of the source per
-            partition (default: a few partitions per worker; for a Dask array,
-            its own chunks).
+        {engine_parameters}
 
         Returns
         -------
