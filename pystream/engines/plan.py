@@ -469,29 +469,15 @@ def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> I
 
 
 def window_records(chunks: Iterator[np.ndarray], drop: int, keep: int | None) -> Iterator[np.ndarray]:
-    """Drop the first `drop` records, then yield at most `keep` (None: all); close upstream."""
-    try:
-        if keep == 0:
-            return
-        for c in chunks:
-            k = len(c)
-            if drop:
-                if k <= drop:
-                    drop -= k
-                    continue
-                c = c[drop:]
-                k -= drop
-                drop = 0
-            if keep is not None:
-                if k >= keep:
-                    yield c[:keep]
-                    return
-                keep -= k
-            yield c
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    """Drop the first `drop` records, then yield at most `keep` (None: all); close upstream.
+
+    The structural ``skip`` and ``take`` stages, composed.
+    """
+    from ..stages.structural import skip, take
+
+    if drop:
+        chunks = skip(chunks, drop)
+    return chunks if keep is None else take(chunks, keep)
 
 
 def chain(stream: Any) -> tuple[Any, list[Step]]:
