@@ -12,6 +12,9 @@ strided buffers.
 
 from typing import Any
 
+from .aio import from_async_iterable
+from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
+from .push import PushError
 from .reducers import Description, Moments
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
 from .sources import (
@@ -27,21 +30,29 @@ from .stages.kernel import StageState
 from .stream import Stream
 
 __all__ = [
+    "Branch",
     "DDSketch",
     "Description",
     "Histogram",
     "HistogramResult",
     "KLLSketch",
     "Moments",
+    "Pipeline",
+    "PushError",
+    "PushSink",
     "StageState",
     "Stream",
+    "Tee",
     "from_array",
+    "from_async_iterable",
     "from_chunks",
     "from_dask",
     "from_file",
     "from_iterable",
     "from_npy",
     "from_text",
+    "pipeline",
+    "tee",
 ]
 __version__ = "0.1.0"
 

@@ -56,10 +56,11 @@ def register_stages(register: Callable[..., None]) -> None:
 @hookimpl
 def register_sources(register: Callable[..., None]) -> None:
     """Register the built-in sources (``pystream.from_<name>``)."""
-    from . import sources
+    from . import aio, sources
 
     for name in ("array", "chunks", "dask", "file", "iterable", "npy", "text"):
         register(name, getattr(sources, "from_" + name))
+    register("async_iterable", aio.from_async_iterable)
 
 
 @hookimpl

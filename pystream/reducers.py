@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import operator
 import threading
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -51,6 +52,22 @@ def check_nan_policy(nan_policy: object, where: str = "nan_policy") -> str:
             f"got {nan_policy!r}"
         )
     return nan_policy
+
+
+def nan_policy_error(where: str, record: int) -> ValueError:
+    """The error of ``nan_policy="raise"``: `where` met a NaN at global `record`."""
+    return ValueError(f"{where}: NaN at record {record} (nan_policy='raise'); use "
+                      "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN")
+
+
+def describe_result(m: Moments, sketch: Any, qs: tuple[float, ...], ddof: float,
+                    nan_policy: str) -> Description:
+    """``describe()``'s result from its state: the moments and, when quantiles
+    were asked for, the column sketches (:class:`~pystream.sketches.columns.ColumnQuantiles`)."""
+    d = m.result(ddof=ddof, nan_policy=nan_policy)  # type: ignore[arg-type]
+    if sketch is not None:
+        d = dataclasses.replace(d, quantiles=sketch.result(qs, nan_policy, d.record_shape))
+    return d
 
 
 def check_ddof(ddof: object, where: str = "ddof") -> float:

@@ -6,6 +6,11 @@ only once the whole stream has been written.  An error, a cancelled run or
 a ``KeyboardInterrupt`` removes the temporary file and leaves any existing
 target untouched: a reader never sees a half-written file under the final
 name.
+
+Each format is a writer object with ``write(chunk)``, ``finish()`` and
+``abort()``, so the same code serves the pull sinks (``Stream.to_npy``...,
+which drain an iterator into a writer) and the push sinks and fan-out
+branches (:mod:`pystream.consumers`, which call ``write`` per pushed chunk).
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, Union
 
 import numpy as np
 
-__all__ = ["atomic_output", "npy_header", "write_npy", "write_raw", "write_text"]
+__all__ = ["AtomicFile", "ChunkWriter", "NpyWriter", "RawWriter", "TextWriter", "atomic_output",
+           "drain", "npy_header"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -55,6 +61,75 @@ def npy_header(dtype: np.dtype, shape: tuple[int, ...], size: int | None = None)
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
 
 
+class AtomicFile:
+    """A temporary binary file next to `path` that becomes `path` on :meth:`commit`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The target; its directory must exist.
+    where : str
+        Names the caller in error messages.
+
+    Raises
+    ------
+    TypeError
+        If `path` is not a path.
+    FileNotFoundError
+        If the directory of `path` does not exist.
+    IsADirectoryError
+        If `path` is a directory.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "out.bin")
+    >>> f = AtomicFile(p, "example")
+    >>> _ = f.file.write(b"abc")
+    >>> os.path.exists(p)
+    False
+    >>> f.commit()
+    >>> open(p, "rb").read()
+    b'abc'
+    """
+
+    def __init__(self, path: PathLike, where: str) -> None:
+        target = os.fspath(path)
+        if not isinstance(target, str):
+            raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
+        directory = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"{where}: {target!r} is a directory")
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".partial",
+                                        dir=directory)
+        self.target = target
+        self.file: IO[bytes] = os.fdopen(fd, "w+b")
+
+    def commit(self) -> None:
+        """Flush to disk and rename the temporary file to the target (on failure:
+        :meth:`abort` and raise)."""
+        try:
+            f = self.file
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            os.chmod(self.tmp, 0o666 & ~_umask())
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; the target is left as it was."""
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        _remove(self.tmp)
+
+
 @contextlib.contextmanager
 def atomic_output(path: PathLike, where: str) -> Iterator[IO[bytes]]:
     """A binary file that becomes `path` only if the ``with`` block completes.
@@ -68,26 +143,13 @@ def atomic_output(path: PathLike, where: str) -> Iterator[IO[bytes]]:
     >>> open(p, "rb").read()
     b'abc'
     """
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"{where}: {target!r} is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".partial",
-                               dir=directory)
+    out = AtomicFile(path, where)
     try:
-        with os.fdopen(fd, "w+b") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
+        yield out.file
     except BaseException:
-        _remove(tmp)
+        out.abort()
         raise
+    out.commit()
 
 
 def _remove(path: str) -> None:
@@ -108,71 +170,138 @@ def _umask() -> int:
     return mask
 
 
-def _write_chunks(f: IO[bytes], chunks: Iterator[np.ndarray], dtype: np.dtype,
-                  record_shape: tuple[int, ...], where: str) -> int:
-    n = 0
-    with _closing(chunks):
-        for c in chunks:
-            if c.dtype != dtype or c.shape[1:] != record_shape:
-                raise TypeError(f"{where}: a chunk of dtype {c.dtype} and record shape "
-                                f"{c.shape[1:]} does not match the stream's {dtype} {record_shape}")
-            f.write(memoryview(np.ascontiguousarray(c)).cast("B"))
-            n += len(c)
-    return n
+class ChunkWriter:
+    """Writes chunks of one dtype and record shape to a file that appears atomically.
 
+    The temporary file is created at construction; :meth:`finish` renames it
+    to the target, :meth:`abort` deletes it.
 
-@contextlib.contextmanager
-def _closing(chunks: Iterator[np.ndarray]) -> Iterator[None]:
-    """Close the chunk iterator on the way out, so an engine stops its
-    workers now when the write fails, not when the iterator is collected."""
-    try:
-        yield
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-
-
-def write_npy(stream: Any, path: PathLike, chunks: Iterator[np.ndarray]) -> int:
-    """Write `chunks` of `stream` to `path` as a ``.npy`` file; return the record count."""
-    dt, rs = stream._meta()
-    reserved = len(npy_header(dt, (_MAX_RECORDS, *rs)))
-    with atomic_output(path, "to_npy") as f:
-        f.write(b"\0" * reserved)
-        n = _write_chunks(f, chunks, dt, rs, "to_npy")
-        f.seek(0)
-        f.write(npy_header(dt, (n, *rs), reserved))
-    return n
-
-
-def write_raw(stream: Any, path: PathLike, chunks: Iterator[np.ndarray]) -> int:
-    """Write the raw bytes of `chunks` of `stream` to `path`; return the record count."""
-    dt, rs = stream._meta()
-    with atomic_output(path, "to_file") as f:
-        return _write_chunks(f, chunks, dt, rs, "to_file")
-
-
-def write_text(stream: Any, path: PathLike, chunks: Iterator[np.ndarray], fmt: Any,
-               delimiter: str, header: str | None) -> int:
-    """Write `chunks` as text lines (:func:`numpy.savetxt` per chunk); return the record count.
-
-    One line per record, the record's values flattened in C order.
+    Parameters
+    ----------
+    path : str or path-like
+        Target file; its directory must exist.
+    dtype : numpy.dtype
+        The chunks' dtype.
+    record_shape : tuple of int
+        The chunks' record shape.
+    where : str
+        Names the sink in error messages (``"to_npy"``...).
     """
-    dt, rs = stream._meta()
-    if dt.kind not in "biuf":
-        raise TypeError(f"to_text: cannot write {dt} records as numeric text")
-    width = int(np.prod(rs, dtype=np.int64))
-    if fmt is None:
-        fmt = "%.18g" if dt.kind == "f" else "%d"
-    with atomic_output(path, "to_text") as f:
+
+    def __init__(self, path: PathLike, dtype: np.dtype, record_shape: tuple[int, ...],
+                 where: str) -> None:
+        self.dtype = np.dtype(dtype)
+        self.record_shape = tuple(record_shape)
+        self.where = where
+        self.count = 0
+        self._out = AtomicFile(path, where)
+
+    def _check(self, c: np.ndarray) -> None:
+        if c.dtype != self.dtype or c.shape[1:] != self.record_shape:
+            raise TypeError(f"{self.where}: a chunk of dtype {c.dtype} and record shape "
+                            f"{c.shape[1:]} does not match the stream's {self.dtype} "
+                            f"{self.record_shape}")
+
+    def write(self, chunk: np.ndarray) -> None:
+        """Append the records of `chunk`.
+
+        Raises
+        ------
+        TypeError
+            If the chunk's dtype or record shape is not the stream's.
+        """
+        self._check(chunk)
+        self._out.file.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+        self.count += len(chunk)
+
+    def _complete(self, f: IO[bytes]) -> None:
+        """Finish the file's content before the rename (e.g. a header)."""
+
+    def finish(self) -> int:
+        """Complete the file and give it its final name; return the record count."""
+        try:
+            self._complete(self._out.file)
+        except BaseException:
+            self._out.abort()
+            raise
+        self._out.commit()
+        return self.count
+
+    def abort(self) -> None:
+        """Delete the temporary file (the target keeps its old content, if any)."""
+        self._out.abort()
+
+
+class RawWriter(ChunkWriter):
+    """The chunks' raw bytes, C order (``Stream.to_file``)."""
+
+    def __init__(self, path: PathLike, dtype: np.dtype, record_shape: tuple[int, ...]) -> None:
+        super().__init__(path, dtype, record_shape, "to_file")
+
+
+class NpyWriter(ChunkWriter):
+    """A ``.npy`` file (``Stream.to_npy``): room for the header is reserved
+    first and the header is written once the length is known."""
+
+    def __init__(self, path: PathLike, dtype: np.dtype, record_shape: tuple[int, ...]) -> None:
+        super().__init__(path, dtype, record_shape, "to_npy")
+        self._reserved = len(npy_header(self.dtype, (_MAX_RECORDS, *self.record_shape)))
+        try:
+            self._out.file.write(b"\0" * self._reserved)
+        except BaseException:
+            self._out.abort()
+            raise
+
+    def _complete(self, f: IO[bytes]) -> None:
+        f.seek(0)
+        f.write(npy_header(self.dtype, (self.count, *self.record_shape), self._reserved))
+
+
+class TextWriter(ChunkWriter):
+    """Text lines, :func:`numpy.savetxt` per chunk (``Stream.to_text``): one line
+    per record, its values flattened in C order."""
+
+    def __init__(self, path: PathLike, dtype: np.dtype, record_shape: tuple[int, ...],
+                 fmt: Any = None, delimiter: str = " ", header: str | None = None) -> None:
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "biuf":
+            raise TypeError(f"to_text: cannot write {dtype} records as numeric text")
+        super().__init__(path, dtype, record_shape, "to_text")
+        self._width = int(np.prod(self.record_shape, dtype=np.int64))
+        self._fmt = fmt if fmt is not None else ("%.18g" if dtype.kind == "f" else "%d")
+        self._delimiter = delimiter
         if header is not None:
-            f.write("".join(f"# {line}\n" for line in header.splitlines()).encode())
-        n = 0
-        with _closing(chunks):
+            try:
+                self._out.file.write("".join(f"# {line}\n" for line in header.splitlines()).encode())
+            except BaseException:
+                self._out.abort()
+                raise
+
+    def write(self, chunk: np.ndarray) -> None:
+        self._check(chunk)
+        np.savetxt(self._out.file, chunk.reshape(len(chunk), self._width), fmt=self._fmt,
+                   delimiter=self._delimiter)
+        self.count += len(chunk)
+
+
+def drain(writer: ChunkWriter, make_chunks: Callable[[], Iterator[np.ndarray]]) -> int:
+    """Write every chunk of ``make_chunks()`` with `writer` and finish it; return the
+    record count.
+
+    On any error (or Ctrl-C) the writer is aborted.  The chunk iterator is
+    closed on the way out, so an engine stops its workers now when the
+    write fails, not when the iterator is collected.
+    """
+    try:
+        chunks = make_chunks()
+        try:
             for c in chunks:
-                if c.dtype != dt or c.shape[1:] != rs:
-                    raise TypeError(f"to_text: a chunk of dtype {c.dtype} and record shape "
-                                    f"{c.shape[1:]} does not match the stream's {dt} {rs}")
-                np.savetxt(f, c.reshape(len(c), width), fmt=fmt, delimiter=delimiter)
-                n += len(c)
-    return n
+                writer.write(c)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.finish()

@@ -25,10 +25,9 @@ resolved on first use by peeking at the first chunk.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -44,7 +43,14 @@ from .stages.elementwise import (
     normalize_columns,
 )
 from .engines import EngineOptions, check_engine
-from .reducers import DEFAULT_QUANTILES, Moments, check_ddof, check_nan_policy
+from .reducers import (
+    DEFAULT_QUANTILES,
+    Moments,
+    check_ddof,
+    check_nan_policy,
+    describe_result,
+    nan_policy_error,
+)
 from .stages.methods import StageMethods
 from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
 
@@ -461,6 +467,32 @@ class Stream(StageMethods):
         [[0, 1], [2, 3], [4]]
         """
         return self._iter()
+
+    def __aiter__(self) -> AsyncIterator[np.ndarray]:
+        """``async for chunk in stream``: the chunks, without blocking the event loop.
+
+        A stream from :func:`~pystream.from_async_iterable` runs its stages
+        in push mode as the items arrive (chunks of 256 KiB or more in a
+        worker thread); any other stream is advanced in a worker thread, one
+        chunk at a time.  The chunks are those of ``for chunk in stream``.
+        See :mod:`pystream.aio`.
+
+        Returns
+        -------
+        async iterator of ndarray
+
+        Examples
+        --------
+        >>> import asyncio, numpy as np, pystream as ps
+        >>> async def main():
+        ...     s = ps.from_array(np.arange(5.0), chunk_size=2).cumsum()
+        ...     return [c.tolist() async for c in s]
+        >>> asyncio.run(main())
+        [[0.0, 1.0], [3.0, 6.0], [10.0]]
+        """
+        from .aio import aiter_stream
+
+        return aiter_stream(self)
 
     def chunks_with_offsets(self) -> Iterator[tuple[int, np.ndarray]]:
         """Iterate over ``(offset, chunk)`` pairs.
@@ -1067,10 +1099,10 @@ class Stream(StageMethods):
         array([nan, 0.5, 1.5, 2.5, 3.5])
         """
         from .engines import ordered_chunks
-        from .sinks import write_npy
+        from .sinks import NpyWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_npy")
-        return write_npy(self, path, ordered_chunks(self, options))
+        return drain(NpyWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
 
     @_engine_parameters
     def to_file(self, path: Any, *, engine: str = "local", workers: int | None = None,
@@ -1107,10 +1139,10 @@ class Stream(StageMethods):
         array([0., 1., 2., 3.], dtype=float32)
         """
         from .engines import ordered_chunks
-        from .sinks import write_raw
+        from .sinks import RawWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_file")
-        return write_raw(self, path, ordered_chunks(self, options))
+        return drain(RawWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
 
     @_engine_parameters
     def to_text(self, path: Any, fmt: Any = None, delimiter: str = " ",
@@ -1167,10 +1199,11 @@ class Stream(StageMethods):
                [2.  , 3.25]])
         """
         from .engines import ordered_chunks
-        from .sinks import write_text
+        from .sinks import TextWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_text")
-        return write_text(self, path, ordered_chunks(self, options), fmt, delimiter, header)
+        return drain(TextWriter(path, *self._meta(), fmt, delimiter, header),
+                     lambda: ordered_chunks(self, options))
 
     @_engine_parameters
     def to_callback(self, func: Callable[[np.ndarray], Any], *, engine: str = "local",
@@ -1222,6 +1255,52 @@ class Stream(StageMethods):
             _close(it)      # an engine stops its workers now if func raised
         return n
 
+    def fork(self, **branches: Any) -> dict[str, Any]:
+        """Run several terminal operations in one pass over the stream.
+
+        Each chunk is read once and handed to every branch in turn, then
+        dropped: memory stays bounded whatever the stream's length (unlike
+        :func:`itertools.tee`, nothing is buffered).  Each branch's result is
+        the one its own pass would give, bit for bit.  A branch that needs
+        no more data (after a ``take``) stops getting chunks, and the pass
+        stops when every branch is done.
+
+        Parameters
+        ----------
+        **branches
+            Name -> consumer, as for :func:`pystream.tee`: a terminal's name
+            (``"describe"``, ``"mean"``...), a reducer state, a branch made
+            by a pipeline's terminal method
+            (``ps.pipeline().moving_mean(100).to_npy(path)``), a pipeline
+            (its output collected) or a nested ``tee``.
+
+        Returns
+        -------
+        dict
+            Name -> the branch's result (a sink's: its record count).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid branches, before anything is read.
+        Exception
+            What a branch raised, with a note naming the branch (and the
+            stage and records, in a pipeline); every branch is aborted first,
+            so no file sink leaves a file behind.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> s = ps.from_array(np.arange(10.0), chunk_size=4)
+        >>> r = s.fork(mean="mean", top=ps.pipeline().moving_max(3).max(nan_policy="omit"),
+        ...            hist=ps.Histogram(bins=2, range=(0, 10)))
+        >>> float(r["mean"]), float(r["top"]), r["hist"].counts.tolist()
+        (4.5, 9.0, [5, 5])
+        """
+        from .pipeline import fork
+
+        return fork(self, branches)
+
     def _length_hint(self, record_nbytes: int) -> int:
         """Records of the in-memory source under this stream, or 0 (a hint only).
 
@@ -1252,19 +1331,13 @@ class Stream(StageMethods):
             # result of the chunked pass, without the per-chunk overhead.
             update(whole)
             if nan_policy == "raise" and m.first_nan is not None:
-                raise ValueError(
-                    f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
-                    "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN"
-                )
+                raise nan_policy_error(where, m.first_nan)
             return m
         if nan_policy == "raise":
             for c in self._iter():
                 update(c)
                 if m.first_nan is not None:
-                    raise ValueError(
-                        f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
-                        "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN"
-                    )
+                    raise nan_policy_error(where, m.first_nan)
         else:
             for c in self._iter():
                 update(c)
@@ -1293,13 +1366,8 @@ class Stream(StageMethods):
                 dt, rs = self._meta()
                 m.update(np.empty((0, *rs), dt))
             if policy == "raise" and m.first_nan is not None:
-                raise ValueError(
-                    f"{where}: NaN at record {m.first_nan} (nan_policy='raise'); use "
-                    "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN")
-        d = m.result(ddof=ddof, nan_policy=policy)
-        if sketch is not None:
-            d = dataclasses.replace(d, quantiles=sketch.result(qs, policy, d.record_shape))
-        return m, d
+                raise nan_policy_error(where, m.first_nan)
+        return m, describe_result(m, sketch, qs, ddof, policy)
 
     @_engine_parameters
     def describe(self, ddof: float = 0, nan_policy: str = "propagate",

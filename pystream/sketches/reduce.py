@@ -110,22 +110,40 @@ class _QuantileFactory:
         return _QuantileState(self.make, start, self.check_nan)
 
 
+class QuantileSpec:
+    """``quantile()``'s checked parameters: its state factory and its finisher.
+
+    Shared by :meth:`pystream.Stream.quantile` and the push/fan-out branch
+    of the same name (:mod:`pystream.consumers`).
+    """
+
+    def __init__(self, q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
+                 seed: int = 0, nan_policy: str = "propagate") -> None:
+        from ..reducers import check_nan_policy
+
+        self.policy = check_nan_policy(nan_policy, "quantile")
+        qa = np.asarray(q, dtype=np.float64)
+        if qa.size and (np.isnan(qa).any() or qa.min() < 0 or qa.max() > 1):
+            raise ValueError(f"quantile: q must be in [0, 1]; got {q!r}")
+        self.qa = qa
+        make = _sketch_factory(method, alpha, operator.index(k), seed)
+        self.factory = _QuantileFactory(make, self.policy == "raise")
+        # A NaN error names its record, so "raise" needs the global indices.
+        self.positional = make.positional or self.policy == "raise"
+
+    def finish(self, state: _QuantileState, record_shape: tuple[int, ...]) -> Any:
+        """The quantiles from a state: a float for a scalar stream and scalar `q`."""
+        values = state.columns.values(self.qa, self.policy, record_shape)
+        return float(values) if values.ndim == 0 else values
+
+
 def quantile(stream: Stream, q: Any, method: str = "relative", alpha: float = 0.01,
              k: int = 200, seed: int = 0, nan_policy: str = "propagate",
              options: Any = None) -> Any:
     """See :meth:`pystream.Stream.quantile`."""
     from ..engines import EngineOptions, Reduction, reduce
-    from ..reducers import check_nan_policy
 
-    policy = check_nan_policy(nan_policy, "quantile")
-    qa = np.asarray(q, dtype=np.float64)
-    if qa.size and (np.isnan(qa).any() or qa.min() < 0 or qa.max() > 1):
-        raise ValueError(f"quantile: q must be in [0, 1]; got {q!r}")
-    k = operator.index(k)
-    make = _sketch_factory(method, alpha, k, seed)
-    # A NaN error names its record, so "raise" needs the global indices.
-    reduction = Reduction(_QuantileFactory(make, policy == "raise"),
-                          positional=make.positional or policy == "raise", name="quantile")
+    spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
+    reduction = Reduction(spec.factory, positional=spec.positional, name="quantile")
     state = reduce(stream, reduction, options or EngineOptions())
-    values = state.columns.values(qa, policy, stream.record_shape)
-    return float(values) if values.ndim == 0 else values
+    return spec.finish(state, stream.record_shape)

@@ -1,0 +1,372 @@
+"""Consumers: the terminal operations in push form.
+
+A pull terminal (``stream.describe()``) loops over the stream itself.  A
+push sink (:meth:`pystream.Pipeline.push`) and a fan-out
+(:meth:`pystream.Stream.fork`, :func:`pystream.tee`) instead hand each chunk
+to one or several *consumers* as it arrives:
+
+``send(chunk)``
+    Take one non-empty chunk of the consumer's input (its dtype and record
+    shape).
+``result()``
+    The result so far, without ending anything.  It is recomputed only when
+    new data reached the consumer since the last call (a branch fed no new
+    records answers from its cache).
+``close()``
+    End of the stream: the final result (a sink renames its file now).
+``abort()``
+    Give up after an error elsewhere: a sink deletes its temporary file.
+``done``
+    True once the consumer can use no more data (after a ``take(n)``), so a
+    fan-out can stop reading when every branch is done.
+
+Each terminal of :class:`~pystream.Stream` has a consumer built from the
+same parts as the pull method (``Moments`` and ``describe_result``, the
+sketch states, the sink writers), so a branch's result equals the separate
+run's bit for bit.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .reducers import DEFAULT_QUANTILES
+
+__all__ = ["Consumer", "TERMINALS", "terminal_maker"]
+
+Meta = tuple[np.dtype, tuple[int, ...]]
+
+
+class Consumer(abc.ABC):
+    """Base class: caches :meth:`result` until new data arrives."""
+
+    done: bool = False
+
+    def __init__(self) -> None:
+        self._stale = True
+        self._cached: Any = None
+
+    def send(self, chunk: np.ndarray) -> None:
+        """Consume one non-empty chunk."""
+        self._update(chunk)
+        self._stale = True
+
+    @abc.abstractmethod
+    def _update(self, chunk: np.ndarray) -> None:
+        """Feed the chunk to the state."""
+
+    @abc.abstractmethod
+    def _result(self) -> Any:
+        """Compute the result from the state."""
+
+    def result(self) -> Any:
+        """The result over the chunks sent so far (cached until the next chunk)."""
+        if self._stale:
+            self._cached = self._result()
+            self._stale = False
+        return self._cached
+
+    def close(self) -> Any:
+        """The final result."""
+        return self.result()
+
+    def abort(self) -> None:
+        """Release what the consumer holds after a failure elsewhere."""
+
+
+class DescribeConsumer(Consumer):
+    """``describe`` and the statistics read from it (``count``, ``mean``...)."""
+
+    def __init__(self, meta: Meta, start: int, where: str, ddof: float, nan_policy: str,
+                 quantiles: Any = (), pick: str | None = None) -> None:
+        from .reducers import Moments, check_ddof, check_nan_policy
+        from .sketches.columns import ColumnQuantiles
+
+        super().__init__()
+        self.meta = meta
+        self.where = where
+        self.ddof = check_ddof(ddof, where)
+        self.policy = check_nan_policy(nan_policy, where)
+        self.sketch, self.qs = ColumnQuantiles.for_describe(quantiles, where, start)
+        self.moments = Moments(start=start)
+        self.pick = pick
+
+    def _update(self, chunk: np.ndarray) -> None:
+        from .reducers import nan_policy_error
+
+        m = self.moments
+        m.update(chunk)
+        if self.sketch is not None:
+            self.sketch.update(chunk)
+        if self.policy == "raise" and m.first_nan is not None:
+            raise nan_policy_error(self.where, m.first_nan)
+
+    def _result(self) -> Any:
+        from .reducers import describe_result
+
+        m = self.moments
+        if m.dtype is None:
+            dt, rs = self.meta
+            m = m.copy().update(np.empty((0, *rs), dt))
+        d = describe_result(m, self.sketch, self.qs, self.ddof, self.policy)
+        if self.pick is None:
+            return d
+        if self.pick in ("min", "max") and m.stop == m.start:
+            raise ValueError(f"{self.pick}: the stream is empty; a "
+                             f"{'minimum' if self.pick == 'min' else 'maximum'} of zero records "
+                             "is undefined")
+        return getattr(d, self.pick)
+
+
+class StateConsumer(Consumer):
+    """A reducer state (``update(chunk)``; ``finish(state)`` gives the result,
+    ``state.result()`` by default)."""
+
+    def __init__(self, state: Any, finish: Callable[[Any], Any] | None = None) -> None:
+        super().__init__()
+        update = getattr(state, "update", None)
+        if not callable(update):
+            raise TypeError(f"a reducer state needs an update(chunk) method; got {state!r}")
+        if finish is None and not callable(getattr(state, "result", None)):
+            raise TypeError(f"a reducer state needs a result() method; got {state!r}")
+        self.state = state
+        self._feed = update
+        self._finish = finish if finish is not None else (lambda s: s.result())
+
+    def _update(self, chunk: np.ndarray) -> None:
+        self._feed(chunk)
+
+    def _result(self) -> Any:
+        return self._finish(self.state)
+
+
+class ArrayConsumer(Consumer):
+    """``to_array``: the chunks, copied (a stage may reuse its output memory)."""
+
+    def __init__(self, meta: Meta) -> None:
+        super().__init__()
+        self.meta = meta
+        self.chunks: list[np.ndarray] = []
+
+    def _update(self, chunk: np.ndarray) -> None:
+        self.chunks.append(np.array(chunk, dtype=self.meta[0], copy=True))
+
+    def _result(self) -> np.ndarray:
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        if self.chunks:
+            return self.chunks[0]
+        dt, rs = self.meta
+        return np.empty((0, *rs), dt)
+
+
+class CallbackConsumer(Consumer):
+    """``to_callback``: calls ``func(chunk)``; the result is the record count."""
+
+    def __init__(self, func: Callable[[np.ndarray], Any]) -> None:
+        super().__init__()
+        self.func = func
+        self.count = 0
+
+    def _update(self, chunk: np.ndarray) -> None:
+        self.func(chunk)
+        self.count += len(chunk)
+
+    def _result(self) -> int:
+        return self.count
+
+
+class WriterConsumer(Consumer):
+    """A file sink (:mod:`pystream.sinks` writer): the result so far is the
+    record count written; ``close()`` renames the file into place."""
+
+    def __init__(self, writer: Any) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def _update(self, chunk: np.ndarray) -> None:
+        self.writer.write(chunk)
+
+    def _result(self) -> int:
+        return int(self.writer.count)
+
+    def close(self) -> int:
+        return int(self.writer.finish())
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+# --------------------------------------------------------------------------- terminals
+
+#: A terminal's maker: ``make(meta, start) -> Consumer``, built once the input's
+#: dtype, record shape and global start are known.
+Maker = Callable[[Meta, int], Consumer]
+
+
+def _describe_maker(where: str, ddof: float, nan_policy: str, quantiles: Any,
+                    pick: str | None) -> Maker:
+    from .reducers import check_ddof, check_nan_policy
+    from .sketches.columns import check_quantiles
+
+    check_ddof(ddof, where)
+    check_nan_policy(nan_policy, where)
+    check_quantiles(quantiles, where)
+    return lambda meta, start: DescribeConsumer(meta, start, where, ddof, nan_policy, quantiles,
+                                                pick)
+
+
+def _statistic(name: str, takes_ddof: bool) -> Callable[..., Maker]:
+    if takes_ddof:
+        def terminal(ddof: float = 0, nan_policy: str = "propagate") -> Maker:
+            return _describe_maker(name, ddof, nan_policy, (), name)
+    else:
+        def terminal(nan_policy: str = "propagate") -> Maker:  # type: ignore[misc]
+            return _describe_maker(name, 0, nan_policy, (), name)
+    return terminal
+
+
+def _describe_terminal(ddof: float = 0, nan_policy: str = "propagate",
+                       quantiles: Any = DEFAULT_QUANTILES) -> Maker:
+    return _describe_maker("describe", ddof, nan_policy, quantiles, None)
+
+
+def _histogram(bins: int = 10, range: tuple[float, float] | None = None, edges: Any = None,
+               log: bool = False) -> Maker:
+    from .sketches.reduce import _HistogramFactory
+
+    if range is None and edges is None:
+        raise ValueError(
+            "histogram: a push sink or fan-out branch reads the data once, and numpy's default "
+            "range (the data's min and max) needs a first pass: pass range=(lo, hi) or edges=")
+    make = _HistogramFactory(bins=bins, range=range, edges=edges, log=log)
+    make()                                   # checks the parameters now
+    return lambda meta, start: StateConsumer(make())
+
+
+def _quantile(q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
+              seed: int = 0, nan_policy: str = "propagate") -> Maker:
+    from .sketches.reduce import QuantileSpec
+
+    spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
+    return lambda meta, start: StateConsumer(spec.factory(start),
+                                             lambda state: spec.finish(state, meta[1]))
+
+
+def _to_array() -> Maker:
+    return lambda meta, start: ArrayConsumer(meta)
+
+
+def _check_path(path: Any, where: str) -> str:
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
+    return target
+
+
+def _to_npy(path: Any) -> Maker:
+    from .sinks import NpyWriter
+
+    target = _check_path(path, "to_npy")
+    return lambda meta, start: WriterConsumer(NpyWriter(target, *meta))
+
+
+def _to_file(path: Any) -> Maker:
+    from .sinks import RawWriter
+
+    target = _check_path(path, "to_file")
+    return lambda meta, start: WriterConsumer(RawWriter(target, *meta))
+
+
+def _to_text(path: Any, fmt: Any = None, delimiter: str = " ", header: str | None = None) -> Maker:
+    from .sinks import TextWriter
+
+    target = _check_path(path, "to_text")
+    return lambda meta, start: WriterConsumer(TextWriter(target, *meta, fmt, delimiter, header))
+
+
+def _to_callback(func: Callable[[np.ndarray], Any]) -> Maker:
+    if not callable(func):
+        raise TypeError(f"to_callback: func must be callable, got {func!r}")
+    return lambda meta, start: CallbackConsumer(func)
+
+
+#: Terminal operation name -> ``terminal(*args, **kwargs) -> Maker`` (checks the
+#: arguments now; the maker builds the consumer when the input is known).
+TERMINALS: dict[str, Callable[..., Maker]] = {
+    "describe": _describe_terminal,
+    "count": _statistic("count", False),
+    "sum": _statistic("sum", False),
+    "mean": _statistic("mean", False),
+    "var": _statistic("var", True),
+    "std": _statistic("std", True),
+    "min": _statistic("min", False),
+    "max": _statistic("max", False),
+    "histogram": _histogram,
+    "quantile": _quantile,
+    "to_array": _to_array,
+    "to_npy": _to_npy,
+    "to_file": _to_file,
+    "to_text": _to_text,
+    "to_callback": _to_callback,
+}
+
+_ENGINE_ARGS = ("engine", "workers", "partition_size")
+
+
+def _plugin_reducer(entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Maker:
+    factory = entry.factory
+    try:
+        positional = "start" in inspect.signature(factory).parameters and "start" not in kwargs
+    except (TypeError, ValueError):
+        positional = False
+    factory(*args, **kwargs)                 # checks the arguments now
+
+    def make(meta: Meta, start: int) -> Consumer:
+        return StateConsumer(factory(*args, **kwargs, start=start) if positional
+                             else factory(*args, **kwargs))
+
+    return make
+
+
+def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Maker:
+    """The maker of the terminal operation `name` (a built-in one or a reducer
+    registered by a plugin) called with `args` and `kwargs`.
+
+    Raises
+    ------
+    TypeError
+        For unknown names or arguments that do not fit the operation's signature.
+    ValueError
+        For invalid argument values, and for ``engine=`` other than
+        ``"local"`` (a branch runs where its chunks are pushed).
+    """
+    engine = {k: kwargs.pop(k) for k in _ENGINE_ARGS if k in kwargs}
+    if engine.get("engine", "local") != "local" or engine.get("workers") is not None \
+            or engine.get("partition_size") is not None:
+        raise ValueError(f"{name}: a push sink or fan-out branch runs where its chunks are "
+                         f"pushed; engine arguments ({', '.join(engine)}) do not apply")
+    terminal = TERMINALS.get(name)
+    if terminal is not None:
+        try:
+            inspect.signature(terminal).bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{name}: {e}") from None
+        return terminal(*args, **kwargs)
+    from .plugins import get_registry
+
+    entry = get_registry().reducers.get(name)
+    if entry is None:
+        known = sorted(set(TERMINALS) | set(get_registry().reducers))
+        raise TypeError(f"no terminal operation or registered reducer is named {name!r}; "
+                        f"expected one of {known}")
+    return _plugin_reducer(entry, args, kwargs)

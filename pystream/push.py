@@ -1,0 +1,460 @@
+"""Push mode: running a bound chain of stages on chunks handed to it.
+
+A pulled stream is a chain of generators, each pulling from the one before.
+Generators cannot be suspended when pushed input runs out (Python has no
+stackful coroutines), so push mode runs each stage through its *push form*
+(:mod:`pystream.stages.push`): ``send(chunk) -> outputs`` and
+``close() -> outputs``.  The built-in stages implement the pull form on top
+of the push form, so both modes run the same code and give the same output
+bit for bit.  A stage without a push form -- a :meth:`Stream.pipe`
+generator, a third-party plugin stage -- runs in a helper thread
+(:class:`GeneratorPusher`) that hands chunks in and out one at a time.
+
+This module compiles a bound stream into steps (:func:`compile_steps`) and
+drives them (:class:`ChainConsumer`); :mod:`pystream.pipeline` builds the
+public objects (``ps.pipeline()``, ``push()``, ``fork``, ``tee``) on top.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .consumers import Consumer
+
+__all__ = ["ChainConsumer", "GeneratorPusher", "PushError", "TeeConsumer", "compile_steps"]
+
+
+class PushError(RuntimeError):
+    """A push sink (or fan-out) was used after it failed or was closed."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Add `note` to `error` once (the innermost place that knows where wins)."""
+    from .engines.plan import add_note as _add
+
+    _add(error, note)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class _FnsStep:
+    """The fused stateless functions (``map``, ``filter``, ``astype``, ``select``)."""
+
+    __slots__ = ("fns", "name")
+    done = False
+
+    def __init__(self, fns: tuple[Callable[[np.ndarray], np.ndarray], ...], name: str) -> None:
+        self.fns = fns
+        self.name = name
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        for f in self.fns:
+            chunk = f(chunk)
+            if not len(chunk):
+                return []
+        return [chunk]
+
+    def close(self) -> list[np.ndarray]:
+        return []
+
+
+class _NativeStep:
+    """Converts byte-swapped chunks to native order before a stage (as pull does)."""
+
+    __slots__ = ("inner", "name")
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    @property
+    def done(self) -> bool:
+        return bool(getattr(self.inner, "done", False))
+
+    @property
+    def error(self) -> BaseException | None:
+        return getattr(self.inner, "error", None)
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        if not chunk.dtype.isnative:
+            chunk = chunk.astype(chunk.dtype.newbyteorder("="))
+        return self.inner.send(chunk)
+
+    def close(self) -> list[np.ndarray]:
+        return self.inner.close()
+
+
+class _Named:
+    """A stage's own pusher, with the stage's name for error notes."""
+
+    __slots__ = ("name", "pusher")
+
+    def __init__(self, pusher: Any, name: str) -> None:
+        self.pusher = pusher
+        self.name = name
+
+    @property
+    def done(self) -> bool:
+        return bool(getattr(self.pusher, "done", False))
+
+    @property
+    def error(self) -> BaseException | None:
+        return getattr(self.pusher, "error", None)
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        return self.pusher.send(chunk)
+
+    def close(self) -> list[np.ndarray]:
+        return self.pusher.close()
+
+    def abort(self) -> None:
+        abort = getattr(self.pusher, "abort", None)
+        if abort is not None:
+            abort()
+
+
+_END = object()
+_ABORT = object()
+
+
+class _Aborted(BaseException):
+    """Raised inside an abandoned generator stage so its cleanup runs."""
+
+
+class _Channel:
+    """What a :class:`GeneratorPusher` shares with its thread (never the pusher
+    itself, so an abandoned pusher can be collected and its thread stopped)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.inbox: collections.deque[Any] = collections.deque()
+        self.outbox: list[np.ndarray] = []
+        self.waiting = False
+        self.finished = False
+        self.error: BaseException | None = None
+
+    def feed(self) -> Iterator[np.ndarray]:
+        """The generator stage's upstream: the chunks sent, blocking in between."""
+        cond = self.cond
+        while True:
+            with cond:
+                while not self.inbox:
+                    self.waiting = True
+                    cond.notify_all()
+                    cond.wait()
+                self.waiting = False
+                item = self.inbox.popleft()
+            if item is _END:
+                return
+            if item is _ABORT:
+                raise _Aborted
+            yield item
+
+    def run(self, make: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]) -> None:
+        try:
+            for out in make(self.feed()):
+                if len(out):
+                    self.outbox.append(out)
+        except _Aborted:
+            pass
+        except BaseException as e:  # handed to the thread that sends
+            self.error = e
+        finally:
+            with self.cond:
+                self.finished = True
+                self.cond.notify_all()
+
+    def put(self, item: Any) -> None:
+        """Hand `item` to the stage and wait until it wants more input or ends."""
+        with self.cond:
+            self.inbox.append(item)
+            self.waiting = False
+            self.cond.notify_all()
+            while not self.finished and not (self.waiting and not self.inbox):
+                self.cond.wait()
+
+    def abort(self, thread: threading.Thread | None) -> None:
+        if thread is None or not thread.is_alive():
+            return
+        with self.cond:
+            self.inbox.clear()
+            self.inbox.append(_ABORT)
+            self.cond.notify_all()
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+class GeneratorPusher:
+    """The push form of a generator stage that has none: the generator runs in
+    a helper thread, which gets one chunk per :meth:`send`.
+
+    Each ``send`` hands the chunk over and waits until the generator asks for
+    the next one, so the outputs returned are exactly those the generator
+    yields before needing more input, as in the pull run.  The thread ends
+    at :meth:`close`, at :meth:`abort`, or when the pusher is garbage
+    collected (the generator's ``finally`` blocks run in every case).
+
+    Parameters
+    ----------
+    make : callable
+        ``make(chunks) -> iterator of chunks``: the stage applied to an
+        upstream iterator.
+    name : str
+        The stage's name (for the thread's name and error notes).
+    """
+
+    def __init__(self, make: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]],
+                 name: str) -> None:
+        self.name = name
+        self._make = make
+        self._channel = _Channel()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _start(self) -> None:
+        ch = self._channel
+        self._thread = t = threading.Thread(target=ch.run, args=(self._make,),
+                                            name=f"pystream-push-{self.name}", daemon=True)
+        t.start()
+        weakref.finalize(self, ch.abort, t)
+
+    @property
+    def done(self) -> bool:
+        """True once the generator has returned (it wants no more input)."""
+        return self._channel.finished
+
+    def _take(self) -> list[np.ndarray]:
+        ch = self._channel
+        out, ch.outbox = ch.outbox, []
+        if ch.error is not None:
+            error, ch.error = ch.error, None
+            self.error = error
+        return out
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Feed `chunk`; return what the generator yields before asking for more.
+
+        Outputs yielded before an exception are returned and the exception is
+        left in :attr:`error` (the pull run yields them too before raising).
+        """
+        if self._thread is None:
+            self._start()
+        if self._channel.finished:
+            return self._take()
+        self._channel.put(chunk)
+        return self._take()
+
+    def close(self) -> list[np.ndarray]:
+        """End the input; return the generator's remaining outputs."""
+        if self._thread is None:
+            self._start()
+        if not self._channel.finished:
+            self._channel.put(_END)
+        assert self._thread is not None
+        self._thread.join()
+        return self._take()
+
+    def abort(self) -> None:
+        """Stop the generator (its cleanup runs) and join the thread."""
+        self._channel.abort(self._thread)
+
+
+def _stage_step(src: Any) -> Any:
+    from .engines.plan import _stage_name
+
+    stage, args, kwargs = src.stage, src.args, src.kwargs
+    name = _stage_name(stage, args)
+    push = getattr(stage, "push", None)
+    if callable(push):
+        step: Any = _Named(push(*args, **kwargs), name)
+    else:
+        step = GeneratorPusher(lambda chunks: stage(chunks, *args, **kwargs), name)
+    return _NativeStep(step) if src.native else step
+
+
+def compile_steps(bound: Any, root: Any) -> list[Any]:
+    """The push steps of `bound`, a stream derived from `root` by stages.
+
+    Parameters
+    ----------
+    bound : Stream
+        The pipeline applied to `root`.
+    root : Stream
+        The stream the chunks are pushed into (its source is never read).
+
+    Raises
+    ------
+    TypeError
+        If `bound` does not derive from `root`.
+    """
+    from .engines.plan import _fn_name
+    from .stream import _StageSource
+
+    bound._meta()                            # fixes the map functions' output metadata
+    steps: list[Any] = []
+    s = bound
+    while True:
+        if s._fns:
+            steps.append(_FnsStep(s._fns, " -> ".join(_fn_name(f) for f in s._fns)))
+        src = s._src
+        if src is root._src:
+            break
+        if not isinstance(src, _StageSource):
+            raise TypeError("a pipeline must only add stages to the stream it is given; this one "
+                            "returned a stream of another source")
+        steps.append(_stage_step(src))
+        s = src.parent
+    steps.reverse()
+    return steps
+
+
+# --------------------------------------------------------------------------- consumers
+
+
+class ChainConsumer(Consumer):
+    """Chunks through push steps, then into a target consumer.
+
+    Every exception leaving a step gets a note naming the step and the
+    global records of the input chunk it was working on.
+    """
+
+    def __init__(self, steps: list[Any], target: Consumer, start: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.target = target
+        self.offsets = [start] * len(steps)
+
+    @property
+    def done(self) -> bool:  # type: ignore[override]
+        return self.target.done or any(step.done for step in self.steps)
+
+    def _run(self, chunks: list[np.ndarray], first: int) -> None:
+        steps, offsets = self.steps, self.offsets
+        for i in range(first, len(steps)):
+            step = steps[i]
+            out: list[np.ndarray] = []
+            for c in chunks:
+                if step.done:
+                    break
+                k = len(c)
+                try:
+                    produced = step.send(c)
+                except Exception as e:
+                    add_note(e, f"pystream: raised by the stage {step.name!r} on its input chunk "
+                                f"of global records [{offsets[i]}, {offsets[i] + k})")
+                    raise
+                error = getattr(step, "error", None)
+                if error is not None:
+                    # The outputs before the bad record go on first, as in the pull run.
+                    if produced:
+                        self._run(produced, i + 1)
+                    add_note(error, f"pystream: raised by the stage {step.name!r} on its input "
+                                    f"chunk of global records [{offsets[i]}, {offsets[i] + k})")
+                    raise error
+                offsets[i] += k
+                if produced:
+                    out.extend(produced)
+            if not out:
+                return
+            chunks = out
+        target = self.target
+        for c in chunks:
+            target.send(c)
+
+    def send(self, chunk: np.ndarray) -> None:
+        self._run([chunk], 0)
+        self._stale = True
+
+    def _update(self, chunk: np.ndarray) -> None:  # send() is overridden
+        self._run([chunk], 0)
+
+    def flush(self) -> None:
+        """End of input: flush every step, in order, through the ones after it."""
+        steps = self.steps
+        for i, step in enumerate(steps):
+            try:
+                tail = step.close()
+            except Exception as e:
+                add_note(e, f"pystream: raised by the stage {step.name!r} at the end of its input "
+                            f"(global record {self.offsets[i]})")
+                raise
+            error = getattr(step, "error", None)
+            if tail:
+                self._run(tail, i + 1)
+            if error is not None:
+                raise error
+
+    def result(self) -> Any:
+        return self.target.result()
+
+    def _result(self) -> Any:  # result() is overridden
+        return self.target.result()
+
+    def close(self) -> Any:
+        self.flush()
+        return self.target.close()
+
+    def abort(self) -> None:
+        for step in self.steps:
+            abort = getattr(step, "abort", None) or getattr(getattr(step, "inner", None), "abort",
+                                                            None)
+            if abort is not None:
+                abort()
+        self.target.abort()
+
+
+class TeeConsumer(Consumer):
+    """Several named consumers fed the same chunks; results are dicts."""
+
+    def __init__(self, branches: dict[str, Consumer]) -> None:
+        super().__init__()
+        self.branches = branches
+
+    @property
+    def done(self) -> bool:  # type: ignore[override]
+        return all(c.done for c in self.branches.values())
+
+    def send(self, chunk: np.ndarray) -> None:
+        for name, c in self.branches.items():
+            if c.done:
+                continue
+            try:
+                c.send(chunk)
+            except Exception as e:
+                add_note(e, f"pystream: in the branch {name!r}")
+                raise
+
+    def _update(self, chunk: np.ndarray) -> None:  # send() is overridden
+        self.send(chunk)
+
+    def result(self) -> dict[str, Any]:
+        # Each branch answers from its cache unless new data reached it.
+        return {name: c.result() for name, c in self.branches.items()}
+
+    def _result(self) -> dict[str, Any]:  # result() is overridden
+        return self.result()
+
+    def close(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        items = list(self.branches.items())
+        for i, (name, c) in enumerate(items):
+            try:
+                out[name] = c.close()
+            except BaseException as e:
+                if isinstance(e, Exception):
+                    add_note(e, f"pystream: in the branch {name!r}")
+                for _, rest in items[i + 1:]:
+                    rest.abort()
+                raise
+        return out
+
+    def abort(self) -> None:
+        for c in self.branches.values():
+            c.abort()
