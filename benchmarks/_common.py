@@ -99,3 +99,52 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]],
         print(line(r), file=file)
     file.flush()
 
+
+class CpuMeter:
+    """CPU used by *other* processes while a section ran (Linux /proc; else nothing).
+
+    On a 2-core machine a competing process takes a core away from the
+    threads engine, so each table reports how many cores others used.
+    """
+
+    def __init__(self, pids: tuple[int, ...] = ()) -> None:
+        self.pids = pids
+        self.start = self._snap()
+
+    def _snap(self) -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat") as f:
+                v = [int(t) for t in f.readline().split()[1:]]
+            own = 0
+            for pid in ("self", *self.pids):
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                own += int(fields[11]) + int(fields[12])   # utime + stime
+            busy = sum(v[:8]) - v[3] - v[4]                  # all but idle and iowait
+            return time.perf_counter(), float(busy), float(own)
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def others(self) -> float | None:
+        """Average number of cpus used by other processes since construction."""
+        end = self._snap()
+        if self.start is None or end is None or end[0] <= self.start[0]:
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = (end[1] - self.start[1]) - (end[2] - self.start[2])
+        return max(0.0, busy / hz / (end[0] - self.start[0]))
+
+
+def wait_idle(limit: float, where: str) -> None:
+    """Wait up to `limit` seconds for a 2 s window in which others use < 0.1 cpu."""
+    if limit <= 0:
+        return
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        m = CpuMeter()
+        time.sleep(2)
+        o = m.others()
+        if o is None or o < 0.1:
+            return
+    print(f"WARNING: the machine did not become idle within {limit:.0f} s {where}",
+          file=sys.stderr)

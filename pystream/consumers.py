@@ -38,7 +38,8 @@ import numpy as np
 
 from .reducers import DEFAULT_QUANTILES
 
-__all__ = ["Consumer", "TERMINALS", "terminal_maker"]
+__all__ = ["Consumer", "DescribeConsumer", "QuantileConsumer", "TERMINALS", "share_states",
+           "terminal_maker"]
 
 Meta = tuple[np.dtype, tuple[int, ...]]
 
@@ -80,7 +81,37 @@ class Consumer(abc.ABC):
         """Release what the consumer holds after a failure elsewhere."""
 
 
-class DescribeConsumer(Consumer):
+class _Shared(Consumer):
+    """A consumer whose state another consumer fed the same chunks may update
+    (:func:`share_states`).  A follower (``owner`` set) only checks its own
+    ``nan_policy="raise"``; the owner updates the state once per chunk."""
+
+    def __init__(self, start: int, where: str, check_nan: bool) -> None:
+        super().__init__()
+        self.start = start
+        self.position = start
+        self.where = where
+        self.check_nan = check_nan
+        self.owner: Consumer | None = None
+
+    def _update(self, chunk: np.ndarray) -> None:
+        from .reducers import nan_policy_error
+        from .stages.structural import first_nan_record
+
+        if self.owner is None:
+            self._feed(chunk)
+        elif self.check_nan:
+            bad = first_nan_record(chunk)
+            if bad >= 0:
+                raise nan_policy_error(self.where, self.position + bad)
+        self.position += len(chunk)
+
+    @abc.abstractmethod
+    def _feed(self, chunk: np.ndarray) -> None:
+        """Update the state this consumer owns."""
+
+
+class DescribeConsumer(_Shared):
     """``describe`` and the statistics read from it (``count``, ``mean``...)."""
 
     def __init__(self, meta: Meta, start: int, where: str, ddof: float, nan_policy: str,
@@ -88,23 +119,30 @@ class DescribeConsumer(Consumer):
         from .reducers import Moments, check_ddof, check_nan_policy
         from .sketches.columns import ColumnQuantiles
 
-        super().__init__()
-        self.meta = meta
-        self.where = where
-        self.ddof = check_ddof(ddof, where)
         self.policy = check_nan_policy(nan_policy, where)
+        super().__init__(start, where, self.policy == "raise")
+        self.meta = meta
+        self.ddof = check_ddof(ddof, where)
         self.sketch, self.qs = ColumnQuantiles.for_describe(quantiles, where, start)
         self.moments = Moments(start=start)
         self.pick = pick
 
-    def _update(self, chunk: np.ndarray) -> None:
+    def follow(self, owner: DescribeConsumer) -> None:
+        """Read `owner`'s moments (and sketch) instead of updating its own."""
+        if owner.sketch is None and self.sketch is not None:
+            owner.sketch = self.sketch           # the owner computes it for both
+        self.moments = owner.moments
+        self.sketch = owner.sketch if self.qs else None
+        self.owner = owner
+
+    def _feed(self, chunk: np.ndarray) -> None:
         from .reducers import nan_policy_error
 
         m = self.moments
         m.update(chunk)
         if self.sketch is not None:
             self.sketch.update(chunk)
-        if self.policy == "raise" and m.first_nan is not None:
+        if self.check_nan and m.first_nan is not None:
             raise nan_policy_error(self.where, m.first_nan)
 
     def _result(self) -> Any:
@@ -114,7 +152,7 @@ class DescribeConsumer(Consumer):
         if m.dtype is None:
             dt, rs = self.meta
             m = m.copy().update(np.empty((0, *rs), dt))
-        d = describe_result(m, self.sketch, self.qs, self.ddof, self.policy)
+        d = describe_result(m, self.sketch if self.qs else None, self.qs, self.ddof, self.policy)
         if self.pick is None:
             return d
         if self.pick in ("min", "max") and m.stop == m.start:
@@ -122,6 +160,63 @@ class DescribeConsumer(Consumer):
                              f"{'minimum' if self.pick == 'min' else 'maximum'} of zero records "
                              "is undefined")
         return getattr(d, self.pick)
+
+
+class QuantileConsumer(_Shared):
+    """``quantile``: one sketch per column (:class:`~pystream.sketches.reduce.QuantileSpec`)."""
+
+    def __init__(self, spec: Any, meta: Meta, start: int) -> None:
+        super().__init__(start, "quantile", spec.policy == "raise")
+        self.spec = spec
+        self.meta = meta
+        self.state = spec.factory(start)
+        self.columns = self.state.columns
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What makes two sketch states identical: the sketch's parameters and start."""
+        make = self.columns.make
+        return (make.method, tuple(sorted(make.params.items())), self.start)
+
+    def follow(self, owner: Consumer, columns: Any) -> None:
+        """Read the column sketches `owner` updates (built with the same parameters)."""
+        self.columns = columns
+        self.owner = owner
+
+    def _feed(self, chunk: np.ndarray) -> None:
+        self.state.update(chunk)
+
+    def _result(self) -> Any:
+        values = self.columns.values(self.spec.qa, self.spec.policy, self.meta[1])
+        return float(values) if values.ndim == 0 else values
+
+
+def share_states(consumers: list[Consumer]) -> None:
+    """Let consumers fed the same chunks share the states they can: the
+    describe family one moments state (and one DDSketch per column), a
+    quantile branch the sketches of a ``describe`` or of another quantile
+    branch with the same parameters.  The results are unchanged (the shared
+    state is the one each would have built); the kernels run once per chunk.
+    """
+    from .sketches.columns import DESCRIBE_ALPHA
+
+    moments: dict[int, DescribeConsumer] = {}
+    for c in consumers:
+        if isinstance(c, DescribeConsumer):
+            owner = moments.setdefault(c.start, c)
+            if owner is not c:
+                c.follow(owner)
+    sketches: dict[tuple[Any, ...], tuple[Consumer, Any]] = {}
+    for owner in moments.values():
+        if owner.sketch is not None:
+            key = ("relative", (("alpha", DESCRIBE_ALPHA),), owner.start)
+            sketches[key] = (owner, owner.sketch)
+    for c in consumers:
+        if isinstance(c, QuantileConsumer):
+            if c.key in sketches:
+                c.follow(*sketches[c.key])
+            else:
+                sketches[c.key] = (c, c.columns)
 
 
 class StateConsumer(Consumer):
@@ -255,8 +350,7 @@ def _quantile(q: Any, method: str = "relative", alpha: float = 0.01, k: int = 20
     from .sketches.reduce import QuantileSpec
 
     spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
-    return lambda meta, start: StateConsumer(spec.factory(start),
-                                             lambda state: spec.finish(state, meta[1]))
+    return lambda meta, start: QuantileConsumer(spec, meta, start)
 
 
 def _to_array() -> Maker:

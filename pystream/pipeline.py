@@ -735,13 +735,21 @@ class PushSink:
             pass
 
 
-def fork(stream: Any, branches: dict[str, Any]) -> dict[str, Any]:
-    """``stream.fork(**branches)``: one pass over `stream` feeding every branch."""
+def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> dict[str, Any]:
+    """``stream.fork(**branches)``: one pass over `stream` feeding every branch
+    (on `workers` threads when more than one)."""
+    from .push import ParallelTee
     from .stream import _close
 
     spec = Tee(**branches)
+    if workers is not None:
+        workers = check_count(workers, "workers", "fork", minimum=1)
     root = root_of(stream)
-    consumer = make_consumer(spec, root)
+    if workers is not None and workers > 1:
+        consumer: Consumer = ParallelTee({name: make_consumer(s, root)
+                                          for name, s in spec.branches.items()}, workers)
+    else:
+        consumer = make_consumer(spec, root)
     it = None
     try:
         if not consumer.done:
@@ -757,4 +765,3 @@ def fork(stream: Any, branches: dict[str, Any]) -> dict[str, Any]:
     finally:
         if it is not None:
             _close(it)
-

@@ -27,7 +27,7 @@ import numpy as np
 
 from .consumers import Consumer
 
-__all__ = ["ChainConsumer", "GeneratorPusher", "PushError", "TeeConsumer", "compile_steps"]
+__all__ = ["ChainConsumer", "GeneratorPusher", "ParallelTee", "PushError", "TeeConsumer", "compile_steps"]
 
 
 class PushError(RuntimeError):
@@ -411,25 +411,24 @@ class ChainConsumer(Consumer):
 
 
 class TeeConsumer(Consumer):
-    """Several named consumers fed the same chunks; results are dicts."""
+    """Several named consumers fed the same chunks; results are dicts.
+
+    Consumers that can share a state do (:func:`~pystream.consumers.share_states`).
+    """
 
     def __init__(self, branches: dict[str, Consumer]) -> None:
+        from .consumers import share_states
+
         super().__init__()
         self.branches = branches
+        share_states(list(branches.values()))
 
     @property
     def done(self) -> bool:  # type: ignore[override]
         return all(c.done for c in self.branches.values())
 
     def send(self, chunk: np.ndarray) -> None:
-        for name, c in self.branches.items():
-            if c.done:
-                continue
-            try:
-                c.send(chunk)
-            except Exception as e:
-                add_note(e, f"pystream: in the branch {name!r}")
-                raise
+        _send_all(list(self.branches.items()), chunk)
 
     def _update(self, chunk: np.ndarray) -> None:  # send() is overridden
         self.send(chunk)
@@ -458,3 +457,130 @@ class TeeConsumer(Consumer):
     def abort(self) -> None:
         for c in self.branches.values():
             c.abort()
+
+
+def _send_all(branches: list[tuple[str, Consumer]], chunk: np.ndarray) -> None:
+    for name, c in branches:
+        if c.done:
+            continue
+        try:
+            c.send(chunk)
+        except Exception as e:
+            add_note(e, f"pystream: in the branch {name!r}")
+            raise
+
+
+class _Group:
+    """Branches run by one worker thread of a :class:`ParallelTee`, in order."""
+
+    def __init__(self, branches: list[tuple[str, Consumer]], depth: int) -> None:
+        import queue
+
+        self.branches = branches
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.thread: threading.Thread | None = None
+        self.stop = False
+
+    def run(self) -> None:
+        q = self.queue
+        while True:
+            item = q.get()
+            try:
+                if item is _END or item is _ABORT:
+                    return
+                if self.error is None and not self.stop:   # else drain: the reader never blocks
+                    _send_all(self.branches, item)
+            except BaseException as e:
+                self.error = e
+            finally:
+                del item
+                q.task_done()
+
+    @property
+    def done(self) -> bool:
+        return all(c.done for _, c in self.branches)
+
+
+class ParallelTee(TeeConsumer):
+    """A :class:`TeeConsumer` whose branches run on `workers` threads.
+
+    Each thread owns a fixed group of branches (consumers sharing a state are
+    in the same group) and gets every chunk through a queue of `depth`
+    chunks, so the branches of different groups run at the same time (the C
+    kernels release the GIL) while memory stays bounded.  Each branch still
+    sees the chunks in order, so results are those of the sequential tee.
+    :meth:`result` and :meth:`close` first wait until every chunk sent has
+    been consumed; sinks are closed in the calling thread.
+    """
+
+    def __init__(self, branches: dict[str, Consumer], workers: int, depth: int = 4) -> None:
+        super().__init__(branches)
+        groups: list[list[tuple[str, Consumer]]] = [[] for _ in range(max(1, workers))]
+        # A consumer reading a state another one updates runs in that one's group.
+        home: dict[int, int] = {}
+        i = 0
+        for name, c in branches.items():
+            if getattr(c, "owner", None) is None:
+                home[id(c)] = g = i % len(groups)
+                i += 1
+                groups[g].append((name, c))
+        for name, c in branches.items():
+            owner = getattr(c, "owner", None)
+            if owner is not None:
+                groups[home[id(owner)]].append((name, c))
+        self.groups = [_Group(g, depth) for g in groups if g]
+        self._started = False
+
+    def _start(self) -> None:
+        self._started = True
+        for n, g in enumerate(self.groups):
+            g.thread = threading.Thread(target=g.run, name=f"pystream-fork-{n}", daemon=True)
+            g.thread.start()
+
+    def _raise(self) -> None:
+        for g in self.groups:
+            if g.error is not None:
+                error, g.error = g.error, None
+                raise error
+
+    def send(self, chunk: np.ndarray) -> None:
+        if not self._started:
+            self._start()
+        self._raise()
+        for g in self.groups:
+            if not g.done:
+                g.queue.put(chunk)
+
+    def _sync(self) -> None:
+        if self._started:
+            for g in self.groups:
+                g.queue.join()
+        self._raise()
+
+    def result(self) -> dict[str, Any]:
+        self._sync()
+        return super().result()
+
+    def _stop(self, item: Any) -> None:
+        if self._started:
+            for g in self.groups:
+                g.stop = item is _ABORT
+                g.queue.put(item)
+            for g in self.groups:
+                assert g.thread is not None
+                g.thread.join()
+            self._started = False
+
+    def close(self) -> dict[str, Any]:
+        try:
+            self._sync()
+        except BaseException:
+            self.abort()
+            raise
+        self._stop(_END)
+        return super().close()
+
+    def abort(self) -> None:
+        self._stop(_ABORT)
+        super().abort()

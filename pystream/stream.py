@@ -1255,7 +1255,7 @@ class Stream(StageMethods):
             _close(it)      # an engine stops its workers now if func raised
         return n
 
-    def fork(self, **branches: Any) -> dict[str, Any]:
+    def fork(self, *, workers: int | None = None, **branches: Any) -> dict[str, Any]:
         """Run several terminal operations in one pass over the stream.
 
         Each chunk is read once and handed to every branch in turn, then
@@ -1272,7 +1272,15 @@ class Stream(StageMethods):
             (``"describe"``, ``"mean"``...), a reducer state, a branch made
             by a pipeline's terminal method
             (``ps.pipeline().moving_mean(100).to_npy(path)``), a pipeline
-            (its output collected) or a nested ``tee``.
+            (its output collected) or a nested ``tee``.  (``workers`` is not
+            a branch name.)
+        workers : int, optional
+            Run the branches on this many threads, each thread owning some
+            of the branches and getting every chunk through a short queue
+            (the C kernels release the GIL, so branches run on separate
+            cores; the results are the same).  Default: every branch in
+            turn in the calling thread, where ``to_callback`` functions are
+            then called too.
 
         Returns
         -------
@@ -1288,6 +1296,13 @@ class Stream(StageMethods):
             stage and records, in a pipeline); every branch is aborted first,
             so no file sink leaves a file behind.
 
+        Notes
+        -----
+        Branches computing statistics of the ``describe`` family (``count``,
+        ``sum``, ``mean``, ``var``, ``std``, ``min``, ``max``, ``describe``)
+        directly on the stream share one state: the moments kernel runs
+        once per chunk for all of them.
+
         Examples
         --------
         >>> import numpy as np, pystream as ps
@@ -1299,7 +1314,7 @@ class Stream(StageMethods):
         """
         from .pipeline import fork
 
-        return fork(self, branches)
+        return fork(self, branches, workers)
 
     def _length_hint(self, record_nbytes: int) -> int:
         """Records of the in-memory source under this stream, or 0 (a hint only).

@@ -607,3 +607,67 @@ def test_async_source_bad_item_is_reported() -> None:
 
     with pytest.raises(TypeError, match="item at record 3 has dtype float32"):
         asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- shared states, threads
+
+
+@pytest.mark.parametrize("workers", [None, 2, 3])
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_fork_shared_states_and_threads_equal_separate_runs(workers, shape) -> None:
+    x = RNG.normal(size=(6000, *shape))
+    x[RNG.integers(0, 6000, 40)] = np.nan
+    s = ps.from_array(x, chunk_size=512)
+    runs = {
+        "mean": ("mean", lambda s: s.mean()),
+        "std1": (ps.pipeline().std(ddof=1, nan_policy="omit"), lambda s: s.std(ddof=1, nan_policy="omit")),
+        "describe": ("describe", lambda s: s.describe()),
+        "d_omit": (ps.pipeline().describe(nan_policy="omit", quantiles=[0.5]),
+                   lambda s: s.describe(nan_policy="omit", quantiles=[0.5])),
+        "q_rel": (ps.pipeline().quantile([0.1, 0.9], nan_policy="omit"),
+                  lambda s: s.quantile([0.1, 0.9], nan_policy="omit")),
+        "q_rel2": (ps.pipeline().quantile(0.5, alpha=0.02, nan_policy="omit"),
+                   lambda s: s.quantile(0.5, alpha=0.02, nan_policy="omit")),
+        "kll_a": (ps.pipeline().quantile(0.5, method="kll", nan_policy="omit"),
+                  lambda s: s.quantile(0.5, method="kll", nan_policy="omit")),
+        "kll_b": (ps.pipeline().quantile([0.2], method="kll", nan_policy="omit"),
+                  lambda s: s.quantile([0.2], method="kll", nan_policy="omit")),
+        "max": (ps.pipeline().max(nan_policy="omit"), lambda s: s.max(nan_policy="omit")),
+        "smooth": (ps.pipeline().moving_mean(5).mean(nan_policy="omit"),
+                   lambda s: s.moving_mean(5).mean(nan_policy="omit")),
+    }
+    r = s.fork(workers=workers, **{k: b for k, (b, _) in runs.items()})
+    for k, (_, run) in runs.items():
+        _equal_results(r[k], run(s))
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_fork_shared_state_nan_raise(workers) -> None:
+    x = np.arange(3000.0)
+    x[2222] = np.nan
+    s = ps.from_array(x, chunk_size=100)
+    for first in (True, False):              # the raising branch before or after the owner
+        branches = {"strict": ps.pipeline().mean(nan_policy="raise"), "d": "describe"}
+        if not first:
+            branches = dict(reversed(list(branches.items())))
+        with pytest.raises(ValueError, match="mean: NaN at record 2222"):
+            s.fork(workers=workers, **branches)
+    with pytest.raises(ValueError, match="quantile: NaN at record 2222"):
+        s.fork(workers=workers, d="describe", q=ps.pipeline().quantile(0.5, nan_policy="raise"))
+
+
+def test_fork_threads_error_and_cleanup(tmp_path) -> None:
+    before = threading.active_count()
+
+    def fail(c: np.ndarray) -> None:
+        if c[0] >= 5000:
+            raise LookupError("stop here")
+
+    with pytest.raises(LookupError) as info:
+        ps.from_array(np.arange(20000.0), chunk_size=1000).fork(
+            workers=2, out=ps.pipeline().to_npy(tmp_path / "o.npy"),
+            cb=ps.pipeline().to_callback(fail), m="mean")
+    assert "branch 'cb'" in "".join(info.value.__notes__)
+    assert os.listdir(tmp_path) == [] and threading.active_count() == before
+    with pytest.raises(ValueError, match="workers"):
+        ps.from_array(np.arange(3.0)).fork(workers=0, m="mean")
