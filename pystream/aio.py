@@ -61,28 +61,32 @@ class AsyncSource(_OneShotSource):
         self._ait: AsyncIterator[Any] | None = None
         self._offset = 0
 
+    def convert(self, item: Any) -> np.ndarray:
+        """`item` as a chunk of the stream (see :func:`from_async_iterable`)."""
+        from .pipeline import as_chunk
+
+        chunk = as_chunk(item, self.dtype, self.record_shape,
+                         f"from_async_iterable: the item at record {self._offset}")
+        self._offset += len(chunk)
+        return chunk
+
+    def _aiterator(self) -> AsyncIterator[Any]:
+        if self._ait is None:
+            self._ait = aiter(self.aiterable)
+        return self._ait
+
     async def prefetch(self) -> None:
         """Read the first item in the running loop and keep it for a synchronous
         peek (what resolves a ``map``'s output type when it cannot be inferred)."""
         if self._buffer or self._it is not None:
             return
         self._check()
-        if self._ait is None:
-            self._ait = aiter(self.aiterable)
         try:
-            item = await anext(self._ait)
+            item = await anext(self._aiterator())
         except StopAsyncIteration:
             self._it = iter(())                  # nothing more to read
             return
-        chunk = self.convert(item, self._offset)
-        self._offset += len(chunk)
-        self._buffer.append(chunk)
-
-    def convert(self, item: Any, offset: int) -> np.ndarray:
-        from .pipeline import as_chunk
-
-        return as_chunk(item, self.dtype, self.record_shape,
-                        f"from_async_iterable: the item at record {offset}")
+        self._buffer.append(self.convert(item))
 
     def _sync_chunks(self) -> Iterator[np.ndarray]:
         try:
@@ -92,21 +96,16 @@ class AsyncSource(_OneShotSource):
         else:
             raise RuntimeError(_IN_LOOP)
         loop = asyncio.new_event_loop()
-        it = aiter(self.aiterable)
-        offset = 0
+        it = self._aiterator()
         try:
             while True:
                 try:
                     item = loop.run_until_complete(anext(it))
                 except StopAsyncIteration:
                     return
-                chunk = self.convert(item, offset)
-                offset += len(chunk)
-                yield chunk
+                yield self.convert(item)
         finally:
-            aclose = getattr(it, "aclose", None)
-            if aclose is not None:
-                loop.run_until_complete(aclose())
+            loop.run_until_complete(_aclose(it))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -124,17 +123,19 @@ class AsyncSource(_OneShotSource):
                 if chunk is None:
                     return
                 yield chunk
-        it = aiter(self.aiterable)
-        offset = 0
+        it = self._aiterator()
         try:
             async for item in it:
-                chunk = self.convert(item, offset)
-                offset += len(chunk)
-                yield chunk
+                yield self.convert(item)
         finally:
-            aclose = getattr(it, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _aclose(it)
+
+
+async def _aclose(it: Any) -> None:
+    """Close an async generator (its ``finally`` blocks run); other iterators need nothing."""
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def from_async_iterable(aiterable: AsyncIterable[Any], dtype: DTypeLike,

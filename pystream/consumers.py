@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import abc
 import inspect
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -357,34 +356,24 @@ def _to_array() -> Maker:
     return lambda meta, start: ArrayConsumer(meta)
 
 
-def _check_path(path: Any, where: str) -> str:
-    target = os.fspath(path)
-    if not isinstance(target, str):
-        raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
-    return target
-
-
 def _to_npy(path: Any) -> Maker:
-    from .sinks import NpyWriter
+    from .sinks import NpyWriter, check_target
 
-    target = _check_path(path, "to_npy")
+    target = check_target(path, "to_npy")
     return lambda meta, start: WriterConsumer(NpyWriter(target, *meta))
 
 
 def _to_file(path: Any) -> Maker:
-    from .sinks import RawWriter
+    from .sinks import RawWriter, check_target
 
-    target = _check_path(path, "to_file")
+    target = check_target(path, "to_file")
     return lambda meta, start: WriterConsumer(RawWriter(target, *meta))
 
 
 def _to_text(path: Any, fmt: Any = None, delimiter: str = " ", header: str | None = None) -> Maker:
-    from .sinks import TextWriter
+    from .sinks import TextWriter, check_target
 
-    target = _check_path(path, "to_text")
+    target = check_target(path, "to_text")
     return lambda meta, start: WriterConsumer(TextWriter(target, *meta, fmt, delimiter, header))
 
 

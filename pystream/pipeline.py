@@ -517,16 +517,9 @@ def as_chunk(data: Any, dtype: np.dtype | None, record_shape: tuple[int, ...] | 
         For data of another record shape.
     """
     if type(data) is not np.ndarray:
-        if isinstance(data, np.ma.MaskedArray):
-            raise TypeError(f"{where} is a masked array; use .filled() first")
-        if isinstance(data, np.ndarray):
-            data = data.view(np.ndarray)
-        else:
-            try:
-                data = np.asarray(data, dtype=dtype)
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"{where} cannot be converted to an array of "
-                                f"{dtype or 'numbers'}: {e}") from None
+        from .sources import as_ndarray
+
+        data = as_ndarray(data, dtype, where)
     if dtype is None:
         if data.dtype.kind not in "biufc":
             raise TypeError(f"{where} has dtype {data.dtype}; streams hold numbers")

@@ -24,7 +24,7 @@ from typing import IO, Any, Union
 import numpy as np
 
 __all__ = ["AtomicFile", "ChunkWriter", "NpyWriter", "RawWriter", "TextWriter", "atomic_output",
-           "drain", "npy_header"]
+           "check_target", "drain", "npy_header"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -61,6 +61,25 @@ def npy_header(dtype: np.dtype, shape: tuple[int, ...], size: int | None = None)
     return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
 
 
+def check_target(path: PathLike, where: str) -> str:
+    """`path` as a str, checked as the target of a sink: its directory exists
+    and it is not a directory.
+
+    Raises
+    ------
+    TypeError, FileNotFoundError, IsADirectoryError
+    """
+    target = os.fspath(path)
+    if not isinstance(target, str):
+        raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{where}: {target!r} is a directory")
+    return target
+
+
 class AtomicFile:
     """A temporary binary file next to `path` that becomes `path` on :meth:`commit`.
 
@@ -94,14 +113,8 @@ class AtomicFile:
     """
 
     def __init__(self, path: PathLike, where: str) -> None:
-        target = os.fspath(path)
-        if not isinstance(target, str):
-            raise TypeError(f"{where}: path must be a str or path-like, got {path!r}")
+        target = check_target(path, where)
         directory = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"{where}: the directory {directory!r} does not exist")
-        if os.path.isdir(target):
-            raise IsADirectoryError(f"{where}: {target!r} is a directory")
         fd, self.tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".partial",
                                         dir=directory)
         self.target = target

@@ -214,27 +214,34 @@ def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
 # --------------------------------------------------------------------------- from_chunks
 
 
+def as_ndarray(data: Any, dtype: np.dtype | None, where: str) -> np.ndarray:
+    """`data` as a plain ndarray: ndarray subclasses are viewed, other objects
+    (lists, scalars) converted to `dtype`; masked arrays are refused.
+
+    Raises
+    ------
+    TypeError
+        For a masked array (its mask would be lost) or data numpy cannot convert.
+    """
+    if type(data) is np.ndarray:
+        return data
+    if isinstance(data, np.ma.MaskedArray):
+        raise TypeError(f"{where} is a masked array; use .filled() first")
+    if isinstance(data, np.ndarray):
+        return data.view(np.ndarray)
+    try:
+        return np.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{where} cannot be converted to an array: {e}") from None
+
+
 def _validated_chunks(
     chunks: Iterable[Any], dtype: np.dtype | None, record_shape: tuple[int, ...] | None
 ) -> Iterator[np.ndarray]:
     offset = 0
     for i, c in enumerate(chunks):
         if type(c) is not np.ndarray:
-            if isinstance(c, np.ma.MaskedArray):
-                raise TypeError(
-                    f"from_chunks: chunk {i} (record offset {offset}) is a masked array; "
-                    "use .filled() first"
-                )
-            if isinstance(c, np.ndarray):
-                c = c.view(np.ndarray)
-            else:
-                try:
-                    c = np.asarray(c, dtype=dtype)
-                except (TypeError, ValueError) as e:
-                    raise TypeError(
-                        f"from_chunks: chunk {i} (record offset {offset}) cannot be converted "
-                        f"to an array: {e}"
-                    ) from None
+            c = as_ndarray(c, dtype, f"from_chunks: chunk {i} (record offset {offset})")
         if c.ndim == 0:
             raise ValueError(
                 f"from_chunks: chunk {i} (record offset {offset}) is 0-d; chunks must have shape "

@@ -182,11 +182,20 @@ class _StageSource:
         chunks = self.parent._iter(peek)
         return _native_chunks(chunks) if self.native else chunks
 
+    def _annotated(self, peek: bool) -> Iterator[np.ndarray]:
+        # An exception leaving the stage gets a note naming it and the global
+        # records of the input chunk it was working on.
+        from .engines.plan import Offsets, _stage_name, annotated
+
+        offsets = Offsets(self.upstream(peek), self.parent._start)
+        return annotated(self.stage(offsets, *self.args, **self.kwargs),
+                         _stage_name(self.stage, self.args), offsets)
+
     def open(self) -> Iterator[np.ndarray]:
-        return self.stage(self.upstream(False), *self.args, **self.kwargs)
+        return self._annotated(False)
 
     def peek(self) -> Iterator[np.ndarray]:
-        return self.stage(self.upstream(True), *self.args, **self.kwargs)
+        return self._annotated(True)
 
 
 def native_dtype(dtype: np.dtype) -> np.dtype:
@@ -206,29 +215,48 @@ def _native_chunks(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
 Source = _CallableSource | _OneShotSource | _StageSource
 
 
-def _run(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...]) -> Iterator[np.ndarray]:
-    """Apply the fused chunk functions `fns` to `chunks`, dropping empty chunks."""
+def _run(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...],
+         start: int | None = None) -> Iterator[np.ndarray]:
+    """Apply the fused chunk functions `fns` to `chunks`, dropping empty chunks.
+
+    With `start` (the global index of the first record), an exception raised
+    by a function gets a note naming it and the global records of the chunk
+    it was given.  (The engines, which run this per partition, add their own.)
+    """
     n = len(fns)
     if n == 0:
         for c in chunks:
             if len(c):
                 yield c
-    elif n == 1:
-        f = fns[0]
-        for c in chunks:
-            if len(c):
+        return
+    offset = 0 if start is None else start
+    f = fns[0]
+    for c in chunks:
+        k = len(c)
+        if not k:
+            continue
+        try:
+            if n == 1:
                 c = f(c)
-                if len(c):
-                    yield c
-    else:
-        for c in chunks:
-            if len(c):
+            else:
                 for f in fns:
                     c = f(c)
                     if not len(c):
                         break
-                else:
-                    yield c
+        except Exception as e:
+            if start is not None:
+                _note_fn(e, f, offset, k)
+            raise
+        offset += k
+        if len(c):
+            yield c
+
+
+def _note_fn(error: Exception, fn: ChunkFn, offset: int, k: int) -> None:
+    from .engines.plan import _fn_name, add_note
+
+    add_note(error, f"pystream: raised by the stage {_fn_name(fn)!r} on its input chunk of "
+                    f"global records [{offset}, {offset + k})")
 
 
 def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -445,7 +473,7 @@ class Stream(StageMethods):
         chunks = src.peek() if peek else src.open()
         if not self._fns and src.nonempty:
             return chunks
-        return _run(chunks, self._fns)
+        return _run(chunks, self._fns, self._start)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Iterate over the chunks (non-empty plain ndarrays).

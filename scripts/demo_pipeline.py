@@ -89,6 +89,43 @@ EXAMPLES = [
               f"({t_serial / t_threads:.2f}x); identical: {parallel == serial}")
         """,
     ),
+    (
+        "One pass, several results: fork() hands each chunk of the file to every "
+        "branch (statistics, a histogram, a moving mean written to a .npy) and "
+        "keeps none of them",
+        """
+        import os, tempfile
+        out = os.path.join(tempfile.mkdtemp(), "smooth.npy")
+        s = ps.from_npy(path).take(20_000_000)
+        r = s.fork(stats=ps.pipeline().describe(nan_policy="omit"),
+                   hist=ps.pipeline().histogram(bins=6, range=(0, 120)),
+                   smooth=ps.pipeline().moving_mean(window=100).to_npy(out))
+        print(r["stats"])
+        print("histogram:", r["hist"].counts.tolist())
+        print(f"{r['smooth']:,} moving means written; same as their own pass:",
+              np.array_equal(np.load(out), s.moving_mean(window=100).to_array(), equal_nan=True))
+        """,
+    ),
+    (
+        "Push mode: the same stages fed by a callback as data arrives, in chunks of "
+        "any size; the result equals the pull run bit for bit",
+        """
+        p = ps.pipeline().map(np.abs).moving_mean(window=100)
+        x = np.load(path, mmap_mode="r")[:1_000_000]
+        sink = p.push(ps.tee(last=ps.pipeline().to_array(),
+                             stats=ps.pipeline().describe(nan_policy="omit")))
+        rng = np.random.default_rng(1)
+        i = 0
+        while i < len(x):                         # bursts of 1 to 5000 records
+            k = int(rng.integers(1, 5000))
+            sink.send(x[i:i + k])
+            i += k
+        live = sink.result()                      # readable any time, sink still open
+        pushed = sink.close()
+        print("pushed == pulled:", np.array_equal(pushed["last"], p(ps.from_array(x)).to_array(),
+                                                equal_nan=True), "| mean", live["stats"].mean)
+        """,
+    ),
 ]
 
 

@@ -671,3 +671,54 @@ def test_fork_threads_error_and_cleanup(tmp_path) -> None:
     assert os.listdir(tmp_path) == [] and threading.active_count() == before
     with pytest.raises(ValueError, match="workers"):
         ps.from_array(np.arange(3.0)).fork(workers=0, m="mean")
+
+
+def test_pull_errors_name_the_stage_and_records() -> None:
+    def bad(c: np.ndarray) -> np.ndarray:
+        if c[-1] >= 250:
+            raise ArithmeticError("too big")
+        return c
+
+    s = ps.from_array(np.arange(1000.0), chunk_size=100).skip(50)
+    with pytest.raises(ArithmeticError) as info:
+        s.map(np.abs).map(bad).to_array()
+    # records of the stream after skip(50): values 200..299 are its records [150, 250)
+    assert "stage 'map(bad)' on its input chunk of global records [150, 250)" in info.value.__notes__[0]
+
+    def gen(chunks):
+        for c in chunks:
+            if c[0] >= 500:
+                raise KeyError("gen")
+            yield c
+
+    with pytest.raises(KeyError) as info:
+        ps.from_array(np.arange(1000.0), chunk_size=100).pipe(gen).sum()
+    assert info.value.__notes__ == [
+        "pystream: raised by the stage 'gen' on its input chunk of global records [500, 600)"]
+
+
+def test_async_map_whose_type_needs_the_first_chunk() -> None:
+    """The output type of this map is found on the first item, read in the loop
+    (not by a synchronous peek, which would block it)."""
+    import asyncio
+
+    class Readings:                                          # an async iterable, not a generator
+        def __aiter__(self):
+            return self._gen()
+
+        async def _gen(self):
+            for v in ([1.0, 2.0], [3.0], [4.0, 5.0]):
+                yield v
+
+    def widen(c: np.ndarray) -> np.ndarray:
+        if not len(c):
+            raise ValueError("no type probe on an empty chunk")
+        return np.stack([c, -c], axis=1).astype("f4")
+
+    async def main() -> np.ndarray:
+        s = ps.from_async_iterable(Readings(), "f8").map(widen).cumsum()
+        return np.concatenate([c async for c in s])
+
+    out = asyncio.run(main())
+    assert out.dtype == np.float64 and out.tolist() == [[1, -1], [3, -3], [6, -6], [10, -10],
+                                                         [15, -15]]

@@ -449,15 +449,39 @@ def add_note(error: BaseException, note: str) -> None:
             pass
 
 
-def annotated(chunks: Iterator[np.ndarray], name: str, offsets: Offsets) -> Iterator[np.ndarray]:
+class annotated:  # noqa: N801 - used like the generator function it replaces
     """`chunks` (a step's output); an exception leaving it gets a note naming
-    the step and the global index of the input chunk it was working on."""
-    try:
-        yield from chunks
-    except Exception as e:
-        add_note(e, f"pystream: raised by the stage {name!r} on its input chunk of global "
-                    f"records [{offsets.offset}, {offsets.next})")
-        raise
+    the step and the global index of the input chunk it was working on.
+
+    An iterator object, not a generator, so it adds no generator frame (the
+    hop count of a pipeline, see ``tests/test_stages.py``) between stages.
+    """
+
+    __slots__ = ("chunks", "name", "offsets")
+
+    def __init__(self, chunks: Iterator[np.ndarray], name: str, offsets: Offsets) -> None:
+        self.chunks = chunks
+        self.name = name
+        self.offsets = offsets
+
+    def __iter__(self) -> annotated:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        try:
+            return next(self.chunks)
+        except StopIteration:
+            raise
+        except Exception as e:
+            offsets = self.offsets
+            add_note(e, f"pystream: raised by the stage {self.name!r} on its input chunk of "
+                        f"global records [{offsets.offset}, {offsets.next})")
+            raise
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
