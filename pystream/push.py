@@ -490,7 +490,8 @@ class _Group:
                 if item is _END or item is _ABORT:
                     return
                 if self.error is None and not self.stop:   # else drain: the reader never blocks
-                    _send_all(self.branches, item)
+                    for chunk in item:
+                        _send_all(self.branches, chunk)
             except BaseException as e:
                 self.error = e
             finally:
@@ -507,15 +508,21 @@ class ParallelTee(TeeConsumer):
 
     Each thread owns a fixed group of branches (consumers sharing a state are
     in the same group) and gets every chunk through a queue of `depth`
-    chunks, so the branches of different groups run at the same time (the C
+    batches of chunks (:attr:`BATCH_BYTES` each), so the branches of different groups run at the same time (the C
     kernels release the GIL) while memory stays bounded.  Each branch still
     sees the chunks in order, so results are those of the sequential tee.
     :meth:`result` and :meth:`close` first wait until every chunk sent has
     been consumed; sinks are closed in the calling thread.
     """
 
+    #: Chunks are handed to the threads in batches of about this many bytes
+    #: (one queue operation per batch, not per chunk).
+    BATCH_BYTES = 1 << 20
+
     def __init__(self, branches: dict[str, Consumer], workers: int, depth: int = 4) -> None:
         super().__init__(branches)
+        self._batch: list[np.ndarray] = []
+        self._batch_bytes = 0
         groups: list[list[tuple[str, Consumer]]] = [[] for _ in range(max(1, workers))]
         # A consumer reading a state another one updates runs in that one's group.
         home: dict[int, int] = {}
@@ -545,17 +552,25 @@ class ParallelTee(TeeConsumer):
                 raise error
 
     def send(self, chunk: np.ndarray) -> None:
+        self._batch.append(chunk)
+        self._batch_bytes += chunk.nbytes
+        if self._batch_bytes >= self.BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
         if not self._started:
             self._start()
         self._raise()
-        for g in self.groups:
-            if not g.done:
-                g.queue.put(chunk)
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if batch:
+            for g in self.groups:
+                if not g.done:
+                    g.queue.put(batch)
 
     def _sync(self) -> None:
-        if self._started:
-            for g in self.groups:
-                g.queue.join()
+        self._flush()
+        for g in self.groups:
+            g.queue.join()
         self._raise()
 
     def result(self) -> dict[str, Any]:
