@@ -10,8 +10,9 @@ its size:
 * anything else                  -> :func:`pystream.from_text` (CSV / text;
   ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
   the dtype the text is parsed as; ``.gz`` files are decompressed)
-* ``-``                          -> standard input (raw binary with
-  ``--dtype``, text otherwise)
+* ``-``                          -> standard input: a ``.npy`` stream when it
+  starts with the ``.npy`` magic string, raw binary with ``--dtype``, text
+  otherwise
 
 and summarised in one pass with :meth:`Stream.describe`.  The result is
 printed as a table, or as JSON with ``--json`` (NaN becomes ``null``,
@@ -285,21 +286,23 @@ class _CountingReader(io.RawIOBase):
             super().close()
 
 
-def _check_options(args: argparse.Namespace, kind: str) -> None:
-    """Refuse options that do not apply to the selected kind of input."""
+def _check_options(args: argparse.Namespace, kind: str, why: str | None = None) -> None:
+    """Refuse options that do not apply to the selected kind of input
+    (`why` replaces the default reason)."""
     raw_opts = {"--record-shape": args.record_shape, "--offset": args.offset}
     text_opts = {"--delimiter": args.delimiter, "--usecols": args.usecols,
                  "--skiprows": args.skiprows}
     if kind == "npy":
         bad = {"--dtype": args.dtype, **raw_opts, **text_opts}
-        why = ".npy files carry their own dtype and shape"
+        why_default = ".npy files carry their own dtype and shape"
     elif kind == "raw":
         bad = text_opts
-        why = "the input is read as raw binary (because --dtype was given)"
+        why_default = "the input is read as raw binary (because --dtype was given)"
     else:
         bad = raw_opts
-        why = "the input is read as text (give --dtype to read raw binary)"
+        why_default = "the input is read as text (give --dtype to read raw binary)"
     given = [name for name, value in bad.items() if value is not None]
+    why = why or why_default
     if given:
         raise CLIError(f"{', '.join(given)} cannot be used here: {why}")
 
@@ -399,19 +402,131 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
     return Input(stream, "text", path, total=os.path.getsize(path), counter=counter)
 
 
+#: The first bytes of every .npy file (and of a .npy stream on stdin).
+NPY_MAGIC = b"\x93NUMPY"
+
+
+class _PrefixedReader(io.RawIOBase):
+    """A binary reader returning `prefix`, then the rest of `raw` (stdin whose
+    first bytes had to be read to recognise its format)."""
+
+    name = "<stdin>"
+
+    def __init__(self, prefix: bytes, raw: Any):
+        super().__init__()
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._prefix:
+            n = min(len(buf), len(self._prefix))
+            buf[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is not None:
+            return readinto(buf) or 0
+        data = self._raw.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
+def _sniff(buf: Any) -> tuple[bytes, Any]:
+    """The first bytes of binary stdin (up to the .npy magic's length), and a
+    reader that still returns them: `buf` itself when they could be seen
+    without consuming them (peek on a pipe or a file, or seek back)."""
+    n = len(NPY_MAGIC)
+    peek = getattr(buf, "peek", None)
+    if peek is not None:
+        head = peek(n)[:n]
+        # decided unless a pipe delivered only the start of what may be the magic
+        if len(head) == n or not head or not NPY_MAGIC.startswith(head):
+            return head, buf
+    elif getattr(buf, "seekable", lambda: False)():
+        pos = buf.tell()
+        head = buf.read(n)
+        buf.seek(pos)
+        return head, buf
+    head = b""
+    while len(head) < n:
+        more = buf.read(n - len(head))
+        if not more:
+            break
+        head += more
+    return head, io.BufferedReader(_PrefixedReader(head, buf), buffer_size=1 << 16)
+
+
+def _check_npy_length(chunks: Iterator[np.ndarray], expected: int) -> Iterator[np.ndarray]:
+    """Pass the chunks through; fail if the stream does not hold `expected` records."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > expected:
+            raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, "
+                             "but more data follows them")
+        yield chunk
+    if seen < expected:
+        raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, but "
+                         f"the input ended after {seen:,} (truncated)")
+
+
+def _open_stdin_npy(reader: Any, args: argparse.Namespace) -> Input:
+    """A .npy stream on stdin: its header, then raw records read in order."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(reader)
+        if version == (1, 0):
+            shape, fortran, dt = fmt.read_array_header_1_0(reader)
+        elif version == (2, 0):
+            shape, fortran, dt = fmt.read_array_header_2_0(reader)
+        else:
+            shape, fortran, dt = fmt._read_array_header(reader, version)  # 3.0: utf-8 header
+    except (ValueError, OSError, EOFError, AttributeError) as exc:
+        raise CLIError(f"<stdin>: not a valid .npy stream: {_exc_text(exc)}") from None
+    if not shape:
+        raise CLIError("<stdin>: the .npy stream holds a 0-d array (a single value), "
+                       "which has no records")
+    if fortran and len(shape) > 1:
+        raise CLIError("<stdin>: the .npy stream is in Fortran order, so its records are "
+                       "not contiguous and cannot be streamed; save it in C order")
+    rs = tuple(int(n) for n in shape[1:])
+    if dt.itemsize * int(np.prod(rs, dtype=np.int64)) == 0:
+        raise CLIError(f"<stdin>: the .npy stream holds records of zero bytes "
+                       f"(dtype {dt}, shape {tuple(shape)})")
+    stream = _call(_api("from_file"), reader, dtype=dt, record_shape=rs,
+                   chunk_size=args.chunk_size)
+    stream = stream.pipe(_check_npy_length, int(shape[0]))
+    rec_bytes = _record_bytes(dt, rs)
+    return Input(stream, "npy", "<stdin>", total=int(shape[0]) * rec_bytes,
+                 bytes_per_record=rec_bytes)
+
+
 def _open_stdin(args: argparse.Namespace) -> Input:
     if sys.stdin is None or getattr(sys.stdin, "closed", False):
         raise CLIError("FILE is '-' but there is no standard input")
+    buf = getattr(sys.stdin, "buffer", None)
+    head, reader = _sniff(buf) if buf is not None else (b"", None)
+    if head == NPY_MAGIC:
+        _check_options(args, "npy", "standard input is a .npy stream (it starts with the "
+                                    ".npy magic string), which carries its own dtype and shape")
+        return _open_stdin_npy(reader, args)
     if args.dtype is not None:
         _check_options(args, "raw")
         dt = args.dtype
-        stream = _call(_api("from_file"), "-", dtype=dt,
+        source = "-" if reader is buf else reader
+        stream = _call(_api("from_file"), source, dtype=dt,
                        record_shape=args.record_shape, offset=args.offset,
                        chunk_size=args.chunk_size)
         return Input(stream, "raw", "<stdin>",
                      bytes_per_record=_record_bytes(dt, args.record_shape or ()))
     _check_options(args, "text")
-    stream = _call(_api("from_text"), "-", **_text_kwargs(args, ""))
+    text: Any = "-"
+    if reader is not buf:  # the first bytes were consumed: decode what reader returns
+        text = io.TextIOWrapper(reader, encoding="utf-8")
+    stream = _call(_api("from_text"), text, **_text_kwargs(args, ""))
     return Input(stream, "text", "<stdin>")
 
 
