@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 
+import pystream as ps
 from pystream import cli
 from pystream.cli import main
 
@@ -706,3 +707,50 @@ def test_describe_histogram_not_for_stdin(capsys, monkeypatch):
     status, out, _ = run(capsys, "describe", "-", "--dtype", "<f8")
     assert status == 0
     assert "not shown for standard input" in out and "p50" in out
+
+
+# -- describe --stage ------------------------------------------------------------
+
+
+def test_describe_stages(tmp_path, capsys, signal):
+    path = tmp_path / "x.npy"
+    np.save(path, signal)
+    got = run_json(capsys, "describe", path, "--stage", "moving_mean:window=50",
+                   "--stage", "resample:10,how=max", "--nan-policy", "omit", "--bins", 5)
+    y = ps.from_npy(path).moving_mean(window=50).resample(10, how="max").to_array()
+    assert got["stages"] == ["moving_mean:window=50", "resample:10,how=max"]
+    assert got["records"] == len(y) == 500
+    assert_matches(got, expected(y, omit=True))
+    counts, edges = np.histogram(y[~np.isnan(y)], bins=5)  # the second pass has the stages too
+    assert got["histogram"]["counts"] == counts.tolist()
+    assert got["histogram"]["edges"] == edges.tolist()
+    status, out, _ = run(capsys, "describe", path, "--stage", "take:n=10", "--stage",
+                         "astype:int32")
+    assert status == 0
+    assert "stages      take:n=10 astype:int32" in out and "dtype       int32" in out
+    assert "records     10\n" in out
+
+
+def test_describe_stages_on_stdin(monkeypatch, capsys):
+    a = np.arange(100, dtype=np.float64)
+    _fake_stdin(monkeypatch, "\n".join(f"{v:g}" for v in a).encode())
+    got = run_json(capsys, "describe", "-", "--stage", "cumsum", "--stage", "skip:n=90")
+    assert got["records"] == 10 and got["sum"] == float(np.cumsum(a)[90:].sum())
+
+
+@pytest.mark.parametrize("stage,frag", [
+    ("moving_mean", "parameter 'window' is required"),
+    ("moving_mean:window=0", "window must be >= 1"),
+    ("nope", "unknown stage 'nope'"),
+])
+def test_describe_bad_stage(tmp_path, capsys, stage, frag):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(10.0))
+    status, out, err = run(capsys, "describe", path, "--stage", stage)
+    assert status == 2 and out == ""
+    assert_one_error_line(err, f"stage {stage!r}", frag)
+
+
+def test_describe_help_mentions_stages(capsys):
+    status, out, _ = run(capsys, "describe", "--help")
+    assert status == 0 and "--stage STAGE" in out and "pystream run" in out
