@@ -396,3 +396,50 @@ def test_binary_is_not_written_to_a_terminal(monkeypatch, capsys, npy):
     monkeypatch.setattr(sys, "stdout", _BinaryTTY(raw))
     assert cli.main(["run", str(npy), "take:n=3", "-o", "-"]) == 0
     assert raw.getvalue() == np.load(npy)[:3].tobytes()
+
+
+# -- the documented commands ----------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCUMENTED = ("README.md", "docs/cli.rst", "docs/getting_started.rst")
+
+
+def _documented_commands() -> list[tuple[str, list[str], str | None]]:
+    """Every ``$ pystream ...`` command line of the docs (each side of a pipe),
+    with the error line printed below it, if the docs show one."""
+    found = []
+    for name in DOCUMENTED:
+        with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+        for i, line in enumerate(lines):
+            if line.startswith("$ "):
+                after = lines[i + 1] if i + 1 < len(lines) else ""
+                error = after if after.startswith("pystream: error: ") else None
+                for part in line[2:].split("|"):
+                    argv = shlex.split(part, comments=True)
+                    if argv and argv[0] == "pystream":
+                        found.append((name, argv[1:], error))
+    return found
+
+
+def test_the_docs_show_run_commands():
+    commands = _documented_commands()
+    assert sum(argv[0] == "run" for _, argv, _ in commands) >= 8
+    assert sum(error is not None for _, _, error in commands) >= 3
+    assert {"README.md", "docs/cli.rst", "docs/getting_started.rst"} == {n for n, _, _ in commands}
+
+
+@pytest.mark.parametrize("where,argv,error", _documented_commands(),
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_documented_command(tmp_path, monkeypatch, capsys, where, argv, error):
+    """A command parses (stages included); one shown with an error prints exactly
+    that error (run where none of the documented files exist)."""
+    if error is not None:
+        monkeypatch.chdir(tmp_path)
+        assert cli.main(argv) == 2
+        assert capsys.readouterr().err.strip() == error
+        return
+    args = cli.build_parser().parse_args(argv)
+    texts = getattr(args, "stages", None) or getattr(args, "stage", None) or []
+    specs = cli._stage_specs(texts)
+    assert [s.text for s in specs] == texts
