@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.intermixed = True
     r.help_tail = _stage_listing
     r.add_argument("file", metavar="INPUT", help="input path, or '-' for stdin")
-    r.add_argument("stages", nargs="*", metavar="STAGE",
+    r.add_argument("stages", nargs="*", default=[], metavar="STAGE",
                    help="name or name:key=value,... (listed below)")
     out = r.add_argument_group("output")
     out.add_argument("-o", "--output", metavar="OUTPUT",

@@ -338,6 +338,8 @@ def test_usage_errors(npy, argv, fragment):
 
 def test_missing_input():
     assert_error(pystream("run", "nope.npy", "cumsum"), "no such file: 'nope.npy'")
+    line = assert_error(pystream("run"), "the following arguments are required: INPUT")
+    assert "STAGE" not in line  # stages are optional (none: a conversion)
 
 
 # -- in process: progress and terminals ------------------------------------------
