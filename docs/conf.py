@@ -70,6 +70,7 @@ sphinx_gallery_conf = {
         "examples/scans_ewm",
         "examples/engines",
         "examples/plugins",
+        "examples/cli",
     ],
     "within_subsection_order": "FileNameSortKey",
     # sphinx-gallery's own backreferences; the API pages' "Examples using"

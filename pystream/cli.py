@@ -1,28 +1,43 @@
 """The ``pystream`` command.
 
-    pystream describe FILE [options]
+    pystream describe FILE [options] [--stage STAGE ...]
+    pystream run INPUT [STAGE ...] [-o OUTPUT] [options]
+    pystream plugins
 
-FILE is read as a stream, chunk by chunk, so memory stays bounded whatever
-its size:
+INPUT (FILE) is read as a stream, chunk by chunk, so memory stays bounded
+whatever its size:
 
 * ``*.npy``                      -> :func:`pystream.from_npy` (memory-mapped)
 * other files, with ``--dtype``  -> :func:`pystream.from_file` (raw binary)
 * anything else                  -> :func:`pystream.from_text` (CSV / text;
   ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
   the dtype the text is parsed as; ``.gz`` files are decompressed)
-* ``-``                          -> standard input (raw binary with
-  ``--dtype``, text otherwise)
+* ``-``                          -> standard input: a ``.npy`` stream when it
+  starts with the ``.npy`` magic string, raw binary with ``--dtype``, text
+  otherwise
 
-and summarised in one pass with :meth:`Stream.describe`.  The result is
-printed as a table, or as JSON with ``--json`` (NaN becomes ``null``,
-+/-inf becomes ``1e999`` / ``-1e999``, which every JSON parser reads as a
-number, and integer sums stay exact).
+``describe`` summarises it in one pass with :meth:`Stream.describe`, after
+the ``--stage`` stages if any.  The result is printed as a table, or as JSON
+with ``--json`` (NaN becomes ``null``, +/-inf becomes ``1e999`` /
+``-1e999``, which every JSON parser reads as a number, and integer sums
+stay exact).
 
-Errors (missing file, bad dtype, unparsable text, ...) print one line
-``pystream: error: ...`` on stderr and exit with status 2.  A progress bar
-is drawn on stderr only when stderr is a terminal and the input is large
-and of known size (tqdm is used when installed: ``pip install
-pystream[cli]``; otherwise a small built-in bar).
+``run`` streams INPUT through its STAGE arguments (``moving_mean:window=100``;
+see :mod:`pystream._cli_stages`) and writes the records: ``-o x.npy`` a
+``.npy`` file (:meth:`Stream.to_npy`), ``-o`` any other path a raw binary
+file (:meth:`Stream.to_file`), both written atomically; no ``-o`` (or ``-o
+-``) raw binary on standard output, for pipes.  A ``.npy`` header holds the
+record count, known only at the end, and a pipe cannot be rewound, so
+``--format npy`` is refused for standard output; ``-v`` prints the dtype and
+record shape (the ``--dtype`` / ``--record-shape`` that read the raw output
+back) on stderr.
+
+Errors (missing file, bad dtype, unparsable text, unknown stage, ...) print
+one line ``pystream: error: ...`` on stderr and exit with status 2.  A
+progress bar is drawn on stderr only when stderr is a terminal and the input
+is large and of known size (tqdm is used when installed: ``pip install
+pystream[cli]``; otherwise a small built-in bar).  Output to a closed pipe
+(``| head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -33,7 +48,9 @@ import io
 import json
 import math
 import os
+import shlex
 import sys
+import threading
 import time
 from typing import Any, Callable, Iterator, Sequence
 
@@ -71,10 +88,39 @@ class CLIError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors become a single ``pystream: error:`` line."""
+    """ArgumentParser whose errors become a single ``pystream: error:`` line.
+
+    Two switches, set on the ``run`` parser: `intermixed` lets positional
+    arguments come before, between or after the options (``run - --dtype f8
+    take:n=10 -o x.npy``), and `help_tail` returns text appended to the help
+    (the stage listing; computed only when the help is shown, as it loads
+    the plugins).
+    """
+
+    intermixed = False
+    help_tail: Callable[[], str] | None = None
+    _in_intermixed = False
 
     def error(self, message: str):  # type: ignore[override]
         raise CLIError(f"{message} (see '{self.prog} --help')")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # The subcommand action calls parse_known_args.  With STAGE as
+        # nargs="*", plain argparse matches it (empty) with INPUT and then has
+        # no action left for positionals after an option: parse intermixed.
+        if not self.intermixed or self._in_intermixed:
+            return super().parse_known_args(args, namespace)
+        self._in_intermixed = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._in_intermixed = False
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if self.help_tail is not None:
+            text += "\n" + self.help_tail() + "\n"
+        return text
 
 
 def _int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
@@ -144,6 +190,27 @@ def _dtype(text: str) -> np.dtype:
     return dt
 
 
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """The options that select how FILE / INPUT is read (shared by describe and run)."""
+    raw = p.add_argument_group("raw binary input (selected by --dtype)")
+    raw.add_argument("--dtype", type=_dtype, metavar="DT",
+                     help="read the input as raw binary of this element type, e.g. "
+                          "float64, '<f4', int16, '>u2' (for .csv/.tsv/.txt "
+                          "files: the type the text is parsed as)")
+    raw.add_argument("--record-shape", type=_record_shape, metavar="SHAPE",
+                     help="shape of one record, e.g. 3 or 3,4 (default: scalar records)")
+    raw.add_argument("--offset", type=_nonneg_int, metavar="N",
+                     help="bytes to skip at the start of the input (header)")
+    text = p.add_argument_group("text input")
+    text.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
+                      help="field separator (default: ',' for .csv, tab for "
+                           ".tsv, whitespace otherwise)")
+    text.add_argument("--usecols", type=_usecols, metavar="COLS",
+                      help="comma-separated column indices to read, e.g. 0,2")
+    text.add_argument("--skiprows", type=_nonneg_int, metavar="N",
+                      help="lines to skip at the top (e.g. a header)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -160,28 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
             "Summary statistics (count, nan_count, mean, std, var, min, max, "
             "sum) of FILE in one streaming pass with bounded memory. FILE is "
             "a .npy file, a raw binary file when --dtype is given, a text/CSV "
-            "file otherwise, or '-' for standard input."
+            "file otherwise, or '-' for standard input (a .npy stream is "
+            "recognised by its header). --stage runs stages first."
         ),
     )
     d.add_argument("file", metavar="FILE", help="input path, or '-' for stdin")
-    raw = d.add_argument_group("raw binary input (selected by --dtype)")
-    raw.add_argument("--dtype", type=_dtype, metavar="DT",
-                     help="read FILE as raw binary of this element type, e.g. "
-                          "float64, '<f4', int16, '>u2' (for .csv/.tsv/.txt "
-                          "files: the type the text is parsed as)")
-    raw.add_argument("--record-shape", type=_record_shape, metavar="SHAPE",
-                     help="shape of one record, e.g. 3 or 3,4 (default: scalar records)")
-    raw.add_argument("--offset", type=_nonneg_int, metavar="N",
-                     help="bytes to skip at the start of the file (header)")
-    text = d.add_argument_group("text input")
-    text.add_argument("--delimiter", type=_delimiter, metavar="CHAR",
-                      help="field separator (default: ',' for .csv, tab for "
-                           ".tsv, whitespace otherwise)")
-    text.add_argument("--usecols", type=_usecols, metavar="COLS",
-                      help="comma-separated column indices to read, e.g. 0,2")
-    text.add_argument("--skiprows", type=_nonneg_int, metavar="N",
-                      help="lines to skip at the top (e.g. a header)")
+    _add_input_options(d)
     stats = d.add_argument_group("statistics and output")
+    stats.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                       help="apply this stage before describing, e.g. "
+                            "moving_mean:window=100 (repeatable, applied in order; "
+                            "same syntax as 'pystream run', whose --help lists "
+                            "the stages)")
     stats.add_argument("--ddof", type=_nonneg_int, default=0,
                        help="delta degrees of freedom of var/std (default: 0)")
     stats.add_argument("--nan-policy", choices=("propagate", "omit", "raise"),
@@ -199,6 +256,62 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip the histogram (a second pass over FILE)")
     d.set_defaults(func=cmd_describe)
 
+    r = sub.add_parser(
+        "run",
+        help="stream a file or stdin through stages and write the records",
+        usage=f"{PROG} run INPUT [STAGE ...] [-o OUTPUT] [options]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Stream INPUT through the STAGEs, in order, and write the records.\n"
+            "\n"
+            "INPUT is a .npy file, a raw binary file when --dtype is given, a\n"
+            "text/CSV file otherwise, or '-' for standard input (a .npy stream,\n"
+            "recognised by its header; raw binary with --dtype; text otherwise).\n"
+            "A STAGE is name or name:key=value,... (moving_mean:window=100,\n"
+            "resample:10,how=max); no STAGE copies the input (a conversion).\n"
+            "\n"
+            "Output: -o x.npy writes a .npy file, -o with any other suffix raw\n"
+            "binary (records back to back, C order, no header); both are written\n"
+            "under a temporary name and renamed when complete. Without -o (or\n"
+            "with -o -) raw binary goes to standard output, for pipes: a .npy\n"
+            "header holds the record count, known only at the end, and a pipe\n"
+            "cannot be rewound, so --format npy needs a file. Read raw output\n"
+            "back with --dtype (and --record-shape); -v prints them on stderr.\n"
+            "\n"
+            "example:\n"
+            f"  {PROG} run signal.npy moving_mean:window=100 -o smooth.npy\n"
+            f"  {PROG} run log.csv --usecols 2 resample:60,how=max | \\\n"
+            f"      {PROG} describe - --dtype float64"
+        ),
+    )
+    r.intermixed = True
+    r.help_tail = _stage_listing
+    r.add_argument("file", metavar="INPUT", help="input path, or '-' for stdin")
+    r.add_argument("stages", nargs="*", default=[], metavar="STAGE",
+                   help="name or name:key=value,... (listed below)")
+    out = r.add_argument_group("output")
+    out.add_argument("-o", "--output", metavar="OUTPUT",
+                     help="output file (.npy: a .npy file; other suffixes: raw "
+                          "binary), or '-' for standard output (the default, raw)")
+    out.add_argument("--format", choices=("npy", "raw"),
+                     help="output format (default: npy for a .npy OUTPUT, else raw); "
+                          "npy needs a file")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print what was written (records, dtype, record shape) on stderr")
+    _add_input_options(r)
+    run_opts = r.add_argument_group("running")
+    run_opts.add_argument("--engine", choices=("local", "threads"), default="local",
+                          help="local: one pass in order (default); threads: "
+                               "partitions of a .npy or raw file on a thread pool "
+                               "(the same bits)")
+    run_opts.add_argument("--workers", type=_positive_int, metavar="N",
+                          help="threads of --engine threads (default: the usable cores)")
+    run_opts.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                          help="records per chunk read (default: the library's)")
+    run_opts.add_argument("--no-progress", action="store_true",
+                          help="never draw a progress bar")
+    r.set_defaults(func=cmd_run)
+
     pl = sub.add_parser(
         "plugins",
         help="list the installed plugins, their versions and what each registers",
@@ -210,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pl.set_defaults(func=cmd_plugins)
     return parser
+
+
+def _stage_listing() -> str:
+    from ._cli_stages import format_catalogue
+
+    return format_catalogue()
 
 
 def _version() -> str:
@@ -285,21 +404,23 @@ class _CountingReader(io.RawIOBase):
             super().close()
 
 
-def _check_options(args: argparse.Namespace, kind: str) -> None:
-    """Refuse options that do not apply to the selected kind of input."""
+def _check_options(args: argparse.Namespace, kind: str, why: str | None = None) -> None:
+    """Refuse options that do not apply to the selected kind of input
+    (`why` replaces the default reason)."""
     raw_opts = {"--record-shape": args.record_shape, "--offset": args.offset}
     text_opts = {"--delimiter": args.delimiter, "--usecols": args.usecols,
                  "--skiprows": args.skiprows}
     if kind == "npy":
         bad = {"--dtype": args.dtype, **raw_opts, **text_opts}
-        why = ".npy files carry their own dtype and shape"
+        why_default = ".npy files carry their own dtype and shape"
     elif kind == "raw":
         bad = text_opts
-        why = "the input is read as raw binary (because --dtype was given)"
+        why_default = "the input is read as raw binary (because --dtype was given)"
     else:
         bad = raw_opts
-        why = "the input is read as text (give --dtype to read raw binary)"
+        why_default = "the input is read as text (give --dtype to read raw binary)"
     given = [name for name, value in bad.items() if value is not None]
+    why = why or why_default
     if given:
         raise CLIError(f"{', '.join(given)} cannot be used here: {why}")
 
@@ -399,19 +520,131 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
     return Input(stream, "text", path, total=os.path.getsize(path), counter=counter)
 
 
+#: The first bytes of every .npy file (and of a .npy stream on stdin).
+NPY_MAGIC = b"\x93NUMPY"
+
+
+class _PrefixedReader(io.RawIOBase):
+    """A binary reader returning `prefix`, then the rest of `raw` (stdin whose
+    first bytes had to be read to recognise its format)."""
+
+    name = "<stdin>"
+
+    def __init__(self, prefix: bytes, raw: Any):
+        super().__init__()
+        self._prefix = prefix
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._prefix:
+            n = min(len(buf), len(self._prefix))
+            buf[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        readinto = getattr(self._raw, "readinto", None)
+        if readinto is not None:
+            return readinto(buf) or 0
+        data = self._raw.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
+def _sniff(buf: Any) -> tuple[bytes, Any]:
+    """The first bytes of binary stdin (up to the .npy magic's length), and a
+    reader that still returns them: `buf` itself when they could be seen
+    without consuming them (peek on a pipe or a file, or seek back)."""
+    n = len(NPY_MAGIC)
+    peek = getattr(buf, "peek", None)
+    if peek is not None:
+        head = peek(n)[:n]
+        # decided unless a pipe delivered only the start of what may be the magic
+        if len(head) == n or not head or not NPY_MAGIC.startswith(head):
+            return head, buf
+    elif getattr(buf, "seekable", lambda: False)():
+        pos = buf.tell()
+        head = buf.read(n)
+        buf.seek(pos)
+        return head, buf
+    head = b""
+    while len(head) < n:
+        more = buf.read(n - len(head))
+        if not more:
+            break
+        head += more
+    return head, io.BufferedReader(_PrefixedReader(head, buf), buffer_size=1 << 16)
+
+
+def _check_npy_length(chunks: Iterator[np.ndarray], expected: int) -> Iterator[np.ndarray]:
+    """Pass the chunks through; fail if the stream does not hold `expected` records."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > expected:
+            raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, "
+                             "but more data follows them")
+        yield chunk
+    if seen < expected:
+        raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, but "
+                         f"the input ended after {seen:,} (truncated)")
+
+
+def _open_stdin_npy(reader: Any, args: argparse.Namespace) -> Input:
+    """A .npy stream on stdin: its header, then raw records read in order."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(reader)
+        if version == (1, 0):
+            shape, fortran, dt = fmt.read_array_header_1_0(reader)
+        elif version == (2, 0):
+            shape, fortran, dt = fmt.read_array_header_2_0(reader)
+        else:
+            shape, fortran, dt = fmt._read_array_header(reader, version)  # 3.0: utf-8 header
+    except (ValueError, OSError, EOFError, AttributeError) as exc:
+        raise CLIError(f"<stdin>: not a valid .npy stream: {_exc_text(exc)}") from None
+    if not shape:
+        raise CLIError("<stdin>: the .npy stream holds a 0-d array (a single value), "
+                       "which has no records")
+    if fortran and len(shape) > 1:
+        raise CLIError("<stdin>: the .npy stream is in Fortran order, so its records are "
+                       "not contiguous and cannot be streamed; save it in C order")
+    rs = tuple(int(n) for n in shape[1:])
+    if dt.itemsize * int(np.prod(rs, dtype=np.int64)) == 0:
+        raise CLIError(f"<stdin>: the .npy stream holds records of zero bytes "
+                       f"(dtype {dt}, shape {tuple(shape)})")
+    stream = _call(_api("from_file"), reader, dtype=dt, record_shape=rs,
+                   chunk_size=args.chunk_size)
+    stream = stream.pipe(_check_npy_length, int(shape[0]))
+    rec_bytes = _record_bytes(dt, rs)
+    return Input(stream, "npy", "<stdin>", total=int(shape[0]) * rec_bytes,
+                 bytes_per_record=rec_bytes)
+
+
 def _open_stdin(args: argparse.Namespace) -> Input:
     if sys.stdin is None or getattr(sys.stdin, "closed", False):
         raise CLIError("FILE is '-' but there is no standard input")
+    buf = getattr(sys.stdin, "buffer", None)
+    head, reader = _sniff(buf) if buf is not None else (b"", None)
+    if head == NPY_MAGIC:
+        _check_options(args, "npy", "standard input is a .npy stream (it starts with the "
+                                    ".npy magic string), which carries its own dtype and shape")
+        return _open_stdin_npy(reader, args)
     if args.dtype is not None:
         _check_options(args, "raw")
         dt = args.dtype
-        stream = _call(_api("from_file"), "-", dtype=dt,
+        source = "-" if reader is buf else reader
+        stream = _call(_api("from_file"), source, dtype=dt,
                        record_shape=args.record_shape, offset=args.offset,
                        chunk_size=args.chunk_size)
         return Input(stream, "raw", "<stdin>",
                      bytes_per_record=_record_bytes(dt, args.record_shape or ()))
     _check_options(args, "text")
-    stream = _call(_api("from_text"), "-", **_text_kwargs(args, ""))
+    text: Any = "-"
+    if reader is not buf:  # the first bytes were consumed: decode what reader returns
+        text = io.TextIOWrapper(reader, encoding="utf-8")
+    stream = _call(_api("from_text"), text, **_text_kwargs(args, ""))
     return Input(stream, "text", "<stdin>")
 
 
@@ -476,6 +709,31 @@ def make_progress(inp: Input, enabled: bool, stderr: Any) -> Any | None:
                 dynamic_ncols=True, mininterval=0.1)
 
 
+class _Ticker:
+    """A pass-through chunk function that moves a progress bar by the input
+    each chunk stands for (bytes read, for text).  Thread-safe: the threads
+    engine calls it from its workers; the bar never passes its total (a
+    partition re-reads a window's warm-up records)."""
+
+    def __init__(self, inp: Input, bar: Any | None):
+        self.inp = inp
+        self.bar = bar
+        self.lock = threading.Lock()
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        bar = self.bar
+        if bar is not None and len(chunk):
+            with self.lock:
+                if self.inp.counter is not None:
+                    step = self.inp.counter.count - bar.n
+                else:
+                    step = len(chunk) * (self.inp.bytes_per_record or 0)
+                step = min(step, bar.total - bar.n)
+                if step > 0:
+                    bar.update(step)
+        return chunk
+
+
 # --------------------------------------------------------------------------
 # describe
 
@@ -485,21 +743,21 @@ def _describe(inp: Input, args: argparse.Namespace, bar: Any | None) -> tuple[An
     records = 0
 
     def progress(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        # A pass-through stage: counts records and moves the bar per chunk.
-        nonlocal records
-        bpr = inp.bytes_per_record
-        counter = inp.counter
+        # A pass-through stage on the input: moves the bar per chunk.
+        tick = _Ticker(inp, bar)
         for chunk in chunks:
-            n = len(chunk)
-            records += n
-            if bar is not None:
-                if counter is not None:
-                    bar.update(counter.count - bar.n)
-                elif bpr:
-                    bar.update(n * bpr)
+            yield tick(chunk)
+
+    def count(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        # Records of the described stream (after the --stage stages).
+        nonlocal records
+        for chunk in chunks:
+            records += len(chunk)
             yield chunk
 
-    desc = inp.stream.pipe(progress).describe(ddof=args.ddof, nan_policy=args.nan_policy)
+    stream = inp.stream.pipe(progress) if bar is not None else inp.stream
+    stream = _apply_stages(stream, _stage_specs(getattr(args, "stage", None)))
+    desc = stream.pipe(count).describe(ddof=args.ddof, nan_policy=args.nan_policy)
     if bar is not None and inp.counter is not None:
         bar.update(inp.counter.count - bar.n)  # the tail read after the last chunk
     return desc, records
@@ -548,12 +806,14 @@ def description_dict(desc: Any) -> dict[str, Any]:
     return {name: getattr(desc, name) for name in STATS}
 
 
-def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None) -> str:
+def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
+            stages: Sequence[str] = ()) -> str:
     from .reducers import quantile_label
 
     out: dict[str, Any] = {
         "file": inp.label,
         "format": inp.kind,
+        "stages": list(stages),
         "dtype": str(dtype) if dtype is not None else None,
         "record_shape": list(_record_shape_of(desc)),
         "records": records,
@@ -605,12 +865,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
-             hist_note: str = "") -> str:
+             hist_note: str = "", stages: Sequence[str] = ()) -> str:
     from .reducers import quantile_label
 
     shape = _record_shape_of(desc)
     head = [
         f"file        {inp.label} ({inp.kind})",
+        *([f"stages      {' '.join(stages)}"] if stages else []),
         f"dtype       {dtype}" + (f", record shape {shape}" if shape else ""),
         f"records     {records:,}",
         f"ddof        {getattr(desc, 'ddof', '?')}, "
@@ -667,16 +928,20 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any) -> tuple[Any, st
     rng = None if math.isnan(lo) or math.isnan(hi) else (desc.min, desc.max)
     again = open_input(args)              # a fresh stream over the same file
     try:
-        return again.stream.histogram(bins=args.bins, range=rng), ""
+        stream = _apply_stages(again.stream, _stage_specs(getattr(args, "stage", None)))
+        return stream.histogram(bins=args.bins, range=rng), ""
     finally:
         if again.counter is not None:
             again.counter.close()
 
 
 def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
+    """``pystream describe``: the summary table (or JSON) of FILE, after the --stage stages."""
+    specs = _stage_specs(args.stage)        # checked before any input is read
     inp = open_input(args)
     try:
-        dtype = _stream_dtype(inp)
+        # the dtype described: the last stage's output
+        dtype = _apply_stages(inp.stream, specs).dtype if specs else _stream_dtype(inp)
         bar = make_progress(inp, not args.no_progress, stderr)
         try:
             desc, records = _describe(inp, args, bar)
@@ -689,10 +954,154 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     if dtype is None:
         dtype = getattr(desc, "dtype", None)
     hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc)
-    text = (to_json(inp, desc, records, dtype, hist) if args.json
-            else to_table(inp, desc, records, dtype, hist, note))
+    text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
+            else to_table(inp, desc, records, dtype, hist, note, args.stage))
     stdout.write(text + "\n")
     stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------
+# stages and run
+
+
+def _stage_specs(texts: Sequence[str] | None) -> list[Any]:
+    """Parse STAGE arguments (before any input is read); errors become CLIError."""
+    if not texts:
+        return []
+    from ._cli_stages import StageSpecError, catalogue, parse_stage
+
+    stages = catalogue()
+    try:
+        return [parse_stage(text, stages) for text in texts]
+    except StageSpecError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _apply_stages(stream: Any, specs: Sequence[Any]) -> Any:
+    """Add the parsed stages to `stream`; a stage refusing its values or the
+    stream's dtype is reported with its argument (CLIError)."""
+    from ._cli_stages import StageSpecError, apply_stages
+
+    try:
+        return apply_stages(stream, specs)
+    except StageSpecError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):  # closed
+        return False
+
+
+def _run_target(args: argparse.Namespace, stdout: Any) -> tuple[str | None, str]:
+    """(output path or None for stdout, "npy" or "raw"), checked before reading."""
+    path = args.output
+    if path is None or path == "-":
+        if args.format == "npy":
+            raise CLIError(
+                "--format npy cannot be written to standard output: a .npy header holds "
+                "the record count, known only when the stream ends, and a pipe cannot be "
+                "rewound to write it; give -o FILE.npy, or pipe the raw records (the "
+                "default) and read them with --dtype (-v prints it)")
+        if path is None and _isatty(stdout):
+            raise CLIError(
+                "refusing to write binary records to a terminal: give -o FILE, or pipe "
+                "the output (e.g. '| pystream describe - --dtype float64'); -o - forces it")
+        return None, "raw"
+    fmt = args.format or ("npy" if path.lower().endswith(".npy") else "raw")
+    if os.path.isdir(path):
+        raise CLIError(f"-o {path!r} is a directory; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"-o {path!r}: no such directory: {folder!r}")
+    if not os.access(folder, os.W_OK):
+        raise CLIError(f"-o {path!r}: permission denied (cannot write in {folder!r})")
+    return path, fmt
+
+
+def _check_engine(args: argparse.Namespace, inp: Input | None) -> dict[str, Any]:
+    """The engine keyword arguments of the terminal operation, or a CLIError
+    when the input cannot be split (`inp` None: before the input is opened)."""
+    if args.engine != "threads":
+        if args.workers is not None:
+            raise CLIError("--workers applies to --engine threads")
+        return {}
+    why = None
+    if args.file == "-":
+        why = "standard input can only be read in order"
+    elif inp is not None and inp.kind not in ("npy", "raw"):
+        why = (f"{inp.label!r} is read as text, which is parsed in order (convert it "
+               "once: pystream run FILE -o FILE.npy)")
+    if why:
+        raise CLIError("--engine threads reads partitions of the input from their own "
+                       "positions, so it needs a .npy or raw binary file; "
+                       f"{why}; use --engine local (the default)")
+    return {"engine": "threads", "workers": args.workers}
+
+
+def _dtype_arg(dt: np.dtype) -> str:
+    """How to write `dt` for --dtype in a shell: its name if native, else
+    with its byte order, quoted ('>i2')."""
+    return dt.name if dt.isnative or dt.itemsize == 1 else shlex.quote(dt.str)
+
+
+def _write(stream: Any, path: str | None, fmt: str, stdout: Any,
+           engine: dict[str, Any]) -> int:
+    """Write the records of `stream`; returns their number."""
+    if path is not None:
+        sink = stream.to_npy if fmt == "npy" else stream.to_file
+        return sink(path, **engine)
+    out = getattr(stdout, "buffer", None)
+    if out is None:
+        raise CLIError("standard output does not accept binary data; give -o FILE")
+    stdout.flush()
+
+    def write(chunk: np.ndarray) -> None:
+        out.write(np.ascontiguousarray(chunk).data)
+
+    n = stream.to_callback(write, **engine)
+    out.flush()
+    return n
+
+
+def cmd_run(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
+    """``pystream run``: stream INPUT through the STAGEs and write the records.
+
+    Everything that can be checked without data (stages and their
+    parameters, the output, the engine) is checked before the input is
+    opened, so a mistake never consumes standard input.
+    """
+    specs = _stage_specs(args.stages)
+    path, fmt = _run_target(args, stdout)
+    _check_engine(args, None)
+    inp = open_input(args)
+    try:
+        engine = _check_engine(args, inp)
+        bar = make_progress(inp, not args.no_progress, stderr)
+        try:
+            stream = inp.stream.map(_Ticker(inp, bar)) if bar is not None else inp.stream
+            stream = _apply_stages(stream, specs)
+            n = _write(stream, path, fmt, stdout, engine)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        if inp.counter is not None:
+            inp.counter.close()
+    if args.verbose:
+        dt, shape = stream.dtype, tuple(stream.record_shape)
+        where = "standard output" if path is None else repr(path)
+        back = f"--dtype {_dtype_arg(dt)}" + (
+            f" --record-shape {','.join(map(str, shape))}" if shape else "")
+        note = "" if fmt == "npy" else f"; read it back with {back}"
+        stderr.write(f"{PROG}: wrote {n:,} records of {dt}"
+                     + (f", record shape {shape}" if shape else "")
+                     + f" to {where} ({fmt}){note}\n")
+        stderr.flush()
     return 0
 
 

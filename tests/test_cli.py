@@ -17,6 +17,7 @@ import sys
 import numpy as np
 import pytest
 
+import pystream as ps
 from pystream import cli
 from pystream.cli import main
 
@@ -343,6 +344,80 @@ def test_stdin_raw_partial_record(monkeypatch, capsys):
     assert_one_error_line(err, "partial record")
 
 
+def _npy_bytes(a) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that delivers 2 bytes per read and can neither peek nor seek."""
+
+    def __init__(self, data: bytes):
+        super().__init__()
+        self._data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        n = min(2, len(buf), len(self._data))
+        buf[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def test_stdin_npy_is_recognised(monkeypatch, capsys):
+    a = np.random.default_rng(9).normal(size=(777, 3))
+    _fake_stdin(monkeypatch, _npy_bytes(a))
+    got = run_json(capsys, "describe", "-", "--chunk-size", 100)
+    assert got["format"] == "npy" and got["file"] == "<stdin>"
+    assert got["records"] == 777 and got["record_shape"] == [3]
+    assert_matches(got, expected(a))
+
+
+@pytest.mark.parametrize("data", [
+    np.arange(50, dtype=">i4"),                       # any byte order
+    np.arange(60, dtype=np.uint8).reshape(20, 3),
+])
+def test_stdin_npy_through_a_trickling_pipe(monkeypatch, capsys, data):
+    # the format is known only after 6 bytes, which arrive 2 at a time
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Trickle(_npy_bytes(data))))
+    got = run_json(capsys, "describe", "-")
+    assert got["records"] == len(data) and got["dtype"] == str(data.dtype)
+    assert_matches(got, expected(data))
+
+
+def test_stdin_text_through_a_trickling_pipe(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Trickle(b"\x93\n1\n2\n3\n")))
+    status, out, err = run(capsys, "describe", "-", "--json")
+    assert status == 2  # not .npy (only its first byte): read as text, which it is not
+    assert_one_error_line(err, "can't decode byte 0x93")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Trickle(b"1\n2\n3\n4\n")))
+    assert run_json(capsys, "describe", "-")["sum"] == 10
+
+
+def test_stdin_npy_refuses_raw_options(monkeypatch, capsys):
+    _fake_stdin(monkeypatch, _npy_bytes(np.arange(10.0)))
+    status, out, err = run(capsys, "describe", "-", "--dtype", "float64")
+    assert status == 2 and out == ""
+    assert_one_error_line(err, "--dtype cannot be used", ".npy stream")
+
+
+@pytest.mark.parametrize("data,fragment", [
+    (_npy_bytes(np.arange(100.0))[:-8], "truncated"),
+    (_npy_bytes(np.arange(100.0)) + b"\0" * 8, "more data follows"),
+    (_npy_bytes(np.asfortranarray(np.ones((4, 3)))), "Fortran order"),
+    (_npy_bytes(np.float64(1.0)), "0-d"),
+    (b"\x93NUMPY\x01\x00garbage", "not a valid .npy stream"),
+])
+def test_stdin_bad_npy(monkeypatch, capsys, data, fragment):
+    _fake_stdin(monkeypatch, data)
+    status, out, err = run(capsys, "describe", "-")
+    assert status == 2 and out == ""
+    assert_one_error_line(err, fragment)
+
+
 # -- errors --------------------------------------------------------------------
 
 
@@ -519,6 +594,12 @@ def test_python_m_pystream(tmp_path, signal):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sum"] == 45
 
+    proc = _python_m("describe", "-", "--json", stdin=_npy_bytes(signal))  # a real pipe
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["format"] == "npy" and got["records"] == len(signal)
+    assert_matches(got, expected(signal))
+
     proc = _python_m("describe", tmp_path / "missing.csv")
     assert proc.returncode == 2
     assert proc.stdout == b""
@@ -626,3 +707,50 @@ def test_describe_histogram_not_for_stdin(capsys, monkeypatch):
     status, out, _ = run(capsys, "describe", "-", "--dtype", "<f8")
     assert status == 0
     assert "not shown for standard input" in out and "p50" in out
+
+
+# -- describe --stage ------------------------------------------------------------
+
+
+def test_describe_stages(tmp_path, capsys, signal):
+    path = tmp_path / "x.npy"
+    np.save(path, signal)
+    got = run_json(capsys, "describe", path, "--stage", "moving_mean:window=50",
+                   "--stage", "resample:10,how=max", "--nan-policy", "omit", "--bins", 5)
+    y = ps.from_npy(path).moving_mean(window=50).resample(10, how="max").to_array()
+    assert got["stages"] == ["moving_mean:window=50", "resample:10,how=max"]
+    assert got["records"] == len(y) == 500
+    assert_matches(got, expected(y, omit=True))
+    counts, edges = np.histogram(y[~np.isnan(y)], bins=5)  # the second pass has the stages too
+    assert got["histogram"]["counts"] == counts.tolist()
+    assert got["histogram"]["edges"] == edges.tolist()
+    status, out, _ = run(capsys, "describe", path, "--stage", "take:n=10", "--stage",
+                         "astype:int32")
+    assert status == 0
+    assert "stages      take:n=10 astype:int32" in out and "dtype       int32" in out
+    assert "records     10\n" in out
+
+
+def test_describe_stages_on_stdin(monkeypatch, capsys):
+    a = np.arange(100, dtype=np.float64)
+    _fake_stdin(monkeypatch, "\n".join(f"{v:g}" for v in a).encode())
+    got = run_json(capsys, "describe", "-", "--stage", "cumsum", "--stage", "skip:n=90")
+    assert got["records"] == 10 and got["sum"] == float(np.cumsum(a)[90:].sum())
+
+
+@pytest.mark.parametrize("stage,frag", [
+    ("moving_mean", "parameter 'window' is required"),
+    ("moving_mean:window=0", "window must be >= 1"),
+    ("nope", "unknown stage 'nope'"),
+])
+def test_describe_bad_stage(tmp_path, capsys, stage, frag):
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(10.0))
+    status, out, err = run(capsys, "describe", path, "--stage", stage)
+    assert status == 2 and out == ""
+    assert_one_error_line(err, f"stage {stage!r}", frag)
+
+
+def test_describe_help_mentions_stages(capsys):
+    status, out, _ = run(capsys, "describe", "--help")
+    assert status == 0 and "--stage STAGE" in out and "pystream run" in out

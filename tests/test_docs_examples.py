@@ -28,7 +28,8 @@ FOLDER_OF_FAMILY = {
     "scans": "scans_ewm",
     "ewm": "scans_ewm",
 }
-FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines"}
+FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines",
+                                            "cli"}
 
 
 @pytest.fixture(scope="module")
