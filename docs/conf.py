@@ -69,6 +69,7 @@ sphinx_gallery_conf = {
         "examples/records",
         "examples/scans_ewm",
         "examples/engines",
+        "examples/push",
         "examples/plugins",
         "examples/cli",
     ],
