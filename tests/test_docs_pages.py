@@ -1,11 +1,11 @@
 """The code on the documentation's narrative pages runs and says what it claims.
 
-Every ``.. code-block:: python`` of the home page, getting started and how
-it works is executed in order in one namespace, in a directory where the
-files they read (``big.npy``, ``sensor.npy``, ``signal.f32``, ``log.csv``)
-exist, so a snippet that fails or an ``assert`` that does not hold fails
-here.  (The comparison page's snippets are run by the docs build itself:
-``docs/migration.py``.)
+Every ``.. code-block:: python`` of the home page, getting started, how it
+works, engines and push is executed in order in one namespace, in a
+directory where the files they read (``big.npy``, ``sensor.npy``,
+``signal.f32``, ``log.csv``) exist, so a snippet that fails or an
+``assert`` that does not hold fails here.  (The comparison page's snippets
+are run by the docs build itself: ``docs/migration.py``.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst", "engines.rst")
+PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst", "engines.rst", "push.rst")
 BLOCK = re.compile(r"^\.\. code-block:: python\n((?:\n|   .*\n)+)", re.M)
 
 
