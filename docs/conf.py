@@ -108,7 +108,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"getting_started": [], "how_it_works": [], "engines": [], "comparison": [], "performance": []}
+html_sidebars = {"getting_started": [], "how_it_works": [], "engines": [], "push": [], "comparison": [], "performance": []}
 html_show_sourcelink = False
 
 # Quiet, reproducible builds.
