@@ -233,9 +233,9 @@ for name, stream in sources.items():
         "fork, workers=2": best_of(lambda: stream().fork(workers=2, **branches())),
     }
     t = timings[name]
-    print(f"{name}: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in t.items())
-          + f" -> fork {t['3 separate passes'] / t['fork']:.1f}x, "
-            f"workers=2 {t['3 separate passes'] / t['fork, workers=2']:.1f}x as fast")
+    print(f"{name}: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in t.items()))
+    print(f"    separate / fork: {t['3 separate passes'] / t['fork']:.2f}, "
+          f"separate / fork with workers=2: {t['3 separate passes'] / t['fork, workers=2']:.2f}")
 
 # %%
 # In memory, the two reads a fork saves are cheap next to the arithmetic of
