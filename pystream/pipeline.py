@@ -384,9 +384,9 @@ class Tee:
 
     __slots__ = ("branches",)
 
-    def __init__(self, **branches: Any) -> None:
+    def __init__(self, where: str = "tee", /, **branches: Any) -> None:
         if not branches:
-            raise TypeError("tee: give at least one branch, e.g. tee(stats='describe')")
+            raise TypeError(f"{where}: give at least one branch, e.g. {where}(stats='describe')")
         for name, spec in branches.items():
             _check_spec(spec, name)
         self.branches = branches
@@ -734,7 +734,7 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
     from .push import ParallelTee
     from .stream import _close
 
-    spec = Tee(**branches)
+    spec = Tee("fork", **branches)
     if workers is not None:
         workers = check_count(workers, "workers", "fork", minimum=1)
     root = root_of(stream)

@@ -388,6 +388,10 @@ def test_pipeline_checks_arguments_at_once(tmp_path) -> None:
         ps.pipeline().push("no_such_reducer")
     with pytest.raises(TypeError, match="branch 'x'"):
         ps.tee(x=42)
+    with pytest.raises(TypeError, match=r"fork: give at least one branch"):
+        ps.from_array(np.arange(3.0)).fork()
+    with pytest.raises(TypeError, match=r"tee: give at least one branch"):
+        ps.tee()
     with pytest.raises(AttributeError, match="no plugin"):
         ps.pipeline().no_such_stage()
 
