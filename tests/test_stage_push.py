@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -400,6 +401,24 @@ def test_stream_take_of_endless_source_through_a_stage() -> None:
 
     src = ps.from_iterable(endless(), "int64", chunk_size=3)
     assert src.cummax().take(7).to_array().tolist() == list(range(7))
+
+
+@pytest.mark.parametrize("name, n, nonempty", [("take", 0, False), ("take", 1, False),
+                                              ("take", 137, True), ("skip", 0, True),
+                                              ("skip", 137, True)])
+def test_passthrough_is_a_promise_send_keeps(name: str, n: int, nonempty: bool) -> None:
+    """A chunk `passthrough` covers comes out of send unchanged and only lowers it."""
+    x = make("f8", (), seed=9)
+    p = pusher(name, {"n": n})
+    covered = []
+    for piece in chunkings(x, 4):
+        budget = p.passthrough
+        outs = p.send(piece)
+        if len(piece) <= budget:
+            covered.append(len(piece))
+            assert outs == ([piece] if len(piece) else []) and (not outs or outs[0] is piece)
+            assert p.passthrough == (budget if budget == sys.maxsize else budget - len(piece))
+    assert covered.count(0) >= 2 and any(covered) == nonempty
 
 
 # ----------------------------------------------------------------------- drive
