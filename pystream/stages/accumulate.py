@@ -337,11 +337,12 @@ class CumCount:
 class _CumCountPusher:
     """The state machine of :class:`CumCount` (a pusher)."""
 
-    __slots__ = ("_carry", "_name", "_policy", "_pos", "_start", "done", "error")
+    __slots__ = ("_carry", "_check", "_name", "_omit", "_pos", "_start", "done", "error")
 
     def __init__(self, stage: CumCount, start: int) -> None:
         self._name = stage.name
-        self._policy = stage.nan_policy
+        self._omit = stage.nan_policy == "omit"
+        self._check = stage.nan_policy == "raise"
         self._start = start
         self._pos = 0  # records seen
         self._carry: np.ndarray | None = None  # omit: counts so far, shape (1, *rs); None: pos
@@ -354,10 +355,9 @@ class _CumCountPusher:
         k = len(c)
         if not k:
             return []
-        policy = self._policy
         pos = self._pos
         floaty = c.dtype.kind in "fc"
-        if policy == "raise" and floaty:
+        if floaty and self._check:
             bad = first_nan_record(c)
             if bad >= 0:
                 # the records before the NaN come out, then the error
@@ -367,7 +367,7 @@ class _CumCountPusher:
                     return []
                 c = c[:bad]
                 k = bad
-        if policy == "omit" and floaty:
+        if floaty and self._omit:
             out = np.cumsum(~np.isnan(c), axis=0, dtype=np.int64)
             carry = self._carry
             if carry is not None:
