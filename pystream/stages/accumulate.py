@@ -523,9 +523,13 @@ class _DiffPusher:
             self._npending += k
             return []
         buf = np.concatenate((*pieces, chunk)) if pieces else chunk
-        # Each output record depends on n + 1 consecutive inputs only, and
-        # np.diff computes it by the same operations whatever the buffer.
-        out = np.diff(buf, n=n, axis=0)
+        # Each output record depends on n + 1 consecutive inputs only, and is
+        # computed by the same operations whatever the buffer: np.diff's own
+        # loop (for axis 0), written out to save its per-call overhead.
+        op = np.not_equal if buf.dtype.kind == "b" else np.subtract
+        out = buf
+        for _ in range(n):
+            out = op(out[1:], out[:-1])
         self._pieces = [buf[-n:]]
         self._npending = n
         return [out]
