@@ -26,6 +26,7 @@ __all__ = ["IntScanState", "SCAN_STAGES", "Scan"]
 SCAN_STAGES = ("cumsum", "cumprod", "cummean", "cumvar", "cumstd")
 _INT_KERNELS = {"cumsum": "ps_cumsum_int64", "cumprod": "ps_cumprod_int64"}
 _INT64_MAX = np.iinfo(np.int64).max
+_I8 = np.dtype(np.int64)
 
 
 class Scan(KernelStage):
@@ -144,7 +145,11 @@ class IntScanState:
             row = int(np.argmax((chunk > _INT64_MAX).reshape(n, -1).any(axis=1)))
             raise OverflowError(f"{self.name}: value at record {position + row} does not fit int64")
         width = self._width
-        rows = np.require(chunk.reshape(n, width), np.int64, ["C", "A"])
+        if type(chunk) is np.ndarray and chunk.dtype == _I8 and chunk.flags.c_contiguous \
+                and chunk.flags.aligned:
+            rows = chunk  # the common case, without np.require's overhead
+        else:
+            rows = np.require(chunk.reshape(n, width), np.int64, ["C", "A"])
         if buffer is None:
             out = np.empty((n, *self._record_shape), np.int64)
         else:
