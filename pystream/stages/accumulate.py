@@ -4,9 +4,11 @@ Each stage carries a small state across chunks (the last running value, the
 running counts, or the last ``n`` records) and gives, for any chunking of
 the input, the same output bit for bit as the numpy expression on the whole
 array (``np.minimum.accumulate(x, axis=0)``, ``np.diff(x, n, axis=0)``, ...).
-They are generator stages for :meth:`pystream.stream.Stream.pipe`: Python
-runs once per chunk, empty chunks are never yielded, and the upstream
-iterator is closed when the stage stops.
+Each keeps its state machine in a pusher (``stage.push(start)``, the push
+form; see :mod:`pystream.stages.push`) and its pull form, a generator stage
+for :meth:`pystream.stream.Stream.pipe`, drives that pusher: Python runs
+once per chunk, empty chunks are never yielded, and the upstream iterator is
+closed when the stage stops.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..reducers import check_nan_policy
-from .structural import _close, check_count, first_nan_record, nan_error
+from .push import drive
+from .structural import check_count, first_nan_record, nan_error
 
 __all__ = ["CumCount", "CumMax", "CumMin", "Diff"]
 
@@ -55,8 +58,25 @@ class _CumExtreme:
             raise TypeError(f"{self.name}: needs a bool, integer or float dtype, got {dt}")
         return dt, tuple(record_shape)
 
+    def push(self, start: int = 0) -> _CumExtremePusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (named in the NaN error).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = CumMax().push()
+        >>> [c.tolist() for c in p.send(np.array([1, 3]))], [c.tolist() for c in p.send(np.array([2]))]
+        ([[1, 3]], [[3]])
+        """
+        return _CumExtremePusher(self, start)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield the running extreme, chunk by chunk.
+        """Yield the running extreme, chunk by chunk (the pull form of :meth:`push`).
 
         With ``nan_policy="raise"`` the records before the first NaN are
         yielded, then :class:`ValueError` names the NaN's global record index.
@@ -67,59 +87,79 @@ class _CumExtreme:
         >>> [c.tolist() for c in CumMin()(iter([np.array([3, 1]), np.array([2, 0])]))]
         [[3, 1], [1, 0]]
         """
+        return drive(self.push(start), chunks)
+
+
+class _CumExtremePusher:
+    """The state machine of :class:`CumMin` / :class:`CumMax` (a pusher)."""
+
+    __slots__ = ("_carry", "_check", "_first", "_name", "_neutral", "_omit", "_pos", "_seen",
+                 "_start", "_ufunc", "done", "error")
+
+    def __init__(self, stage: _CumExtreme, start: int) -> None:
+        self._name = stage.name
+        self._ufunc = stage._ufunc
+        self._neutral = stage._neutral
+        self._omit = stage.nan_policy == "omit"
+        self._check = stage.nan_policy == "raise"
+        self._start = start
+        self._pos = 0  # records seen (counted with nan_policy="raise" only)
+        self._carry: np.ndarray | None = None  # last running value, shape (1, *rs)
+        self._seen: np.ndarray | None = None  # omit: a non-NaN value was seen, per value
+        self._first: np.ndarray | None = None  # omit: the first record (NaN until a value is seen)
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The running extreme of `chunk`'s records; see :class:`~pystream.stages.push.Pusher`."""
+        c = chunk
+        k = len(c)
+        if not k:
+            return []
+        floaty = c.dtype.kind == "f"
+        if self._check and floaty:
+            bad = first_nan_record(c)
+            if bad >= 0:
+                # the records before the NaN come out, then the error
+                self.error = nan_error(self._name, self._start + self._pos + bad)
+                self.done = True
+                if not bad:
+                    return []
+                c = c[:bad]
+            self._pos += k
         ufunc = self._ufunc
-        omit = self.nan_policy == "omit"
-        check = self.nan_policy == "raise"
-        try:
-            carry: np.ndarray | None = None  # last running value, shape (1, *rs)
-            seen: np.ndarray | None = None  # omit: a non-NaN value was seen, per value
-            first: np.ndarray | None = None  # omit: the first record (NaN until a value is seen)
-            pos = 0
-            for c in chunks:
-                k = len(c)
-                if not k:
-                    continue
-                floaty = c.dtype.kind == "f"
-                bad = -1
-                if check and floaty:
-                    bad = first_nan_record(c)
-                    if bad >= 0:
-                        c = c[:bad]
-                        k = bad
-                if k:
-                    if omit and floaty:
-                        # fmin/fmax semantics through minimum/maximum (whose ties
-                        # are the same in every numpy loop): NaNs become the
-                        # neutral element, and the positions where no value has
-                        # been seen yet keep the first record's NaN.
-                        isnan = np.isnan(c)
-                        fill = np.array(self._neutral, dtype=c.dtype)
-                        vals = np.where(isnan, fill, c)
-                        now = np.logical_or.accumulate(~isnan, axis=0)
-                        if carry is None:
-                            first = c[:1].copy()
-                            acc = ufunc.accumulate(vals, axis=0)
-                        else:
-                            now |= seen
-                            acc = ufunc.accumulate(np.concatenate((carry, vals)), axis=0)[1:]
-                        carry = acc[-1:].copy()
-                        seen = now[-1:].copy()
-                        out = acc if now.all() else np.where(now, acc, first)
-                    elif carry is None:
-                        out = ufunc.accumulate(c, axis=0)
-                        carry = out[-1:].copy()
-                    else:
-                        # Same sequential recurrence as on the whole array:
-                        # out[i] = ufunc(out[i - 1], x[i]), seeded with the carry.
-                        out = ufunc.accumulate(np.concatenate((carry, c)), axis=0)[1:]
-                        carry = out[-1:].copy()
-                    yield out
-                    del out
-                if bad >= 0:
-                    raise nan_error(self.name, start + pos + bad)
-                pos += k
-        finally:
-            _close(chunks)
+        carry = self._carry
+        if self._omit and floaty:
+            # fmin/fmax semantics through minimum/maximum (whose ties
+            # are the same in every numpy loop): NaNs become the
+            # neutral element, and the positions where no value has
+            # been seen yet keep the first record's NaN.
+            isnan = np.isnan(c)
+            fill = np.array(self._neutral, dtype=c.dtype)
+            vals = np.where(isnan, fill, c)
+            now = np.logical_or.accumulate(~isnan, axis=0)
+            if carry is None:
+                self._first = c[:1].copy()
+                acc = ufunc.accumulate(vals, axis=0)
+            else:
+                now |= self._seen
+                acc = ufunc.accumulate(np.concatenate((carry, vals)), axis=0)[1:]
+            self._carry = acc[-1:].copy()
+            self._seen = now[-1:].copy()
+            out = acc if now.all() else np.where(now, acc, self._first)
+        elif carry is None:
+            out = ufunc.accumulate(c, axis=0)
+            self._carry = out[-1:].copy()
+        else:
+            # Same sequential recurrence as on the whole array:
+            # out[i] = ufunc(out[i - 1], x[i]), seeded with the carry.
+            out = ufunc.accumulate(np.concatenate((carry, c)), axis=0)[1:]
+            self._carry = out[-1:].copy()
+        return [out]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending."""
+        return []
 
 
 class CumMin(_CumExtreme):
@@ -265,8 +305,25 @@ class CumCount:
             )
         return np.dtype(np.int64), tuple(record_shape)
 
+    def push(self, start: int = 0) -> _CumCountPusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (named in the NaN error).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = CumCount().push()
+        >>> [c.tolist() for c in p.send(np.array([1.0, np.nan]))]
+        [[1, 1]]
+        """
+        return _CumCountPusher(self, start)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield the running counts, chunk by chunk.
+        """Yield the running counts, chunk by chunk (the pull form of :meth:`push`).
 
         Examples
         --------
@@ -274,39 +331,61 @@ class CumCount:
         >>> [c.tolist() for c in CumCount()(iter([np.array([1.0, np.nan]), np.array([2.0])]))]
         [[1, 1], [2]]
         """
-        policy = self.nan_policy
-        try:
-            carry: np.ndarray | None = None  # counts so far, shape (1, *rs) (omit only)
-            pos = 0
-            for c in chunks:
-                k = len(c)
-                if not k:
-                    continue
-                floaty = c.dtype.kind in "fc"
-                bad = -1
-                if policy == "raise" and floaty:
-                    bad = first_nan_record(c)
-                    if bad >= 0:
-                        c = c[:bad]
-                        k = bad
-                if k:
-                    if policy == "omit" and floaty:
-                        out = np.cumsum(~np.isnan(c), axis=0, dtype=np.int64)
-                        if carry is not None:
-                            out += carry
-                        carry = out[-1:].copy()
-                    else:
-                        out = np.empty(c.shape, dtype=np.int64)
-                        idx = np.arange(pos + 1, pos + k + 1, dtype=np.int64)
-                        out[...] = idx.reshape((k,) + (1,) * (c.ndim - 1))
-                        carry = np.full((1, *c.shape[1:]), pos + k, dtype=np.int64)
-                    yield out
-                    del out
-                if bad >= 0:
-                    raise nan_error(self.name, start + pos + bad)
-                pos += k
-        finally:
-            _close(chunks)
+        return drive(self.push(start), chunks)
+
+
+class _CumCountPusher:
+    """The state machine of :class:`CumCount` (a pusher)."""
+
+    __slots__ = ("_carry", "_check", "_name", "_omit", "_pos", "_start", "done", "error")
+
+    def __init__(self, stage: CumCount, start: int) -> None:
+        self._name = stage.name
+        self._omit = stage.nan_policy == "omit"
+        self._check = stage.nan_policy == "raise"
+        self._start = start
+        self._pos = 0  # records seen
+        self._carry: np.ndarray | None = None  # omit: counts so far, shape (1, *rs); None: pos
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The running counts at `chunk`'s records; see :class:`~pystream.stages.push.Pusher`."""
+        c = chunk
+        k = len(c)
+        if not k:
+            return []
+        pos = self._pos
+        floaty = c.dtype.kind in "fc"
+        if floaty and self._check:
+            bad = first_nan_record(c)
+            if bad >= 0:
+                # the records before the NaN come out, then the error
+                self.error = nan_error(self._name, self._start + pos + bad)
+                self.done = True
+                if not bad:
+                    return []
+                c = c[:bad]
+                k = bad
+        if floaty and self._omit:
+            out = np.cumsum(~np.isnan(c), axis=0, dtype=np.int64)
+            carry = self._carry
+            if carry is not None:
+                out += carry
+            elif pos:  # after records counted whole (no carry kept for them)
+                out += pos
+            self._carry = out[-1:].copy()
+        else:
+            out = np.empty(c.shape, dtype=np.int64)
+            idx = np.arange(pos + 1, pos + k + 1, dtype=np.int64)
+            out[...] = idx.reshape((k,) + (1,) * (c.ndim - 1))
+            self._carry = None  # every value counted: the count is `pos`
+        self._pos = pos + k
+        return [out]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending."""
+        return []
 
 
 class Diff:
@@ -388,8 +467,26 @@ class Diff:
             raise TypeError(f"{self.name}: unsupported dtype {dt}: {e}") from None
         return out.dtype, rs
 
+    def push(self, start: int = 0) -> _DiffPusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (accepted for the stage
+            protocol; the differences do not depend on it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = Diff().push()
+        >>> p.send(np.array([1])), [c.tolist() for c in p.send(np.array([3, 6]))]
+        ([], [[2, 3]])
+        """
+        return _DiffPusher(self.n)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield the differences, chunk by chunk.
+        """Yield the differences, chunk by chunk (the pull form of :meth:`push`).
 
         Examples
         --------
@@ -397,29 +494,46 @@ class Diff:
         >>> [c.tolist() for c in Diff()(iter([np.array([1, 3]), np.array([6])]))]
         [[2], [3]]
         """
-        n = self.n
-        try:
-            if n == 0:
-                for c in chunks:
-                    if len(c):
-                        yield c
-                return
-            pieces: list[np.ndarray] = []  # the last records seen (at most n once output starts)
-            npending = 0
-            for c in chunks:
-                k = len(c)
-                if not k:
-                    continue
-                if npending + k <= n:
-                    pieces.append(c)
-                    npending += k
-                    continue
-                buf = np.concatenate((*pieces, c)) if pieces else c
-                # Each output record depends on n + 1 consecutive inputs only, and
-                # np.diff computes it by the same operations whatever the buffer.
-                yield np.diff(buf, n=n, axis=0)
-                pieces = [buf[-n:]]
-                npending = n
-                del buf
-        finally:
-            _close(chunks)
+        return drive(self.push(start), chunks)
+
+
+class _DiffPusher:
+    """The state machine of :class:`Diff` (a pusher): carries the last `n` records."""
+
+    __slots__ = ("_n", "_npending", "_pieces", "done", "error")
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._pieces: list[np.ndarray] = []  # the last records seen (n once output starts)
+        self._npending = 0
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The differences `chunk` completes; see :class:`~pystream.stages.push.Pusher`."""
+        k = len(chunk)
+        if not k:
+            return []
+        n = self._n
+        if not n:
+            return [chunk]
+        pieces = self._pieces
+        if self._npending + k <= n:
+            pieces.append(chunk)
+            self._npending += k
+            return []
+        buf = np.concatenate((*pieces, chunk)) if pieces else chunk
+        # Each output record depends on n + 1 consecutive inputs only, and is
+        # computed by the same operations whatever the buffer: np.diff's own
+        # loop (for axis 0), written out to save its per-call overhead.
+        op = np.not_equal if buf.dtype.kind == "b" else np.subtract
+        out = buf
+        for _ in range(n):
+            out = op(out[1:], out[:-1])
+        self._pieces = [buf[-n:]]
+        self._npending = n
+        return [out]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending (fewer than ``n + 1`` records give nothing)."""
+        return []

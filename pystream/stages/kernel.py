@@ -7,7 +7,9 @@ returns the output rows, and serializes the state so a stream can be
 checkpointed and resumed bit for bit.  :class:`KernelStage` is the stage
 object a :class:`~pystream.stream.Stream` pipes through: it validates its
 parameters when it is built and makes a fresh :class:`StageState` for each
-pass over the stream.
+pass over the stream, fed by a :class:`KernelPusher` (the push form,
+``stage.push(start, alloc)``; the pull form ``stage(chunks, start, alloc)``
+drives it).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import numpy as np
 from .._buffers import BufferPool
 from .._native import check_status, ffi, kernel_dtype, lib
 from ..reducers import _Owned, check_nan_policy
+from .push import drive
 from .structural import as_int, first_nan_record, nan_error
 
-__all__ = ["KernelStage", "StageState", "KINDS", "to_float64_rows"]
+__all__ = ["KernelPusher", "KernelStage", "StageState", "KINDS", "to_float64_rows"]
 
 #: Stage name -> C kind code.
 KINDS: dict[str, int] = {
@@ -347,7 +350,7 @@ class StageState:
 
 
 class KernelStage:
-    """Base class of the C-backed stages (protocol: ``output_meta`` and ``__call__``).
+    """Base class of the C-backed stages (protocol: ``output_meta``, ``push`` and ``__call__``).
 
     Subclasses validate their parameters in ``__init__`` and set
     ``self.kernel`` (the C stage name), ``self.kernel_params`` and
@@ -372,9 +375,43 @@ class KernelStage:
         """A fresh :class:`StageState` for this stage's parameters."""
         return StageState(self.kernel, record_shape, start, self.nan_policy, **self.kernel_params)
 
+    def new_state(self, chunk: np.ndarray, start: int) -> Any:
+        """The state a pass feeds, made for its first non-empty `chunk`.
+
+        An object with ``update(chunk, buffer) -> output``, ``flush()`` and
+        ``position`` (as :class:`StageState`); by default
+        ``self.state(chunk.shape[1:], start)``.  A subclass may pick by the
+        chunk's dtype (:class:`~pystream.stages.scans.Scan` does).
+        """
+        return self.state(tuple(chunk.shape[1:]), start)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kernel_params.items())
         return f"{type(self).__name__}({self.name}: {args})"
+
+    def push(
+        self, start: int = 0, alloc: Callable[[int], np.ndarray] | None = None
+    ) -> KernelPusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, default 0
+            Global index of the first record.
+        alloc : callable, optional
+            ``alloc(nbytes)`` gives the memory each output chunk is written
+            to (a uint8 array of at least `nbytes` bytes); by default a pool
+            that reuses buffers the consumer has let go of.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.stages.windows import Moving
+        >>> p = Moving("moving_sum", window=2).push()
+        >>> p.send(np.array([1.0, 2.0, 3.0]))
+        [array([nan,  3.,  5.])]
+        """
+        return KernelPusher(self, start, alloc)
 
     def __call__(
         self,
@@ -384,38 +421,72 @@ class KernelStage:
     ) -> Iterator[np.ndarray]:
         """Run the stage over `chunks` (global index of the first record: `start`).
 
-        ``alloc(nbytes)`` gives the memory each output chunk is written to;
-        by default a pool that reuses buffers the consumer has let go of.
+        The pull form of :meth:`push`.  ``alloc(nbytes)`` gives the memory
+        each output chunk is written to; by default a pool that reuses
+        buffers the consumer has let go of.
         """
-        state: StageState | None = None
-        check_nan = self.nan_policy == "raise"
-        offset = start
-        if alloc is None:
-            alloc = BufferPool(0).get
-        try:
-            for chunk in chunks:
-                if not len(chunk):
-                    continue
-                if state is None:
-                    state = self.state(tuple(chunk.shape[1:]), start)
-                bad = first_nan_record(chunk) if check_nan else -1
-                if bad >= 0:
-                    # The records before the NaN are output first, as by the
-                    # numpy stages, so what precedes the error is chunk-invariant.
-                    chunk = chunk[:bad]
-                offset += len(chunk)
-                if len(chunk):
-                    out = state.update(chunk, alloc(8 * chunk.size))
-                    if len(out):
-                        yield out
-                    del out
-                if bad >= 0:
-                    raise nan_error(self.name, offset)
-            if state is not None and self.emit_flush:
-                tail = state.flush()
-                if len(tail):
-                    yield tail
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        return drive(self.push(start, alloc), chunks)
+
+
+class KernelPusher:
+    """The pusher of a :class:`KernelStage`: feeds a :class:`StageState`.
+
+    The state is made on the first non-empty chunk (by the stage's
+    ``new_state(chunk, start)``: the record shape is the chunk's).  Each
+    output is written to memory from ``alloc``.  With ``nan_policy="raise"``
+    the records before a NaN are fed and output, then ``error`` is set (see
+    :mod:`pystream.stages.push`).
+    """
+
+    __slots__ = ("_alloc", "_check_nan", "_stage", "_start", "_state", "done", "error")
+
+    def __init__(self, stage: KernelStage, start: int = 0,
+                 alloc: Callable[[int], np.ndarray] | None = None) -> None:
+        self._stage = stage
+        self._start = start
+        self._alloc = BufferPool(0).get if alloc is None else alloc
+        self._check_nan = stage.nan_policy == "raise"
+        self._state: Any = None  # a StageState (or what the stage's new_state makes)
+        self.done = False
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<{self._stage.name} pusher: {self._state!r}>"
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Feed `chunk` to the state; see :class:`~pystream.stages.push.Pusher`."""
+        if not len(chunk):
+            return []
+        state = self._state
+        if state is None:
+            state = self._state = self._stage.new_state(chunk, self._start)
+        if self._check_nan:
+            return self._send_checked(state, chunk)
+        out = state.update(chunk, self._alloc(8 * chunk.size))
+        return [out] if len(out) else []
+
+    def _send_checked(self, state: Any, chunk: np.ndarray) -> list[np.ndarray]:
+        """`send` for ``nan_policy="raise"``: the records before a NaN go in first,
+        as in the numpy stages, so what precedes the error is chunk-invariant."""
+        bad = first_nan_record(chunk)
+        if bad >= 0:
+            chunk = chunk[:bad]
+        outs: list[np.ndarray] = []
+        if len(chunk):
+            out = state.update(chunk, self._alloc(8 * chunk.size))
+            if len(out):
+                outs.append(out)
+        if bad >= 0:
+            self.error = nan_error(self._stage.name, state.position)
+            self.done = True
+        return outs
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: the state's pending output (a block reduction's
+        incomplete last block) if the stage emits it."""
+        state = self._state
+        if state is not None and self._stage.emit_flush:
+            tail = state.flush()
+            if len(tail):
+                return [tail]
+        return []

@@ -4,10 +4,12 @@
 records into one output record of shape ``(n, *record_shape)``; ``resample``
 reduces each block of ``n`` records to one record of the input's shape.
 
-All stages are generator stages for :meth:`pystream.stream.Stream.pipe`:
-they keep their state across chunks (Python runs once per chunk, never once
-per value), never yield empty chunks, give the same output bit for bit for
-any chunking of the input, and close their upstream iterator when they stop.
+Each stage keeps its state machine in a pusher (``stage.push(start)``, the
+push form; see :mod:`pystream.stages.push`); its pull form, a generator
+stage for :meth:`pystream.stream.Stream.pipe`, drives that pusher.  They
+keep their state across chunks (Python runs once per chunk, never once per
+value), never output empty chunks, give the same output bit for bit for any
+chunking of the input, and close their upstream iterator when they stop.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..reducers import check_nan_policy
-from .structural import _close, check_count, first_nan_record, nan_error
+from .push import drive
+from .structural import check_count, first_nan_record, nan_error
 
 if TYPE_CHECKING:
     from ..engines.plan import Records
@@ -106,8 +109,26 @@ class SlidingWindow:
         """
         return np.dtype(dtype), (self.n, *tuple(record_shape))
 
+    def push(self, start: int = 0) -> _SlidingWindowPusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (accepted for the stage
+            protocol; windows are aligned on the stream's first record).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = SlidingWindow(2).push()
+        >>> p.send(np.arange(1)), [c.tolist() for c in p.send(np.arange(1, 3))]
+        ([], [[[0, 1], [1, 2]]])
+        """
+        return _SlidingWindowPusher(self.n, self.step)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield chunks of windows; see the class docstring.
+        """Yield chunks of windows (the pull form of :meth:`push`); see the class docstring.
 
         Examples
         --------
@@ -115,43 +136,63 @@ class SlidingWindow:
         >>> [c.tolist() for c in SlidingWindow(2)(iter([np.arange(2), np.arange(2, 4)]))]
         [[[0, 1]], [[1, 2], [2, 3]]]
         """
-        n, step = self.n, self.step
-        try:
-            pieces: list[np.ndarray] = []  # carried records: the start of the next window on
-            npending = 0
-            skip = 0  # records to drop before the next window starts (step > n)
-            for c in chunks:
-                k = len(c)
-                if skip:
-                    if k <= skip:
-                        skip -= k
-                        continue
-                    c = c[skip:]
-                    k -= skip
-                    skip = 0
-                if not k:
-                    continue
-                if npending + k < n:
-                    pieces.append(c)
-                    npending += k
-                    continue
-                buf = np.concatenate((*pieces, c)) if pieces else c
-                size = len(buf)
-                m = (size - n) // step + 1
-                w = sliding_window_view(buf[: (m - 1) * step + n], n, axis=0)
-                yield _window_layout(w[::step] if step > 1 else w)
-                del w
-                nxt = m * step
-                if nxt < size:
-                    pieces = [buf[nxt:]]
-                    npending = size - nxt
-                else:
-                    pieces = []
-                    npending = 0
-                    skip = nxt - size
-                del buf
-        finally:
-            _close(chunks)
+        return drive(self.push(start), chunks)
+
+
+class _SlidingWindowPusher:
+    """The state machine of :class:`SlidingWindow` (a pusher)."""
+
+    __slots__ = ("_n", "_npending", "_pieces", "_skip", "_step", "done", "error")
+
+    def __init__(self, n: int, step: int) -> None:
+        self._n = n
+        self._step = step
+        self._pieces: list[np.ndarray] = []  # carried records: the start of the next window on
+        self._npending = 0
+        self._skip = 0  # records to drop before the next window starts (step > n)
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The windows `chunk` completes; see :class:`~pystream.stages.push.Pusher`."""
+        c = chunk
+        k = len(c)
+        skip = self._skip
+        if skip:
+            if k <= skip:
+                self._skip = skip - k
+                return []
+            c = c[skip:]
+            k -= skip
+            self._skip = 0
+        if not k:
+            return []
+        n = self._n
+        npending = self._npending
+        if npending + k < n:
+            self._pieces.append(c)
+            self._npending = npending + k
+            return []
+        step = self._step
+        pieces = self._pieces
+        buf = np.concatenate((*pieces, c)) if pieces else c
+        size = len(buf)
+        m = (size - n) // step + 1
+        w = sliding_window_view(buf[: (m - 1) * step + n], n, axis=0)
+        out = _window_layout(w[::step] if step > 1 else w)
+        nxt = m * step
+        if nxt < size:
+            self._pieces = [buf[nxt:]]
+            self._npending = size - nxt
+        else:
+            self._pieces = []
+            self._npending = 0
+            self._skip = nxt - size
+        return [out]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending (an incomplete window is dropped)."""
+        return []
 
 
 class NWise(SlidingWindow):
@@ -254,8 +295,26 @@ class Tumbling:
         """
         return np.dtype(dtype), (self.n, *tuple(record_shape))
 
+    def push(self, start: int = 0) -> _TumblingPusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (accepted for the stage
+            protocol; blocks are aligned on the stream's first record).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = Tumbling(2).push()
+        >>> [c.tolist() for c in p.send(np.arange(3))], [c.tolist() for c in p.send(np.arange(3, 4))]
+        ([[[0, 1]]], [[[2, 3]]])
+        """
+        return _TumblingPusher(self.n)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield chunks of blocks; see the class docstring.
+        """Yield chunks of blocks (the pull form of :meth:`push`); see the class docstring.
 
         Examples
         --------
@@ -263,38 +322,65 @@ class Tumbling:
         >>> [c.tolist() for c in Tumbling(2)(iter([np.arange(3), np.arange(3, 6)]))]
         [[[0, 1]], [[2, 3]], [[4, 5]]]
         """
-        n = self.n
-        try:
-            pieces: list[np.ndarray] = []
-            npending = 0
-            for c in chunks:
-                k = len(c)
-                if not k:
-                    continue
-                rs = c.shape[1:]
-                i = 0
-                if npending:
-                    need = n - npending
-                    if k < need:
-                        pieces.append(c)
-                        npending += k
-                        continue
-                    pieces.append(c[:need])
-                    block = np.concatenate(pieces).reshape(1, n, *rs)
-                    pieces = []
-                    npending = 0
-                    i = need
-                    yield block
-                    del block
-                m = (k - i) // n
-                if m:
-                    yield c[i : i + m * n].reshape(m, n, *rs)
-                r = i + m * n
-                if r < k:
-                    pieces = [c[r:]]
-                    npending = k - r
-        finally:
-            _close(chunks)
+        return drive(self.push(start), chunks)
+
+
+class _TumblingPusher:
+    """The state machine of :class:`Tumbling` (a pusher)."""
+
+    __slots__ = ("_n", "_npending", "_pieces", "done", "error")
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._pieces: list[np.ndarray] = []  # the records of the incomplete block
+        self._npending = 0
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The blocks `chunk` completes; see :class:`~pystream.stages.push.Pusher`.
+
+        A block inside `chunk` is a reshaped view of it; a block that
+        straddles chunks is a new array.
+        """
+        c = chunk
+        k = len(c)
+        if not k:
+            return []
+        n = self._n
+        npending = self._npending
+        if not npending:
+            m = k // n
+            r = m * n
+            if r == k:  # whole blocks only: one reshaped view of the chunk
+                return [c.reshape((m, n) + c.shape[1:])]
+            outs: list[np.ndarray] = [c[:r].reshape((m, n) + c.shape[1:])] if m else []
+            self._pieces = [c[r:]]
+            self._npending = k - r
+            return outs
+        need = n - npending
+        pieces = self._pieces
+        if k < need:
+            pieces.append(c)
+            self._npending = npending + k
+            return []
+        rs = c.shape[1:]
+        pieces.append(c[:need])
+        outs = [np.concatenate(pieces).reshape((1, n) + rs)]
+        self._pieces = []
+        self._npending = 0
+        m = (k - need) // n
+        r = need + m * n
+        if m:
+            outs.append(c[need:r].reshape((m, n) + rs))
+        if r < k:
+            self._pieces = [c[r:]]
+            self._npending = k - r
+        return outs
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending (an incomplete block is dropped)."""
+        return []
 
 
 class Resample:
@@ -444,8 +530,26 @@ class Resample:
             r[sel] = np.where(zero[sel], fixed, r[sel])
         return r
 
+    def push(self, start: int = 0) -> _ResamplePusher:
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+
+        Parameters
+        ----------
+        start : int, optional
+            Global index of the first record (named in the NaN error;
+            blocks are aligned on the stream's first record).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = Resample(2, "max").push()
+        >>> [c.tolist() for c in p.send(np.array([1, 5, 2]))], [c.tolist() for c in p.close()]
+        ([[5]], [[2]])
+        """
+        return _ResamplePusher(self, start)
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield chunks of reduced blocks; see the class docstring.
+        """Yield chunks of reduced blocks (the pull form of :meth:`push`); see the class docstring.
 
         Examples
         --------
@@ -455,49 +559,81 @@ class Resample:
         >>> [c.tolist() for c in Resample(2, "first", partial=False)(iter([np.arange(5)]))]
         [[0, 2]]
         """
-        n = self.n
-        check = self.nan_policy == "raise" and self.how in ("min", "max")
-        try:
-            acc: np.ndarray | None = None  # reduction of the current partial block, shape (1, *rs)
-            p = 0  # records in the current partial block
-            pos = 0  # records seen before the current chunk
-            for c in chunks:
-                k = len(c)
-                if not k:
-                    continue
-                bad = -1
-                if check and c.dtype.kind == "f":
-                    bad = first_nan_record(c)
-                    if bad >= 0:
-                        c = c[:bad]
-                        k = bad
-                rs = c.shape[1:]
-                outs: list[np.ndarray] = []
-                i = 0
-                if p and k:
-                    head = c[: n - p]
-                    r = self._reduce(head[None])
-                    acc = self._reduce(np.concatenate((acc, r))[None])  # type: ignore[arg-type]
-                    i = len(head)
-                    p += i
-                    if p == n:
-                        outs.append(acc)
-                        acc = None
-                        p = 0
-                m = (k - i) // n
-                if m:
-                    outs.append(self._reduce(c[i : i + m * n].reshape(m, n, *rs)))
-                rest = i + m * n
-                if rest < k:
-                    acc = np.array(self._reduce(c[rest:][None]), copy=True)
-                    p = k - rest
-                if outs:
-                    yield outs[0] if len(outs) == 1 else np.concatenate(outs)
-                    del outs
-                if bad >= 0:
-                    raise nan_error(self.name, start + pos + bad)
-                pos += k
-            if p and self.partial:
-                yield acc  # type: ignore[misc]
-        finally:
-            _close(chunks)
+        return drive(self.push(start), chunks)
+
+
+class _ResamplePusher:
+    """The state machine of :class:`Resample` (a pusher)."""
+
+    __slots__ = ("_acc", "_check", "_p", "_pos", "_stage", "_start", "done", "error")
+
+    def __init__(self, stage: Resample, start: int) -> None:
+        self._stage = stage
+        self._check = stage.nan_policy == "raise" and stage.how in ("min", "max")
+        self._start = start
+        self._acc: np.ndarray | None = None  # reduction of the partial block, shape (1, *rs)
+        self._p = 0  # records in the partial block
+        self._pos = 0  # records seen (counted with the NaN check only)
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """The reductions of the blocks `chunk` completes; see
+        :class:`~pystream.stages.push.Pusher`."""
+        c = chunk
+        k = len(c)
+        if not k:
+            return []
+        stage = self._stage
+        n = stage.n
+        if self._check and c.dtype.kind == "f":
+            bad = first_nan_record(c)
+            if bad >= 0:
+                # the blocks completed before the NaN come out, then the error
+                self.error = nan_error(stage.name, self._start + self._pos + bad)
+                self.done = True
+                if not bad:
+                    return []
+                c = c[:bad]
+                k = bad
+            self._pos += k
+        p = self._p
+        if not p:
+            m = k // n
+            rest = m * n
+            if rest == k:  # whole blocks only
+                return [stage._reduce(c.reshape((m, n) + c.shape[1:]))]
+            outs: list[np.ndarray] = (
+                [stage._reduce(c[:rest].reshape((m, n) + c.shape[1:]))] if m else [])
+            self._acc = np.array(stage._reduce(c[rest:][None]), copy=True)
+            self._p = k - rest
+            return outs
+        outs = []
+        head = c[: n - p]
+        r = stage._reduce(head[None])
+        acc = stage._reduce(np.concatenate((self._acc, r))[None])  # type: ignore[arg-type]
+        i = len(head)
+        p += i
+        if p == n:
+            outs.append(acc)
+            self._acc = None
+            p = 0
+        else:
+            self._acc = acc
+        m = (k - i) // n
+        if m:
+            outs.append(stage._reduce(c[i : i + m * n].reshape((m, n) + c.shape[1:])))
+        rest = i + m * n
+        if rest < k:
+            self._acc = np.array(stage._reduce(c[rest:][None]), copy=True)
+            p = k - rest
+        self._p = p
+        return [np.concatenate(outs)] if len(outs) > 1 else outs
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: the reduction of the incomplete last block (``partial=True``)."""
+        acc = self._acc
+        if self._p and self._stage.partial and acc is not None:
+            self._acc = None
+            return [acc]
+        return []

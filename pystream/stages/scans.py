@@ -12,7 +12,6 @@ stream; ``cumvar`` / ``cumstd`` use Welford's update.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,12 +20,13 @@ from .._native import check_status, ffi, kernel_dtype, lib
 from ..reducers import check_ddof, check_nan_policy
 from .kernel import KernelStage
 
-__all__ = ["SCAN_STAGES", "Scan"]
+__all__ = ["IntScanState", "SCAN_STAGES", "Scan"]
 
 #: The C-backed scan names.
 SCAN_STAGES = ("cumsum", "cumprod", "cummean", "cumvar", "cumstd")
 _INT_KERNELS = {"cumsum": "ps_cumsum_int64", "cumprod": "ps_cumprod_int64"}
 _INT64_MAX = np.iinfo(np.int64).max
+_I8 = np.dtype(np.int64)
 
 
 class Scan(KernelStage):
@@ -72,63 +72,103 @@ class Scan(KernelStage):
             return np.dtype(np.int64), tuple(record_shape)
         return np.dtype(np.float64), tuple(record_shape)
 
-    def __call__(
-        self,
-        chunks: Iterator[np.ndarray],
-        start: int = 0,
-        alloc: Callable[[int], np.ndarray] | None = None,
-    ) -> Iterator[np.ndarray]:
-        it = iter(chunks)
-        first = next((c for c in it if len(c)), None)
-        if first is None:
-            return
-        if not self._exact_int(first.dtype):
-            yield from super().__call__(_chain(first, it), start, alloc)
-            return
-        yield from self._int_scan(_chain(first, it), first.shape[1:], start)
-
-    def _int_scan(self, chunks: Iterator[np.ndarray], record_shape: tuple[int, ...],
-                  start: int) -> Iterator[np.ndarray]:
-        kernel = getattr(lib, _INT_KERNELS[self.name])
-        width = int(np.prod(record_shape, dtype=np.int64))
-        carry = np.full(width, 0 if self.name == "cumsum" else 1, dtype=np.int64)
-        bad = ffi.new("int64_t *")
-        offset = start
-        try:
-            for chunk in chunks:
-                n = len(chunk)
-                if not n:
-                    continue
-                if chunk.dtype == np.uint64 and chunk.size and int(chunk.max()) > _INT64_MAX:
-                    row = int(np.argmax((chunk > _INT64_MAX).reshape(n, -1).any(axis=1)))
-                    raise OverflowError(
-                        f"{self.name}: value at record {offset + row} does not fit int64"
-                    )
-                rows = np.require(chunk.reshape(n, width), np.int64, ["C", "A"])
-                out = np.empty((n, *record_shape), np.int64)
-                status = kernel(ffi.from_buffer("int64_t[]", rows), n, width,
-                                ffi.from_buffer("int64_t[]", carry, require_writable=True),
-                                ffi.from_buffer("int64_t[]", out, require_writable=True), bad)
-                if status == lib.PS_ERR_OVERFLOW:
-                    raise OverflowError(
-                        f"{self.name}: int64 overflow at record {offset + int(bad[0])} "
-                        "(integers accumulate exactly; use .astype(float) for a float result)"
-                    )
-                check_status(status, f"{self.name}: chunk at record {offset}")
-                offset += n
-                yield out
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+    def new_state(self, chunk: np.ndarray, start: int) -> Any:
+        """The state of a pass, picked by its first non-empty `chunk`: exact int64
+        for integer and bool ``cumsum`` / ``cumprod``, the float64 C kernel otherwise."""
+        if self._exact_int(chunk.dtype):
+            return IntScanState(self.name, tuple(chunk.shape[1:]), start)
+        return self.state(tuple(chunk.shape[1:]), start)
 
 
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    try:
-        yield first
-        yield from rest
-    finally:
-        close = getattr(rest, "close", None)
-        if close is not None:
-            close()
+class IntScanState:
+    """The exact int64 ``cumsum`` / ``cumprod`` state: the running value of each
+    value of the record, carried across chunks.
 
+    The interface a :class:`~pystream.stages.kernel.KernelPusher` feeds
+    (``update``, ``flush``, ``position``), as :class:`StageState`'s.
+
+    Parameters
+    ----------
+    name : {"cumsum", "cumprod"}
+    record_shape : tuple of int
+        Shape of one record.
+    start : int
+        Global index of the first record (named in errors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> st = IntScanState("cumsum", (), 0)
+    >>> st.update(np.array([1, 2])), st.update(np.array([3], dtype=np.uint8))
+    (array([1, 3]), array([6]))
+    """
+
+    __slots__ = ("_bad", "_carry", "_carry_c", "_kernel", "_record_shape", "_width", "name",
+                 "position")
+
+    def __init__(self, name: str, record_shape: tuple[int, ...], start: int) -> None:
+        if name not in _INT_KERNELS:
+            raise ValueError(f"IntScanState: {name!r} has no exact integer form")
+        self.name = name
+        self._kernel = getattr(lib, _INT_KERNELS[name])
+        self._record_shape = record_shape
+        self._width = int(np.prod(record_shape, dtype=np.int64))
+        self._carry = np.full(self._width, 0 if name == "cumsum" else 1, dtype=np.int64)
+        self._carry_c = ffi.from_buffer("int64_t[]", self._carry, require_writable=True)
+        self._bad = ffi.new("int64_t *")
+        #: Global index of the next record.
+        self.position: int = start
+
+    def __repr__(self) -> str:
+        return f"<pystream.IntScanState {self.name} at record {self.position}>"
+
+    def update(self, chunk: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        """Scan a chunk of integers or bools; return its int64 outputs.
+
+        Parameters
+        ----------
+        chunk : ndarray
+            Shape ``(k, *record_shape)``, bool or integer dtype.
+        buffer : ndarray of uint8, optional
+            Memory of at least ``8 * chunk.size`` bytes for the output (then
+            a view of it); default: a new array.
+
+        Raises
+        ------
+        OverflowError
+            When a value or the exact result leaves int64; no output of this
+            chunk is kept.
+        """
+        n = len(chunk)
+        position = self.position
+        if chunk.dtype == np.uint64 and chunk.size and int(chunk.max()) > _INT64_MAX:
+            row = int(np.argmax((chunk > _INT64_MAX).reshape(n, -1).any(axis=1)))
+            raise OverflowError(f"{self.name}: value at record {position + row} does not fit int64")
+        width = self._width
+        if type(chunk) is np.ndarray and chunk.dtype == _I8 and chunk.flags.c_contiguous \
+                and chunk.flags.aligned:
+            rows = chunk  # the common case, without np.require's overhead
+        else:
+            rows = np.require(chunk.reshape(n, width), np.int64, ["C", "A"])
+        if buffer is None:
+            out = np.empty((n, *self._record_shape), np.int64)
+        else:
+            out = buffer[: 8 * n * width].view(np.int64)
+            if self._record_shape:
+                out = out.reshape(n, *self._record_shape)
+        bad = self._bad
+        status = self._kernel(ffi.from_buffer("int64_t[]", rows), n, width, self._carry_c,
+                              ffi.from_buffer("int64_t[]", out, require_writable=True), bad)
+        if status:
+            if status == lib.PS_ERR_OVERFLOW:
+                raise OverflowError(
+                    f"{self.name}: int64 overflow at record {position + int(bad[0])} "
+                    "(integers accumulate exactly; use .astype(float) for a float result)"
+                )
+            check_status(status, f"{self.name}: chunk at record {position}")
+        self.position = position + n
+        return out
+
+    def flush(self) -> np.ndarray:
+        """A scan has no pending output: an empty int64 array."""
+        return np.empty((0, *self._record_shape), np.int64)

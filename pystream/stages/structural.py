@@ -1,10 +1,13 @@
 """Structural stages: ``take``, ``skip`` and ``rechunk``.
 
-Each stage is a plain generator function ``(chunks, ...) -> chunks`` with a
-record counter as its only state.  They never copy data except where
-``rechunk`` must join the pieces of a chunk that spans several input chunks.
-They never yield empty chunks, and they close their upstream iterator when
-they finish early (so files are released promptly).
+Each stage is a plain function ``(chunks, ...) -> chunks``, the pull form
+(:func:`pystream.stages.push.drive`) of a pusher class (:class:`Take`,
+:class:`Skip`, :class:`Rechunk`) that is also its push form:
+``take.push(n)``.  Their state is a record counter (and ``rechunk``'s
+pending pieces).  They never copy data except where ``rechunk`` must join
+the pieces of a chunk that spans several input chunks.  They never output
+empty chunks, and they close their upstream iterator when they finish early
+(so files are released promptly).
 
 The argument checks shared by stages and sources (``check_count``,
 ``normalize_record_shape``) live here too.
@@ -13,12 +16,15 @@ The argument checks shared by stages and sources (``check_count``,
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["check_count", "first_nan_record", "nan_error", "normalize_record_shape", "rechunk",
-           "skip", "take"]
+from .push import drive
+
+__all__ = ["Rechunk", "Skip", "Take", "check_count", "first_nan_record", "nan_error",
+           "normalize_record_shape", "rechunk", "skip", "take"]
 
 
 def as_int(value: object, requirement: str, where: str) -> int:
@@ -154,14 +160,230 @@ def normalize_record_shape(record_shape: object, where: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _close(it: object) -> None:
-    close = getattr(it, "close", None)
-    if close is not None:
-        close()
+class Take:
+    """The pusher of :func:`take`: passes the first `n` records, then is ``done``.
+
+    See :mod:`pystream.stages.push` for the protocol.  Its ``passthrough``
+    covers the first ``n - 1`` records (they pass unchanged); the chunk
+    holding the `n`-th record is cut there and makes it ``done``.
+
+    Parameters
+    ----------
+    n : int
+        Number of records to keep (``>= 0``).
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer (bools are refused).
+    ValueError
+        If `n` is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Take(3)
+    >>> [c.tolist() for c in p.send(np.arange(2))], p.done
+    ([[0, 1]], False)
+    >>> [c.tolist() for c in p.send(np.arange(5))], p.done
+    ([[0]], True)
+    """
+
+    __slots__ = ("done", "error", "passthrough")
+
+    def __init__(self, n: int) -> None:
+        n = check_count(n, "n", "take")
+        #: Records that pass unchanged before the last one (the one that cuts).
+        self.passthrough: int = max(n - 1, 0)
+        self.done: bool = n == 0
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        left = 0 if self.done else self.passthrough + 1
+        return f"<take pusher: {left} records to go>"
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Pass `chunk`, cut at the `n`-th record; see :class:`~pystream.stages.push.Pusher`."""
+        k = len(chunk)
+        passthrough = self.passthrough
+        if k <= passthrough:
+            if k:
+                self.passthrough = passthrough - k
+                return [chunk]
+            return []
+        if self.done:
+            return []
+        remaining = passthrough + 1
+        self.passthrough = 0
+        self.done = True
+        return [chunk[:remaining] if k > remaining else chunk]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending."""
+        return []
+
+
+class Skip:
+    """The pusher of :func:`skip`: drops the first `n` records, passes the rest.
+
+    See :mod:`pystream.stages.push` for the protocol.  Once the `n` records
+    are dropped its ``passthrough`` is ``sys.maxsize``: every chunk passes
+    unchanged.
+
+    Parameters
+    ----------
+    n : int
+        Number of records to drop (``>= 0``).
+
+    Raises
+    ------
+    TypeError
+        If `n` is not an integer (bools are refused).
+    ValueError
+        If `n` is negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Skip(3)
+    >>> p.send(np.arange(2))
+    []
+    >>> [c.tolist() for c in p.send(np.arange(4))]
+    [[1, 2, 3]]
+    """
+
+    __slots__ = ("_remaining", "done", "error", "passthrough")
+
+    def __init__(self, n: int) -> None:
+        self._remaining: int = check_count(n, "n", "skip")
+        self.passthrough: int = 0 if self._remaining else sys.maxsize
+        self.done: bool = False
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<skip pusher: {self._remaining} records to drop>"
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Drop what is left to drop of `chunk`; see :class:`~pystream.stages.push.Pusher`."""
+        remaining = self._remaining
+        if not remaining:
+            return [chunk] if len(chunk) else []
+        k = len(chunk)
+        if k <= remaining:
+            self._remaining = remaining - k
+            if k == remaining:
+                self.passthrough = sys.maxsize
+            return []
+        self._remaining = 0
+        self.passthrough = sys.maxsize
+        return [chunk[remaining:]]
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: nothing is pending."""
+        return []
+
+
+class Rechunk:
+    """The pusher of :func:`rechunk`: regroups records into chunks of `size` records.
+
+    See :mod:`pystream.stages.push` for the protocol.  :meth:`close` gives
+    the shorter last chunk, if any.
+
+    Parameters
+    ----------
+    size : int
+        Records per output chunk (``>= 1``).
+
+    Raises
+    ------
+    TypeError
+        If `size` is not an integer (bools are refused).
+    ValueError
+        If `size` is smaller than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Rechunk(3)
+    >>> [c.tolist() for c in p.send(np.arange(4))]
+    [[0, 1, 2]]
+    >>> [c.tolist() for c in p.send(np.arange(4, 6))]
+    [[3, 4, 5]]
+    >>> [c.tolist() for c in p.send(np.arange(6, 8))], [c.tolist() for c in p.close()]
+    ([], [[6, 7]])
+    """
+
+    __slots__ = ("_npending", "_pending", "_size", "done", "error")
+
+    def __init__(self, size: int) -> None:
+        self._size: int = check_count(size, "size", "rechunk", minimum=1)
+        self._pending: list[np.ndarray] = []  # pieces of the next output chunk
+        self._npending = 0
+        self.done: bool = False
+        self.error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<rechunk pusher: size {self._size}, {self._npending} records pending>"
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Cut `chunk` into the complete chunks it gives; see :class:`~pystream.stages.push.Pusher`.
+
+        A chunk that lies inside `chunk` is a view of it; one that joins
+        records of several input chunks is a new array.
+        """
+        k = len(chunk)
+        size = self._size
+        npending = self._npending
+        if npending:
+            need = size - npending
+            if k < need:
+                if k:
+                    self._pending.append(chunk)
+                    self._npending = npending + k
+                return []
+            pending = self._pending
+            pending.append(chunk if k == need else chunk[:need])
+            self._pending = []
+            joined = np.concatenate(pending)
+            if k == need:
+                self._npending = 0
+                return [joined]
+            i = need
+        elif k == size:
+            return [chunk]
+        elif k < size:
+            if k:
+                self._pending.append(chunk)
+                self._npending = k
+            return []
+        else:
+            i = 0
+        m = (k - i) // size
+        end = i + m * size  # the complete chunks lie in [i, end)
+        # Views of the chunk (splitting its first axis never copies).
+        whole = chunk[i:end].reshape((m, size) + chunk.shape[1:])
+        outs = [joined, *whole] if i else [*whole]
+        if end < k:
+            self._pending.append(chunk[end:])
+            self._npending = k - end
+        else:
+            self._npending = 0
+        return outs
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: the last, shorter chunk (if records are pending)."""
+        if not self._npending:
+            return []
+        pending = self._pending
+        self._pending = []
+        self._npending = 0
+        return [pending[0] if len(pending) == 1 else np.concatenate(pending)]
 
 
 def take(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
     """Yield the first `n` records of `chunks`, then stop pulling upstream.
+
+    The pull form of the :class:`Take` pusher (``take.push(n)``).
 
     Parameters
     ----------
@@ -183,24 +405,13 @@ def take(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
     >>> [c.tolist() for c in take(iter([np.arange(3), np.arange(3)]), 4)]
     [[0, 1, 2], [0]]
     """
-    try:
-        remaining = n
-        if remaining <= 0:
-            return
-        for c in chunks:
-            k = len(c)
-            if k >= remaining:
-                yield c[:remaining] if k > remaining else c
-                return
-            if k:
-                remaining -= k
-                yield c
-    finally:
-        _close(chunks)
+    return drive(Take(n), chunks)
 
 
 def skip(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
     """Drop the first `n` records of `chunks` and yield the rest.
+
+    The pull form of the :class:`Skip` pusher (``skip.push(n)``).
 
     Parameters
     ----------
@@ -221,25 +432,13 @@ def skip(chunks: Iterator[np.ndarray], n: int) -> Iterator[np.ndarray]:
     >>> [c.tolist() for c in skip(iter([np.arange(3), np.arange(3)]), 4)]
     [[1, 2]]
     """
-    try:
-        remaining = n
-        for c in chunks:
-            k = len(c)
-            if k > remaining:
-                yield c[remaining:] if remaining else c
-                break
-            remaining -= k
-        else:
-            return
-        for c in chunks:
-            if len(c):
-                yield c
-    finally:
-        _close(chunks)
+    return drive(Skip(n), chunks)
 
 
 def rechunk(chunks: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
     """Regroup records into chunks of exactly `size` records (the last may be shorter).
+
+    The pull form of the :class:`Rechunk` pusher (``rechunk.push(size)``).
 
     Parameters
     ----------
@@ -261,33 +460,9 @@ def rechunk(chunks: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
     >>> [c.tolist() for c in rechunk(iter([np.arange(3), np.arange(3, 8)]), 3)]
     [[0, 1, 2], [3, 4, 5], [6, 7]]
     """
-    try:
-        pending: list[np.ndarray] = []
-        npending = 0
-        for c in chunks:
-            k = len(c)
-            i = 0
-            if npending:
-                need = size - npending
-                if k < need:
-                    if k:
-                        pending.append(c)
-                        npending += k
-                    continue
-                pending.append(c[:need])
-                out = np.concatenate(pending)
-                pending = []
-                npending = 0
-                i = need
-                yield out
-                del out
-            while k - i >= size:
-                yield c[i : i + size] if (i or k != size) else c
-                i += size
-            if i < k:
-                pending.append(c[i:] if i else c)
-                npending = k - i
-        if npending:
-            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
-    finally:
-        _close(chunks)
+    return drive(Rechunk(size), chunks)
+
+
+take.push = Take  # type: ignore[attr-defined]
+skip.push = Skip  # type: ignore[attr-defined]
+rechunk.push = Rechunk  # type: ignore[attr-defined]

@@ -52,8 +52,9 @@ def _out_dtype(where: str, *dtypes: np.dtype) -> np.dtype:
 
 
 class _Driver(abc.ABC):
-    """Runs a state over a chunk iterator (the stage protocol's ``__call__``);
-    subclasses make the state."""
+    """The stage protocol over a state: the push form (:meth:`push`, a fresh
+    :class:`_Pusher`) and the pull form (:meth:`__call__`, a generator that
+    feeds a pusher); subclasses make the state."""
 
     name: str
 
@@ -61,21 +62,56 @@ class _Driver(abc.ABC):
     def state(self, record_shape: tuple[int, ...] = (), start: int = 0) -> Any:
         """A fresh state for records of `record_shape`, first record at global index `start`."""
 
+    def push(self, start: int = 0) -> _Pusher:
+        """A fresh pusher for one pass: ``send(chunk) -> list of chunks``, ``close() -> []``.
+
+        This is pystream's push protocol (``pystream.stages.push``): push
+        mode feeds it directly instead of running :meth:`__call__` in a
+        helper thread.
+        """
+        return _Pusher(self, check_int(start, "start", self.name, minimum=0))
+
     def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        start = check_int(start, "start", self.name, minimum=0)
-        state = None
+        pusher = self.push(start)
         try:
             for chunk in chunks:
-                chunk = as_chunk(chunk, f"{self.name}: chunk")
-                if not len(chunk):
-                    continue
-                if state is None:
-                    state = self.state(tuple(chunk.shape[1:]), start)
-                out = state.update(chunk)
-                if len(out):
-                    yield out
+                yield from pusher.send(chunk)
         finally:
             close_iter(chunks)
+
+
+class _Pusher:
+    """One pass of a :class:`_Driver` stage, fed chunk by chunk.
+
+    The state is made on the first non-empty chunk (its record shape is the
+    chunk's).  ``done`` stays False and ``error`` None: a filter outputs
+    for every chunk, and a bad chunk raises from :meth:`send` before any
+    output of it.
+    """
+
+    __slots__ = ("_stage", "_start", "_state", "done", "error")
+
+    def __init__(self, stage: _Driver, start: int) -> None:
+        self._stage = stage
+        self._start = start
+        self._state: Any = None
+        self.done = False
+        self.error: BaseException | None = None
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        """Filter one chunk; return ``[output]`` (``[]`` when nothing comes out)."""
+        chunk = as_chunk(chunk, f"{self._stage.name}: chunk")
+        if not len(chunk):
+            return []
+        state = self._state
+        if state is None:
+            state = self._state = self._stage.state(tuple(chunk.shape[1:]), self._start)
+        out = state.update(chunk)
+        return [out] if len(out) else []
+
+    def close(self) -> list[np.ndarray]:
+        """End of the stream: filters have nothing pending."""
+        return []
 
 
 class SosfiltState:
