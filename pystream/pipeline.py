@@ -631,8 +631,14 @@ class PushSink:
             What a stage or the target raised, with a note naming the stage
             and the chunk's global records; the sink is then aborted.
         """
-        self._check_open("send")
-        chunk = self._as_chunk(data)
+        if self._state != "open":
+            self._check_open("send")
+        rs = self._record_shape
+        if (type(data) is np.ndarray and data.dtype == self._dtype and rs is not None
+                and data.ndim == len(rs) + 1 and data.shape[1:] == rs):
+            chunk = data                     # a chunk as it should be: no conversion
+        else:
+            chunk = self._as_chunk(data)
         if self._consumer is None:
             self._dtype = chunk.dtype
             self._record_shape = tuple(chunk.shape[1:])

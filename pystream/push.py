@@ -49,6 +49,7 @@ class _FnsStep:
 
     __slots__ = ("fns", "name")
     done = False
+    error = None
 
     def __init__(self, fns: tuple[Callable[[np.ndarray], np.ndarray], ...], name: str) -> None:
         self.fns = fns
@@ -65,40 +66,14 @@ class _FnsStep:
         return []
 
 
-class _NativeStep:
-    """Converts byte-swapped chunks to native order before a stage (as pull does)."""
-
-    __slots__ = ("inner", "name")
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.name = inner.name
-
-    @property
-    def done(self) -> bool:
-        return bool(getattr(self.inner, "done", False))
-
-    @property
-    def error(self) -> BaseException | None:
-        return getattr(self.inner, "error", None)
-
-    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        if not chunk.dtype.isnative:
-            chunk = chunk.astype(chunk.dtype.newbyteorder("="))
-        return self.inner.send(chunk)
-
-    def close(self) -> list[np.ndarray]:
-        return self.inner.close()
-
-
 class _Named:
-    """A stage's own pusher, with the stage's name for error notes."""
+    """A third-party stage's pusher missing ``done`` or ``error`` (both optional
+    for plugins): the defaults, so the chain can read them directly."""
 
-    __slots__ = ("name", "pusher")
+    __slots__ = ("pusher",)
 
-    def __init__(self, pusher: Any, name: str) -> None:
+    def __init__(self, pusher: Any) -> None:
         self.pusher = pusher
-        self.name = name
 
     @property
     def done(self) -> bool:
@@ -266,20 +241,34 @@ class GeneratorPusher:
         self._channel.abort(self._thread)
 
 
-def _stage_step(src: Any) -> Any:
+class Step:
+    """A compiled step of a push chain: a pusher, its name, and whether it wants
+    native byte order (stages do; the fused functions take any)."""
+
+    __slots__ = ("name", "native", "pusher")
+
+    def __init__(self, pusher: Any, name: str, native: bool = False) -> None:
+        self.pusher = pusher
+        self.name = name
+        self.native = native
+
+
+def _stage_step(src: Any) -> Step:
     from .engines.plan import _stage_name
 
     stage, args, kwargs = src.stage, src.args, src.kwargs
     name = _stage_name(stage, args)
     push = getattr(stage, "push", None)
     if callable(push):
-        step: Any = _Named(push(*args, **kwargs), name)
+        pusher = push(*args, **kwargs)
+        if not (hasattr(pusher, "done") and hasattr(pusher, "error")):
+            pusher = _Named(pusher)
     else:
-        step = GeneratorPusher(lambda chunks: stage(chunks, *args, **kwargs), name)
-    return _NativeStep(step) if src.native else step
+        pusher = GeneratorPusher(lambda chunks: stage(chunks, *args, **kwargs), name)
+    return Step(pusher, name, src.native)
 
 
-def compile_steps(bound: Any, root: Any) -> list[Any]:
+def compile_steps(bound: Any, root: Any) -> list[Step]:
     """The push steps of `bound`, a stream derived from `root` by stages.
 
     Parameters
@@ -298,11 +287,12 @@ def compile_steps(bound: Any, root: Any) -> list[Any]:
     from .stream import _StageSource
 
     bound._meta()                            # fixes the map functions' output metadata
-    steps: list[Any] = []
+    steps: list[Step] = []
     s = bound
     while True:
         if s._fns:
-            steps.append(_FnsStep(s._fns, " -> ".join(_fn_name(f) for f in s._fns)))
+            name = " -> ".join(_fn_name(f) for f in s._fns)
+            steps.append(Step(_FnsStep(s._fns, name), name))
         src = s._src
         if src is root._src:
             break
@@ -321,46 +311,55 @@ def compile_steps(bound: Any, root: Any) -> list[Any]:
 class ChainConsumer(Consumer):
     """Chunks through push steps, then into a target consumer.
 
-    Every exception leaving a step gets a note naming the step and the
-    global records of the input chunk it was working on.
+    Follows the pusher protocol of :mod:`pystream.stages.push`: a pusher
+    that is ``done`` gets nothing more; one whose ``error`` is set has its
+    outputs handed on first, then the error is raised.  Every exception
+    leaving a step gets a note naming the step and the global records of the
+    input chunk it was working on.
     """
 
-    def __init__(self, steps: list[Any], target: Consumer, start: int) -> None:
+    def __init__(self, steps: list[Step], target: Consumer, start: int) -> None:
         super().__init__()
-        self.steps = steps
+        self.pushers = [st.pusher for st in steps]
+        self.names = [st.name for st in steps]
+        self.natives = [st.native for st in steps]
         self.target = target
         self.offsets = [start] * len(steps)
 
     @property
     def done(self) -> bool:  # type: ignore[override]
-        return self.target.done or any(step.done for step in self.steps)
+        return self.target.done or any(p.done for p in self.pushers)
+
+    def _note(self, error: BaseException, i: int, k: int) -> None:
+        a = self.offsets[i]
+        add_note(error, f"pystream: raised by the stage {self.names[i]!r} on its input chunk of "
+                        f"global records [{a}, {a + k})")
 
     def _run(self, chunks: list[np.ndarray], first: int) -> None:
-        steps, offsets = self.steps, self.offsets
-        for i in range(first, len(steps)):
-            step = steps[i]
-            out: list[np.ndarray] = []
+        pushers, natives, offsets = self.pushers, self.natives, self.offsets
+        for i in range(first, len(pushers)):
+            p = pushers[i]
+            out: list[np.ndarray] | None = None
             for c in chunks:
-                if step.done:
+                if p.done:
                     break
+                if natives[i] and not c.dtype.isnative:
+                    c = c.astype(c.dtype.newbyteorder("="))
                 k = len(c)
                 try:
-                    produced = step.send(c)
+                    produced = p.send(c)
                 except Exception as e:
-                    add_note(e, f"pystream: raised by the stage {step.name!r} on its input chunk "
-                                f"of global records [{offsets[i]}, {offsets[i] + k})")
+                    self._note(e, i, k)
                     raise
-                error = getattr(step, "error", None)
-                if error is not None:
+                if p.done and p.error is not None:
                     # The outputs before the bad record go on first, as in the pull run.
                     if produced:
                         self._run(produced, i + 1)
-                    add_note(error, f"pystream: raised by the stage {step.name!r} on its input "
-                                    f"chunk of global records [{offsets[i]}, {offsets[i] + k})")
-                    raise error
+                    self._note(p.error, i, k)
+                    raise p.error
                 offsets[i] += k
                 if produced:
-                    out.extend(produced)
+                    out = produced if out is None else out + produced
             if not out:
                 return
             chunks = out
@@ -370,26 +369,21 @@ class ChainConsumer(Consumer):
 
     def send(self, chunk: np.ndarray) -> None:
         self._run([chunk], 0)
-        self._stale = True
 
     def _update(self, chunk: np.ndarray) -> None:  # send() is overridden
         self._run([chunk], 0)
 
     def flush(self) -> None:
         """End of input: flush every step, in order, through the ones after it."""
-        steps = self.steps
-        for i, step in enumerate(steps):
+        for i, p in enumerate(self.pushers):
             try:
-                tail = step.close()
+                tail = p.close()
             except Exception as e:
-                add_note(e, f"pystream: raised by the stage {step.name!r} at the end of its input "
-                            f"(global record {self.offsets[i]})")
+                add_note(e, f"pystream: raised by the stage {self.names[i]!r} at the end of its "
+                            f"input (global record {self.offsets[i]})")
                 raise
-            error = getattr(step, "error", None)
             if tail:
                 self._run(tail, i + 1)
-            if error is not None:
-                raise error
 
     def result(self) -> Any:
         return self.target.result()
@@ -402,9 +396,8 @@ class ChainConsumer(Consumer):
         return self.target.close()
 
     def abort(self) -> None:
-        for step in self.steps:
-            abort = getattr(step, "abort", None) or getattr(getattr(step, "inner", None), "abort",
-                                                            None)
+        for p in self.pushers:
+            abort = getattr(p, "abort", None)
             if abort is not None:
                 abort()
         self.target.abort()
