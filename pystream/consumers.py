@@ -35,7 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from .reducers import DEFAULT_QUANTILES
+from .reducers import (
+    DEFAULT_QUANTILES,
+    Moments,
+    check_ddof,
+    check_nan_policy,
+    describe_result,
+    nan_policy_error,
+)
+from .sinks import NpyWriter, RawWriter, TextWriter, check_target
+from .sketches.columns import DESCRIBE_ALPHA, ColumnQuantiles, check_quantiles
+from .sketches.reduce import QuantileSpec, _HistogramFactory
+from .stages.structural import first_nan_record
 
 __all__ = ["Consumer", "DescribeConsumer", "QuantileConsumer", "TERMINALS", "share_states",
            "terminal_maker"]
@@ -94,8 +105,6 @@ class _Shared(Consumer):
         self.owner: Consumer | None = None
 
     def _update(self, chunk: np.ndarray) -> None:
-        from .reducers import nan_policy_error
-        from .stages.structural import first_nan_record
 
         if self.owner is None:
             self._feed(chunk)
@@ -115,8 +124,6 @@ class DescribeConsumer(_Shared):
 
     def __init__(self, meta: Meta, start: int, where: str, ddof: float, nan_policy: str,
                  quantiles: Any = (), pick: str | None = None) -> None:
-        from .reducers import Moments, check_ddof, check_nan_policy
-        from .sketches.columns import ColumnQuantiles
 
         self.policy = check_nan_policy(nan_policy, where)
         super().__init__(start, where, self.policy == "raise")
@@ -135,7 +142,6 @@ class DescribeConsumer(_Shared):
         self.owner = owner
 
     def _feed(self, chunk: np.ndarray) -> None:
-        from .reducers import nan_policy_error
 
         m = self.moments
         m.update(chunk)
@@ -145,7 +151,6 @@ class DescribeConsumer(_Shared):
             raise nan_policy_error(self.where, m.first_nan)
 
     def _result(self) -> Any:
-        from .reducers import describe_result
 
         m = self.moments
         if m.dtype is None:
@@ -197,7 +202,6 @@ def share_states(consumers: list[Consumer]) -> None:
     branch with the same parameters.  The results are unchanged (the shared
     state is the one each would have built); the kernels run once per chunk.
     """
-    from .sketches.columns import DESCRIBE_ALPHA
 
     moments: dict[int, DescribeConsumer] = {}
     for c in consumers:
@@ -306,8 +310,6 @@ Maker = Callable[[Meta, int], Consumer]
 
 def _describe_maker(where: str, ddof: float, nan_policy: str, quantiles: Any,
                     pick: str | None) -> Maker:
-    from .reducers import check_ddof, check_nan_policy
-    from .sketches.columns import check_quantiles
 
     check_ddof(ddof, where)
     check_nan_policy(nan_policy, where)
@@ -333,7 +335,6 @@ def _describe_terminal(ddof: float = 0, nan_policy: str = "propagate",
 
 def _histogram(bins: int = 10, range: tuple[float, float] | None = None, edges: Any = None,
                log: bool = False) -> Maker:
-    from .sketches.reduce import _HistogramFactory
 
     if range is None and edges is None:
         raise ValueError(
@@ -346,7 +347,6 @@ def _histogram(bins: int = 10, range: tuple[float, float] | None = None, edges: 
 
 def _quantile(q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
               seed: int = 0, nan_policy: str = "propagate") -> Maker:
-    from .sketches.reduce import QuantileSpec
 
     spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
     return lambda meta, start: QuantileConsumer(spec, meta, start)
@@ -357,21 +357,18 @@ def _to_array() -> Maker:
 
 
 def _to_npy(path: Any) -> Maker:
-    from .sinks import NpyWriter, check_target
 
     target = check_target(path, "to_npy")
     return lambda meta, start: WriterConsumer(NpyWriter(target, *meta))
 
 
 def _to_file(path: Any) -> Maker:
-    from .sinks import RawWriter, check_target
 
     target = check_target(path, "to_file")
     return lambda meta, start: WriterConsumer(RawWriter(target, *meta))
 
 
 def _to_text(path: Any, fmt: Any = None, delimiter: str = " ", header: str | None = None) -> Maker:
-    from .sinks import TextWriter, check_target
 
     target = check_target(path, "to_text")
     return lambda meta, start: WriterConsumer(TextWriter(target, *meta, fmt, delimiter, header))
