@@ -501,9 +501,11 @@ class ParallelTee(TeeConsumer):
 
     Each thread owns a fixed group of branches (consumers sharing a state are
     in the same group) and gets every chunk through a queue of `depth`
-    batches of chunks (:attr:`BATCH_BYTES` each), so the branches of different groups run at the same time (the C
-    kernels release the GIL) while memory stays bounded.  Each branch still
-    sees the chunks in order, so results are those of the sequential tee.
+    batches of chunks (:attr:`BATCH_BYTES` each), so the branches of
+    different groups run at the same time (the C kernels release the GIL)
+    while memory stays bounded.  When all the branches share one state (a
+    single group), they run in the calling thread.  Each branch still sees
+    the chunks in order, so results are those of the sequential tee.
     :meth:`result` and :meth:`close` first wait until every chunk sent has
     been consumed; sinks are closed in the calling thread.
     """
@@ -545,20 +547,24 @@ class ParallelTee(TeeConsumer):
                 raise error
 
     def send(self, chunk: np.ndarray) -> None:
+        if len(self.groups) == 1:            # nothing to run in parallel: no threads
+            _send_all(self.groups[0].branches, chunk)
+            return
         self._batch.append(chunk)
         self._batch_bytes += chunk.nbytes
         if self._batch_bytes >= self.BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._started:
-            self._start()
         self._raise()
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        if batch:
-            for g in self.groups:
-                if not g.done:
-                    g.queue.put(batch)
+        if not batch:
+            return
+        if not self._started:
+            self._start()
+        for g in self.groups:
+            if not g.done:
+                g.queue.put(batch)
 
     def _sync(self) -> None:
         self._flush()

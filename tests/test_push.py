@@ -731,3 +731,22 @@ def test_async_map_whose_type_needs_the_first_chunk() -> None:
     out = asyncio.run(main())
     assert out.dtype == np.float64 and out.tolist() == [[1, -1], [3, -3], [6, -6], [10, -10],
                                                          [15, -15]]
+
+
+def test_fork_workers_with_one_shared_state_uses_no_thread(monkeypatch) -> None:
+    seen: list[str] = []
+
+    class Spy:
+        def update(self, chunk: np.ndarray) -> None:
+            seen.append(threading.current_thread().name)
+
+        def result(self) -> int:
+            return len(seen)
+
+    s = ps.from_array(np.arange(10_000.0), chunk_size=1000)
+    with monkeypatch.context() as m:
+        m.setattr("pystream.push.threading.Thread", None)    # any thread would fail
+        r = s.fork(a="mean", b="std", c=ps.pipeline().max(), workers=2)
+    assert r == {"a": s.mean(), "b": s.std(), "c": s.max()}
+    s.fork(a="mean", spy=Spy(), workers=2)           # two groups: the spy runs on a worker
+    assert len(seen) == 10 and set(seen) != {threading.current_thread().name}
