@@ -676,10 +676,20 @@ class PushSink:
             If the sink has no target.
         """
         self._check_open("result")
-        if self._consumer is None:
-            self._bind(None)
-        assert self._consumer is not None
-        return self._consumer.result()
+        if self._consumer is not None:
+            return self._consumer.result()
+        # Nothing sent yet: the result of no records, from a consumer made for
+        # the occasion (the first send still decides the dtype).
+        dtype, record_shape = self._dtype, self._record_shape
+        self._bind(None)
+        consumer = self._consumer
+        self._consumer, self._output = None, None
+        self._dtype, self._record_shape = dtype, record_shape
+        assert consumer is not None
+        try:
+            return consumer.result()
+        finally:
+            consumer.abort()
 
     def close(self) -> Any:
         """End of input: flush the stages and return the rest.

@@ -750,3 +750,12 @@ def test_fork_workers_with_one_shared_state_uses_no_thread(monkeypatch) -> None:
     assert r == {"a": s.mean(), "b": s.std(), "c": s.max()}
     s.fork(a="mean", spy=Spy(), workers=2)           # two groups: the spy runs on a worker
     assert len(seen) == 10 and set(seen) != {threading.current_thread().name}
+
+
+def test_live_result_before_any_data_does_not_fix_the_dtype(tmp_path) -> None:
+    sink = ps.pipeline().push(n="count", out=ps.pipeline().to_npy(tmp_path / "o.npy"))
+    assert sink.result() == {"n": 0, "out": 0}
+    assert os.listdir(tmp_path) == []                        # the probe left no file
+    sink.send(np.arange(5))                                  # int64: the first data decides
+    assert sink.close() == {"n": 5, "out": 5}
+    assert np.load(tmp_path / "o.npy").dtype == np.int64
