@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Union
@@ -476,6 +477,13 @@ def from_iterable(
 # --------------------------------------------------------------------------- from_npy
 
 
+#: numpy reads a .npy header with ``ast.literal_eval``, and CPython 3.11's AST
+#: constructor is not thread-safe (a worker of the threads engine mapping one
+#: file while another maps the next failed with "SystemError: AST constructor
+#: recursion depth mismatch"): headers are parsed one at a time.
+NPY_HEADER_LOCK = threading.Lock()
+
+
 def _load_npy(path: str) -> np.ndarray:
     with open(path, "rb") as f:
         magic = f.read(6)
@@ -487,7 +495,8 @@ def _load_npy(path: str) -> np.ndarray:
     if magic != b"\x93NUMPY":
         raise ValueError(f"from_npy: {path!r} is not a valid .npy file (no NPY magic string)")
     try:
-        a = np.load(path, mmap_mode="r", allow_pickle=False)
+        with NPY_HEADER_LOCK:
+            a = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
         msg = str(e)
         if "Python objects" in msg or "pickle" in msg:

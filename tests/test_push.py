@@ -759,3 +759,37 @@ def test_live_result_before_any_data_does_not_fix_the_dtype(tmp_path) -> None:
     sink.send(np.arange(5))                                  # int64: the first data decides
     assert sink.close() == {"n": 5, "out": 5}
     assert np.load(tmp_path / "o.npy").dtype == np.int64
+
+
+def test_source_errors_are_not_blamed_on_a_stage(tmp_path) -> None:
+    path = tmp_path / "short.f8"
+    np.arange(1000.0).tofile(path)
+    path.write_bytes(path.read_bytes() + b"xyz")             # a trailing partial record
+    s = ps.from_file(path, "f8", chunk_size=100).map(np.abs).moving_mean(3)
+    for kw in ({}, {"engine": "threads", "workers": 2, "partition_size": 300}):
+        with pytest.raises(ValueError, match="trailing partial record") as info:
+            s.to_array(**kw)
+        notes = "".join(getattr(info.value, "__notes__", []))
+        assert "stage" not in notes, notes
+
+
+def test_npy_headers_are_parsed_one_at_a_time(tmp_path, monkeypatch) -> None:
+    """numpy parses .npy headers with ast, which CPython 3.11 cannot run in two
+    threads at once: pystream's own threads take a lock around it."""
+    from pystream import sources
+
+    held = []
+    load = np.load
+
+    def checking_load(*args, **kwargs):
+        held.append(sources.NPY_HEADER_LOCK.locked())
+        return load(*args, **kwargs)
+
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], np.arange(1000.0) + i)
+    want = ps.from_array(np.concatenate([np.load(p) for p in paths])).sum()
+    monkeypatch.setattr(sources.np, "load", checking_load)    # numpy's own, for this test
+    assert ps.from_npy(paths).sum(engine="threads", workers=2, partition_size=500) == want
+    assert held and all(held)

@@ -428,7 +428,15 @@ class Offsets:
         return self
 
     def __next__(self) -> np.ndarray:
-        c = next(self.chunks)
+        try:
+            c = next(self.chunks)
+        except StopIteration:
+            raise
+        except Exception as e:
+            # Raised upstream: a stage there has named itself already; if not,
+            # it came from reading the source, not from the step reading this.
+            add_note(e, f"pystream: raised while reading the source, at global record {self.next}")
+            raise
         self.offset = self.next
         self.next += len(c)
         return c
