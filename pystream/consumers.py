@@ -191,8 +191,7 @@ class QuantileConsumer(_Shared):
         self.state.update(chunk)
 
     def _result(self) -> Any:
-        values = self.columns.values(self.spec.qa, self.spec.policy, self.meta[1])
-        return float(values) if values.ndim == 0 else values
+        return self.spec.finish(self.columns, self.meta[1])
 
 
 def share_states(consumers: list[Consumer]) -> None:
@@ -223,25 +222,19 @@ def share_states(consumers: list[Consumer]) -> None:
 
 
 class StateConsumer(Consumer):
-    """A reducer state (``update(chunk)``; ``finish(state)`` gives the result,
-    ``state.result()`` by default)."""
+    """A reducer state: ``update(chunk)`` per chunk, ``result()`` for the result."""
 
-    def __init__(self, state: Any, finish: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, state: Any) -> None:
         super().__init__()
-        update = getattr(state, "update", None)
-        if not callable(update):
-            raise TypeError(f"a reducer state needs an update(chunk) method; got {state!r}")
-        if finish is None and not callable(getattr(state, "result", None)):
-            raise TypeError(f"a reducer state needs a result() method; got {state!r}")
+        if not (callable(getattr(state, "update", None)) and callable(getattr(state, "result", None))):
+            raise TypeError(f"a reducer state needs update(chunk) and result() methods; got {state!r}")
         self.state = state
-        self._feed = update
-        self._finish = finish if finish is not None else (lambda s: s.result())
 
     def _update(self, chunk: np.ndarray) -> None:
-        self._feed(chunk)
+        self.state.update(chunk)
 
     def _result(self) -> Any:
-        return self._finish(self.state)
+        return self.state.result()
 
 
 class ArrayConsumer(Consumer):

@@ -446,15 +446,19 @@ def _check_spec(spec: Any, name: str) -> None:
         f"(update and result), a Branch, a Pipeline or a tee(), got {spec!r}")
 
 
-def root_of(stream: Any) -> Any:
-    """A stream that stands for `stream`'s output as the input of branches: same
-    dtype, record shape and start, no stages (its source, when metadata must
-    be inferred from data, peeks at `stream`)."""
+def _root(peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
+          record_shape: tuple[int, ...], start: int) -> Any:
+    """A stream that is never read: it carries the dtype, record shape and start
+    of what is pushed into a chain; ``peek()`` gives the data a ``map`` whose
+    output type cannot be inferred looks at, as a pulled stream would."""
     from .stream import Stream, _CallableSource
 
-    dt, rs = stream._meta()
-    return Stream._from_source(_CallableSource(lambda: stream._iter(True)), dt, rs,
-                               start=stream.start)
+    return Stream._from_source(_CallableSource(peek), dtype, record_shape, start=start)
+
+
+def root_of(stream: Any) -> Any:
+    """The root for branches fed `stream`'s output (peeking at `stream`)."""
+    return _root(lambda: stream._iter(True), *stream._meta(), stream.start)
 
 
 def make_consumer(spec: Any, root: Any) -> Consumer:
@@ -579,14 +583,10 @@ class PushSink:
     # ------------------------------------------------------------- binding
 
     def _bind(self, first: np.ndarray | None) -> None:
-        from .stream import Stream, _CallableSource
-
         dt = self._dtype if self._dtype is not None else np.dtype(np.float64)
         rs = self._record_shape if self._record_shape is not None else ()
         seen = () if first is None else (first,)
-        # The root is never read; its one chunk is what a map without an
-        # inferable output type peeks at, as a pulled stream would.
-        root = Stream._from_source(_CallableSource(lambda: iter(seen)), dt, rs, start=self._start)
+        root = _root(lambda: iter(seen), dt, rs, self._start)
         self._dtype, self._record_shape = dt, rs
         if self._target is None:
             bound = self._pipeline(root)

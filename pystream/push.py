@@ -26,19 +26,13 @@ from typing import Any
 import numpy as np
 
 from .consumers import Consumer
+from .engines.plan import _fn_name, _stage_name, add_note
 
 __all__ = ["ChainConsumer", "GeneratorPusher", "ParallelTee", "PushError", "TeeConsumer", "compile_steps"]
 
 
 class PushError(RuntimeError):
     """A push sink (or fan-out) was used after it failed or was closed."""
-
-
-def add_note(error: BaseException, note: str) -> None:
-    """Add `note` to `error` once (the innermost place that knows where wins)."""
-    from .engines.plan import add_note as _add
-
-    _add(error, note)
 
 
 # --------------------------------------------------------------------------- steps
@@ -254,8 +248,6 @@ class Step:
 
 
 def _stage_step(src: Any) -> Step:
-    from .engines.plan import _stage_name
-
     stage, args, kwargs = src.stage, src.args, src.kwargs
     name = _stage_name(stage, args)
     push = getattr(stage, "push", None)
@@ -283,7 +275,6 @@ def compile_steps(bound: Any, root: Any) -> list[Step]:
     TypeError
         If `bound` does not derive from `root`.
     """
-    from .engines.plan import _fn_name
     from .stream import _StageSource
 
     bound._meta()                            # fixes the map functions' output metadata

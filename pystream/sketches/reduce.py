@@ -131,9 +131,10 @@ class QuantileSpec:
         # A NaN error names its record, so "raise" needs the global indices.
         self.positional = make.positional or self.policy == "raise"
 
-    def finish(self, state: _QuantileState, record_shape: tuple[int, ...]) -> Any:
-        """The quantiles from a state: a float for a scalar stream and scalar `q`."""
-        values = state.columns.values(self.qa, self.policy, record_shape)
+    def finish(self, columns: ColumnQuantiles, record_shape: tuple[int, ...]) -> Any:
+        """The quantiles from the column sketches (a state's ``columns``): a float
+        for a scalar stream and scalar `q`."""
+        values = columns.values(self.qa, self.policy, record_shape)
         return float(values) if values.ndim == 0 else values
 
 
@@ -146,4 +147,4 @@ def quantile(stream: Stream, q: Any, method: str = "relative", alpha: float = 0.
     spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
     reduction = Reduction(spec.factory, positional=spec.positional, name="quantile")
     state = reduce(stream, reduction, options or EngineOptions())
-    return spec.finish(state, stream.record_shape)
+    return spec.finish(state.columns, stream.record_shape)
