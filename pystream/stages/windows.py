@@ -7,7 +7,10 @@ default, as in bottleneck and pandas) and an output is NaN while the window
 holds fewer than ``min_count`` non-NaN values (``min_count`` defaults to
 ``window``, so the first ``window - 1`` outputs are NaN).  With
 ``nan_policy="propagate"`` any NaN in the window makes the output NaN; with
-``"raise"`` a NaN raises ``ValueError`` naming its record.
+``"raise"`` a NaN raises ``ValueError`` naming its record.  One exception:
+``moving_var`` / ``moving_std`` default to ``ddof=1``, pandas' ``rolling``
+(bottleneck's ``move_var`` / ``move_std`` are ``ddof=0``; see
+:data:`DEFAULT_DDOF`).
 
 Unlike the peers, the kernels carry their state across chunks and are
 drift-free: every output is computed from the values in its window only
