@@ -40,6 +40,12 @@ def data(seed: int, n: int = 500, nan: float = 0.1) -> np.ndarray:
 def test_variance_stages_default_to_ddof_1(name):
     for owner in (ps.Stream, ps.pipeline().__class__):
         assert inspect.signature(getattr(owner, name)).parameters["ddof"].default == 1
+    # the registry's factory (what plugins and the CLI build) has the same default
+    from pystream.plugins import get_registry
+
+    factory = get_registry().stages[name].factory
+    stage = factory(5) if name.startswith("moving") else factory()
+    assert stage.kernel_params["ddof"] == 1.0
 
 
 @pytest.mark.parametrize("stat", ["var", "std"])
