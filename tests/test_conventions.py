@@ -179,13 +179,13 @@ def test_window_longer_than_the_stream():
 
 
 @pytest.mark.parametrize("name", ["ewm_mean", "ewm_var", "ewm_std"])
-def test_ewm_with_a_subnormal_alpha_raises(name):
+def test_ewm_with_a_tiny_alpha_raises(name):
     y = np.arange(5.0)
     with pytest.raises(ValueError, match="decay is too small to represent"):
         getattr(ps.from_array(y), name)(alpha=5e-324)
-    # the smallest normal alpha still works, and equals pandas
-    got = getattr(ps.from_array(y), name)(alpha=2.2250738585072014e-308).to_array()
-    want = getattr(pd.Series(y).ewm(alpha=2.2250738585072014e-308), name[4:])().to_numpy()
+    # a tiny (even subnormal) alpha whose centre of mass is finite works, as pandas
+    got = getattr(ps.from_array(y), name)(alpha=1e-308).to_array()
+    want = getattr(pd.Series(y).ewm(alpha=1e-308), name[4:])().to_numpy()
     np.testing.assert_allclose(got, want, equal_nan=True)
     # pandas accepts 5e-324; its result (adjust=True) is the expanding statistic,
     # which is what to write instead: cummean / cumvar / cumstd (ddof=1, as bias=False)
@@ -193,6 +193,14 @@ def test_ewm_with_a_subnormal_alpha_raises(name):
     instead = {"ewm_mean": "cummean", "ewm_var": "cumvar", "ewm_std": "cumstd"}[name]
     np.testing.assert_allclose(getattr(ps.from_array(y), instead)().to_array(), want,
                                equal_nan=True)
+
+
+@pytest.mark.parametrize("kw", [{"halflife": 1e17}, {"halflife": 1e308}, {"com": np.inf},
+                                {"alpha": 5.5e-309}])
+def test_ewm_with_a_decay_too_small_to_represent_raises_a_clear_error(kw):
+    # halflife=1e17 used to leak a ZeroDivisionError (its decay rounds to 0)
+    with pytest.raises(ValueError, match="decay is too small to represent"):
+        ps.from_array(np.arange(5.0)).ewm_mean(**kw)
 
 
 @pytest.mark.parametrize("values,ddof,numpy_var", [
