@@ -1,5 +1,7 @@
 # pystream -- the two set-up commands that work on a fresh machine:
-#   make demo   venv + install + ~1 GB sample .npy + `pystream describe` + a pipeline
+#   make demo   venv + install (package and cli extra only; skipped when up to
+#               date) + ~1 GB sample .npy (skipped if present) +
+#               `pystream describe` + a pipeline
 #   make test   venv + install with test extras and the plugins/ packages + C tests
 #               (ASan/UBSan) + the documentation (examples executed) + Python
 #               suite (with the headless-browser check of the built docs) +
@@ -17,17 +19,33 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fr
 SAMPLE ?= data/sample.npy
 BUILD := build/ctest
 
-.PHONY: demo test ctest pytest docs docs-clean test-asan bench venv clean
+.PHONY: demo test ctest pytest docs docs-clean test-asan bench venv venv-demo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
+# What the demo needs and no more: the package (its C extension) and the cli
+# extra (tqdm, the progress bar); scripts/ use numpy and pystream only, no
+# plugin.  The stamp makes a second `make demo` skip pip; it depends on the
+# files an install reads, so editing the C sources or the metadata rebuilds.
+INSTALL_SRC := pyproject.toml setup.py MANIFEST.in $(wildcard csrc/*.c csrc/*.h csrc/*.py)
+DEMO_STAMP := $(VENV)/.pystream-demo-installed
+
+$(DEMO_STAMP): $(INSTALL_SRC) | $(PY)
+	$(PY) -m pip install --quiet -e ".[cli]"
+	touch $@
+
+venv-demo: $(DEMO_STAMP)
+
+# Everything `make test` needs: test extras and both plugins (a superset of
+# the demo's install, so the demo's stamp is refreshed too).
 venv: $(PY)
 	$(PY) -m pip install --quiet -e ".[test,cli]"
 	$(PY) -m pip install --quiet -e "plugins/pystream-signal[test]" -e "plugins/pystream-text[test]"
+	touch $(DEMO_STAMP)
 
-demo: venv
+demo: venv-demo
 	$(PY) scripts/make_sample.py $(SAMPLE)
 	$(VENV)/bin/pystream describe --nan-policy omit $(SAMPLE)
 	$(PY) scripts/demo_pipeline.py $(SAMPLE)
@@ -134,5 +152,5 @@ bench: venv
 	$(PY) benchmarks/bench_core.py
 
 clean:
-	rm -rf build dist *.egg-info pystream/_pystream_c*.so pystream/_pystream_c.c $(BUILD)
+	rm -rf build dist *.egg-info pystream/_pystream_c*.so pystream/_pystream_c.c $(BUILD) $(DEMO_STAMP)
 	$(MAKE) docs-clean

@@ -71,13 +71,21 @@ def _peers(w: int, bn: Any, nb: Any, pd: Any) -> dict[str, dict[str, Callable[[n
     return table
 
 
+def _extra(stage: str) -> dict[str, Any]:
+    """The stage's parameters beyond the window: ``ddof=0`` for the variance (the
+    peers' bottleneck convention; the stages' default is pandas' 1), ``q``."""
+    if stage == "moving_quantile":
+        return {"q": 0.25}
+    return {"ddof": 0} if stage in ("moving_var", "moving_std") else {}
+
+
 def _ps_window(ps: Any, stage: str, w: int) -> Callable[[np.ndarray], np.ndarray]:
-    extra = {"q": 0.25} if stage == "moving_quantile" else {}
+    extra = _extra(stage)
     return lambda x: getattr(ps.from_array(x), stage)(w, **extra).to_array()
 
 
 def _ps_stream(ps: Any, stage: str, w: int) -> Callable[[np.ndarray], Any]:
-    extra = {"q": 0.25} if stage == "moving_quantile" else {}
+    extra = _extra(stage)
     return lambda x: getattr(ps.from_array(x), stage)(w, **extra)
 
 
@@ -132,7 +140,7 @@ def _time_peers(stage: str, peers: dict[str, Callable[[np.ndarray], Any]], x: np
         t, want = best_of(lambda: f(x), repeat if label != "pandas" else pandas_repeat)
         want = np.asarray(want)
         if label == "numbagg" and stage in ("moving_var", "moving_std"):
-            # numbagg divides by count - 1 (no ddof argument); pystream here by count
+            # numbagg divides by count - 1 (no ddof argument); pystream here by count (ddof=0)
             w = np.count_nonzero(np.isnan(out[: len(out) // 2])) + 1
             want = want * ((w - 1) / w if stage == "moving_var" else np.sqrt((w - 1) / w))
         _check(f"{stage} vs {label}", out, want)

@@ -96,7 +96,7 @@ EXAMPLES = [
         """
         import os, tempfile
         out = os.path.join(tempfile.mkdtemp(), "smooth.npy")
-        s = ps.from_npy(path).take(20_000_000)
+        s = ps.from_npy(path).take(10_000_000)
         r = s.fork(stats=ps.pipeline().describe(nan_policy="omit"),
                    hist=ps.pipeline().histogram(bins=6, range=(0, 120)),
                    smooth=ps.pipeline().moving_mean(window=100).to_npy(out))

@@ -62,10 +62,11 @@ def slow_moving(
     window: int,
     min_count: int | None = None,
     nan_policy: str = "omit",
-    ddof: float = 0,
+    ddof: float = 1,
     q: float | None = None,
 ) -> np.ndarray:
-    """bottleneck-style moving statistic of each column of `x` (N, width)."""
+    """bottleneck-style moving statistic of each column of `x` (N, width); the
+    variance's `ddof` defaults to 1, as the stages' (pandas')."""
     min_count = window if min_count is None else min_count
     x = np.asarray(x, dtype=np.float64)
     out = np.full(x.shape, np.nan)
@@ -97,8 +98,9 @@ def _fill_moving(name: str, x: np.ndarray, out: np.ndarray, window: int, min_cou
                 out[i, j] = _stat(name, v, ddof, q)
 
 
-def slow_scan(name: str, x: np.ndarray, nan_policy: str = "propagate", ddof: float = 0) -> np.ndarray:
-    """Running statistic of each column of `x` (N, width), float64."""
+def slow_scan(name: str, x: np.ndarray, nan_policy: str = "propagate", ddof: float = 1) -> np.ndarray:
+    """Running statistic of each column of `x` (N, width), float64; the variance's
+    `ddof` defaults to 1, as the stages' (pandas' ``expanding``)."""
     x = np.asarray(x, dtype=np.float64)
     if name == "cumsum":
         return np.nancumsum(x, axis=0) if nan_policy == "omit" else np.cumsum(x, axis=0)

@@ -60,7 +60,7 @@ def test_cummean_stays_accurate_on_long_streams():
     x = np.full(3 * 10**6, 0.1) + np.tile([1e-9, -1e-9], 15 * 10**5)
     got = ps.from_array(x).cummean().to_array()
     assert abs(got[-1] - 0.1) <= 2e-17
-    assert ps.from_array(np.full(1000, 7.25)).cumvar().to_array().max() == 0.0
+    assert ps.from_array(np.full(1000, 7.25)).cumvar(ddof=0).to_array().max() == 0.0
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint64, np.bool_])

@@ -76,7 +76,7 @@ def resolve_alpha(
         if h <= 0:
             raise ValueError(f"{where}: halflife must be > 0, got {halflife!r}")
         decay = 1 - math.exp(math.log(0.5) / h)
-        c = 1 / decay - 1
+        c = 1 / decay - 1 if decay > 0 else math.inf  # halflife > ~1.6e16: decay rounds to 0
     else:
         a = _number(alpha, "alpha", where)
         if not 0 < a <= 1:

@@ -40,6 +40,14 @@ _RETURNS = """
             record)."""
 
 
+_DDOF_PARAM = """
+        ddof : float, default 1
+            Delta degrees of freedom: divisor ``count - ddof``.  The default
+            1 is pandas' and polars' (``rolling(w).std()``); ``ddof=0`` is
+            bottleneck's ``move_std`` and numpy's ``np.std``.  The reducers
+            (:meth:`std`, :meth:`describe`) keep numpy's default 0."""
+
+
 def _doc(summary: str, params: str, example: str, extra: str = "") -> str:
     return f"""{summary}
 {params}{extra}
@@ -114,25 +122,34 @@ class StageMethods:
         "        array([0. , 0.5, 1.5, 2.5, 3.5])")
 
     def moving_var(self, window: int, min_count: int | None = None, nan_policy: str = "omit",
-                   ddof: float = 0) -> Stream:
+                   ddof: float = 1) -> Stream:
         return self._registered("moving_var", window, min_count, nan_policy, ddof=ddof)
 
     moving_var.__doc__ = _doc(
-        "Moving-window variance (bottleneck's ``move_var``): NaN while ``count - ddof <= 0``; "
-        "a constant window gives exactly 0.", _WINDOW_PARAMS,
-        "        >>> ps.from_array(np.array([1e12, 1.0, 1.0, 1.0])).moving_var(2).to_array()\n"
+        "Moving-window variance, the sample variance by default (pandas' "
+        "``rolling(w).var()``; bottleneck's ``move_var`` is ``ddof=0``): NaN while "
+        "``count - ddof <= 0``; a constant window gives exactly 0.", _WINDOW_PARAMS,
+        "        >>> x = ps.from_array(np.array([1e12, 1.0, 1.0, 1.0]))\n"
+        "        >>> x.moving_var(2).to_array()                  # ddof=1, as pandas\n"
+        "        array([   nan, 5.e+23, 0.e+00, 0.e+00])\n"
+        "        >>> x.moving_var(2, ddof=0).to_array()          # as bottleneck's move_var\n"
         "        array([    nan, 2.5e+23, 0.0e+00, 0.0e+00])",
-        "\n        ddof : float, default 0\n            Delta degrees of freedom: divisor ``count - ddof``.")
+        _DDOF_PARAM)
 
     def moving_std(self, window: int, min_count: int | None = None, nan_policy: str = "omit",
-                   ddof: float = 0) -> Stream:
+                   ddof: float = 1) -> Stream:
         return self._registered("moving_std", window, min_count, nan_policy, ddof=ddof)
 
     moving_std.__doc__ = _doc(
-        "Moving-window standard deviation (bottleneck's ``move_std``), drift-free.", _WINDOW_PARAMS,
-        "        >>> ps.from_array(np.array([1.0, 3.0, 3.0])).moving_std(2).to_array()\n"
+        "Moving-window standard deviation, the sample one by default (pandas' "
+        "``rolling(w).std()``; bottleneck's ``move_std`` is ``ddof=0``), drift-free.",
+        _WINDOW_PARAMS,
+        "        >>> x = ps.from_array(np.array([1.0, 3.0, 3.0]))\n"
+        "        >>> x.moving_std(2).to_array()                  # ddof=1, as pandas\n"
+        "        array([       nan, 1.41421356, 0.        ])\n"
+        "        >>> x.moving_std(2, ddof=0).to_array()          # as bottleneck's move_std\n"
         "        array([nan,  1.,  0.])",
-        "\n        ddof : float, default 0\n            Delta degrees of freedom: divisor ``count - ddof``.")
+        _DDOF_PARAM)
 
     def moving_min(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
         return self._registered("moving_min", window, min_count, nan_policy)
@@ -267,12 +284,16 @@ class StageMethods:
         """
         return self._registered("cummean", nan_policy)
 
-    def cumvar(self, ddof: float = 0, nan_policy: str = "propagate") -> Stream:
+    def cumvar(self, ddof: float = 1, nan_policy: str = "propagate") -> Stream:
         """Running variance at every record (Welford; NaN while ``count - ddof <= 0``).
 
         Parameters
         ----------
-        ddof : float, default 0
+        ddof : float, default 1
+            Delta degrees of freedom: divisor ``count - ddof``.  The default
+            1 is pandas' ``expanding().var()``; ``ddof=0`` divides by the
+            count, as ``np.var`` of the records so far.  The reducers
+            (:meth:`var`, :meth:`describe`) keep numpy's default 0.
         nan_policy : {"propagate", "omit", "raise"}, default "propagate"
 
         Returns
@@ -282,17 +303,21 @@ class StageMethods:
         Examples
         --------
         >>> import numpy as np, pystream as ps
-        >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar(ddof=1).to_array()
+        >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar().to_array()
         array([nan,  2.,  4.])
+        >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar(ddof=0).to_array()
+        array([0.        , 1.        , 2.66666667])
         """
         return self._registered("cumvar", nan_policy, ddof)
 
-    def cumstd(self, ddof: float = 0, nan_policy: str = "propagate") -> Stream:
+    def cumstd(self, ddof: float = 1, nan_policy: str = "propagate") -> Stream:
         """Running standard deviation at every record (the square root of :meth:`cumvar`).
 
         Parameters
         ----------
-        ddof : float, default 0
+        ddof : float, default 1
+            Delta degrees of freedom: divisor ``count - ddof``; 1 is pandas'
+            ``expanding().std()``, 0 is ``np.std`` of the records so far.
         nan_policy : {"propagate", "omit", "raise"}, default "propagate"
 
         Returns
@@ -302,7 +327,7 @@ class StageMethods:
         Examples
         --------
         >>> import numpy as np, pystream as ps
-        >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumstd(ddof=1).to_array()
+        >>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumstd().to_array()
         array([       nan, 1.41421356, 2.        ])
         """
         return self._registered("cumstd", nan_policy, ddof)

@@ -19,6 +19,7 @@ import numpy as np
 from .._native import check_status, ffi, kernel_dtype, lib
 from ..reducers import check_ddof, check_nan_policy
 from .kernel import KernelStage
+from .windows import DEFAULT_DDOF
 
 __all__ = ["IntScanState", "SCAN_STAGES", "Scan"]
 
@@ -39,8 +40,9 @@ class Scan(KernelStage):
         ``"propagate"``: from the first NaN on, every output is NaN (numpy's
         ``cumsum``); ``"omit"``: NaNs are skipped (``np.nancumsum``: a NaN
         counts as 0 in a sum, 1 in a product); ``"raise"``: ``ValueError``.
-    ddof : float, default 0
-        ``cumvar`` / ``cumstd`` only; NaN while ``count - ddof <= 0``.
+    ddof : float, optional
+        ``cumvar`` / ``cumstd`` only: divisor ``count - ddof``, NaN while
+        ``count - ddof <= 0``; default 1 (pandas' ``expanding().var()``).
 
     Examples
     --------
@@ -49,7 +51,8 @@ class Scan(KernelStage):
     array([1. , 1.5, 2. ])
     """
 
-    def __init__(self, name: str, nan_policy: str = "propagate", ddof: float = 0) -> None:
+    def __init__(self, name: str, nan_policy: str = "propagate",
+                 ddof: float | None = None) -> None:
         if name not in SCAN_STAGES:
             raise ValueError(f"Scan: unknown scan {name!r}; expected one of {SCAN_STAGES}")
         self.name = name  # type: ignore[misc]
@@ -57,8 +60,8 @@ class Scan(KernelStage):
         self.nan_policy = check_nan_policy(nan_policy, name)
         params: dict[str, Any] = {}
         if name in ("cumvar", "cumstd"):
-            params["ddof"] = float(check_ddof(ddof, name))
-        elif ddof != 0:
+            params["ddof"] = float(check_ddof(DEFAULT_DDOF if ddof is None else ddof, name))
+        elif ddof is not None and ddof != 0:
             raise TypeError(f"{name}: ddof applies to cumvar and cumstd only")
         self.kernel_params = params
 

@@ -7,7 +7,10 @@ default, as in bottleneck and pandas) and an output is NaN while the window
 holds fewer than ``min_count`` non-NaN values (``min_count`` defaults to
 ``window``, so the first ``window - 1`` outputs are NaN).  With
 ``nan_policy="propagate"`` any NaN in the window makes the output NaN; with
-``"raise"`` a NaN raises ``ValueError`` naming its record.
+``"raise"`` a NaN raises ``ValueError`` naming its record.  One exception:
+``moving_var`` / ``moving_std`` default to ``ddof=1``, pandas' ``rolling``
+(bottleneck's ``move_var`` / ``move_std`` are ``ddof=0``; see
+:data:`DEFAULT_DDOF`).
 
 Unlike the peers, the kernels carry their state across chunks and are
 drift-free: every output is computed from the values in its window only
@@ -23,7 +26,14 @@ from ..reducers import check_ddof, check_nan_policy
 from .kernel import KernelStage
 from .structural import as_int, check_count
 
-__all__ = ["MOVING_STAGES", "Moving", "check_quantile"]
+__all__ = ["DEFAULT_DDOF", "MOVING_STAGES", "Moving", "check_quantile"]
+
+#: The default ``ddof`` of the variance *stages* (``moving_var``/``moving_std``,
+#: ``cumvar``/``cumstd``): 1, the sample variance, as pandas' ``rolling``,
+#: ``expanding`` and ``ewm`` and polars' ``rolling_std``.  The *reducers*
+#: (``Stream.var``/``std``, ``describe``, ``Moments``) keep numpy's 0
+#: (see docs/design.md, "ddof: stages follow pandas, reducers follow numpy").
+DEFAULT_DDOF = 1
 
 #: The moving-window stage names, each a :class:`Moving` kind.
 MOVING_STAGES = (
@@ -73,8 +83,10 @@ class Moving(KernelStage):
         Least number of non-NaN values in the window for a non-NaN output,
         ``1 <= min_count <= window``; default `window`.
     nan_policy : {"omit", "propagate", "raise"}, default "omit"
-    ddof : float, default 0
-        ``moving_var`` / ``moving_std`` only: divisor ``count - ddof``.
+    ddof : float, optional
+        ``moving_var`` / ``moving_std`` only: divisor ``count - ddof``;
+        default 1 (the sample variance, as pandas' ``rolling`` and polars'
+        ``rolling_std``; bottleneck's ``move_std`` is ``ddof=0``).
     q : float, optional
         ``moving_quantile`` only: the quantile in [0, 1] (numpy's "linear"
         interpolation).
@@ -98,7 +110,7 @@ class Moving(KernelStage):
         window: int,
         min_count: int | None = None,
         nan_policy: str = "omit",
-        ddof: float = 0,
+        ddof: float | None = None,
         q: float | None = None,
     ) -> None:
         if name not in MOVING_STAGES:
@@ -117,8 +129,8 @@ class Moving(KernelStage):
         self.nan_policy = check_nan_policy(nan_policy, name)
         params: dict[str, Any] = {"window": window, "min_count": min_count}
         if name in ("moving_var", "moving_std"):
-            params["ddof"] = float(check_ddof(ddof, name))
-        elif ddof != 0:
+            params["ddof"] = float(check_ddof(DEFAULT_DDOF if ddof is None else ddof, name))
+        elif ddof is not None and ddof != 0:
             raise TypeError(f"{name}: ddof applies to moving_var and moving_std only")
         if name == "moving_quantile":
             if q is None:

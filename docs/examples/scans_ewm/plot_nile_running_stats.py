@@ -24,8 +24,8 @@ years, flow = data["year"].to_numpy(), data["volume"].to_numpy()
 
 # %%
 # Chunks of 16 years make every scan carry its state across chunk
-# boundaries.  The running mean, variance and standard deviation (``ddof=1``
-# as pandas' ``expanding()``) come out exactly as pandas computes them here:
+# boundaries.  The running mean, variance and standard deviation (``ddof=1``,
+# the default, as pandas' ``expanding()``) come out exactly as pandas computes them here:
 
 s = ps.from_array(flow, chunk_size=16)
 mean = s.cummean().to_array()

@@ -26,11 +26,13 @@ dates, close = prices["date"], prices["close"]
 
 s = ps.from_array(close, chunk_size=100)
 mid = s.moving_mean(window=20).to_array()
-width = 2 * s.moving_std(window=20).to_array()  # ddof=0, as Bollinger's bands
+width = 2 * s.moving_std(window=20, ddof=0).to_array()  # ddof=0, as Bollinger's bands
 
 # %%
 # The first 19 values are NaN (``min_count`` defaults to ``window``), as in
-# pandas' ``rolling(20)``.  Both agree to rounding:
+# pandas' ``rolling(20)``.  Both agree to rounding (pandas' ``std()`` and
+# pystream's ``moving_std`` default to the sample std, ``ddof=1``; Bollinger's
+# bands use ``ddof=0``, spelled out on both sides):
 
 ref = pd.Series(close).rolling(20)
 print("max |mean - pandas|:", np.nanmax(np.abs(mid - ref.mean())))

@@ -67,7 +67,7 @@ print(f"{len(stages)} stages x {len(chunkings)} chunkings, bit-identical: {all(i
 # Here is bottleneck's ``move_std`` run on each 100-record chunk of the file
 # against the streamed ``moving_std``:
 
-per_chunk = np.concatenate([bn.move_std(c, w, axis=0) for c in s])
+per_chunk = np.concatenate([bn.move_std(c, w, axis=0) for c in s])  # ddof=0; only NaNs counted
 print(f"chunk-by-chunk bottleneck: {np.isnan(per_chunk).sum()} NaN outputs, "
       f"streamed: {np.isnan(results['moving_std']).sum()}")
 

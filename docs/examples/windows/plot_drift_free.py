@@ -27,12 +27,14 @@ x[12_000:] = 20.0
 w = 100
 
 # %%
-# The reference is numpy's ``std`` of every window, computed from scratch.
+# The reference is numpy's ``std`` of every window, computed from scratch
+# (``ddof=0``, bottleneck's convention; ``moving_std`` defaults to pandas'
+# ``ddof=1``, so the comparison spells ``ddof=0`` out for pystream and pandas).
 
 exact = np.full(len(x), np.nan)
 exact[w - 1:] = np.lib.stride_tricks.sliding_window_view(x, w).std(axis=1)
 
-ours = ps.from_array(x).moving_std(w).to_array()
+ours = ps.from_array(x).moving_std(w, ddof=0).to_array()   # ddof=0: as bottleneck and np.std
 peers = {"pystream": ours,
          "bottleneck": bn.move_std(x, w),
          "pandas": pd.Series(x).rolling(w).std(ddof=0).to_numpy()}
@@ -51,7 +53,7 @@ for name, y in peers.items():
 # where the window is constant.  The moving variance and mean tell the same
 # story:
 
-var = ps.from_array(x).moving_var(w).to_array()
+var = ps.from_array(x).moving_var(w, ddof=0).to_array()
 print("moving_var on the stuck sensor is exactly 0:", np.all(var[stuck] == 0))
 mean = ps.from_array(x).moving_mean(w).to_array()
 print("moving mean on the stuck sensor, |mean - 20|: "
