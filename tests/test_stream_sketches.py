@@ -20,7 +20,7 @@ def lower(x: np.ndarray, q) -> np.ndarray:
 
 @pytest.mark.parametrize("q", [0.5, [0.0, 0.01, 0.5, 0.99, 1.0], np.array([[0.1, 0.9]])])
 def test_quantile_relative_within_alpha_and_shape(q):
-    got = ps.from_array(X, chunk_size=4096).quantile(q)
+    got = ps.from_array(X, chunk_size=4096).quantile(q, method="relative")
     want = lower(X, q)
     assert np.shape(got) == np.shape(want)
     assert np.all(np.abs(got - want) <= 0.01 * np.abs(want))
@@ -30,8 +30,8 @@ def test_quantile_relative_within_alpha_and_shape(q):
 
 def test_quantile_relative_is_chunk_invariant_bit_for_bit():
     q = np.linspace(0, 1, 101)
-    a = ps.from_array(X, chunk_size=1000).quantile(q)
-    b = ps.from_chunks([X[:7], X[7:150_000], X[150_000:]]).quantile(q)
+    a = ps.from_array(X, chunk_size=1000).quantile(q, method="relative")
+    b = ps.from_chunks([X[:7], X[7:150_000], X[150_000:]]).quantile(q, method="relative")
     assert np.array_equal(a, b)
 
 
@@ -54,7 +54,7 @@ def test_quantile_kll_seed_reproducible_and_chunk_invariant():
 def test_quantile_records_per_column_like_numpy_axis0():
     r = np.stack([X[:5000], -X[:5000], 1000 * X[:5000]], axis=1).reshape(5000, 3, 1)
     q = [0.25, 0.5]
-    got = ps.from_array(r).quantile(q)
+    got = ps.from_array(r).quantile(q, method="relative")
     want = np.quantile(r, q, axis=0, method="lower")
     assert got.shape == want.shape == (2, 3, 1)
     assert np.all(np.abs(got - want) <= 0.01 * np.abs(want))
@@ -66,7 +66,9 @@ def test_quantile_nan_policies():
     s = ps.from_array(y, chunk_size=100)
     assert np.isnan(s.quantile(0.5))
     want = np.nanquantile(y, 0.5, method="lower")
-    assert abs(s.quantile(0.5, nan_policy="omit") - want) <= 0.01 * want
+    assert abs(s.quantile(0.5, nan_policy="omit", method="relative") - want) <= 0.01 * want
+    got = s.quantile(0.5, nan_policy="omit")          # KLL: within 1 % in rank
+    assert abs(np.mean(y[~np.isnan(y)] <= got) - 0.5) <= 0.01
     with pytest.raises(ValueError, match="NaN at record 17"):
         s.quantile(0.5, nan_policy="raise")
 
@@ -88,9 +90,9 @@ def test_quantile_bad_arguments(kwargs, match):
 
 # ------------------------------------------------------------------ describe
 
-def test_describe_has_default_quantiles_within_alpha():
-    d = ps.from_array(X).describe()
-    assert tuple(d.quantiles) == DEFAULT_QUANTILES
+def test_describe_relative_quantiles_within_alpha():
+    d = ps.from_array(X).describe(quantile_method="relative")
+    assert tuple(d.quantiles) == DEFAULT_QUANTILES and d.quantile_method == "relative"
     for q, v in d.quantiles.items():
         want = lower(X, q)
         assert abs(v - want) <= 0.01 * want
@@ -112,7 +114,7 @@ def test_describe_quantiles_records_and_nan_policy():
     d = ps.from_array(r).describe()
     assert d.quantiles[0.5].shape == (2,)
     assert np.isnan(d.quantiles[0.5][1]) and not np.isnan(d.quantiles[0.5][0])
-    d = ps.from_array(r).describe(nan_policy="omit")
+    d = ps.from_array(r).describe(nan_policy="omit", quantile_method="relative")
     want = np.nanquantile(r, 0.5, axis=0, method="lower")
     assert np.all(np.abs(d.quantiles[0.5] - want) <= 0.01 * np.abs(want))
 
