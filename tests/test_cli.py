@@ -120,7 +120,7 @@ def test_npy_table(tmp_path, capsys, signal):
     for name in STATS:
         assert name in lines, out
     assert int(lines["count"][0]) == len(signal)
-    assert float(lines["mean"][0]) == pytest.approx(signal.mean(), rel=1e-10)
+    assert float(lines["mean"][0]) == pytest.approx(signal.mean(), rel=1e-6)  # 7 digits
     assert float(lines["max"][0]) == pytest.approx(signal.max(), rel=1e-10)
 
 

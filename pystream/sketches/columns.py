@@ -58,7 +58,7 @@ def check_probabilities(q: Any, where: str, name: str = "q") -> np.ndarray:
     if raw.dtype.kind not in "iuf":
         raise TypeError(f"{where}: {name} must be a number or a sequence of numbers in "
                         f"[0, 1]; got {q!r} ({raw.dtype} values)")
-    qa = np.array(raw, dtype=np.float64)
+    qa = np.array(raw, dtype=np.float64, order="C")
     bad = ~((qa >= 0.0) & (qa <= 1.0))
     if bad.any():
         raise ValueError(f"{where}: {name} must be in [0, 1] (and not NaN); got "
