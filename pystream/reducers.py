@@ -133,7 +133,7 @@ class Description:
     Two descriptions are equal when every statistic is (NaN equal to NaN).
     The repr prints what is meaningful: counts in full, ``sum``, ``mean``,
     ``std`` and ``var`` to 7 significant digits, ``min`` and ``max`` (exact
-    values of the data) in full, and each quantile to one digit finer than
+    values of the data) to 12, and each quantile to one digit finer than
     its ``quantile_error`` (see :meth:`formatted`).
     """
 
@@ -193,10 +193,11 @@ class Description:
             record (one for a scalar stream), in C order: counts in full;
             ``sum`` / ``mean`` / ``std`` / ``var`` to 7 significant digits
             (float64 accumulations; more digits would claim more than the
-            inputs usually hold); ``min`` / ``max`` in full (exact values of
-            the data); quantiles to one digit finer than their
-            :attr:`quantile_error` (all digits when that is 0: the value is
-            exact).  The command line's table uses it.
+            inputs usually hold); ``min`` / ``max`` (exact values of the
+            data) to 12 significant digits for float64, in full for integers
+            and float32; quantiles to one digit finer than their
+            :attr:`quantile_error` (12 significant digits when that is 0: a
+            tied value, exact).  The command line's table uses it.
 
         Examples
         --------
@@ -204,7 +205,7 @@ class Description:
         >>> x = 280.0 + np.arange(1000.0) / 100
         >>> f = ps.from_array(x).describe().formatted()
         >>> f["mean"], f["min"], f["p50"]
-        (['284.995'], ['280.0'], ['284.99'])
+        (['284.995'], ['280'], ['284.99'])
         """
         out: dict[str, list[str]] = {}
         integral = self.dtype is not None and np.dtype(self.dtype).kind in "iub"
@@ -217,7 +218,8 @@ class Description:
             err = self.quantile_error.get(q)
             errs = (np.full(vals.shape, np.nan) if err is None
                     else np.asarray(err, dtype=np.float64).reshape(-1))
-            out[quantile_label(q)] = [format_quantile(v, e, integral) for v, e in zip(vals, errs)]
+            out[quantile_label(q)] = [format_quantile(v, e, integral, self.dtype)
+                                      for v, e in zip(vals, errs)]
         return out
 
     def __repr__(self) -> str:
@@ -245,8 +247,10 @@ def _special(v: float) -> str | None:
 
 def format_statistic(value: Any, kind: str = "exact") -> str:
     """`value` as text: ``kind="moment"``: 7 significant digits for floats;
-    ``"exact"``: all digits (the shortest text that reads back as the value,
-    in its own dtype).  Integers are printed in full either way."""
+    ``"exact"`` (a value of the data): 12 significant digits for float64
+    (beyond them a value is mostly rounding noise such as
+    ``1.3999999999999773``), the shortest text for float32 / float16.
+    Integers are printed in full either way."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -257,13 +261,17 @@ def format_statistic(value: Any, kind: str = "exact") -> str:
         return special
     if kind == "moment":
         return f"{v:.7g}"
-    return str(value) if isinstance(value, np.floating) else repr(v)
+    if isinstance(value, np.floating) and np.finfo(value.dtype).precision < 15:
+        return str(value)                    # float32/16: their shortest text
+    return f"{v:.12g}"
 
 
-def format_quantile(value: float, error: float, integral: bool = False) -> str:
+def format_quantile(value: float, error: float, integral: bool = False,
+                    dtype: Any = None) -> str:
     """A quantile estimate to one digit finer than `error`, the width of the
     value range its guarantee allows (NaN: unknown, 7 significant digits;
-    0: exact, all digits).  `integral`: the data are integers, so an
+    0: exact, 12 significant digits, or the shortest text of the float
+    `dtype` of the data).  `integral`: the data are integers, so an
     integral value below 2**53 prints as one when its digits are all
     meaningful."""
     v = float(value)
@@ -275,8 +283,10 @@ def format_quantile(value: float, error: float, integral: bool = False) -> str:
     e = math.floor(math.log10(error)) - 1 if error > 0.0 else -1   # resolution 10**e
     if integral and v.is_integer() and abs(v) < 2.0**53 and e < 0:
         return f"{int(v):d}"
-    if error <= 0.0:
-        return repr(v)
+    if error <= 0.0:                         # a tied value, exact: as min / max
+        if dtype is not None and np.dtype(dtype).kind == "f":
+            return format_statistic(np.dtype(dtype).type(v))
+        return f"{v:.12g}"
     if abs(v) < 1e15 and e > -10:
         if e < 0:
             return f"{v:.{-e}f}"
