@@ -111,6 +111,31 @@ for name, (e_rel, e_kll, _) in err.items():
     print(f"{name:>9}: largest error relative {e_rel.max():.3f} ppm, kll {e_kll.max():.3f} ppm")
 
 # %%
+# When the relative sketch cannot keep its promise
+# ------------------------------------------------
+# A :class:`~pystream.DDSketch` keeps 2048 buckets per sign below the
+# largest magnitude it has seen.  One value far out -- here a corrupt
+# reading of 1e25 ppm -- moves that floor up, and every smaller value is
+# counted in one bucket: the quantiles falling there are no longer within
+# 1 %.  The sketch says so: :attr:`~pystream.DDSketch.collapsed` names the
+# bucket and the range of ``q`` it covers, and the quantile call warns with
+# :class:`~pystream.SketchAccuracyWarning`.  The rank sketch is unaffected
+# (one value moves a rank by one).
+
+import warnings
+
+corrupt = np.append(ppm, 1e25)
+dd = ps.DDSketch().update(corrupt)
+print(dd.collapsed)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bad = ps.from_array(corrupt).quantile(0.5, method="relative", nan_policy="omit")
+print(f"relative median {bad:.4g} ppm; warned: "
+      f"{any(issubclass(w.category, ps.SketchAccuracyWarning) for w in caught)}")
+print(f"kll median {ps.from_array(corrupt).quantile(0.5, nan_policy='omit'):.1f} ppm "
+      f"(exact {np.nanquantile(ppm, 0.5, method='lower'):.1f})")
+
+# %%
 # Top: the moving quantiles follow the record; the whole-record quantiles
 # are one number each.  Bottom: the error, in ppm, of each whole-record
 # quantile, with the relative sketch's bound (1 % of the value).
