@@ -287,13 +287,15 @@ def format_quantile(value: float, error: float, integral: bool = False,
         if dtype is not None and np.dtype(dtype).kind == "f":
             return format_statistic(np.dtype(dtype).type(v))
         return f"{v:.12g}"
+    if v and math.floor(math.log10(abs(v))) - e + 1 > 12:
+        return f"{v:.12g}"                   # no more than a value of the data gets
     if abs(v) < 1e15 and e > -10:
         if e < 0:
             return f"{v:.{-e}f}"
         return f"{round(v, -e):.0f}"
     top = math.floor(math.log10(abs(v))) if v else e
     sig = max(1, min(17, top - e + 1))
-    return f"{v:.{sig}g}"
+    return f"{v:#.{sig}g}"                  # "#": trailing zeros are digits too
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -418,3 +418,20 @@ def test_cli_describe_quantile_method_and_digits(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["quantile_method"] == "relative"
     assert got["p50"] == ps.from_npy(path).describe(quantile_method="relative").quantiles[0.5]
+
+
+@pytest.mark.parametrize("value,error,kw,want", [
+    (280.00481, 0.25, {}, "280.00"),              # one digit finer than the width
+    (268.36, 13.0, {}, "268"),
+    (1.6e18 + 12345, 6e14, {}, "1.60000e+18"),      # far from zero: significant digits
+    (-0.20000000000000284, 5e-15, {}, "-0.2"),    # never more than 12 digits
+    (0.8000000000000114, 0.0, {}, "0.8"),         # a tied (exact) value
+    (2.0, 0.0, {"integral": True}, "2"),
+    (0.10000000149011612, 0.0, {"dtype": np.float32}, "0.1"),
+    (float("nan"), 0.1, {}, "nan"), (float("-inf"), float("inf"), {}, "-inf"),
+    (3.14159, float("nan"), {}, "3.14159"),
+])
+def test_format_quantile(value, error, kw, want):
+    from pystream.reducers import format_quantile
+
+    assert format_quantile(value, error, **kw) == want
