@@ -14,7 +14,9 @@ Rows
 describe (one pass: count, nan_count, sum, mean, var, min, max):
   pystream ``ps.from_array(x).describe(quantiles=())`` and
   ``Moments().update(x).result()``, and ``describe()`` with its default
-  quantiles (p1 ... p99 from a DDSketch fed in the same pass),
+  quantiles (p1 ... p99 from a KLL sketch, k=400, fed in the same pass;
+  ``bench_sketches.py --only describe`` compares the quantile methods with
+  numpy's and pandas' quantiles),
   against numpy's separate ``mean`` + ``var`` + ``min`` + ``max`` (4 passes),
   bottleneck's ``nanmean`` + ``nanvar`` + ``nanmin`` + ``nanmax``, and
   ``crick.SummaryStats`` (update, then mean/var/min/max).
@@ -133,14 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     add("ps describe(quantiles=())", t, nbytes, "numpy 4 passes",
         "from_array(x).describe(quantiles=())")
 
-    # describe()'s default: the same pass also feeds a DDSketch (p1 ... p99).
+    # describe()'s default: the same pass also feeds a KLL sketch (p1 ... p99).
     def ps_describe_q():
         return ps.from_array(x).describe()
 
     t, d = best_of(ps_describe_q, rep)
     _check("ps describe() mean", float(d.mean), ref_mean)
     add("ps describe()", t, nbytes, "numpy 4 passes",
-        "with p1..p99 (DDSketch) in the same pass")
+        "with p1..p99 (KLL, k=400) in the same pass")
 
     def ps_moments():
         return Moments().update(x).result()

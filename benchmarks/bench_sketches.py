@@ -24,6 +24,16 @@ accuracy
     largest normalised rank error of KLL and DataSketches KLL (same k) and
     of the t-digest, over q = 0.001 ... 0.999.
 
+describe (``--only describe`` runs just this table)
+    ``ps.from_array(x).describe()`` with its default rank-error quantiles
+    (KLL, k=400), with ``quantile_method="relative"`` (DDSketch) and without
+    quantiles, against numpy (``mean``, ``std``, ``min``, ``max`` and
+    ``np.percentile`` of the same seven quantiles; ``np.quantile`` alone)
+    and pandas ``Series.describe(percentiles=...)``, on N(280, 5) data
+    (temperatures in kelvin: far from zero compared with their spread).
+    ``ratio`` = that row's time / pystream ``describe()``'s; ``rank err`` is
+    the largest rank error of the seven quantiles.
+
 Peers are optional imports: a missing one prints "not installed".
 """
 
@@ -176,6 +186,49 @@ def accuracy_rows(ps: Any, n: int, ds: Any, crick: Any, seed: int,
     return rows
 
 
+DESCRIBE_QS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def describe_rows(ps: Any, n: int, rep: int, seed: int) -> list[list[str]]:
+    """describe() with each quantile method against numpy and pandas (one run)."""
+    pd = optional("pandas")
+    x = np.random.default_rng(seed).normal(280.0, 5.0, n)
+    sx = np.sort(x)
+    qs = np.array(DESCRIBE_QS)
+
+    def np_all() -> np.ndarray:
+        x.mean(), x.std(), x.min(), x.max()
+        return np.percentile(x, qs * 100)
+
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("pystream describe() (kll, k=400)", lambda: list(ps.from_array(x).describe()
+                                                          .quantiles.values())),
+        ("pystream describe(quantile_method='relative')",
+         lambda: list(ps.from_array(x).describe(quantile_method="relative").quantiles.values())),
+        ("pystream describe(quantiles=())", lambda: ps.from_array(x).describe(quantiles=())
+         and None),
+        ("numpy mean+std+min+max+percentile(7 q)", np_all),
+        ("numpy np.quantile(x, 7 q)", lambda: np.quantile(x, qs)),
+    ]
+    if pd is not None:
+        series = pd.Series(x)
+        cases.append((f"pandas {version_of(pd)} Series.describe(7 percentiles)",
+                      lambda: series.describe(percentiles=list(qs)).iloc[4:11].to_numpy()))
+    else:
+        cases.append((f"pandas Series.describe: {NOT_INSTALLED}", lambda: None))
+    rows = []
+    base = None
+    for name, fn in cases:
+        if name.endswith(NOT_INSTALLED):
+            rows.append([name, "-", "-", "-", "-"])
+            continue
+        t, got = best_of(fn, rep)
+        base = t if base is None else base
+        err = "-" if got is None else f"{100 * rank_error(sx, qs, np.asarray(got)):.3f}%"
+        rows.append([name, f"{t:.4f}", f"{1e9 * t / n:.2f}", f"{t / base:.2f}x", err])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=float, default=1e7, help="array length (default 1e7)")
@@ -185,9 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accuracy-repeats", type=int, default=10,
                    help="data sets per distribution for the KLL errors (default 10)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", choices=("describe",), help="run only this table")
     args = p.parse_args(argv)
 
     import pystream as ps
+
+    if args.only == "describe":
+        n = int(args.n)
+        print(f"bench_sketches describe: n={n:,} float64 N(280, 5) values, best of "
+              f"{args.repeat}")
+        print(f"machine: {machine_line()}")
+        print_table(["case", "seconds", "ns/value", "ratio", "rank err"],
+                    describe_rows(ps, n, args.repeat, args.seed))
+        return 0
 
     ds = optional("datasketches")
     crick = optional("crick")
@@ -214,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
                  "DataSketches k=200 rank err", "t-digest rank err"],
                 accuracy_rows(ps, int(args.accuracy_n), ds, crick, args.seed,
                               args.accuracy_repeats))
+    print()
+    print("describe on N(280, 5) (ratio = time / pystream describe()'s; rank err: largest "
+          "of p1 ... p99)")
+    print_table(["case", "seconds", "ns/value", "ratio", "rank err"],
+                describe_rows(ps, n, args.repeat, args.seed))
     return 0
 
 

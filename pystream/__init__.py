@@ -17,6 +17,7 @@ from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
 from .push import PushError
 from .reducers import Description, Moments
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
+from .sketches import SketchAccuracyWarning
 from .sources import (
     from_array,
     from_chunks,
@@ -40,6 +41,7 @@ __all__ = [
     "Pipeline",
     "PushError",
     "PushSink",
+    "SketchAccuracyWarning",
     "StageState",
     "Stream",
     "Tee",

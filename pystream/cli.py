@@ -244,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--nan-policy", choices=("propagate", "omit", "raise"),
                        default="propagate",
                        help="NaN handling, as in scipy (default: propagate)")
+    stats.add_argument("--quantile-method", choices=("kll", "relative"), default="kll",
+                       help="quantile sketch of p1..p99: kll (default) is accurate in "
+                            "rank (within 1%% of the values below, with probability >= "
+                            "99%%), for any data; relative is within 1%% of the value, "
+                            "for positive data spanning orders of magnitude (latencies)")
     stats.add_argument("--json", action="store_true",
                        help="print JSON instead of a table")
     stats.add_argument("--chunk-size", type=_positive_int, metavar="N",
@@ -757,7 +762,8 @@ def _describe(inp: Input, args: argparse.Namespace, bar: Any | None) -> tuple[An
 
     stream = inp.stream.pipe(progress) if bar is not None else inp.stream
     stream = _apply_stages(stream, _stage_specs(getattr(args, "stage", None)))
-    desc = stream.pipe(count).describe(ddof=args.ddof, nan_policy=args.nan_policy)
+    desc = stream.pipe(count).describe(ddof=args.ddof, nan_policy=args.nan_policy,
+                                       quantile_method=getattr(args, "quantile_method", "kll"))
     if bar is not None and inp.counter is not None:
         bar.update(inp.counter.count - bar.n)  # the tail read after the last chunk
     return desc, records
@@ -824,6 +830,8 @@ def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
         out[name] = _to_json_value(value)
     for q, value in getattr(desc, "quantiles", {}).items():
         out[quantile_label(q)] = _to_json_value(value)
+    if getattr(desc, "quantiles", None):
+        out["quantile_method"] = desc.quantile_method
     if hist is not None:
         out["histogram"] = {"edges": _to_json_value(hist.edges),
                             "counts": _to_json_value(hist.counts),
@@ -878,26 +886,37 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
         f"nan_policy {getattr(desc, 'nan_policy', '?')}",
         "",
     ]
-    values = {name: _as_array(getattr(desc, name)).reshape(-1) for name in STATS}
-    for q, value in getattr(desc, "quantiles", {}).items():
-        values[quantile_label(q)] = _as_array(value).reshape(-1)
+    if hasattr(desc, "formatted"):   # the digits each statistic's accuracy supports
+        texts = desc.formatted()
+        values = {name: texts[name] for name in STATS}
+        values.update((quantile_label(q), texts[quantile_label(q)]) for q in desc.quantiles)
+    else:
+        values = {name: [_fmt(v) for v in _as_array(getattr(desc, name)).reshape(-1)]
+                  for name in STATS}
     names = list(values)
     if not shape:
-        rows = [[name, _fmt(values[name][0])] for name in names]
+        rows = [[name, values[name][0]] for name in names]
         body = _table(["stat", "value"], rows)
     else:
         labels = ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
         if len(labels) <= MAX_COLUMNS:
-            rows = [[name] + [_fmt(v) for v in values[name]] for name in names]
+            rows = [[name, *values[name]] for name in names]
             body = _table(["stat", *labels], rows)
         else:
-            rows = [[label] + [_fmt(values[name][i]) for name in names]
+            rows = [[label] + [values[name][i] for name in names]
                     for i, label in enumerate(labels)]
             body = _table(["value", *names], rows)
     text = "\n".join(head) + "\n" + body
     if getattr(desc, "quantiles", None):
-        text += ("\n\np1..p99: quantiles from a relative-error sketch, each within 1% "
-                 "of the exact value.")
+        if getattr(desc, "quantile_method", None) == "relative":
+            text += ("\n\np1..p99: relative-error sketch (DDSketch, alpha 1%): each within 1% "
+                     "of the exact\nvalue (not of its rank), printed one digit finer than "
+                     "that 1%.")
+        else:
+            text += ("\n\np1..p99: rank-error sketch (KLL, k=400): each a value of the data "
+                     "whose rank is\nwithin 1% of q (probability >= 99% per quantile), "
+                     "printed one digit finer than\nthe values that 1% of rank spans. "
+                     "mean, std, var, sum: 7 significant digits.")
     nan_seen = np.any(_as_array(desc.nan_count) > 0)
     if nan_seen and getattr(desc, "nan_policy", None) == "propagate":
         text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "

@@ -44,7 +44,13 @@ from .reducers import (
     nan_policy_error,
 )
 from .sinks import NpyWriter, RawWriter, TextWriter, check_target
-from .sketches.columns import DESCRIBE_ALPHA, ColumnQuantiles, check_quantiles
+from .sketches.columns import (
+    DESCRIBE_ALPHA,
+    RANK_K,
+    ColumnQuantiles,
+    check_method,
+    check_quantiles,
+)
 from .sketches.reduce import QuantileSpec, _HistogramFactory
 from .stages.structural import first_nan_record
 
@@ -123,15 +129,24 @@ class DescribeConsumer(_Shared):
     """``describe`` and the statistics read from it (``count``, ``mean``...)."""
 
     def __init__(self, meta: Meta, start: int, where: str, ddof: float, nan_policy: str,
-                 quantiles: Any = (), pick: str | None = None) -> None:
+                 quantiles: Any = (), pick: str | None = None,
+                 quantile_method: str = "kll") -> None:
 
         self.policy = check_nan_policy(nan_policy, where)
         super().__init__(start, where, self.policy == "raise")
         self.meta = meta
         self.ddof = check_ddof(ddof, where)
-        self.sketch, self.qs = ColumnQuantiles.for_describe(quantiles, where, start)
+        self.sketch, self.qs = ColumnQuantiles.for_describe(quantiles, where, start,
+                                                            quantile_method)
         self.moments = Moments(start=start)
         self.pick = pick
+
+    def can_follow(self, owner: DescribeConsumer) -> bool:
+        """Whether `owner`'s state can serve this consumer too (same start, and
+        no quantile sketches of different methods)."""
+        return (owner.start == self.start and
+                (owner.sketch is None or self.sketch is None
+                 or owner.sketch.key == self.sketch.key))
 
     def follow(self, owner: DescribeConsumer) -> None:
         """Read `owner`'s moments (and sketch) instead of updating its own."""
@@ -179,8 +194,7 @@ class QuantileConsumer(_Shared):
     @property
     def key(self) -> tuple[Any, ...]:
         """What makes two sketch states identical: the sketch's parameters and start."""
-        make = self.columns.make
-        return (make.method, tuple(sorted(make.params.items())), self.start)
+        return self.columns.key
 
     def follow(self, owner: Consumer, columns: Any) -> None:
         """Read the column sketches `owner` updates (built with the same parameters)."""
@@ -196,23 +210,26 @@ class QuantileConsumer(_Shared):
 
 def share_states(consumers: list[Consumer]) -> None:
     """Let consumers fed the same chunks share the states they can: the
-    describe family one moments state (and one DDSketch per column), a
-    quantile branch the sketches of a ``describe`` or of another quantile
-    branch with the same parameters.  The results are unchanged (the shared
-    state is the one each would have built); the kernels run once per chunk.
+    describe family one moments state (and one quantile sketch per column,
+    when their quantile methods agree), a quantile branch the sketches of a
+    ``describe`` or of another quantile branch with the same parameters
+    (``quantile(q)`` with its defaults shares ``describe()``'s).  The results
+    are unchanged (the shared state is the one each would have built); the
+    kernels run once per chunk.
     """
 
-    moments: dict[int, DescribeConsumer] = {}
+    owners: list[DescribeConsumer] = []
     for c in consumers:
         if isinstance(c, DescribeConsumer):
-            owner = moments.setdefault(c.start, c)
-            if owner is not c:
+            owner = next((o for o in owners if c.can_follow(o)), None)
+            if owner is None:
+                owners.append(c)
+            else:
                 c.follow(owner)
     sketches: dict[tuple[Any, ...], tuple[Consumer, Any]] = {}
-    for owner in moments.values():
+    for owner in owners:
         if owner.sketch is not None:
-            key = ("relative", (("alpha", DESCRIBE_ALPHA),), owner.start)
-            sketches[key] = (owner, owner.sketch)
+            sketches.setdefault(owner.sketch.key, (owner, owner.sketch))
     for c in consumers:
         if isinstance(c, QuantileConsumer):
             if c.key in sketches:
@@ -302,13 +319,14 @@ Maker = Callable[[Meta, int], Consumer]
 
 
 def _describe_maker(where: str, ddof: float, nan_policy: str, quantiles: Any,
-                    pick: str | None) -> Maker:
+                    pick: str | None, quantile_method: str = "kll") -> Maker:
 
     check_ddof(ddof, where)
     check_nan_policy(nan_policy, where)
     check_quantiles(quantiles, where)
+    check_method(quantile_method, where, "quantile_method")
     return lambda meta, start: DescribeConsumer(meta, start, where, ddof, nan_policy, quantiles,
-                                                pick)
+                                                pick, quantile_method)
 
 
 def _statistic(name: str, takes_ddof: bool) -> Callable[..., Maker]:
@@ -322,8 +340,8 @@ def _statistic(name: str, takes_ddof: bool) -> Callable[..., Maker]:
 
 
 def _describe_terminal(ddof: float = 0, nan_policy: str = "propagate",
-                       quantiles: Any = DEFAULT_QUANTILES) -> Maker:
-    return _describe_maker("describe", ddof, nan_policy, quantiles, None)
+                       quantiles: Any = DEFAULT_QUANTILES, quantile_method: str = "kll") -> Maker:
+    return _describe_maker("describe", ddof, nan_policy, quantiles, None, quantile_method)
 
 
 def _histogram(bins: int = 10, range: tuple[float, float] | None = None, edges: Any = None,
@@ -338,7 +356,7 @@ def _histogram(bins: int = 10, range: tuple[float, float] | None = None, edges: 
     return lambda meta, start: StateConsumer(make())
 
 
-def _quantile(q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
+def _quantile(q: Any, method: str = "kll", alpha: float = DESCRIBE_ALPHA, k: int = RANK_K,
               seed: int = 0, nan_policy: str = "propagate") -> Maker:
 
     spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)

@@ -11,6 +11,7 @@ import pickle
 import random
 import struct
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from slow_ddsketch import (DBL_MIN, slow_bucket_value, slow_ddsketch, slow_index
                            slow_multiplier)
 
 from pystream._native import lib
+import pystream as ps
 from pystream.sketches import DDSketch
 
 GRID = np.linspace(0.0, 1.0, 1001)  # 0, 0.001, ..., 1
@@ -400,11 +402,17 @@ def test_collapse_rule_and_which_quantiles_keep_the_guarantee() -> None:
     # the floor is M - max_buckets + 1 with M the largest index seen
     assert floor_pos == slow_index(np.array([x.max()]), mult)[0] - mb + 1
     assert floor_neg == slow_index(np.array([x.min()]), mult)[0] - mb + 1
-    got = s.quantile(GRID)
+    with pytest.warns(ps.SketchAccuracyWarning, match="collapsed"):
+        got = s.quantile(GRID)
     want = true_quantiles(x, GRID)
     idx = slow_index(want, mult)
     kept = np.where(want > 0, idx >= floor_pos, idx >= floor_neg)
     assert kept.sum() > 100 and (~kept).sum() > 100
+    # every collapsed rank lies in a range DDSketch.collapsed reports (issue 15)
+    reported = np.zeros(GRID.shape, bool)
+    for c in s.collapsed:
+        reported |= (GRID >= c.q_lo) & (GRID <= c.q_hi)
+    assert reported[~kept].all() and len(s.collapsed) == 2
     # ranks whose true value was not collapsed: within alpha
     assert_within_alpha(got[kept], want[kept], 0.01, "kept")
     # collapsed ranks come back as the floor bucket's value (clamped)
@@ -859,3 +867,66 @@ def test_threads_each_own_sketch_merge_to_serial() -> None:
     for t in random.Random(0).sample(sks, len(sks)):
         acc.merge(t)
     assert acc == DDSketch().update(x)
+
+
+# -- collapse: the 1 % promise lost for one value far out is said (issue 15) ------
+
+
+def test_collapse_far_negative_value_is_reported_and_warned():
+    x = np.random.default_rng(0).normal(size=5000)
+    s = DDSketch().update(np.append(x, -1e100))
+    (c,) = s.collapsed
+    neg = int((x < 0).sum())
+    assert c.sign == -1 and c.count == neg and c.value < -1e80 and not c.certain
+    # positions 1 .. neg (0 is -1e100) <-> q in [1 / 5000, (neg + 1) / 5000)
+    assert c.q_lo == pytest.approx(1 / 5000) and c.q_hi == pytest.approx((neg + 1) / 5000)
+    with pytest.warns(ps.SketchAccuracyWarning, match=r"negative values .* collapsed .*"
+                      r"q in \[0.0002, 0.51"):
+        med = s.quantile(0.5)
+    assert med < -1e80                             # the silent garbage, now announced
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert s.quantile(0.9) == pytest.approx(np.quantile(x, 0.9 * 5000 / 5000,
+                                                            method="lower"), rel=0.02)
+        s.quantile([0.0, 1.0])                     # exact min / max: no warning
+
+
+def test_collapse_far_positive_value_is_reported_and_warned():
+    x = np.random.default_rng(0).normal(size=5000)
+    s = DDSketch().update(np.append(x, 1e20))
+    (c,) = s.collapsed
+    assert c.sign == 1 and 240 < c.value < 260 and c.count == int((x > 0).sum())
+    with pytest.warns(ps.SketchAccuracyWarning, match="positive values"):
+        assert s.quantile(0.75) == pytest.approx(c.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s.quantile(0.25)                           # negatives: untouched
+
+
+def test_collapse_certain_for_one_signed_data_and_absent_otherwise():
+    x = np.abs(np.random.default_rng(1).normal(size=2000)) + 1.0
+    (c,) = DDSketch().update(np.append(x, 1e20)).collapsed
+    assert c.certain and c.count == 2000 and c.q_lo == 0.0
+    assert DDSketch().update(np.append(x, 1e16)).collapsed == ()   # spans < max_buckets
+    assert DDSketch().update(x).collapsed == () and DDSketch().collapsed == ()
+    # a store spanning exactly max_buckets with its smallest value in the lowest
+    # bucket: nothing collapsed (min tells, for one-signed data)
+    s = DDSketch(max_buckets=16)
+    lo_i = s.update([1.0]).buckets().positive_lo
+    y = 1.0
+    while DDSketch(max_buckets=16).update([1.0, y]).buckets().positive.size < 16:
+        y *= 1.001
+    assert DDSketch(max_buckets=16).update([1.0, y]).collapsed == ()
+    assert lo_i == DDSketch(max_buckets=16).update([1.0, y]).buckets().positive_lo
+
+
+def test_collapse_through_stream_quantile_and_describe():
+    x = np.append(np.random.default_rng(0).normal(size=5000), 1e20)
+    with pytest.warns(ps.SketchAccuracyWarning):
+        ps.from_array(x).quantile(0.75, method="relative")
+    with pytest.warns(ps.SketchAccuracyWarning):
+        ps.from_array(x).describe(quantile_method="relative")
+    with warnings.catch_warnings():                # the rank method stays right
+        warnings.simplefilter("error")
+        q = ps.from_array(x).quantile(0.75)
+    assert abs(np.mean(x <= q) - 0.75) <= 0.01

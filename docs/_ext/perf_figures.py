@@ -357,7 +357,7 @@ def _reductions(outdir: Path, n: int, common: Any, bc: Any, ps: Any) -> str:
     check("ps describe mean", d.mean, ref_mean)
     check("ps describe var", d.var, ref_var)
     tasks["describe"] = [("pystream describe(quantiles=())", "pystream", t)]
-    # describe()'s default also estimates p1..p99 (a DDSketch in the same pass).
+    # describe()'s default also estimates p1..p99 (a KLL sketch in the same pass).
     t, d = best_of(lambda: ps.from_array(x).describe(), REPEAT)
     check("ps describe() mean", d.mean, ref_mean)
     tasks["describe"].append(("pystream describe() + p1..p99", "pystream", t))

@@ -19,13 +19,15 @@ __all__ = ["DescribeFactory", "DescribeState", "ReducerFactory"]
 
 class DescribeState:
     """``describe()``'s one-pass state: :class:`~pystream.Moments` and, if
-    quantiles are asked for, one DDSketch per value of the record."""
+    quantiles are asked for, one quantile sketch per value of the record
+    (``method``: ``"kll"`` or ``"relative"``, see
+    :func:`~pystream.sketches.columns.describe_sketch_factory`)."""
 
-    def __init__(self, start: int, quantiles: bool) -> None:
-        from ..sketches.columns import DESCRIBE_ALPHA, ColumnQuantiles, SketchFactory
+    def __init__(self, start: int, quantiles: bool, method: str = "kll") -> None:
+        from ..sketches.columns import ColumnQuantiles, describe_sketch_factory
 
         self.moments = Moments(start=start)
-        self.sketch = (ColumnQuantiles(SketchFactory("relative", alpha=DESCRIBE_ALPHA), start)
+        self.sketch = (ColumnQuantiles(describe_sketch_factory(method), start)
                        if quantiles else None)
 
     def update(self, chunk: np.ndarray) -> None:
@@ -41,13 +43,14 @@ class DescribeState:
 
 
 class DescribeFactory:
-    """``DescribeFactory(quantiles)(start)`` -> a :class:`DescribeState`."""
+    """``DescribeFactory(quantiles, method)(start)`` -> a :class:`DescribeState`."""
 
-    def __init__(self, quantiles: bool) -> None:
+    def __init__(self, quantiles: bool, method: str = "kll") -> None:
         self.quantiles = quantiles
+        self.method = method
 
     def __call__(self, start: int = 0) -> DescribeState:
-        return DescribeState(start, self.quantiles)
+        return DescribeState(start, self.quantiles, self.method)
 
 
 class ReducerFactory:

@@ -11,8 +11,8 @@
 Each has ``update`` / ``merge`` / ``to_bytes`` / ``from_bytes`` and pickles.
 """
 
-from .ddsketch import DDSketch
+from .ddsketch import DDSketch, SketchAccuracyWarning
 from .histogram import Histogram, HistogramResult
 from .kll import KLLSketch
 
-__all__ = ["DDSketch", "Histogram", "HistogramResult", "KLLSketch"]
+__all__ = ["DDSketch", "Histogram", "HistogramResult", "KLLSketch", "SketchAccuracyWarning"]

@@ -65,7 +65,49 @@ from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
 from ..reducers import _Owned
 from ._cstate import deserialize, serialize
 
-__all__ = ["DDSketch"]
+__all__ = ["Collapse", "DDSketch", "SketchAccuracyWarning"]
+
+
+class SketchAccuracyWarning(UserWarning):
+    """A quantile sketch cannot keep its accuracy promise for some quantiles.
+
+    :meth:`DDSketch.quantile` warns when a requested quantile falls on a
+    collapsed bucket (:attr:`DDSketch.collapsed`): values of very different
+    magnitudes were counted together there, so that quantile is not within
+    ``alpha`` of the true one.  The message names the values affected and
+    the range of ``q`` concerned.
+    """
+
+
+class Collapse(NamedTuple):
+    """One store's collapsed bucket (see :attr:`DDSketch.collapsed`).
+
+    Attributes
+    ----------
+    sign : int
+        ``+1`` for the positive values' store, ``-1`` for the negative ones.
+    count : int
+        Values counted in the collapsed bucket (those collapsed from smaller
+        magnitudes and those that belong there).
+    value : float
+        What the bucket returns (signed), before clamping to [min, max]: the
+        collapsed values' magnitudes lie anywhere below about ``|value|``.
+    certain : bool
+        True when values were collapsed for sure (a one-signed sketch, whose
+        exact minimum or maximum shows it); False when they may have been
+        (the store spans exactly ``max_buckets`` buckets, as it does after a
+        collapse, but its smallest magnitude is not known).
+    q_lo, q_hi : float
+        The quantiles ``q`` with ``q_lo <= q <= q_hi`` fall in this bucket
+        and are not within ``alpha`` of the true ones.
+    """
+
+    sign: int
+    count: int
+    value: float
+    certain: bool
+    q_lo: float
+    q_hi: float
 
 ALPHA_MIN = 1e-5
 ALPHA_MAX = 0.5
@@ -130,6 +172,26 @@ def _as_float_array(values: Any, what: str) -> tuple[np.ndarray, bool]:
         raise TypeError(f"DDSketch.{what}: expected a number or an array of numbers, "
                         f"got {values!r}") from exc
     return arr, scalar
+
+
+def _warn_collapsed(sketch: DDSketch, collapsed: tuple[Collapse, ...], qa: np.ndarray) -> None:
+    """Warn (SketchAccuracyWarning) about each collapse a requested `q` falls in."""
+    import warnings
+
+    for c in collapsed:
+        hit = qa[(qa >= c.q_lo) & (qa <= c.q_hi) & (qa > 0.0) & (qa < 1.0)]
+        if hit.size == 0:
+            continue
+        kind = "positive" if c.sign > 0 else "negative"
+        verb = "were" if c.certain else "may have been"
+        warnings.warn(SketchAccuracyWarning(
+            f"DDSketch.quantile: {c.count} {kind} values of magnitude below about "
+            f"{abs(c.value):.3g} {verb} collapsed into one bucket (a value far out made the "
+            f"{kind} store span more than max_buckets={sketch.max_buckets} buckets), so "
+            f"quantiles with q in [{c.q_lo:.6g}, {c.q_hi:.6g}] (here "
+            f"{', '.join(f'{q:g}' for q in hit.ravel()[:5])}{', ...' if hit.size > 5 else ''}) "
+            f"return about {c.value:.3g} and are not within alpha={sketch.alpha:g}: use a larger "
+            "max_buckets, or the rank-error method (KLL)"), stacklevel=3)
 
 
 class DDSketch:
@@ -393,6 +455,14 @@ class DDSketch:
         ------
         ValueError
             A ``q`` outside ``[0, 1]`` or NaN.
+        TypeError
+            A non-numeric ``q`` (a string such as ``"0.5"``, a bool).
+
+        Warns
+        -----
+        SketchAccuracyWarning
+            When a requested quantile falls in a collapsed bucket
+            (:attr:`collapsed`): it is then not within ``alpha``.
 
         Examples
         --------
@@ -404,17 +474,77 @@ class DDSketch:
         >>> s.quantile([0, 0.25, 1]).round(1).tolist()
         [1.0, 249.5, 1000.0]
         """
-        qa, scalar = _as_float_array(q, "quantile")
-        bad = ~((qa >= 0.0) & (qa <= 1.0))
-        if bad.any():
-            raise ValueError(f"DDSketch.quantile: q must be in [0, 1], got "
-                             f"{qa[bad].ravel()[0]!r}")
+        from .columns import check_probabilities
+
+        scalar = np.ndim(q) == 0 and not isinstance(q, np.ndarray)
+        qa = check_probabilities(q, "DDSketch.quantile")  # C order, a copy
         out = np.empty(qa.shape, np.float64)
         with _Owned(self._lock, "DDSketch.quantile"):
             check_status(lib.ps_ddsketch_quantiles(
                 self._state, ffi.from_buffer("double[]", qa), qa.size,
                 ffi.from_buffer("double[]", out)), "DDSketch.quantile")
+        collapsed = self.collapsed
+        if collapsed:
+            _warn_collapsed(self, collapsed, qa)
         return float(out.reshape(())) if scalar else out
+
+    @property
+    def collapsed(self) -> tuple[Collapse, ...]:
+        """The stores whose smallest magnitudes collapsed into one bucket.
+
+        A store keeps ``max_buckets`` buckets below the largest magnitude
+        it has seen; smaller magnitudes are counted in its lowest bucket
+        (module documentation, *Memory*).  One value far out (``1e20``
+        among values near 1) moves that floor up and collapses the rest:
+        the quantiles falling in that bucket lose the ``alpha`` guarantee.
+        Empty when no store spans ``max_buckets`` buckets (nothing
+        collapsed).  :meth:`quantile` warns (:class:`SketchAccuracyWarning`)
+        when a requested quantile falls in one.
+
+        Returns
+        -------
+        tuple of Collapse
+            At most one per sign, negative store first.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pystream.sketches import DDSketch
+        >>> x = np.append(np.random.default_rng(0).normal(10, 1, 5000), 1e20)
+        >>> c, = DDSketch().update(x).collapsed
+        >>> c.sign, c.count, c.certain, c.q_lo, c.q_hi < 1.0   # all but the max
+        (1, 5000, True, 0.0, True)
+        """
+        b = self.buckets()
+        mb = self.max_buckets
+        n = self.count
+        if n == 0:
+            return ()
+        nneg = int(b.negative.sum())
+        out = []
+        for sign, lo, counts in ((-1, b.negative_lo, b.negative), (1, b.positive_lo, b.positive)):
+            if counts.size < mb:
+                continue
+            c = int(counts[0])
+            mn, mx = self.min, self.max
+            certain = False
+            one_signed = (mn > 0.0) if sign > 0 else (mx < 0.0)
+            if one_signed:
+                smallest = mn if sign > 0 else -mx
+                if int(lib.ps_ddsketch_index(self._state, smallest)) >= lo:
+                    continue           # the smallest magnitude is in the bucket: no collapse
+                certain = True
+            if sign < 0:    # the negative bucket closest to zero: the last negatives
+                first = b.neg_inf + nneg - c
+            else:           # the lowest positive bucket: right after zeros
+                first = b.neg_inf + nneg + b.zero
+            last = first + c - 1
+            span = max(n - 1, 1)
+            value = sign * float(lib.ps_ddsketch_bucket_value(self._state, lo))
+            # q lands on position floor(q (n - 1)): [first, last] <-> these q
+            q_hi = min(1.0, float(np.nextafter((last + 1) / span, 0.0)))
+            out.append(Collapse(sign, c, value, certain, first / span, q_hi))
+        return tuple(out)
 
     def rank(self, value: Any) -> Any:
         """Estimated fraction of the non-NaN values that are ``<= value``.

@@ -653,6 +653,8 @@ class KLLSketch:
         ------
         ValueError
             If a ``q`` is outside [0, 1] or NaN.
+        TypeError
+            If ``q`` is not numeric (a string such as ``"0.5"``, a bool).
 
         Examples
         --------
@@ -662,9 +664,9 @@ class KLLSketch:
         >>> s.quantile(0.5), s.quantile([0.25, 0.75])
         (5.0, array([3., 7.]))
         """
-        qa = np.array(q, dtype=np.float64, copy=True)
-        if not np.all((qa >= 0.0) & (qa <= 1.0)):
-            raise ValueError(f"quantile: q must be in [0, 1], got {q!r}")
+        from .columns import check_probabilities
+
+        qa = check_probabilities(q, "KLLSketch.quantile")
         return self._batch(lib.ps_kll_quantiles, qa, "KLLSketch.quantile")
 
     def rank(self, value: Any) -> Any:

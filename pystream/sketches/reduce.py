@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import ColumnQuantiles, SketchFactory
+from .columns import (
+    DESCRIBE_ALPHA,
+    QUANTILE_METHODS,
+    RANK_K,
+    ColumnQuantiles,
+    SketchFactory,
+    check_method,
+    check_probabilities,
+)
 
 if TYPE_CHECKING:
     from ..stream import Stream
 
-METHODS = ("relative", "kll")
+METHODS = QUANTILE_METHODS
 
 
 def _data_range(stream: Stream, options: Any) -> tuple[Any, Any]:
@@ -67,14 +75,13 @@ def histogram(stream: Stream, bins: Any = 10, range: Any = None, edges: Any = No
 
 
 def _sketch_factory(method: str, alpha: float, k: int, seed: int) -> SketchFactory:
-    if method == "relative":
-        factory = SketchFactory("relative", alpha=alpha)
-    elif method == "kll":
-        factory = SketchFactory("kll", k=k, seed=seed)
-    else:
-        raise ValueError(f"quantile: method must be one of {METHODS}; got {method!r}")
-    factory()                                # checks the parameters now, not per column
-    return factory
+    relative = SketchFactory("relative", alpha=alpha)
+    kll = SketchFactory("kll", k=k, seed=seed)
+    # Both checked now, not per column (an invalid parameter of the other
+    # method is a mistake too, e.g. alpha= given with the default method).
+    relative()
+    kll()
+    return relative if check_method(method, "quantile") == "relative" else kll
 
 
 class _QuantileState:
@@ -117,15 +124,12 @@ class QuantileSpec:
     of the same name (:mod:`pystream.consumers`).
     """
 
-    def __init__(self, q: Any, method: str = "relative", alpha: float = 0.01, k: int = 200,
-                 seed: int = 0, nan_policy: str = "propagate") -> None:
+    def __init__(self, q: Any, method: str = "kll", alpha: float = DESCRIBE_ALPHA,
+                 k: int = RANK_K, seed: int = 0, nan_policy: str = "propagate") -> None:
         from ..reducers import check_nan_policy
 
         self.policy = check_nan_policy(nan_policy, "quantile")
-        qa = np.asarray(q, dtype=np.float64)
-        if qa.size and (np.isnan(qa).any() or qa.min() < 0 or qa.max() > 1):
-            raise ValueError(f"quantile: q must be in [0, 1]; got {q!r}")
-        self.qa = qa
+        self.qa = check_probabilities(q, "quantile")
         make = _sketch_factory(method, alpha, operator.index(k), seed)
         self.factory = _QuantileFactory(make, self.policy == "raise")
         # A NaN error names its record, so "raise" needs the global indices.
@@ -138,8 +142,8 @@ class QuantileSpec:
         return float(values) if values.ndim == 0 else values
 
 
-def quantile(stream: Stream, q: Any, method: str = "relative", alpha: float = 0.01,
-             k: int = 200, seed: int = 0, nan_policy: str = "propagate",
+def quantile(stream: Stream, q: Any, method: str = "kll", alpha: float = DESCRIBE_ALPHA,
+             k: int = RANK_K, seed: int = 0, nan_policy: str = "propagate",
              options: Any = None) -> Any:
     """See :meth:`pystream.Stream.quantile`."""
     from ..engines import EngineOptions, Reduction, reduce

@@ -4,8 +4,9 @@ Summarising a stream with ``describe``
 
 :meth:`~pystream.Stream.describe` reads a stream once and returns a
 :class:`~pystream.Description`: count, NaN count, sum, mean, variance,
-standard deviation, minimum and maximum. Missing values (NaN) are handled as
-you choose with ``nan_policy``.
+standard deviation, minimum, maximum and the quantiles p1 ... p99, in
+bounded memory. Missing values (NaN) are handled as you choose with
+``nan_policy``.
 
 The data are the weekly atmospheric CO2 concentrations measured at Mauna Loa
 (Hawaii) from 1958 to 2001 by C. D. Keeling and T. P. Whorf (Scripps
@@ -40,6 +41,26 @@ print(d)
 expected = data.describe()
 print("same as pandas:", all(np.isclose(getattr(d, name), expected[name])
                              for name in ["count", "mean", "std", "min", "max"]))
+
+# %%
+# Quantiles: accurate in rank, printed to what that means
+# --------------------------------------------------------
+# The quantiles come from a KLL sketch (``quantile_method="kll"``, the
+# default): each is a value of the data whose rank is within 1 % of ``q``
+# (with probability >= 99 % per quantile), whatever the offset of the data
+# from zero.  The repr prints each one digit finer than the range of values
+# that 1 % of rank spans; means and variances get 7 significant digits.
+# ``quantile_method="relative"`` (a DDSketch) promises 1 % of the *value*
+# instead: 1 % of 340 ppm is 3.4 ppm, years of the CO2 rise, so its
+# quantiles here are far off in rank.  It is for positive data spanning
+# orders of magnitude, such as latencies.
+
+exact = data.quantile(list(d.quantiles), interpolation="lower").to_numpy()
+rel = weekly.describe(nan_policy="omit", quantile_method="relative")
+values = np.array(list(data.dropna()))
+for (q, v), r, x in zip(d.quantiles.items(), rel.quantiles.values(), exact):
+    print(f"p{100 * q:<3g} exact {x:7.2f}  kll {v:7.2f} (rank {np.mean(values <= v):.3f})  "
+          f"relative {r:7.2f} (rank {np.mean(values <= r):.3f})")
 
 # %%
 # ``nan_policy="raise"`` stops at the first NaN and names its record, here

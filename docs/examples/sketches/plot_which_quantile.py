@@ -17,16 +17,17 @@ pystream has three ways to get a quantile, and numpy has a fourth:
      - exact (numpy's ``linear``)
      - you want local behaviour: a band that follows trends, seasons,
        regimes
-   * - ``quantile(q)``, ``method="relative"``
+   * - ``quantile(q)`` (``method="kll"``, the default, as ``describe()``)
+     - the whole stream
+     - rank within 1 % (probability >= 99 % per quantile; ``k=400``)
+     - any distribution, whatever the units or the origin: levels far from
+       zero, timestamps, values of both signs, ties
+   * - ``quantile(q, method="relative")``
      - the whole stream
      - within ``alpha`` (1 %) of the value
      - positive data spread over orders of magnitude (sizes, latencies,
-       volumes); partitions merged in any order
-   * - ``quantile(q, method="kll")``
-     - the whole stream
-     - rank within ~1.3 % (``k=200``)
-     - any distribution, whatever the units or the origin: levels far from
-       zero, values of both signs
+       volumes) when the value's digits matter; partitions merged in any
+       order
    * - ``np.quantile(x, q)``
      - an array in memory
      - exact
@@ -77,8 +78,8 @@ print(f"last 52 weeks: p10 {band[0.1][-1]:.2f}, median {band[0.5][-1]:.2f}, "
 # (``np.nanquantile``); the sketches follow numpy's ``method="lower"``.
 
 exact = np.nanquantile(ppm, qs, method="lower")
-relative = weekly.quantile(qs, nan_policy="omit")
-kll = weekly.quantile(qs, method="kll", nan_policy="omit")
+relative = weekly.quantile(qs, method="relative", nan_policy="omit")
+kll = weekly.quantile(qs, nan_policy="omit")                 # method="kll", the default
 print(f"median 1958-2001: exact {exact[4]:.2f}, relative {relative[4]:.2f}, "
       f"kll {kll[4]:.2f} ppm")
 
@@ -88,7 +89,9 @@ print(f"median 1958-2001: exact {exact[4]:.2f}, relative {relative[4]:.2f}, "
 # relative error is measured from zero, and these values sit far from it.
 # KLL's error is in rank, so it does not depend on where zero is: here it
 # is never more than one step of the record's resolution (0.1 ppm) from the
-# exact answer.
+# exact answer.  That is why ``describe()`` and ``quantile()`` use KLL by
+# default, and keep the relative sketch for ``quantile_method="relative"``
+# / ``method="relative"``.
 #
 # Subtract a centred year-long moving median and the same data become
 # anomalies of a few ppm on both sides of zero.  Now the relative error is
@@ -99,13 +102,38 @@ med = weekly.moving_median(w, min_count=w // 2).to_array()
 anomaly = ppm[: -w // 2] - med[w // 2:]          # the trailing window, centred
 seasonal = ps.from_array(anomaly, chunk_size=500)
 exact_a = np.nanquantile(anomaly, qs, method="lower")
-relative_a = seasonal.quantile(qs, nan_policy="omit")
-kll_a = seasonal.quantile(qs, method="kll", nan_policy="omit")
+relative_a = seasonal.quantile(qs, method="relative", nan_policy="omit")
+kll_a = seasonal.quantile(qs, nan_policy="omit")
 
 err = {"levels": (np.abs(relative - exact), np.abs(kll - exact), 0.01 * np.abs(exact)),
        "anomalies": (np.abs(relative_a - exact_a), np.abs(kll_a - exact_a), 0.01 * np.abs(exact_a))}
 for name, (e_rel, e_kll, _) in err.items():
     print(f"{name:>9}: largest error relative {e_rel.max():.3f} ppm, kll {e_kll.max():.3f} ppm")
+
+# %%
+# When the relative sketch cannot keep its promise
+# ------------------------------------------------
+# A :class:`~pystream.DDSketch` keeps 2048 buckets per sign below the
+# largest magnitude it has seen.  One value far out -- here a corrupt
+# reading of 1e25 ppm -- moves that floor up, and every smaller value is
+# counted in one bucket: the quantiles falling there are no longer within
+# 1 %.  The sketch says so: :attr:`~pystream.DDSketch.collapsed` names the
+# bucket and the range of ``q`` it covers, and the quantile call warns with
+# :class:`~pystream.SketchAccuracyWarning`.  The rank sketch is unaffected
+# (one value moves a rank by one).
+
+import warnings
+
+corrupt = np.append(ppm, 1e25)
+dd = ps.DDSketch().update(corrupt)
+print(dd.collapsed)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bad = ps.from_array(corrupt).quantile(0.5, method="relative", nan_policy="omit")
+print(f"relative median {bad:.4g} ppm; warned: "
+      f"{any(issubclass(w.category, ps.SketchAccuracyWarning) for w in caught)}")
+print(f"kll median {ps.from_array(corrupt).quantile(0.5, nan_policy='omit'):.1f} ppm "
+      f"(exact {np.nanquantile(ppm, 0.5, method='lower'):.1f})")
 
 # %%
 # Top: the moving quantiles follow the record; the whole-record quantiles
@@ -132,7 +160,7 @@ pos = np.arange(len(qs))
 for i, (name, (e_rel, e_kll, bound)) in enumerate(err.items()):
     ax = fig.add_subplot(2, 2, 3 + i)
     ax.bar(pos - 0.2, e_rel, 0.4, color="C0", label='method="relative"')
-    ax.bar(pos + 0.2, e_kll, 0.4, color="C1", label='method="kll"')
+    ax.bar(pos + 0.2, e_kll, 0.4, color="C1", label='method="kll" (default)')
     ax.plot(pos, bound, "_", color="C3", ms=14, mew=2, label="1 % of the value")
     ax.set_xticks(pos, labels, rotation=60)
     ax.set_title(f"{name}: |quantile - exact|", fontsize="medium")
