@@ -29,7 +29,7 @@ import numpy as np
 
 from ._buffers import BufferPool
 
-__all__ = ["NPY_HEADER_LOCK", "NPY_MAGIC", "NpyHeader", "check_path", "open_path", "read_full",
+__all__ = ["NPY_HEADER_LOCK", "NPY_MAGIC", "NpyFormatError", "NpyHeader", "check_path", "open_path", "read_full",
            "read_header", "read_header_path", "npy_records"]
 
 #: The first bytes of every ``.npy`` file.
@@ -96,9 +96,17 @@ class NpyHeader:
         return self.fortran_order and math.prod(self.shape[1:]) > 1 and self.count > 1
 
 
-def _bad(name: str, reason: str, where: str) -> ValueError:
+class NpyFormatError(ValueError):
+    """Input that is not a ``.npy`` file; ``reason`` says why, without the file's name."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _bad(name: str, reason: str, where: str) -> NpyFormatError:
     head = f"{where}: " if where else ""
-    return ValueError(f"{head}{name} is not a valid .npy file: {reason}")
+    return NpyFormatError(f"{head}{name} is not a valid .npy file: {reason}", reason)
 
 
 def read_exact(f: Any, n: int) -> bytes:
