@@ -91,9 +91,9 @@ class NpyHeader:
 
     @property
     def by_columns(self) -> bool:
-        """The records are not contiguous in the file (Fortran order with
-        more than one value per record and more than one record)."""
-        return self.fortran_order and math.prod(self.shape[1:]) > 1 and self.count > 1
+        """The values of a record are not contiguous and in C order in the
+        file (Fortran order with more than one value per record)."""
+        return self.fortran_order and math.prod(self.shape[1:]) > 1
 
 
 class NpyFormatError(ValueError):
