@@ -22,7 +22,7 @@ import os
 import stat
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from ._buffers import BufferPool
 
 __all__ = ["NPY_HEADER_LOCK", "NPY_MAGIC", "NpyFormatError", "NpyHeader", "check_path", "open_path", "read_full",
-           "read_header", "read_header_path", "npy_records"]
+           "read_header", "read_header_path", "read_records", "npy_records"]
 
 #: The first bytes of every ``.npy`` file.
 NPY_MAGIC = b"\x93NUMPY"
@@ -328,6 +328,58 @@ def read_full(f: Any, buf: np.ndarray, readinto: Callable[[Any], Any] | None, wh
     return got
 
 
+#: Bytes asked of the kernel per read from a regular file: several chunks at a
+#: time.  Reading 1 MiB per call instead of one 128 KiB chunk cut the time of
+#: a warm-cache ``from_npy(...).sum()`` by about a third (fewer system calls and
+#: page-cache lookups); pipes and devices are read a chunk at a time, so that a
+#: slow writer's data comes out as soon as a chunk is complete.
+READ_BYTES = 1 << 20
+
+
+def read_records(
+    f: Any,
+    dtype: np.dtype,
+    record_shape: tuple[int, ...],
+    chunk_size: int,
+    count: int | None,
+    where: str,
+    batch: bool = True,
+) -> Generator[np.ndarray, None, tuple[int, int]]:
+    """Chunks of `count` records (None: up to EOF) read from `f`'s position.
+
+    Chunks are views of buffers of a :class:`~pystream._buffers.BufferPool`
+    (reused once nothing refers to them).  With `batch`, one read fills
+    several chunks (:data:`READ_BYTES`).  Stops early at EOF and returns
+    ``(records read, bytes of a trailing partial record)``; the caller
+    decides whether that is an error (records before it are yielded).
+    """
+    rb = dtype.itemsize * math.prod(record_shape)
+    per_read = max(1, READ_BYTES // (chunk_size * rb)) if batch else 1
+    block = chunk_size * per_read
+    first = block if count is None else min(block, count)
+    if first <= 0:
+        return 0, 0
+    pool = BufferPool(first * rb)
+    readinto = getattr(f, "readinto", None)
+    done = 0
+    while count is None or done < count:
+        k = block if count is None else min(block, count - done)
+        nbytes = k * rb
+        raw = pool.get(nbytes)[:nbytes]
+        got = read_full(f, raw, readinto, where)
+        nrec = got // rb
+        for a in range(0, nrec, chunk_size):
+            b = min(a + chunk_size, nrec)
+            chunk = raw[a * rb : b * rb].view(dtype).reshape((b - a, *record_shape))
+            yield chunk
+            del chunk  # so the pool sees the buffer free once downstream drops it
+        del raw
+        done += nrec
+        if got < nbytes:
+            return done, got - nrec * rb
+    return done, 0
+
+
 def npy_records(
     f: Any,
     name: str,
@@ -340,18 +392,18 @@ def npy_records(
 ) -> Iterator[np.ndarray]:
     """Chunks of records ``[lo, hi)`` of the ``.npy`` data of open file `f`.
 
-    With `seek`, `f` is positioned here (offsets relative to the header's
-    start at position 0); without, `f` must stand at record `lo` (a pipe
-    read in order).  Chunks are views of buffers from a
-    :class:`~pystream._buffers.BufferPool`: reused once nothing refers to
-    them.  Fortran-ordered records are gathered one column at a time (one
-    read per value of a record per chunk; `f` must be seekable).
+    With `seek`, `f` (a regular file) is positioned here (offsets relative
+    to the header's start at position 0); without, `f` must stand at record
+    `lo` (a pipe read in order).  Chunks are views of reused buffers (see
+    :func:`read_records`).  Fortran-ordered records are gathered one value
+    column at a time (one read per value of a record per chunk; `f` must be
+    seekable).
 
     Raises
     ------
     ValueError
         If the data ends before record `hi` (the message names the file and
-        the record where the data ended).
+        the record where the data ended; the records before it are yielded).
     """
     dt, rs, rb = header.dtype, header.record_shape, header.record_bytes
     if hi <= lo:
@@ -360,14 +412,18 @@ def npy_records(
         for a in range(lo, hi, chunk_size):
             yield np.empty((min(chunk_size, hi - a), *rs), dt)
         return
-    by_columns = header.by_columns
-    if by_columns and not seek:
+    if not header.by_columns:
+        if seek:
+            f.seek(header.data_offset + lo * rb)
+        done, _ = yield from read_records(f, dt, rs, chunk_size, hi - lo, where, batch=seek)
+        if done < hi - lo:
+            _truncated(name, header, lo + done, where, seek)
+        return
+    if not seek:
         raise ValueError(
             f"{where}: {name} is in Fortran order, so its records are not contiguous and can "
             "only be gathered from a seekable file, not read in order from a pipe; save it in "
             "C order (np.save(path, np.ascontiguousarray(a)))")
-    if seek and not by_columns:
-        f.seek(header.data_offset + lo * rb)
     readinto = getattr(f, "readinto", None)
     pool = BufferPool(min(chunk_size, hi - lo) * rb)
     isz = dt.itemsize
@@ -377,23 +433,17 @@ def npy_records(
         k = min(chunk_size, hi - pos)
         nbytes = k * rb
         raw = pool.get(nbytes)[:nbytes]
-        if by_columns:
-            col = k * isz
-            for c in range(ncols):
-                f.seek(header.data_offset + (c * header.count + pos) * isz)
-                got = read_full(f, raw[c * col : (c + 1) * col], readinto, where)
-                if got < col:
-                    _truncated(name, header, pos + got // isz, where, seek)
-            # column c of the file holds value c (Fortran order) of every record
-            chunk = raw.view(dt).reshape((*rs[::-1], k)).T
-        else:
-            got = read_full(f, raw, readinto, where)
-            if got < nbytes:
-                _truncated(name, header, pos + got // rb, where, seek)
-            chunk = raw.view(dt).reshape((k, *rs))
+        col = k * isz
+        for c in range(ncols):
+            f.seek(header.data_offset + (c * header.count + pos) * isz)
+            got = read_full(f, raw[c * col : (c + 1) * col], readinto, where)
+            if got < col:
+                _truncated(name, header, pos + got // isz, where, seek)
+        # column c of the file holds value c (Fortran order) of every record
+        chunk = raw.view(dt).reshape((*rs[::-1], k)).T
         del raw
         yield chunk
-        del chunk  # so the pool sees the buffer free once downstream drops it
+        del chunk
         pos += k
 
 

@@ -32,9 +32,9 @@ from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
     check_size,
     npy_records,
     open_path,
-    read_full,
     read_header,
     read_header_path,
+    read_records,
 )
 from ._config import default_chunk_size
 from .stages.structural import check_count, normalize_record_shape
@@ -719,62 +719,42 @@ def _file_chunks(
     record_bytes = dtype.itemsize * math.prod(record_shape)
     f, owned = opener()
     try:
+        regular = owned and stat.S_ISREG(os.fstat(f.fileno()).st_mode)
         if offset:
-            _skip_bytes(f, offset, name, owned)
-        size = chunk_size if limit is None else min(chunk_size, limit)
-        pool = BufferPool(size * record_bytes)
-        readinto = getattr(f, "readinto", None)
-        pos = offset
-        left = limit
-        while left is None or left > 0:
-            k = chunk_size if left is None else min(chunk_size, left)
-            full = k * record_bytes
-            raw = pool.get(full)[:full]
-            got = read_full(f, raw, readinto, "from_file")
-            nrec = got // record_bytes
-            if nrec:
-                chunk = raw[: nrec * record_bytes].view(dtype).reshape((nrec, *record_shape))
-                del raw
-                yield chunk
-                del chunk  # so the pool sees the buffer free once downstream drops it
-            else:
-                del raw
-            pos += nrec * record_bytes
-            rest = got - nrec * record_bytes
-            if rest:
-                raise ValueError(
-                    f"from_file: {name}: trailing partial record of {rest} bytes at byte offset "
-                    f"{pos} (a record is {record_bytes} bytes: dtype {dtype}, record shape "
-                    f"{record_shape})"
-                )
-            if got < full:
-                if left is not None:
-                    raise ValueError(
-                        f"from_file: {name}: the file ends at byte offset {pos}, before the "
-                        f"{left - nrec:,} more records this range should hold (it was "
-                        "truncated while it was read)")
-                return
-            if left is not None:
-                left -= k
+            _skip_bytes(f, offset, name, regular)
+        done, rest = yield from read_records(f, dtype, record_shape, chunk_size, limit,
+                                             "from_file", batch=regular)
+        pos = offset + done * record_bytes
+        if rest:
+            raise ValueError(
+                f"from_file: {name}: trailing partial record of {rest} bytes at byte offset "
+                f"{pos} (a record is {record_bytes} bytes: dtype {dtype}, record shape "
+                f"{record_shape})"
+            )
+        if limit is not None and done < limit:
+            raise ValueError(
+                f"from_file: {name}: the file ends at byte offset {pos}, before the "
+                f"{limit - done:,} more records this range should hold (it was truncated while "
+                "it was read)")
     finally:
         if owned:
             f.close()
 
 
-def _skip_bytes(f: Any, offset: int, name: str, owned: bool) -> None:
-    if owned:
-        st = os.fstat(f.fileno())
-        if stat.S_ISREG(st.st_mode):
-            if offset > st.st_size:
-                raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the "
-                                 f"file ({st.st_size} bytes)")
-            f.seek(offset)
-            return
-    else:
-        seekable = getattr(f, "seekable", None)
-        if seekable is not None and seekable():
-            f.seek(offset, io.SEEK_CUR)
-            return
+def _skip_bytes(f: Any, offset: int, name: str, regular: bool) -> None:
+    """Skip `offset` bytes: seek in a regular file we opened (checking its
+    size) or a seekable file object, else read and drop them."""
+    if regular:
+        size = os.fstat(f.fileno()).st_size
+        if offset > size:
+            raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the "
+                             f"file ({size} bytes)")
+        f.seek(offset)
+        return
+    seekable = getattr(f, "seekable", None)
+    if seekable is not None and seekable():
+        f.seek(offset, io.SEEK_CUR)
+        return
     left = offset
     while left:  # a pipe or a device: read the bytes and drop them
         data = f.read(min(left, 1 << 20))

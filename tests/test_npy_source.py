@@ -285,7 +285,8 @@ def test_truncated_before_a_run_is_an_error_on_every_engine(tmp_path) -> None:
 def test_truncated_while_streamed_is_an_error_not_sigbus(tmp_path) -> None:
     """The memory map died of SIGBUS when the file shrank under it."""
     path = tmp_path / "t.npy"
-    n = 1 << 17
+    n = 1 << 19  # 4 MiB: several reads of the reader (READ_BYTES)
+    assert 8 * n > 3 * _npy.READ_BYTES
     np.save(path, np.arange(n, dtype=np.float64))
     out = run_python(f"""
         import os, numpy as np, pystream as ps
@@ -293,7 +294,7 @@ def test_truncated_while_streamed_is_an_error_not_sigbus(tmp_path) -> None:
         it = iter(ps.from_npy(path, chunk_size=1000))
         got = [next(it), next(it)]
         with open(path, "r+b") as f:
-            f.truncate(128 + 8 * 50_000 + 3)      # data ends inside record 50,000
+            f.truncate(128 + 8 * 300_000 + 3)     # data ends inside record 300,000
         try:
             for c in it:
                 got.append(c)
@@ -303,23 +304,22 @@ def test_truncated_while_streamed_is_an_error_not_sigbus(tmp_path) -> None:
         print("EXACT", bool(np.array_equal(np.concatenate(got), np.arange(len(np.concatenate(got))))))
     """)
     assert out.returncode == 0, f"status {out.returncode}: {out.stderr}"
-    assert f"ERROR from_npy: {str(path)!r}: the data ends at record 50,000 of the 131,072" in out.stdout
+    assert f"ERROR from_npy: {str(path)!r}: the data ends at record 300,000 of the 524,288" in out.stdout
     assert "truncated" in out.stdout
-    assert "RECORDS 50000" in out.stdout and "EXACT True" in out.stdout
+    assert "RECORDS 300000" in out.stdout and "EXACT True" in out.stdout
 
 
 def test_from_file_range_of_a_shrunk_file_is_an_error(tmp_path) -> None:
     path = tmp_path / "x.bin"
-    np.arange(1000.0).tofile(path)
+    np.arange(1_000_000.0).tofile(path)  # 8 MB: several reads
     s = ps.from_file(path, np.float64, chunk_size=64)
     read = make_plan(s).access.read
-    chunks = read(0, 900, None)
-    first = next(chunks)
-    assert len(first) == 64
+    chunks = read(0, 900_000, None)  # a partition, as the engines read it
+    assert len(next(chunks)) == 64
     with open(path, "r+b") as f:
-        f.truncate(8 * 500)
-    with pytest.raises(ValueError, match=r"x.bin': the file ends at byte offset 4000, before the "
-                                         r"400 more records"):
+        f.truncate(8 * 500_000)
+    with pytest.raises(ValueError, match=r"x.bin': the file ends at byte offset 4000000, before "
+                                         r"the 400,000 more records"):
         list(chunks)
 
 
