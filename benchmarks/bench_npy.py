@@ -30,10 +30,14 @@ speed.  pystream's results must be bit-identical among its own cases
 (chunk invariance) and close to numpy's (numpy's pairwise sum rounds
 differently).
 
+``--cold`` evicts the file's pages (``posix_fadvise(DONTNEED)`` on this
+file only) before every case instead, so the times include the disk.
+
 Usage::
 
     python benchmarks/bench_npy.py              # 2 GB, 3 repeats (~1-2 min)
     python benchmarks/bench_npy.py --gb 0.5 --repeat 1
+    python benchmarks/bench_npy.py --gb 1 --repeat 1 --cold
 """
 
 from __future__ import annotations
@@ -74,7 +78,13 @@ def _status(field: str) -> int:
 
 def run_case(case: str, path: str, offset: int) -> dict:
     """Run one case in this (fresh) process; return its time, result and memory."""
+    tree = os.environ.get("BENCH_NPY_PYSTREAM")
+    if tree:  # --baseline: that tree's pystream, ahead of this checkout's
+        sys.path.insert(0, tree)
     import pystream as ps
+
+    if tree:
+        assert os.path.dirname(os.path.dirname(os.path.abspath(ps.__file__))) == tree
 
     def old_from_npy() -> float:
         mm = np.load(path, mmap_mode="r")
@@ -120,6 +130,13 @@ def warm(path: str) -> None:
             pass
 
 
+def evict(path: str) -> None:
+    """Drop this file's pages from the page cache (this file only; Linux)."""
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gb", type=float, default=2.0, help="file size in GB (default 2)")
@@ -127,8 +144,17 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="where to write the file (default: a temporary "
                     "directory under /work/tmp if it exists, else the system's)")
     ap.add_argument("--keep", action="store_true", help="keep the file")
+    ap.add_argument("--cold", action="store_true",
+                    help="evict the file from the page cache before every case (posix_fadvise "
+                         "DONTNEED on this file only) instead of warming it: times include "
+                         "the disk")
     ap.add_argument("--cases", default=",".join(CASES.values()),
                     help="comma-separated subset of: " + ",".join(CASES.values()))
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="also time from_npy from another pystream source tree (a directory "
+                         "holding an importable pystream package with its compiled module), e.g. "
+                         "the code before a change: `git archive REV pystream | tar -x -C DIR` "
+                         "and copy pystream/_pystream_c*.so into DIR/pystream")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--offset", type=int, help=argparse.SUPPRESS)
@@ -149,9 +175,13 @@ def main() -> None:
         print(machine_line())
         t0 = time.perf_counter()
         n, offset = write_npy(path, nbytes)
+        cache = ("evicted from the page cache before every case (cold: times include the "
+                 "disk)" if args.cold else "page cache warmed before every case")
         print(f"file: {path}, {n:,} float64 ({os.path.getsize(path) / 1e9:.2f} GB), written in "
-              f"{time.perf_counter() - t0:.1f} s; page cache warmed before every case")
+              f"{time.perf_counter() - t0:.1f} s; {cache}")
         try:
+            if args.cold:
+                raise ValueError
             avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
             if avail < 1.5 * nbytes:
                 print(f"NOTE: only {avail / 1e9:.1f} GB of free memory: the file may not stay "
@@ -159,21 +189,29 @@ def main() -> None:
         except (ValueError, OSError):
             pass
         wanted = set(args.cases.split(","))
-        results: dict[str, dict] = {}
-        for label, case in CASES.items():
-            if case not in wanted:
-                continue
-            runs = []
-            for _ in range(max(1, args.repeat)):
-                warm(path)
+        todo = [(label, case, None) for label, case in CASES.items() if case in wanted]
+        if args.baseline:
+            base = os.path.basename(os.path.normpath(args.baseline))
+            todo.insert(1, (f"ps.from_npy(path).sum() [baseline {base}]", "from_npy",
+                            os.path.abspath(args.baseline)))
+        runs: dict[str, list[dict]] = {label: [] for label, _, _ in todo}
+        for _ in range(max(1, args.repeat)):  # round robin: a busy spell hits every case
+            for label, case, pythonpath in todo:
+                evict(path) if args.cold else warm(path)
+                env = dict(os.environ)
+                env.pop("BENCH_NPY_PYSTREAM", None)
+                if pythonpath:
+                    env["BENCH_NPY_PYSTREAM"] = pythonpath
                 out = subprocess.run(
                     [sys.executable, os.path.abspath(__file__), "--case", case, "--path", path,
                      "--offset", str(offset)],
-                    check=True, capture_output=True, text=True, cwd=HERE)
-                runs.append(json.loads(out.stdout))
-            best = min(runs, key=lambda r: r["seconds"])
-            best["hwm_kb"] = max(r["hwm_kb"] for r in runs)
-            best["growth_kb"] = max(r["hwm_kb"] - r["rss0_kb"] for r in runs)
+                    check=True, capture_output=True, text=True, cwd=HERE, env=env)
+                runs[label].append(json.loads(out.stdout))
+        results: dict[str, dict] = {}
+        for label, rs in runs.items():
+            best = min(rs, key=lambda r: r["seconds"])
+            best["hwm_kb"] = max(r["hwm_kb"] for r in rs)
+            best["growth_kb"] = max(r["hwm_kb"] - r["rss0_kb"] for r in rs)
             results[label] = best
     finally:
         if not args.keep:
@@ -195,6 +233,8 @@ def main() -> None:
     print()
     print_table(["case", "seconds", "GB/s", "vs np mmap", "peak RSS MB", "growth MB",
                  "growth vs from_file"], rows)
+    if args.baseline:
+        print(f"\nbaseline: pystream imported from {os.path.abspath(args.baseline)}")
     ps_results = {k: v["result"] for k, v in results.items() if not k.startswith("np.")}
     if len(set(ps_results.values())) > 1:
         print(f"WARNING: pystream results differ: {ps_results}", file=sys.stderr)
