@@ -24,7 +24,7 @@ from typing import IO, Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._buffers import BufferPool
+from ._buffers import BufferPool  # noqa: F401 -- the readers' pool (tests patch it here)
 from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
     NPY_HEADER_LOCK,
     NpyHeader,
