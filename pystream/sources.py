@@ -2,9 +2,10 @@
 
 All sources are lazy: nothing is read until the stream is iterated (a
 ``.npy`` header is read up front to learn the dtype and shape).  Streams
-over arrays and paths can be iterated many times; streams over iterators,
-file objects and stdin are one-shot (a second iteration raises
-RuntimeError).
+over arrays and regular files can be iterated many times; streams over
+iterators, file objects, stdin, FIFOs and devices are one-shot (a second
+iteration raises RuntimeError).  Files are read, never memory-mapped (see
+:mod:`pystream._npy`).
 """
 
 from __future__ import annotations
