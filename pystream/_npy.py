@@ -29,8 +29,9 @@ import numpy as np
 
 from ._buffers import BufferPool
 
-__all__ = ["NPY_HEADER_LOCK", "NPY_MAGIC", "NpyFormatError", "NpyHeader", "check_path", "open_path", "read_full",
-           "read_header", "read_header_path", "read_records", "npy_records"]
+__all__ = ["MAX_HEADER_BYTES", "NPY_HEADER_LOCK", "NPY_MAGIC", "READ_BYTES", "NpyFormatError",
+           "NpyHeader", "check_path", "check_size", "npy_records", "open_path", "read_exact",
+           "read_full", "read_header", "read_header_path", "read_records"]
 
 #: The first bytes of every ``.npy`` file.
 NPY_MAGIC = b"\x93NUMPY"
