@@ -7,7 +7,7 @@
 INPUT (FILE) is read as a stream, chunk by chunk, so memory stays bounded
 whatever its size:
 
-* ``*.npy``                      -> :func:`pystream.from_npy` (memory-mapped)
+* ``*.npy``                      -> :func:`pystream.from_npy` (read in chunks)
 * other files, with ``--dtype``  -> :func:`pystream.from_file` (raw binary)
 * anything else                  -> :func:`pystream.from_text` (CSV / text;
   ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
@@ -465,12 +465,12 @@ def open_input(args: argparse.Namespace) -> Input:
 
 def _open_npy(path: str, args: argparse.Namespace) -> Input:
     stream = _call(_api("from_npy"), path, chunk_size=args.chunk_size)
-    header = np.load(path, mmap_mode="r", allow_pickle=False)  # valid: from_npy read it
-    nbytes = int(header.size) * header.itemsize
-    width = int(np.prod(header.shape[1:], dtype=np.int64))
-    del header
+    from ._npy import read_header_path
+
+    # The size from the header alone (a FIFO's header was read by from_npy: no total).
+    nbytes = read_header_path(path).nbytes if os.path.isfile(path) else None
     return Input(stream, "npy", path, total=nbytes,
-                 bytes_per_record=width * stream.dtype.itemsize)
+                 bytes_per_record=_record_bytes(stream.dtype, stream.record_shape))
 
 
 def _record_bytes(dt: np.dtype, shape: tuple[int, ...]) -> int:
@@ -598,17 +598,15 @@ def _check_npy_length(chunks: Iterator[np.ndarray], expected: int) -> Iterator[n
 
 def _open_stdin_npy(reader: Any, args: argparse.Namespace) -> Input:
     """A .npy stream on stdin: its header, then raw records read in order."""
-    fmt = np.lib.format
+    from ._npy import NpyFormatError, read_header
+
     try:
-        version = fmt.read_magic(reader)
-        if version == (1, 0):
-            shape, fortran, dt = fmt.read_array_header_1_0(reader)
-        elif version == (2, 0):
-            shape, fortran, dt = fmt.read_array_header_2_0(reader)
-        else:
-            shape, fortran, dt = fmt._read_array_header(reader, version)  # 3.0: utf-8 header
-    except (ValueError, OSError, EOFError, AttributeError) as exc:
-        raise CLIError(f"<stdin>: not a valid .npy stream: {_exc_text(exc)}") from None
+        header = read_header(reader, "<stdin>", where="")  # versions 1.0, 2.0, 3.0
+    except NpyFormatError as exc:
+        raise CLIError(f"<stdin>: not a valid .npy stream: {exc.reason}") from None
+    except (ValueError, TypeError, OSError) as exc:
+        raise CLIError(_exc_text(exc)) from None
+    shape, fortran, dt = header.shape, header.fortran_order, header.dtype
     if not shape:
         raise CLIError("<stdin>: the .npy stream holds a 0-d array (a single value), "
                        "which has no records")

@@ -2,9 +2,10 @@
 
 All sources are lazy: nothing is read until the stream is iterated (a
 ``.npy`` header is read up front to learn the dtype and shape).  Streams
-over arrays and paths can be iterated many times; streams over iterators,
-file objects and stdin are one-shot (a second iteration raises
-RuntimeError).
+over arrays and regular files can be iterated many times; streams over
+iterators, file objects, stdin, FIFOs and devices are one-shot (a second
+iteration raises RuntimeError).  Files are read, never memory-mapped (see
+:mod:`pystream._npy`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import itertools
 import math
 import os
 import re
+import stat
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Union
@@ -24,7 +25,18 @@ from typing import IO, Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._buffers import BufferPool
+from ._buffers import BufferPool  # noqa: F401 -- the readers' pool (tests patch it here)
+from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
+    NPY_HEADER_LOCK,
+    NpyHeader,
+    check_path,
+    check_size,
+    npy_records,
+    open_path,
+    read_header,
+    read_header_path,
+    read_records,
+)
 from ._config import default_chunk_size
 from .stages.structural import check_count, normalize_record_shape
 from .engines.access import RandomAccess, array_chunks
@@ -477,49 +489,84 @@ def from_iterable(
 # --------------------------------------------------------------------------- from_npy
 
 
-#: numpy reads a .npy header with ``ast.literal_eval``, and CPython 3.11's AST
-#: constructor is not thread-safe (a worker of the threads engine mapping one
-#: file while another maps the next failed with "SystemError: AST constructor
-#: recursion depth mismatch"): headers are parsed one at a time.
-NPY_HEADER_LOCK = threading.Lock()
+def _npy_opener(p: str, expected: NpyHeader) -> Callable[[], tuple[Any, NpyHeader]]:
+    """Open regular file `p` and re-read its header; refuse it if it changed."""
+
+    def opened() -> tuple[Any, NpyHeader]:
+        f = open_path(p, "from_npy")
+        try:
+            h = read_header(f, repr(p))
+            if (h.dtype, h.shape, h.fortran_order) != (expected.dtype, expected.shape,
+                                                       expected.fortran_order):
+                order = lambda x: " Fortran order" if x.fortran_order else ""  # noqa: E731
+                raise ValueError(
+                    f"from_npy: {p!r} changed since the stream was made: now {h.shape} {h.dtype}"
+                    f"{order(h)}, was {expected.shape} {expected.dtype}{order(expected)}")
+            check_size(h, os.fstat(f.fileno()).st_size, repr(p), "from_npy")
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        except BaseException:
+            f.close()
+            raise
+        return f, h
+
+    return opened
 
 
-def _load_npy(path: str) -> np.ndarray:
-    with open(path, "rb") as f:
-        magic = f.read(6)
-    if magic.startswith(b"PK\x03\x04"):
+def _check_npy_header(h: NpyHeader, name: str, first: NpyHeader | None, first_name: str,
+                      regular: bool) -> None:
+    if not h.shape:
+        raise ValueError(f"from_npy: {name} holds a 0-d array (a single value), which has no records")
+    if first is not None and (h.dtype != first.dtype or h.record_shape != first.record_shape):
         raise ValueError(
-            f"from_npy: {path!r} is a .npz archive, not a .npy file; open it with np.load and "
-            "stream one of its arrays with from_array()"
-        )
-    if magic != b"\x93NUMPY":
-        raise ValueError(f"from_npy: {path!r} is not a valid .npy file (no NPY magic string)")
-    try:
-        with NPY_HEADER_LOCK:
-            a = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        msg = str(e)
-        if "Python objects" in msg or "pickle" in msg:
-            raise TypeError(
-                f"from_npy: {path!r} holds Python objects (an object array); only arrays of "
-                "plain numeric dtypes can be streamed"
-            ) from None
-        raise ValueError(f"from_npy: {path!r} is not a valid .npy file: {msg}") from None
-    except OSError as e:
-        raise ValueError(f"from_npy: cannot read {path!r} as a .npy file: {e}") from None
-    return a
+            f"from_npy: {name} holds {h.dtype} records of shape {h.record_shape}, but "
+            f"{first_name} holds {first.dtype} records of shape {first.record_shape}; all files "
+            "must match")
+    if h.by_columns and not regular:
+        raise ValueError(
+            f"from_npy: {name} is in Fortran order, so its records are not contiguous and can "
+            "only be gathered from a regular file, not read in order from a pipe or device; "
+            "save it in C order (np.save(path, np.ascontiguousarray(a)))")
 
 
-def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None) -> Stream:
-    """Stream a ``.npy`` file, or several in order, through read-only memory maps (zero-copy views).
+def _npy_stream_object(obj: Any, chunk_size: int | None) -> Stream:
+    """``from_npy`` on ``"-"`` or a binary file object: the header now, the data in order, once."""
+    if _is_stdin(obj):
+        f, name = sys.stdin.buffer, "<stdin>"
+    else:
+        f = obj
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("from_npy: got a text-mode file; open the file in binary mode ('rb')")
+        if not (hasattr(f, "readinto") or hasattr(f, "read")):
+            raise TypeError(f"from_npy: expected a path, a list of paths, '-' or a binary file "
+                            f"object, got {type(f).__name__}")
+        name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
+    h = read_header(f, name)
+    _check_npy_header(h, name, None, name, regular=False)
+    cs = _chunk_size(chunk_size, h.dtype, h.record_shape, "from_npy")
+    src = _OneShotSource(lambda: npy_records(f, name, h, 0, h.count, cs, seek=False), nonempty=True)
+    return Stream._from_source(src, h.dtype, h.record_shape)
+
+
+def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | None = None) -> Stream:
+    """Stream a ``.npy`` file, or several in order, reading the data chunk by chunk.
+
+    The data is read like :func:`from_file` reads a raw file: ``readinto``
+    into a few reused chunk buffers, so the memory of a stream stays at a
+    few chunks whatever the size of the file (the file is not memory-mapped:
+    see "Binary sources" in the design notes for why, and what it costs).
 
     Parameters
     ----------
-    path : str, path-like, or a list/tuple of them
+    path : str, path-like, binary file object, or a list/tuple of paths
         A ``.npy`` file holding an array of shape ``(N, *record_shape)``
-        (C or Fortran order, any byte order); or several files with the
-        same dtype and record shape, streamed one after the other as one
-        stream (e.g. the shards a simulation wrote).
+        (format version 1.0, 2.0 or 3.0; C or Fortran order; any byte
+        order); or several files with the same dtype and record shape,
+        streamed one after the other as one stream (e.g. the shards a
+        simulation wrote).  A path may also name a FIFO (a named pipe) or a
+        device, which is read once, in order.  ``"-"`` reads a ``.npy``
+        stream from ``sys.stdin.buffer``, and a binary file object is read
+        from its current position (both one-shot; not closed).
     chunk_size : int, optional
         Records per chunk; default from
         :func:`pystream._config.default_chunk_size`.  Chunks do not span
@@ -528,23 +575,41 @@ def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None)
     Returns
     -------
     Stream
-        A re-iterable stream.  The headers are read now; the data is mapped
-        on each iteration and only touched as chunks are used.  Chunks are
-        read-only views into the mapping (strided views for Fortran order).
-        Any range of records can be read on its own, so the ``"threads"``
-        and ``"dask"`` engines can split it into partitions.
+        The headers are read now (a FIFO or pipe: the first file's header,
+        which waits for a writer); the data is read as chunks are used.
+        Chunks live in reused buffers, reused only when nothing refers to
+        them (keeping chunks, e.g. ``list(stream)``, is safe); Fortran-order
+        records are gathered one value column at a time into
+        Fortran-ordered chunks (C order is faster).  On regular files the
+        stream is re-iterable and any range of records can be read on its
+        own, so the ``"threads"`` and ``"dask"`` engines can split it into
+        partitions (bit-identical results); with a FIFO, a device, ``"-"``
+        or a file object it is one-shot and the engines refuse it.  Bytes
+        after the records the header announces are ignored, as ``np.load``
+        does.
 
     Raises
     ------
     FileNotFoundError
-        If a file does not exist.
+        If a file does not exist or is a broken symbolic link.
+    IsADirectoryError
+        If a path is a directory.
     ValueError
-        If a file is not a ``.npy`` file, is a ``.npz`` archive, or holds a
-        0-d array; if the files of a list differ in dtype or record shape,
-        or the list is empty; during iteration, if a file changed shape or
-        dtype.
+        If a file is not a ``.npy`` file (empty, no magic string, an
+        unsupported version, a malformed header), is a ``.npz`` archive,
+        holds a 0-d array, or is shorter than its header announces; if the
+        files of a list differ in dtype or record shape, or the list is
+        empty; for a Fortran-order file on a pipe; during iteration, if a
+        file changed shape or dtype, or its data ends early (truncated
+        while it is read: the message names the file and the record).
     TypeError
         If a file holds Python objects (object array or pickle).
+
+    See Also
+    --------
+    from_file : raw binary files, read the same way.
+    numpy.load : with ``mmap_mode="r"``, numpy's memory map (resident
+        memory grows with the pages read).
 
     Examples
     --------
@@ -558,76 +623,84 @@ def from_npy(path: PathLike | Sequence[PathLike], chunk_size: int | None = None)
     array([0., 1., 2., 3., 4., 5., 6.])
     """
     if isinstance(path, (list, tuple)):
-        paths = [_fspath(p, "from_npy") for p in path]
-        if not paths:
+        if not path:
             raise ValueError("from_npy: the list of files is empty")
+        for q in path:
+            if not _is_path(q) or _is_stdin(q):
+                raise TypeError(f"from_npy: a list holds paths only, got {q!r:.80}")
+        items = list(path)
+    elif _is_path(path) and not _is_stdin(path):
+        items = [path]
     else:
-        paths = [_fspath(path, "from_npy")]
-    shapes: list[tuple[int, ...]] = []
-    dt: np.dtype | None = None
-    rs: tuple[int, ...] = ()
-    for p in paths:
-        header = _load_npy(p)
-        if header.ndim == 0:
-            raise ValueError(f"from_npy: {p!r} holds a 0-d array (a single value), which has no records")
-        if dt is None:
-            dt, rs = header.dtype, tuple(header.shape[1:])
-        elif header.dtype != dt or tuple(header.shape[1:]) != rs:
-            raise ValueError(
-                f"from_npy: {p!r} holds {header.dtype} records of shape {tuple(header.shape[1:])}, "
-                f"but {paths[0]!r} holds {dt} records of shape {rs}; all files must match")
-        shapes.append(header.shape)
-        del header
-    assert dt is not None
+        return _npy_stream_object(path, chunk_size)
+    checked = [check_path(q, "from_npy") for q in items]
+    paths = [p for p, _ in checked]
+    headers: list[NpyHeader | None] = []
+    first_file: Any = None  # a pipe's handle, its header read
+    for i, (p, regular) in enumerate(checked):
+        if regular:
+            h: NpyHeader | None = read_header_path(p)
+        elif i == 0:
+            first_file = open_path(p, "from_npy")
+            try:
+                h = read_header(first_file, repr(p))
+            except BaseException:
+                first_file.close()
+                raise
+        else:
+            h = None  # a pipe after the first: its header is read when it is reached
+        if h is not None:
+            _check_npy_header(h, repr(p), headers[0] if headers else None, repr(paths[0]), regular)
+        headers.append(h)
+    first = headers[0]
+    assert first is not None
+    dt, rs = first.dtype, first.record_shape
     cs = _chunk_size(chunk_size, dt, rs, "from_npy")
-    bounds = np.concatenate([[0], np.cumsum([s[0] for s in shapes], dtype=np.int64)]).tolist()
+    name = f"from_npy({paths[0]!r})" if len(paths) == 1 else f"from_npy([{len(paths)} files])"
 
-    def mapped(i: int) -> np.ndarray:
-        p = paths[i]
-        mm = _load_npy(p)
-        if mm.dtype != dt or mm.shape != shapes[i]:
-            raise ValueError(
-                f"from_npy: {p!r} changed since the stream was made: now {mm.shape} {mm.dtype}, "
-                f"was {shapes[i]} {dt}"
-            )
-        return mm.view(np.ndarray)  # a plain ndarray; the mapping stays alive through .base
+    if all(regular for _, regular in checked):
+        openers = [_npy_opener(p, h) for p, h in zip(paths, headers)]  # type: ignore[arg-type]
+        bounds = [0]
+        for h in headers:
+            bounds.append(bounds[-1] + h.count)  # type: ignore[union-attr]
 
-    def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
-        stop = bounds[-1] if b is None else min(b, bounds[-1])
-        for i in range(len(paths)):
-            lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
-            if lo < hi:
-                yield from array_chunks(mapped(i), lo - bounds[i], hi - bounds[i], size or cs)
+        def read(a: int, b: int | None, size: int | None = None) -> Iterator[np.ndarray]:
+            stop = bounds[-1] if b is None else min(b, bounds[-1])
+            for i, p in enumerate(paths):
+                lo, hi = max(a, bounds[i]), min(stop, bounds[i + 1])
+                if lo < hi:
+                    f, h = openers[i]()
+                    with f:
+                        yield from npy_records(f, repr(p), h, lo - bounds[i], hi - bounds[i],
+                                               size or cs, seek=True)
+
+        access = RandomAccess(name, lambda: bounds[-1], read)
+        return Stream._from_source(
+            _CallableSource(lambda: read(0, None, None), nonempty=True, access=access), dt, rs)
 
     def chunks() -> Iterator[np.ndarray]:
-        return read(0, None, None)
+        for i, (p, regular) in enumerate(checked):
+            h = headers[i]
+            if i == 0 and first_file is not None:
+                f = first_file
+            elif regular:
+                f, h = _npy_opener(p, h)()  # type: ignore[arg-type]
+            else:
+                f = open_path(p, "from_npy")
+                try:
+                    h = read_header(f, repr(p))
+                    _check_npy_header(h, repr(p), first, repr(paths[0]), regular=False)
+                except BaseException:
+                    f.close()
+                    raise
+            assert h is not None
+            with f:
+                yield from npy_records(f, repr(p), h, 0, h.count, cs, seek=regular)
 
-    name = f"from_npy({paths[0]!r})" if len(paths) == 1 else f"from_npy([{len(paths)} files])"
-    access = RandomAccess(name, lambda: bounds[-1], read, in_memory=True)
-    return Stream._from_source(_CallableSource(chunks, nonempty=True, access=access), dt, rs)
+    return Stream._from_source(_OneShotSource(chunks, nonempty=True), dt, rs)
 
 
 # --------------------------------------------------------------------------- from_file
-
-
-def _read_full(f: Any, buf: np.ndarray, readinto: Callable[[Any], Any] | None) -> int:
-    """Fill `buf` from `f` until it is full or EOF; return the byte count."""
-    n = len(buf)
-    got = 0
-    while got < n:
-        if readinto is not None:
-            k = readinto(buf[got:] if got else buf)
-        else:
-            data = f.read(n - got)
-            k = len(data) if data is not None else None
-            if k:
-                buf[got : got + k] = np.frombuffer(data, np.uint8)
-        if k is None:
-            raise BlockingIOError("from_file: the file is non-blocking and has no data available")
-        if k == 0:
-            break
-        got += k
-    return got
 
 
 def _file_chunks(
@@ -639,54 +712,44 @@ def _file_chunks(
     chunk_size: int,
     limit: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Chunks of a raw file from byte `offset`; at most `limit` records (None: to EOF)."""
+    """Chunks of a raw file from byte `offset`; `limit` records (None: to EOF).
+
+    A file that ends before `limit` records (it shrank since its length was
+    read) raises ``ValueError``.
+    """
     record_bytes = dtype.itemsize * math.prod(record_shape)
     f, owned = opener()
     try:
+        regular = owned and stat.S_ISREG(os.fstat(f.fileno()).st_mode)
         if offset:
-            _skip_bytes(f, offset, name, owned)
-        pool = BufferPool(chunk_size * record_bytes)
-        readinto = getattr(f, "readinto", None)
-        pos = offset
-        full = chunk_size * record_bytes
-        while True:
-            if limit is not None:
-                if limit <= 0:
-                    return
-                if limit < chunk_size:
-                    full = limit * record_bytes
-                    pool = BufferPool(full)
-                limit -= chunk_size
-            raw = pool.get()
-            got = _read_full(f, raw, readinto)
-            nrec = got // record_bytes
-            if nrec:
-                chunk = raw[: nrec * record_bytes].view(dtype).reshape((nrec, *record_shape))
-                del raw
-                yield chunk
-                del chunk  # so the pool sees the buffer free once downstream drops it
-            else:
-                del raw
-            pos += nrec * record_bytes
-            rest = got - nrec * record_bytes
-            if rest:
-                raise ValueError(
-                    f"from_file: {name}: trailing partial record of {rest} bytes at byte offset "
-                    f"{pos} (a record is {record_bytes} bytes: dtype {dtype}, record shape "
-                    f"{record_shape})"
-                )
-            if got < full:
-                return
+            _skip_bytes(f, offset, name, regular)
+        done, rest = yield from read_records(f, dtype, record_shape, chunk_size, limit,
+                                             "from_file", batch=regular)
+        pos = offset + done * record_bytes
+        if rest:
+            raise ValueError(
+                f"from_file: {name}: trailing partial record of {rest} bytes at byte offset "
+                f"{pos} (a record is {record_bytes} bytes: dtype {dtype}, record shape "
+                f"{record_shape})"
+            )
+        if limit is not None and done < limit:
+            raise ValueError(
+                f"from_file: {name}: the file ends at byte offset {pos}, before the "
+                f"{limit - done:,} more records this range should hold (it was truncated while "
+                "it was read)")
     finally:
         if owned:
             f.close()
 
 
-def _skip_bytes(f: Any, offset: int, name: str, owned: bool) -> None:
-    if owned:
+def _skip_bytes(f: Any, offset: int, name: str, regular: bool) -> None:
+    """Skip `offset` bytes: seek in a regular file we opened (checking its
+    size) or a seekable file object, else read and drop them."""
+    if regular:
         size = os.fstat(f.fileno()).st_size
         if offset > size:
-            raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the file ({size} bytes)")
+            raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the "
+                             f"file ({size} bytes)")
         f.seek(offset)
         return
     seekable = getattr(f, "seekable", None)
@@ -694,7 +757,7 @@ def _skip_bytes(f: Any, offset: int, name: str, owned: bool) -> None:
         f.seek(offset, io.SEEK_CUR)
         return
     left = offset
-    while left:
+    while left:  # a pipe or a device: read the bytes and drop them
         data = f.read(min(left, 1 << 20))
         if not data:
             raise ValueError(f"from_file: {name}: offset {offset} is beyond the end of the input")
@@ -716,7 +779,8 @@ def from_file(
 
     The file is read with ``readinto`` into a small pool of reused buffers;
     a buffer is reused only when no chunk made from it is still referenced,
-    so keeping chunks (e.g. ``list(stream)``) is always safe.
+    so keeping chunks (e.g. ``list(stream)``) is always safe, and the memory
+    of a stream stays at a few chunks whatever the size of the file.
 
     Parameters
     ----------
@@ -726,8 +790,11 @@ def from_file(
         one-shot stream; they are not closed.  A list of paths streams the
         files one after the other as one stream (each with the same
         `dtype`, `record_shape` and `offset`, e.g. shards of one recording).
-        Paths can be read in any range of records, so the ``"threads"`` and
-        ``"dask"`` engines can split them into partitions.
+        Regular files can be read in any range of records, so the
+        ``"threads"`` and ``"dask"`` engines can split them into partitions.
+        A path naming a FIFO (named pipe) or a device is read once, in order
+        (`offset` bytes are read and dropped): the stream is then one-shot
+        and the engines refuse it.
     dtype : dtype-like
         Element dtype as stored in the file (e.g. ``">f8"`` for big-endian).
     record_shape : tuple of int, optional
@@ -741,18 +808,22 @@ def from_file(
     Returns
     -------
     Stream
-        A lazy stream (re-iterable for paths).
+        A lazy stream (re-iterable for regular files).
 
     Raises
     ------
     FileNotFoundError
-        If `path` (or a path of the list) does not exist.
+        If `path` (or a path of the list) does not exist or is a broken
+        symbolic link.
+    IsADirectoryError
+        If a path is a directory.
     TypeError
         For a text-mode file object, an object dtype or an invalid argument.
     ValueError
-        For records of zero bytes or an empty list; during iteration, for a
-        trailing partial record (the message gives the file and its byte
-        offset) or an `offset` beyond the end of a file.
+        For records of zero bytes, an empty list or a socket; during
+        iteration, for a trailing partial record (the message gives the file
+        and its byte offset), an `offset` beyond the end of a file, or a file
+        that shrank while a partition was read.
 
     Examples
     --------
@@ -772,9 +843,9 @@ def from_file(
     if isinstance(path, (list, tuple)):
         if not path:
             raise ValueError("from_file: the list of files is empty")
-        return _paths_stream([_fspath(q, "from_file") for q in path], dt, rs, off, cs)
+        return _paths_stream([check_path(q, "from_file") for q in path], dt, rs, off, cs)
     if _is_path(path) and not _is_stdin(path):
-        return _paths_stream([_fspath(path, "from_file")], dt, rs, off, cs)  # type: ignore[arg-type]
+        return _paths_stream([check_path(path, "from_file")], dt, rs, off, cs)
     opener: Callable[[], tuple[Any, bool]]
     if _is_stdin(path):
         name = "<stdin>"
@@ -793,21 +864,31 @@ def from_file(
     return Stream._from_source(src, dt, rs)
 
 
-def _paths_stream(paths: list[str], dt: np.dtype, rs: tuple[int, ...], off: int, cs: int) -> Stream:
-    """The stream of raw files `paths`, one after the other, with random access."""
-    for q in paths:
-        if not os.path.exists(q):
-            raise FileNotFoundError(f"from_file: no such file: {q!r}")
+def _paths_stream(checked: list[tuple[str, bool]], dt: np.dtype, rs: tuple[int, ...], off: int,
+                  cs: int) -> Stream:
+    """The stream of raw files, one after the other: with random access when
+    all are regular files, else one-shot (FIFOs and devices are read once)."""
+    paths = [p for p, _ in checked]
     record_bytes = dt.itemsize * math.prod(rs)
 
     def opener(q: str) -> Callable[[], tuple[Any, bool]]:
-        return lambda: (open(q, "rb"), True)  # noqa: SIM115 -- closed by _file_chunks
+        return lambda: (open_path(q, "from_file"), True)  # closed by _file_chunks
+
+    def chunks() -> Iterator[np.ndarray]:
+        for q in paths:
+            yield from _file_chunks(opener(q), repr(q), dt, rs, off, cs)
+
+    if not all(regular for _, regular in checked):
+        return Stream._from_source(_OneShotSource(chunks, nonempty=True), dt, rs)
 
     def bounds() -> list[int]:
         """Cumulative record counts of the files, read when a run starts."""
         out = [0]
         for q in paths:
-            size = os.stat(q).st_size
+            try:
+                size = os.stat(q).st_size
+            except OSError as e:
+                raise OSError(e.errno, f"from_file: cannot examine {q!r}: {e.strerror}") from None
             if off > size:
                 raise ValueError(f"from_file: {q!r}: offset {off} is beyond the end of the file "
                                  f"({size} bytes)")
@@ -826,10 +907,6 @@ def _paths_stream(paths: list[str], dt: np.dtype, rs: tuple[int, ...], off: int,
             limit = None if hi == edges[i + 1] else hi - lo
             yield from _file_chunks(opener(q), repr(q), dt, rs, off + (lo - edges[i]) * record_bytes,
                                     size or cs, limit)
-
-    def chunks() -> Iterator[np.ndarray]:
-        for q in paths:
-            yield from _file_chunks(opener(q), repr(q), dt, rs, off, cs)
 
     name = f"from_file({paths[0]!r})" if len(paths) == 1 else f"from_file([{len(paths)} files])"
     access = RandomAccess(name, lambda: bounds()[-1], read)

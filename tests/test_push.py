@@ -774,22 +774,22 @@ def test_source_errors_are_not_blamed_on_a_stage(tmp_path) -> None:
 
 
 def test_npy_headers_are_parsed_one_at_a_time(tmp_path, monkeypatch) -> None:
-    """numpy parses .npy headers with ast, which CPython 3.11 cannot run in two
+    """.npy headers are parsed with ast.literal_eval, which CPython 3.11 cannot run in two
     threads at once: pystream's own threads take a lock around it."""
-    from pystream import sources
+    from pystream import _npy
 
     held = []
-    load = np.load
+    literal_eval = _npy.ast.literal_eval
 
-    def checking_load(*args, **kwargs):
-        held.append(sources.NPY_HEADER_LOCK.locked())
-        return load(*args, **kwargs)
+    def checking_literal_eval(*args, **kwargs):
+        held.append(_npy.NPY_HEADER_LOCK.locked())
+        return literal_eval(*args, **kwargs)
 
     paths = []
     for i in range(4):
         paths.append(tmp_path / f"{i}.npy")
         np.save(paths[-1], np.arange(1000.0) + i)
     want = ps.from_array(np.concatenate([np.load(p) for p in paths])).sum()
-    monkeypatch.setattr(sources.np, "load", checking_load)    # numpy's own, for this test
+    monkeypatch.setattr(_npy.ast, "literal_eval", checking_literal_eval)
     assert ps.from_npy(paths).sum(engine="threads", workers=2, partition_size=500) == want
     assert held and all(held)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from pystream import sources
 from pystream._config import DEFAULT_CHUNK_BYTES, default_chunk_size
+from pystream._npy import READ_BYTES
 from pystream.sources import (
     from_array,
     from_chunks,
@@ -267,34 +268,39 @@ def _is_mmap_backed(a: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", ["<f8", ">f4", "<i2"])
-def test_from_npy_zero_copy(tmp_path, order: str, dtype: str) -> None:
+def test_from_npy_reads_chunks_into_buffers(tmp_path, order: str, dtype: str) -> None:
+    """Chunks are read (not views of a memory map, whose pages would stay
+    resident): same values, dtype and memory order as the saved array."""
     x = np.asarray(np.arange(300).reshape(100, 3), dtype=dtype, order=order)
     path = tmp_path / "x.npy"
     np.save(path, x)
     s = from_npy(path, chunk_size=7)
     assert s.dtype == np.dtype(dtype) and s.record_shape == (3,)
     chunks = list(s)
-    assert all(type(c) is np.ndarray for c in chunks)
-    assert all(_is_mmap_backed(c) and not c.flags.writeable for c in chunks)
-    # all chunks view the same mapping
-    assert np.shares_memory(chunks[0].base, chunks[-1].base)
+    assert all(type(c) is np.ndarray and c.dtype == np.dtype(dtype) for c in chunks)
+    assert not any(_is_mmap_backed(c) for c in chunks)
+    assert all(c.flags.f_contiguous if order == "F" else c.flags.c_contiguous for c in chunks)
     np.testing.assert_array_equal(np.concatenate(chunks), x)
 
 
-def test_from_npy_shares_memory_with_the_mapping(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _npy_file(tmp_path, x: np.ndarray):
     path = tmp_path / "x.npy"
-    np.save(path, np.arange(50.0))
-    maps = []
-    real_load = np.load
+    np.save(path, x)
+    return path
 
-    def spy(*args, **kwargs):
-        a = real_load(*args, **kwargs)
-        maps.append(a)
-        return a
 
-    monkeypatch.setattr(sources.np, "load", spy)
-    chunks = list(from_npy(path, chunk_size=8))
-    assert all(np.shares_memory(c, maps[-1]) for c in chunks)
+def test_from_npy_reuses_its_buffers_when_free(tmp_path) -> None:
+    x = np.arange(5 * READ_BYTES // 8, dtype=np.int64)
+    path = _npy_file(tmp_path, x)
+    buffers = set()
+    total = 0
+    for c in from_npy(path, chunk_size=1000):
+        buffers.add(_owner_address(c))
+        total += int(c.sum())
+    assert total == int(x.sum())
+    assert len(buffers) <= 3  # a couple of buffers recycled, not one per read
+    # kept chunks are never overwritten
+    np.testing.assert_array_equal(np.concatenate(list(from_npy(path, chunk_size=1000))), x)
 
 
 def test_from_npy_reads_header_only_until_iteration(tmp_path) -> None:
@@ -373,22 +379,33 @@ def test_from_file_list_of_chunks_is_never_overwritten(tmp_path) -> None:
     np.testing.assert_array_equal(got, x)
 
 
+def _owner_address(a: np.ndarray) -> int:
+    """Address of the buffer a chunk is a view of."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a.__array_interface__["data"][0]
+
+
+# Files of several reads: the readers fill READ_BYTES (several chunks) per read.
+MANY_READS = 5 * READ_BYTES // 8
+
+
 def test_from_file_buffers_are_reused_when_free(tmp_path) -> None:
     path = tmp_path / "x.bin"
-    np.arange(1000, dtype=np.int64).tofile(path)
-    addresses = set()
+    np.arange(MANY_READS, dtype=np.int64).tofile(path)
+    buffers = set()
     total = 0
-    for c in from_file(path, np.int64, chunk_size=10):
-        addresses.add(c.__array_interface__["data"][0])
+    for c in from_file(path, np.int64, chunk_size=1000):
+        buffers.add(_owner_address(c))
         total += int(c.sum())
-    assert total == sum(range(1000))
-    assert len(addresses) <= 3  # a couple of buffers recycled, not 100 allocations
+    assert total == sum(range(MANY_READS))
+    assert len(buffers) <= 3  # a couple of buffers recycled, not one per read
 
 
 def test_from_file_reuse_safety_test_can_fail(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a pool that ignores references, list(stream) returns overwritten chunks."""
     path = tmp_path / "x.bin"
-    x = np.arange(100, dtype=np.int64)
+    x = np.arange(MANY_READS, dtype=np.int64)
     x.tofile(path)
 
     def reckless_get(self, nbytes=None):
@@ -397,7 +414,9 @@ def test_from_file_reuse_safety_test_can_fail(tmp_path, monkeypatch: pytest.Monk
         return self._bufs[0]
 
     monkeypatch.setattr(sources.BufferPool, "get", reckless_get)
-    chunks = list(from_file(path, np.int64, chunk_size=10))
+    chunks = list(from_file(path, np.int64, chunk_size=1000))
+    assert not np.array_equal(np.concatenate(chunks), x)
+    chunks = list(from_npy(_npy_file(tmp_path, x), chunk_size=1000))
     assert not np.array_equal(np.concatenate(chunks), x)
 
 

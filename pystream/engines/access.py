@@ -27,8 +27,10 @@ class RandomAccess:
         ``[a, b)`` (``b`` None: to the end, with the serial run's
         end-of-data checks); ``chunk_size`` None: the source's own.
     in_memory : bool
-        Records are views of memory (an array or a memory map), so reading a
-        whole partition as one chunk costs nothing.
+        Records are views of memory (an array in this process), so reading
+        a whole partition as one chunk costs nothing.  File sources
+        (``from_npy``, ``from_file``) are read, never memory-mapped, so they
+        are not: a partition is read a chunk at a time, in bounded memory.
     array : callable or None
         ``array()`` -> the whole source as one array in this process's memory
         (``from_array``): the Dask engine wraps it with

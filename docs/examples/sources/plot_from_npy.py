@@ -2,17 +2,17 @@
 Streaming a ``.npy`` file
 =========================
 
-:func:`pystream.from_npy` opens a ``.npy`` file as a read-only memory map and
-streams views into it: no chunk is copied, and only the pages a chunk
-touches are read from disk. This is the natural way to work through arrays
-larger than memory.
+:func:`pystream.from_npy` reads the header of a ``.npy`` file, then reads its
+data chunk by chunk into a few reused buffers, so a stream's memory stays at
+a few chunks however large the file is. This is the natural way to work
+through arrays larger than memory (a memory map would keep every page it
+touched resident, and dies of SIGBUS if the file is truncated under it).
 
 The data are the daily Google (GOOG) share prices from August 2004 to
 October 2008 shipped with matplotlib's sample data (``goog.npz``, a numpy
 record array).
 """
 
-import mmap
 import os
 import tempfile
 import tracemalloc
@@ -42,15 +42,12 @@ goog = ps.from_npy(path, chunk_size=250)  # about a trading year per chunk
 print(goog, "| dtype:", goog.dtype, "| record_shape:", goog.record_shape)
 
 # %%
-# Chunks are views into the memory map: read-only, backed by the file, no
-# copy made.
+# Chunks are ordinary arrays read from the file into reused buffers: a
+# buffer is filled again only when no chunk made from it is still
+# referenced, so keeping chunks (``list(goog)``) is safe.
 
 chunk = next(iter(goog))
-base = chunk
-while isinstance(base, np.ndarray):
-    base = base.base
-print(f"chunk {chunk.shape}, writeable={chunk.flags.writeable}, "
-      f"backed by a memory map: {isinstance(base, mmap.mmap)}")
+print(f"chunk {chunk.shape} {chunk.dtype}, first close {chunk[0, 3]:.2f}")
 
 # %%
 # Statistics per column, checked against numpy on the array in memory:
@@ -64,10 +61,10 @@ print("same as numpy:", np.array_equal(d.max, table.max(axis=0)),
 # %%
 # Bounded memory
 # --------------
-# The point of a memory map shows at scale. Save ten million values (80 MB)
-# and summarise them: the memory allocated on the way stays at tens of
-# kilobytes, not the size of the file, because the chunks are views of the
-# mapped file and the reducer's state has a fixed size.
+# The point shows at scale. Save ten million values (80 MB) and summarise
+# them: the memory allocated on the way stays at a few megabytes (the read
+# buffers: several chunks are read per system call), not the size of the
+# file, and the reducer's state has a fixed size.
 
 big_path = os.path.join(tmpdir.name, "big.npy")
 np.save(big_path, np.random.default_rng(0).standard_normal(10_000_000))
@@ -95,5 +92,5 @@ ax.set_title("One chunk of 250 trading days per colour")
 fig.tight_layout()
 plt.show()
 
-del goog, big, chunk, base  # release the memory maps before removing the files
+del goog, big, chunk
 tmpdir.cleanup()
