@@ -1085,6 +1085,10 @@ class _OnePassHistogram:
         k = math.floor(x / w)
         return k - 1 if k * w > x else k  # x / w may round up (x tiny against w)
 
+    @staticmethod
+    def _log2(w: float) -> int:
+        return math.frexp(w)[1] - 1       # exact for a power of two
+
     def _bins(self, w: float, lo: float, hi: float) -> int:
         return self._floor(hi, w) - self._floor(lo, w) + 1
 
@@ -1146,7 +1150,7 @@ class _OnePassHistogram:
         if first:
             self.k0 = self._floor(self.lo, w)
         elif w != self.w:                 # merge pairs of bins until the width is w
-            shift = min(62, round(math.log2(w / self.w)))
+            shift = min(62, self._log2(w) - self._log2(self.w))
             ks = (self.k0 + np.arange(len(self.counts), dtype=np.int64)) >> shift
             k0 = self._floor(self.lo, w)
             merged = np.zeros(int(ks[-1]) - k0 + 1, np.int64)
@@ -1177,7 +1181,7 @@ class _OnePassHistogram:
             one = Histogram(bins=self.bins, range=(v[0], v[0])).update(v).result()
             return HistogramResult(one.counts * self.n, one.edges, 0, 0, self.nan), ""
         width = self._width(max(self.w, self._base()), self.bins)
-        shift = min(62, round(math.log2(width / self.w)))
+        shift = min(62, self._log2(width) - self._log2(self.w))
         ks = (self.k0 + np.arange(len(self.counts), dtype=np.int64)) >> shift
         k0 = self._floor(self.lo, width)
         n = self._floor(self.hi, width) - k0 + 1

@@ -285,10 +285,9 @@ def from_pipe(source: Any = "-", chunk_size: int | None = None) -> Any:
     if not hasattr(source, "read"):
         raise TypeError(f"from_pipe: expected '-', a path or a binary file object, got "
                         f"{type(source).__name__}")
-    name = getattr(source, "name", None)
-    label = name if isinstance(name, str) and name.startswith("<") else (
-        repr(name) if isinstance(name, str) else f"<{type(source).__name__}>")
-    return _stream(source, label, chunk_size, close=False)
+    from .sources import _object_name
+
+    return _stream(source, _object_name(source), chunk_size, close=False)
 
 
 # --------------------------------------------------------------------------- writing
