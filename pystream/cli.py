@@ -12,12 +12,17 @@ whatever its size:
 * anything else                  -> :func:`pystream.from_text` (CSV / text;
   ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
   the dtype the text is parsed as; ``.gz`` files are decompressed)
-* ``-``                          -> standard input: a ``.npy`` stream when it
-  starts with the ``.npy`` magic string, raw binary with ``--dtype``, text
-  otherwise
+* a file starting with the pipe format's magic -> a stream saved from a pipe
+* ``-`` and paths that are not regular files (pipes, FIFOs, ``<(...)``)
+  -> read once, recognised by their first bytes: the pipe format
+  (:mod:`pystream.pipeformat`), a ``.npy`` stream, raw binary with
+  ``--dtype``, text otherwise (binary input without ``--dtype`` is refused,
+  never echoed)
 
 ``describe`` summarises it in one pass with :meth:`Stream.describe`, after
-the ``--stage`` stages if any.  The result is printed as a table, or as JSON
+the ``--stage`` stages if any; the histogram is a second pass over a regular
+file, and is counted in the same pass for an input read once
+(:class:`_OnePassHistogram`: exact counts, power-of-two bins).  The result is printed as a table, or as JSON
 with ``--json`` (NaN becomes ``null``, +/-inf becomes ``1e999`` /
 ``-1e999``, which every JSON parser reads as a number, and integer sums
 stay exact).
@@ -26,18 +31,22 @@ stay exact).
 see :mod:`pystream._cli_stages`) and writes the records: ``-o x.npy`` a
 ``.npy`` file (:meth:`Stream.to_npy`), ``-o`` any other path a raw binary
 file (:meth:`Stream.to_file`), both written atomically; no ``-o`` (or ``-o
--``) raw binary on standard output, for pipes.  A ``.npy`` header holds the
-record count, known only at the end, and a pipe cannot be rewound, so
-``--format npy`` is refused for standard output; ``-v`` prints the dtype and
-record shape (the ``--dtype`` / ``--record-shape`` that read the raw output
-back) on stderr.
+-``) the self-describing pipe format on standard output
+(:func:`pystream.pipeformat.to_pipe`), which ``describe -`` / ``run -``
+recognise, so pipes between commands need no option.  A ``.npy`` header
+holds the record count, known only at the end, and a pipe cannot be rewound,
+so ``--format npy`` is refused for standard output; ``--format raw`` writes
+bare records, and ``-v`` prints the ``--dtype`` / ``--record-shape`` that
+read them back on stderr.
 
 Errors (missing file, bad dtype, unparsable text, unknown stage, ...) print
 one line ``pystream: error: ...`` on stderr and exit with status 2.  A
 progress bar is drawn on stderr only when stderr is a terminal and the input
 is large and of known size (tqdm is used when installed: ``pip install
 pystream[cli]``; otherwise a small built-in bar).  Output to a closed pipe
-(``| head``) ends the command quietly.
+(``| head``) ends the command as it ends ``cat``: no message, killed by
+SIGPIPE (status 141 in the shell; :func:`main` called with a list of
+arguments returns 141 instead).
 """
 
 from __future__ import annotations
@@ -961,13 +970,15 @@ def _record_shape_of(desc: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-#: Significant digits of float64 numbers in the table: float64's decimal
-#: precision (``np.finfo(np.float64).precision``), the most digits every
-#: float64 keeps through a round trip, so no digit printed is an artefact of
-#: the binary representation (0.1 + 0.2 prints 0.3, not 0.30000000000000004).
-#: ``--json`` gives every value in full (the shortest text that reads back
-#: as the same float64).
-FLOAT_DIGITS = 15
+#: Significant digits of float64 numbers in the table.  The table is for
+#: reading: 10 digits are more than a float32 holds (about 7) and more than
+#: the statistics of measured data mean, while the rounding noise that
+#: arithmetic on float64 data leaves in the last digits stays hidden (the
+#: diff of 39.4 and 37.0 is 2.4000000000000057 and prints 2.4; 15 digits
+#: would print 2.40000000000001).  Peers print fewer (numpy 8, pandas'
+#: describe 6 decimals).  ``--json`` gives every value in full (the shortest
+#: text that reads back as the same float64).
+FLOAT_DIGITS = 10
 
 
 def _fmt(value: Any) -> str:

@@ -349,8 +349,15 @@ def test_table_digits(tmp_path, capsys):
     assert cli.main(["describe", str(path), "--no-histogram"]) == 0
     rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines()
                 if line[:1].isalpha() and len(line.split()) == 2)
-    assert rows["sum"] == "0.6"                       # 15 digits, not 0.6000000000000001
-    assert rows["std"] == f"{np.std([0.1, 0.2, 0.30000000000000004 * 3 - 0.6]):.15g}"
+    assert rows["sum"] == "0.6"                       # 10 digits, not 0.6000000000000001
+    assert rows["std"] == f"{np.std([0.1, 0.2, 0.30000000000000004 * 3 - 0.6]):.10g}"
+    assert rows["max"] == "0.3"                       # 0.30000000000000027
+    path = tmp_path / "d.npy"
+    np.save(path, np.array([37.0, 39.4]))
+    assert cli.main(["describe", str(path), "--no-histogram", "--stage", "diff"]) == 0
+    rows = dict(line.split(None, 1) for line in capsys.readouterr().out.splitlines()
+                if line[:1].isalpha() and len(line.split()) == 2)
+    assert rows["max"] == "2.4" and rows["count"] == "1"
 
 
 # -- the format itself ------------------------------------------------------------------
