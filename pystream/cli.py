@@ -684,10 +684,12 @@ def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>
         version = fmt.read_magic(reader)
         if version == (1, 0):
             shape, fortran, dt = fmt.read_array_header_1_0(reader)
-        elif version == (2, 0):
+        elif version in ((2, 0), (3, 0)):
+            # 3.0 differs from 2.0 only in its header's encoding (utf-8, for
+            # non-latin-1 field names), which numeric dtypes never need
             shape, fortran, dt = fmt.read_array_header_2_0(reader)
         else:
-            shape, fortran, dt = fmt._read_array_header(reader, version)  # 3.0: utf-8 header
+            raise ValueError(f"unknown .npy format version {version[0]}.{version[1]}")
     except (ValueError, OSError, EOFError, AttributeError) as exc:
         raise CLIError(f"{label}: not a valid .npy stream: {_exc_text(exc)}") from None
     if not shape:

@@ -441,3 +441,23 @@ def test_from_pipe_path_and_stdin(tmp_path, monkeypatch):
     assert from_pipe().to_array().tolist() == [0, 1, 2]
     with pytest.raises(TypeError, match="binary mode"):
         from_pipe(io.StringIO("x"))
+
+
+def test_npy_version_3_on_stdin():
+    """A .npy stream of format 3.0 used to fail with numpy's private
+    '_read_array_header' (gone from numpy)."""
+    buf = io.BytesIO()
+    np.save(buf, np.arange(5.0))
+    data = bytearray(buf.getvalue())
+    assert data[6:8] == b"\x01\x00"
+    size = int.from_bytes(data[8:10], "little")
+    header = bytes(data[10:10 + size])
+    text = header.rstrip()
+    pad = -(12 + len(text) + 1) % 64
+    text += b" " * pad + b"\n"
+    v3 = b"\x93NUMPY\x03\x00" + len(text).to_bytes(4, "little") + text + data[10 + size:]
+    assert np.load(io.BytesIO(v3)).tolist() == [0, 1, 2, 3, 4]
+    proc = subprocess.run([*PY, "describe", "-", "--json"], input=v3, capture_output=True,
+                          env=_env())
+    assert proc.returncode == 0, proc.stderr
+    assert _json(proc.stdout)["sum"] == 10.0
