@@ -1143,19 +1143,19 @@ class _OnePassHistogram:
                 self.why_not = ("histogram: not shown: integers beyond 2**53 in an input "
                                 "read once (save it to a file for a histogram).")
                 return
-            values = x.astype(np.float64)
+            values = x.astype(np.float64)       # exact below 2**53
+            lo, hi = float(values.min()), float(values.max())
         else:
             values = x.astype(np.float64, copy=False)
-            finite = np.isfinite(values)
-            if not finite.all():
-                nan = np.isnan(values)
-                self.nan += int(nan.sum())
+            lo, hi = float(values.min()), float(values.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # a NaN or an inf somewhere
+                self.nan += int(np.isnan(values).sum())
                 self.posinf += int((values == np.inf).sum())
                 self.neginf += int((values == -np.inf).sum())
-                values = values[finite]
+                values = values[np.isfinite(values)]
                 if not len(values):
                     return
-        lo, hi = float(values.min()), float(values.max())
+                lo, hi = float(values.min()), float(values.max())
         first = self.n == 0
         self.lo = lo if first else min(self.lo, lo)
         self.hi = hi if first else max(self.hi, hi)
@@ -1176,8 +1176,10 @@ class _OnePassHistogram:
             grown[self.k0 - k_lo:self.k0 - k_lo + len(self.counts)] = self.counts
             self.counts, self.k0 = grown, k_lo
         idx = np.floor(values / w)
-        idx -= idx * w > values
-        self.counts += np.bincount(idx.astype(np.int64) - self.k0,
+        if w > 1.0:  # x / w may round up to 0 only when it is subnormal (x tiny against w)
+            idx -= idx * w > values
+        idx -= self.k0                          # exact: integers below 2**53
+        self.counts += np.bincount(idx.astype(np.int64),
                                    minlength=len(self.counts))[:len(self.counts)]
         self.n += len(values)
 
