@@ -48,6 +48,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._arguments import did_you_mean
+
 __all__ = [
     "STRUCTURAL",
     "CLIStage",
@@ -446,8 +448,7 @@ def _check_call(where: str, stage: CLIStage, args: list[Any], kwargs: dict[str, 
              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     for key in kwargs:
         if key not in params and not var_kw:
-            close = difflib.get_close_matches(key, named, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, named)
             raise StageSpecError(f"{where}: {stage.name} has no parameter {key!r}{hint}; "
                                  f"{takes}")
     try:

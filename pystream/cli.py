@@ -12,12 +12,17 @@ whatever its size:
 * anything else                  -> :func:`pystream.from_text` (CSV / text;
   ``.csv``, ``.tsv`` and ``.txt`` are always text, and there ``--dtype`` is
   the dtype the text is parsed as; ``.gz`` files are decompressed)
-* ``-``                          -> standard input: a ``.npy`` stream when it
-  starts with the ``.npy`` magic string, raw binary with ``--dtype``, text
-  otherwise
+* a file starting with the pipe format's magic -> a stream saved from a pipe
+* ``-`` and paths that are not regular files (pipes, FIFOs, ``<(...)``)
+  -> read once, recognised by their first bytes: the pipe format
+  (:mod:`pystream.pipeformat`), a ``.npy`` stream, raw binary with
+  ``--dtype``, text otherwise (binary input without ``--dtype`` is refused,
+  never echoed)
 
 ``describe`` summarises it in one pass with :meth:`Stream.describe`, after
-the ``--stage`` stages if any.  The result is printed as a table, or as JSON
+the ``--stage`` stages if any; the histogram is a second pass over a regular
+file, and is counted in the same pass for an input read once
+(:class:`_OnePassHistogram`: exact counts, power-of-two bins).  The result is printed as a table, or as JSON
 with ``--json`` (NaN becomes ``null``, +/-inf becomes ``1e999`` /
 ``-1e999``, which every JSON parser reads as a number, and integer sums
 stay exact).
@@ -26,18 +31,22 @@ stay exact).
 see :mod:`pystream._cli_stages`) and writes the records: ``-o x.npy`` a
 ``.npy`` file (:meth:`Stream.to_npy`), ``-o`` any other path a raw binary
 file (:meth:`Stream.to_file`), both written atomically; no ``-o`` (or ``-o
--``) raw binary on standard output, for pipes.  A ``.npy`` header holds the
-record count, known only at the end, and a pipe cannot be rewound, so
-``--format npy`` is refused for standard output; ``-v`` prints the dtype and
-record shape (the ``--dtype`` / ``--record-shape`` that read the raw output
-back) on stderr.
+-``) the self-describing pipe format on standard output
+(:func:`pystream.pipeformat.to_pipe`), which ``describe -`` / ``run -``
+recognise, so pipes between commands need no option.  A ``.npy`` header
+holds the record count, known only at the end, and a pipe cannot be rewound,
+so ``--format npy`` is refused for standard output; ``--format raw`` writes
+bare records, and ``-v`` prints the ``--dtype`` / ``--record-shape`` that
+read them back on stderr.
 
 Errors (missing file, bad dtype, unparsable text, unknown stage, ...) print
 one line ``pystream: error: ...`` on stderr and exit with status 2.  A
 progress bar is drawn on stderr only when stderr is a terminal and the input
 is large and of known size (tqdm is used when installed: ``pip install
 pystream[cli]``; otherwise a small built-in bar).  Output to a closed pipe
-(``| head``) ends the command quietly.
+(``| head``) ends the command as it ends ``cat``: no message, killed by
+SIGPIPE (status 141 in the shell; :func:`main` called with a list of
+arguments returns 141 instead).
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ import json
 import math
 import os
 import shlex
+import signal
+import stat
 import sys
 import threading
 import time
@@ -211,6 +222,16 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                       help="lines to skip at the top (e.g. a header)")
 
 
+def _add_engine_options(group: Any) -> None:
+    """--engine and --workers (shared by describe and run)."""
+    group.add_argument("--engine", choices=("local", "threads"), default="local",
+                       help="local: one pass in order (default); threads: "
+                            "partitions of a .npy or raw file on a thread pool "
+                            "(the same bits)")
+    group.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="threads of --engine threads (default: the usable cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -258,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--bins", type=_positive_int, default=HIST_BINS, metavar="N",
                        help=f"bins of the text histogram (default: {HIST_BINS})")
     stats.add_argument("--no-histogram", action="store_true",
-                       help="skip the histogram (a second pass over FILE)")
+                       help="skip the histogram (a second pass over FILE; an input "
+                            "read once is binned in the first)")
+    _add_engine_options(d.add_argument_group("running"))
     d.set_defaults(func=cmd_describe)
 
     r = sub.add_parser(
@@ -278,15 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
             "Output: -o x.npy writes a .npy file, -o with any other suffix raw\n"
             "binary (records back to back, C order, no header); both are written\n"
             "under a temporary name and renamed when complete. Without -o (or\n"
-            "with -o -) raw binary goes to standard output, for pipes: a .npy\n"
-            "header holds the record count, known only at the end, and a pipe\n"
-            "cannot be rewound, so --format npy needs a file. Read raw output\n"
-            "back with --dtype (and --record-shape); -v prints them on stderr.\n"
+            "with -o -) standard output gets a self-describing stream (a small\n"
+            "header with the dtype and record shape, then the records), which\n"
+            "'pystream describe -' and 'pystream run -' recognise: pipes between\n"
+            "pystream commands need no option. --format raw writes bare records\n"
+            "instead (read them back with --dtype and --record-shape; -v prints\n"
+            "them). A closed pipe (| head) ends the command quietly (SIGPIPE).\n"
             "\n"
             "example:\n"
             f"  {PROG} run signal.npy moving_mean:window=100 -o smooth.npy\n"
-            f"  {PROG} run log.csv --usecols 2 resample:60,how=max | \\\n"
-            f"      {PROG} describe - --dtype float64"
+            f"  {PROG} run log.csv --usecols 2 resample:60,how=max | {PROG} describe -"
         ),
     )
     r.intermixed = True
@@ -297,20 +321,17 @@ def build_parser() -> argparse.ArgumentParser:
     out = r.add_argument_group("output")
     out.add_argument("-o", "--output", metavar="OUTPUT",
                      help="output file (.npy: a .npy file; other suffixes: raw "
-                          "binary), or '-' for standard output (the default, raw)")
-    out.add_argument("--format", choices=("npy", "raw"),
-                     help="output format (default: npy for a .npy OUTPUT, else raw); "
-                          "npy needs a file")
+                          "binary), or '-' for standard output (the default: a "
+                          "self-describing stream)")
+    out.add_argument("--format", choices=("npy", "raw", "stream"),
+                     help="output format (default: npy for a .npy OUTPUT, raw for other "
+                          "files, stream for standard output); npy needs a file, stream "
+                          "standard output; raw is bare records")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="print what was written (records, dtype, record shape) on stderr")
     _add_input_options(r)
     run_opts = r.add_argument_group("running")
-    run_opts.add_argument("--engine", choices=("local", "threads"), default="local",
-                          help="local: one pass in order (default); threads: "
-                               "partitions of a .npy or raw file on a thread pool "
-                               "(the same bits)")
-    run_opts.add_argument("--workers", type=_positive_int, metavar="N",
-                          help="threads of --engine threads (default: the usable cores)")
+    _add_engine_options(run_opts)
     run_opts.add_argument("--chunk-size", type=_positive_int, metavar="N",
                           help="records per chunk read (default: the library's)")
     run_opts.add_argument("--no-progress", action="store_true",
@@ -375,23 +396,35 @@ class Input:
     def __init__(self, stream: Any, kind: str, label: str,
                  total: int | None = None, unit: str = "B",
                  bytes_per_record: int | None = None,
-                 counter: "_CountingReader | None" = None):
+                 counter: "_CountingReader | None" = None,
+                 once: bool = False, closer: Callable[[], None] | None = None):
         self.stream = stream
-        self.kind = kind                # "npy", "raw" or "text"
+        self.kind = kind                # "npy", "raw", "text" or "stream" (pipe format)
         self.label = label              # file name or "<stdin>"
         self.total = total              # size in `unit`, when known
         self.unit = unit
         self.bytes_per_record = bytes_per_record
         self.counter = counter          # counts bytes read from a text file
+        self.once = once                # a pipe, FIFO or stdin: it can be read only once
+        self.closer = closer            # closes a file opened for the input
+
+    def close(self) -> None:
+        """Release what was opened for the input (safe to call twice)."""
+        if self.counter is not None:
+            self.counter.close()
+        if self.closer is not None:
+            closer, self.closer = self.closer, None
+            closer()
 
 
 class _CountingReader(io.RawIOBase):
     """Binary file wrapper that counts the bytes read (for text progress)."""
 
-    def __init__(self, raw: Any):
+    def __init__(self, raw: Any, name: str = ""):
         super().__init__()
         self._raw = raw
         self.count = 0
+        self.name = name  # the file name errors give (io reports it through the wrappers)
 
     def readable(self) -> bool:
         return True
@@ -439,7 +472,14 @@ def _suffix(path: str) -> str:
 
 
 def open_input(args: argparse.Namespace) -> Input:
-    """Select and open the source for ``args.file`` (no data is read yet)."""
+    """Select and open the source for ``args.file`` (no record is read yet).
+
+    A regular file is opened by path, so it can be read again (the
+    histogram's second pass, the threads engine's partitions).  Standard
+    input and any other non-regular path (a pipe, a FIFO, ``<(...)``,
+    ``/dev/stdin``) is opened once and its format recognised from its first
+    bytes (:func:`_open_once`).
+    """
     path = args.file
     if path == "-":
         return _open_stdin(args)
@@ -449,17 +489,47 @@ def open_input(args: argparse.Namespace) -> Input:
         raise CLIError(f"is a directory, not a file: {path!r}")
     if not os.access(path, os.R_OK):
         raise CLIError(f"permission denied: {path!r}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        f = open(path, "rb")  # noqa: SIM115 -- closed by Input.close
+        try:
+            return _open_once(f, repr(path), path, args, closer=f.close)
+        except BaseException:
+            f.close()
+            raise
     suffix = _suffix(path)
+    gz = path.lower().endswith(".gz")
     if suffix == ".npy":
-        if path.lower().endswith(".gz"):
+        if gz:
             raise CLIError(f"{path!r}: compressed .npy files cannot be streamed; "
                            "decompress it first (gunzip -k)")
         _check_options(args, "npy")
+        return _open_npy(path, args)
+    head = b""
+    if suffix not in TEXT_ALWAYS and not gz:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    if head.startswith(PIPE_MAGIC):
+        return _open_pipe_format(path, repr(path), path, args)
+    if head.startswith(NPY_MAGIC) and args.dtype is None:
+        _check_options(args, "npy", f"{path!r} is a .npy file (it starts with the .npy "
+                                    "magic string), which carries its own dtype and shape")
         return _open_npy(path, args)
     if args.dtype is not None and suffix not in TEXT_ALWAYS:
         _check_options(args, "raw")
         return _open_raw(path, args)
     _check_options(args, "text")
+    if gz:
+        import gzip
+
+        try:
+            with gzip.open(path, "rb") as f:
+                head = f.read(SNIFF_BYTES)
+        except (OSError, EOFError):  # a corrupt .gz: the text reader reports it
+            head = b""
+    elif not head:
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    _refuse_binary(head, repr(path))
     return _open_text(path, args)
 
 
@@ -509,7 +579,7 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
     kwargs = _text_kwargs(args, _suffix(path))
     # Hand the parser a binary file that counts the bytes it reads, so the
     # progress bar can follow the file position (compressed bytes for .gz).
-    counter = _CountingReader(open(path, "rb"))
+    counter = _CountingReader(open(path, "rb"), name=path)
     try:
         source: Any = io.BufferedReader(counter, buffer_size=1 << 16)
         if path.lower().endswith(".gz"):
@@ -527,18 +597,45 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
 
 #: The first bytes of every .npy file (and of a .npy stream on stdin).
 NPY_MAGIC = b"\x93NUMPY"
+#: The first bytes of the pystream pipe format (:mod:`pystream.pipeformat`).
+PIPE_MAGIC = b"\x93PYSTREAM"
+#: Bytes read ahead to recognise the input's format (and binary data).
+SNIFF_BYTES = 4096
+
+#: What to do about binary input whose dtype is not known.
+_BINARY_HINT = ("give its element type with --dtype (e.g. --dtype float64; --record-shape "
+                "3 for records of 3 values, --offset N to skip a header); the output of "
+                "'pystream run' to a pipe describes itself and needs no option")
+
+
+def _looks_binary(head: bytes) -> str | None:
+    """Why the first bytes `head` of an input are not UTF-8 text, or None."""
+    if b"\x00" in head:
+        return "it holds NUL bytes"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    return None
+
+
+def _refuse_binary(head: bytes, label: str) -> None:
+    """CLIError when input about to be read as text looks binary (never echo it)."""
+    why = _looks_binary(head)
+    if why:
+        raise CLIError(f"{label} looks binary ({why}), so it cannot be read as text: "
+                       + _BINARY_HINT)
 
 
 class _PrefixedReader(io.RawIOBase):
-    """A binary reader returning `prefix`, then the rest of `raw` (stdin whose
-    first bytes had to be read to recognise its format)."""
+    """A binary reader returning `prefix`, then the rest of `raw` (an input
+    read once, whose first bytes had to be read to recognise its format)."""
 
-    name = "<stdin>"
-
-    def __init__(self, prefix: bytes, raw: Any):
+    def __init__(self, prefix: bytes, raw: Any, name: str):
         super().__init__()
         self._prefix = prefix
         self._raw = raw
+        self.name = name
 
     def readable(self) -> bool:
         return True
@@ -557,98 +654,138 @@ class _PrefixedReader(io.RawIOBase):
         return len(data)
 
 
-def _sniff(buf: Any) -> tuple[bytes, Any]:
-    """The first bytes of binary stdin (up to the .npy magic's length), and a
-    reader that still returns them: `buf` itself when they could be seen
-    without consuming them (peek on a pipe or a file, or seek back)."""
-    n = len(NPY_MAGIC)
-    peek = getattr(buf, "peek", None)
-    if peek is not None:
-        head = peek(n)[:n]
-        # decided unless a pipe delivered only the start of what may be the magic
-        if len(head) == n or not head or not NPY_MAGIC.startswith(head):
-            return head, buf
-    elif getattr(buf, "seekable", lambda: False)():
-        pos = buf.tell()
-        head = buf.read(n)
-        buf.seek(pos)
-        return head, buf
+def _sniff(buf: Any, name: str) -> tuple[bytes, Any]:
+    """The first bytes of an input read once (up to SNIFF_BYTES, fewer if it
+    ends first), and a buffered reader that still returns them."""
     head = b""
-    while len(head) < n:
-        more = buf.read(n - len(head))
+    while len(head) < SNIFF_BYTES:
+        more = buf.read(SNIFF_BYTES - len(head))
         if not more:
             break
         head += more
-    return head, io.BufferedReader(_PrefixedReader(head, buf), buffer_size=1 << 16)
+    return head, io.BufferedReader(_PrefixedReader(head, buf, name), buffer_size=1 << 16)
 
 
-def _check_npy_length(chunks: Iterator[np.ndarray], expected: int) -> Iterator[np.ndarray]:
+def _check_npy_length(chunks: Iterator[np.ndarray], expected: int,
+                      label: str = "<stdin>") -> Iterator[np.ndarray]:
     """Pass the chunks through; fail if the stream does not hold `expected` records."""
     seen = 0
     for chunk in chunks:
         seen += len(chunk)
         if seen > expected:
-            raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, "
+            raise ValueError(f"{label}: the .npy header announces {expected:,} records, "
                              "but more data follows them")
         yield chunk
     if seen < expected:
-        raise ValueError(f"<stdin>: the .npy header announces {expected:,} records, but "
+        raise ValueError(f"{label}: the .npy header announces {expected:,} records, but "
                          f"the input ended after {seen:,} (truncated)")
 
 
-def _open_stdin_npy(reader: Any, args: argparse.Namespace) -> Input:
-    """A .npy stream on stdin: its header, then raw records read in order."""
+def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>",
+                    closer: Callable[[], None] | None = None) -> Input:
+    """A .npy stream read once (stdin, a pipe): its header, then raw records in order."""
     from ._npy import NpyFormatError, read_header
 
     try:
-        header = read_header(reader, "<stdin>", where="")  # versions 1.0, 2.0, 3.0
+        header = read_header(reader, label, where="")  # versions 1.0, 2.0, 3.0
     except NpyFormatError as exc:
-        raise CLIError(f"<stdin>: not a valid .npy stream: {exc.reason}") from None
-    except (ValueError, TypeError, OSError) as exc:
-        raise CLIError(_exc_text(exc)) from None
+        raise CLIError(f"{label}: not a valid .npy stream: {exc.reason}") from None
+    except (ValueError, TypeError, OSError, EOFError) as exc:
+        raise CLIError(f"{label}: not a valid .npy stream: {_exc_text(exc)}") from None
     shape, fortran, dt = header.shape, header.fortran_order, header.dtype
     if not shape:
-        raise CLIError("<stdin>: the .npy stream holds a 0-d array (a single value), "
+        raise CLIError(f"{label}: the .npy stream holds a 0-d array (a single value), "
                        "which has no records")
     if fortran and len(shape) > 1:
-        raise CLIError("<stdin>: the .npy stream is in Fortran order, so its records are "
+        raise CLIError(f"{label}: the .npy stream is in Fortran order, so its records are "
                        "not contiguous and cannot be streamed; save it in C order")
     rs = tuple(int(n) for n in shape[1:])
     if dt.itemsize * int(np.prod(rs, dtype=np.int64)) == 0:
-        raise CLIError(f"<stdin>: the .npy stream holds records of zero bytes "
+        raise CLIError(f"{label}: the .npy stream holds records of zero bytes "
                        f"(dtype {dt}, shape {tuple(shape)})")
     stream = _call(_api("from_file"), reader, dtype=dt, record_shape=rs,
                    chunk_size=args.chunk_size)
-    stream = stream.pipe(_check_npy_length, int(shape[0]))
+    stream = stream.pipe(_check_npy_length, int(shape[0]), label)
     rec_bytes = _record_bytes(dt, rs)
-    return Input(stream, "npy", "<stdin>", total=int(shape[0]) * rec_bytes,
-                 bytes_per_record=rec_bytes)
+    return Input(stream, "npy", label, total=int(shape[0]) * rec_bytes,
+                 bytes_per_record=rec_bytes, once=True, closer=closer)
+
+
+def _check_pipe_options(args: argparse.Namespace, dt: np.dtype, rs: tuple[int, ...],
+                        label: str) -> None:
+    """A stream in the pipe format describes itself: --dtype / --record-shape
+    may repeat what its header says (scripts written for raw pipes keep
+    working), never contradict it; the other input options do not apply."""
+    why = (f"{label} is a pystream stream (it starts with the pipe format's magic "
+           "string), which carries its own dtype and shape")
+    if args.dtype is not None and np.dtype(args.dtype) != dt:
+        raise CLIError(f"--dtype {args.dtype} contradicts the stream: {why} ({dt})")
+    shape = args.record_shape
+    if shape is not None and tuple(shape) != rs:
+        raise CLIError(f"--record-shape {','.join(map(str, shape))} contradicts the stream: "
+                       f"{why} ({rs})")
+    given = [name for name, value in (("--offset", args.offset), ("--delimiter", args.delimiter),
+                                      ("--usecols", args.usecols), ("--skiprows", args.skiprows))
+             if value is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} cannot be used here: {why}")
+
+
+def _open_pipe_format(source: Any, label: str, name: str, args: argparse.Namespace,
+                      once: bool = False, closer: Callable[[], None] | None = None) -> Input:
+    """A stream in the pystream pipe format: a saved file (`source` a path) or
+    an input read once (`source` a binary reader at the magic string)."""
+    from .pipeformat import PipeFormatError, from_pipe, open_pipe
+
+    try:
+        if isinstance(source, str):
+            stream = from_pipe(source, chunk_size=args.chunk_size)
+        else:
+            stream = open_pipe(source, label, chunk_size=args.chunk_size)
+    except PipeFormatError as exc:
+        raise CLIError(str(exc)) from None
+    dt, rs = stream.dtype, tuple(stream.record_shape)
+    _check_pipe_options(args, dt, rs, label)
+    return Input(stream, "stream", name, bytes_per_record=_record_bytes(dt, rs),
+                 once=once, closer=closer)
+
+
+def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
+               closer: Callable[[], None] | None = None) -> Input:
+    """An input that can be read only once (stdin, a pipe, a FIFO, ``<(...)``):
+    recognised by its first bytes -- a pystream pipe stream, a ``.npy``
+    stream, raw binary with --dtype, text otherwise.  `label` names it in
+    errors ("<stdin>", "'/dev/fd/63'"), `name` in the output."""
+    head, reader = _sniff(buf, label if label.startswith("<") else name)
+    if head.startswith(PIPE_MAGIC):
+        return _open_pipe_format(reader, label, name, args, once=True, closer=closer)
+    if head.startswith(NPY_MAGIC):
+        _check_options(args, "npy", f"{label} is a .npy stream (it starts with the .npy "
+                                    "magic string), which carries its own dtype and shape")
+        return _open_stdin_npy(reader, args, label, closer)
+    if args.dtype is not None:
+        _check_options(args, "raw")
+        dt = args.dtype
+        stream = _call(_api("from_file"), reader, dtype=dt,
+                       record_shape=args.record_shape, offset=args.offset,
+                       chunk_size=args.chunk_size)
+        return Input(stream, "raw", name,
+                     bytes_per_record=_record_bytes(dt, args.record_shape or ()),
+                     once=True, closer=closer)
+    _check_options(args, "text")
+    _refuse_binary(head, label)
+    text = io.TextIOWrapper(reader, encoding="utf-8")
+    stream = _call(_api("from_text"), text, **_text_kwargs(args, _suffix(name)))
+    return Input(stream, "text", name, once=True, closer=closer)
 
 
 def _open_stdin(args: argparse.Namespace) -> Input:
     if sys.stdin is None or getattr(sys.stdin, "closed", False):
         raise CLIError("FILE is '-' but there is no standard input")
     buf = getattr(sys.stdin, "buffer", None)
-    head, reader = _sniff(buf) if buf is not None else (b"", None)
-    if head == NPY_MAGIC:
-        _check_options(args, "npy", "standard input is a .npy stream (it starts with the "
-                                    ".npy magic string), which carries its own dtype and shape")
-        return _open_stdin_npy(reader, args)
-    if args.dtype is not None:
-        _check_options(args, "raw")
-        dt = args.dtype
-        source = "-" if reader is buf else reader
-        stream = _call(_api("from_file"), source, dtype=dt,
-                       record_shape=args.record_shape, offset=args.offset,
-                       chunk_size=args.chunk_size)
-        return Input(stream, "raw", "<stdin>",
-                     bytes_per_record=_record_bytes(dt, args.record_shape or ()))
-    _check_options(args, "text")
-    text: Any = "-"
-    if reader is not buf:  # the first bytes were consumed: decode what reader returns
-        text = io.TextIOWrapper(reader, encoding="utf-8")
-    stream = _call(_api("from_text"), text, **_text_kwargs(args, ""))
-    return Input(stream, "text", "<stdin>")
+    if buf is None:
+        raise CLIError("standard input does not give bytes (it is not a file)")
+    return _open_once(buf, "<stdin>", "<stdin>", args)
 
 
 # --------------------------------------------------------------------------
@@ -741,29 +878,24 @@ class _Ticker:
 # describe
 
 
-def _describe(inp: Input, args: argparse.Namespace, bar: Any | None) -> tuple[Any, int]:
-    """Run the one-pass describe; returns (Description, number of records)."""
-    records = 0
-
-    def progress(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        # A pass-through stage on the input: moves the bar per chunk.
-        tick = _Ticker(inp, bar)
-        for chunk in chunks:
-            yield tick(chunk)
-
-    def count(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        # Records of the described stream (after the --stage stages).
-        nonlocal records
-        for chunk in chunks:
-            records += len(chunk)
-            yield chunk
-
-    stream = inp.stream.pipe(progress) if bar is not None else inp.stream
+def _describe(inp: Input, args: argparse.Namespace, bar: Any | None,
+              engine: dict[str, Any] | None = None,
+              binner: "_OnePassHistogram | None" = None) -> tuple[Any, int]:
+    """Run the one-pass describe; returns (Description, number of records).
+    `binner` (input read once) bins the described values in the same pass."""
+    stream = inp.stream.map(_Ticker(inp, bar)) if bar is not None else inp.stream
     stream = _apply_stages(stream, _stage_specs(getattr(args, "stage", None)))
-    desc = stream.pipe(count).describe(ddof=args.ddof, nan_policy=args.nan_policy,
-                                       quantile_method=getattr(args, "quantile_method", "kll"))
+    if binner is not None:
+        stream = stream.pipe(binner.stage)
+    desc = stream.describe(ddof=args.ddof, nan_policy=args.nan_policy,
+                           quantile_method=getattr(args, "quantile_method", "kll"),
+                           **(engine or {}))
     if bar is not None and inp.counter is not None:
         bar.update(inp.counter.count - bar.n)  # the tail read after the last chunk
+    # every record has a value in each column, NaN or not
+    count = np.asarray(desc.count).reshape(-1)
+    nans = np.asarray(desc.nan_count).reshape(-1)
+    records = int(count[0]) + int(nans[0]) if count.size else 0
     return desc, records
 
 
@@ -845,22 +977,6 @@ def _record_shape_of(desc: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.12g}"
-    return str(value)
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
     lines = []
@@ -884,13 +1000,9 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
         f"nan_policy {getattr(desc, 'nan_policy', '?')}",
         "",
     ]
-    if hasattr(desc, "formatted"):   # the digits each statistic's accuracy supports
-        texts = desc.formatted()
-        values = {name: texts[name] for name in STATS}
-        values.update((quantile_label(q), texts[quantile_label(q)]) for q in desc.quantiles)
-    else:
-        values = {name: [_fmt(v) for v in _as_array(getattr(desc, name)).reshape(-1)]
-                  for name in STATS}
+    texts = desc.formatted()   # the digits each statistic's accuracy supports
+    values = {name: texts[name] for name in STATS}
+    values.update((quantile_label(q), texts[quantile_label(q)]) for q in desc.quantiles)
     names = list(values)
     if not shape:
         rows = [[name, values[name][0]] for name in names]
@@ -920,7 +1032,7 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
         text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "
                  "--nan-policy omit skips them.")
     if hist is not None:
-        text += "\n\n" + str(hist)
+        text += "\n\n" + (hist_note + "\n" if hist_note else "") + str(hist)
     elif hist_note:
         text += "\n\n" + hist_note
     return text
@@ -930,13 +1042,164 @@ def _stream_dtype(inp: Input) -> Any:
     return getattr(inp.stream, "dtype", None)
 
 
-def _histogram(inp: Input, args: argparse.Namespace, desc: Any) -> tuple[Any, str]:
-    """The text histogram's counts, from a second pass over FILE; or why not."""
+class _OnePassHistogram:
+    """Exact histogram counts of an input read once, in the statistics' pass.
+
+    The range (min to max) is known only at the end, so values are counted
+    on a fine grid of bins whose width ``w`` is a power of two, aligned on
+    multiples of ``w``: when a value falls outside the grid's ``limit``
+    bins, ``w`` doubles and pairs of bins merge (exact: the grid stays
+    aligned).  At the end the bins are merged again into at most `bins`
+    bins of width ``W``, the smallest power of two that covers min..max in
+    that many (at least 1 for integers, and at least the spacing of float64
+    near the largest magnitude).  ``w`` is always the smallest such width for
+    the values seen, so ``W`` and every count are the same for any chunking;
+    the counts are exact, only the edges differ from the two-pass
+    histogram's (equal bins from min to max).  Memory: ``limit`` counters.
+    """
+
+    def __init__(self, bins: int):
+        self.bins = bins
+        self.limit = max(4096, bins)
+        self.w = 0.0                      # fine width; 0 before the first value
+        self.k0 = 0                       # index of the first fine bin (value k0 * w)
+        self.counts = np.zeros(0, np.int64)
+        self.lo = self.hi = 0.0
+        self.n = 0                        # finite values counted
+        self.nan = self.posinf = self.neginf = 0
+        self.integer = None               # integer input: bins of width >= 1
+        self.dtype: Any = None
+        self.why_not = ""                 # set when no histogram can be given
+
+    @staticmethod
+    def _floor(x: float, w: float) -> int:
+        k = math.floor(x / w)
+        return k - 1 if k * w > x else k  # x / w may round up (x tiny against w)
+
+    @staticmethod
+    def _log2(w: float) -> int:
+        return math.frexp(w)[1] - 1       # exact for a power of two
+
+    def _bins(self, w: float, lo: float, hi: float) -> int:
+        return self._floor(hi, w) - self._floor(lo, w) + 1
+
+    def _width(self, start: float, limit: int) -> float:
+        """The smallest power of two >= `start` covering lo..hi in `limit` bins
+        (or 2**1023, the largest)."""
+        w = start
+        while self._bins(w, self.lo, self.hi) > limit and w < 2.0 ** 1023:
+            w *= 2.0
+        return w
+
+    def _base(self) -> float:
+        """The narrowest width considered: float64's spacing near the largest
+        magnitude (so indices stay exact integers), and 1 for integers."""
+        big = max(abs(self.lo), abs(self.hi))
+        base = math.ldexp(1.0, math.frexp(big)[1] - 52) if big else math.ldexp(1.0, -1074)
+        return max(base, 1.0) if self.integer else base
+
+    def stage(self, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        """A pass-through stage counting each chunk's values."""
+        for chunk in chunks:
+            if not self.why_not:
+                self.update(chunk)
+            yield chunk
+
+    def update(self, chunk: np.ndarray) -> None:
+        if chunk.ndim != 1:
+            self.why_not = ("histogram: shown for one-column input only (for text input, "
+                            "pick a column with --usecols).")
+            return
+        if self.dtype is None:
+            self.dtype = chunk.dtype
+            self.integer = chunk.dtype.kind in "biu"
+        if not len(chunk):
+            return
+        x = chunk.view(np.uint8) if chunk.dtype.kind == "b" else chunk
+        if self.integer:
+            if x.dtype.itemsize == 8 and (int(x.max()) > 2**53 or int(x.min()) < -2**53):
+                self.why_not = ("histogram: not shown: integers beyond 2**53 in an input "
+                                "read once (save it to a file for a histogram).")
+                return
+            values = x.astype(np.float64)       # exact below 2**53
+            lo, hi = float(values.min()), float(values.max())
+        else:
+            values = x.astype(np.float64, copy=False)
+            lo, hi = float(values.min()), float(values.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):  # a NaN or an inf somewhere
+                self.nan += int(np.isnan(values).sum())
+                self.posinf += int((values == np.inf).sum())
+                self.neginf += int((values == -np.inf).sum())
+                values = values[np.isfinite(values)]
+                if not len(values):
+                    return
+                lo, hi = float(values.min()), float(values.max())
+        first = self.n == 0
+        self.lo = lo if first else min(self.lo, lo)
+        self.hi = hi if first else max(self.hi, hi)
+        w = self._width(max(self.w, self._base()), self.limit)
+        if first:
+            self.k0 = self._floor(self.lo, w)
+        elif w != self.w:                 # merge pairs of bins until the width is w
+            shift = min(62, self._log2(w) - self._log2(self.w))
+            ks = (self.k0 + np.arange(len(self.counts), dtype=np.int64)) >> shift
+            k0 = self._floor(self.lo, w)
+            merged = np.zeros(int(ks[-1]) - k0 + 1, np.int64)
+            np.add.at(merged, ks - k0, self.counts)
+            self.counts, self.k0 = merged, k0
+        self.w = w
+        k_lo, k_hi = self._floor(self.lo, w), self._floor(self.hi, w)
+        if k_lo < self.k0 or k_hi >= self.k0 + len(self.counts):
+            grown = np.zeros(k_hi - k_lo + 1, np.int64)
+            grown[self.k0 - k_lo:self.k0 - k_lo + len(self.counts)] = self.counts
+            self.counts, self.k0 = grown, k_lo
+        idx = np.floor(values / w)
+        if w > 1.0:  # x / w may round up to 0 only when it is subnormal (x tiny against w)
+            idx -= idx * w > values
+        idx -= self.k0                          # exact: integers below 2**53
+        self.counts += np.bincount(idx.astype(np.int64),
+                                   minlength=len(self.counts))[:len(self.counts)]
+        self.n += len(values)
+
+    def result(self) -> tuple[Any, str]:
+        """(HistogramResult, note) or (None, why not)."""
+        from .sketches import Histogram, HistogramResult
+
+        if self.why_not:
+            return None, self.why_not
+        if self.n == 0 or self.posinf or self.neginf:
+            return None, ""               # as for a file: no finite range to bin
+        if self.lo == self.hi:            # one value: numpy's bins around it, as for a file
+            v = np.array([self.lo], dtype=self.dtype)
+            one = Histogram(bins=self.bins, range=(v[0], v[0])).update(v).result()
+            return HistogramResult(one.counts * self.n, one.edges, 0, 0, self.nan), ""
+        width = self._width(max(self.w, self._base()), self.bins)
+        shift = min(62, self._log2(width) - self._log2(self.w))
+        ks = (self.k0 + np.arange(len(self.counts), dtype=np.int64)) >> shift
+        k0 = self._floor(self.lo, width)
+        n = self._floor(self.hi, width) - k0 + 1
+        counts = np.zeros(n, np.int64)
+        np.add.at(counts, ks - k0, self.counts)
+        edges = (k0 + np.arange(n + 1, dtype=np.float64)) * width
+        note = (f"histogram: the input can be read only once, so its values were counted in "
+                f"the same pass as the statistics, in bins of width {width:g} (a power of "
+                "two) aligned on its multiples: exact counts, but not the equal bins from min "
+                "to max a file gets.")
+        return HistogramResult(counts, edges, 0, 0, self.nan), note
+
+
+def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
+               engine: dict[str, Any] | None = None,
+               binner: _OnePassHistogram | None = None) -> tuple[Any, str]:
+    """The text histogram's counts, from a second pass over FILE (or, for an
+    input read once, from `binner`, which counted them in the first); or why not."""
     if _record_shape_of(desc):
         return None, ("histogram: shown for one-column input only (for text input, pick "
                       "a column with --usecols).")
-    if args.file == "-":
-        return None, "histogram: not shown for standard input (it can be read only once)."
+    if binner is not None:
+        return binner.result()
+    if inp.once:  # not reachable from cmd_describe, which gives a binner: never a 2nd pass
+        return None, "histogram: not shown (the input can be read only once)."
     lo, hi = float(desc.min), float(desc.max)
     if int(desc.count) == 0 or math.isinf(lo) or math.isinf(hi):
         return None, ""
@@ -946,31 +1209,33 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any) -> tuple[Any, st
     again = open_input(args)              # a fresh stream over the same file
     try:
         stream = _apply_stages(again.stream, _stage_specs(getattr(args, "stage", None)))
-        return stream.histogram(bins=args.bins, range=rng), ""
+        return stream.histogram(bins=args.bins, range=rng, **(engine or {})), ""
     finally:
-        if again.counter is not None:
-            again.counter.close()
+        again.close()
 
 
 def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     """``pystream describe``: the summary table (or JSON) of FILE, after the --stage stages."""
     specs = _stage_specs(args.stage)        # checked before any input is read
+    _check_engine(args, None)
     inp = open_input(args)
     try:
+        engine = _check_engine(args, inp)
         # the dtype described: the last stage's output
         dtype = _apply_stages(inp.stream, specs).dtype if specs else _stream_dtype(inp)
+        # an input read once gets its histogram counted in the same pass
+        binner = _OnePassHistogram(args.bins) if inp.once and not args.no_histogram else None
         bar = make_progress(inp, not args.no_progress, stderr)
         try:
-            desc, records = _describe(inp, args, bar)
+            desc, records = _describe(inp, args, bar, engine, binner)
         finally:
             if bar is not None:
                 bar.close()
     finally:
-        if inp.counter is not None:
-            inp.counter.close()
+        inp.close()
     if dtype is None:
         dtype = getattr(desc, "dtype", None)
-    hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc)
+    hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc, engine, binner)
     text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
             else to_table(inp, desc, records, dtype, hist, note, args.stage))
     stdout.write(text + "\n")
@@ -1015,20 +1280,25 @@ def _isatty(stream: Any) -> bool:
 
 
 def _run_target(args: argparse.Namespace, stdout: Any) -> tuple[str | None, str]:
-    """(output path or None for stdout, "npy" or "raw"), checked before reading."""
+    """(output path or None for stdout, "npy", "raw" or "stream"), checked before reading."""
     path = args.output
     if path is None or path == "-":
         if args.format == "npy":
             raise CLIError(
                 "--format npy cannot be written to standard output: a .npy header holds "
                 "the record count, known only when the stream ends, and a pipe cannot be "
-                "rewound to write it; give -o FILE.npy, or pipe the raw records (the "
-                "default) and read them with --dtype (-v prints it)")
+                "rewound to write it; give -o FILE.npy, or pipe the stream (the default), "
+                "which pystream commands read with no option")
         if path is None and _isatty(stdout):
             raise CLIError(
                 "refusing to write binary records to a terminal: give -o FILE, or pipe "
-                "the output (e.g. '| pystream describe - --dtype float64'); -o - forces it")
-        return None, "raw"
+                "the output (e.g. '| pystream describe -'); -o - forces it")
+        return None, args.format or "stream"
+    if args.format == "stream":
+        raise CLIError(
+            "--format stream is the format of pipes (standard output); for a file give "
+            "-o FILE.npy, which also records the number of records and can be read in "
+            "partitions")
     fmt = args.format or ("npy" if path.lower().endswith(".npy") else "raw")
     if os.path.isdir(path):
         raise CLIError(f"-o {path!r} is a directory; give a file name")
@@ -1050,6 +1320,8 @@ def _check_engine(args: argparse.Namespace, inp: Input | None) -> dict[str, Any]
     why = None
     if args.file == "-":
         why = "standard input can only be read in order"
+    elif inp is not None and inp.once:
+        why = f"{inp.label!r} is not a regular file: it can only be read once, in order"
     elif inp is not None and inp.kind not in ("npy", "raw"):
         why = (f"{inp.label!r} is read as text, which is parsed in order (convert it "
                "once: pystream run FILE -o FILE.npy)")
@@ -1076,6 +1348,10 @@ def _write(stream: Any, path: str | None, fmt: str, stdout: Any,
     if out is None:
         raise CLIError("standard output does not accept binary data; give -o FILE")
     stdout.flush()
+    if fmt == "stream":
+        from .pipeformat import to_pipe
+
+        return to_pipe(stream, out, **engine)
 
     def write(chunk: np.ndarray) -> None:
         out.write(np.ascontiguousarray(chunk).data)
@@ -1107,14 +1383,14 @@ def cmd_run(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
             if bar is not None:
                 bar.close()
     finally:
-        if inp.counter is not None:
-            inp.counter.close()
+        inp.close()
     if args.verbose:
         dt, shape = stream.dtype, tuple(stream.record_shape)
         where = "standard output" if path is None else repr(path)
         back = f"--dtype {_dtype_arg(dt)}" + (
             f" --record-shape {','.join(map(str, shape))}" if shape else "")
-        note = "" if fmt == "npy" else f"; read it back with {back}"
+        note = {"npy": "", "stream": "; pystream commands read it with no option"}.get(
+            fmt, f"; read it back with {back}")
         stderr.write(f"{PROG}: wrote {n:,} records of {dt}"
                      + (f", record shape {shape}" if shape else "")
                      + f" to {where} ({fmt}){note}\n")
@@ -1162,8 +1438,36 @@ def _exc_text(exc: BaseException) -> str:
     return msg or type(exc).__name__
 
 
+#: The exit status when the output pipe was closed (``| head``): 128 + SIGPIPE,
+#: the status a shell reports for ``cat`` killed by SIGPIPE.
+SIGPIPE_STATUS = 128 + 13
+
+
+def _closed_pipe(program: bool) -> int:
+    """The end of a command whose reader went away: no message; the program
+    dies of SIGPIPE as ``cat`` and the other Unix tools do (so ``set -o
+    pipefail`` sees status 141); an in-process call gets 141 back."""
+    try:  # later writes (Python's own flush at exit) must not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    sigpipe = getattr(signal, "SIGPIPE", None)
+    if program and sigpipe is not None:
+        signal.signal(sigpipe, signal.SIG_DFL)   # Python starts with it ignored
+        os.kill(os.getpid(), sigpipe)
+    return SIGPIPE_STATUS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``pystream`` command; returns the exit status."""
+    """Run the ``pystream`` command; returns the exit status.
+
+    `argv` None means the program's own arguments (``sys.argv[1:]``): the
+    console script and ``python -m pystream``.  Only then does a closed
+    output pipe end the process by SIGPIPE; with a list (tests, embedding)
+    :data:`SIGPIPE_STATUS` is returned instead.
+    """
     stdout, stderr = sys.stdout, sys.stderr
     parser = build_parser()
     try:
@@ -1179,14 +1483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(stderr, "interrupted")
         return 130
     except BrokenPipeError:
-        # Output closed early (e.g. piped into head): not an error worth a
-        # message; keep Python from complaining again at exit.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        return 2
+        # Output closed early (e.g. piped into head): not an error worth a message.
+        return _closed_pipe(program=argv is None)
     except MemoryError:
         _error(stderr, "out of memory (try a smaller --chunk-size)")
         return 2

@@ -27,7 +27,7 @@ from numpy.typing import DTypeLike
 
 from .consumers import TERMINALS, Consumer, Maker, terminal_maker
 from .push import ChainConsumer, PushError, TeeConsumer, compile_steps
-from .stages.methods import StageMethods
+from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from .stages.structural import check_count, normalize_record_shape
 
 __all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer", "pipeline", "root_of", "tee"]
@@ -213,7 +213,9 @@ class Pipeline(StageMethods):
             factory = entry.factory
 
             def stage_method(*args: Any, **kwargs: Any) -> Pipeline:
-                return self._add_stage(factory(*args, **kwargs))
+                from ._arguments import call_checked
+
+                return self._add_stage(call_checked(name, factory, args, kwargs))
 
             stage_method.__name__ = name
             stage_method.__doc__ = entry.summary
@@ -329,6 +331,10 @@ def _terminal_method(name: str) -> Callable[..., Branch]:
 for _name in TERMINALS:
     setattr(Pipeline, _name, _terminal_method(_name))
 del _name
+
+# Pipeline's own stage methods (astype, select, ...) suggest the keyword meant,
+# as Stream's do (pystream._arguments).
+_suggest_keywords_on_methods(Pipeline)
 
 
 # --------------------------------------------------------------------------- branches

@@ -87,6 +87,19 @@ def _fspath(path: PathLike, where: str) -> str:
     return p
 
 
+def _object_name(obj: object) -> str:
+    """How errors name a file object: its file name quoted ('data.csv'), a
+    pseudo-name as is (<stdin>), else its type (<StringIO>); never ''."""
+    name = getattr(obj, "name", None)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    if isinstance(name, str) and name:
+        return name if name.startswith("<") and name.endswith(">") else repr(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        return f"<file descriptor {name}>"
+    return f"<{type(obj).__name__}>"
+
+
 def _source(make: Callable[[], Iterable[np.ndarray]], one_shot: bool, nonempty: bool) -> Any:
     return _OneShotSource(make, nonempty) if one_shot else _CallableSource(make, nonempty)
 
@@ -858,7 +871,7 @@ def from_file(
             raise TypeError(
                 f"from_file: expected a path, '-' or a binary file object, got {type(f).__name__}"
             )
-        name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
+        name = _object_name(f)
         opener = lambda: (f, False)
     src = _OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
     return Stream._from_source(src, dt, rs)
@@ -1124,7 +1137,7 @@ def from_text(
                 "from_text: expected a path, '-', a file object or an iterable of lines, got "
                 f"{type(src_obj).__name__}"
             )
-        name = repr(getattr(src_obj, "name", f"<{type(src_obj).__name__}>"))
+        name = _object_name(src_obj)
         one_shot = hasattr(src_obj, "read") or iter(src_obj) is src_obj  # type: ignore[arg-type]
         source = src_obj
 

@@ -1859,12 +1859,38 @@ class Stream(StageMethods):
                         nan_policy=nan_policy,
                         options=check_engine(engine, workers, partition_size, "quantile"))
 
+def _stream_methods_suggest_keywords() -> None:
+    """Stream's own methods (take, astype, describe, ...) suggest the keyword
+    meant, as the stage methods do (:mod:`pystream._arguments`)."""
+    from .stages.methods import _suggest_keywords_on_methods
+
+    _suggest_keywords_on_methods(Stream)
+
+
+_stream_methods_suggest_keywords()
+
+
+def _signature_only(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """A callable with `factory`'s signature that builds nothing (to check a
+    call's arguments before any work)."""
+    def check(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    try:
+        check.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    return check
+
+
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
+    from ._arguments import call_checked
+
     factory = entry.factory
     if entry.kind == "stages":
         def method(*args: Any, **kwargs: Any) -> Any:
-            return stream._add_stage(factory(*args, **kwargs))
+            return stream._add_stage(call_checked(entry.name, factory, args, kwargs))
     else:
         try:
             takes_start = "start" in inspect.signature(factory).parameters
@@ -1883,6 +1909,7 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
 
             options = check_engine(engine, workers, partition_size, entry.name)
             positional = takes_start and "start" not in kwargs
+            call_checked(entry.name, _signature_only(factory), args, kwargs)
             if options.name == "local":
                 if positional:
                     kwargs["start"] = stream.start

@@ -392,7 +392,7 @@ def test_stdin_text_through_a_trickling_pipe(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Trickle(b"\x93\n1\n2\n3\n")))
     status, out, err = run(capsys, "describe", "-", "--json")
     assert status == 2  # not .npy (only its first byte): read as text, which it is not
-    assert_one_error_line(err, "can't decode byte 0x93")
+    assert_one_error_line(err, "<stdin> looks binary (it is not UTF-8 text)", "--dtype")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(_Trickle(b"1\n2\n3\n4\n")))
     assert run_json(capsys, "describe", "-")["sum"] == 10
 
@@ -702,12 +702,14 @@ def test_describe_quantiles_and_histogram(tmp_path, capsys):
     assert status == 0 and "bins" not in out
 
 
-def test_describe_histogram_not_for_stdin(capsys, monkeypatch):
+def test_describe_histogram_of_stdin_in_the_same_pass(capsys, monkeypatch):
     data = np.arange(100, dtype="<f8").tobytes()
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
-    status, out, _ = run(capsys, "describe", "-", "--dtype", "<f8")
+    status, out, _ = run(capsys, "describe", "-", "--dtype", "<f8", "--bins", 10)
     assert status == 0
-    assert "not shown for standard input" in out and "p50" in out
+    assert "can be read only once" in out and "bins of width 16" in out and "p50" in out
+    # exact counts on edges at multiples of 16: [0, 16) ... [96, 112)
+    assert "[0, 16)" in out and "[96, 112]" in out
 
 
 # -- describe --stage ------------------------------------------------------------

@@ -300,3 +300,78 @@ def test_annotation_without_plain_types_is_not_checked():
     stage = CLIStage("f", sig, "", "x", "y")
     assert parse_stage("f:sos=((1,2),)", {"f": stage}).kwargs == {"sos": ((1, 2),)}
     assert parse_stage("f:sos=text", {"f": stage}).kwargs == {"sos": "text"}
+
+
+# -- a misspelled keyword: the same suggestion in Python and on the command line ----
+
+
+def _misspelled_cases() -> list[tuple[str, str, str]]:
+    """(stage, its parameter, a misspelling of it) for every stage the CLI runs."""
+    cases = []
+    for name, stage in sorted(catalogue().items()):
+        for key, p in stage.signature.parameters.items():
+            if key in ("self", "start") or p.kind not in (p.POSITIONAL_OR_KEYWORD,
+                                                          p.KEYWORD_ONLY):
+                continue
+            bad = key[:-1] + ("z" if key[-1] != "z" else "y") if len(key) > 2 else key + "x"
+            cases.append((name, key, bad))
+    return cases
+
+
+@pytest.mark.parametrize("name,key,bad", _misspelled_cases(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_misspelled_keyword_suggests_the_same_in_python_and_the_cli(name, key, bad):
+    """``moving_mean(windw=3)`` -> TypeError "... (did you mean 'window'?)", as
+    ``pystream run x moving_mean:windw=3`` says (issue 15)."""
+    from pystream._arguments import did_you_mean
+
+    hint = did_you_mean(bad, [k for k in catalogue()[name].signature.parameters
+                              if k not in ("self", "start")])
+    assert hint, (name, key, bad)
+    with pytest.raises(StageSpecError) as cli_error:
+        parse_stage(f"{name}:{bad}=1")
+    assert hint in str(cli_error.value)
+    for target in (ps.from_array(np.arange(5.0)), ps.pipeline()):
+        method = getattr(target, name, None)
+        if method is None:        # a structural stage: a Stream method only
+            continue
+        with pytest.raises(TypeError) as py_error:
+            method(**{bad: 1})
+        assert str(py_error.value) == f"{name}() got an unexpected keyword argument " \
+                                      f"{bad!r}{hint}"
+
+
+def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypatch):
+    class Total:
+        def __init__(self, scale: float = 1.0):
+            self.scale, self.value = scale, 0.0
+
+        def update(self, chunk):
+            self.value += float(chunk.sum())
+
+        def result(self):
+            return self.value * self.scale
+
+    module = types.ModuleType("_pystream_test_plugin_total")
+    module.register_reducers = hookimpl(lambda register: register("total_test", Total, family="reductions"))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(plugins, "_entry_points", lambda: [importlib.metadata.EntryPoint(
+        "total", module.__name__, hookspecs.ENTRY_POINT_GROUP)])
+    monkeypatch.delenv("PYSTREAM_DISABLE_PLUGINS", raising=False)
+    plugins.reset_registry()
+    try:
+        s = ps.from_array(np.arange(4.0))
+        assert s.total_test(scale=2) == 12.0
+        for engine in ("local", "threads"):
+            with pytest.raises(TypeError, match=r"^total_test\(\) got an unexpected keyword "
+                                                r"argument 'scal' \(did you mean 'scale'\?\)"):
+                s.total_test(scal=2, engine=engine)
+    finally:
+        plugins.reset_registry()
+    # a mistake that is not a keyword keeps Python's own message
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'window'"):
+        s.moving_mean()
+    # a TypeError raised inside a method is not rewritten
+    with pytest.raises(TypeError) as info:
+        s.moving_mean(window="3")
+    assert "did you mean" not in str(info.value) and "window" in str(info.value)

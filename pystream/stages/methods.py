@@ -568,3 +568,19 @@ class StageMethods:
         array([2, 5])
         """
         return self._registered("resample", n, how, nan_policy, partial)
+
+
+def _suggest_keywords_on_methods(cls: type) -> None:
+    """A misspelled keyword of a stage method (``moving_mean(windw=3)``)
+    raises a TypeError that suggests the parameter meant, as the command
+    line does (:mod:`pystream._arguments`)."""
+    import inspect
+
+    from .._arguments import suggest_keywords
+
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member):
+            setattr(cls, name, suggest_keywords(member))
+
+
+_suggest_keywords_on_methods(StageMethods)

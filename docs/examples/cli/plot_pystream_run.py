@@ -8,8 +8,8 @@ written ``name:key=value,...`` (``moving_median:window=25``,
 ``resample:24,how=max``): any stage of the registry, plugins included, plus
 ``take``, ``skip``, ``rechunk``, ``astype`` and ``select``.  ``-o x.npy``
 writes a ``.npy`` file, ``-o`` with another suffix raw binary; without
-``-o`` the raw records go to standard output, so commands chain with unix
-pipes.  ``pystream describe --stage ...`` summarises a pipeline's output.
+``-o`` the records go to standard output in a self-describing stream, so
+commands chain with unix pipes and need no option.  ``pystream describe --stage ...`` summarises a pipeline's output.
 
 The example runs the command as a subprocess (``python -m pystream`` is the
 ``pystream`` script) on a CSV file of the hourly air temperatures at Seattle
@@ -66,23 +66,24 @@ library = hourly.resample(24, how="max").moving_mean(window=7, min_count=1).to_a
 print("the library's result, bit for bit:", np.array_equal(weekly_max, library))
 
 # %%
-# Pipes: raw records on standard output
-# -------------------------------------
-# Without ``-o`` the records go to standard output as raw binary: a ``.npy``
-# header holds the record count, which is known only when the stream ends,
-# and a pipe cannot be rewound to write it.  The next command reads them
-# with ``--dtype`` (which ``-v`` printed).  The daily minima, smoothed the
-# same way, in a shell::
+# Pipes: a self-describing stream on standard output
+# --------------------------------------------------
+# Without ``-o`` the records go to standard output with a small header (the
+# dtype and record shape) and an end mark: a ``.npy`` header would hold the
+# record count, which is known only when the stream ends, and a pipe cannot
+# be rewound to write it.  The next command recognises the stream and needs
+# no option; if the first command failed part way, the second would report
+# a truncated stream.  The daily minima, smoothed the same way, in a shell::
 #
 #     pystream run seattle-temps.csv --skiprows 1 --usecols 1 resample:24,how=min -v \
-#         | pystream run - --dtype float64 moving_mean:window=7,min_count=1 -o weekly_min.npy
+#         | pystream run - moving_mean:window=7,min_count=1 -o weekly_min.npy
 #
 # and here the same two processes, joined by a real pipe:
 
 first = subprocess.Popen([*PYSTREAM, "run", *text_input, "resample:24,how=min", "-v"],
                          cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-second = subprocess.run([*PYSTREAM, "run", "-", "--dtype", "float64",
-                         "moving_mean:window=7,min_count=1", "-o", "weekly_min.npy"],
+second = subprocess.run([*PYSTREAM, "run", "-", "moving_mean:window=7,min_count=1",
+                         "-o", "weekly_min.npy"],
                         cwd=work, stdin=first.stdout, capture_output=True)
 first.stdout.close()
 print(first.stderr.read().decode().rstrip())

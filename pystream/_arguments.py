@@ -1,0 +1,88 @@
+"""A misspelled keyword gets a suggestion: one helper for Python and the command line.
+
+``stream.moving_mean(windw=3)`` raises ``TypeError: moving_mean() got an
+unexpected keyword argument 'windw' (did you mean 'window'?)``, and
+``pystream run x.npy moving_mean:windw=3`` names the same suggestion: both
+call :func:`did_you_mean`.  Stage methods are wrapped by
+:func:`suggest_keywords` (the built-in ones in
+:mod:`pystream.stages.methods`); plugin stages and reducers, whose methods
+are made at run time, are called through :func:`call_checked`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+__all__ = ["call_checked", "did_you_mean", "keyword_names", "suggest_keywords"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def keyword_names(signature: inspect.Signature) -> list[str]:
+    """The parameters of `signature` that can be given by keyword (not ``self``)."""
+    return [name for name, p in signature.parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"]
+
+
+def did_you_mean(key: str, names: Iterable[str]) -> str:
+    """``" (did you mean 'window'?)"`` for the name of `names` closest to
+    `key` (difflib's ratio >= 0.6), or ``""`` when none is close."""
+    close = difflib.get_close_matches(key, list(names), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown_keyword(where: str, signature: inspect.Signature,
+                     kwargs: dict[str, Any]) -> TypeError | None:
+    """The TypeError for the first keyword of `kwargs` that `signature` does
+    not take, with a suggestion; None if it takes them all."""
+    params = signature.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    for key in kwargs:
+        if key not in params:
+            return TypeError(f"{where}() got an unexpected keyword argument {key!r}"
+                             f"{did_you_mean(key, keyword_names(signature))}")
+    return None
+
+
+def suggest_keywords(func: F) -> F:
+    """Wrap a function so a call that does not fit its signature raises a
+    TypeError suggesting the keyword meant (the call itself is unchanged:
+    the signature is checked only once the call has failed)."""
+    signature = inspect.signature(func)
+    name = func.__name__
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TypeError:
+            unknown = _unknown_keyword(name, signature, kwargs)
+            if unknown is not None:
+                raise unknown from None
+            raise  # Python's own message (a missing argument, ...), or raised inside
+
+    return wrapper  # type: ignore[return-value]
+
+
+def call_checked(where: str, factory: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+    """``factory(*args, **kwargs)``, first checked against the factory's
+    signature (when it has one) so a misspelled keyword gets a suggestion
+    named `where` (the stage or reducer's name, not the factory's)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no inspectable signature: let the call say
+        return factory(*args, **kwargs)
+    unknown = _unknown_keyword(where, signature, kwargs)
+    if unknown is not None:
+        raise unknown
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"{where}(): {error}") from None
+    return factory(*args, **kwargs)
