@@ -98,7 +98,7 @@ static void *ewm_create(const ps_stage_params *p, int64_t width, int64_t start)
     ewm_state *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->col = malloc((size_t)width * sizeof *st->col);
+    st->col = ps_malloc_n(width, sizeof *st->col); /* NULL on overflow too */
     if (!st->col) {
         free(st);
         return NULL;
