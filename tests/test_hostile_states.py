@@ -447,6 +447,8 @@ def test_scan_single_value_state_is_exact(name):
     ("cumvar", 8, f2u(-1.0)),           # negative M2
     ("cumvar", 16, -3),                 # negative count
     ("ewm_var", 32, f2u(-1.0)),         # negative covariance
+    ("ewm_var", 16, f2u(1e-3)),         # sum of squared weights below sum**2 / nobs
+    ("ewm_std", 16, f2u(2.5)),          # ... above sum**2 (bias correction garbage)
     ("ewm_mean", 8, f2u(1e9)),          # weight beyond 1 / alpha
     ("resample_mean", 16, 2**40),       # a count larger than the block
 ])

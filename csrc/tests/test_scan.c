@@ -811,6 +811,35 @@ static void test_single_value_states(void)
     }
 }
 
+/* ewm var: sum_wt2 between sum_wt**2 / nobs and sum_wt**2. */
+static void test_ewm_weight_sums(void)
+{
+    for (int adjust = 0; adjust < 2; adjust++) {
+        ps_stage_params p = params(PS_EWM_VAR, 0);
+        p.adjust = adjust;
+        p.alpha = 0.2;
+        double x[6] = {1, 4, 2, 8, 5, 7}, o[6];
+        int64_t nout;
+        void *st = ps_family_ewm.create(&p, 1, 0);
+        ps_family_ewm.update(st, x, 6, o, &nout);
+        blob b = save_state(&ps_family_ewm, st);
+        double sw, sw2;
+        memcpy(&sw, b.bytes, 8);
+        memcpy(&sw2, b.bytes + 16, 8);
+        CHECK(sw2 < sw * sw && sw2 > sw * sw / 6.0);
+        const double bad[] = {sw * sw * 1.001, sw * sw / 6.0 * 0.999, -1.0, NAN};
+        for (int k = 0; k < 4; k++) {
+            memcpy(b.bytes + 16, &bad[k], 8);
+            void *s2 = ps_family_ewm.create(&p, 1, 0);
+            CHECK_CTX(load_state(&ps_family_ewm, s2, b.bytes, b.size) == PS_ERR_CORRUPT,
+                      "adjust %d, sum_wt2 %g (sum_wt %g)", adjust, bad[k], sw);
+            ps_family_ewm.destroy(s2);
+        }
+        free(b.bytes);
+        ps_family_ewm.destroy(st);
+    }
+}
+
 /* Widths whose byte counts overflow size_t: create() fails cleanly. */
 static void test_huge_width(void)
 {
@@ -930,6 +959,7 @@ int main(void)
     test_block_special();
     test_corrupt();
     test_single_value_states();
+    test_ewm_weight_sums();
     test_huge_width();
     test_int64();
 
