@@ -116,7 +116,8 @@ class StageState:
         A C stage name: one of ``StageState.names()``, e.g.
         ``"moving_mean"``, ``"cumsum"``, ``"ewm_mean"``.
     record_shape : tuple of int, default ()
-        Shape of one record; every value of the record is a separate column.
+        Shape of one record; every value of the record is a separate column
+        (at most 2**40 values: ``ValueError`` beyond).
     start : int, default 0
         Global index of the first record this state will see (windows align
         their internal blocks on global indices).
@@ -320,8 +321,11 @@ class StageState:
         Raises
         ------
         ValueError
-            Truncated, corrupt or unknown-version bytes, or a record shape
-            of another size.
+            Truncated, corrupt or unknown-version bytes, a state no data
+            could produce (checked field by field even when the checksum
+            matches: widths the bytes cannot hold, counts, weights, ...; see
+            the design notes, "What from_bytes guarantees"), or a record
+            shape of another size.
         """
         try:
             raw = bytes(memoryview(data).cast("B"))
