@@ -335,7 +335,9 @@ static int replay(ps_stage *s, const double *rows, int64_t n)
 {
     /* at most as many rows as replayed: the scratch is no larger than the
        serialized rows, whatever the width */
-    int64_t per = n < 256 ? (n > 0 ? n : 1) : 256, nout;
+    int64_t per = n < 256 ? n : 256, nout;
+    if (n == 0)
+        return PS_OK;
     double *scratch = ps_malloc_n(per * s->width, sizeof(double));
     if (!scratch)
         return PS_ERR_NOMEM;
