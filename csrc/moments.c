@@ -1668,7 +1668,9 @@ static int within(double v, double mn, double mx, double scale, double slack)
         return 0;
     double big = fmax(fabs(mn), fabs(mx)) * scale;
     double tol = big * slack;
-    return v >= mn * scale - tol && v <= mx * scale + tol;
+    /* a bound that overflows (inf - inf = NaN) does not refuse */
+    double lo = mn * scale - tol, hi = mx * scale + tol;
+    return !(v < lo) && !(v > hi);
 }
 
 /* 64 x 64 -> 128-bit unsigned product. */
