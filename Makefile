@@ -106,6 +106,8 @@ ctest:
 	$(BUILD)/test_window_order_vpass
 	$(BUILD)/test_window_order_noavx512
 	$(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_stage.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_stage
+	$(BUILD)/test_stage
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c -lm -o $(BUILD)/test_kll
 	$(BUILD)/test_kll
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c -lm -o $(BUILD)/test_ddsketch

@@ -38,8 +38,8 @@ static void *block_create(const ps_stage_params *p, int64_t width, int64_t start
     block_state *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->sum = malloc((size_t)width * sizeof *st->sum);
-    st->cnt = malloc((size_t)width * sizeof *st->cnt);
+    st->sum = ps_malloc_n(width, sizeof *st->sum); /* NULL on overflow too */
+    st->cnt = ps_malloc_n(width, sizeof *st->cnt);
     if (!st->sum || !st->cnt) {
         free(st->sum);
         free(st->cnt);

@@ -1140,7 +1140,6 @@ corrupt:
 int ps_ddsketch_deserialize(ps_ddsketch **out, const uint8_t *buf, size_t size)
 {
     ps_reader r;
-    uint64_t want;
     if (!out || (!buf && size))
         return PS_ERR_ARG;
     *out = NULL;
@@ -1148,11 +1147,7 @@ int ps_ddsketch_deserialize(ps_ddsketch **out, const uint8_t *buf, size_t size)
         return PS_ERR_CORRUPT;
     if (memcmp(buf, MAGIC, 8) != 0)
         return PS_ERR_CORRUPT;
-    {
-        ps_reader t = {buf, size - 8, size, 0};
-        want = ps_get_u64(&t);
-    }
-    if (ps_fnv1a(buf, size - 8) != want) {
+    if (!ps_checksum_ok(buf, size)) {
         /* a newer format is reported as such even if its checksum differs */
         ps_reader v = {buf, 8, size, 0};
         return ps_get_u64(&v) != FORMAT_VERSION ? PS_ERR_VERSION : PS_ERR_CORRUPT;

@@ -98,7 +98,7 @@ static void *ewm_create(const ps_stage_params *p, int64_t width, int64_t start)
     ewm_state *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->col = malloc((size_t)width * sizeof *st->col);
+    st->col = ps_malloc_n(width, sizeof *st->col); /* NULL on overflow too */
     if (!st->col) {
         free(st);
         return NULL;
@@ -419,6 +419,18 @@ static int col_valid(const ewm_state *st, const ewm_col *c)
         return 0;
     if (isnan(c->m)) /* before the first value: initial weights, cov 0 */
         return c->nobs > 0 || (c->s == 1.0 && c->w == 1.0 && c->g == 1.0 && c->cov == 0.0);
+    /* sum_wt2 is a sum of squares of the (at most nobs) positive weights
+       whose sum is sum_wt: sum_wt**2 / nobs <= sum_wt2 <= sum_wt**2;
+       outside, the unbiased correction sum_wt**2 / (sum_wt**2 - sum_wt2)
+       would be garbage.  Slack 2**-16: the two sums decay by separately
+       rounded factors (f, f*f) over a gap, a drift of about k * 2**-53
+       after k missing values; tiny (subnormal-bound) weights unchecked. */
+    if (c->nobs < 1)
+        return 0;
+    double sq = c->s * c->s;
+    if (sq >= 0x1p-900 && (!(c->g <= sq * (1.0 + 0x1p-16)) ||
+                           !(c->g >= sq / (double)c->nobs * (1.0 - 0x1p-16))))
+        return 0;
     return c->cov >= 0.0 || isnan(c->cov);
 }
 

@@ -1195,11 +1195,9 @@ int ps_hist_deserialize(ps_hist **out, const uint8_t *buf, size_t size)
     {
         ps_reader t = {buf, 0, size, 0};
         uint64_t magic = ps_get_u64(&t), version = ps_get_u64(&t);
-        ps_reader c = {buf, size - 8, size, 0};
-        uint64_t want = ps_get_u64(&c);
         if (magic != MAGIC)
             return PS_ERR_CORRUPT;
-        if (ps_fnv1a(buf, size - 8) != want)
+        if (!ps_checksum_ok(buf, size))
             /* a newer format is reported as such even if its checksum differs */
             return version != FORMAT_VERSION ? PS_ERR_VERSION : PS_ERR_CORRUPT;
         if (version != FORMAT_VERSION)

@@ -1159,9 +1159,7 @@ int ps_kll_deserialize(ps_kll **out, const uint8_t *buf, size_t size)
     *out = NULL;
     if (size < 8 + 8 + 8 || memcmp(buf, MAGIC, 8) != 0)
         return PS_ERR_CORRUPT;
-    ps_reader t = {buf, size - 8, size, 0};
-    uint64_t want = ps_get_u64(&t);
-    if (ps_fnv1a(buf, size - 8) != want) {
+    if (!ps_checksum_ok(buf, size)) {
         /* a newer format is reported as such even if its checksum differs */
         ps_reader v = {buf, 8, size, 0};
         return ps_get_u64(&v) != FORMAT_VERSION ? PS_ERR_VERSION : PS_ERR_CORRUPT;

@@ -19,6 +19,7 @@
  * summaries are combined with Chan et al.'s pairwise update.
  */
 #include "pystream.h"
+#include "serial.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -1021,7 +1022,7 @@ int64_t ps_moments_block(int64_t width)
 }
 
 /* Largest number of values per record we accept (keeps all sizes in range). */
-#define MAX_WIDTH ((int64_t)1 << 40)
+#define MAX_WIDTH PS_MAX_WIDTH
 
 static int set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape)
 {
@@ -1555,15 +1556,7 @@ static void get_raw(cursor *r, unsigned char *dst, int64_t count, size_t isz)
     r->pos += bytes;
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+static uint64_t fnv1a(const uint8_t *p, size_t n) { return ps_fnv1a(p, n); }
 
 static void put_summ(cursor *w, const summ *s, int64_t d)
 {
@@ -1639,6 +1632,190 @@ int ps_moments_serialize(const ps_moments *m, uint8_t *buf, size_t cap, size_t *
     write_state(&w, m);
     put_u64(&w, fnv1a(buf, w.pos));
     return PS_OK;
+}
+
+/* ---- is a loaded summary possible? --------------------------------------
+ *
+ * A node summary read from bytes must be one the kernels can produce from
+ * some data: the checks below are necessary conditions, with slack for the
+ * rounding of the computed means and sums (a few thousand ulps of the
+ * largest value), so every real state passes and a hand-edited one with a
+ * negative M2, a mean or sum outside what [min, max] allows, a variance
+ * larger than the range allows (Popoviciu: M2 <= n (max - min)**2 / 4) or
+ * an exact integer sum outside [n min, n max] is refused. */
+
+/* Beyond this magnitude a sum of finite values may overflow (n <= 2**62). */
+#define BIG_VALUE 0x1p900
+/* A range this large may overflow M2 (squares and n-weighted deltas). */
+#define BIG_RANGE 0x1p400
+#define MEAN_SLACK 0x1p-40 /* relative to the largest |value| */
+#define SUM_SLACK 0x1p-30  /* relative to n * the largest |value| */
+
+static int can_be_pinf(double mx) { return mx == INFINITY || mx >= BIG_VALUE; }
+static int can_be_ninf(double mn) { return mn == -INFINITY || mn <= -BIG_VALUE; }
+
+/* v is the mean (scale 1) or the sum (scale n) of n >= 1 values in
+   [mn, mx] (both not NaN, mn <= mx). */
+static int within(double v, double mn, double mx, double scale, double slack)
+{
+    if (v != v)
+        return can_be_pinf(mx) && can_be_ninf(mn);
+    if (v == INFINITY)
+        return can_be_pinf(mx);
+    if (v == -INFINITY)
+        return can_be_ninf(mn);
+    if (!isfinite(mn) || !isfinite(mx)) /* an infinite value makes v infinite */
+        return 0;
+    double big = fmax(fabs(mn), fabs(mx)) * scale;
+    double tol = big * slack;
+    /* a bound that overflows (inf - inf = NaN) does not refuse */
+    double lo = mn * scale - tol, hi = mx * scale + tol;
+    return !(v < lo) && !(v > hi);
+}
+
+/* 64 x 64 -> 128-bit unsigned product. */
+static void mul_u64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
+{
+    uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
+    uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+    *lo = (p00 & 0xffffffffu) | (mid << 32);
+    *hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
+}
+
+/* n * v as an i128 (v an int64, or uint64 bits when `uns`), n in [0, 2**62]. */
+static i128 i128_mul(int64_t n, int64_t v, int uns)
+{
+    uint64_t hi, lo, mag = uns || v >= 0 ? (uint64_t)v : (uint64_t)0 - (uint64_t)v;
+    i128 r;
+    mul_u64((uint64_t)n, mag, &hi, &lo);
+    r.hi = (int64_t)hi;
+    r.lo = lo;
+    if (!uns && v < 0) { /* negate: two's complement of (hi, lo) */
+        r.lo = ~lo + 1;
+        r.hi = (int64_t)(~hi + (r.lo == 0));
+    }
+    return r;
+}
+
+static int i128_le(i128 a, i128 b) { return a.hi < b.hi || (a.hi == b.hi && a.lo <= b.lo); }
+
+/* The range of an integer dtype's values, as int64 (uint64 bits for UINT64). */
+static void int_range(int dtype, int64_t *lo, int64_t *hi)
+{
+    switch (dtype) {
+    case PS_BOOL: *lo = 0; *hi = 1; break;
+    case PS_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case PS_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
+    case PS_INT32: *lo = INT32_MIN; *hi = INT32_MAX; break;
+    case PS_UINT8: *lo = 0; *hi = UINT8_MAX; break;
+    case PS_UINT16: *lo = 0; *hi = UINT16_MAX; break;
+    case PS_UINT32: *lo = 0; *hi = UINT32_MAX; break;
+    case PS_UINT64: *lo = 0; *hi = -1; break; /* bits of UINT64_MAX */
+    default: *lo = INT64_MIN; *hi = INT64_MAX; break;
+    }
+}
+
+/* Column c of a node summary covering `span` records. */
+static int summ_col_possible(const summ *s, int64_t c, int dtype)
+{
+    const int64_t n = s->n[c];
+    const double mn = s->mn[c], mx = s->mx[c], mean = s->mean[c], m2 = s->m2[c];
+    if (is_int_dtype(dtype)) {
+        const int uns = !is_signed_dtype(dtype);
+        int64_t lo, hi, a = s->imin[c], b = s->imax[c];
+        int_range(dtype, &lo, &hi);
+        if (n < 1) /* integer nodes hold span >= 1 values, no NaN */
+            return 0;
+        if (uns ? ((uint64_t)a > (uint64_t)b || (uint64_t)b > (uint64_t)hi)
+                : (a > b || a < lo || b > hi))
+            return 0;
+        /* the float views of the exact extremes, as the kernels set them */
+        if (mn != (uns ? (double)(uint64_t)a : (double)a) ||
+            mx != (uns ? (double)(uint64_t)b : (double)b))
+            return 0;
+        /* the exact sum lies in [n min, n max] */
+        i128 sum;
+        sum.hi = s->ihi[c];
+        sum.lo = s->ilo[c];
+        if (!i128_le(i128_mul(n, a, uns), sum) || !i128_le(sum, i128_mul(n, b, uns)))
+            return 0;
+        if (!isfinite(mean) || !isfinite(m2) || !isfinite(s->sum[c]))
+            return 0;
+    } else {
+        if (s->ihi[c] || s->ilo[c] || s->imin[c] || s->imax[c])
+            return 0;
+        if (n == 0) /* only NaNs: the empty summary */
+            return s->sum[c] == 0.0 && mean == 0.0 && m2 == 0.0 && mn == INFINITY &&
+                   mx == -INFINITY;
+        if (mn != mn || mx != mx || mn > mx) /* (min = max = inf: all values inf) */
+            return 0;
+        if (dtype == PS_FLOAT32 && ((double)(float)mn != mn || (double)(float)mx != mx))
+            return 0;
+    }
+    if (!within(mean, mn, mx, 1.0, MEAN_SLACK) ||
+        !within(s->sum[c], mn, mx, (double)n, SUM_SLACK))
+        return 0;
+    if (!isfinite(mean)) /* M2 of a non-finite mean is NaN */
+        return m2 != m2;
+    if (m2 < 0.0)
+        return 0;
+    double range = mx - mn;
+    if (!isfinite(m2)) /* overflow of squares: only for a huge range */
+        return !(range < BIG_RANGE);
+    if (range < BIG_RANGE) { /* Popoviciu, with slack for rounding */
+        double bound = (double)n * (range * range / 4.0);
+        if (!(m2 <= bound * (1.0 + 0x1p-20)))
+            return 0;
+    }
+    return 1;
+}
+
+/* Does raw record i of `raw` (d values of dtype) hold a NaN? */
+static int raw_has_nan(const unsigned char *raw, int64_t i, int64_t d, int dtype)
+{
+    for (int64_t c = 0; c < d; c++) {
+        size_t at = (size_t)(i * d + c);
+        if (dtype == PS_FLOAT64) {
+            double v;
+            memcpy(&v, raw + at * 8, 8);
+            if (v != v)
+                return 1;
+        } else if (dtype == PS_FLOAT32) {
+            float v;
+            memcpy(&v, raw + at * 4, 4);
+            if (v != v)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* first_nan is the first record holding a NaN (-1 for none): the first
+   NaN of the raw head, else within the first node with a NaN, else in the
+   raw tail. */
+static int first_nan_possible(const ps_moments *m, int64_t head_n, int64_t tail_n,
+                              int64_t first_nan)
+{
+    if (is_float_dtype(m->dtype)) {
+        for (int64_t i = 0; i < head_n; i++)
+            if (raw_has_nan(m->head, i, m->d, m->dtype))
+                return first_nan == m->start + i;
+        for (int k = 0; k < m->nnodes; k++) {
+            const node *nd = &m->nodes[k];
+            for (int64_t c = 0; c < m->d; c++) {
+                if (nd->s.nan[c] > 0) {
+                    int64_t span = ((int64_t)1 << nd->level) * m->B;
+                    int64_t from = (nd->index << nd->level) * m->B;
+                    return first_nan >= from && first_nan < from + span;
+                }
+            }
+        }
+        for (int64_t i = 0; i < tail_n; i++)
+            if (raw_has_nan(m->tail, i, m->d, m->dtype))
+                return first_nan == m->stop - tail_n + i;
+    }
+    return first_nan == -1;
 }
 
 /* The canonical decomposition of blocks [a, b): appends (level, index). */
@@ -1740,7 +1917,8 @@ static int read_state(cursor *r, ps_moments **out)
                 summ *s = &m->nodes[k].s;
                 if (s->n[c] < 0 || s->nan[c] < 0 || s->n[c] > span ||
                     s->nan[c] != span - s->n[c] ||
-                    (s->nan[c] != 0 && !is_float_dtype(dtype)))
+                    (s->nan[c] != 0 && !is_float_dtype(dtype)) ||
+                    !summ_col_possible(s, c, dtype))
                     goto corrupt;
             }
         }
@@ -1753,6 +1931,8 @@ static int read_state(cursor *r, ps_moments **out)
         m->head_n = head_n;
         m->tail_n = tail_n;
         m->stop = stop;
+        if (!first_nan_possible(m, head_n, tail_n, first_nan))
+            goto corrupt;
         m->first_nan = first_nan;
     }
     *out = m;
@@ -1765,20 +1945,15 @@ corrupt:
 int ps_moments_deserialize(ps_moments **out, const uint8_t *buf, size_t size)
 {
     cursor r;
-    uint64_t want;
     int st;
     if (!out || (!buf && size))
         return PS_ERR_ARG;
     *out = NULL;
     if (size < 8 + 4 + 8)
         return PS_ERR_CORRUPT;
-    {
-        cursor t = {NULL, buf, size - 8, size, 0};
-        want = get_u64(&t);
-    }
     if (memcmp(buf, MAGIC, 8) != 0)
         return PS_ERR_CORRUPT;
-    if (fnv1a(buf, size - 8) != want) {
+    if (!ps_checksum_ok(buf, size)) {
         /* A newer format is reported as such even if its checksum differs. */
         cursor v = {NULL, buf, 8, size, 0};
         return get_u32(&v) != FORMAT_VERSION ? PS_ERR_VERSION : PS_ERR_CORRUPT;

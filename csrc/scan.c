@@ -51,9 +51,9 @@ static void *scan_create(const ps_stage_params *p, int64_t width, int64_t start)
     st->omit = p->nan_policy == PS_NAN_OMIT;
     st->width = width;
     st->ddof = p->ddof;
-    st->a = malloc((size_t)width * sizeof(double));
-    st->b = malloc((size_t)width * sizeof(double));
-    st->n = malloc((size_t)width * sizeof(double));
+    st->a = ps_malloc_n(width, sizeof(double)); /* NULL on overflow too */
+    st->b = ps_malloc_n(width, sizeof(double));
+    st->n = ps_malloc_n(width, sizeof(double));
     if (!st->a || !st->b || !st->n) {
         free(st->a);
         free(st->b);
@@ -273,6 +273,8 @@ static int scan_load(void *p, ps_reader *r)
                 return PS_ERR_CORRUPT;
             if (st->omit && isnan(a) && n < 2) /* NaN only from inf - inf */
                 return PS_ERR_CORRUPT;
+            if (n == 1 && fabs(a) <= DBL_MAX && b != 0.0) /* one finite value: exact */
+                return PS_ERR_CORRUPT;
             break;
         default: /* CUMVAR / CUMSTD */
             if (n < 0 || n > MAX_EXACT_COUNT || b < 0.0)
@@ -281,6 +283,8 @@ static int scan_load(void *p, ps_reader *r)
                 return PS_ERR_CORRUPT;
             if (!isnan(a) && !isinf(a) && isnan(b)) /* M2 NaN needs inf/NaN */
                 return PS_ERR_CORRUPT;
+            if (n == 1 && !(b == 0.0 || (isnan(b) && !(fabs(a) <= DBL_MAX))))
+                return PS_ERR_CORRUPT; /* one value: M2 is 0 (NaN for inf / NaN) */
             break;
         }
         st->a[j] = a;

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pystream.h"
@@ -83,15 +84,52 @@ static inline void ps_get_f64s(ps_reader *r, double *v, int64_t n)
         v[i] = ps_get_f64(r);
 }
 
-/* 64-bit FNV-1a. */
-static inline uint64_t ps_fnv1a(const uint8_t *p, size_t n)
+/* Largest number of values per record a state accepts (8 TiB of float64
+   per record): every size computed from a width below it, times a small
+   constant, fits a 64-bit size_t; the loaders refuse wider headers. */
+#define PS_MAX_WIDTH ((int64_t)1 << 40)
+
+/* n * size bytes, or NULL when that overflows size_t (or n < 0). */
+static inline void *ps_malloc_n(int64_t n, size_t size)
 {
-    uint64_t h = 1469598103934665603ull;
+    if (n < 0 || size == 0 || (uint64_t)n > SIZE_MAX / size)
+        return NULL;
+    return malloc((size_t)n * size);
+}
+
+/* 64-bit FNV-1a with the standard offset basis 14695981039346656037. */
+#define PS_FNV_OFFSET 0xcbf29ce484222325ull
+/* The basis pystream used before issue 15 (1469598103934665603, one digit
+   short of the standard one): states written then carry checksums made
+   with it, and the loaders still accept them (ps_checksum_ok). */
+#define PS_FNV_OFFSET_LEGACY 1469598103934665603ull
+#define PS_FNV_PRIME 1099511628211ull
+
+static inline uint64_t ps_fnv1a_basis(const uint8_t *p, size_t n, uint64_t h)
+{
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
-        h *= 1099511628211ull;
+        h *= PS_FNV_PRIME;
     }
     return h;
+}
+
+static inline uint64_t ps_fnv1a(const uint8_t *p, size_t n)
+{
+    return ps_fnv1a_basis(p, n, PS_FNV_OFFSET);
+}
+
+/* Does the little-endian u64 at buf[size - 8] checksum buf[0, size - 8)?
+   Either basis is accepted (states of older versions stay readable; the
+   chance that a random corruption matches one of two checksums is 2**-63).
+   Writers always use the standard basis.  size >= 8. */
+static inline int ps_checksum_ok(const uint8_t *buf, size_t size)
+{
+    uint64_t want = 0;
+    for (int k = 0; k < 8; k++)
+        want |= (uint64_t)buf[size - 8 + (size_t)k] << (8 * k);
+    return ps_fnv1a(buf, size - 8) == want ||
+           ps_fnv1a_basis(buf, size - 8, PS_FNV_OFFSET_LEGACY) == want;
 }
 
 /* Writes one state's fields (called twice by ps_serialize_checked). */

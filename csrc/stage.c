@@ -132,7 +132,7 @@ static int make(ps_stage **out, const ps_stage_params *params, int64_t width, in
                 free(s);
                 return PS_ERR_NOMEM;
             }
-            s->tail = malloc((size_t)s->tail_cap * (size_t)width * sizeof(double));
+            s->tail = ps_malloc_n(s->tail_cap * width, sizeof(double));
             if (!s->tail) {
                 free(s);
                 return PS_ERR_NOMEM;
@@ -151,7 +151,7 @@ static int make(ps_stage **out, const ps_stage_params *params, int64_t width, in
 
 int ps_stage_new(ps_stage **out, const ps_stage_params *params, int64_t width, int64_t start)
 {
-    if (!out || !params || width < 1 || start < 0)
+    if (!out || !params || width < 1 || width > PS_MAX_WIDTH || start < 0)
         return PS_ERR_ARG;
     *out = NULL;
     int st = check_params(params);
@@ -333,8 +333,12 @@ int ps_stage_serialize(const ps_stage *s, uint8_t *buf, size_t cap, size_t *size
 /* Replay `n` saved input rows into a fresh stage (outputs discarded). */
 static int replay(ps_stage *s, const double *rows, int64_t n)
 {
-    int64_t per = 256, nout;
-    double *scratch = malloc((size_t)(per * s->width) * sizeof(double));
+    /* at most as many rows as replayed: the scratch is no larger than the
+       serialized rows, whatever the width */
+    int64_t per = n < 256 ? n : 256, nout;
+    if (n == 0)
+        return PS_OK;
+    double *scratch = ps_malloc_n(per * s->width, sizeof(double));
     if (!scratch)
         return PS_ERR_NOMEM;
     for (int64_t i = 0; i < n; i += per) {
@@ -362,8 +366,7 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
     *out = NULL;
     if (size < 8 + 8 + 8 || memcmp(buf, STAGE_MAGIC, 8) != 0)
         return PS_ERR_CORRUPT;
-    ps_reader tail = {buf + size - 8, 0, 8, 0};
-    if (ps_fnv1a(buf, size - 8) != ps_get_u64(&tail))
+    if (!ps_checksum_ok(buf, size))
         return PS_ERR_CORRUPT;
     ps_reader r = {buf, 8, size - 8, 0};
     if (ps_get_u64(&r) != STAGE_VERSION)
@@ -371,7 +374,8 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
     ps_stage_params p;
     get_params(&r, &p);
     int64_t width = ps_get_i64(&r), start = ps_get_i64(&r), pos = ps_get_i64(&r);
-    if (r.bad || width < 1 || start < 0 || pos < start || check_params(&p) != PS_OK)
+    if (r.bad || width < 1 || width > PS_MAX_WIDTH || start < 0 || pos < start ||
+        check_params(&p) != PS_OK)
         return PS_ERR_CORRUPT;
     ps_stage_params c = canonical(&p);
     if (!same_params(&c, &p))
@@ -387,7 +391,7 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
             return PS_ERR_CORRUPT;
         if (len < p.window - 1 && len != pos - start)
             return PS_ERR_CORRUPT;
-        double *rows = malloc((size_t)(len * width + 1) * sizeof(double));
+        double *rows = ps_malloc_n(len * width + 1, sizeof(double));
         if (!rows)
             return PS_ERR_NOMEM;
         ps_get_f64s(&r, rows, len * width);
@@ -402,6 +406,12 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
             return st;
         }
     } else {
+        /* Every family saves at least one 8-byte word per column: a width
+           the payload cannot hold is refused before create() allocates and
+           initialises `width` columns (a forged width would otherwise ask
+           for any amount of memory). */
+        if ((uint64_t)width > (r.cap - r.pos) / 8)
+            return PS_ERR_CORRUPT;
         st = make(&s, &p, width, start);
         if (st != PS_OK)
             return st;

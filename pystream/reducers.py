@@ -645,7 +645,13 @@ class Moments:
         Raises
         ------
         ValueError
-            Truncated, corrupt or unknown-version bytes.
+            Truncated, corrupt or unknown-version bytes, or a state no data
+            could produce, even under a valid checksum (a negative M2, a mean
+            or sum outside what min and max allow, ...; see the design notes,
+            "What from_bytes guarantees").
+        MemoryError
+            A possible state too large for this machine (a header claiming
+            records of up to 2**40 values).
         TypeError
             ``data`` is not bytes-like.
         """

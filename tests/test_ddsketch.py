@@ -117,7 +117,7 @@ def chunked(x: np.ndarray, rng: np.random.Generator, max_chunk: int = 50_000) ->
 
 
 def fnv1a(data: bytes) -> int:
-    h = 1469598103934665603
+    h = 0xCBF29CE484222325  # the standard FNV-1a 64 offset basis (issue 15)
     for c in data:
         h ^= c
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF

@@ -573,7 +573,7 @@ def test_corrupt_bytes_raise_value_error():
 
 
 def fnv1a(data: bytes) -> int:
-    h = 1469598103934665603
+    h = 0xCBF29CE484222325  # the standard FNV-1a 64 offset basis (issue 15)
     for byte in data:
         h = ((h ^ byte) * 1099511628211) % 2**64
     return h

@@ -604,7 +604,7 @@ def test_memory_bound():
 
 
 def _fnv1a(data: bytes) -> int:
-    h = 1469598103934665603
+    h = 0xCBF29CE484222325  # the standard FNV-1a 64 offset basis (issue 15)
     for b in data:
         h ^= b
         h = (h * 1099511628211) & (2**64 - 1)

@@ -1120,7 +1120,7 @@ def test_random_byte_flips(name, m):
 
 
 def fnv1a(data: bytes) -> int:
-    h = 1469598103934665603
+    h = 0xCBF29CE484222325  # the standard FNV-1a 64 offset basis (issue 15)
     for byte in data:
         h ^= byte
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
@@ -1156,7 +1156,7 @@ FUZZ_CHILD = textwrap.dedent(r"""
     from pystream import Moments
 
     def fnv1a(data):
-        h = 1469598103934665603
+        h = 0xCBF29CE484222325  # the standard FNV-1a 64 offset basis (issue 15)
         for byte in data:
             h ^= byte
             h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF

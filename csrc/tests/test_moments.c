@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serial.h"
 #include "testkit.h"
 
 typedef struct {
@@ -220,7 +221,7 @@ static void test_serialization_fuzz(void)
     /* a forged checksum over corrupt structure is still refused */
     {
         uint8_t *bad = malloc(b.size);
-        uint64_t h = 1469598103934665603ull;
+        uint64_t h = PS_FNV_OFFSET;
         memcpy(bad, b.bytes, b.size);
         bad[8 + 4 + 4 + 4 + 8] ^= 0x40; /* the stop field */
         for (size_t i = 0; i + 8 < b.size; i++) {
@@ -405,6 +406,177 @@ static void test_strided(void)
     ps_moments_free(b);
 }
 
+/* Rewrite the trailer of a state's bytes: FNV-1a with `basis`. */
+static void reseal(uint8_t *buf, size_t size, uint64_t basis)
+{
+    uint64_t h = ps_fnv1a_basis(buf, size - 8, basis);
+    for (int k = 0; k < 8; k++)
+        buf[size - 8 + (size_t)k] = (uint8_t)(h >> (8 * k));
+}
+
+static void put_word(uint8_t *buf, size_t at, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        buf[at + (size_t)k] = (uint8_t)(v >> (8 * k));
+}
+
+static uint64_t bits_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    return u;
+}
+
+/* Deserialize `b` with the word at `at` replaced by v and the checksum
+   recomputed; returns the status (the state is freed). */
+static int load_edited(blob b, size_t at, uint64_t v)
+{
+    uint8_t *buf = malloc(b.size);
+    ps_moments *back = NULL;
+    memcpy(buf, b.bytes, b.size);
+    put_word(buf, at, v);
+    reseal(buf, b.size, PS_FNV_OFFSET);
+    int st = ps_moments_deserialize(&back, buf, b.size);
+    if (st == PS_OK) {
+        result8 r;
+        (void)get_result(back, &r);
+    }
+    ps_moments_free(back);
+    free(buf);
+    return st;
+}
+
+/* FNV-1a: the standard offset basis; checksums of the old basis accepted. */
+static void test_checksum_basis(void)
+{
+    const uint8_t a = 'a';
+    CHECK(PS_FNV_OFFSET == 14695981039346656037ull);
+    CHECK(ps_fnv1a(NULL, 0) == 0xcbf29ce484222325ull);
+    CHECK(ps_fnv1a(&a, 1) == 0xaf63dc4c8601ec8cull); /* published test vector */
+    ps_moments *m = new_state(PS_FLOAT64, 0, NULL, 0), *back = NULL;
+    double x[5] = {1, 2, 3, 4, 5};
+    CHECK(ps_moments_update(m, x, 5, 8, 8) == PS_OK);
+    blob b = serialize(m);
+    CHECK(ps_checksum_ok(b.bytes, b.size));
+    CHECK(ps_fnv1a(b.bytes, b.size - 8) == ((uint64_t)b.bytes[b.size - 8] |
+                                            (uint64_t)b.bytes[b.size - 7] << 8 |
+                                            (uint64_t)b.bytes[b.size - 6] << 16 |
+                                            (uint64_t)b.bytes[b.size - 5] << 24 |
+                                            (uint64_t)b.bytes[b.size - 4] << 32 |
+                                            (uint64_t)b.bytes[b.size - 3] << 40 |
+                                            (uint64_t)b.bytes[b.size - 2] << 48 |
+                                            (uint64_t)b.bytes[b.size - 1] << 56));
+    reseal(b.bytes, b.size, PS_FNV_OFFSET_LEGACY); /* as written before issue 15 */
+    CHECK(ps_moments_deserialize(&back, b.bytes, b.size) == PS_OK);
+    ps_moments_free(back);
+    reseal(b.bytes, b.size, PS_FNV_OFFSET_LEGACY + 1); /* any other checksum */
+    back = NULL;
+    CHECK(ps_moments_deserialize(&back, b.bytes, b.size) == PS_ERR_CORRUPT && !back);
+    free(b.bytes);
+    ps_moments_free(m);
+}
+
+/* Hand-edited node summaries (checksum recomputed) are refused; possible
+   extreme states load. */
+static void test_hostile_states(void)
+{
+    enum { N = 3000 };
+    /* float64, start 0: node [0, 2048) at byte 64; its summary from 76 */
+    const size_t S = 76, NN = S, SUM = S + 16, MEAN = S + 24, M2 = S + 32, MN = S + 40,
+                 MX = S + 48, IHI = S + 56, IMIN = S + 72;
+    double *x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++)
+        x[i] = 280.0 + 5.0 * rnd_normal();
+    ps_moments *m = new_state(PS_FLOAT64, 0, NULL, 0);
+    CHECK(ps_moments_update(m, x, N, 8, 8) == PS_OK);
+    blob b = serialize(m);
+    double mean, m2, mn, mx;
+    memcpy(&mean, b.bytes + MEAN, 8);
+    memcpy(&m2, b.bytes + M2, 8);
+    memcpy(&mn, b.bytes + MN, 8);
+    memcpy(&mx, b.bytes + MX, 8);
+    CHECK(mn > 250.0 && mx < 310.0 && mn < mean && mean < mx && m2 > 0.0);
+    CHECK(load_edited(b, MEAN, bits_of(mean)) == PS_OK); /* unchanged: loads */
+    CHECK(load_edited(b, M2, bits_of(-1.0)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, M2, bits_of(-0.0 - 1e-300)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, M2, bits_of(2048.0 * (mx - mn) * (mx - mn))) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, M2, bits_of(INFINITY)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, M2, bits_of(NAN)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, M2, bits_of(0.0)) == PS_OK); /* possible (a 2-point mix) */
+    CHECK(load_edited(b, MEAN, bits_of(mn - 1.0)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MEAN, bits_of(mx + 1.0)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MEAN, bits_of(nextafter(mx, 0.0))) == PS_OK);
+    CHECK(load_edited(b, MEAN, bits_of(INFINITY)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MEAN, bits_of(NAN)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MN, bits_of(mx + 1.0)) == PS_ERR_CORRUPT); /* min > max */
+    CHECK(load_edited(b, MN, bits_of(NAN)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MX, bits_of(-INFINITY)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, MX, bits_of(INFINITY)) == PS_ERR_CORRUPT); /* finite mean */
+    CHECK(load_edited(b, SUM, bits_of(0.0)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, SUM, bits_of(1e300)) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, NN, 2047) == PS_ERR_CORRUPT); /* n + nan != span */
+    CHECK(load_edited(b, IHI, 1) == PS_ERR_CORRUPT);  /* integer fields of floats */
+    CHECK(load_edited(b, IMIN, 5) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, 36, 5) == PS_ERR_CORRUPT);   /* first_nan: no NaN anywhere */
+    free(b.bytes);
+    ps_moments_free(m);
+
+    /* int32: exact sums and extremes */
+    int32_t *v = malloc(N * sizeof *v);
+    for (int i = 0; i < N; i++)
+        v[i] = (int32_t)(rnd() % 2000) - 1000;
+    m = new_state(PS_INT32, 0, NULL, 0);
+    CHECK(ps_moments_update(m, v, N, 4, 4) == PS_OK);
+    b = serialize(m);
+    CHECK(load_edited(b, IHI, 0) == PS_OK || load_edited(b, IHI, (uint64_t)-1) == PS_OK);
+    CHECK(load_edited(b, S + 64, (uint64_t)1 << 62) == PS_ERR_CORRUPT); /* ilo */
+    CHECK(load_edited(b, IHI, 5) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, IMIN, (uint64_t)INT32_MIN - 1) == PS_ERR_CORRUPT);
+    CHECK(load_edited(b, IMIN, 5000) == PS_ERR_CORRUPT);     /* imin > imax */
+    CHECK(load_edited(b, S + 80, (uint64_t)-3000) == PS_ERR_CORRUPT); /* imax < imin */
+    CHECK(load_edited(b, MN, bits_of(-2000.0)) == PS_ERR_CORRUPT);   /* != (double)imin */
+    CHECK(load_edited(b, M2, bits_of(-5.0)) == PS_ERR_CORRUPT);
+    free(b.bytes);
+    ps_moments_free(m);
+    free(v);
+
+    /* possible extremes: every one loads and saves to the same bytes */
+    const double big = 1.7976931348623157e308;
+    for (int kind = 0; kind < 8; kind++) {
+        for (int i = 0; i < N; i++) {
+            double y = 0.0;
+            switch (kind) {
+            case 0: y = INFINITY; break;
+            case 1: y = -INFINITY; break;
+            case 2: y = i % 2 ? big : -big; break;
+            case 3: y = i < 1500 ? big : 1.0; break;
+            case 4: y = i % 3 ? 1e200 : -1e200; break;
+            case 5: y = i == 7 ? INFINITY : i == 2000 ? -INFINITY : 1.0; break;
+            case 6: y = i < 2040 ? NAN : 2.0; break;
+            default: y = (double)(i / 1024 % 2); break; /* the Popoviciu bound */
+            }
+            x[i] = y;
+        }
+        for (int start = 0; start < 3; start++) {
+            ps_moments *e = new_state(PS_FLOAT64, 0, NULL, start * 1021);
+            CHECK(ps_moments_update(e, x, N, 8, 8) == PS_OK);
+            blob eb = serialize(e);
+            ps_moments *back = NULL;
+            CHECK_CTX(ps_moments_deserialize(&back, eb.bytes, eb.size) == PS_OK,
+                      "extreme data set %d, start %d", kind, start * 1021);
+            if (back) {
+                blob c = serialize(back);
+                CHECK(same_blob(eb, c));
+                free(c.bytes);
+            }
+            ps_moments_free(back);
+            free(eb.bytes);
+            ps_moments_free(e);
+        }
+    }
+    free(x);
+}
+
 int main(int argc, char **argv)
 {
     int fingerprint_only = argc > 1 && strcmp(argv[1], "--fingerprint") == 0;
@@ -437,6 +609,8 @@ int main(int argc, char **argv)
         test_partition_invariance(PS_INT64, 8, (const char *)i64, N);
     }
     test_serialization_fuzz();
+    test_checksum_basis();
+    test_hostile_states();
     test_integers();
     test_nan_inf_constant();
     test_merge_first_nan();

@@ -787,6 +787,75 @@ static void test_corrupt(void)
     }
 }
 
+/* A state of one value: cumvar's M2 and cummean's compensation are 0. */
+static void test_single_value_states(void)
+{
+    for (int kind = PS_CUMMEAN; kind <= PS_CUMVAR; kind++) {
+        ps_stage_params p = params(kind, PS_NAN_OMIT);
+        double x = 5.0, o;
+        int64_t nout;
+        void *st = ps_family_scan.create(&p, 1, 0);
+        ps_family_scan.update(st, &x, 1, &o, &nout);
+        blob b = save_state(&ps_family_scan, st);
+        void *s2 = ps_family_scan.create(&p, 1, 0);
+        CHECK(load_state(&ps_family_scan, s2, b.bytes, b.size) == PS_OK);
+        ps_family_scan.destroy(s2);
+        double bad = 2.5;
+        memcpy(b.bytes + 8, &bad, 8); /* M2 (cumvar) / compensation (cummean) */
+        s2 = ps_family_scan.create(&p, 1, 0);
+        CHECK_CTX(load_state(&ps_family_scan, s2, b.bytes, b.size) == PS_ERR_CORRUPT,
+                  "kind %d", kind);
+        ps_family_scan.destroy(s2);
+        free(b.bytes);
+        ps_family_scan.destroy(st);
+    }
+}
+
+/* ewm var: sum_wt2 between sum_wt**2 / nobs and sum_wt**2. */
+static void test_ewm_weight_sums(void)
+{
+    for (int adjust = 0; adjust < 2; adjust++) {
+        ps_stage_params p = params(PS_EWM_VAR, 0);
+        p.adjust = adjust;
+        p.alpha = 0.2;
+        double x[6] = {1, 4, 2, 8, 5, 7}, o[6];
+        int64_t nout;
+        void *st = ps_family_ewm.create(&p, 1, 0);
+        ps_family_ewm.update(st, x, 6, o, &nout);
+        blob b = save_state(&ps_family_ewm, st);
+        double sw, sw2;
+        memcpy(&sw, b.bytes, 8);
+        memcpy(&sw2, b.bytes + 16, 8);
+        CHECK(sw2 < sw * sw && sw2 > sw * sw / 6.0);
+        const double bad[] = {sw * sw * 1.001, sw * sw / 6.0 * 0.999, -1.0, NAN};
+        for (int k = 0; k < 4; k++) {
+            memcpy(b.bytes + 16, &bad[k], 8);
+            void *s2 = ps_family_ewm.create(&p, 1, 0);
+            CHECK_CTX(load_state(&ps_family_ewm, s2, b.bytes, b.size) == PS_ERR_CORRUPT,
+                      "adjust %d, sum_wt2 %g (sum_wt %g)", adjust, bad[k], sw);
+            ps_family_ewm.destroy(s2);
+        }
+        free(b.bytes);
+        ps_family_ewm.destroy(st);
+    }
+}
+
+/* Widths whose byte counts overflow size_t: create() fails cleanly. */
+static void test_huge_width(void)
+{
+    const ps_family *fams[] = {&ps_family_scan, &ps_family_ewm, &ps_family_block};
+    const int kinds[] = {PS_CUMSUM, PS_EWM_MEAN, PS_RESAMPLE_SUM};
+    for (int f = 0; f < 3; f++) {
+        ps_stage_params p = params(kinds[f], PS_NAN_OMIT);
+        p.alpha = 0.5;
+        p.window = 3;
+        CHECK(fams[f]->create(&p, ((int64_t)1 << 61) + 2, 0) == NULL);
+        CHECK(fams[f]->create(&p, INT64_MAX, 0) == NULL);
+    }
+    CHECK(ps_malloc_n(-1, 8) == NULL);
+    CHECK(ps_malloc_n(((int64_t)1 << 61) + 2, 8) == NULL);
+}
+
 static void test_int64(void)
 {
     int64_t carry[3] = {0, 0, 0}, out[30], bad = 0;
@@ -889,6 +958,9 @@ int main(void)
             }
     test_block_special();
     test_corrupt();
+    test_single_value_states();
+    test_ewm_weight_sums();
+    test_huge_width();
     test_int64();
 
     return report();

@@ -56,6 +56,9 @@ KINDS: dict[str, int] = {
 _NAMES = {code: name for name, code in KINDS.items()}
 _NAN = {"propagate": lib.PS_NAN_PROPAGATE, "omit": lib.PS_NAN_OMIT}
 _F8 = np.dtype(np.float64)
+#: Most values per record (csrc/serial.h PS_MAX_WIDTH): every size the C
+#: code derives from a width stays far from overflow.
+MAX_WIDTH = 2**40
 _PARAM_FIELDS = ("window", "min_count", "ddof", "q", "alpha", "adjust", "ignore_na", "bias")
 
 
@@ -113,7 +116,8 @@ class StageState:
         A C stage name: one of ``StageState.names()``, e.g.
         ``"moving_mean"``, ``"cumsum"``, ``"ewm_mean"``.
     record_shape : tuple of int, default ()
-        Shape of one record; every value of the record is a separate column.
+        Shape of one record; every value of the record is a separate column
+        (at most 2**40 values: ``ValueError`` beyond).
     start : int, default 0
         Global index of the first record this state will see (windows align
         their internal blocks on global indices).
@@ -160,9 +164,14 @@ class StageState:
         if unknown:
             raise TypeError(f"{name}: unexpected parameters {sorted(unknown)}")
         rs = tuple(as_int(s, "record_shape must hold integers", name) for s in record_shape)
-        width = int(np.prod(rs, dtype=np.int64)) if rs else 1
+        if any(s < 0 for s in rs):
+            raise ValueError(f"{name}: record_shape {rs} has a negative size")
+        width = math.prod(rs)  # Python ints: no int64 wrap-around
         if width < 1:
             raise ValueError(f"{name}: records of shape {rs} hold no values")
+        if width > MAX_WIDTH:
+            raise ValueError(f"{name}: records of shape {rs} hold {width} values, more than "
+                             f"the {MAX_WIDTH} (2**40) a stage supports")
         start = as_int(start, "start must be an integer", name)
         p = ffi.new("ps_stage_params *")
         p.kind = KINDS[name]
@@ -170,7 +179,10 @@ class StageState:
         for field, value in params.items():
             setattr(p, field, value)
         out = ffi.new("ps_stage **")
-        check_status(lib.ps_stage_new(out, p, width, start), f"{name}: invalid parameters {params}")
+        status = lib.ps_stage_new(out, p, width, start)
+        if status == lib.PS_ERR_NOMEM:
+            check_status(status, f"{name}: a state for records of shape {rs} with {params}")
+        check_status(status, f"{name}: invalid parameters {params}")
         self._adopt(out[0], name, rs)
 
     def _adopt(self, raw: Any, name: str, record_shape: tuple[int, ...]) -> None:
@@ -309,8 +321,11 @@ class StageState:
         Raises
         ------
         ValueError
-            Truncated, corrupt or unknown-version bytes, or a record shape
-            of another size.
+            Truncated, corrupt or unknown-version bytes, a state no data
+            could produce (checked field by field even when the checksum
+            matches: widths the bytes cannot hold, counts, weights, ...; see
+            the design notes, "What from_bytes guarantees"), or a record
+            shape of another size.
         """
         try:
             raw = bytes(memoryview(data).cast("B"))
@@ -324,7 +339,7 @@ class StageState:
         if record_shape is None:
             record_shape = () if width == 1 else (width,)
         rs = tuple(int(s) for s in record_shape)
-        if int(np.prod(rs, dtype=np.int64)) != width:
+        if any(s < 0 for s in rs) or math.prod(rs) != width:
             raise ValueError(f"StageState.from_bytes: record shape {rs} does not hold {width} values")
         p = ffi.new("ps_stage_params *")
         check_status(lib.ps_stage_get_params(state, p), "StageState.from_bytes")
