@@ -1098,8 +1098,8 @@ class Stream(StageMethods):
         return out if used == len(out) else out[:used].copy()
 
     @_engine_parameters
-    def to_npy(self, path: Any, *, engine: str = "local", workers: int | None = None,
-               partition_size: int | None = None) -> int:
+    def to_npy(self, path: Any, *, force: bool = False, engine: str = "local",
+               workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream to a ``.npy`` file, streaming, atomically.
 
         Records are written as they arrive (memory stays bounded); the
@@ -1113,6 +1113,12 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1124,6 +1130,12 @@ class Stream(StageMethods):
         ------
         FileNotFoundError
             If the directory of `path` does not exist.
+        PermissionError
+            If `path` is write-protected and `force` is False.
+        TypeError
+            For a dtype whose bytes are pointers (``object``).
+        ValueError
+            If `path` is a FIFO (a ``.npy`` header is written last).
 
         Examples
         --------
@@ -1138,11 +1150,12 @@ class Stream(StageMethods):
         from .sinks import NpyWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_npy")
-        return drain(NpyWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
+        return drain(NpyWriter(path, *self._meta(), force=force),
+                     lambda: ordered_chunks(self, options))
 
     @_engine_parameters
-    def to_file(self, path: Any, *, engine: str = "local", workers: int | None = None,
-                partition_size: int | None = None) -> int:
+    def to_file(self, path: Any, *, force: bool = False, engine: str = "local",
+                workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream's raw bytes (C order, its dtype) to a file, atomically.
 
         The counterpart of :func:`~pystream.sources.from_file`: no header,
@@ -1153,6 +1166,12 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1164,6 +1183,10 @@ class Stream(StageMethods):
         ------
         FileNotFoundError
             If the directory of `path` does not exist.
+        PermissionError
+            If `path` is write-protected and `force` is False.
+        TypeError
+            For a dtype whose bytes are pointers (``object``).
 
         Examples
         --------
@@ -1178,11 +1201,12 @@ class Stream(StageMethods):
         from .sinks import RawWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_file")
-        return drain(RawWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
+        return drain(RawWriter(path, *self._meta(), force=force),
+                     lambda: ordered_chunks(self, options))
 
     @_engine_parameters
     def to_text(self, path: Any, fmt: Any = None, delimiter: str = " ",
-                header: str | None = None, *, engine: str = "local",
+                header: str | None = None, *, force: bool = False, engine: str = "local",
                 workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream as numeric text, one line per record, atomically.
 
@@ -1206,6 +1230,12 @@ class Stream(StageMethods):
         header : str, optional
             Written first, each line prefixed with ``"# "`` (read back as
             comments).
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1238,7 +1268,7 @@ class Stream(StageMethods):
         from .sinks import TextWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_text")
-        return drain(TextWriter(path, *self._meta(), fmt, delimiter, header),
+        return drain(TextWriter(path, *self._meta(), fmt, delimiter, header, force=force),
                      lambda: ordered_chunks(self, options))
 
     @_engine_parameters
