@@ -22,6 +22,7 @@ __all__ = [
     "KernelInput",
     "as_array",
     "check_record_values",
+    "read_only",
     "prepare_chunk",
     "check_status",
     "dtype_from_code",
@@ -78,6 +79,30 @@ def kernel_dtype(dtype: np.dtype, where: str = "input") -> np.dtype:
             "(convert with .astype(...) first)"
         )
     return native
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """`a` if it is read-only, else a read-only view of it.
+
+    Sources hand the caller's own arrays to user code (``map`` and
+    ``filter`` functions, ``pipe`` generators, plugin stages and reducers,
+    callbacks) only through such views, so code that writes to its input
+    fails with numpy's "assignment destination is read-only" instead of
+    changing the caller's data.  Views of a read-only array are read-only
+    too, so slicing chunks off it costs nothing more.
+
+    Examples
+    --------
+    >>> x = np.zeros(3)
+    >>> v = read_only(x)
+    >>> v.flags.writeable, x.flags.writeable, np.shares_memory(v, x)
+    (False, True, True)
+    """
+    if not a.flags.writeable:
+        return a
+    v = a.view()
+    v.setflags(write=False)
+    return v
 
 
 def check_record_values(record_shape: tuple[int, ...], where: str) -> int:

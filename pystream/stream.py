@@ -858,6 +858,11 @@ class Stream(StageMethods):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")
         dt = None if dtype is None else np.dtype(dtype)
         rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
+        from .plugins import CheckedGenerator, is_builtin_stage
+
+        out: list[Stream] = []  # the stream made below: its metadata is the declaration
+        if not is_builtin_stage(stage):  # each chunk it yields is checked against it
+            stage = CheckedGenerator(stage, lambda: out[0]._meta(), lambda: out[0]._start)
         src = _StageSource(self, stage, args, kwargs, nonempty=False)
         meta: Meta | Resolver
         if dt is not None and rs is not None:
@@ -870,7 +875,8 @@ class Stream(StageMethods):
                 dt if dt is not None else parent._meta()[0],
                 rs if rs is not None else parent._meta()[1],
             )
-        return self._derive(src=src, fns=(), meta=meta)
+        out.append(self._derive(src=src, fns=(), meta=meta))
+        return out[0]
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:
@@ -903,6 +909,10 @@ class Stream(StageMethods):
         Stages see native byte order only: byte-swapped chunks are converted
         on the way in (one copy per chunk, only for such data).
         """
+        from .plugins import checked_stage
+
+        parent = self
+        stage = checked_stage(stage, lambda: (native_dtype(parent._meta()[0]), parent._meta()[1]))
         src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False, native=True)
         meta: Meta | Resolver
         if self._dtype is not None:

@@ -122,3 +122,182 @@ def test_zero_size_records_still_stream_through_structural_stages():
     s = ps.from_array(np.zeros((4, 0)))
     assert s.to_array().shape == (4, 0)
     assert s.take(2).to_array().shape == (2, 0)
+
+
+# --------------------------------------------------------------------------- plugin stages
+
+
+class _Declares:
+    """A plugin-style stage that declares float64 records of the input's shape
+    and yields what `make` makes of each input chunk from the `bad_from`-th on."""
+
+    name = "liar"
+
+    def __init__(self, make, bad_from=0, meta=None):
+        self.make = make
+        self.bad_from = bad_from
+        self.meta = meta
+
+    def output_meta(self, dtype, record_shape):
+        return self.meta if self.meta is not None else (np.dtype(np.float64), tuple(record_shape))
+
+    def __call__(self, chunks, start=0):
+        for i, c in enumerate(chunks):
+            yield self.make(c) if i >= self.bad_from else c.astype(np.float64)
+
+
+class _DeclaresWithPush(_Declares):
+    def push(self, start=0):
+        stage = self
+
+        class P:
+            done, error, i = False, None, 0
+
+            def send(self, chunk):
+                self.i += 1
+                return [stage.make(chunk) if self.i > stage.bad_from else chunk.astype(np.float64)]
+
+            def close(self):
+                return []
+
+        return P()
+
+
+_BROKEN = {
+    "int32": (lambda c: c.astype(np.int32), TypeError, "dtype int32, but the stage declared float64"),
+    "shape": (lambda c: np.stack([c, c], 1).astype(float), ValueError, r"records of shape \(2,\)"),
+    "list": (lambda c: c.tolist(), TypeError, "is a list, not a numpy array"),
+    "str": (lambda c: "abc", TypeError, "is a str, not a numpy array"),
+    "None": (lambda c: None, TypeError, "is a NoneType, not a numpy array"),
+    "scalar": (lambda c: np.float64(1.0), TypeError, "is a float64, not a numpy array"),
+    "0-d": (lambda c: np.array(1.0), ValueError, "is 0-d"),
+    "masked": (lambda c: np.ma.masked_array(c.astype(float)), TypeError, "masked"),
+}
+
+
+def _terminals(s):
+    return {"to_array": s.to_array, "describe": s.describe, "sum": s.sum,
+            "quantile": lambda: s.quantile(0.5, method="kll")}
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN))
+def test_a_plugin_stage_that_breaks_its_declaration_is_named(case):
+    # describe() reported an int32 count for a declared float64 stream, lists
+    # and None failed deep inside with AttributeError.
+    make, exc, match = _BROKEN[case]
+    x = np.arange(12.0)
+    for name, run in _terminals(ps.from_array(x, chunk_size=4)._add_stage(_Declares(make, 1))).items():
+        with pytest.raises(exc, match=rf"stage 'liar': its output chunk at global record 4 .*{match}"):
+            run()
+
+
+@pytest.mark.parametrize("case", sorted(_BROKEN))
+def test_a_pipe_generator_that_breaks_its_declaration_is_named(case):
+    make, exc, match = _BROKEN[case]
+
+    def gen(chunks):
+        for i, c in enumerate(chunks):
+            yield make(c) if i else c.astype(np.float64)
+
+    s = ps.from_array(np.arange(12.0), chunk_size=5).pipe(gen)
+    for run in _terminals(s).values():
+        with pytest.raises(exc, match=rf"stage 'gen': its output chunk at global record 5 .*{match}"):
+            run()
+
+
+def test_a_pipe_generator_may_declare_what_it_yields():
+    def to_int(chunks):
+        for c in chunks:
+            yield c.astype(np.int32)
+
+    s = ps.from_array(np.arange(6.0), chunk_size=4).pipe(to_int, dtype=np.int32)
+    assert s.sum() == 15 and s.describe().dtype == np.int32
+    with pytest.raises(TypeError, match="dtype int32, but the stage declared float64"):
+        ps.from_array(np.arange(6.0)).pipe(to_int).describe()
+
+
+@pytest.mark.parametrize("case", ["int32", "list", "shape"])
+@pytest.mark.parametrize("cls", [_Declares, _DeclaresWithPush])
+def test_push_mode_checks_plugin_stages_too(case, cls):
+    make, exc, match = _BROKEN[case]
+    sink = ps.pipeline()._add_stage(cls(make, 1)).push(dtype=np.float64)
+    sink.send(np.arange(3.0))
+    with pytest.raises(exc, match=rf"stage 'liar': its output chunk at global record 3 .*{match}"):
+        sink.send(np.arange(3.0))
+
+
+def test_the_threads_engine_checks_plugin_stages_too():
+    make, exc, match = _BROKEN["int32"]
+    s = ps.from_array(np.arange(4000.0), chunk_size=100)._add_stage(_Declares(make, 3))
+    with pytest.raises(exc, match=match):
+        s.sum(engine="threads", workers=2)
+
+
+@pytest.mark.parametrize("meta,match", [
+    (None, "output_meta must return"), ((None, ()), "dtype None"),
+    ((np.float64, "x"), "record shape"), ((object, ()), "Python objects"),
+])
+def test_a_broken_output_meta_is_named_when_the_stage_is_added(meta, match):
+    class Broken(_Declares):
+        def output_meta(self, dtype, record_shape):
+            return meta
+
+    with pytest.raises(TypeError, match=rf"stage 'liar'.*{match}"):
+        ps.from_array(np.arange(3.0))._add_stage(Broken(None))
+
+
+def test_a_good_plugin_stage_passes_and_empty_chunks_are_dropped():
+    def make(c):
+        return c[:0].astype(np.float32)  # empty, even of another dtype: dropped
+
+    out = ps.from_array(np.arange(10.0), chunk_size=3)._add_stage(_Declares(make, 2)).to_array()
+    np.testing.assert_array_equal(out, np.arange(6.0))
+
+
+def test_builtin_stages_are_not_wrapped():
+    from pystream.plugins import CheckedStage
+
+    s = ps.from_array(np.arange(5.0))
+    assert not isinstance(s.moving_mean(2)._src.stage, CheckedStage)
+    assert not isinstance(s.cumsum()._src.stage, CheckedStage)
+    assert isinstance(s._add_stage(_Declares(None))._src.stage, CheckedStage)
+
+
+# --------------------------------------------------------------------------- user code and user data
+
+
+class _Mutates(_Declares):
+    name = "mutates"
+
+    def __call__(self, chunks, start=0):
+        for c in chunks:
+            c *= 2          # breaks the protocol: "leave its input alone"
+            yield c
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: ps.from_array(x, chunk_size=4),
+    lambda x: ps.from_chunks([x[:4], x[4:]]),
+])
+def test_user_code_cannot_write_to_the_callers_array(make):
+    x = np.arange(10.0)
+    runs = [
+        lambda s: s._add_stage(_Mutates(None)).to_array(),
+        lambda s: s.pipe(_Mutates(None).__call__).to_array(),
+        lambda s: s.map(lambda c: np.negative(c, out=c)).to_array(),
+        lambda s: s.filter(lambda c: np.greater(c.sort(), 0)).to_array(),
+        lambda s: s.to_callback(lambda c: c.fill(0)),
+    ]
+    for run in runs:
+        with pytest.raises(ValueError, match="read-only"):
+            run(make(x))
+    np.testing.assert_array_equal(x, np.arange(10.0))  # was doubled through from_array
+    assert x.flags.writeable                            # the caller's array is untouched
+
+
+def test_pushed_chunks_are_read_only_for_the_stages():
+    x = np.arange(4.0)
+    sink = ps.pipeline().map(lambda c: np.negative(c, out=c)).push()
+    with pytest.raises(ValueError, match="read-only"):
+        sink.send(x)
+    np.testing.assert_array_equal(x, np.arange(4.0))
