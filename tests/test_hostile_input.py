@@ -301,3 +301,14 @@ def test_pushed_chunks_are_read_only_for_the_stages():
     with pytest.raises(ValueError, match="read-only"):
         sink.send(x)
     np.testing.assert_array_equal(x, np.arange(4.0))
+
+
+def test_a_map_function_returning_a_lying_subclass_is_read_from_its_buffer():
+    namespace: dict = {}
+    exec(_LIAR, namespace)
+    liar = namespace["Liar"]
+    out = ps.from_array(np.arange(6.0), chunk_size=4).map(lambda c: (c * 2).view(liar))
+    np.testing.assert_array_equal(out.to_array(), np.arange(6.0) * 2)
+    assert out.sum() == 30.0
+    kept = ps.from_array(np.arange(6.0)).filter(lambda c: (c > 2).view(liar)).to_array()
+    np.testing.assert_array_equal(kept, [3.0, 4.0, 5.0])
