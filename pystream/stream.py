@@ -818,7 +818,13 @@ class Stream(StageMethods):
 
         This is how stateful stages (windows, scans, plugins) plug in: the
         stage receives the iterator of this stream's chunks and yields new
-        chunks.  Empty chunks it yields are dropped.
+        chunks.  Empty chunks it yields are dropped.  Every other chunk is
+        checked against the declared `dtype` and `record_shape` (unless the
+        stage is one of pystream's own): a chunk that is not an ndarray, or
+        of another dtype or record shape, raises an error naming the stage
+        and the chunk's global record offset.  The chunks the stage
+        receives may be read-only (views of the caller's arrays): it must
+        not write to them.
 
         Parameters
         ----------
@@ -839,7 +845,11 @@ class Stream(StageMethods):
         Raises
         ------
         TypeError
-            If `stage` is not callable.
+            If `stage` is not callable; during iteration, if it yields
+            something that is not an ndarray, or a chunk of another dtype.
+        ValueError
+            During iteration, if it yields a 0-d array or records of another
+            shape than `record_shape`.
 
         Examples
         --------
