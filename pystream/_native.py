@@ -175,8 +175,8 @@ def as_array(data: Any, where: object = "input") -> np.ndarray:
     --------
     >>> as_array([1, 2]).dtype.kind
     'i'
-    >>> as_array(np.matrix([[1.0, 2.0]])).__class__.__name__
-    'ndarray'
+    >>> as_array(bytearray(b"ab")).tolist()
+    [97, 98]
     """
     if type(data) is np.ndarray:
         return data
