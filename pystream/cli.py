@@ -327,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output format (default: npy for a .npy OUTPUT, raw for other "
                           "files, stream for standard output); npy needs a file, stream "
                           "standard output; raw is bare records")
+    out.add_argument("--force", action="store_true",
+                     help="replace OUTPUT even if it is write-protected (refused by default)")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="print what was written (records, dtype, record shape) on stderr")
     _add_input_options(r)
@@ -1339,11 +1341,11 @@ def _dtype_arg(dt: np.dtype) -> str:
 
 
 def _write(stream: Any, path: str | None, fmt: str, stdout: Any,
-           engine: dict[str, Any]) -> int:
+           engine: dict[str, Any], force: bool = False) -> int:
     """Write the records of `stream`; returns their number."""
     if path is not None:
         sink = stream.to_npy if fmt == "npy" else stream.to_file
-        return sink(path, **engine)
+        return sink(path, force=force, **engine)
     out = getattr(stdout, "buffer", None)
     if out is None:
         raise CLIError("standard output does not accept binary data; give -o FILE")
@@ -1378,7 +1380,7 @@ def cmd_run(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         try:
             stream = inp.stream.map(_Ticker(inp, bar)) if bar is not None else inp.stream
             stream = _apply_stages(stream, specs)
-            n = _write(stream, path, fmt, stdout, engine)
+            n = _write(stream, path, fmt, stdout, engine, force=args.force)
         finally:
             if bar is not None:
                 bar.close()

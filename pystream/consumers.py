@@ -367,22 +367,24 @@ def _to_array() -> Maker:
     return lambda meta, start: ArrayConsumer(meta)
 
 
-def _to_npy(path: Any) -> Maker:
+def _to_npy(path: Any, *, force: bool = False) -> Maker:
 
     target = check_target(path, "to_npy")
-    return lambda meta, start: WriterConsumer(NpyWriter(target, *meta))
+    return lambda meta, start: WriterConsumer(NpyWriter(target, *meta, force=force))
 
 
-def _to_file(path: Any) -> Maker:
+def _to_file(path: Any, *, force: bool = False) -> Maker:
 
     target = check_target(path, "to_file")
-    return lambda meta, start: WriterConsumer(RawWriter(target, *meta))
+    return lambda meta, start: WriterConsumer(RawWriter(target, *meta, force=force))
 
 
-def _to_text(path: Any, fmt: Any = None, delimiter: str = " ", header: str | None = None) -> Maker:
+def _to_text(path: Any, fmt: Any = None, delimiter: str = " ", header: str | None = None,
+             *, force: bool = False) -> Maker:
 
     target = check_target(path, "to_text")
-    return lambda meta, start: WriterConsumer(TextWriter(target, *meta, fmt, delimiter, header))
+    return lambda meta, start: WriterConsumer(TextWriter(target, *meta, fmt, delimiter, header,
+                                                         force=force))
 
 
 def _to_callback(func: Callable[[np.ndarray], Any]) -> Maker:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._native import read_only
 from .consumers import TERMINALS, Consumer, Maker, terminal_maker
 from .push import ChainConsumer, PushError, TeeConsumer, compile_steps
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
@@ -645,6 +646,8 @@ class PushSink:
             chunk = data                     # a chunk as it should be: no conversion
         else:
             chunk = self._as_chunk(data)
+        if chunk.flags.writeable:            # the caller's array: stages must not write to it
+            chunk = read_only(chunk)
         if self._consumer is None:
             self._dtype = chunk.dtype
             self._record_shape = tuple(chunk.shape[1:])

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._native import check_status, dtype_from_code, ffi, lib, prepare_chunk
+from ._native import as_array, check_status, dtype_from_code, ffi, lib, prepare_chunk
 
 __all__ = ["DEFAULT_QUANTILES", "Moments", "Description", "NAN_POLICIES", "check_ddof",
            "check_nan_policy", "format_quantile", "format_statistic", "quantile_label"]
@@ -448,12 +448,14 @@ class Moments:
         Raises
         ------
         TypeError
-            Unsupported dtype, or a dtype other than the stream's.
+            Unsupported dtype, or a dtype other than the stream's; input
+            that is not an array of numbers.
         ValueError
-            0-d input, or a record shape other than the stream's.
+            A record shape other than the stream's, or records that hold
+            no values.  (A 0-d array is one scalar record, as in the
+            sketches.)
         """
-        if not isinstance(chunk, np.ndarray):
-            chunk = np.asarray(chunk)
+        chunk = as_array(chunk, "Moments.update")  # geometry from the buffer
         if not self._lock.acquire(False):
             _Owned(self._lock, "Moments.update").__enter__()  # raises the busy error
         try:

@@ -38,6 +38,7 @@ from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
     read_records,
 )
 from ._config import default_chunk_size
+from ._native import read_only
 from .stages.structural import check_count, normalize_record_shape
 from .engines.access import RandomAccess, array_chunks
 from .stream import Stream, _CallableSource, _OneShotSource
@@ -122,7 +123,10 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     Returns
     -------
     Stream
-        A re-iterable stream whose chunks are the views ``a[i:i + chunk_size]``.
+        A re-iterable stream whose chunks are the views ``a[i:i + chunk_size]``,
+        read-only: a ``map`` function, ``pipe`` generator, plugin stage or
+        callback that writes to its input gets numpy's "assignment
+        destination is read-only" error instead of changing `a`.
 
     Raises
     ------
@@ -149,7 +153,7 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     if not isinstance(a, np.ndarray):
         a = np.asarray(a)
     elif type(a) is not np.ndarray:
-        a = a.view(np.ndarray)
+        a = np.asarray(a)  # a base-class view whose geometry comes from the buffer
     if a.ndim == 0:
         raise ValueError(
             f"from_array: a 0-d array (a single value, {a!r}) has no records; pass an array "
@@ -159,7 +163,7 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
         raise TypeError(f"from_array: object arrays are not supported (dtype {a.dtype})")
     rs = tuple(a.shape[1:])
     cs = _chunk_size(chunk_size, a.dtype, rs, "from_array")
-    arr = a
+    arr = read_only(a)  # chunks are read-only views: user code cannot write to `a`
 
     def chunks() -> Iterator[np.ndarray]:
         n = len(arr)
@@ -294,7 +298,7 @@ def _validated_chunks(
                 f"records of shape {c.shape[1:]}, expected record shape {record_shape}"
             )
         offset += len(c)
-        yield c
+        yield read_only(c)  # the caller's array: user code downstream must not write to it
 
 
 def from_chunks(

@@ -818,7 +818,13 @@ class Stream(StageMethods):
 
         This is how stateful stages (windows, scans, plugins) plug in: the
         stage receives the iterator of this stream's chunks and yields new
-        chunks.  Empty chunks it yields are dropped.
+        chunks.  Empty chunks it yields are dropped.  Every other chunk is
+        checked against the declared `dtype` and `record_shape` (unless the
+        stage is one of pystream's own): a chunk that is not an ndarray, or
+        of another dtype or record shape, raises an error naming the stage
+        and the chunk's global record offset.  The chunks the stage
+        receives may be read-only (views of the caller's arrays): it must
+        not write to them.
 
         Parameters
         ----------
@@ -839,7 +845,11 @@ class Stream(StageMethods):
         Raises
         ------
         TypeError
-            If `stage` is not callable.
+            If `stage` is not callable; during iteration, if it yields
+            something that is not an ndarray, or a chunk of another dtype.
+        ValueError
+            During iteration, if it yields a 0-d array or records of another
+            shape than `record_shape`.
 
         Examples
         --------
@@ -858,6 +868,11 @@ class Stream(StageMethods):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")
         dt = None if dtype is None else np.dtype(dtype)
         rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
+        from .plugins import CheckedGenerator, is_builtin_stage
+
+        out: list[Stream] = []  # the stream made below: its metadata is the declaration
+        if not is_builtin_stage(stage):  # each chunk it yields is checked against it
+            stage = CheckedGenerator(stage, lambda: out[0]._meta(), lambda: out[0]._start)
         src = _StageSource(self, stage, args, kwargs, nonempty=False)
         meta: Meta | Resolver
         if dt is not None and rs is not None:
@@ -870,7 +885,8 @@ class Stream(StageMethods):
                 dt if dt is not None else parent._meta()[0],
                 rs if rs is not None else parent._meta()[1],
             )
-        return self._derive(src=src, fns=(), meta=meta)
+        out.append(self._derive(src=src, fns=(), meta=meta))
+        return out[0]
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:
@@ -903,6 +919,10 @@ class Stream(StageMethods):
         Stages see native byte order only: byte-swapped chunks are converted
         on the way in (one copy per chunk, only for such data).
         """
+        from .plugins import checked_stage
+
+        parent = self
+        stage = checked_stage(stage, lambda: (native_dtype(parent._meta()[0]), parent._meta()[1]))
         src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False, native=True)
         meta: Meta | Resolver
         if self._dtype is not None:
@@ -1098,8 +1118,8 @@ class Stream(StageMethods):
         return out if used == len(out) else out[:used].copy()
 
     @_engine_parameters
-    def to_npy(self, path: Any, *, engine: str = "local", workers: int | None = None,
-               partition_size: int | None = None) -> int:
+    def to_npy(self, path: Any, *, force: bool = False, engine: str = "local",
+               workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream to a ``.npy`` file, streaming, atomically.
 
         Records are written as they arrive (memory stays bounded); the
@@ -1113,6 +1133,12 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1124,6 +1150,12 @@ class Stream(StageMethods):
         ------
         FileNotFoundError
             If the directory of `path` does not exist.
+        PermissionError
+            If `path` is write-protected and `force` is False.
+        TypeError
+            For a dtype whose bytes are pointers (``object``).
+        ValueError
+            If `path` is a FIFO (a ``.npy`` header is written last).
 
         Examples
         --------
@@ -1138,11 +1170,12 @@ class Stream(StageMethods):
         from .sinks import NpyWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_npy")
-        return drain(NpyWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
+        return drain(NpyWriter(path, *self._meta(), force=force),
+                     lambda: ordered_chunks(self, options))
 
     @_engine_parameters
-    def to_file(self, path: Any, *, engine: str = "local", workers: int | None = None,
-                partition_size: int | None = None) -> int:
+    def to_file(self, path: Any, *, force: bool = False, engine: str = "local",
+                workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream's raw bytes (C order, its dtype) to a file, atomically.
 
         The counterpart of :func:`~pystream.sources.from_file`: no header,
@@ -1153,6 +1186,12 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1164,6 +1203,10 @@ class Stream(StageMethods):
         ------
         FileNotFoundError
             If the directory of `path` does not exist.
+        PermissionError
+            If `path` is write-protected and `force` is False.
+        TypeError
+            For a dtype whose bytes are pointers (``object``).
 
         Examples
         --------
@@ -1178,11 +1221,12 @@ class Stream(StageMethods):
         from .sinks import RawWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_file")
-        return drain(RawWriter(path, *self._meta()), lambda: ordered_chunks(self, options))
+        return drain(RawWriter(path, *self._meta(), force=force),
+                     lambda: ordered_chunks(self, options))
 
     @_engine_parameters
     def to_text(self, path: Any, fmt: Any = None, delimiter: str = " ",
-                header: str | None = None, *, engine: str = "local",
+                header: str | None = None, *, force: bool = False, engine: str = "local",
                 workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream as numeric text, one line per record, atomically.
 
@@ -1206,6 +1250,12 @@ class Stream(StageMethods):
         header : str, optional
             Written first, each line prefixed with ``"# "`` (read back as
             comments).
+        force : bool, default False
+            Replace `path` even if it is write-protected (no write permission
+            bit); by default such a file is refused.  An existing file keeps
+            its permission bits and owner, a symbolic link is written through
+            to its file, and a FIFO or device (``/dev/null``) is written
+            directly, without atomicity (see :doc:`/sinks`).
         {engine_parameters}
 
         Returns
@@ -1238,7 +1288,7 @@ class Stream(StageMethods):
         from .sinks import TextWriter, drain
 
         options = check_engine(engine, workers, partition_size, "to_text")
-        return drain(TextWriter(path, *self._meta(), fmt, delimiter, header),
+        return drain(TextWriter(path, *self._meta(), fmt, delimiter, header, force=force),
                      lambda: ordered_chunks(self, options))
 
     @_engine_parameters

@@ -1,7 +1,7 @@
 """The code on the documentation's narrative pages runs and says what it claims.
 
 Every ``.. code-block:: python`` of the home page, getting started, how it
-works, engines and push is executed in order in one namespace, in a
+works, engines, push and sinks is executed in order in one namespace, in a
 directory where the files they read (``big.npy``, ``sensor.npy``,
 ``signal.f32``, ``log.csv``) exist, so a snippet that fails or an
 ``assert`` that does not hold fails here.  (The comparison page's snippets
@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst", "engines.rst", "push.rst")
+PAGES = ("index.rst", "getting_started.rst", "how_it_works.rst", "engines.rst", "push.rst",
+         "sinks.rst")
 BLOCK = re.compile(r"^\.\. code-block:: python\n((?:\n|   .*\n)+)", re.M)
 
 

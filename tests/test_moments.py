@@ -987,8 +987,8 @@ def test_update_rejects_bad_input_and_keeps_state():
     bad = [
         (np.arange(3, dtype=np.int64), TypeError),       # other dtype
         (np.zeros((3, 2)), ValueError),                  # other record shape
-        (np.float64(1.0), ValueError),                   # 0-d
-        (np.array(1.0), ValueError),
+        (np.float32(1.0), TypeError),                    # 0-d (one record) of another dtype
+        (None, TypeError),
         (np.zeros(3, dtype=np.complex128), TypeError),
         (np.array(["a", "b"]), TypeError),
         (np.array([1, "a"], dtype=object), TypeError),

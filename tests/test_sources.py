@@ -111,7 +111,8 @@ def test_from_chunks_list_is_reiterable() -> None:
     assert not s.one_shot
     np.testing.assert_array_equal(s.to_array(), np.arange(5.0))
     np.testing.assert_array_equal(s.to_array(), np.arange(5.0))
-    assert next(iter(s)) is parts[0]  # no copies
+    first = next(iter(s))  # no copies: a read-only view of the caller's chunk
+    assert first.base is parts[0] and not first.flags.writeable
 
 
 def test_from_chunks_generator_is_one_shot_and_peek_keeps_first_chunk() -> None:

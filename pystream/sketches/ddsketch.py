@@ -61,7 +61,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
+from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
 from ..reducers import _Owned
 from ._cstate import deserialize, serialize
 
@@ -342,8 +342,7 @@ class DDSketch:
         >>> s.count, s.min, s.max
         (10, 0.0, 9.0)
         """
-        if not isinstance(chunk, np.ndarray):
-            chunk = np.asarray(chunk)
+        chunk = as_array(chunk, "DDSketch.update")  # geometry from the buffer
         kernel_dtype(chunk.dtype, "DDSketch.update")
         if chunk.ndim == 0:
             chunk = chunk.reshape(1)

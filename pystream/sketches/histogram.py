@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._native import check_status, ffi, kernel_dtype, lib, prepare_chunk
+from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
 from ..reducers import _Owned
 from ._cstate import deserialize, serialize
 
@@ -712,7 +712,7 @@ class Histogram:
         if isinstance(chunk, np.ma.MaskedArray):
             raise TypeError("Histogram.update: masked arrays are not supported (the mask "
                             "would be ignored); use a.compressed()")
-        a = chunk if isinstance(chunk, np.ndarray) else np.asarray(chunk)
+        a = as_array(chunk, "Histogram.update")  # geometry from the buffer
         kernel_dtype(a.dtype, "Histogram.update")  # refuses non-numeric dtypes
         dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
         with _Owned(self._lock, "Histogram.update"):

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from .._native import check_status, ffi, lib, prepare_chunk
+from .._native import as_array, check_status, ffi, lib, prepare_chunk
 from ..reducers import _Owned
 
 __all__ = ["KLLSketch", "BLOCK_SIZE"]
@@ -454,8 +454,7 @@ class KLLSketch:
         >>> s.count, s.nan_count, s.max, s.stop
         (11, 1, 20.0, 12)
         """
-        if not isinstance(chunk, np.ndarray):
-            chunk = np.asarray(chunk)
+        chunk = as_array(chunk, "KLLSketch.update")  # geometry from the buffer
         with _Owned(self._lock, "KLLSketch.update"):
             if chunk.size == 0:
                 prepare_chunk(chunk.reshape(0), "KLLSketch.update")  # dtype check

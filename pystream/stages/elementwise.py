@@ -171,7 +171,7 @@ class MapFn:
         """
         out = self.func(chunk)
         if (
-            out.__class__ is not _ndarray
+            type(out) is not _ndarray  # not .__class__, which a subclass may fake
             or out.dtype is not self.dtype
             or out.ndim != self.ndim
             or out.shape[0] != chunk.shape[0]
@@ -194,7 +194,7 @@ class MapFn:
         elif type(out) is not np.ndarray:
             if isinstance(out, np.ma.MaskedArray):
                 raise TypeError(f"map: {name} returned a masked array; return a plain ndarray")
-            out = out.view(np.ndarray)
+            out = np.asarray(out)  # geometry from the buffer, not the subclass's attributes
         if out.ndim == 0 or out.shape[0] != k:
             raise ValueError(
                 f"map: {name} turned a chunk of {k} records into an array of shape {out.shape}; "
@@ -272,7 +272,7 @@ class FilterFn:
         array([2, 3])
         """
         mask = self.predicate(chunk)
-        if mask.__class__ is not _ndarray or mask.dtype is not _BOOL or mask.shape != chunk.shape[:1]:
+        if type(mask) is not _ndarray or mask.dtype is not _BOOL or mask.shape != chunk.shape[:1]:
             mask = self._check(mask, chunk)
         return chunk[mask]
 

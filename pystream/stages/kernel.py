@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._buffers import BufferPool
-from .._native import check_status, ffi, kernel_dtype, lib
+from .._native import as_array, check_record_values, check_status, ffi, kernel_dtype, lib
 from ..reducers import _Owned, check_nan_policy
 from .push import drive
 from .structural import as_int, first_nan_record, nan_error
@@ -235,9 +235,10 @@ class StageState:
 
         Parameters
         ----------
-        chunk : ndarray
+        chunk : array_like
             Shape ``(k, *record_shape)`` of any real dtype (converted to
-            float64).
+            float64); lists and other array-likes are converted as by
+            :func:`numpy.asarray`, and a 0-d array is one scalar record.
         buffer : ndarray of uint8, optional
             Scratch memory of at least ``8 * k * width`` bytes to hold the
             output (which is then a view of it); default: a new array.
@@ -248,6 +249,10 @@ class StageState:
             float64, shape ``(m, *record_shape)``: ``m == k`` for all
             stages but block reductions.
         """
+        if type(chunk) is not np.ndarray or not chunk.ndim:  # geometry from the buffer
+            chunk = as_array(chunk, _At(self))
+            if not chunk.ndim:
+                chunk = chunk.reshape(1)  # one scalar record
         if (type(chunk) is np.ndarray and chunk.dtype == _F8 and chunk.ndim == 1
                 and self._width == 1 and chunk.flags.c_contiguous and chunk.flags.aligned):
             rows = chunk  # the common case, without any conversion
@@ -382,8 +387,10 @@ class KernelStage:
     nan_policy: str
 
     def output_meta(self, dtype: np.dtype, record_shape: tuple[int, ...]) -> tuple[np.dtype, tuple[int, ...]]:
-        """float64 records of the input's shape; refuses non-numeric dtypes."""
+        """float64 records of the input's shape; refuses non-numeric dtypes and
+        records that hold no values."""
         kernel_dtype(dtype, self.name)
+        check_record_values(record_shape, self.name)
         return np.dtype(np.float64), tuple(record_shape)
 
     def state(self, record_shape: tuple[int, ...] = (), start: int = 0) -> StageState:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._native import check_status, ffi, kernel_dtype, lib
+from .._native import check_record_values, check_status, ffi, kernel_dtype, lib
 from ..reducers import check_ddof, check_nan_policy
 from .kernel import KernelStage
 from .windows import DEFAULT_DDOF
@@ -71,6 +71,7 @@ class Scan(KernelStage):
     def output_meta(self, dtype: np.dtype, record_shape: tuple[int, ...]) -> tuple[np.dtype, tuple[int, ...]]:
         """int64 for integer/bool cumsum and cumprod (exact), float64 otherwise."""
         kernel_dtype(dtype, self.name)
+        check_record_values(record_shape, self.name)
         if self._exact_int(dtype):
             return np.dtype(np.int64), tuple(record_shape)
         return np.dtype(np.float64), tuple(record_shape)
