@@ -109,6 +109,8 @@ def test_a_0d_array_is_one_scalar_record_for_every_state():
     lambda s: s.sum(), lambda s: s.mean(), lambda s: s.describe(),
     lambda s: s.moving_sum(2), lambda s: s.moving_median(3), lambda s: s.cumsum(),
     lambda s: s.cummean(), lambda s: s.ewm_mean(alpha=0.5),
+    lambda s: s.quantile(0.5), lambda s: s.quantile([0.1, 0.9], method="relative"),
+    lambda s: s.histogram(),
 ])
 def test_zero_size_records_are_refused_whatever_the_record_count(shape, op):
     # moving_sum on zeros((0, 0)) gave an empty array while sum() raised.

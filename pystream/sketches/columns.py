@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._native import check_record_values
+
 #: alpha of the relative-error sketch of ``describe(quantile_method="relative")``
 #: and the default of ``quantile(method="relative")``.
 DESCRIBE_ALPHA = 0.01
@@ -173,7 +175,7 @@ class ColumnQuantiles:
         return self
 
     def update(self, chunk: np.ndarray) -> None:
-        width = int(np.prod(chunk.shape[1:], dtype=np.int64))
+        width = check_record_values(chunk.shape[1:], "quantile")
         if self.sketches is None:
             self.sketches = [self.make(self.start) for _ in range(width)]
         if chunk.ndim == 1:
@@ -192,7 +194,7 @@ class ColumnQuantiles:
         sketches = self.sketches
         if sketches is None:                  # no chunk at all
             sketches = [self.make(self.start)
-                        for _ in range(int(np.prod(record_shape, dtype=np.int64)))]
+                        for _ in range(check_record_values(record_shape, "quantile"))]
         qa = np.asarray(q, dtype=np.float64)
         out = np.stack([np.asarray(s.quantile(qa), dtype=np.float64) for s in sketches], axis=-1)
         if nan_policy == "propagate":
