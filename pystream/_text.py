@@ -1,0 +1,336 @@
+"""Text input for :func:`pystream.from_text`: read lines in blocks, check, parse.
+
+One job: turn a text source (path, ``.gz`` path, pipe, stdin, file object or
+iterable of lines) into float (or other numeric) chunks, with every error
+naming the input and the line.
+
+* Reading: binary sources are read a block of lines at a time, joined and
+  decoded once per block (a decoding error names the line and the byte
+  offset).  Every source is read once, sequentially (no seek, no reopen),
+  so pipes and FIFOs work.
+* Parsing: :func:`numpy.loadtxt` (numpy's C tokenizer) with ``quotechar``,
+  once per block.  With `usecols`, the block is parsed with a structured
+  dtype that has one field per column of the file (the columns not asked
+  for are stored as 1-character strings), so numpy checks the number of
+  fields of *every* row, and quoted fields (with the delimiter, doubled
+  quotes or comment characters inside) are tokenized, not split.
+* A quoted field that does not close on its line (an unterminated quote,
+  or a line break inside quotes) is refused: numpy would silently swallow
+  the following lines into it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import re
+import sys
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TextParser", "read_blocks", "source_name"]
+
+# numpy's messages, rewritten with our line numbers and 0-based columns.
+_CONVERT_RE = re.compile(r"could not convert string (.*) to (\S+) at row \d+, column (\d+)\.?$", re.S)
+_CHANGED_RE = re.compile(r"the number of columns changed from \d+ to (\d+) at row \d+")
+_REQUIRES_RE = re.compile(r"the dtype passed requires \d+ columns but (\d+) were found at row \d+")
+_ROW_RE = re.compile(r",? at row \d+")
+
+
+def source_name(obj: Any) -> str:
+    """How errors name a text source: a path's repr, ``<stdin>``, a file's ``.name``."""
+    if obj is sys.stdin or (isinstance(obj, str) and obj == "-"):
+        return "<stdin>"
+    name = getattr(obj, "name", None)
+    if isinstance(name, bytes):
+        name = name.decode(errors="replace")
+    if isinstance(name, str) and name:
+        return name if name.startswith("<") and name.endswith(">") else repr(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        return f"<file descriptor {name}>"
+    buf = getattr(obj, "buffer", None)  # a TextIOWrapper around a named binary file
+    if buf is not None and buf is not obj:
+        inner = source_name(buf)
+        if not inner.startswith("<unnamed"):
+            return inner
+    kind = "file object" if hasattr(obj, "read") else "iterable of lines"
+    return f"<unnamed {type(obj).__name__} {kind}>"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _open_binary(path: str) -> Any:
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # noqa: SIM115 -- closed by the caller
+    return open(path, "rb")  # noqa: SIM115 -- closed by the caller
+
+
+def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = first_line + data.count(b"\n", 0, e.start)
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1)
+        bad = data[e.start:e.end]
+        hint = ("; pass encoding= (e.g. encoding='latin-1' or 'cp1252') if the file is in "
+                "another encoding") if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else ""
+        raise ValueError(
+            f"from_text: {name}, line {line}: not valid {encoding} at byte offset {offset + e.start} "
+            f"(byte {col} of the line, 0-based: {bad!r}, {e.reason}){hint}"
+        ) from None
+
+
+def _split(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()  # after the last "\n"
+    return lines
+
+
+def read_blocks(
+    source: Any, path: str | None, name: str, block_lines: int, skiprows: int, encoding: str
+) -> Iterator[tuple[list[str], int]]:
+    """Yield ``(lines, number of the first line)`` blocks of at most `block_lines` lines.
+
+    `path` is the file to open (None for stdin, file objects and
+    iterables).  Lines are ``str`` (binary input decoded with `encoding`);
+    their terminators may or may not be kept.  The source is read once,
+    front to back.
+    """
+    gz = path is not None and path.endswith(".gz")
+    if path is not None:
+        f: Any = _open_binary(path)
+        it: Iterator[Any] = iter(f)
+        close: Callable[[], None] = f.close
+    else:
+        src = source
+        if isinstance(source, str) and source == "-":
+            src = getattr(sys.stdin, "buffer", sys.stdin)
+        it, close = iter(src), (lambda: None)
+    try:
+        yield from _blocks(it, name, block_lines, skiprows, encoding)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        if not gz:
+            raise
+        raise ValueError(f"from_text: {name}: corrupted or truncated gzip data ({e})") from e
+    finally:
+        close()
+
+
+def _blocks(it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str) -> Iterator[tuple[list[str], int]]:
+    line_no, offset = 1, 0
+    try:
+        if skiprows:
+            skipped = list(itertools.islice(it, skiprows))
+            line_no += len(skipped)
+            if skipped and isinstance(skipped[0], (bytes, bytearray)):
+                offset += sum(map(len, skipped))
+        while True:
+            raw = list(itertools.islice(it, n))
+            if not raw:
+                return
+            if isinstance(raw[0], (bytes, bytearray)):
+                data = b"".join(raw)
+                lines = _split(_decode(data, encoding, name, line_no, offset))
+                offset += len(data)
+            elif isinstance(raw[0], str):
+                lines = raw
+            else:
+                raise TypeError(f"from_text: {name}: lines must be str or bytes, got {type(raw[0]).__name__}")
+            yield lines, line_no
+            line_no += len(raw)
+            if len(raw) < n:
+                return
+    except UnicodeDecodeError as e:  # a text-mode file object decodes ahead of us
+        raise ValueError(
+            f"from_text: {name}, at or after line {line_no}: not valid {e.encoding} ({e.reason}: "
+            f"{e.object[e.start:e.end]!r}); open the file with the right encoding, or pass it in "
+            "binary mode with encoding="
+        ) from None
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _loadtxt(lines: list[str], dtype: Any, p: TextParser, usecols: Any = None, **kw: Any) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+        return np.loadtxt(lines, dtype=dtype, delimiter=p.delimiter, usecols=usecols,
+                          comments=p.comments, quotechar=p.quotechar, **kw)
+
+
+class TextParser:
+    """Parse blocks of lines into arrays; errors carry the input's name and line numbers.
+
+    Parameters
+    ----------
+    name : str
+        The input, as errors name it.
+    dtype : numpy.dtype
+        Numeric dtype of the values.
+    delimiter, comments, quotechar
+        As for :func:`numpy.loadtxt`.
+    usecols : list of int or None
+        Columns to keep (0-based, negative from the end); None: all.
+    """
+
+    def __init__(self, name: str, dtype: np.dtype, delimiter: str | None, usecols: list[int] | None,
+                 comments: Any, quotechar: str | None) -> None:
+        self.name = name
+        self.dtype = dtype
+        self.delimiter = delimiter
+        self.usecols = usecols
+        if comments is not None and not isinstance(comments, str):
+            comments = list(comments)
+            if len(comments) == 1:
+                comments = comments[0]
+        self.comments = comments
+        # numpy's tokenizer reads quotes only with one single-character comment
+        # prefix (or none); otherwise quotes are refused, never split.
+        self.refused_quote: str | None = None
+        if quotechar is not None and comments is not None and (
+            not isinstance(comments, str) or len(comments) != 1
+        ):
+            self.refused_quote, quotechar = quotechar, None
+        self.quotechar = quotechar
+        self.ncols: int | None = None  # fields per row, from the first data line
+        self.first_data_line = 0
+        self.cols: list[int] = []  # usecols, resolved against ncols
+        self.row_dtype: np.dtype | None = None
+        self._open_quote: re.Pattern | None = None
+        if quotechar is not None:
+            q = re.escape(quotechar)
+            start = r"[ \t\r\f\v]" if delimiter is None else re.escape(delimiter)
+            # A quote at the start of a field whose field reaches the end of the line.
+            self._open_quote = re.compile(rf"(?:^|{start}){q}(?:[^{q}\n]|{q}{q})*(?:\n|\Z)", re.M)
+
+    # -- errors -------------------------------------------------------------
+    def _error(self, line_no: int, line: str, reason: str) -> ValueError:
+        text = line.rstrip("\r\n")
+        return ValueError(f"from_text: {self.name}, line {line_no}: {reason} (line: {text!r:.100})")
+
+    def _count_reason(self, found: int | str) -> str:
+        return (f"{found} fields, expected {self.ncols} (as on line {self.first_data_line}, "
+                "the first data line); every row must have the same number of fields")
+
+    def _reason(self, err: Exception) -> str:
+        msg = str(err)
+        m = _CONVERT_RE.search(msg)
+        if m:
+            return (f"could not convert {m.group(1)} to {m.group(2)} in column "
+                    f"{int(m.group(3)) - 1} (0-based)")
+        m = _CHANGED_RE.search(msg) or _REQUIRES_RE.search(msg)
+        if m:
+            return self._count_reason(m.group(1))
+        return _ROW_RE.sub("", msg)
+
+    # -- quotes -------------------------------------------------------------
+    def _check_quotes(self, lines: list[str], first_line: int) -> None:
+        """Refuse a quoted field that does not close on its line."""
+        rq = self.refused_quote
+        if rq is not None:
+            text = "\n".join(lines)
+            if rq in text:
+                i = next(k for k, ln in enumerate(lines) if rq in ln)
+                raise self._error(
+                    first_line + i, lines[i],
+                    f"found the quote character {rq!r}, but quoted fields can only be read with "
+                    f"one single-character comment prefix (comments={self.comments!r}); pass "
+                    "comments='#' (or None), or quotechar=None to read quotes as ordinary characters",
+                )
+            return
+        q = self.quotechar
+        rx = self._open_quote
+        if q is None or rx is None:
+            return
+        text = "\n".join(lines)
+        if q not in text or rx.search(text) is None:
+            return
+        for i, ln in enumerate(lines):  # a candidate: find it, and ask numpy's tokenizer
+            if q not in ln:
+                continue
+            body = ln.rstrip("\n") + "\n"
+            if rx.search(body) is None:
+                continue
+            try:
+                fields = _loadtxt([body], str, self, ndmin=2)
+            except ValueError:
+                continue  # reported by the parse itself
+            if any("\n" in f for f in fields.ravel().tolist()):
+                raise self._error(
+                    first_line + i, ln,
+                    f"a quoted field does not close on its line (an unterminated {q}, or a line "
+                    "break inside quotes, which from_text does not read)",
+                )
+
+    # -- first data line ----------------------------------------------------
+    def _learn_ncols(self, lines: list[str], first_line: int) -> bool:
+        """Find the first data line; set ncols and the row dtype.  False if none in `lines`."""
+        if not _loadtxt(lines, "U1", self, ndmin=2, max_rows=1).shape[0]:
+            return False
+        for i, ln in enumerate(lines):
+            row = _loadtxt([ln], "U1", self, ndmin=2)
+            if row.shape[0]:
+                self.ncols, self.first_data_line = row.shape[1], first_line + i
+                break
+        else:  # pragma: no cover - the probe found a row
+            return False
+        if self.usecols is not None:
+            n = self.ncols
+            assert n is not None
+            for c in self.usecols:
+                if not -n <= c < n:
+                    raise self._error(
+                        self.first_data_line, lines[self.first_data_line - first_line],
+                        f"usecols has column {c} (0-based), but the first data line has {n} "
+                        f"field{'s' if n != 1 else ''} (columns 0 to {n - 1})",
+                    )
+            self.cols = [c % n for c in self.usecols]
+            want = set(self.cols)
+            self.row_dtype = np.dtype([(f"f{i}", self.dtype if i in want else "U1") for i in range(n)])
+        return True
+
+    # -- blocks -------------------------------------------------------------
+    def _parse(self, lines: list[str]) -> np.ndarray:
+        """Parse lines (ncols known) into a 2-d array of the selected columns."""
+        if self.usecols is None:
+            arr = _loadtxt(lines, self.dtype, self, ndmin=2)
+            if len(arr) and arr.shape[1] != self.ncols:
+                raise ValueError(self._count_reason(arr.shape[1]))
+            return arr
+        rows = _loadtxt(lines, self.row_dtype, self, ndmin=1)
+        out = np.empty((len(rows), len(self.cols)), dtype=self.dtype)
+        for j, c in enumerate(self.cols):
+            out[:, j] = rows[f"f{c}"]
+        return out
+
+    def parse(self, lines: list[str], first_line: int) -> np.ndarray:
+        """Parse one block; `first_line` is the number of its first line (1-based)."""
+        self._check_quotes(lines, first_line)
+        if self.ncols is None and not self._learn_ncols(lines, first_line):
+            return np.empty((0, 0), dtype=self.dtype)
+        try:
+            return self._parse(lines)
+        except ValueError as e:
+            raise self._locate(lines, first_line, e) from None
+
+    def _locate(self, lines: list[str], first_line: int, err: Exception) -> ValueError:
+        # Smallest failing prefix by bisection: lines[:lo] parse, lines[:hi] do not.
+        lo, hi = 0, len(lines)
+        last_err: Exception = err
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                self._parse(lines[:mid])
+            except ValueError as e:
+                hi = mid
+                last_err = e
+            else:
+                lo = mid
+        bad = hi - 1
+        return self._error(first_line + bad, lines[bad], self._reason(last_err))
