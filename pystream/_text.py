@@ -215,7 +215,7 @@ class TextParser:
         return ValueError(f"from_text: {self.name}, line {line_no}: {reason} (line: {text!r:.100})")
 
     def _count_reason(self, found: int | str) -> str:
-        return (f"{found} fields, expected {self.ncols} (as on line {self.first_data_line}, "
+        return (f"{found} field{'' if str(found) == '1' else 's'}, expected {self.ncols} (as on line {self.first_data_line}, "
                 "the first data line); every row must have the same number of fields")
 
     def _reason(self, err: Exception) -> str:
