@@ -52,11 +52,12 @@ def source_name(obj: Any) -> str:
         return name if name.startswith("<") and name.endswith(">") else repr(name)
     if isinstance(name, int) and not isinstance(name, bool):
         return f"<file descriptor {name}>"
-    buf = getattr(obj, "buffer", None)  # a TextIOWrapper around a named binary file
-    if buf is not None and buf is not obj:
-        inner = source_name(buf)
-        if not inner.startswith("<unnamed"):
-            return inner
+    for attr in ("buffer", "raw", "fileobj"):  # wrappers: TextIOWrapper, BufferedReader, GzipFile
+        inner_obj = getattr(obj, attr, None)
+        if inner_obj is not None and inner_obj is not obj and hasattr(inner_obj, "read"):
+            inner = source_name(inner_obj)
+            if not inner.startswith("<unnamed"):
+                return inner
     kind = "file object" if hasattr(obj, "read") else "iterable of lines"
     return f"<unnamed {type(obj).__name__} {kind}>"
 
@@ -70,6 +71,10 @@ def _open_binary(path: str) -> Any:
     return open(path, "rb")  # noqa: SIM115 -- closed by the caller
 
 
+def _cant_decode(bad: bytes, reason: str) -> str:
+    return f"can't decode byte{'s' if len(bad) > 1 else ''} {' '.join(f'0x{b:02x}' for b in bad)} ({reason})"
+
+
 def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int) -> str:
     try:
         return data.decode(encoding)
@@ -81,7 +86,7 @@ def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int)
                 "another encoding") if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else ""
         raise ValueError(
             f"from_text: {name}, line {line}: not valid {encoding} at byte offset {offset + e.start} "
-            f"(byte {col} of the line, 0-based: {bad!r}, {e.reason}){hint}"
+            f"(byte {col} of the line, 0-based): {_cant_decode(bad, e.reason)}{hint}"
         ) from None
 
 
@@ -115,9 +120,12 @@ def read_blocks(
     try:
         yield from _blocks(it, name, block_lines, skiprows, encoding)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        if not gz:
+        # From a decompressing reader: a .gz path, or a file object such as a GzipFile.
+        if not gz and (path is not None or not hasattr(source, "read")):
             raise
-        raise ValueError(f"from_text: {name}: corrupted or truncated gzip data ({e})") from e
+        what = ("gzip" if gz or isinstance(source, gzip.GzipFile)
+                or isinstance(e, (gzip.BadGzipFile, zlib.error)) else "compressed")
+        raise ValueError(f"from_text: {name}: corrupted or truncated {what} data ({e})") from e
     finally:
         close()
 
@@ -148,9 +156,10 @@ def _blocks(it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str) 
                 return
     except UnicodeDecodeError as e:  # a text-mode file object decodes ahead of us
         raise ValueError(
-            f"from_text: {name}, at or after line {line_no}: not valid {e.encoding} ({e.reason}: "
-            f"{e.object[e.start:e.end]!r}); open the file with the right encoding, or pass it in "
-            "binary mode with encoding="
+            f"from_text: {name}, at or after line {line_no}: not valid {e.encoding}: "
+            f"{_cant_decode(e.object[e.start:e.end], e.reason)}; open the file with the right "
+            "encoding, or pass it in binary mode with encoding= (then the error gives the line "
+            "and the byte offset)"
         ) from None
 
 

@@ -386,6 +386,7 @@ class _CountingReader(io.RawIOBase):
     def __init__(self, raw: Any):
         super().__init__()
         self._raw = raw
+        self.name = getattr(raw, "name", "")  # so errors name the file through the wrappers
         self.count = 0
 
     def readable(self) -> bool:
@@ -511,8 +512,8 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
             import gzip
 
             source = gzip.GzipFile(fileobj=source, mode="rb")
-        # Decode in C (as open() would), not line by line in Python.
-        source = io.TextIOWrapper(source, encoding="utf-8")
+        # Binary: from_text decodes a block at a time (in C), and a decoding
+        # error then names the line and the byte offset.
         stream = _call(_api("from_text"), source, **kwargs)
     except BaseException:
         counter.close()

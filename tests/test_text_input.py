@@ -350,3 +350,38 @@ def test_comment_character_in_an_unquoted_text_field_is_loud_not_silent() -> Non
     np.testing.assert_array_equal(out, [[1, 2], [3, 4]])
     with pytest.raises(ValueError, match=r"line 2: 1 field, expected 2"):
         from_text(["1,2\n", "3\n"], delimiter=",").to_array()
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+
+def _cli(capsys, *argv):
+    from pystream.cli import main
+
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_usecols_after_a_quoted_comma_and_errors_name_the_file(tmp_path, capsys) -> None:
+    import json
+
+    path = tmp_path / "airports.csv"
+    path.write_text('iata,name,lat,lon\nA,"Union County, Troy Shelton",31.5,-86.0\nB,plain,40.0,-70.0\n')
+    status, out, err = _cli(capsys, "describe", path, "--skiprows", "1", "--usecols", "3", "--json")
+    assert status == 0, err
+    assert json.loads(out)["mean"] == -78.0
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"1,2\n3,x\n")
+    status, _, err = _cli(capsys, "describe", bad, "--usecols", "1")
+    assert status == 2
+    assert f"from_text: {str(bad)!r}, line 2: could not convert 'x' to float64 in column 1 (0-based)" in err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"1\n\xe9\n")
+    status, _, err = _cli(capsys, "describe", latin)
+    assert status == 2 and f"{str(latin)!r}, line 2: not valid utf-8 at byte offset 2" in err
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(gzip.compress(b"1\n" * 5000)[:-10])
+    status, _, err = _cli(capsys, "describe", gz)
+    assert status == 2 and f"{str(gz)!r}: corrupted or truncated gzip data" in err
+    assert "TextIOWrapper" not in err
