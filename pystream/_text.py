@@ -22,6 +22,7 @@ naming the input and the line.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import re
 import sys
@@ -65,14 +66,26 @@ def source_name(obj: Any) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def _open_binary(path: str) -> Any:
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")  # noqa: SIM115 -- closed by the caller
-    return open(path, "rb")  # noqa: SIM115 -- closed by the caller
+_ESCAPED = re.compile("[\udc80-\udcff]")  # undecodable bytes, as surrogateescape writes them
+_ESCAPED_RUN = re.compile("[\udc80-\udcff]+")
+_PROBE = "azAZ09,;:\t \n\r\"'#%-+."
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return _PROBE.encode(encoding) == _PROBE.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
 
 
 def _cant_decode(bad: bytes, reason: str) -> str:
     return f"can't decode byte{'s' if len(bad) > 1 else ''} {' '.join(f'0x{b:02x}' for b in bad)} ({reason})"
+
+
+def _hint(encoding: str) -> str:
+    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+        return ""
+    return "; pass encoding= (e.g. encoding='latin-1' or 'cp1252') if the file is in another encoding"
 
 
 def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int) -> str:
@@ -81,12 +94,10 @@ def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int)
     except UnicodeDecodeError as e:
         line = first_line + data.count(b"\n", 0, e.start)
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1)
-        bad = data[e.start:e.end]
-        hint = ("; pass encoding= (e.g. encoding='latin-1' or 'cp1252') if the file is in "
-                "another encoding") if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else ""
         raise ValueError(
             f"from_text: {name}, line {line}: not valid {encoding} at byte offset {offset + e.start} "
-            f"(byte {col} of the line, 0-based): {_cant_decode(bad, e.reason)}{hint}"
+            f"(byte {col} of the line, 0-based): {_cant_decode(data[e.start:e.end], e.reason)}"
+            f"{_hint(encoding)}"
         ) from None
 
 
@@ -97,31 +108,97 @@ def _split(text: str) -> list[str]:
     return lines
 
 
+class _Escaped:
+    """Lines decoded by a TextIOWrapper with ``errors="surrogateescape"``.
+
+    Decoding never fails on the way (the file is decoded in C, as ``open()``
+    does, at the speed of a text file); a block that is not pure ASCII is
+    searched for escaped bytes, and the first one is reported with its line
+    and byte offset.  ``newline=""`` keeps the line ends, so byte offsets
+    are exact.
+    """
+
+    def __init__(self, encoding: str, name: str) -> None:
+        self.encoding = encoding
+        self.name = name
+        self.ascii_ok = _ascii_compatible(encoding)
+        self.offset = 0
+
+    def nbytes(self, text: str) -> int:
+        if self.ascii_ok and text.isascii():
+            return len(text)
+        return len(text.encode(self.encoding, "surrogateescape"))
+
+    def check(self, lines: list[str], text: str, first_line: int) -> None:
+        if not (self.ascii_ok and text.isascii()):
+            m = _ESCAPED.search(text)
+            if m is not None:
+                self._fail(lines, first_line, m.start())
+        self.offset += self.nbytes(text)
+
+    def _fail(self, lines: list[str], first_line: int, pos: int) -> None:
+        at, i = 0, 0
+        for i, ln in enumerate(lines):  # noqa: B007 - the line holding `pos`
+            if at + len(ln) > pos:
+                break
+            at += len(ln)
+        line, k = lines[i], pos - at
+        m = _ESCAPED_RUN.match(line, k)
+        raw = bytes(ord(c) - 0xDC00 for c in (m.group(0) if m else line[k:k + 1]))
+        col = len(line[:k].encode(self.encoding, "surrogateescape"))
+        offset = self.offset + self.nbytes("".join(lines[:i])) + col
+        raise ValueError(
+            f"from_text: {self.name}, line {first_line + i}: not valid {self.encoding} at byte "
+            f"offset {offset} (byte {col} of the line, 0-based): "
+            f"{_cant_decode(raw, 'invalid or incomplete sequence')}{_hint(self.encoding)}"
+        )
+
+
+def _text_wrapper(binary: Any, encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape", newline="")
+
+
 def read_blocks(
     source: Any, path: str | None, name: str, block_lines: int, skiprows: int, encoding: str
-) -> Iterator[tuple[list[str], int]]:
-    """Yield ``(lines, number of the first line)`` blocks of at most `block_lines` lines.
+) -> Iterator[tuple[list[str], int, str]]:
+    """Yield ``(lines, number of the first line, text)`` blocks of at most `block_lines` lines.
 
     `path` is the file to open (None for stdin, file objects and
     iterables).  Lines are ``str`` (binary input decoded with `encoding`);
-    their terminators may or may not be kept.  The source is read once,
-    front to back.
+    their terminators may or may not be kept.  `text` is the block as one
+    string with a line break between lines (for whole-block searches).
+    The source is read once, front to back.
     """
     gz = path is not None and path.endswith(".gz")
+    escaped: _Escaped | None = None
+    joiner = ""  # lines read from files keep their line ends
+    close: Callable[[], Any] = lambda: None  # noqa: E731
     if path is not None:
-        f: Any = _open_binary(path)
+        if gz:
+            f: Any = gzip.open(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
+        else:
+            f = open(path, encoding=encoding, errors="surrogateescape", newline="")  # noqa: SIM115
         it: Iterator[Any] = iter(f)
-        close: Callable[[], None] = f.close
+        close, escaped = f.close, _Escaped(encoding, name)
+    elif isinstance(source, str) and source == "-":
+        buf = getattr(sys.stdin, "buffer", None)
+        if isinstance(buf, io.BufferedIOBase):
+            w = _text_wrapper(buf, encoding)
+            it, close, escaped = iter(w), w.detach, _Escaped(encoding, name)  # detach: stdin stays open
+        else:  # a replaced sys.stdin (StringIO)
+            it = iter(sys.stdin)
+    elif isinstance(source, io.BufferedIOBase) and not isinstance(source, io.TextIOBase):
+        w = _text_wrapper(source, encoding)  # a binary file: decode in C, keep the caller's file open
+        it, close, escaped = iter(w), w.detach, _Escaped(encoding, name)
     else:
-        src = source
-        if isinstance(source, str) and source == "-":
-            src = getattr(sys.stdin, "buffer", sys.stdin)
-        it, close = iter(src), (lambda: None)
+        it = iter(source)
+        if not hasattr(source, "read"):
+            joiner = "\n"  # an iterable of lines, with or without their line ends
     try:
-        yield from _blocks(it, name, block_lines, skiprows, encoding)
+        yield from _blocks(it, name, block_lines, skiprows, encoding, escaped, joiner)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         # From a decompressing reader: a .gz path, or a file object such as a GzipFile.
-        if not gz and (path is not None or not hasattr(source, "read")):
+        if not gz and not hasattr(source, "read"):
             raise
         what = ("gzip" if gz or isinstance(source, gzip.GzipFile)
                 or isinstance(e, (gzip.BadGzipFile, zlib.error)) else "compressed")
@@ -130,7 +207,10 @@ def read_blocks(
         close()
 
 
-def _blocks(it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str) -> Iterator[tuple[list[str], int]]:
+def _blocks(
+    it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str, escaped: _Escaped | None,
+    joiner: str,
+) -> Iterator[tuple[list[str], int, str]]:
     line_no, offset = 1, 0
     try:
         if skiprows:
@@ -138,19 +218,25 @@ def _blocks(it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str) 
             line_no += len(skipped)
             if skipped and isinstance(skipped[0], (bytes, bytearray)):
                 offset += sum(map(len, skipped))
+            elif escaped is not None:
+                escaped.offset += escaped.nbytes("".join(skipped))
         while True:
             raw = list(itertools.islice(it, n))
             if not raw:
                 return
             if isinstance(raw[0], (bytes, bytearray)):
                 data = b"".join(raw)
-                lines = _split(_decode(data, encoding, name, line_no, offset))
+                text = _decode(data, encoding, name, line_no, offset)
+                lines = _split(text)
                 offset += len(data)
             elif isinstance(raw[0], str):
                 lines = raw
+                text = joiner.join(lines)
+                if escaped is not None:
+                    escaped.check(lines, text, line_no)
             else:
                 raise TypeError(f"from_text: {name}: lines must be str or bytes, got {type(raw[0]).__name__}")
-            yield lines, line_no
+            yield lines, line_no, text
             line_no += len(raw)
             if len(raw) < n:
                 return
@@ -216,7 +302,7 @@ class TextParser:
             q = re.escape(quotechar)
             start = r"[ \t\r\f\v]" if delimiter is None else re.escape(delimiter)
             # A quote at the start of a field whose field reaches the end of the line.
-            self._open_quote = re.compile(rf"(?:^|{start}){q}(?:[^{q}\n]|{q}{q})*(?:\n|\Z)", re.M)
+            self._open_quote = re.compile(rf"(?:^|{start}){q}(?:[^{q}\r\n]|{q}{q})*(?:[\r\n]|\Z)", re.M)
 
     # -- errors -------------------------------------------------------------
     def _error(self, line_no: int, line: str, reason: str) -> ValueError:
@@ -239,11 +325,10 @@ class TextParser:
         return _ROW_RE.sub("", msg)
 
     # -- quotes -------------------------------------------------------------
-    def _check_quotes(self, lines: list[str], first_line: int) -> None:
+    def _check_quotes(self, lines: list[str], first_line: int, text: str) -> None:
         """Refuse a quoted field that does not close on its line."""
         rq = self.refused_quote
         if rq is not None:
-            text = "\n".join(lines)
             if rq in text:
                 i = next(k for k, ln in enumerate(lines) if rq in ln)
                 raise self._error(
@@ -257,7 +342,6 @@ class TextParser:
         rx = self._open_quote
         if q is None or rx is None:
             return
-        text = "\n".join(lines)
         if q not in text or rx.search(text) is None:
             return
         for i, ln in enumerate(lines):  # a candidate: find it, and ask numpy's tokenizer
@@ -318,9 +402,13 @@ class TextParser:
             out[:, j] = rows[f"f{c}"]
         return out
 
-    def parse(self, lines: list[str], first_line: int) -> np.ndarray:
-        """Parse one block; `first_line` is the number of its first line (1-based)."""
-        self._check_quotes(lines, first_line)
+    def parse(self, lines: list[str], first_line: int, text: str | None = None) -> np.ndarray:
+        """Parse one block; `first_line` is the number of its first line (1-based).
+
+        `text` is the block as one string with a line break between lines
+        (default: the lines joined with ``"\\n"``).
+        """
+        self._check_quotes(lines, first_line, "\n".join(lines) if text is None else text)
         if self.ncols is None and not self._learn_ncols(lines, first_line):
             return np.empty((0, 0), dtype=self.dtype)
         try:

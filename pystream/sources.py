@@ -852,8 +852,8 @@ def _text_chunks(
     block_lines: int,
 ) -> Iterator[np.ndarray]:
     parser = _text.TextParser(name, dtype, delimiter, usecols, comments, quotechar)
-    for lines, first_line in _text.read_blocks(source, path, name, block_lines, skiprows, encoding):
-        arr = parser.parse(lines, first_line)
+    for lines, first_line, text in _text.read_blocks(source, path, name, block_lines, skiprows, encoding):
+        arr = parser.parse(lines, first_line, text)
         if len(arr):
             # One column -> scalar records (ncols is the same for every block).
             yield arr.reshape(len(arr)) if arr.shape[1] == 1 else arr

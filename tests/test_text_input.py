@@ -385,3 +385,32 @@ def test_cli_usecols_after_a_quoted_comma_and_errors_name_the_file(tmp_path, cap
     status, _, err = _cli(capsys, "describe", gz)
     assert status == 2 and f"{str(gz)!r}: corrupted or truncated gzip data" in err
     assert "TextIOWrapper" not in err
+
+
+@pytest.mark.parametrize("block", [1, 2, 100])
+def test_invalid_bytes_after_multibyte_characters_give_exact_offsets(tmp_path, block: int) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("é,1\r\n".encode() + b"2,3\n4,\xe9\xff\n")  # line 3, offset 6 + 4 + 2
+    with pytest.raises(ValueError, match=r"line 3: not valid utf-8 at byte offset 12 \(byte 2 of the line, "
+                                         r"0-based\): can't decode bytes 0xe9 0xff"):
+        from_text(path, delimiter=",", usecols=1, chunk_size=block).to_array()
+    with open(path, "rb") as f, pytest.raises(ValueError, match=r"mixed\.csv', line 3: not valid utf-8 at byte offset 12"):
+        from_text(f, delimiter=",", usecols=1, chunk_size=block).to_array()
+    with pytest.raises(ValueError, match=r"<unnamed list iterable of lines>, line 3: not valid utf-8 at byte offset 12"):
+        from_text(path.read_bytes().splitlines(keepends=True), delimiter=",", usecols=1).to_array()
+
+
+def test_binary_file_object_is_left_open_and_gzip_file_object() -> None:
+    f = io.BytesIO(b"1\n2\n")
+    assert from_text(f).sum() == 3
+    assert not f.closed
+    g = gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(b"1\n2\n" * 100)[:-12]), mode="rb")
+    with pytest.raises(ValueError, match="corrupted or truncated gzip data"):
+        from_text(g).to_array()
+
+
+def test_carriage_return_only_line_ends_and_unclosed_quotes() -> None:
+    out = from_text(io.BytesIO(b'1,"a,b",2\r3,"c",4\r'), delimiter=",", usecols=[0, 2]).to_array()
+    np.testing.assert_array_equal(out, [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match="line 1: a quoted field does not close"):
+        from_text(io.BytesIO(b'1,"a,b,2\r3,"c",4\r'), delimiter=",", usecols=[0, 2]).to_array()
