@@ -4,10 +4,12 @@ One job: turn a text source (path, ``.gz`` path, pipe, stdin, file object or
 iterable of lines) into float (or other numeric) chunks, with every error
 naming the input and the line.
 
-* Reading: binary sources are read a block of lines at a time, joined and
-  decoded once per block (a decoding error names the line and the byte
-  offset).  Every source is read once, sequentially (no seek, no reopen),
-  so pipes and FIFOs work.
+* Reading: paths, stdin and binary files are decoded in C by a
+  ``TextIOWrapper`` with ``errors="surrogateescape"`` (as fast as a text
+  file); a block that is not pure ASCII is searched for escaped bytes, so a
+  decoding error still names the line and the exact byte offset.  Every
+  source is read once, sequentially (no seek, no reopen), so pipes and
+  FIFOs work; a caller's file object is left open.
 * Parsing: :func:`numpy.loadtxt` (numpy's C tokenizer) with ``quotechar``,
   once per block.  With `usecols`, the block is parsed with a structured
   dtype that has one field per column of the file (the columns not asked
@@ -59,8 +61,9 @@ def source_name(obj: Any) -> str:
             inner = source_name(inner_obj)
             if not inner.startswith("<unnamed"):
                 return inner
-    kind = "file object" if hasattr(obj, "read") else "iterable of lines"
-    return f"<unnamed {type(obj).__name__} {kind}>"
+    if hasattr(obj, "read"):
+        return f"<unnamed {type(obj).__name__} file object>"
+    return f"<{type(obj).__name__} of lines>"
 
 
 # --------------------------------------------------------------------------- reading
@@ -310,8 +313,9 @@ class TextParser:
         return ValueError(f"from_text: {self.name}, line {line_no}: {reason} (line: {text!r:.100})")
 
     def _count_reason(self, found: int | str) -> str:
-        return (f"{found} field{'' if str(found) == '1' else 's'}, expected {self.ncols} (as on line {self.first_data_line}, "
-                "the first data line); every row must have the same number of fields")
+        return (f"{found} field{'' if str(found) == '1' else 's'}, expected {self.ncols} (as on line "
+                f"{self.first_data_line}, the first data line); every row must have the same number "
+                "of fields")
 
     def _reason(self, err: Exception) -> str:
         msg = str(err)

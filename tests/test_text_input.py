@@ -91,7 +91,7 @@ def test_quoted_field_in_a_whitespace_separated_file() -> None:
 )
 def test_unclosed_quote_is_refused_with_its_line(bad: str, block: int) -> None:
     lines = ["1,x,2\n", "3,y,4\n", bad, "7,z,8\n", "9,w,10\n"]
-    with pytest.raises(ValueError, match=r"<unnamed list iterable of lines>, line 3: a quoted field does "
+    with pytest.raises(ValueError, match=r"<list of lines>, line 3: a quoted field does "
                                          r"not close on its line"):
         from_text(lines, delimiter=",", usecols=[0, 2], chunk_size=block).to_array()
 
@@ -396,7 +396,7 @@ def test_invalid_bytes_after_multibyte_characters_give_exact_offsets(tmp_path, b
         from_text(path, delimiter=",", usecols=1, chunk_size=block).to_array()
     with open(path, "rb") as f, pytest.raises(ValueError, match=r"mixed\.csv', line 3: not valid utf-8 at byte offset 12"):
         from_text(f, delimiter=",", usecols=1, chunk_size=block).to_array()
-    with pytest.raises(ValueError, match=r"<unnamed list iterable of lines>, line 3: not valid utf-8 at byte offset 12"):
+    with pytest.raises(ValueError, match=r"<list of lines>, line 3: not valid utf-8 at byte offset 12"):
         from_text(path.read_bytes().splitlines(keepends=True), delimiter=",", usecols=1).to_array()
 
 
