@@ -295,3 +295,18 @@ def test_warning_names_several_bad_lines_not_only_the_first():
     msg = str(w[0].message)
     assert "first bad lines: 1: no match" in msg and "3: field 't'" in msg and "5: field 't'" in msg
     assert "(2 more)" in msg
+
+
+def test_file_objects_are_named_by_their_name_never_empty(tmp_path):
+    import gzip as _gzip
+
+    path = tmp_path / "a.log.gz"
+    with _gzip.open(path, "wb") as g:
+        g.write(b"x=1\nbad\n")
+    rep = pt.ParseReport()
+    with open(path, "rb") as raw, _gzip.GzipFile(fileobj=raw) as f:
+        pt.from_log(f, pattern=r"x=(?P<x>\d+)", report=rep).to_array()
+    assert rep.name == repr(str(path))
+    rep2 = pt.ParseReport()
+    pt.from_log(io.TextIOWrapper(io.BytesIO(b"x=1\n")), pattern=r"x=(?P<x>\d+)", report=rep2).to_array()
+    assert rep2.name == "<unnamed TextIOWrapper file object>"

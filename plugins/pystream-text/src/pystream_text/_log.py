@@ -363,6 +363,21 @@ def _iter_blocks(it: Iterator, n: int) -> Iterator[list]:
             return
 
 
+def _file_name(f: Any) -> str:
+    """How errors and reports name a file object: its ``.name``, never ``''``."""
+    name = getattr(f, "name", None)
+    if isinstance(name, str) and name:
+        return name if name.startswith("<") and name.endswith(">") else repr(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        return f"<file descriptor {name}>"
+    inner = getattr(f, "buffer", None) or getattr(f, "fileobj", None)
+    if inner is not None and inner is not f:
+        got = _file_name(inner)
+        if not got.startswith("<unnamed"):
+            return got
+    return f"<unnamed {type(f).__name__} file object>"
+
+
 def _open_path(p: str) -> Any:
     with open(p, "rb") as f:
         magic = f.read(2)
@@ -626,9 +641,10 @@ def from_log(
     elif hasattr(src, "read"):
         import io
 
-        binary = not isinstance(src, io.TextIOBase) and "b" in getattr(src, "mode", "b")
+        mode = getattr(src, "mode", "b")  # GzipFile.mode is an int
+        binary = not isinstance(src, io.TextIOBase) and (not isinstance(mode, str) or "b" in mode)
         kind = "binary" if binary else "text"
-        name = repr(getattr(src, "name", f"<{type(src).__name__}>"))
+        name = _file_name(src)
         source, one_shot = src, True
     else:
         if isinstance(src, np.ndarray):
