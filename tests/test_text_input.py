@@ -414,3 +414,61 @@ def test_carriage_return_only_line_ends_and_unclosed_quotes() -> None:
     np.testing.assert_array_equal(out, [[1, 2], [3, 4]])
     with pytest.raises(ValueError, match="line 1: a quoted field does not close"):
         from_text(io.BytesIO(b'1,"a,b,2\r3,"c",4\r'), delimiter=",", usecols=[0, 2]).to_array()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_usecols_on_files_every_row_checked_random(tmp_path, seed: int) -> None:
+    # Files take the fast usecols path (field counts checked on the bytes)
+    # block by block, and the general path for blocks with blank lines,
+    # comments, CRLF or quotes; both must find the same first bad line.
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(1, 300)), int(rng.integers(2, 6))
+    a = rng.integers(-99, 99, size=(n, k))
+    lines = [",".join(map(str, r)) for r in a]
+    bad_at = int(rng.integers(0, n)) if seed % 3 else None
+    if bad_at is not None:
+        lines[bad_at] += ",7" if seed % 2 else ""
+        if not seed % 2:
+            lines[bad_at] = lines[bad_at].rsplit(",", 1)[0]
+    bad_line = lines[bad_at] if bad_at is not None else None
+    extra = seed % 4
+    if extra == 1:
+        lines.insert(int(rng.integers(0, n)), "")
+    elif extra == 2:
+        lines.insert(int(rng.integers(0, n)), "# note, with, commas")
+    eol = "\r\n" if seed % 5 == 0 else "\n"
+    text = eol.join(lines) + (eol if seed % 6 else "")
+    path = tmp_path / "r.csv"
+    path.write_bytes(text.encode())
+    usecols = [int(c) for c in rng.choice(k, size=int(rng.integers(1, k + 1)), replace=False)]
+    block = int(rng.integers(1, 40))
+    s = from_text(path, delimiter=",", usecols=usecols, chunk_size=block)
+    if bad_at is None:
+        want = np.loadtxt(path, delimiter=",", usecols=usecols, ndmin=2)
+        np.testing.assert_array_equal(s.to_array().reshape(want.shape), want)
+    else:
+        line_no = next(i for i, ln in enumerate(text.split(eol), 1) if ln == bad_line)
+        found = k + 1 if seed % 2 else k - 1
+        with pytest.raises(ValueError, match=rf"line {line_no}: {found} fields?, expected {k}"):
+            s.to_array()
+
+
+def test_fast_usecols_path_is_taken_on_plain_files_and_not_fooled(tmp_path, monkeypatch) -> None:
+    from pystream import _text
+
+    path = tmp_path / "plain.csv"
+    path.write_text("".join(f"{i},{i + 1},{i + 2}\n" for i in range(500)))
+    general = _text.TextParser._parse
+
+    def no_general(self, lines):  # the general (structured) path must not run here
+        raise AssertionError("general path used on a plain block")
+
+    monkeypatch.setattr(_text.TextParser, "_parse", no_general)
+    out = from_text(path, delimiter=",", usecols=[2, 0], chunk_size=64).to_array()
+    np.testing.assert_array_equal(out, np.loadtxt(path, delimiter=",", usecols=[2, 0]))
+    monkeypatch.setattr(_text.TextParser, "_parse", general)
+    # One row one field short, another one field long: the delimiter total is
+    # right, the per-line pattern is not.
+    path.write_text("1,2,3\n4,5\n6,7,8,9\n")
+    with pytest.raises(ValueError, match="line 2: 2 fields, expected 3"):
+        from_text(path, delimiter=",", usecols=0).to_array()
