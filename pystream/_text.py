@@ -71,6 +71,8 @@ def source_name(obj: Any) -> str:
 
 _ESCAPED = re.compile("[\udc80-\udcff]")  # undecodable bytes, as surrogateescape writes them
 _ESCAPED_RUN = re.compile("[\udc80-\udcff]+")
+_LINE_END = re.compile("\r\n|\r|\n")
+_READ_CHARS = 1 << 20  # characters read (and parsed) at a time from files
 _PROBE = "azAZ09,;:\t \n\r\"'#%-+."
 
 
@@ -132,26 +134,24 @@ class _Escaped:
             return len(text)
         return len(text.encode(self.encoding, "surrogateescape"))
 
-    def check(self, lines: list[str], text: str, first_line: int) -> None:
+    def check(self, text: str, first_line: int) -> None:
         if not (self.ascii_ok and text.isascii()):
             m = _ESCAPED.search(text)
             if m is not None:
-                self._fail(lines, first_line, m.start())
+                self._fail(text, first_line, m.start())
         self.offset += self.nbytes(text)
 
-    def _fail(self, lines: list[str], first_line: int, pos: int) -> None:
-        at, i = 0, 0
-        for i, ln in enumerate(lines):  # noqa: B007 - the line holding `pos`
-            if at + len(ln) > pos:
-                break
-            at += len(ln)
-        line, k = lines[i], pos - at
-        m = _ESCAPED_RUN.match(line, k)
-        raw = bytes(ord(c) - 0xDC00 for c in (m.group(0) if m else line[k:k + 1]))
-        col = len(line[:k].encode(self.encoding, "surrogateescape"))
-        offset = self.offset + self.nbytes("".join(lines[:i])) + col
+    def _fail(self, text: str, first_line: int, pos: int) -> None:
+        before = text[:pos]
+        line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
+        line_no = first_line + len(_LINE_END.findall(before))
+        line = text[line_start:pos]
+        m = _ESCAPED_RUN.match(text, pos)
+        raw = bytes(ord(c) - 0xDC00 for c in (m.group(0) if m else text[pos:pos + 1]))
+        col = len(line.encode(self.encoding, "surrogateescape"))
+        offset = self.offset + self.nbytes(before)
         raise ValueError(
-            f"from_text: {self.name}, line {first_line + i}: not valid {self.encoding} at byte "
+            f"from_text: {self.name}, line {line_no}: not valid {self.encoding} at byte "
             f"offset {offset} (byte {col} of the line, 0-based): "
             f"{_cant_decode(raw, 'invalid or incomplete sequence')}{_hint(self.encoding)}"
         )
@@ -163,42 +163,42 @@ def _text_wrapper(binary: Any, encoding: str) -> io.TextIOWrapper:
 
 def read_blocks(
     source: Any, path: str | None, name: str, block_lines: int, skiprows: int, encoding: str
-) -> Iterator[tuple[list[str], int, str]]:
-    """Yield ``(lines, number of the first line, text)`` blocks of at most `block_lines` lines.
+) -> Iterator[tuple[list[str] | None, int, str, int]]:
+    """Yield ``(lines, number of the first line, text, number of lines)`` blocks.
 
     `path` is the file to open (None for stdin, file objects and
-    iterables).  Lines are ``str`` (binary input decoded with `encoding`);
-    their terminators may or may not be kept.  `text` is the block as one
-    string with a line break between lines (for whole-block searches).
-    The source is read once, front to back.
+    iterables).  Files (paths, stdin, binary file objects) are read ~1 M
+    characters at a time, cut after a line end: `lines` is None and `text`
+    holds whole lines ending in ``"\\n"`` (lone ``"\\r"`` line ends are
+    changed to ``"\\n"``).  Iterables and text file objects give blocks of
+    `block_lines` lines: `lines` is the list and `text` the lines joined
+    with a line break between them.  The source is read once, front to back.
     """
     gz = path is not None and path.endswith(".gz")
-    escaped: _Escaped | None = None
-    joiner = ""  # lines read from files keep their line ends
+    wrapper: Any = None
     close: Callable[[], Any] = lambda: None  # noqa: E731
     if path is not None:
         if gz:
-            f: Any = gzip.open(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
+            wrapper = gzip.open(path, "rt", encoding=encoding, errors="surrogateescape", newline="")
         else:
-            f = open(path, encoding=encoding, errors="surrogateescape", newline="")  # noqa: SIM115
-        it: Iterator[Any] = iter(f)
-        close, escaped = f.close, _Escaped(encoding, name)
+            wrapper = open(path, encoding=encoding, errors="surrogateescape", newline="")  # noqa: SIM115
+        close = wrapper.close
     elif isinstance(source, str) and source == "-":
         buf = getattr(sys.stdin, "buffer", None)
         if isinstance(buf, io.BufferedIOBase):
-            w = _text_wrapper(buf, encoding)
-            it, close, escaped = iter(w), w.detach, _Escaped(encoding, name)  # detach: stdin stays open
-        else:  # a replaced sys.stdin (StringIO)
-            it = iter(sys.stdin)
+            wrapper = _text_wrapper(buf, encoding)
+            close = wrapper.detach  # stdin stays open
     elif isinstance(source, io.BufferedIOBase) and not isinstance(source, io.TextIOBase):
-        w = _text_wrapper(source, encoding)  # a binary file: decode in C, keep the caller's file open
-        it, close, escaped = iter(w), w.detach, _Escaped(encoding, name)
-    else:
-        it = iter(source)
-        if not hasattr(source, "read"):
-            joiner = "\n"  # an iterable of lines, with or without their line ends
+        wrapper = _text_wrapper(source, encoding)  # a binary file: decode in C, keep it open
+        close = wrapper.detach
     try:
-        yield from _blocks(it, name, block_lines, skiprows, encoding, escaped, joiner)
+        if wrapper is not None:
+            yield from _char_blocks(wrapper, skiprows, _Escaped(encoding, name))
+        else:
+            src = sys.stdin if isinstance(source, str) and source == "-" else source
+            # An iterable's lines may lack their line ends: join them with one.
+            joiner = "" if hasattr(src, "read") else "\n"
+            yield from _blocks(iter(src), name, block_lines, skiprows, encoding, joiner)
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         # From a decompressing reader: a .gz path, or a file object such as a GzipFile.
         if not gz and not hasattr(source, "read"):
@@ -210,10 +210,41 @@ def read_blocks(
         close()
 
 
+def _char_blocks(f: Any, skiprows: int, escaped: _Escaped) -> Iterator[tuple[None, int, str, int]]:
+    line_no = 1
+    for _ in range(skiprows):
+        ln = f.readline()
+        if not ln:
+            return
+        line_no += 1
+        escaped.offset += escaped.nbytes(ln)
+    carry = ""
+    while True:
+        chunk = f.read(_READ_CHARS)
+        text = carry + chunk if carry else chunk
+        if not text:
+            return
+        if chunk:
+            cut = text.rfind("\n") + 1
+            if not cut:  # lone "\r" line ends; a final "\r" may be half of a "\r\n"
+                cut = text.rfind("\r", 0, len(text) - text.endswith("\r")) + 1
+            if not cut:  # a line longer than one read: read on
+                carry = text
+                continue
+            text, carry = text[:cut], text[cut:]
+        escaped.check(text, line_no)
+        if "\r" in text and text.count("\r") != text.count("\r\n"):
+            text = _LINE_END.sub("\n", text)  # lone "\r" line ends
+        nlines = text.count("\n") + (not text.endswith("\n"))
+        yield None, line_no, text, nlines
+        line_no += nlines
+        if not chunk:
+            return
+
+
 def _blocks(
-    it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str, escaped: _Escaped | None,
-    joiner: str,
-) -> Iterator[tuple[list[str], int, str]]:
+    it: Iterator[Any], name: str, n: int, skiprows: int, encoding: str, joiner: str,
+) -> Iterator[tuple[list[str], int, str, int]]:
     line_no, offset = 1, 0
     try:
         if skiprows:
@@ -221,8 +252,6 @@ def _blocks(
             line_no += len(skipped)
             if skipped and isinstance(skipped[0], (bytes, bytearray)):
                 offset += sum(map(len, skipped))
-            elif escaped is not None:
-                escaped.offset += escaped.nbytes("".join(skipped))
         while True:
             raw = list(itertools.islice(it, n))
             if not raw:
@@ -235,11 +264,9 @@ def _blocks(
             elif isinstance(raw[0], str):
                 lines = raw
                 text = joiner.join(lines)
-                if escaped is not None:
-                    escaped.check(lines, text, line_no)
             else:
                 raise TypeError(f"from_text: {name}: lines must be str or bytes, got {type(raw[0]).__name__}")
-            yield lines, line_no, text
+            yield lines, line_no, text, len(raw)
             line_no += len(raw)
             if len(raw) < n:
                 return
@@ -255,7 +282,16 @@ def _blocks(
 # --------------------------------------------------------------------------- parsing
 
 
-def _loadtxt(lines: list[str], dtype: Any, p: TextParser, usecols: Any = None, **kw: Any) -> np.ndarray:
+def _lines(lines: list[str] | None, text: str) -> list[str]:
+    return lines if lines is not None else _split(text)
+
+
+def _src(src: Any) -> Any:
+    """What np.loadtxt reads: a list of lines as is, a block of text through a StringIO."""
+    return io.StringIO(src) if isinstance(src, str) else src
+
+
+def _loadtxt(lines: Any, dtype: Any, p: TextParser, usecols: Any = None, **kw: Any) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
         return np.loadtxt(lines, dtype=dtype, delimiter=p.delimiter, usecols=usecols,
@@ -333,11 +369,12 @@ class TextParser:
         return _ROW_RE.sub("", msg)
 
     # -- quotes -------------------------------------------------------------
-    def _check_quotes(self, lines: list[str], first_line: int, text: str) -> None:
+    def _check_quotes(self, lines: list[str] | None, first_line: int, text: str) -> None:
         """Refuse a quoted field that does not close on its line."""
         rq = self.refused_quote
         if rq is not None:
             if rq in text:
+                lines = _lines(lines, text)
                 i = next(k for k, ln in enumerate(lines) if rq in ln)
                 raise self._error(
                     first_line + i, lines[i],
@@ -352,7 +389,7 @@ class TextParser:
             return
         if q not in text or rx.search(text) is None:
             return
-        for i, ln in enumerate(lines):  # a candidate: find it, and ask numpy's tokenizer
+        for i, ln in enumerate(_lines(lines, text)):  # a candidate: find it, and ask numpy's tokenizer
             if q not in ln:
                 continue
             body = ln.rstrip("\n") + "\n"
@@ -397,13 +434,13 @@ class TextParser:
         return True
 
     # -- blocks -------------------------------------------------------------
-    def _fast_usecols(self, lines: list[str], text: str) -> np.ndarray | None:
+    def _fast_usecols(self, src: Any, text: str, nlines: int) -> np.ndarray | None:
         """`usecols` on a plain block: numpy's own `usecols`, field counts checked on the bytes.
 
         For a block that is ASCII, has a one-character delimiter and no quote
         or comment character, every line has the right number of fields iff
         keeping only the delimiters and line feeds of the block leaves
-        ``(delimiter * (ncols - 1) + "\\n") * len(lines)``: one C pass
+        ``(delimiter * (ncols - 1) + "\\n") * nlines``: one C pass
         (``bytes.translate``).  None (use the general path) otherwise, or if
         that check fails (blank lines, a ragged row: the general path says
         which).
@@ -414,48 +451,53 @@ class TextParser:
         comments = [self.comments] if isinstance(self.comments, str) else (self.comments or [])
         if any(c in text for c in comments):
             return None
-        data = text.encode("ascii")
-        kept = data.translate(None, self._keep_only)
+        kept = text.encode("ascii").translate(None, self._keep_only)
         row = d.encode("ascii") * (self.ncols - 1) + b"\n"  # type: ignore[operator, union-attr]
-        want = row * len(lines)
-        if not data.endswith(b"\n"):
+        want = row * nlines
+        if not text.endswith("\n"):
             want = want[:-1]
         if kept != want:
             return None
-        return _loadtxt(lines, self.dtype, self, usecols=self.cols, ndmin=2)
+        return _loadtxt(_src(src), self.dtype, self, usecols=self.cols, ndmin=2)
 
-    def _parse(self, lines: list[str]) -> np.ndarray:
-        """Parse lines (ncols known) into a 2-d array of the selected columns."""
+    def _parse(self, src: Any) -> np.ndarray:
+        """Parse a block (list of lines or text; ncols known) into a 2-d array of the selected columns."""
         if self.usecols is None:
-            arr = _loadtxt(lines, self.dtype, self, ndmin=2)
+            arr = _loadtxt(_src(src), self.dtype, self, ndmin=2)
             if len(arr) and arr.shape[1] != self.ncols:
                 raise ValueError(self._count_reason(arr.shape[1]))
             return arr
-        rows = _loadtxt(lines, self.row_dtype, self, ndmin=1)
+        rows = _loadtxt(_src(src), self.row_dtype, self, ndmin=1)
         out = np.empty((len(rows), len(self.cols)), dtype=self.dtype)
         for j, c in enumerate(self.cols):
             out[:, j] = rows[f"f{c}"]
         return out
 
-    def parse(self, lines: list[str], first_line: int, text: str | None = None) -> np.ndarray:
+    def parse(self, lines: list[str] | None, first_line: int, text: str | None = None,
+              nlines: int | None = None) -> np.ndarray:
         """Parse one block; `first_line` is the number of its first line (1-based).
 
-        `text` is the block as one string with a line break between lines
-        (default: the lines joined with ``"\\n"``).
+        Either `lines` (a list of lines; `text` defaults to them joined with
+        ``"\\n"``), or None and `text`: whole lines, each ending in ``"\\n"``
+        (but maybe the last), `nlines` of them.
         """
-        if text is None:
-            text = "\n".join(lines)
+        if lines is not None:
+            if text is None:
+                text = "\n".join(lines)
+            nlines = len(lines)
+        assert text is not None and nlines is not None
+        src: Any = lines if lines is not None else text
         self._check_quotes(lines, first_line, text)
-        if self.ncols is None and not self._learn_ncols(lines, first_line):
+        if self.ncols is None and not self._learn_ncols(_lines(lines, text), first_line):
             return np.empty((0, 0), dtype=self.dtype)
         try:
             if self.usecols is not None:
-                fast = self._fast_usecols(lines, text)
+                fast = self._fast_usecols(src, text, nlines)
                 if fast is not None:
                     return fast
-            return self._parse(lines)
+            return self._parse(src)
         except ValueError as e:
-            raise self._locate(lines, first_line, e) from None
+            raise self._locate(_lines(lines, text), first_line, e) from None
 
     def _locate(self, lines: list[str], first_line: int, err: Exception) -> ValueError:
         # Smallest failing prefix by bisection: lines[:lo] parse, lines[:hi] do not.

@@ -852,11 +852,15 @@ def _text_chunks(
     block_lines: int,
 ) -> Iterator[np.ndarray]:
     parser = _text.TextParser(name, dtype, delimiter, usecols, comments, quotechar)
-    for lines, first_line, text in _text.read_blocks(source, path, name, block_lines, skiprows, encoding):
-        arr = parser.parse(lines, first_line, text)
+    for lines, first_line, text, nlines in _text.read_blocks(source, path, name, block_lines, skiprows,
+                                                             encoding):
+        arr = parser.parse(lines, first_line, text, nlines)
         if len(arr):
             # One column -> scalar records (ncols is the same for every block).
-            yield arr.reshape(len(arr)) if arr.shape[1] == 1 else arr
+            if arr.shape[1] == 1:
+                arr = arr.reshape(len(arr))
+            for i in range(0, len(arr), block_lines):  # at most chunk_size records per chunk
+                yield arr[i:i + block_lines]
 
 
 def _normalize_usecols(usecols: object) -> tuple[list[int] | None, tuple[int, ...] | None]:
