@@ -5,9 +5,11 @@ iterable of lines) into float (or other numeric) chunks, with every error
 naming the input and the line.
 
 * Reading: paths, stdin and binary files are decoded in C by a
-  ``TextIOWrapper`` with ``errors="surrogateescape"`` (as fast as a text
-  file); a block that is not pure ASCII is searched for escaped bytes, so a
-  decoding error still names the line and the exact byte offset.  Every
+  ``TextIOWrapper`` with ``errors="surrogateescape"``, read in blocks of
+  characters cut after a line end, and each block goes to numpy as one
+  ``StringIO`` (no per-line ``str`` objects); a block that is not pure
+  ASCII is searched for escaped bytes, so a decoding error still names the
+  line and the exact byte offset.  Every
   source is read once, sequentially (no seek, no reopen), so pipes and
   FIFOs work; a caller's file object is left open.
 * Parsing: :func:`numpy.loadtxt` (numpy's C tokenizer) with ``quotechar``,
@@ -72,7 +74,7 @@ def source_name(obj: Any) -> str:
 _ESCAPED = re.compile("[\udc80-\udcff]")  # undecodable bytes, as surrogateescape writes them
 _ESCAPED_RUN = re.compile("[\udc80-\udcff]+")
 _LINE_END = re.compile("\r\n|\r|\n")
-_READ_CHARS = 1 << 20  # characters read (and parsed) at a time from files
+_READ_CHARS = 1 << 20  # at most, characters read (and parsed) at a time from files
 _PROBE = "azAZ09,;:\t \n\r\"'#%-+."
 
 
@@ -167,8 +169,8 @@ def read_blocks(
     """Yield ``(lines, number of the first line, text, number of lines)`` blocks.
 
     `path` is the file to open (None for stdin, file objects and
-    iterables).  Files (paths, stdin, binary file objects) are read ~1 M
-    characters at a time, cut after a line end: `lines` is None and `text`
+    iterables).  Files (paths, stdin, binary file objects) are read
+    ``32 * block_lines`` characters at a time (4 Ki to 1 Mi), cut after a line end: `lines` is None and `text`
     holds whole lines ending in ``"\\n"`` (lone ``"\\r"`` line ends are
     changed to ``"\\n"``).  Iterables and text file objects give blocks of
     `block_lines` lines: `lines` is the list and `text` the lines joined
@@ -193,7 +195,9 @@ def read_blocks(
         close = wrapper.detach
     try:
         if wrapper is not None:
-            yield from _char_blocks(wrapper, skiprows, _Escaped(encoding, name))
+            # ~32 characters a line: blocks follow chunk_size (a progress bar moves), within limits.
+            size = min(_READ_CHARS, max(1 << 12, 32 * block_lines))
+            yield from _char_blocks(wrapper, skiprows, _Escaped(encoding, name), size)
         else:
             src = sys.stdin if isinstance(source, str) and source == "-" else source
             # An iterable's lines may lack their line ends: join them with one.
@@ -210,7 +214,7 @@ def read_blocks(
         close()
 
 
-def _char_blocks(f: Any, skiprows: int, escaped: _Escaped) -> Iterator[tuple[None, int, str, int]]:
+def _char_blocks(f: Any, skiprows: int, escaped: _Escaped, size: int) -> Iterator[tuple[None, int, str, int]]:
     line_no = 1
     for _ in range(skiprows):
         ln = f.readline()
@@ -220,7 +224,7 @@ def _char_blocks(f: Any, skiprows: int, escaped: _Escaped) -> Iterator[tuple[Non
         escaped.offset += escaped.nbytes(ln)
     carry = ""
     while True:
-        chunk = f.read(_READ_CHARS)
+        chunk = f.read(size)
         text = carry + chunk if carry else chunk
         if not text:
             return

@@ -908,8 +908,8 @@ def from_text(
 ) -> Stream:
     """Stream numeric text (CSV or whitespace-separated columns).
 
-    Lines are read in large blocks and each block is parsed by
-    :func:`numpy.loadtxt` (numpy's C tokenizer and number parser).  One
+    The input is read in large blocks and each block is parsed by one
+    :func:`numpy.loadtxt` call (numpy's C tokenizer and number parser).  One
     column gives a scalar stream; several give a record stream of record
     shape ``(ncols,)``.
 
@@ -947,8 +947,10 @@ def from_text(
     dtype : dtype-like, optional
         Numeric dtype of the values; default float64.
     chunk_size : int, optional
-        Lines per parsed block, hence at most that many records per chunk;
-        default from :func:`pystream._config.default_chunk_size`.
+        At most that many records per chunk; default from
+        :func:`pystream._config.default_chunk_size`.  Files are parsed in
+        blocks of about ``32 * chunk_size`` characters (4 Ki to 1 Mi),
+        iterables of lines ``chunk_size`` lines at a time.
     quotechar : str or None, optional
         Quote character (default ``'"'``, as pandas); None: quotes are
         ordinary characters.  A quote opens a quoted field only at the start
