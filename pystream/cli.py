@@ -383,11 +383,11 @@ class Input:
 class _CountingReader(io.RawIOBase):
     """Binary file wrapper that counts the bytes read (for text progress)."""
 
-    def __init__(self, raw: Any):
+    def __init__(self, raw: Any, name: str = ""):
         super().__init__()
         self._raw = raw
-        self.name = getattr(raw, "name", "")  # so errors name the file through the wrappers
         self.count = 0
+        self.name = name  # the file name errors give (io reports it through the wrappers)
 
     def readable(self) -> bool:
         return True
@@ -505,7 +505,7 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
     kwargs = _text_kwargs(args, _suffix(path))
     # Hand the parser a binary file that counts the bytes it reads, so the
     # progress bar can follow the file position (compressed bytes for .gz).
-    counter = _CountingReader(open(path, "rb"))
+    counter = _CountingReader(open(path, "rb"), name=path)
     try:
         source: Any = io.BufferedReader(counter, buffer_size=1 << 16)
         if path.lower().endswith(".gz"):
