@@ -588,8 +588,8 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
             import gzip
 
             source = gzip.GzipFile(fileobj=source, mode="rb")
-        # Decode in C (as open() would), not line by line in Python.
-        source = io.TextIOWrapper(source, encoding="utf-8")
+        # Binary: from_text decodes a block at a time (in C), and a decoding
+        # error then names the line and the byte offset.
         stream = _call(_api("from_text"), source, **kwargs)
     except BaseException:
         counter.close()
@@ -611,14 +611,25 @@ _BINARY_HINT = ("give its element type with --dtype (e.g. --dtype float64; --rec
 
 
 def _looks_binary(head: bytes) -> str | None:
-    """Why the first bytes `head` of an input are not UTF-8 text, or None."""
+    """Why the first bytes `head` of an input look binary rather than text, or None.
+
+    NUL bytes mean binary.  Bytes that are not UTF-8 alone do not: a CSV in
+    Latin-1 is still text, and ``from_text`` names its line, byte offset and
+    ``encoding=``.  Undecodable input counts as binary when it also holds
+    control characters other than white space, which text in a legacy
+    encoding does not (and binary records almost always do).
+    """
     if b"\x00" in head:
         return "it holds NUL bytes"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return "it is not UTF-8 text"
+        if any(b < 32 and b not in _WHITE or b == 127 for b in head):
+            return "it is not UTF-8 text and holds control characters"
     return None
+
+
+_WHITE = frozenset(b"\t\n\r\x0b\x0c")
 
 
 def _refuse_binary(head: bytes, label: str) -> None:
@@ -776,8 +787,9 @@ def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
                      once=True, closer=closer)
     _check_options(args, "text")
     _refuse_binary(head, label)
-    text = io.TextIOWrapper(reader, encoding="utf-8")
-    stream = _call(_api("from_text"), text, **_text_kwargs(args, _suffix(name)))
+    # Binary, as for files: from_text decodes a block at a time, and a
+    # decoding error then names the line and the byte offset.
+    stream = _call(_api("from_text"), reader, **_text_kwargs(args, _suffix(name)))
     return Input(stream, "text", name, once=True, closer=closer)
 
 

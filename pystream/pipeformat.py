@@ -285,9 +285,9 @@ def from_pipe(source: Any = "-", chunk_size: int | None = None) -> Any:
     if not hasattr(source, "read"):
         raise TypeError(f"from_pipe: expected '-', a path or a binary file object, got "
                         f"{type(source).__name__}")
-    from .sources import _object_name
+    from ._text import source_name
 
-    return _stream(source, _object_name(source), chunk_size, close=False)
+    return _stream(source, source_name(source), chunk_size, close=False)
 
 
 # --------------------------------------------------------------------------- writing

@@ -313,9 +313,9 @@ def test_errors_name_stdin_and_files(tmp_path):
 
 
 def test_python_file_objects_are_named():
-    with pytest.raises(ValueError, match=r"from_text: <StringIO>, line 2"):
+    with pytest.raises(ValueError, match=r"from_text: <unnamed StringIO file object>, line 2"):
         ps.from_text(io.StringIO("1\nx\n")).to_array()
-    with pytest.raises(ValueError, match=r"from_file: <BytesIO>: trailing"):
+    with pytest.raises(ValueError, match=r"from_file: <unnamed BytesIO file object>: trailing"):
         ps.from_file(io.BytesIO(b"\0" * 9), np.float64).to_array()
 
 

@@ -592,7 +592,7 @@ def test_from_text_custom_comments(tmp_path) -> None:
 def test_from_text_bad_value_reports_global_line_number(tmp_path, block: int) -> None:
     lines = ["# header", "1,2", "", "3,4", "# c", "5,6", "7,oops", "9,10"]
     path = _write(tmp_path, "\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"line 7: could not convert string 'oops' to float64, column 2") as e:
+    with pytest.raises(ValueError, match=r"line 7: could not convert 'oops' to float64 in column 1 \(0-based\)") as e:
         from_text(path, delimiter=",", chunk_size=block).to_array()
     assert "at row" not in str(e.value)
     assert "'7,oops'" in str(e.value)
@@ -601,7 +601,7 @@ def test_from_text_bad_value_reports_global_line_number(tmp_path, block: int) ->
 @pytest.mark.parametrize("block", [1, 2, 3, 100])
 def test_from_text_column_count_change_reports_line(tmp_path, block: int) -> None:
     path = _write(tmp_path, "1 2\n3 4\n\n5 6 7\n8 9\n")
-    with pytest.raises(ValueError, match=r"line 4: .*(columns changed|expected 2 columns)"):
+    with pytest.raises(ValueError, match=r"line 4: 3 fields, expected 2 \(as on line 1"):
         from_text(path, chunk_size=block).to_array()
 
 

@@ -59,7 +59,9 @@ def reference(lines, pattern, fields, dash=None):
             rec = []
             for f in fields:
                 s = m.group(f)
-                if s == "-" and dash.get(f) is not None:
+                if s is None or not s.strip():
+                    rec.append(math.nan)  # an empty field is a missing value
+                elif s == "-" and dash.get(f) is not None:
                     rec.append(dash[f])
                 else:
                     rec.append(float(s))

@@ -242,3 +242,71 @@ def test_empty_inputs(tmp_path):
         rep = pt.ParseReport()
         a = pt.from_log(src, format="combined", report=rep).to_array()
         assert a.shape == (0, 2) and rep.complete and rep.bad == 0
+
+
+# --------------------------------------------------------------------------- empty fields (issue 15)
+
+CSV_LIKE = r"^(?P<t>[^,]*),(?P<v>[^,]*),(?P<w>[^,]*)$"
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 2, 65536])
+def test_empty_fields_are_missing_values_not_bad_lines(chunk_lines):
+    lines = ["t,v,w", "1,2.5,3", "2,,4", "3, ,", "4,5,6", ",7,8"]
+    rep = pt.ParseReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # only the header is bad, and it is counted in rep
+        got = pt.from_log(lines, pattern=CSV_LIKE, chunk_lines=chunk_lines, report=rep).to_array()
+    want = np.array([[1, 2.5, 3], [2, np.nan, 4], [3, np.nan, np.nan], [4, 5, 6], [np.nan, 7, 8]])
+    np.testing.assert_array_equal(got, want)
+    assert rep.records == 5 and rep.bad == 1 and rep.bad_lines == [1] and rep.missing == 3
+    assert "3 with missing values (NaN)" in rep.summary()
+    ref, bad, _ = reference(lines, CSV_LIKE, ["t", "v", "w"])
+    assert same(got, np.array(ref)) and bad == [1]
+
+
+def test_optional_group_that_does_not_match_is_missing():
+    rep = pt.ParseReport()
+    got = pt.from_log(["a=1 b=2", "a=3", "a= b=4"], pattern=r"a=(?P<a>\d*)(?: b=(?P<b>\d+))?",
+                      report=rep).to_array()
+    np.testing.assert_array_equal(got, [[1, 2], [3, np.nan], [np.nan, 4]])
+    assert rep.bad == 0 and rep.missing == 2
+
+
+def test_empty_field_with_dash_and_bad_values_in_the_same_block():
+    lines = ["1,-,", "2,x,3", "3,,-"]
+    rep = pt.ParseReport()
+    got = pt.from_log(lines, pattern=CSV_LIKE, dash=0.0, report=rep).to_array()
+    np.testing.assert_array_equal(got, [[1, 0, np.nan], [3, np.nan, 0]])
+    assert rep.bad_lines == [2] and rep.missing == 2
+
+
+def test_empty_field_with_an_integer_dtype_is_a_bad_line_that_says_why():
+    rep = pt.ParseReport()
+    got = pt.from_log(["1,2,3", "4,,6"], pattern=CSV_LIKE, dtype="int64", report=rep).to_array()
+    np.testing.assert_array_equal(got, [[1, 2, 3]])
+    assert rep.bad_lines == [2]
+    assert "empty (a missing value), which int64 cannot hold" in rep.examples[0].reason
+
+
+def test_warning_names_several_bad_lines_not_only_the_first():
+    lines = ["header", "1,2,3", "x,2,3", "4,5,6", "y,1,1", "z,1,1", "w,1,1"]
+    with pytest.warns(pt.LogParseWarning) as w:
+        pt.from_log(lines, pattern=CSV_LIKE).to_array()
+    msg = str(w[0].message)
+    assert "first bad lines: 1: no match" in msg and "3: field 't'" in msg and "5: field 't'" in msg
+    assert "(2 more)" in msg
+
+
+def test_file_objects_are_named_by_their_name_never_empty(tmp_path):
+    import gzip as _gzip
+
+    path = tmp_path / "a.log.gz"
+    with _gzip.open(path, "wb") as g:
+        g.write(b"x=1\nbad\n")
+    rep = pt.ParseReport()
+    with open(path, "rb") as raw, _gzip.GzipFile(fileobj=raw) as f:
+        pt.from_log(f, pattern=r"x=(?P<x>\d+)", report=rep).to_array()
+    assert rep.name == repr(str(path))
+    rep2 = pt.ParseReport()
+    pt.from_log(io.TextIOWrapper(io.BytesIO(b"x=1\n")), pattern=r"x=(?P<x>\d+)", report=rep2).to_array()
+    assert rep2.name == "<unnamed TextIOWrapper file object>"

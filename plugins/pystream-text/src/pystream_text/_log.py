@@ -98,6 +98,10 @@ class ParseReport:
     bad : int
         Lines that did not match the pattern or had a value that is not a number.
         ``lines == blank + records + bad``.
+    missing : int
+        Records that hold a missing value: a selected field that was empty
+        (or only whitespace), or an optional group that did not match.  Such
+        a field is NaN (float dtypes); the record is kept, not a bad line.
     examples : list of BadLine
         The first `max_examples` bad lines (line number, text, reason).
     complete : bool
@@ -110,13 +114,14 @@ class ParseReport:
     blank: int = 0
     records: int = 0
     bad: int = 0
+    missing: int = 0
     examples: list = field(default_factory=list)
     complete: bool = False
     passes: int = 0
 
     def _reset(self, name: str) -> None:
         self.name = name
-        self.lines = self.blank = self.records = self.bad = 0
+        self.lines = self.blank = self.records = self.bad = self.missing = 0
         self.examples = []
         self.complete = False
         self.passes += 1
@@ -131,13 +136,17 @@ class ParseReport:
         """Line numbers of the recorded examples."""
         return [b.line for b in self.examples]
 
-    def summary(self) -> str:
-        """One line: counts, then the first bad line."""
+    def summary(self, shown: int = 3) -> str:
+        """One line: counts, then the first `shown` bad lines (number, reason, text)."""
         s = (f"{self.name}: {self.lines} lines, {self.records} records, {self.bad} bad, "
-             f"{self.blank} blank" + ("" if self.complete else " (pass incomplete)"))
+             f"{self.blank} blank" + (f", {self.missing} with missing values (NaN)" if self.missing else "")
+             + ("" if self.complete else " (pass incomplete)"))
         if self.examples:
-            b = self.examples[0]
-            s += f"; first bad line {b.line}: {b.reason}: {b.text!r:.120}"
+            first = self.examples[:shown]
+            s += f"; first bad line{'s' if len(first) > 1 else ''}: " + "; ".join(
+                f"{b.line}: {b.reason}: {b.text!r:.80}" for b in first)
+            if self.bad > len(first):
+                s += f"; ... ({self.bad - len(first)} more)"
         return s
 
     def __str__(self) -> str:
@@ -222,13 +231,14 @@ class _Parser:
         cols = list(zip(*groups))
         values = np.empty((len(groups), len(self.fields)), dtype=np.float64)
         ok = None
+        missing = np.zeros(len(groups), dtype=bool)
         if bad_rows:
             skip = set(bad_rows)
             rows = [i for i in range(len(texts)) if i not in skip]
         else:
             rows = None
         for j, (gi, dash) in enumerate(zip(self.idx, self.dash)):
-            col_ok = self._convert(cols[gi - 1], dash, values[:, j])
+            col_ok = self._convert(cols[gi - 1], dash, values[:, j], missing)
             if col_ok is not None:
                 ok = col_ok if ok is None else ok & col_ok
                 for k in np.flatnonzero(~col_ok):
@@ -245,32 +255,54 @@ class _Parser:
             if not integral.all():
                 for k in np.flatnonzero(~integral):
                     row = rows[k] if rows is not None else int(k)
-                    self._bad(first + keep[row], texts[row], f"a value is not an integer in the "
-                              f"range of {self.dtype}: {values[k].tolist()}")
+                    if missing[k]:
+                        reason = (f"a field is empty (a missing value), which {self.dtype} cannot "
+                                  "hold; use a float dtype to read missing values as NaN")
+                    else:
+                        reason = f"a value is not an integer in the range of {self.dtype}: {values[k].tolist()}"
+                    self._bad(first + keep[row], texts[row], reason)
                 ok = integral if ok is None else ok & integral
         if ok is not None:
             values = values[ok]
+            missing = missing[ok]
         r.records += len(values)
+        r.missing += int(missing.sum())
         if not len(values):
             return None
         return values if self.dtype == np.float64 else values.astype(self.dtype)
 
-    def _convert(self, col: tuple, dash: Any, out: np.ndarray) -> np.ndarray | None:
-        """Fill `out` with the values of `col`; None if all converted, else the ok mask."""
+    def _convert(self, col: tuple, dash: Any, out: np.ndarray, missing: np.ndarray) -> np.ndarray | None:
+        """Fill `out` with the values of `col`; None if all converted, else the ok mask.
+
+        An empty (or whitespace-only) field, or a group that did not take
+        part in the match (None), is a missing value: NaN, flagged in
+        `missing`.
+        """
         try:
-            if dash is not None and "-" in col:
-                u = np.array(col)
-                is_dash = u == "-"
-                u[is_dash] = "0"
-                out[:] = u.astype(np.float64)
-                out[is_dash] = dash
-            else:
+            if dash is None and "" not in col and None not in col:
                 out[:] = np.array(col, dtype=np.float64)
+                return None
+            u = np.array(col, dtype=object)
+            t = u.astype(str)  # None -> "None", but None is caught below
+            miss = (np.char.str_len(np.char.strip(t)) == 0) | (u == None)  # noqa: E711
+            is_dash = (t == "-") if dash is not None else None
+            if miss.any():
+                u[miss] = "nan"
+                missing |= miss
+            if is_dash is not None and is_dash.any():
+                u[is_dash] = "0"
+            out[:] = u.astype(np.float64)
+            if is_dash is not None:
+                out[is_dash] = dash
             return None
         except (ValueError, TypeError):
             pass
         ok = np.ones(len(col), dtype=bool)  # slow path, only for blocks with bad values
         for k, s in enumerate(col):
+            if s is None or not s.strip():
+                out[k] = math.nan
+                missing[k] = True
+                continue
             if dash is not None and s == "-":
                 out[k] = dash
                 continue
@@ -329,6 +361,21 @@ def _iter_blocks(it: Iterator, n: int) -> Iterator[list]:
         yield lines
         if len(raw) < n:
             return
+
+
+def _file_name(f: Any) -> str:
+    """How errors and reports name a file object: its ``.name``, never ``''``."""
+    name = getattr(f, "name", None)
+    if isinstance(name, str) and name:
+        return name if name.startswith("<") and name.endswith(">") else repr(name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        return f"<file descriptor {name}>"
+    inner = getattr(f, "buffer", None) or getattr(f, "fileobj", None)
+    if inner is not None and inner is not f:
+        got = _file_name(inner)
+        if not got.startswith("<unnamed"):
+            return got
+    return f"<unnamed {type(f).__name__} file object>"
 
 
 def _open_path(p: str) -> Any:
@@ -467,10 +514,12 @@ def from_log(
         Lines per parsed block (blank and bad lines included), hence at most
         that many records per chunk.  Default 65536.
     errors : {"count", "raise", "warn"}, optional
-        What a bad line (no match, or a value that is not a number) does.
+        What a bad line (no match, or a value that is not a number; an empty
+        field is a missing value, not a bad value: see Notes) does.
         ``"count"``: it is skipped and counted in `report`; if no `report`
         was given, one :class:`LogParseWarning` summarises the bad lines at
-        the end of the pass (bad lines never go unnoticed).  ``"raise"``:
+        the end of the pass, with the counts and the first three bad lines
+        (bad lines never go unnoticed).  ``"raise"``:
         ValueError naming the line number and text.  ``"warn"``: counted,
         and one :class:`LogParseWarning` at the end of the pass.
         Blank lines are skipped and counted as ``report.blank``, never bad.
@@ -496,6 +545,16 @@ def from_log(
         At construction for arguments of the wrong type.
     FileNotFoundError
         If the path does not exist.
+
+    Notes
+    -----
+    **Empty fields are missing values, not bad lines.**  A selected field
+    that is empty or only whitespace, or an optional group that did not take
+    part in the match, is NaN in a float dtype, and its record is kept
+    (counted in ``report.missing``).  An integer dtype has no NaN: there a
+    line with an empty selected field is a bad line whose reason says so
+    (read such columns with a float dtype).  ``"-"`` is not empty: see
+    `dash`.
 
     Examples
     --------
@@ -582,9 +641,10 @@ def from_log(
     elif hasattr(src, "read"):
         import io
 
-        binary = not isinstance(src, io.TextIOBase) and "b" in getattr(src, "mode", "b")
+        mode = getattr(src, "mode", "b")  # GzipFile.mode is an int
+        binary = not isinstance(src, io.TextIOBase) and (not isinstance(mode, str) or "b" in mode)
         kind = "binary" if binary else "text"
-        name = repr(getattr(src, "name", f"<{type(src).__name__}>"))
+        name = _file_name(src)
         source, one_shot = src, True
     else:
         if isinstance(src, np.ndarray):
