@@ -24,6 +24,11 @@ from pystream._native import lib
 import pystream as ps
 from pystream.sketches import DDSketch
 
+# Many tests here collapse stores on purpose (tiny max_buckets, values far
+# out); the collapse warning has its own tests (pytest.warns records it
+# whatever this filter says).
+pytestmark = pytest.mark.filterwarnings("ignore::pystream.SketchAccuracyWarning")
+
 GRID = np.linspace(0.0, 1.0, 1001)  # 0, 0.001, ..., 1
 N = 1_000_000
 
