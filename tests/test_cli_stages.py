@@ -366,6 +366,11 @@ def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypat
             with pytest.raises(TypeError, match=r"^total_test\(\) got an unexpected keyword "
                                                 r"argument 'scal' \(did you mean 'scale'\?\)"):
                 s.total_test(scal=2, engine=engine)
+        # the same on a Pipeline, whose reducer branch is built when the method
+        # is called (issue 15: it said "Total.__init__() got an unexpected ...")
+        with pytest.raises(TypeError, match=r"^total_test\(\) got an unexpected keyword "
+                                            r"argument 'scal' \(did you mean 'scale'\?\)"):
+            ps.pipeline().total_test(scal=2)
     finally:
         plugins.reset_registry()
     # a mistake that is not a keyword keeps Python's own message
@@ -375,3 +380,15 @@ def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypat
     with pytest.raises(TypeError) as info:
         s.moving_mean(window="3")
     assert "did you mean" not in str(info.value) and "window" in str(info.value)
+
+
+def test_terminal_names_suggest_the_keyword_meant():
+    """A terminal given by name (a push sink or a branch: ``terminal_maker``)
+    names the keyword meant, as the Stream method does (issue 15)."""
+    from pystream.consumers import terminal_maker
+
+    with pytest.raises(TypeError, match=r"^describe\(\) got an unexpected keyword argument "
+                                        r"'quantile_methd' \(did you mean 'quantile_method'\?\)"):
+        terminal_maker("describe", (), {"quantile_methd": "kll"})
+    with pytest.raises(TypeError, match=r"^quantile\(\): missing a required argument"):
+        terminal_maker("quantile", (), {})
