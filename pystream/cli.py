@@ -1206,9 +1206,23 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
     # NaN min/max (nan_policy propagate): the range of the non-NaN values,
     # found by the histogram's own first pass.
     rng = None if math.isnan(lo) or math.isnan(hi) else (desc.min, desc.max)
+    specs = _stage_specs(getattr(args, "stage", None))
+    if rng is None:
+        # A text file's stream is one-shot (a file object), so the histogram
+        # cannot find the range itself: one more pass over a fresh stream.
+        first = open_input(args)
+        try:
+            stream = _apply_stages(first.stream, specs)
+            if stream.one_shot:
+                d = stream.describe(nan_policy="omit", quantiles=(), **(engine or {}))
+                if int(d.count) == 0 or not (np.isfinite(d.min) and np.isfinite(d.max)):
+                    return None, ""
+                rng = (d.min, d.max)
+        finally:
+            first.close()
     again = open_input(args)              # a fresh stream over the same file
     try:
-        stream = _apply_stages(again.stream, _stage_specs(getattr(args, "stage", None)))
+        stream = _apply_stages(again.stream, specs)
         return stream.histogram(bins=args.bins, range=rng, **(engine or {})), ""
     finally:
         again.close()

@@ -757,3 +757,27 @@ def test_describe_bad_stage(tmp_path, capsys, stage, frag):
 def test_describe_help_mentions_stages(capsys):
     status, out, _ = run(capsys, "describe", "--help")
     assert status == 0 and "--stage STAGE" in out and "pystream run" in out
+
+
+def test_describe_text_file_with_nan_gets_its_histogram(tmp_path, capsys):
+    """A text file holding a NaN, default nan_policy propagate: the table and
+    the histogram of its non-NaN values (issue 15 replay: the histogram's
+    range pass refused the text file's one-shot stream, and the command
+    failed with no table at all)."""
+    path = tmp_path / "n.txt"
+    path.write_text("1\nnan\n3\n2\n")
+    status, out, err = run(capsys, "describe", path, "--bins", "2")
+    assert status == 0, err
+    assert "nan_count" in out and "2 bins over [1, 3]" in out
+    got = run_json(capsys, "describe", path, "--bins", "2")
+    assert got["histogram"]["counts"] == [1, 2] and got["histogram"]["nan_count"] == 1
+    # the same through a stage that starts with NaNs (the README's example)
+    status, out, err = run(capsys, "describe", path, "--stage", "moving_mean:window=2",
+                           "--bins", "2")
+    assert status == 0, err
+    assert "bins over" in out
+    # all NaN: the table, no histogram
+    path.write_text("nan\nnan\n")
+    status, out, err = run(capsys, "describe", path)
+    assert status == 0, err
+    assert "bins over" not in out
