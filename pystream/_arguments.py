@@ -28,10 +28,21 @@ def keyword_names(signature: inspect.Signature) -> list[str]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"]
 
 
+#: A peer's name for a parameter -> pystream's, where spelling is no guide:
+#: the moving windows take bottleneck's ``min_count`` where pandas'
+#: ``rolling`` takes ``min_periods`` (the EWM stages take ``min_periods``).
+SYNONYMS = {"min_periods": "min_count", "min_count": "min_periods"}
+
+
 def did_you_mean(key: str, names: Iterable[str]) -> str:
     """``" (did you mean 'window'?)"`` for the name of `names` closest to
-    `key` (difflib's ratio >= 0.6), or ``""`` when none is close."""
-    close = difflib.get_close_matches(key, list(names), n=1)
+    `key` (difflib's ratio >= 0.6) or, first, the name :data:`SYNONYMS`
+    gives a peer's name for (``min_periods`` -> ``min_count``); ``""`` when
+    none is close."""
+    names = list(names)
+    if SYNONYMS.get(key) in names:
+        return f" (did you mean {SYNONYMS[key]!r}?)"
+    close = difflib.get_close_matches(key, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

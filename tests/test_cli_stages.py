@@ -392,3 +392,17 @@ def test_terminal_names_suggest_the_keyword_meant():
         terminal_maker("describe", (), {"quantile_methd": "kll"})
     with pytest.raises(TypeError, match=r"^quantile\(\): missing a required argument"):
         terminal_maker("quantile", (), {})
+
+
+def test_pandas_min_periods_suggests_min_count():
+    """``moving_std(5, min_periods=1)`` (pandas' ``rolling(5, min_periods=1)``)
+    names bottleneck's ``min_count`` the windows take, and the EWM stages'
+    ``min_periods`` is suggested for ``min_count`` (issue 15 replay)."""
+    s = ps.from_array(np.arange(5.0))
+    with pytest.raises(TypeError, match=r"^moving_std\(\) got an unexpected keyword argument "
+                                        r"'min_periods' \(did you mean 'min_count'\?\)$"):
+        s.moving_std(5, min_periods=1)
+    with pytest.raises(TypeError, match=r"\(did you mean 'min_periods'\?\)$"):
+        s.ewm_mean(alpha=0.5, min_count=1)
+    with pytest.raises(StageSpecError, match=r"did you mean 'min_count'"):
+        parse_stage("moving_mean:3,min_periods=1")
