@@ -682,8 +682,9 @@ def _check_npy_length(chunks: Iterator[np.ndarray], expected: int,
 
 
 def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>",
-                    closer: Callable[[], None] | None = None) -> Input:
-    """A .npy stream read once (stdin, a pipe): its header, then raw records in order."""
+                    closer: Callable[[], None] | None = None, name: str | None = None) -> Input:
+    """A .npy stream read once (stdin, a pipe): its header, then raw records in
+    order.  `label` names it in errors, `name` (default `label`) in the output."""
     from ._npy import NpyFormatError, read_header
 
     try:
@@ -707,7 +708,7 @@ def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>
                    chunk_size=args.chunk_size)
     stream = stream.pipe(_check_npy_length, int(shape[0]), label)
     rec_bytes = _record_bytes(dt, rs)
-    return Input(stream, "npy", label, total=int(shape[0]) * rec_bytes,
+    return Input(stream, "npy", label if name is None else name, total=int(shape[0]) * rec_bytes,
                  bytes_per_record=rec_bytes, once=True, closer=closer)
 
 
@@ -762,7 +763,7 @@ def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
     if head.startswith(NPY_MAGIC):
         _check_options(args, "npy", f"{label} is a .npy stream (it starts with the .npy "
                                     "magic string), which carries its own dtype and shape")
-        return _open_stdin_npy(reader, args, label, closer)
+        return _open_stdin_npy(reader, args, label, closer, name)
     if args.dtype is not None:
         _check_options(args, "raw")
         dt = args.dtype
