@@ -152,6 +152,8 @@ def test_no_private_numpy_names() -> None:
      "not a tuple of non-negative ints"),
     (header_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (True,)}"), ValueError,
      "not a tuple of non-negative ints"),
+    (header_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (%s)}" % ("1," * 101)),
+     ValueError, "has 101 dimensions"),      # was numpy's message, with no file name
     (header_bytes("{'descr': '<f8', 'fortran_order': 0, 'shape': (3,)}"), ValueError,
      "fortran_order 0 is not a bool"),
     (header_bytes("{'descr': 'zz', 'fortran_order': False, 'shape': (3,)}"), ValueError,
