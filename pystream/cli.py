@@ -988,7 +988,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
-             hist_note: str = "", stages: Sequence[str] = ()) -> str:
+             hist_note: str = "", stages: Sequence[str] = (),
+             accuracy_warnings: Sequence[str] = ()) -> str:
+    """The describe table; `accuracy_warnings` (a sketch's accuracy warnings) are
+    printed under the quantiles' note, whose bound they qualify."""
     from .reducers import quantile_label
 
     shape = _record_shape_of(desc)
@@ -1028,6 +1031,8 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
                      "whose rank is\nwithin 1% of q (probability >= 99% per quantile), "
                      "printed one digit finer than\nthe values that 1% of rank spans. "
                      "mean, std, var, sum: 7 significant digits.")
+        for message in accuracy_warnings:
+            text += f"\nWARNING: {message}"
     nan_seen = np.any(_as_array(desc.nan_count) > 0)
     if nan_seen and getattr(desc, "nan_policy", None) == "propagate":
         text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "
@@ -1229,6 +1234,35 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
         again.close()
 
 
+class _AccuracyWarnings:
+    """Collect the :class:`~pystream.SketchAccuracyWarning` messages of a
+    block (once each), for the command to print as ``pystream: warning:``
+    lines and in the table, not in Python's warning format (source line
+    included); other warnings go on as usual."""
+
+    def __enter__(self) -> list[str]:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        self.messages: list[str] = []
+        return self.messages
+
+    def __exit__(self, *exc: Any) -> None:
+        import warnings
+
+        from .sketches import SketchAccuracyWarning
+
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            if issubclass(w.category, SketchAccuracyWarning):
+                if str(w.message) not in self.messages:
+                    self.messages.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     """``pystream describe``: the summary table (or JSON) of FILE, after the --stage stages."""
     specs = _stage_specs(args.stage)        # checked before any input is read
@@ -1242,7 +1276,8 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         binner = _OnePassHistogram(args.bins) if inp.once and not args.no_histogram else None
         bar = make_progress(inp, not args.no_progress, stderr)
         try:
-            desc, records = _describe(inp, args, bar, engine, binner)
+            with _AccuracyWarnings() as accuracy:
+                desc, records = _describe(inp, args, bar, engine, binner)
         finally:
             if bar is not None:
                 bar.close()
@@ -1252,7 +1287,9 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         dtype = getattr(desc, "dtype", None)
     hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc, engine, binner)
     text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
-            else to_table(inp, desc, records, dtype, hist, note, args.stage))
+            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy))
+    for message in accuracy:
+        stderr.write(f"pystream: warning: {message}\n")
     stdout.write(text + "\n")
     stdout.flush()
     return 0

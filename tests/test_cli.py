@@ -781,3 +781,22 @@ def test_describe_text_file_with_nan_gets_its_histogram(tmp_path, capsys):
     status, out, err = run(capsys, "describe", path)
     assert status == 0, err
     assert "bins over" not in out
+
+
+def test_sketch_accuracy_warning_is_one_cli_line_and_in_the_table(tmp_path, capsys):
+    """The relative-error sketch's collapse warning (one value far out):
+    stderr gets one ``pystream: warning:`` line, not Python's warning
+    format with its source line, and the table prints it under the
+    quantiles' "within 1%" claim that it qualifies (issue 15 replay)."""
+    x = np.append(np.random.default_rng(5).normal(size=5000), -1e100)
+    path = tmp_path / "far.npy"
+    np.save(path, x)
+    status, out, err = run(capsys, "describe", path, "--quantile-method", "relative",
+                           "--no-histogram")
+    assert status == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pystream: warning: DDSketch.quantile:"), err
+    assert "SketchAccuracyWarning" not in err and ".py:" not in err
+    assert "\nWARNING: DDSketch.quantile:" in out and "not within alpha=0.01" in out
+    status, out, err = run(capsys, "describe", path, "--no-histogram")  # KLL: no warning
+    assert status == 0 and err == "" and "WARNING" not in out
