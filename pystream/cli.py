@@ -1234,6 +1234,27 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
         again.close()
 
 
+def _check_describable(inp: Input, dtype: Any, staged: bool) -> None:
+    """Refuse, naming FILE, a dtype the reducers cannot read (datetimes,
+    complex, structured...) before any record is read."""
+    if dtype is None:
+        return
+    from ._native import kernel_dtype
+
+    try:
+        kernel_dtype(dtype)
+    except TypeError:
+        what = "the stages' output" if staged else inp.label
+        hint = (", e.g. --stage astype:dtype=int64 (counts of their unit since 1970)"
+                if np.dtype(dtype).kind == "M" else
+                ", e.g. --stage astype:dtype=int64 (counts of their unit)"
+                if np.dtype(dtype).kind == "m" else "")
+        raise CLIError(
+            f"{what} holds {dtype} values, which describe cannot reduce (it reads bool, "
+            f"integers and float16/32/64): convert them with an astype stage first{hint}"
+        ) from None
+
+
 class _AccuracyWarnings:
     """Collect the :class:`~pystream.SketchAccuracyWarning` messages of a
     block (once each), for the command to print as ``pystream: warning:``
@@ -1272,6 +1293,7 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         engine = _check_engine(args, inp)
         # the dtype described: the last stage's output
         dtype = _apply_stages(inp.stream, specs).dtype if specs else _stream_dtype(inp)
+        _check_describable(inp, dtype, bool(specs))
         # an input read once gets its histogram counted in the same pass
         binner = _OnePassHistogram(args.bins) if inp.once and not args.no_histogram else None
         bar = make_progress(inp, not args.no_progress, stderr)

@@ -800,3 +800,23 @@ def test_sketch_accuracy_warning_is_one_cli_line_and_in_the_table(tmp_path, caps
     assert "\nWARNING: DDSketch.quantile:" in out and "not within alpha=0.01" in out
     status, out, err = run(capsys, "describe", path, "--no-histogram")  # KLL: no warning
     assert status == 0 and err == "" and "WARNING" not in out
+
+
+def test_describe_refuses_a_dtype_it_cannot_reduce_naming_the_file(tmp_path, capsys):
+    """Datetimes (issue 15's timestamps) and complex values: one error line
+    naming FILE and how to convert, before any record is read (was "chunk at
+    record 0: dtype datetime64[s] is not supported ... (convert with
+    .astype(...) first)", with no file, and Python advice)."""
+    t = np.datetime64("2013-01-01T00:00:00") + np.arange(1000).astype("timedelta64[s]")
+    path = tmp_path / "ts.npy"
+    np.save(path, t)
+    status, out, err = run(capsys, "describe", path)
+    assert status == 2 and out == ""
+    assert err.startswith(f"pystream: error: {path} holds datetime64[s] values") and \
+        "--stage astype:dtype=int64" in err and err.count("\n") == 1, err
+    got = run_json(capsys, "describe", path, "--stage", "astype:dtype=int64")
+    assert got["min"] == int(t[0].astype(np.int64)) and got["count"] == 1000
+    path = tmp_path / "c.npy"
+    np.save(path, np.ones(3, complex))
+    status, out, err = run(capsys, "describe", path)
+    assert status == 2 and f"{path} holds complex128 values" in err
