@@ -17,7 +17,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["call_checked", "did_you_mean", "keyword_names", "suggest_keywords"]
+__all__ = ["call_checked", "check_call", "did_you_mean", "keyword_names", "suggest_keywords"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,10 +28,21 @@ def keyword_names(signature: inspect.Signature) -> list[str]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "self"]
 
 
+#: A peer's name for a parameter -> pystream's, where spelling is no guide:
+#: the moving windows take bottleneck's ``min_count`` where pandas'
+#: ``rolling`` takes ``min_periods`` (the EWM stages take ``min_periods``).
+SYNONYMS = {"min_periods": "min_count", "min_count": "min_periods"}
+
+
 def did_you_mean(key: str, names: Iterable[str]) -> str:
     """``" (did you mean 'window'?)"`` for the name of `names` closest to
-    `key` (difflib's ratio >= 0.6), or ``""`` when none is close."""
-    close = difflib.get_close_matches(key, list(names), n=1)
+    `key` (difflib's ratio >= 0.6) or, first, the name :data:`SYNONYMS`
+    gives a peer's name for (``min_periods`` -> ``min_count``); ``""`` when
+    none is close."""
+    names = list(names)
+    if SYNONYMS.get(key) in names:
+        return f" (did you mean {SYNONYMS[key]!r}?)"
+    close = difflib.get_close_matches(key, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -69,15 +80,22 @@ def suggest_keywords(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def call_checked(where: str, factory: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
-    """``factory(*args, **kwargs)``, first checked against the factory's
-    signature (when it has one) so a misspelled keyword gets a suggestion
-    named `where` (the stage or reducer's name, not the factory's)."""
+def check_call(where: str, func: Callable[..., Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> None:
+    """Check that ``func(*args, **kwargs)`` fits `func`'s signature (when it
+    has one) without calling it.
+
+    Raises
+    ------
+    TypeError
+        Named `where` (the stage, reducer or terminal's name, not the
+        factory's): for an unknown keyword, with the parameter meant
+        (``did you mean 'window'?``); else Python's binding message.
+    """
     try:
-        signature = inspect.signature(factory)
+        signature = inspect.signature(func)
     except (TypeError, ValueError):  # no inspectable signature: let the call say
-        return factory(*args, **kwargs)
+        return
     unknown = _unknown_keyword(where, signature, kwargs)
     if unknown is not None:
         raise unknown
@@ -85,4 +103,12 @@ def call_checked(where: str, factory: Callable[..., Any], args: tuple[Any, ...],
         signature.bind(*args, **kwargs)
     except TypeError as error:
         raise TypeError(f"{where}(): {error}") from None
+
+
+def call_checked(where: str, factory: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+    """``factory(*args, **kwargs)``, first checked against the factory's
+    signature (when it has one) so a misspelled keyword gets a suggestion
+    named `where` (the stage or reducer's name, not the factory's)."""
+    check_call(where, factory, args, kwargs)
     return factory(*args, **kwargs)

@@ -33,6 +33,10 @@ __all__ = ["MAX_HEADER_BYTES", "NPY_HEADER_LOCK", "NPY_MAGIC", "READ_BYTES", "Np
            "NpyHeader", "check_path", "check_size", "npy_records", "open_path", "read_exact",
            "read_full", "read_header", "read_header_path", "read_records"]
 
+#: numpy's limit on an array's number of dimensions (``NPY_MAXDIMS``, 64
+#: since numpy 2.0; 32 before).
+_MAX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
+
 #: The first bytes of every ``.npy`` file.
 NPY_MAGIC = b"\x93NUMPY"
 #: Longest header accepted, as numpy's ``np.load`` (``max_header_size``):
@@ -207,6 +211,9 @@ def read_header(f: Any, name: str, where: str = "from_npy") -> NpyHeader:
             and all(type(n) is int and n >= 0 for n in shape)):
         raise _bad(name, f"its header's shape {shape!r:.100} is not a tuple of non-negative ints",
                    where)
+    if len(shape) > _MAX_DIMS:
+        raise _bad(name, f"its header's shape has {len(shape)} dimensions; numpy arrays have at "
+                         f"most {_MAX_DIMS}", where)
     if not isinstance(d["fortran_order"], bool):
         raise _bad(name, f"its header's fortran_order {d['fortran_order']!r:.50} is not a bool",
                    where)

@@ -695,8 +695,9 @@ def _check_npy_length(chunks: Iterator[np.ndarray], expected: int,
 
 
 def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>",
-                    closer: Callable[[], None] | None = None) -> Input:
-    """A .npy stream read once (stdin, a pipe): its header, then raw records in order."""
+                    closer: Callable[[], None] | None = None, name: str | None = None) -> Input:
+    """A .npy stream read once (stdin, a pipe): its header, then raw records in
+    order.  `label` names it in errors, `name` (default `label`) in the output."""
     from ._npy import NpyFormatError, read_header
 
     try:
@@ -720,7 +721,7 @@ def _open_stdin_npy(reader: Any, args: argparse.Namespace, label: str = "<stdin>
                    chunk_size=args.chunk_size)
     stream = stream.pipe(_check_npy_length, int(shape[0]), label)
     rec_bytes = _record_bytes(dt, rs)
-    return Input(stream, "npy", label, total=int(shape[0]) * rec_bytes,
+    return Input(stream, "npy", label if name is None else name, total=int(shape[0]) * rec_bytes,
                  bytes_per_record=rec_bytes, once=True, closer=closer)
 
 
@@ -775,7 +776,7 @@ def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
     if head.startswith(NPY_MAGIC):
         _check_options(args, "npy", f"{label} is a .npy stream (it starts with the .npy "
                                     "magic string), which carries its own dtype and shape")
-        return _open_stdin_npy(reader, args, label, closer)
+        return _open_stdin_npy(reader, args, label, closer, name)
     if args.dtype is not None:
         _check_options(args, "raw")
         dt = args.dtype
@@ -1001,7 +1002,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
-             hist_note: str = "", stages: Sequence[str] = ()) -> str:
+             hist_note: str = "", stages: Sequence[str] = (),
+             accuracy_warnings: Sequence[str] = ()) -> str:
+    """The describe table; `accuracy_warnings` (a sketch's accuracy warnings) are
+    printed under the quantiles' note, whose bound they qualify."""
     from .reducers import quantile_label
 
     shape = _record_shape_of(desc)
@@ -1041,6 +1045,8 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
                      "whose rank is\nwithin 1% of q (probability >= 99% per quantile), "
                      "printed one digit finer than\nthe values that 1% of rank spans. "
                      "mean, std, var, sum: 7 significant digits.")
+        for message in accuracy_warnings:
+            text += f"\nWARNING: {message}"
     nan_seen = np.any(_as_array(desc.nan_count) > 0)
     if nan_seen and getattr(desc, "nan_policy", None) == "propagate":
         text += ("\n\nNaNs were found, so the statistics are NaN (numpy's rule); "
@@ -1220,12 +1226,76 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
     # NaN min/max (nan_policy propagate): the range of the non-NaN values,
     # found by the histogram's own first pass.
     rng = None if math.isnan(lo) or math.isnan(hi) else (desc.min, desc.max)
+    specs = _stage_specs(getattr(args, "stage", None))
+    if rng is None:
+        # A text file's stream is one-shot (a file object), so the histogram
+        # cannot find the range itself: one more pass over a fresh stream.
+        first = open_input(args)
+        try:
+            stream = _apply_stages(first.stream, specs)
+            if stream.one_shot:
+                d = stream.describe(nan_policy="omit", quantiles=(), **(engine or {}))
+                if int(d.count) == 0 or not (np.isfinite(d.min) and np.isfinite(d.max)):
+                    return None, ""
+                rng = (d.min, d.max)
+        finally:
+            first.close()
     again = open_input(args)              # a fresh stream over the same file
     try:
-        stream = _apply_stages(again.stream, _stage_specs(getattr(args, "stage", None)))
+        stream = _apply_stages(again.stream, specs)
         return stream.histogram(bins=args.bins, range=rng, **(engine or {})), ""
     finally:
         again.close()
+
+
+def _check_describable(inp: Input, dtype: Any, staged: bool) -> None:
+    """Refuse, naming FILE, a dtype the reducers cannot read (datetimes,
+    complex, structured...) before any record is read."""
+    if dtype is None:
+        return
+    from ._native import kernel_dtype
+
+    try:
+        kernel_dtype(dtype)
+    except TypeError:
+        what = "the stages' output" if staged else inp.label
+        hint = (", e.g. --stage astype:dtype=int64 (counts of their unit since 1970)"
+                if np.dtype(dtype).kind == "M" else
+                ", e.g. --stage astype:dtype=int64 (counts of their unit)"
+                if np.dtype(dtype).kind == "m" else "")
+        raise CLIError(
+            f"{what} holds {dtype} values, which describe cannot reduce (it reads bool, "
+            f"integers and float16/32/64): convert them with an astype stage first{hint}"
+        ) from None
+
+
+class _AccuracyWarnings:
+    """Collect the :class:`~pystream.SketchAccuracyWarning` messages of a
+    block (once each), for the command to print as ``pystream: warning:``
+    lines and in the table, not in Python's warning format (source line
+    included); other warnings go on as usual."""
+
+    def __enter__(self) -> list[str]:
+        import warnings
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        self.messages: list[str] = []
+        return self.messages
+
+    def __exit__(self, *exc: Any) -> None:
+        import warnings
+
+        from .sketches import SketchAccuracyWarning
+
+        self._catch.__exit__(*exc)
+        for w in self._caught:
+            if issubclass(w.category, SketchAccuracyWarning):
+                if str(w.message) not in self.messages:
+                    self.messages.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
@@ -1237,11 +1307,13 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         engine = _check_engine(args, inp)
         # the dtype described: the last stage's output
         dtype = _apply_stages(inp.stream, specs).dtype if specs else _stream_dtype(inp)
+        _check_describable(inp, dtype, bool(specs))
         # an input read once gets its histogram counted in the same pass
         binner = _OnePassHistogram(args.bins) if inp.once and not args.no_histogram else None
         bar = make_progress(inp, not args.no_progress, stderr)
         try:
-            desc, records = _describe(inp, args, bar, engine, binner)
+            with _AccuracyWarnings() as accuracy:
+                desc, records = _describe(inp, args, bar, engine, binner)
         finally:
             if bar is not None:
                 bar.close()
@@ -1251,7 +1323,9 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         dtype = getattr(desc, "dtype", None)
     hist, note = (None, "") if args.no_histogram else _histogram(inp, args, desc, engine, binner)
     text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
-            else to_table(inp, desc, records, dtype, hist, note, args.stage))
+            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy))
+    for message in accuracy:
+        stderr.write(f"pystream: warning: {message}\n")
     stdout.write(text + "\n")
     stdout.flush()
     return 0

@@ -422,6 +422,9 @@ def _plugin_reducer(entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         positional = "start" in inspect.signature(factory).parameters and "start" not in kwargs
     except (TypeError, ValueError):
         positional = False
+    from ._arguments import check_call
+
+    check_call(entry.name, factory, args, kwargs)  # a misspelled keyword: the one meant
     factory(*args, **kwargs)                 # checks the arguments now
 
     def make(meta: Meta, start: int) -> Consumer:
@@ -450,10 +453,9 @@ def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
                          f"pushed; engine arguments ({', '.join(engine)}) do not apply")
     terminal = TERMINALS.get(name)
     if terminal is not None:
-        try:
-            inspect.signature(terminal).bind(*args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"{name}: {e}") from None
+        from ._arguments import check_call
+
+        check_call(name, terminal, args, kwargs)
         return terminal(*args, **kwargs)
     from .plugins import get_registry
 

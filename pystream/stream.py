@@ -62,8 +62,9 @@ Resolver = Callable[["Stream"], tuple[Any, Any]]
 
 
 _ONE_SHOT_MESSAGE = (
-    "this stream reads a one-shot source (an iterator, a generator, a file object or "
-    "stdin) that an earlier iteration already consumed; build a new stream for a new "
+    "this stream reads a one-shot source (an iterator, a generator, a file object, "
+    "stdin, or a path naming a pipe, FIFO or device) that an earlier iteration already "
+    "consumed; build a new stream for a new "
     "pass, or materialise the data once (to_array(), then from_array()) to iterate it "
     "several times"
 )

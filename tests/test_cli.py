@@ -759,3 +759,66 @@ def test_describe_bad_stage(tmp_path, capsys, stage, frag):
 def test_describe_help_mentions_stages(capsys):
     status, out, _ = run(capsys, "describe", "--help")
     assert status == 0 and "--stage STAGE" in out and "pystream run" in out
+
+
+def test_describe_text_file_with_nan_gets_its_histogram(tmp_path, capsys):
+    """A text file holding a NaN, default nan_policy propagate: the table and
+    the histogram of its non-NaN values (issue 15 replay: the histogram's
+    range pass refused the text file's one-shot stream, and the command
+    failed with no table at all)."""
+    path = tmp_path / "n.txt"
+    path.write_text("1\nnan\n3\n2\n")
+    status, out, err = run(capsys, "describe", path, "--bins", "2")
+    assert status == 0, err
+    assert "nan_count" in out and "2 bins over [1, 3]" in out
+    got = run_json(capsys, "describe", path, "--bins", "2")
+    assert got["histogram"]["counts"] == [1, 2] and got["histogram"]["nan_count"] == 1
+    # the same through a stage that starts with NaNs (the README's example)
+    status, out, err = run(capsys, "describe", path, "--stage", "moving_mean:window=2",
+                           "--bins", "2")
+    assert status == 0, err
+    assert "bins over" in out
+    # all NaN: the table, no histogram
+    path.write_text("nan\nnan\n")
+    status, out, err = run(capsys, "describe", path)
+    assert status == 0, err
+    assert "bins over" not in out
+
+
+def test_sketch_accuracy_warning_is_one_cli_line_and_in_the_table(tmp_path, capsys):
+    """The relative-error sketch's collapse warning (one value far out):
+    stderr gets one ``pystream: warning:`` line, not Python's warning
+    format with its source line, and the table prints it under the
+    quantiles' "within 1%" claim that it qualifies (issue 15 replay)."""
+    x = np.append(np.random.default_rng(5).normal(size=5000), -1e100)
+    path = tmp_path / "far.npy"
+    np.save(path, x)
+    status, out, err = run(capsys, "describe", path, "--quantile-method", "relative",
+                           "--no-histogram")
+    assert status == 0, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pystream: warning: DDSketch.quantile:"), err
+    assert "SketchAccuracyWarning" not in err and ".py:" not in err
+    assert "\nWARNING: DDSketch.quantile:" in out and "not within alpha=0.01" in out
+    status, out, err = run(capsys, "describe", path, "--no-histogram")  # KLL: no warning
+    assert status == 0 and err == "" and "WARNING" not in out
+
+
+def test_describe_refuses_a_dtype_it_cannot_reduce_naming_the_file(tmp_path, capsys):
+    """Datetimes (issue 15's timestamps) and complex values: one error line
+    naming FILE and how to convert, before any record is read (was "chunk at
+    record 0: dtype datetime64[s] is not supported ... (convert with
+    .astype(...) first)", with no file, and Python advice)."""
+    t = np.datetime64("2013-01-01T00:00:00") + np.arange(1000).astype("timedelta64[s]")
+    path = tmp_path / "ts.npy"
+    np.save(path, t)
+    status, out, err = run(capsys, "describe", path)
+    assert status == 2 and out == ""
+    assert err.startswith(f"pystream: error: {path} holds datetime64[s] values") and \
+        "--stage astype:dtype=int64" in err and err.count("\n") == 1, err
+    got = run_json(capsys, "describe", path, "--stage", "astype:dtype=int64")
+    assert got["min"] == int(t[0].astype(np.int64)) and got["count"] == 1000
+    path = tmp_path / "c.npy"
+    np.save(path, np.ones(3, complex))
+    status, out, err = run(capsys, "describe", path)
+    assert status == 2 and f"{path} holds complex128 values" in err

@@ -237,6 +237,8 @@ def test_fifo_is_read_once(tmp_path, x):
     assert proc.returncode == 0, proc.stderr
     got = _json(proc.stdout)
     assert got["records"] == len(x) and sum(got["histogram"]["counts"]) == len(x) - 2
+    # named by its path, as a text FIFO or a file is (it was "'.../values.npy'", quoted)
+    assert got["file"] == str(fifo)
 
 
 def test_threads_engine_refuses_inputs_read_once(npy):

@@ -366,6 +366,11 @@ def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypat
             with pytest.raises(TypeError, match=r"^total_test\(\) got an unexpected keyword "
                                                 r"argument 'scal' \(did you mean 'scale'\?\)"):
                 s.total_test(scal=2, engine=engine)
+        # the same on a Pipeline, whose reducer branch is built when the method
+        # is called (issue 15: it said "Total.__init__() got an unexpected ...")
+        with pytest.raises(TypeError, match=r"^total_test\(\) got an unexpected keyword "
+                                            r"argument 'scal' \(did you mean 'scale'\?\)"):
+            ps.pipeline().total_test(scal=2)
     finally:
         plugins.reset_registry()
     # a mistake that is not a keyword keeps Python's own message
@@ -375,3 +380,29 @@ def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypat
     with pytest.raises(TypeError) as info:
         s.moving_mean(window="3")
     assert "did you mean" not in str(info.value) and "window" in str(info.value)
+
+
+def test_terminal_names_suggest_the_keyword_meant():
+    """A terminal given by name (a push sink or a branch: ``terminal_maker``)
+    names the keyword meant, as the Stream method does (issue 15)."""
+    from pystream.consumers import terminal_maker
+
+    with pytest.raises(TypeError, match=r"^describe\(\) got an unexpected keyword argument "
+                                        r"'quantile_methd' \(did you mean 'quantile_method'\?\)"):
+        terminal_maker("describe", (), {"quantile_methd": "kll"})
+    with pytest.raises(TypeError, match=r"^quantile\(\): missing a required argument"):
+        terminal_maker("quantile", (), {})
+
+
+def test_pandas_min_periods_suggests_min_count():
+    """``moving_std(5, min_periods=1)`` (pandas' ``rolling(5, min_periods=1)``)
+    names bottleneck's ``min_count`` the windows take, and the EWM stages'
+    ``min_periods`` is suggested for ``min_count`` (issue 15 replay)."""
+    s = ps.from_array(np.arange(5.0))
+    with pytest.raises(TypeError, match=r"^moving_std\(\) got an unexpected keyword argument "
+                                        r"'min_periods' \(did you mean 'min_count'\?\)$"):
+        s.moving_std(5, min_periods=1)
+    with pytest.raises(TypeError, match=r"\(did you mean 'min_periods'\?\)$"):
+        s.ewm_mean(alpha=0.5, min_count=1)
+    with pytest.raises(StageSpecError, match=r"did you mean 'min_count'"):
+        parse_stage("moving_mean:3,min_periods=1")
