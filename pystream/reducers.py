@@ -290,9 +290,9 @@ def format_quantile(value: float, error: float, integral: bool = False,
     if v and math.floor(math.log10(abs(v))) - e + 1 > 12:
         return f"{v:.12g}"                   # no more than a value of the data gets
     if abs(v) < 1e15 and e > -10:
-        if e < 0:
-            return f"{v:.{-e}f}"
-        return f"{round(v, -e):.0f}"
+        text = f"{v:.{-e}f}" if e < 0 else f"{round(v, -e):.0f}"
+        # a small negative value rounded to zero prints as zero, not "-0.000"
+        return text[1:] if text.startswith("-") and not text.strip("-0.") else text
     top = math.floor(math.log10(abs(v))) if v else e
     sig = max(1, min(17, top - e + 1))
     return f"{v:#.{sig}g}"                  # "#": trailing zeros are digits too

@@ -430,6 +430,8 @@ def test_cli_describe_quantile_method_and_digits(tmp_path, capsys):
     (0.10000000149011612, 0.0, {"dtype": np.float32}, "0.1"),
     (float("nan"), 0.1, {}, "nan"), (float("-inf"), float("inf"), {}, "-inf"),
     (3.14159, float("nan"), {}, "3.14159"),
+    (-0.0001, 0.05, {}, "0.000"), (-0.4, 20.0, {}, "0"),   # rounded to zero: no "-0.000"
+    (-0.3, 0.05, {}, "-0.300"),
 ])
 def test_format_quantile(value, error, kw, want):
     from pystream.reducers import format_quantile
