@@ -241,7 +241,7 @@ typedef struct {
     int64_t seen;       /* records fed so far */
     int64_t head;       /* ring slot of the next record (seen % window) */
     int64_t cap;        /* room of the per-record arrays, in records */
-    int64_t *ltab;      /* [cap + 1]: size of `low` for each count */
+    int64_t *ltab;      /* [cap + 1] (median / quantile): size of `low` for each count */
     int64_t *vmap;      /* vpass: [4 * (window + 1)], see run_pass_avx512 */
     double *ttab;       /* [cap + 1]: quantile interpolation weight */
     unsigned char *above; /* [cap + 1]: quantile index at the last value */
@@ -292,19 +292,17 @@ static int order_resize(order_state *st, int64_t cap)
     per_col = (size_t)cap * 8;
     if (!rank && heap)
         per_col += (size_t)cap * (2 * sizeof(hent) + 4);
-    total = (size_t)width * per_col + ((size_t)cap + 1) * 17 + 8;
+    /* the per-count tables serve median / quantile only */
+    total = (size_t)width * per_col + (rank ? 0 : ((size_t)cap + 1) * 17) + 8;
     mem = malloc(total);
     if (!mem)
         return 0;
     /* 8-byte aligned pieces first, then 4-byte, then bytes. */
-    {
-        int64_t *ltab = (int64_t *)(void *)(mem + off);
-        double *ttab;
+    if (!rank) {
+        st->ltab = (int64_t *)(void *)(mem + off);
         off += ((size_t)cap + 1) * 8;
-        ttab = (double *)(void *)(mem + off);
+        st->ttab = (double *)(void *)(mem + off);
         off += ((size_t)cap + 1) * 8;
-        st->ltab = ltab;
-        st->ttab = ttab;
     }
     for (int64_t j = 0; j < width; j++) {
         column *c = &st->cols[j];
@@ -337,9 +335,11 @@ static int order_resize(order_state *st, int64_t cap)
                 memcpy(pos, c->pos, (size_t)old * 4);
             c->pos = pos;
         }
-    st->above = mem + off;
-    for (int64_t c = 0; c <= cap; c++)
-        table_entry(st, c);
+    if (!rank) {
+        st->above = mem + off;
+        for (int64_t c = 0; c <= cap; c++)
+            table_entry(st, c);
+    }
     free(st->mem);
     st->mem = mem;
     st->cap = cap;

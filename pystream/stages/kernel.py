@@ -168,7 +168,10 @@ class StageState:
         p.kind = KINDS[name]
         p.nan_policy = _NAN[policy]
         for field, value in params.items():
-            setattr(p, field, value)
+            try:
+                setattr(p, field, value)
+            except OverflowError:  # beyond int64 / float64
+                raise ValueError(f"{name}: {field}={value!r} is out of range") from None
         out = ffi.new("ps_stage **")
         check_status(lib.ps_stage_new(out, p, width, start), f"{name}: invalid parameters {params}")
         self._adopt(out[0], name, rs)
