@@ -187,13 +187,20 @@ static int grow_tail(ps_stage *s, int64_t n)
         cap = need;
     if ((uint64_t)cap > SIZE_MAX / sizeof(double) / (uint64_t)w)
         return PS_ERR_NOMEM;
-    t = malloc((size_t)cap * (size_t)w * sizeof(double));
-    if (!t)
-        return PS_ERR_NOMEM;
-    for (int64_t i = 0; i < s->tail_len; i++)
-        memcpy(t + i * w, s->tail + ((s->tail_head + i) % s->tail_cap) * w,
-               (size_t)w * sizeof(double));
-    free(s->tail);
+    if (s->tail_head == 0) { /* always so while the ring is not full */
+        t = realloc(s->tail, (size_t)cap * (size_t)w * sizeof(double));
+        if (!t)
+            return PS_ERR_NOMEM;
+    } else {
+        int64_t first = s->tail_cap - s->tail_head < s->tail_len ? s->tail_cap - s->tail_head
+                                                                  : s->tail_len;
+        t = malloc((size_t)cap * (size_t)w * sizeof(double));
+        if (!t)
+            return PS_ERR_NOMEM;
+        memcpy(t, s->tail + s->tail_head * w, (size_t)(first * w) * sizeof(double));
+        memcpy(t + first * w, s->tail, (size_t)((s->tail_len - first) * w) * sizeof(double));
+        free(s->tail);
+    }
     s->tail = t;
     s->tail_cap = cap;
     s->tail_head = 0;
