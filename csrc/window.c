@@ -951,9 +951,16 @@ static int resize(win *s, int64_t cap)
         void *p;
         if (!len[a])
             continue;
-        p = realloc(get_arr(s, a), len[a] * sizeof(double));
-        if (!p)
-            return 0;
+        if (a >= A_XB) { /* scratch: nothing to keep */
+            p = malloc(len[a] * sizeof(double));
+            if (!p)
+                return 0;
+            free(get_arr(s, a));
+        } else {
+            p = realloc(get_arr(s, a), len[a] * sizeof(double));
+            if (!p)
+                return 0;
+        }
         set_arr(s, a, p);
     }
     if (old < 0) {
