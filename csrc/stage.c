@@ -185,6 +185,8 @@ static int grow_tail(ps_stage *s, int64_t n)
     cap = cap > max / 2 ? max : 2 * cap;
     if (cap < need)
         cap = need;
+    if (cap < PS_WINDOW_FLOOR / w)
+        cap = max < PS_WINDOW_FLOOR / w ? max : PS_WINDOW_FLOOR / w;
     if ((uint64_t)cap > SIZE_MAX / sizeof(double) / (uint64_t)w)
         return PS_ERR_NOMEM;
     if (s->tail_head == 0) { /* always so while the ring is not full */

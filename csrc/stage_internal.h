@@ -42,6 +42,14 @@
    double (argmin / argmax outputs) and far from int64 overflow. */
 #define PS_WINDOW_MAX ((int64_t)1 << 52)
 
+/* The moving-window states grow with the records seen, by doubling, but
+   never below PS_WINDOW_FLOOR values (2**17: 1 MB per float64 array) or
+   the whole window if smaller: windows up to that size are allocated once,
+   on the first update, as they always were (no growth steps, whose page
+   faults cost ~2 ms per state at window 1e5), and a huge window over a
+   short stream costs about 1 MB per array. */
+#define PS_WINDOW_FLOOR ((int64_t)1 << 17)
+
 typedef struct {
     void *(*create)(const ps_stage_params *p, int64_t width, int64_t start);
     void (*destroy)(void *st);

@@ -62,7 +62,8 @@ typedef struct {
     int kind, cls, omit, ismax, isarg;
     double ddof;
     int64_t w, mc, width, start, pos;
-    int64_t cap;  /* room of the per-record arrays, in records (<= w; -1: none yet) */
+    int64_t cap;  /* room of the per-record arrays, in records (<= w) */
+    void *mem;    /* the per-record arrays: one allocation (see resize) */
     int64_t lo;   /* current block: offset of its first present record */
     int64_t ap;   /* previous block: offset of its first present record (w: none) */
     double *inv;  /* [cap + 1]: 1/k, inv[0] = 0 */
@@ -863,54 +864,16 @@ static void window_one(const win *s, const double *in, int64_t m, double *out)
 /* ------------------------------------------------------------------------ */
 /* Family interface                                                         */
 
-/* The per-record arrays, each its own allocation grown by realloc (large
-   blocks are remapped, not copied, and only their new pages are touched). */
+/* The per-record arrays, in carving order, and their lengths (8-byte slots)
+   for room `cap`: only those the kind uses. */
 enum { A_INV, A_INVD, A_INVA, A_WT, A_RAW, A_S1, A_S2, A_SI, A_SC,
        A_XB, A_OB, A_P1, A_P2, A_PCB, A_PIB, NARR };
 
-/* Where array a's pointer lives (all are 8-byte elements). */
-static void *field(win *s, int a)
+static double *piece(double *d, const size_t *off, const size_t *len, int a)
 {
-    switch (a) {
-    case A_INV: return &s->inv;
-    case A_INVD: return &s->invd;
-    case A_INVA: return &s->invA;
-    case A_WT: return &s->wt;
-    case A_RAW: return &s->raw;
-    case A_S1: return &s->s1;
-    case A_S2: return &s->s2;
-    case A_SI: return &s->si;
-    case A_SC: return &s->sc;
-    case A_XB: return &s->xb;
-    case A_OB: return &s->ob;
-    case A_P1: return &s->p1;
-    case A_P2: return &s->p2;
-    case A_PCB: return &s->pcb;
-    default: return &s->pib;
-    }
+    return len[a] ? d + off[a] : NULL;
 }
 
-/* Read / write array a's pointer (double * or int64_t *, through void *). */
-static void *get_arr(win *s, int a)
-{
-    if (a == A_SC)
-        return s->sc;
-    if (a == A_PCB)
-        return s->pcb;
-    return *(double **)field(s, a);
-}
-
-static void set_arr(win *s, int a, void *p)
-{
-    if (a == A_SC)
-        s->sc = p;
-    else if (a == A_PCB)
-        s->pcb = p;
-    else
-        *(double **)field(s, a) = p;
-}
-
-/* Lengths (elements) of the arrays for room `cap`: only those the kind uses. */
 static void lengths(const win *s, int64_t cap, size_t len[NARR])
 {
     const size_t c = (size_t)cap, c1 = c + 1, nd = (size_t)s->width;
@@ -934,75 +897,83 @@ static void lengths(const win *s, int64_t cap, size_t len[NARR])
     len[A_PIB] = s->isarg ? c : 0;
 }
 
-/* Give the per-record arrays room for `cap` records (cap > s->cap; s->cap
-   is -1 before the first allocation): every array is grown first (realloc
-   keeps the contents at the old layout), and only when all succeeded are
-   the columns spread to the new stride, the new table entries computed and
-   s->cap set.  Returns 0 when the memory is not available; the state then
-   still describes the old room (some arrays merely larger). */
+/* Give the per-record arrays room for `cap` records (cap > s->cap, or the
+   first allocation when s->mem is NULL): a new allocation, the tables
+   computed, the current block's raw values and the previous block's
+   suffixes copied (an empty previous block on the first allocation).
+   Returns 0, changing nothing, when the memory is not available. */
 static int resize(win *s, int64_t cap)
 {
     const int64_t old = s->cap, w = s->w, nd = s->width;
-    size_t len[NARR];
+    size_t len[NARR], off[NARR], total = 0;
+    double *d;
+    win t;
     if (cap < 0 || cap > w || (uint64_t)cap + 1 > (uint64_t)(SIZE_MAX / 128) / (uint64_t)nd)
         return 0;
     lengths(s, cap, len);
     for (int a = 0; a < NARR; a++) {
-        void *p;
-        if (!len[a])
-            continue;
-        if (a >= A_XB) { /* scratch: nothing to keep */
-            p = malloc(len[a] * sizeof(double));
-            if (!p)
-                return 0;
-            free(get_arr(s, a));
-        } else {
-            p = realloc(get_arr(s, a), len[a] * sizeof(double));
-            if (!p)
-                return 0;
-        }
-        set_arr(s, a, p);
+        off[a] = total;
+        total += len[a];
     }
-    if (old < 0) {
-        /* The block before the first one is empty (counts 0, not clean). */
-        for (int64_t j = 0; j < nd; j++) {
-            s->s1[j * (cap + 1)] = s->cls == CL_EXT ? NAN : 0.0;
-            s->sc[j * (cap + 1)] = 0;
-            if (s->s2)
-                s->s2[j * (cap + 1)] = 0.0;
-            if (s->si)
-                s->si[j * (cap + 1)] = 0.0;
-        }
-    } else if (nd > 1) {
-        /* Columns from the old stride to the new one, last column first. */
-        for (int64_t j = nd - 1; j > 0; j--) {
-            if (old > 0)
-                memmove(s->raw + j * cap, s->raw + j * old, (size_t)old * sizeof(double));
-            memmove(s->s1 + j * (cap + 1), s->s1 + j * (old + 1),
-                    (size_t)(old + 1) * sizeof(double));
-            memmove(s->sc + j * (cap + 1), s->sc + j * (old + 1),
-                    (size_t)(old + 1) * sizeof(int64_t));
-            if (s->s2)
-                memmove(s->s2 + j * (cap + 1), s->s2 + j * (old + 1),
-                        (size_t)(old + 1) * sizeof(double));
-            if (s->si)
-                memmove(s->si + j * (cap + 1), s->si + j * (old + 1),
-                        (size_t)(old + 1) * sizeof(double));
-        }
-    }
-    s->inv[0] = 0.0;
-    s->invd[0] = NAN;
-    for (int64_t k = old < 1 ? 1 : old + 1; k <= cap; k++) {
+    d = malloc(total * sizeof(double));
+    if (!d)
+        return 0;
+    t = *s;
+    t.inv = piece(d, off, len, A_INV);
+    t.invd = piece(d, off, len, A_INVD);
+    t.invA = piece(d, off, len, A_INVA);
+    t.wt = piece(d, off, len, A_WT);
+    t.raw = piece(d, off, len, A_RAW);
+    t.s1 = piece(d, off, len, A_S1);
+    t.s2 = piece(d, off, len, A_S2);
+    t.si = piece(d, off, len, A_SI);
+    t.sc = (int64_t *)(void *)piece(d, off, len, A_SC);
+    t.xb = piece(d, off, len, A_XB);
+    t.ob = piece(d, off, len, A_OB);
+    t.p1 = piece(d, off, len, A_P1);
+    t.p2 = piece(d, off, len, A_P2);
+    t.pcb = (int64_t *)(void *)piece(d, off, len, A_PCB);
+    t.pib = piece(d, off, len, A_PIB);
+    t.inv[0] = 0.0;
+    t.invd[0] = NAN;
+    for (int64_t k = 1; k <= cap; k++) {
         double dk = (double)k - s->ddof;
-        s->inv[k] = 1.0 / (double)k;
-        s->invd[k] = dk > 0.0 ? 1.0 / dk : NAN;
+        t.inv[k] = 1.0 / (double)k;
+        t.invd[k] = dk > 0.0 ? 1.0 / dk : NAN;
     }
     if (len[A_INVA])
         for (int64_t r = 0; r < w; r++) {
-            s->invA[r] = s->inv[w - 1 - r];
-            s->wt[r] = ((double)(w - 1 - r) * (double)(r + 1)) * s->inv[w];
+            t.invA[r] = t.inv[w - 1 - r];
+            t.wt[r] = ((double)(w - 1 - r) * (double)(r + 1)) * t.inv[w];
         }
-    s->cap = cap;
+    for (int64_t j = 0; j < nd; j++) {
+        double *s1 = t.s1 + j * (cap + 1), *s2 = t.s2 ? t.s2 + j * (cap + 1) : NULL;
+        double *si = t.si ? t.si + j * (cap + 1) : NULL;
+        int64_t *sc = t.sc + j * (cap + 1);
+        const size_t n1 = (size_t)old + 1;
+        if (!s->mem) {
+            /* The block before the first one is empty (counts 0, not clean). */
+            s1[0] = s->cls == CL_EXT ? NAN : 0.0;
+            sc[0] = 0;
+            if (s2)
+                s2[0] = 0.0;
+            if (si)
+                si[0] = 0.0;
+            continue;
+        }
+        if (old > 0)
+            memcpy(t.raw + j * cap, s->raw + j * old, (size_t)old * sizeof(double));
+        memcpy(s1, s->s1 + j * (old + 1), n1 * sizeof(double));
+        memcpy(sc, s->sc + j * (old + 1), n1 * sizeof(int64_t));
+        if (s2)
+            memcpy(s2, s->s2 + j * (old + 1), n1 * sizeof(double));
+        if (si)
+            memcpy(si, s->si + j * (old + 1), n1 * sizeof(double));
+    }
+    free(s->mem);
+    t.mem = d;
+    t.cap = cap;
+    *s = t;
     return 1;
 }
 
@@ -1011,8 +982,7 @@ static void win_destroy(void *p)
     win *s = p;
     if (!s)
         return;
-    for (int a = 0; a < NARR; a++)
-        free(get_arr(s, a));
+    free(s->mem);
     free(s->sk);
     free(s);
 }
@@ -1061,13 +1031,13 @@ static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
     s->start = start;
     s->pos = start;
     s->ap = w;
-    s->cap = -1;
     if (s->cls == CL_EXT)
         for (size_t i = 0; i < nd; i++)
             s->t1[i] = s->l1[i] = NAN;
     /* Room for no record yet: the arrays grow with the records seen. */
     if (!resize(s, 0)) {
-        win_destroy(s);
+        free(d);
+        free(s);
         return NULL;
     }
     return s;
@@ -1089,6 +1059,8 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
         int64_t cap = s->cap > w / 2 ? w : 2 * s->cap;
         if (cap < need)
             cap = need;
+        if (cap < PS_WINDOW_FLOOR / width)
+            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
         if (!resize(s, cap)) {
             *nout = -1; /* out of memory: nothing changed */
             return;

@@ -904,6 +904,8 @@ static void order_update(void *p, const double *in, int64_t n, double *out,
         int64_t cap = st->cap > w / 2 ? w : 2 * st->cap;
         if (cap < need)
             cap = need;
+        if (cap < PS_WINDOW_FLOOR / width)
+            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
         if (st->heap_mode && need < (int64_t)HIGH_FLAG && cap >= (int64_t)HIGH_FLAG)
             cap = (int64_t)HIGH_FLAG - 1;
         if (!order_resize(st, cap)) {
