@@ -31,14 +31,15 @@
  *
  * Memory grows with the records seen, not with the nominal window: every
  * per-record array has room for `cap` records, cap >= min(w, records seen
- * after the current update), grown geometrically (never beyond w) at the
- * start of an update.  Arrays indexed by offset in block are stored
+ * after the current update), grown by doubling (never beyond w, never
+ * below min(w, PS_WINDOW_FLOOR / width)) at the start of an update.  Arrays indexed by offset in block are stored
  * compactly: the current block's raw values from its first present offset
  * `lo` (raw[r - lo]), the previous block's suffixes from its first present
  * offset `ap` (entry e >= ap at index e - ap; entries e < ap read entry ap),
  * the segment scratch from the segment's first offset (P[r - r0]).  A
- * window of 3e8 records over 1,000 values thus holds about 1,000 records'
- * worth of arrays; the arithmetic, hence every output bit, is unchanged.
+ * window of 3e8 records over 1,000 values thus holds 2**17 records' worth
+ * of arrays (the floor), not 3e8; the arithmetic, hence every output bit,
+ * is unchanged.
  */
 #include "stage_internal.h"
 

@@ -32,8 +32,9 @@
  * The state is replayable (save = load = NULL): outputs depend only on the
  * last `window` inputs.
  *
- * Memory follows the records seen (see order_state): a window of 3e8 over
- * 1,000 values holds 1,000 values, and moving_rank counts over the slots
+ * Memory follows the records seen (see order_state; from a floor of
+ * PS_WINDOW_FLOOR values): a window of 3e8 over 1,000 values takes ~1 MB
+ * per array, not GBs, and moving_rank counts over the slots
  * written so far, so its cost per value is at most the records in the
  * window.
  */
@@ -222,8 +223,8 @@ typedef struct {
 
 /* Memory grows with the records seen: the ring, the heaps, the position
    index and the per-count tables have room for `cap` records, cap >=
-   min(window, records seen after the current update) (grown geometrically
-   at the start of an update, see order_resize).  Record t (from the state's
+   min(window, records seen after the current update) (grown by doubling at
+   the start of an update, from PS_WINDOW_FLOOR values, see order_resize).  Record t (from the state's
    start) goes to ring slot t % window, so before the window fills the ring
    slots in use are 0..t and the others hold NaN, as in a full-size ring.
    The sorted-array mode (windows <= PS_ORDER_SORTED_MAX) is allocated whole

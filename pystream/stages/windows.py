@@ -14,9 +14,10 @@ drift-free: every output is computed from the values in its window only
 (see ``docs/design.md``), so a constant window after a spike has variance
 exactly 0 and an inf that has left the window no longer affects the output.
 
-A window's memory grows with the records it has seen, up to the window: a
-``window`` of 3e8 over 1,000 records holds 1,000 records' worth of state,
-and ``moving_rank`` costs at most the records in the window per value.
+A window's memory grows with the records it has seen, up to the window
+(from a floor of 2**17 values, about 1 MB per array): a ``window`` of 3e8
+over 1,000 records takes a few MB, not GBs, and ``moving_rank`` costs at
+most the records in the window per value.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class Moving(KernelStage):
     state holds ``min(window, records seen)`` records, at 16 to 96 bytes per
     value (scalar records: ``moving_rank`` 16, ``moving_sum``/``mean`` 64,
     ``moving_var``/``std`` 96 once the window is full), allocated as
-    records arrive (doubling, so at most twice that meanwhile).  A window
+    records arrive (doubling, so at most twice that meanwhile, and from
+    ``min(window, 2**17)`` values on, so that windows up to 131,072 scalar
+    records are allocated once, as they always were).  A window
     longer than the stream therefore costs what the stream holds, and a
     serialized state (``StageState.to_bytes``, pickling) holds the last
     ``min(window - 1, records seen)`` inputs.  ``moving_rank`` compares each
