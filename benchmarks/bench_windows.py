@@ -16,9 +16,20 @@ two ways:
 Columns: pystream times and throughput (GB/s of float64 input), then for
 each peer ``array/stream`` speedups = peer time / pystream time
 (``2.00x`` = pystream twice as fast).
-A second table repeats the window stages for windows 10, 100, 1000 and 10000
-(ns per value): the cost must not grow with the window for
+A second table repeats the window stages for windows 10, 100, 1000 and
+100000 (ns per value): the cost must not grow with the window for
 sum/mean/var/std/min/max, and at most logarithmically for median/quantile.
+With ``--baseline PYTHON`` (the interpreter of another build, e.g. a venv of
+the main branch) every cell is also timed in that build, interleaved with
+ours (a worker process of this script), and the table adds the ratios
+ours / baseline (below 1.00 = faster than the baseline).
+
+A first table, ``--huge-windows`` (default 3e8 and 2**40), times every
+window stage with a window far longer than the stream (1,000 and 10,000
+records) next to bottleneck with the longest window it accepts (the whole
+array, which gives the same statistics), and reports the growth of the
+process's peak resident memory over that table: a window's memory follows
+the records it has seen, not its nominal length.
 
 Results are checked against the peers (allclose; NaN positions equal); a
 ``WARNING:`` line on stderr reports a disagreement.
@@ -27,6 +38,8 @@ Results are checked against the peers (allclose; NaN positions equal); a
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
 import sys
 from typing import Any, Callable
 
@@ -209,64 +222,179 @@ def _cells(row: dict[str, Any], gbs: Callable[[float], str],
     return cells
 
 
+#: The stages of the scaling table, in order.
+SCALING_STAGES = ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
+                  "moving_max", "moving_argmax", "moving_median", "moving_quantile",
+                  "moving_rank")
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_huge(windows: list[int], sizes: tuple[int, ...], repeat: int, ps: Any,
+                 bn: Any) -> tuple[list[list[str]], float]:
+    """Window stages with windows far longer than the stream, against bottleneck.
+
+    Returns the table rows (stage, then per size: ms per window, bottleneck's
+    ms with ``window = len(x)``, our time / bottleneck's) and the growth of the
+    peak resident memory over the whole measurement (MB).
+    """
+    base = _peak_rss_mb()
+    rows = []
+    for size in sizes:
+        x = np.random.default_rng(size).normal(size=size)
+        for stage in WINDOW_STAGES:
+            extra = {"q": 0.25} if stage == "moving_quantile" else {}
+            f = getattr(bn, stage.replace("moving_", "move_"), None) if bn is not None else None
+            t_bn = best_of(lambda: f(x, size, min_count=1), repeat)[0] if f is not None else None
+            cells = [f"{stage} (n={size})"]
+            for win in windows:
+                t, out = best_of(lambda: getattr(ps.from_array(x), stage)(
+                    win, min_count=1, **extra).to_array(), repeat)
+                if f is not None:
+                    _check(f"{stage}(window={win})", out, f(x, size, min_count=1))
+                cells.append(f"{t * 1e3:.3f}")
+                cells.append("" if t_bn is None else f"{t / t_bn:.2f}")
+            cells.append("" if t_bn is None else f"{t_bn * 1e3:.3f}")
+            rows.append(cells)
+    return rows, _peak_rss_mb() - base
+
+
+class _Baseline:
+    """Another build's interpreter running this script as a ``--worker``."""
+
+    def __init__(self, python: str, n: int, seed: int) -> None:
+        self.proc = subprocess.Popen([python, __file__, "--worker", "--n", str(n),
+                                      "--seed", str(seed)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.version = self._ask("version")
+
+    def _ask(self, line: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if not answer:
+            raise RuntimeError(f"the baseline worker stopped (exit {self.proc.poll()})")
+        return answer
+
+    def time(self, stage: str, window: int, repeat: int) -> float:
+        return float(self._ask(f"{stage} {window} {repeat}"))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _worker(n: int, seed: int) -> int:
+    """``--worker``: time ``stage window repeat`` lines from stdin (streamed), one answer each."""
+    import _common
+
+    # the build installed in this interpreter, not the source tree of this script
+    sys.path[:] = [d for d in sys.path if d != _common._ROOT]
+    import pystream as ps
+
+    x = np.random.default_rng(seed).normal(size=n)
+    for line in sys.stdin:
+        if line.strip() == "version":
+            print(f"{ps.__version__} ({ps.__file__})", flush=True)
+            continue
+        stage, win, repeat = line.split()
+        t, _ = best_of(lambda: _drain(_ps_stream(ps, stage, int(win))(x)), int(repeat))
+        print(t, flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=float, default=1e7, help="array length (default 1e7)")
     p.add_argument("--window", type=int, default=100)
-    p.add_argument("--windows", default="10,100,1000,10000",
-                   help="windows for the scaling table (default 10,100,1000,10000)")
+    p.add_argument("--windows", default="10,100,1000,100000",
+                   help="windows for the scaling table (default 10,100,1000,100000)")
+    p.add_argument("--huge-windows", default="300000000,1099511627776",
+                   help="windows for the huge-window table ('' to skip; default 3e8,2**40)")
+    p.add_argument("--baseline", metavar="PYTHON",
+                   help="interpreter of another build: time the scaling table there too")
+    p.add_argument("--scaling-only", action="store_true",
+                   help="skip the peer and scan tables (the huge and scaling tables only)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    n = int(args.n)
+    if args.worker:
+        return _worker(n, args.seed)
 
     import pystream as ps
 
     bn, nb, pd = load_peers()
-    n = int(args.n)
-    x = np.random.default_rng(args.seed).normal(size=n)
-    gbs = lambda t: f"{x.nbytes / t / 1e9:.2f}"  # noqa: E731
     print(f"# {machine_line()}")
     print(f"# pystream {ps.__version__}, bottleneck {version_of(bn)}, numbagg {version_of(nb)}, "
           f"pandas {version_of(pd)}; n = {n:.0e} float64, window {args.window}, "
           f"best of {args.repeat}")
-    warm_up_numbagg(nb, x)
-    warm_up_pandas(pd, x)
 
-    w = args.window
-    rows = [_cells(r, gbs) for r in measure_windows(x, w, args.repeat, ps, bn, nb, pd)]
-    print()
-    print_table(["stage (window %d)" % w, "ps array s", "ps stream s", "stream GB/s",
-                 "vs bottleneck", "vs numbagg", "vs pandas"], rows)
+    huge = [int(v) for v in args.huge_windows.split(",") if v.strip()]
+    if huge:  # first, while the peak resident memory is that of the imports
+        rows, grown = measure_huge(huge, (1000, 10000), args.repeat, ps, bn)
+        print()
+        print(f"(windows longer than the stream: to_array ms; bottleneck with window = n; "
+              f"peak resident memory grew by {grown:.1f} MB over this table)")
+        heads = ["stage"]
+        for win in huge:
+            heads += [f"ps ms w={win:.0e}", "vs bn"]
+        print_table(heads + ["bn ms w=n"], rows)
 
-    scans = measure_scans(x, args.repeat, ps)
-    t_np = scans[0]["peers"]["np.cumsum"]
-    rows = [_cells(r, gbs, ("np.cumsum",)) for r in scans]
-    rows.append(["np.cumsum", f"{t_np:.4f}", "", gbs(t_np), "1.00x"])
-    print()
-    print_table(["scan", "ps array s", "ps stream s", "stream GB/s", "speed vs np.cumsum"], rows)
+    x = np.random.default_rng(args.seed).normal(size=n)
+    gbs = lambda t: f"{x.nbytes / t / 1e9:.2f}"  # noqa: E731
+    if not args.scaling_only:
+        warm_up_numbagg(nb, x)
+        warm_up_pandas(pd, x)
+        w = args.window
+        rows = [_cells(r, gbs) for r in measure_windows(x, w, args.repeat, ps, bn, nb, pd)]
+        print()
+        print_table(["stage (window %d)" % w, "ps array s", "ps stream s", "stream GB/s",
+                     "vs bottleneck", "vs numbagg", "vs pandas"], rows)
+
+        scans = measure_scans(x, args.repeat, ps)
+        t_np = scans[0]["peers"]["np.cumsum"]
+        rows = [_cells(r, gbs, ("np.cumsum",)) for r in scans]
+        rows.append(["np.cumsum", f"{t_np:.4f}", "", gbs(t_np), "1.00x"])
+        print()
+        print_table(["scan", "ps array s", "ps stream s", "stream GB/s", "speed vs np.cumsum"],
+                    rows)
 
     windows = [int(v) for v in args.windows.split(",")]
+    base = _Baseline(args.baseline, n, args.seed) if args.baseline else None
     rows = []
-    for stage in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
-                  "moving_max", "moving_argmax", "moving_median", "moving_quantile",
-                  "moving_rank"):
-        cells = [stage]
+    for stage in SCALING_STAGES:
+        cells, ratios = [stage], []
         for win in windows:
             if stage == "moving_rank" and win > 1000:
                 cells.append("O(w)")  # bottleneck's definition is O(window) per value
+                ratios.append("")
                 continue
             t, _ = best_of(lambda: _drain(_ps_stream(ps, stage, win)(x)), args.repeat)
             cells.append(f"{t / n * 1e9:.2f}")
+            if base is not None:
+                ratios.append(f"{t / base.time(stage, win, args.repeat):.2f}")
+        bcells = []
         if bn is not None and stage in ("moving_mean", "moving_std", "moving_max", "moving_median"):
             f = getattr(bn, stage.replace("moving_", "move_"))
             for win in windows:
                 t, _ = best_of(lambda: f(x, win), args.repeat)
-                cells.append(f"{t / n * 1e9:.2f}")
-        rows.append(cells)
+                bcells.append(f"{t / n * 1e9:.2f}")
+        rows.append(cells + (bcells or [""] * len(windows)) + ratios)
+    heads = ["ns/value"] + [f"ps w={v}" for v in windows] + [f"bn w={v}" for v in windows]
     print()
     print("(pystream streamed; bottleneck returns an array)")
-    print_table(["ns/value"] + [f"ps w={v}" for v in windows] + [f"bn w={v}" for v in windows],
-                [r + [""] * (1 + 2 * len(windows) - len(r)) for r in rows])
+    if base is not None:
+        heads += [f"/base w={v}" for v in windows]
+        print(f"(/base: our time / the baseline's {base.version}, interleaved)")
+        base.close()
+    print_table(heads, rows)
     return 0
 
 

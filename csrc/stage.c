@@ -29,9 +29,11 @@ struct ps_stage {
     const ps_family *fam;
     void *st;
     int64_t width, start, pos;
-    /* Replayable families: ring of the last tail_cap input rows. */
+    /* Replayable families: ring of the last min(tail_max, rows seen) input
+       rows, tail_max = window - 1; its room tail_cap grows with the rows
+       seen (grow_tail), so a huge window costs nothing until it fills. */
     double *tail;
-    int64_t tail_cap, tail_len, tail_head; /* head: row index of the oldest */
+    int64_t tail_max, tail_cap, tail_len, tail_head; /* head: row index of the oldest */
 };
 
 static int is_moving(int kind) { return kind >= PS_MOVE_SUM && kind <= PS_MOVE_RANK; }
@@ -62,7 +64,8 @@ static int check_params(const ps_stage_params *p)
     if (p->nan_policy != PS_NAN_PROPAGATE && p->nan_policy != PS_NAN_OMIT)
         return PS_ERR_ARG;
     if (is_moving(k)) {
-        if (p->window < 1 || p->min_count < 1 || p->min_count > p->window)
+        if (p->window < 1 || p->window > PS_WINDOW_MAX || p->min_count < 1 ||
+            p->min_count > p->window)
             return PS_ERR_ARG;
     }
     if (k == PS_RESAMPLE_SUM || k == PS_RESAMPLE_MEAN) {
@@ -125,20 +128,8 @@ static int make(ps_stage **out, const ps_stage_params *params, int64_t width, in
     s->width = width;
     s->start = start;
     s->pos = start;
-    if (!s->fam->save) {
-        s->tail_cap = p.window - 1;
-        if (s->tail_cap > 0) {
-            if ((uint64_t)s->tail_cap > SIZE_MAX / sizeof(double) / (uint64_t)width) {
-                free(s);
-                return PS_ERR_NOMEM;
-            }
-            s->tail = ps_malloc_n(s->tail_cap * width, sizeof(double));
-            if (!s->tail) {
-                free(s);
-                return PS_ERR_NOMEM;
-            }
-        }
-    }
+    if (!s->fam->save)
+        s->tail_max = p.window - 1;
     s->st = s->fam->create(&s->p, width, start);
     if (!s->st) {
         free(s->tail);
@@ -182,7 +173,43 @@ int64_t ps_stage_start(const ps_stage *s) { return s ? s->start : -1; }
 int64_t ps_stage_position(const ps_stage *s) { return s ? s->pos : -1; }
 int64_t ps_stage_max_out(const ps_stage *s, int64_t n) { return (s && n > 0) ? n : 0; }
 
-/* Remember the last tail_cap rows of `in` (n rows). */
+/* Make room in the tail ring for n more rows (at most tail_max in all):
+   geometric growth, the rows kept in order from index 0. */
+static int grow_tail(ps_stage *s, int64_t n)
+{
+    int64_t max = s->tail_max, cap = s->tail_cap, w = s->width;
+    int64_t need = n >= max - s->tail_len ? max : s->tail_len + n;
+    double *t;
+    if (need <= cap)
+        return PS_OK;
+    cap = cap > max / 2 ? max : 2 * cap;
+    if (cap < need)
+        cap = need;
+    if (cap < PS_WINDOW_FLOOR / w)
+        cap = max < PS_WINDOW_FLOOR / w ? max : PS_WINDOW_FLOOR / w;
+    if ((uint64_t)cap > SIZE_MAX / sizeof(double) / (uint64_t)w)
+        return PS_ERR_NOMEM;
+    if (s->tail_head == 0) { /* always so while the ring is not full */
+        t = realloc(s->tail, (size_t)cap * (size_t)w * sizeof(double));
+        if (!t)
+            return PS_ERR_NOMEM;
+    } else {
+        int64_t first = s->tail_cap - s->tail_head < s->tail_len ? s->tail_cap - s->tail_head
+                                                                  : s->tail_len;
+        t = malloc((size_t)cap * (size_t)w * sizeof(double));
+        if (!t)
+            return PS_ERR_NOMEM;
+        memcpy(t, s->tail + s->tail_head * w, (size_t)(first * w) * sizeof(double));
+        memcpy(t + first * w, s->tail, (size_t)((s->tail_len - first) * w) * sizeof(double));
+        free(s->tail);
+    }
+    s->tail = t;
+    s->tail_cap = cap;
+    s->tail_head = 0;
+    return PS_OK;
+}
+
+/* Remember the last tail_max rows of `in` (n rows); grow_tail made room. */
 static void keep_tail(ps_stage *s, const double *in, int64_t n)
 {
     int64_t cap = s->tail_cap, w = s->width;
@@ -239,7 +266,13 @@ int ps_stage_update(ps_stage *s, const double *in, int64_t n, double *out, int64
         return PS_OK;
     if (s->pos > INT64_MAX - n)
         return PS_ERR_OVERFLOW;
+    if (grow_tail(s, n) != PS_OK)
+        return PS_ERR_NOMEM;
     s->fam->update(s->st, in, n, out, nout);
+    if (*nout < 0) { /* a family whose memory grows could not grow: unchanged */
+        *nout = 0;
+        return PS_ERR_NOMEM;
+    }
     canonical_nan(out, *nout * s->width);
     keep_tail(s, in, n);
     s->pos += n;
@@ -341,12 +374,13 @@ static int replay(ps_stage *s, const double *rows, int64_t n)
     double *scratch = ps_malloc_n(per * s->width, sizeof(double));
     if (!scratch)
         return PS_ERR_NOMEM;
-    for (int64_t i = 0; i < n; i += per) {
+    int st = PS_OK;
+    for (int64_t i = 0; i < n && st == PS_OK; i += per) {
         int64_t m = n - i < per ? n - i : per;
-        ps_stage_update(s, rows + i * s->width, m, scratch, &nout);
+        st = ps_stage_update(s, rows + i * s->width, m, scratch, &nout);
     }
     free(scratch);
-    return PS_OK;
+    return st;
 }
 
 static int same_params(const ps_stage_params *a, const ps_stage_params *b)

@@ -7,9 +7,13 @@
  * Contract for a family:
  *
  * - create(): allocate everything the state will ever need (so update
- *   cannot fail); return NULL on allocation failure.  Parameters are
+ *   cannot fail); return NULL on allocation failure.  Exception: the
+ *   moving-window families (window.c, window_order.c) allocate with the
+ *   records seen, bounded by the window, not with the nominal window; their
+ *   update() grows the state first and, if memory is short, changes nothing
+ *   and sets *nout = -1 (the dispatcher reports PS_ERR_NOMEM).  Parameters are
  *   already validated by the dispatcher (see ps_stage_new in stage.c):
- *   window >= 1, 1 <= min_count <= window for moving kinds, ddof >= 0,
+ *   1 <= window <= PS_WINDOW_MAX, 1 <= min_count <= window for moving kinds, ddof >= 0,
  *   0 <= q <= 1, 0 < alpha <= 1, width >= 1, start >= 0.
  * - update(): n >= 1 records, `in` is n x width contiguous float64
  *   (row-major: value j of record i is in[i * width + j]); write the
@@ -32,6 +36,19 @@
 
 #include "pystream.h"
 #include "serial.h"
+
+/* Largest window of the moving kinds (2**52; the dispatcher refuses more):
+   offsets in a block, and their sums with the window, are then exact in a
+   double (argmin / argmax outputs) and far from int64 overflow. */
+#define PS_WINDOW_MAX ((int64_t)1 << 52)
+
+/* The moving-window states grow with the records seen, by doubling, but
+   never below PS_WINDOW_FLOOR values (2**17: 1 MB per float64 array) or
+   the whole window if smaller: windows up to that size are allocated once,
+   on the first update, as they always were (no growth steps, whose page
+   faults cost ~2 ms per state at window 1e5), and a huge window over a
+   short stream costs about 1 MB per array. */
+#define PS_WINDOW_FLOOR ((int64_t)1 << 17)
 
 typedef struct {
     void *(*create)(const ps_stage_params *p, int64_t width, int64_t start);

@@ -28,6 +28,18 @@
  *   ties go to the newest record, which makes the result unique.
  * In PS_NAN_PROPAGATE mode a window holding a NaN is detected by its
  * non-NaN count being below the number of records in the window.
+ *
+ * Memory grows with the records seen, not with the nominal window: every
+ * per-record array has room for `cap` records, cap >= min(w, records seen
+ * after the current update), grown by doubling (never beyond w, never
+ * below min(w, PS_WINDOW_FLOOR / width)) at the start of an update.  Arrays indexed by offset in block are stored
+ * compactly: the current block's raw values from its first present offset
+ * `lo` (raw[r - lo]), the previous block's suffixes from its first present
+ * offset `ap` (entry e >= ap at index e - ap; entries e < ap read entry ap),
+ * the segment scratch from the segment's first offset (P[r - r0]).  A
+ * window of 3e8 records over 1,000 values thus holds 2**17 records' worth
+ * of arrays (the floor), not 3e8; the arithmetic, hence every output bit,
+ * is unchanged.
  */
 #include "stage_internal.h"
 
@@ -49,16 +61,22 @@ enum { CL_SUM, CL_VAR, CL_EXT };
 
 typedef struct {
     int kind, cls, omit, ismax, isarg;
+    double ddof;
     int64_t w, mc, width, start, pos;
-    double *inv;  /* [w + 1]: 1/k, inv[0] = 0 */
-    double *invd; /* [w + 1]: 1/(k - ddof), NaN where k - ddof <= 0 */
-    double *invA; /* [w]: inv[w - 1 - r] */
-    double *wt;   /* [w]: ((w-1-r) * (r+1)) * inv[w], Chan's weight */
-    double *raw;  /* [width][w]: values of the current block */
-    /* previous block's suffixes, [width][w + 1] each (index w: empty) */
+    int64_t cap;  /* room of the per-record arrays, in records (<= w) */
+    void *mem;    /* the per-record arrays: one allocation (see resize) */
+    int64_t lo;   /* current block: offset of its first present record */
+    int64_t ap;   /* previous block: offset of its first present record (w: none) */
+    double *inv;  /* [cap + 1]: 1/k, inv[0] = 0 */
+    double *invd; /* [cap + 1]: 1/(k - ddof), NaN where k - ddof <= 0 */
+    double *invA; /* [w] once cap == w (else unused): inv[w - 1 - r] */
+    double *wt;   /* [w] once cap == w: ((w-1-r) * (r+1)) * inv[w], Chan's weight */
+    double *raw;  /* [width][cap]: values of the current block, from offset lo */
+    /* previous block's suffixes, [width][cap + 1] each: entry e (offset e of
+       the block, w: empty) at index e - ap, ap = first present offset */
     double *s1;     /* sum / S (sum of x - K) / extremum */
-    double *s2;     /* Q (sum of (x - K)^2) */
-    double *si;     /* offset of the extremum in its block */
+    double *s2;     /* var: Q (sum of (x - K)^2) */
+    double *si;     /* ext: offset of the extremum in its block */
     int64_t *sc;    /* non-NaN counts, valid where !scl */
     unsigned char *scl; /* [width]: previous block clean (w values, no NaN) */
     double *sk;     /* [width]: previous block's suffix shift K */
@@ -66,7 +84,7 @@ typedef struct {
     double *t1, *l1, *t2, *l2, *pk;
     int64_t *pc;
     double *pi;
-    /* scratch, [w] each, indexed by offset in block */
+    /* scratch, [cap] each, indexed by offset in the segment */
     double *xb, *ob, *p1, *p2;
     int64_t *pcb;
     double *pib;
@@ -227,17 +245,25 @@ static inline void local_suffix(const double *x, double *lb, double *lg)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Suffixes of a completed block x[0..w) whose records before offset a are  */
-/* absent.  Entry j describes x[j..w), entry w is empty, entries j < a      */
-/* equal entry a.  `clean`: a == 0 and no NaN (then counts are implicit).   */
+/* Suffixes of a completed block whose records before offset a are absent:  */
+/* x[j - a] is the value at offset j (a <= j < w).  Entry j describes the   */
+/* values at offsets j..w-1 and is stored at index j - a; entry w is empty; */
+/* entries j < a are not stored (they equal entry a: see sidx).  `clean`:   */
+/* a == 0 and no NaN (then counts are implicit).                            */
+
+/* Index of suffix entry e (0 <= e <= w) in arrays whose first entry is ap. */
+static inline int64_t sidx(int64_t e, int64_t ap)
+{
+    return e < ap ? 0 : e - ap;
+}
 
 static void suffix_sum(const double *x, int64_t a, int64_t w, int clean, double *S,
                        int64_t *C)
 {
     double U = 0.0;
     int64_t cnt = 0;
-    S[w] = 0.0;
-    C[w] = 0;
+    S[w - a] = 0.0;
+    C[w - a] = 0;
     if (clean) {
         /* the last (maybe partial) group, then NB whole groups at a time,
            then the rest: the same operations as the loop below. */
@@ -272,17 +298,14 @@ static void suffix_sum(const double *x, int64_t a, int64_t w, int clean, double 
         int64_t e = q0 + G < w ? q0 + G : w, b = q0 > a ? q0 : a;
         double R = 0.0;
         for (int64_t j = e - 1; j >= b; j--) {
-            int ok = x[j] == x[j];
-            R = R + (ok ? x[j] : 0.0);
+            double v = x[j - a];
+            int ok = v == v;
+            R = R + (ok ? v : 0.0);
             cnt += ok;
-            S[j] = U + R;
-            C[j] = cnt;
+            S[j - a] = U + R;
+            C[j - a] = cnt;
         }
         U = U + R;
-    }
-    for (int64_t j = 0; j < a; j++) {
-        S[j] = S[a];
-        C[j] = C[a];
     }
 }
 
@@ -292,19 +315,19 @@ static double suffix_var(const double *x, int64_t a, int64_t w, int clean, doubl
     double U1 = 0.0, U2 = 0.0, K = 0.0;
     int64_t cnt = 0;
     for (int64_t j = w - 1; j >= a; j--)
-        if (x[j] == x[j]) {
-            K = x[j];
+        if (x[j - a] == x[j - a]) {
+            K = x[j - a];
             break;
         }
-    S[w] = 0.0;
-    Q[w] = 0.0;
-    C[w] = 0;
+    S[w - a] = 0.0;
+    Q[w - a] = 0.0;
+    C[w - a] = 0;
     for (int64_t q0 = (w - 1) / G * G; q0 >= 0 && q0 + G > a; q0 -= G) {
         int64_t e = q0 + G < w ? q0 + G : w, b = q0 > a ? q0 : a;
         double R1 = 0.0, R2 = 0.0;
         if (clean) {
             for (int64_t j = e - 1; j >= b; j--) {
-                double d = x[j] - K;
+                double d = x[j] - K; /* clean: a == 0 */
                 R1 = R1 + d;
                 R2 = R2 + d * d;
                 S[j] = U1 + R1;
@@ -312,23 +335,19 @@ static double suffix_var(const double *x, int64_t a, int64_t w, int clean, doubl
             }
         } else {
             for (int64_t j = e - 1; j >= b; j--) {
-                int ok = x[j] == x[j];
-                double d = ok ? x[j] - K : 0.0;
+                double v = x[j - a];
+                int ok = v == v;
+                double d = ok ? v - K : 0.0;
                 R1 = R1 + d;
                 R2 = R2 + d * d;
                 cnt += ok;
-                S[j] = U1 + R1;
-                Q[j] = U2 + R2;
-                C[j] = cnt;
+                S[j - a] = U1 + R1;
+                Q[j - a] = U2 + R2;
+                C[j - a] = cnt;
             }
         }
         U1 = U1 + R1;
         U2 = U2 + R2;
-    }
-    for (int64_t j = 0; j < a; j++) {
-        S[j] = S[a];
-        Q[j] = Q[a];
-        C[j] = C[a];
     }
     return K;
 }
@@ -339,9 +358,9 @@ static double suffix_var(const double *x, int64_t a, int64_t w, int clean, doubl
 static void suffix_ext(const double *x, int64_t a, int64_t w, int clean, int ismax,
                        int isarg, double *V, double *I, int64_t *C)
 {
-    V[w] = NAN;
-    I[w] = 0.0;
-    C[w] = 0;
+    V[w - a] = NAN;
+    I[w - a] = 0.0;
+    C[w - a] = 0;
     if (clean) {
         double U = NAN;
         for (int64_t q0 = (w - 1) / G * G; q0 >= 0; q0 -= G) {
@@ -381,19 +400,14 @@ static void suffix_ext(const double *x, int64_t a, int64_t w, int clean, int ism
         double v = NAN, id = 0.0;
         int64_t cnt = 0;
         for (int64_t j = w - 1; j >= a; j--) {
-            double y = x[j];
+            double y = x[j - a];
             int took = y == y && ((ismax ? y > v : y < v) || v != v);
             cnt += y == y;
             v = took ? y : v;
             id = took ? (double)j : id;
-            V[j] = v;
-            I[j] = id;
-            C[j] = cnt;
-        }
-        for (int64_t j = 0; j < a; j++) {
-            V[j] = V[a];
-            I[j] = I[a];
-            C[j] = C[a];
+            V[j - a] = v;
+            I[j - a] = id;
+            C[j - a] = cnt;
         }
     }
 }
@@ -401,13 +415,14 @@ static void suffix_ext(const double *x, int64_t a, int64_t w, int clean, int ism
 /* ------------------------------------------------------------------------ */
 /* A segment [r0, r1) of the current block of column j: x[0..r1-r0) are its */
 /* values, o[0..r1-r0) get the outputs.  The running prefix is advanced by  */
-/* the same operations whatever the segment boundaries.                     */
+/* the same operations whatever the segment boundaries.  s->lo and s->ap    */
+/* describe the current and previous blocks (set by segment()).             */
 
-static void block_done(win *s, int64_t j, const double *x, int64_t r0, int64_t kb)
+static void block_done(win *s, int64_t j, const double *x, int64_t r0)
 {
-    const int64_t w = s->w, W1 = w + 1;
-    const int64_t a = kb < s->start ? s->start - kb : 0;
-    const double *b = r0 == 0 ? x : s->raw + j * w;
+    const int64_t w = s->w, W1 = s->cap + 1;
+    const int64_t a = s->lo;
+    const double *b = r0 == a ? x : s->raw + j * s->cap;
     const int clean = a == 0 && s->pc[j] == w;
     if (s->cls == CL_SUM)
         suffix_sum(b, a, w, clean, s->s1 + j * W1, s->sc + j * W1);
@@ -427,7 +442,7 @@ static void block_done(win *s, int64_t j, const double *x, int64_t r0, int64_t k
 
 static int64_t count_A(const win *s, int64_t j, int64_t r)
 {
-    return s->scl[j] ? s->w - 1 - r : s->sc[j * (s->w + 1) + r + 1];
+    return s->scl[j] ? s->w - 1 - r : s->sc[j * (s->cap + 1) + sidx(r + 1, s->ap)];
 }
 
 /* The clean case of seg_sum (previous block clean, no NaN so far in this
@@ -437,7 +452,7 @@ static int64_t count_A(const win *s, int64_t j, int64_t r)
 static inline int seg_sum_fast(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                                double *o, const int mean)
 {
-    const double *S = s->s1 + j * (s->w + 1);
+    const double *S = s->s1 + j * (s->cap + 1); /* previous block clean: ap == 0 */
     const double iw = s->inv[s->w];
     double T = s->t1[j], L = s->l1[j], chk = 0.0;
     int64_t r = r0;
@@ -511,7 +526,8 @@ static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                     double *o, int64_t kb)
 {
     const int64_t w = s->w, c0 = s->pc[j];
-    const double *S = s->s1 + j * (w + 1);
+    const double *S = s->s1 + j * (s->cap + 1);
+    const int64_t ap = s->ap;
     if (s->scl[j] && c0 == r0 &&
         (s->kind == PS_MOVE_MEAN ? seg_sum_fast(s, j, x, r0, r1, o, 1)
                                  : seg_sum_fast(s, j, x, r0, r1, o, 0)))
@@ -525,7 +541,7 @@ static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
         double l = r % G == 0 ? 0.0 : L;
         for (; r < e; r++) {
             l = l + x[r - r0];
-            P[r] = T + l;
+            P[r - r0] = T + l;
         }
         chk = chk + l;
         if (e % G == 0)
@@ -545,8 +561,8 @@ static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                 int ok = v == v;
                 l = l + (ok ? v : 0.0);
                 cnt += ok;
-                P[r] = T + l;
-                pc[r] = cnt;
+                P[r - r0] = T + l;
+                pc[r - r0] = cnt;
             }
             if (e % G == 0)
                 T = T + l;
@@ -555,27 +571,27 @@ static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
     }
     s->t1[j] = T;
     s->l1[j] = L;
-    s->pc[j] = nf ? c0 + (r1 - r0) : pc[r1 - 1];
+    s->pc[j] = nf ? c0 + (r1 - r0) : pc[r1 - 1 - r0];
     if (nf && c0 == r0 && s->scl[j]) {
         if (s->kind == PS_MOVE_MEAN) {
             const double iw = s->inv[w];
             for (int64_t r = r0; r < r1; r++)
-                o[r - r0] = (S[r + 1] + P[r]) * iw;
+                o[r - r0] = (S[r + 1] + P[r - r0]) * iw;
         } else {
             for (int64_t r = r0; r < r1; r++)
-                o[r - r0] = S[r + 1] + P[r];
+                o[r - r0] = S[r + 1] + P[r - r0];
         }
     } else {
         for (int64_t r = r0; r < r1; r++)
-            o[r - r0] = emit_sum(s, S[r + 1], count_A(s, j, r), P[r],
-                                 nf ? c0 + (r + 1 - r0) : pc[r], present_at(s, kb + r));
+            o[r - r0] = emit_sum(s, S[sidx(r + 1, ap)], count_A(s, j, r), P[r - r0],
+                                 nf ? c0 + (r + 1 - r0) : pc[r - r0], present_at(s, kb + r));
     }
 }
 
 static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                     double *o, int64_t kb)
 {
-    const int64_t w = s->w, W1 = w + 1, c0 = s->pc[j], m = r1 - r0;
+    const int64_t w = s->w, W1 = s->cap + 1, c0 = s->pc[j], m = r1 - r0, ap = s->ap;
     const double *S = s->s1 + j * W1, *Q = s->s2 + j * W1;
     const double KA = s->sk[j];
     double *P1 = s->p1, *P2 = s->p2;
@@ -585,17 +601,17 @@ static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
     int nf = 1;
     for (int64_t r = r0; r < r1; r++) {
         double d = x[r - r0] - K;
-        P1[r] = d;
-        P2[r] = d * d;
+        P1[r - r0] = d;
+        P2[r - r0] = d * d;
     }
     for (int64_t r = r0; r < r1;) {
         int64_t e = group_end(r, r1);
         double l1 = r % G == 0 ? 0.0 : L1, l2 = r % G == 0 ? 0.0 : L2;
         for (; r < e; r++) {
-            l1 = l1 + P1[r];
-            l2 = l2 + P2[r];
-            P1[r] = T1 + l1;
-            P2[r] = T2 + l2;
+            l1 = l1 + P1[r - r0];
+            l2 = l2 + P2[r - r0];
+            P1[r - r0] = T1 + l1;
+            P2[r - r0] = T2 + l2;
         }
         chk = chk + l2;
         if (e % G == 0) {
@@ -629,9 +645,9 @@ static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                 l1 = l1 + d;
                 l2 = l2 + d * d;
                 cnt += ok;
-                P1[r] = T1 + l1;
-                P2[r] = T2 + l2;
-                pc[r] = cnt;
+                P1[r - r0] = T1 + l1;
+                P2[r - r0] = T2 + l2;
+                pc[r - r0] = cnt;
             }
             if (e % G == 0) {
                 T1 = T1 + l1;
@@ -646,7 +662,7 @@ static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
     s->t2[j] = T2;
     s->l2[j] = L2;
     s->pk[j] = K;
-    s->pc[j] = nf ? c0 + m : pc[r1 - 1];
+    s->pc[j] = nf ? c0 + m : pc[m - 1];
     if (nf && c0 == r0 && s->scl[j]) {
         /* emit_var's arithmetic with nA = w-1-r, nB = r+1, n = w. */
         const double *inv = s->inv, *invA = s->invA, *wt = s->wt;
@@ -654,20 +670,21 @@ static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
         const int64_t rl = r1 < w ? r1 : w - 1;
         for (int64_t r = r0; r < rl; r++) {
             double SA = S[r + 1], QA = Q[r + 1], iA = invA[r];
-            double SB = P1[r], QB = P2[r], iB = inv[r + 1];
+            double SB = P1[r - r0], QB = P2[r - r0], iB = inv[r + 1];
             double tA = QA - (SA * SA) * iA, tB = QB - (SB * SB) * iB;
             double M2A = tA < 0.0 ? 0.0 : tA, M2B = tB < 0.0 ? 0.0 : tB;
             double delta = (K + SB * iB) - (KA + SA * iA);
             o[r - r0] = ((M2A + M2B) + (delta * delta) * wt[r]) * id;
         }
         if (r1 == w)
-            o[w - 1 - r0] = part_m2(P1[w - 1], P2[w - 1], inv[w]) * id;
+            o[w - 1 - r0] = part_m2(P1[w - 1 - r0], P2[w - 1 - r0], inv[w]) * id;
         if (s->kind == PS_MOVE_STD)
             sqrt_all(o, m);
     } else {
         for (int64_t r = r0; r < r1; r++)
-            o[r - r0] = emit_var(s, S[r + 1], Q[r + 1], KA, count_A(s, j, r), P1[r], P2[r],
-                                 K, nf ? c0 + (r + 1 - r0) : pc[r], present_at(s, kb + r));
+            o[r - r0] = emit_var(s, S[sidx(r + 1, ap)], Q[sidx(r + 1, ap)], KA, count_A(s, j, r),
+                                 P1[r - r0], P2[r - r0], K, nf ? c0 + (r + 1 - r0) : pc[r - r0],
+                                 present_at(s, kb + r));
     }
 }
 
@@ -689,7 +706,7 @@ static void ext_out(int ismax, const double *A, const double *B, double *o, int6
 static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                     double *o, int64_t kb)
 {
-    const int64_t w = s->w, W1 = w + 1, c0 = s->pc[j], m = r1 - r0;
+    const int64_t w = s->w, W1 = s->cap + 1, c0 = s->pc[j], m = r1 - r0, ap = s->ap;
     const int ismax = s->ismax;
     const double *V = s->s1 + j * W1;
     const double *I = s->si + j * W1;
@@ -703,7 +720,7 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
             double l = r % G == 0 ? NAN : L;
             for (; r < e; r++) {
                 l = ext2(ismax, l, x[r - r0]);
-                P[r] = ext2(ismax, T, l);
+                P[r - r0] = ext2(ismax, T, l);
             }
             if (e % G == 0)
                 T = ext2(ismax, T, l);
@@ -721,8 +738,8 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
                 if (ok && !(ismax ? l > y : l < y))
                     l = y;
                 cnt += ok;
-                pc[r] = cnt;
-                P[r] = (l != l || (ismax ? T > l : T < l)) ? T : l;
+                pc[r - r0] = cnt;
+                P[r - r0] = (l != l || (ismax ? T > l : T < l)) ? T : l;
             }
             if (e % G == 0)
                 T = (l != l || (ismax ? T > l : T < l)) ? T : l;
@@ -736,48 +753,48 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
 #ifdef HAVE_SSE2
         __m128d id = _mm_set_sd(s->pi[j]);
         for (int64_t r = r0; r < r1; r++) {
-            __m128d m = _mm_cmpeq_sd(_mm_load_sd(x + (r - r0)), _mm_load_sd(P + r));
+            __m128d m = _mm_cmpeq_sd(_mm_load_sd(x + (r - r0)), _mm_load_sd(P + (r - r0)));
             id = sel(m, _mm_set_sd((double)r), id);
-            _mm_store_sd(pi + r, id);
+            _mm_store_sd(pi + (r - r0), id);
         }
         s->pi[j] = _mm_cvtsd_f64(id);
 #else
         double id = s->pi[j];
         for (int64_t r = r0; r < r1; r++) {
-            id = x[r - r0] == P[r] ? (double)r : id;
-            pi[r] = id;
+            id = x[r - r0] == P[r - r0] ? (double)r : id;
+            pi[r - r0] = id;
         }
         s->pi[j] = id;
 #endif
     }
     if (nf && c0 == r0 && s->scl[j]) {
         if (!s->isarg) {
-            ext_out(ismax, V + r0 + 1, P + r0, o, m);
+            ext_out(ismax, V + r0 + 1, P, o, m);
         } else {
             int64_t r = r0;
 #ifdef HAVE_SSE2
             __m128d rr = _mm_set_pd((double)r0 + 1.0, (double)r0);
             const __m128d two = _mm_set1_pd(2.0), dw = _mm_set1_pd((double)w);
             for (; r + 2 <= r1; r += 2) {
-                __m128d vA = _mm_loadu_pd(V + r + 1), vB = _mm_loadu_pd(P + r);
+                __m128d vA = _mm_loadu_pd(V + r + 1), vB = _mm_loadu_pd(P + (r - r0));
                 __m128d m = ismax ? _mm_cmpgt_pd(vA, vB) : _mm_cmplt_pd(vA, vB);
                 __m128d offA = _mm_sub_pd(_mm_add_pd(rr, dw), _mm_loadu_pd(I + r + 1));
-                __m128d offB = _mm_sub_pd(rr, _mm_loadu_pd(pi + r));
+                __m128d offB = _mm_sub_pd(rr, _mm_loadu_pd(pi + (r - r0)));
                 _mm_storeu_pd(o + (r - r0), sel(m, offA, offB));
                 rr = _mm_add_pd(rr, two);
             }
 #endif
             for (; r < r1; r++) {
-                double vA = V[r + 1], vB = P[r];
+                double vA = V[r + 1], vB = P[r - r0];
                 int takeB = !(ismax ? vA > vB : vA < vB);
-                o[r - r0] = takeB ? (double)r - pi[r] : ((double)r + (double)w) - I[r + 1];
+                o[r - r0] = takeB ? (double)r - pi[r - r0] : ((double)r + (double)w) - I[r + 1];
             }
         }
     } else {
         for (int64_t r = r0; r < r1; r++)
-            o[r - r0] = emit_ext(s, r, V[r + 1], I[r + 1], count_A(s, j, r), P[r],
-                                 s->isarg ? pi[r] : 0.0, nf ? c0 + (r + 1 - r0) : pc[r],
-                                 present_at(s, kb + r));
+            o[r - r0] = emit_ext(s, r, V[sidx(r + 1, ap)], I[sidx(r + 1, ap)], count_A(s, j, r),
+                                 P[r - r0], s->isarg ? pi[r - r0] : 0.0,
+                                 nf ? c0 + (r + 1 - r0) : pc[r - r0], present_at(s, kb + r));
     }
 }
 
@@ -786,6 +803,9 @@ static void segment(win *s, const double *in, int64_t m, double *out)
 {
     const int64_t w = s->w, width = s->width, kb = s->pos - s->pos % w;
     const int64_t r0 = s->pos - kb, r1 = r0 + m;
+    /* first present offsets of this block and of the previous one */
+    s->lo = kb < s->start ? s->start - kb : 0;
+    s->ap = kb <= s->start ? w : kb - s->start >= w ? 0 : w - (kb - s->start);
     for (int64_t j = 0; j < width; j++) {
         const double *x = in;
         double *o = out;
@@ -801,10 +821,10 @@ static void segment(win *s, const double *in, int64_t m, double *out)
             seg_var(s, j, x, r0, r1, o, kb);
         else
             seg_ext(s, j, x, r0, r1, o, kb);
-        if (r0 != 0 || r1 != w)
-            memcpy(s->raw + j * w + r0, x, (size_t)m * sizeof(double));
+        if (r0 != s->lo || r1 != w)
+            memcpy(s->raw + j * s->cap + (r0 - s->lo), x, (size_t)m * sizeof(double));
         if (r1 == w)
-            block_done(s, j, x, r0, kb);
+            block_done(s, j, x, r0);
         if (width > 1)
             for (int64_t i = 0; i < m; i++)
                 out[i * width + j] = o[i];
@@ -845,49 +865,152 @@ static void window_one(const win *s, const double *in, int64_t m, double *out)
 /* ------------------------------------------------------------------------ */
 /* Family interface                                                         */
 
+/* The per-record arrays, in carving order, and their lengths (8-byte slots)
+   for room `cap`: only those the kind uses. */
+enum { A_INV, A_INVD, A_INVA, A_WT, A_RAW, A_S1, A_S2, A_SI, A_SC,
+       A_XB, A_OB, A_P1, A_P2, A_PCB, A_PIB, NARR };
+
+static double *piece(double *d, const size_t *off, const size_t *len, int a)
+{
+    return len[a] ? d + off[a] : NULL;
+}
+
+static void lengths(const win *s, int64_t cap, size_t len[NARR])
+{
+    const size_t c = (size_t)cap, c1 = c + 1, nd = (size_t)s->width;
+    const int var = s->cls == CL_VAR, ext = s->cls == CL_EXT;
+    /* invA / wt serve the clean path only, i.e. after a whole block (cap == w) */
+    const size_t full = var && cap == s->w ? c : 0;
+    len[A_INV] = c1;
+    len[A_INVD] = c1;
+    len[A_INVA] = full;
+    len[A_WT] = full;
+    len[A_RAW] = nd * c;
+    len[A_S1] = nd * c1;
+    len[A_S2] = var ? nd * c1 : 0;
+    len[A_SI] = ext ? nd * c1 : 0;
+    len[A_SC] = nd * c1;
+    len[A_XB] = nd > 1 ? c : 0;
+    len[A_OB] = nd > 1 ? c : 0;
+    len[A_P1] = c;
+    len[A_P2] = var ? c : 0;
+    len[A_PCB] = c;
+    len[A_PIB] = s->isarg ? c : 0;
+}
+
+/* Give the per-record arrays room for `cap` records (cap > s->cap, or the
+   first allocation when s->mem is NULL): a new allocation, the tables
+   computed, the current block's raw values and the previous block's
+   suffixes copied (an empty previous block on the first allocation).
+   Returns 0, changing nothing, when the memory is not available. */
+static int resize(win *s, int64_t cap)
+{
+    const int64_t old = s->cap, w = s->w, nd = s->width;
+    size_t len[NARR], off[NARR], total = 0;
+    double *d;
+    win t;
+    if (cap < 0 || cap > w || (uint64_t)cap + 1 > (uint64_t)(SIZE_MAX / 128) / (uint64_t)nd)
+        return 0;
+    lengths(s, cap, len);
+    for (int a = 0; a < NARR; a++) {
+        off[a] = total;
+        total += len[a];
+    }
+    d = malloc(total * sizeof(double));
+    if (!d)
+        return 0;
+    t = *s;
+    t.inv = piece(d, off, len, A_INV);
+    t.invd = piece(d, off, len, A_INVD);
+    t.invA = piece(d, off, len, A_INVA);
+    t.wt = piece(d, off, len, A_WT);
+    t.raw = piece(d, off, len, A_RAW);
+    t.s1 = piece(d, off, len, A_S1);
+    t.s2 = piece(d, off, len, A_S2);
+    t.si = piece(d, off, len, A_SI);
+    t.sc = (int64_t *)(void *)piece(d, off, len, A_SC);
+    t.xb = piece(d, off, len, A_XB);
+    t.ob = piece(d, off, len, A_OB);
+    t.p1 = piece(d, off, len, A_P1);
+    t.p2 = piece(d, off, len, A_P2);
+    t.pcb = (int64_t *)(void *)piece(d, off, len, A_PCB);
+    t.pib = piece(d, off, len, A_PIB);
+    t.inv[0] = 0.0;
+    t.invd[0] = NAN;
+    for (int64_t k = 1; k <= cap; k++) {
+        double dk = (double)k - s->ddof;
+        t.inv[k] = 1.0 / (double)k;
+        t.invd[k] = dk > 0.0 ? 1.0 / dk : NAN;
+    }
+    if (len[A_INVA])
+        for (int64_t r = 0; r < w; r++) {
+            t.invA[r] = t.inv[w - 1 - r];
+            t.wt[r] = ((double)(w - 1 - r) * (double)(r + 1)) * t.inv[w];
+        }
+    for (int64_t j = 0; j < nd; j++) {
+        double *s1 = t.s1 + j * (cap + 1), *s2 = t.s2 ? t.s2 + j * (cap + 1) : NULL;
+        double *si = t.si ? t.si + j * (cap + 1) : NULL;
+        int64_t *sc = t.sc + j * (cap + 1);
+        const size_t n1 = (size_t)old + 1;
+        if (!s->mem) {
+            /* The block before the first one is empty (counts 0, not clean). */
+            s1[0] = s->cls == CL_EXT ? NAN : 0.0;
+            sc[0] = 0;
+            if (s2)
+                s2[0] = 0.0;
+            if (si)
+                si[0] = 0.0;
+            continue;
+        }
+        if (old > 0)
+            memcpy(t.raw + j * cap, s->raw + j * old, (size_t)old * sizeof(double));
+        memcpy(s1, s->s1 + j * (old + 1), n1 * sizeof(double));
+        memcpy(sc, s->sc + j * (old + 1), n1 * sizeof(int64_t));
+        if (s2)
+            memcpy(s2, s->s2 + j * (old + 1), n1 * sizeof(double));
+        if (si)
+            memcpy(si, s->si + j * (old + 1), n1 * sizeof(double));
+    }
+    free(s->mem);
+    t.mem = d;
+    t.cap = cap;
+    *s = t;
+    return 1;
+}
+
 static void win_destroy(void *p)
 {
     win *s = p;
     if (!s)
         return;
-    free(s->inv);
+    free(s->mem);
+    free(s->sk);
     free(s);
 }
 
 static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
 {
     const int64_t w = p->window;
-    size_t nw, nw1, nd, total;
+    size_t nd;
     win *s;
     double *d;
-    if (w < 1 || width < 1 || start < 0 || w >= INT64_MAX / 16 ||
-        (uint64_t)(w + 1) > (uint64_t)(SIZE_MAX / 64) / (uint64_t)width)
+    /* Windows up to PS_WINDOW_MAX (the dispatcher's limit) keep every
+       offset expression below exact and in range. */
+    if (w < 1 || w > PS_WINDOW_MAX || width < 1 || start < 0 ||
+        (uint64_t)width > (uint64_t)(SIZE_MAX / 128))
         return NULL;
-    nw = (size_t)w;
-    nw1 = nw + 1;
     nd = (size_t)width;
-    /* One allocation of 8-byte slots: tables 2*nw1 + 2*nw; raw nd*nw;
-       s1, s2, si, sc nd*nw1 each; sk, t1, l1, t2, l2, pk, pc, pi nd each;
-       scratch 6*nw; scl nd bytes (rounded up to slots). */
-    total = 2 * nw1 + 2 * nw + nd * nw + 4 * nd * nw1 + 8 * nd + 6 * nw + (nd + 7) / 8;
     s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    d = calloc(total, sizeof(double));
+    /* The per-column running state: sk, t1, l1, t2, l2, pk, pc, pi (8 bytes
+       each), scl (1 byte, rounded up to slots). */
+    d = calloc(8 * nd + (nd + 7) / 8, sizeof(double));
     if (!d) {
         free(s);
         return NULL;
     }
-    s->inv = d;
-    s->invd = s->inv + nw1;
-    s->invA = s->invd + nw1;
-    s->wt = s->invA + nw;
-    s->raw = s->wt + nw;
-    s->s1 = s->raw + nd * nw;
-    s->s2 = s->s1 + nd * nw1;
-    s->si = s->s2 + nd * nw1;
-    s->sc = (int64_t *)(void *)(s->si + nd * nw1);
-    s->sk = (double *)(void *)(s->sc + nd * nw1);
+    s->sk = d;
     s->t1 = s->sk + nd;
     s->l1 = s->t1 + nd;
     s->t2 = s->l1 + nd;
@@ -895,41 +1018,28 @@ static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
     s->pk = s->l2 + nd;
     s->pc = (int64_t *)(void *)(s->pk + nd);
     s->pi = (double *)(void *)(s->pc + nd);
-    s->xb = s->pi + nd;
-    s->ob = s->xb + nw;
-    s->p1 = s->ob + nw;
-    s->p2 = s->p1 + nw;
-    s->pcb = (int64_t *)(void *)(s->p2 + nw);
-    s->pib = (double *)(void *)(s->pcb + nw);
-    s->scl = (unsigned char *)(void *)(s->pib + nw);
+    s->scl = (unsigned char *)(void *)(s->pi + nd);
 
     s->kind = p->kind;
     s->cls = p->kind <= PS_MOVE_MEAN ? CL_SUM : p->kind <= PS_MOVE_STD ? CL_VAR : CL_EXT;
     s->omit = p->nan_policy == PS_NAN_OMIT;
     s->ismax = p->kind == PS_MOVE_MAX || p->kind == PS_MOVE_ARGMAX;
     s->isarg = p->kind == PS_MOVE_ARGMIN || p->kind == PS_MOVE_ARGMAX;
+    s->ddof = p->ddof;
     s->w = w;
     s->mc = p->min_count;
     s->width = width;
     s->start = start;
     s->pos = start;
-    s->inv[0] = 0.0;
-    s->invd[0] = NAN;
-    for (int64_t k = 1; k <= w; k++) {
-        double dk = (double)k - p->ddof;
-        s->inv[k] = 1.0 / (double)k;
-        s->invd[k] = dk > 0.0 ? 1.0 / dk : NAN;
-    }
-    for (int64_t r = 0; r < w; r++) {
-        s->invA[r] = s->inv[w - 1 - r];
-        s->wt[r] = ((double)(w - 1 - r) * (double)(r + 1)) * s->inv[w];
-    }
-    /* The block before the first one is empty (counts 0, not clean). */
-    if (s->cls == CL_EXT) {
-        for (size_t i = 0; i < nd * nw1; i++)
-            s->s1[i] = NAN;
+    s->ap = w;
+    if (s->cls == CL_EXT)
         for (size_t i = 0; i < nd; i++)
             s->t1[i] = s->l1[i] = NAN;
+    /* Room for no record yet: the arrays grow with the records seen. */
+    if (!resize(s, 0)) {
+        free(d);
+        free(s);
+        return NULL;
     }
     return s;
 }
@@ -938,7 +1048,25 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
 {
     win *s = p;
     const int64_t w = s->w, width = s->width;
+    const int64_t seen = s->pos - s->start;
+    /* room for the records present after this update (at most w) */
+    const int64_t need = n >= w - (seen < w ? seen : w) ? w : seen + n;
     int64_t i = 0;
+    if (n == 0) {
+        *nout = 0;
+        return;
+    }
+    if (need > s->cap) {
+        int64_t cap = s->cap > w / 2 ? w : 2 * s->cap;
+        if (cap < need)
+            cap = need;
+        if (cap < PS_WINDOW_FLOOR / width)
+            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
+        if (!resize(s, cap)) {
+            *nout = -1; /* out of memory: nothing changed */
+            return;
+        }
+    }
     *nout = n;
     if (w == 1) {
         window_one(s, in, n * width, out);

@@ -26,11 +26,17 @@
  * give the same bits.  numpy's sort treats -0.0 == +0.0, so where numpy's
  * choice between them is unspecified we return the total-order one.
  *
- * Rank is O(window) per value like bottleneck's: a vectorizable counting
- * loop over the ring buffer.
+ * Rank is O(records in the window) per value like bottleneck's: a
+ * vectorizable counting loop over the ring buffer.
  *
  * The state is replayable (save = load = NULL): outputs depend only on the
  * last `window` inputs.
+ *
+ * Memory follows the records seen (see order_state; from a floor of
+ * PS_WINDOW_FLOOR values): a window of 3e8 over 1,000 values takes ~1 MB
+ * per array, not GBs, and moving_rank counts over the slots
+ * written so far, so its cost per value is at most the records in the
+ * window.
  */
 #include "stage_internal.h"
 
@@ -215,24 +221,141 @@ typedef struct {
     int64_t last_nan;   /* record index (from state start) of last NaN, -1 */
 } column;
 
+/* Memory grows with the records seen: the ring, the heaps, the position
+   index and the per-count tables have room for `cap` records, cap >=
+   min(window, records seen after the current update) (grown by doubling at
+   the start of an update, from PS_WINDOW_FLOOR values, see order_resize).  Record t (from the state's
+   start) goes to ring slot t % window, so before the window fills the ring
+   slots in use are 0..t and the others hold NaN, as in a full-size ring.
+   The sorted-array mode (windows <= PS_ORDER_SORTED_MAX) is allocated whole
+   at creation. */
 typedef struct {
     int kind;
     int propagate;
     int heap_mode;
     int vpass;          /* sorted mode updated by run_pass_avx512 */
+    double q;
     int64_t window;
     int64_t min_count;
     int64_t width;
     int64_t start;
     int64_t seen;       /* records fed so far */
     int64_t head;       /* ring slot of the next record (seen % window) */
-    int64_t *ltab;      /* [window + 1]: size of `low` for each count */
+    int64_t cap;        /* room of the per-record arrays, in records */
+    int64_t *ltab;      /* [cap + 1] (median / quantile): size of `low` for each count */
     int64_t *vmap;      /* vpass: [4 * (window + 1)], see run_pass_avx512 */
-    double *ttab;       /* [window + 1]: quantile interpolation weight */
-    unsigned char *above; /* [window + 1]: quantile index at the last value */
+    double *ttab;       /* [cap + 1]: quantile interpolation weight */
+    unsigned char *above; /* [cap + 1]: quantile index at the last value */
     column *cols;
-    void *mem;
+    void *fixed;        /* cols, sorted arrays, vmap (64-byte aligned) */
+    void *mem;          /* ltab, ttab, rings, heaps, positions, above */
 } order_state;
+
+/* Per non-NaN count c: low holds sorted[0 .. ltab[c]), so the order
+   statistics needed are sorted[ltab[c] - 1] (top of low) and sorted[ltab[c]]
+   (top of high). */
+static void table_entry(const order_state *st, int64_t c)
+{
+    st->ttab[c] = 0.0;
+    st->above[c] = 0;
+    if (st->kind == PS_MOVE_QUANTILE && c > 0) {
+        /* numpy: virtual index (n - 1) * q; at or past the last index
+           both neighbours are the last value and gamma = h - (-1). */
+        double h = (double)(c - 1) * st->q;
+        if (h >= (double)(c - 1)) {
+            st->ltab[c] = c;
+            st->ttab[c] = h + 1.0;
+            st->above[c] = 1;
+        } else {
+            double lo = floor(h);
+            st->ltab[c] = (int64_t)lo + 1;
+            st->ttab[c] = h - lo;
+        }
+    } else {
+        st->ltab[c] = (c + 1) / 2;
+    }
+}
+
+/* Give the per-record arrays room for `cap` records (> st->cap): a new
+   allocation, the tables computed, rings / heaps / positions copied and the
+   new ring slots NaN.  Returns 0, changing nothing, when the memory is not
+   available (or a heap position would not fit its 31 bits). */
+static int order_resize(order_state *st, int64_t cap)
+{
+    const int64_t old = st->cap, width = st->width;
+    const int rank = st->kind == PS_MOVE_RANK, heap = st->heap_mode;
+    size_t per_col, total, off = 0;
+    unsigned char *mem;
+    if (cap < 0 || cap > st->window || (heap && cap >= (int64_t)HIGH_FLAG) ||
+        (uint64_t)cap + 1 > (uint64_t)(SIZE_MAX / 64) / (uint64_t)width)
+        return 0;
+    /* Bytes per column: ring + (heap mode: low + high + pos). */
+    per_col = (size_t)cap * 8;
+    if (!rank && heap)
+        per_col += (size_t)cap * (2 * sizeof(hent) + 4);
+    /* the per-count tables serve median / quantile only */
+    total = (size_t)width * per_col + (rank ? 0 : ((size_t)cap + 1) * 17) + 8;
+    mem = malloc(total);
+    if (!mem)
+        return 0;
+    /* 8-byte aligned pieces first, then 4-byte, then bytes. */
+    if (!rank) {
+        st->ltab = (int64_t *)(void *)(mem + off);
+        off += ((size_t)cap + 1) * 8;
+        st->ttab = (double *)(void *)(mem + off);
+        off += ((size_t)cap + 1) * 8;
+    }
+    for (int64_t j = 0; j < width; j++) {
+        column *c = &st->cols[j];
+        double *ring = (double *)(void *)(mem + off);
+        off += (size_t)cap * 8;
+        if (old > 0)
+            memcpy(ring, c->ring, (size_t)old * 8);
+        for (int64_t s = old; s < cap; s++)
+            ring[s] = NAN;
+        c->ring = ring;
+        if (heap) {
+            hent *lo = (hent *)(void *)(mem + off), *hi;
+            off += (size_t)cap * sizeof(hent);
+            hi = (hent *)(void *)(mem + off);
+            off += (size_t)cap * sizeof(hent);
+            if (c->nlow > 0)
+                memcpy(lo, c->low, (size_t)c->nlow * sizeof(hent));
+            if (c->nhigh > 0)
+                memcpy(hi, c->high, (size_t)c->nhigh * sizeof(hent));
+            c->low = lo;
+            c->high = hi;
+        }
+    }
+    if (heap)
+        for (int64_t j = 0; j < width; j++) {
+            column *c = &st->cols[j];
+            uint32_t *pos = (uint32_t *)(void *)(mem + off);
+            off += (size_t)cap * 4;
+            if (old > 0)
+                memcpy(pos, c->pos, (size_t)old * 4);
+            c->pos = pos;
+        }
+    if (!rank) {
+        st->above = mem + off;
+        for (int64_t c = 0; c <= cap; c++)
+            table_entry(st, c);
+    }
+    free(st->mem);
+    st->mem = mem;
+    st->cap = cap;
+    return 1;
+}
+
+static void order_destroy(void *p)
+{
+    order_state *st = p;
+    if (!st)
+        return;
+    free(st->mem);
+    free(st->fixed);
+    free(st);
+}
 
 static void *order_create(const ps_stage_params *p, int64_t width, int64_t start)
 {
@@ -240,29 +363,25 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
     int64_t w = p->window;
     int rank = p->kind == PS_MOVE_RANK;
     int heap;
-    size_t per_col, total, off, nsorted, vbytes;
+    size_t total, off, nsorted, vbytes, sbytes;
     int vpass = 0;
     unsigned char *mem;
 
-    if (w < 1 || width < 1 || w >= (int64_t)HIGH_FLAG ||
-        (uint64_t)w > SIZE_MAX / 256 ||
+    if (w < 1 || width < 1 || w > PS_WINDOW_MAX ||
+        (uint64_t)width > (uint64_t)(SIZE_MAX / 1024) ||
         (p->kind != PS_MOVE_MEDIAN && p->kind != PS_MOVE_QUANTILE && !rank))
         return NULL;
     heap = !rank && w > PS_ORDER_SORTED_MAX;
-    /* Sorted mode: keys per column, w + 1 rounded up to whole 64-byte
-       vectors (the AVX-512 pass works on ceil(w / 8) of them). */
-    nsorted = ((size_t)w + 8) / 8 * 8;
-    /* Bytes per column: ring + (sorted | low + high + pos). */
-    per_col = (size_t)w * 8;
-    if (!rank)
-        per_col += heap ? (size_t)w * (2 * sizeof(hent) + 4) + 8 : nsorted * 8;
-    if ((uint64_t)width > (SIZE_MAX / 2) / (per_col + sizeof(column)))
-        return NULL;
+    /* Sorted mode (w <= PS_ORDER_SORTED_MAX): keys per column, w + 1
+       rounded up to whole 64-byte vectors (the AVX-512 pass works on
+       ceil(w / 8) of them). */
+    nsorted = !rank && !heap ? ((size_t)w + 8) / 8 * 8 : 0;
 #ifdef HAVE_AVX512_PASS
     vpass = !rank && !heap && w <= PS_ORDER_VPASS_MAX && cpu_has_avx512f();
 #endif
     vbytes = vpass ? (size_t)(w + 1) * 32 : 0;
-    total = (size_t)width * (per_col + sizeof(column)) + (size_t)(w + 1) * 17 + vbytes + 128;
+    sbytes = (size_t)width * nsorted * 8;
+    total = (size_t)width * sizeof(column) + vbytes + sbytes + 128;
 
     st = calloc(1, sizeof *st);
     if (!st)
@@ -272,29 +391,27 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
         free(st);
         return NULL;
     }
-    st->mem = mem;
+    st->fixed = mem;
     st->kind = p->kind;
     st->propagate = p->nan_policy == PS_NAN_PROPAGATE;
     st->heap_mode = heap;
     st->vpass = vpass;
+    st->q = p->q;
     st->window = w;
     st->min_count = p->min_count;
     st->width = width;
     st->start = start;
 
-    /* 8-byte aligned pieces first, then 4-byte, then bytes. */
     off = 0;
     st->cols = (column *)(void *)(mem + off);
     off += (size_t)width * sizeof(column);
     memset(st->cols, 0, (size_t)width * sizeof(column));
-    st->ltab = (int64_t *)(void *)(mem + off);
-    off += (size_t)(w + 1) * 8;
-    st->ttab = (double *)(void *)(mem + off);
-    off += (size_t)(w + 1) * 8;
+    for (int64_t j = 0; j < width; j++)
+        st->cols[j].last_nan = -1;
     st->vmap = (int64_t *)(void *)(mem + off);
     off += vbytes;
-    /* Sorted arrays first, each 64-byte aligned (whole vectors). */
-    if (!rank && !heap) {
+    /* Sorted arrays, each 64-byte aligned (whole vectors). */
+    if (nsorted) {
         off += (size_t)(-(uintptr_t)(mem + off) & 63);
         for (int64_t j = 0; j < width; j++) {
             uint64_t *a = (uint64_t *)(void *)(mem + off);
@@ -304,50 +421,12 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
             st->cols[j].sorted = a;
         }
     }
-    for (int64_t j = 0; j < width; j++) {
-        column *c = &st->cols[j];
-        c->ring = (double *)(void *)(mem + off);
-        off += (size_t)w * 8;
-        for (int64_t s = 0; s < w; s++)
-            c->ring[s] = NAN;
-        c->last_nan = -1;
-        if (heap) {
-            c->low = (hent *)(void *)(mem + off);
-            off += (size_t)w * sizeof(hent);
-            c->high = (hent *)(void *)(mem + off);
-            off += (size_t)w * sizeof(hent);
-        }
-    }
-    if (heap)
-        for (int64_t j = 0; j < width; j++) {
-            st->cols[j].pos = (uint32_t *)(void *)(mem + off);
-            off += (size_t)w * 4;
-        }
-    st->above = mem + off;
-    off += (size_t)(w + 1);
-
-    /* Per non-NaN count c: low holds sorted[0 .. ltab[c]), so the order
-       statistics needed are sorted[ltab[c] - 1] (top of low) and
-       sorted[ltab[c]] (top of high). */
-    for (int64_t c = 0; c <= w; c++) {
-        st->ttab[c] = 0.0;
-        st->above[c] = 0;
-        if (p->kind == PS_MOVE_QUANTILE && c > 0) {
-            /* numpy: virtual index (n - 1) * q; at or past the last index
-               both neighbours are the last value and gamma = h - (-1). */
-            double h = (double)(c - 1) * p->q;
-            if (h >= (double)(c - 1)) {
-                st->ltab[c] = c;
-                st->ttab[c] = h + 1.0;
-                st->above[c] = 1;
-            } else {
-                double lo = floor(h);
-                st->ltab[c] = (int64_t)lo + 1;
-                st->ttab[c] = h - lo;
-            }
-        } else {
-            st->ltab[c] = (c + 1) / 2;
-        }
+    /* The sorted mode is small and allocated whole; the others start empty
+       and grow with the records seen. */
+    if (!order_resize(st, nsorted ? w : 0)) {
+        free(mem);
+        free(st);
+        return NULL;
     }
     /* Lane-strided positions of keys ltab[c] - 1 and ltab[c] (0 where
        there is no such key: its value is then not used). */
@@ -364,15 +443,6 @@ static void *order_create(const ps_stage_params *p, int64_t width, int64_t start
         }
     }
     return st;
-}
-
-static void order_destroy(void *p)
-{
-    order_state *st = p;
-    if (!st)
-        return;
-    free(st->mem);
-    free(st);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -802,8 +872,11 @@ static void run_rank(const order_state *st, column *c, const double *in,
             /* Over the whole window including x itself: lt = values < x,
                eq = values == x (x included), nn = non-NaN values.
                bottleneck: g = 2 * lt, e = eq, n = nn. */
+            /* Before the window fills, slots t + 1 .. w - 1 are NaN (never
+               written): count over slots 0 .. t only, so the cost follows
+               the records in the window, not its nominal length. */
             int64_t lt, eq, nn;
-            rank_counts(ring, w, x, &lt, &eq, &nn);
+            rank_counts(ring, t < w ? t + 1 : w, x, &lt, &eq, &nn);
             if (nn < mc) {
                 out[i * stride] = NAN;
             } else if (nn == 1) {
@@ -825,7 +898,22 @@ static void order_update(void *p, const double *in, int64_t n, double *out,
                          int64_t *nout)
 {
     order_state *st = p;
-    int64_t width = st->width;
+    const int64_t width = st->width, w = st->window, seen = st->seen;
+    /* room for the records in the window after this update (at most w) */
+    const int64_t need = n >= w - (seen < w ? seen : w) ? w : seen + n;
+    if (need > st->cap) {
+        int64_t cap = st->cap > w / 2 ? w : 2 * st->cap;
+        if (cap < need)
+            cap = need;
+        if (cap < PS_WINDOW_FLOOR / width)
+            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
+        if (st->heap_mode && need < (int64_t)HIGH_FLAG && cap >= (int64_t)HIGH_FLAG)
+            cap = (int64_t)HIGH_FLAG - 1;
+        if (!order_resize(st, cap)) {
+            *nout = -1; /* out of memory: nothing changed */
+            return;
+        }
+    }
     for (int64_t j = 0; j < width; j++) {
         column *c = &st->cols[j];
         if (st->kind == PS_MOVE_RANK)

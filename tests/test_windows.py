@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -411,3 +415,152 @@ def test_raise_mode_outputs_the_records_before_the_nan_for_any_chunking(chunk_si
         for c in ps.from_array(x, chunk_size=chunk_size).moving_mean(3, nan_policy="raise"):
             got.append(c.copy())
     np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+# ------------------------------------------- huge windows: memory follows the records
+# A window's state grows with the records it has seen (bounded by the window),
+# never with its nominal length; moving_rank's cost follows the records in the
+# window (issue 15: window=3e8 on 1,000 values took minutes / 7.2 GB / 36 GB).
+HUGE = (3 * 10**8, 2**40, 2**52)
+
+HUGE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import pystream as ps
+from pystream.stages.windows import MOVING_STAGES
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+x = np.random.default_rng(0).normal(size=1000)
+x[::37] = np.nan
+extra = {"moving_quantile": {"q": 0.3}}
+for name in MOVING_STAGES:  # warm up: code paths, buffers
+    getattr(ps.from_array(x), name)(10, **extra.get(name, {})).to_array()
+base = rss_mb()
+report = {}
+for window in [int(w) for w in sys.argv[1:]]:
+    for name in MOVING_STAGES:
+        t = time.perf_counter()
+        for chunk_size in (1000, 7):
+            s = ps.from_array(x, chunk_size=chunk_size)
+            getattr(s, name)(window, min_count=1, **extra.get(name, {})).to_array()
+        report[f"{name}({window})"] = time.perf_counter() - t
+    for stage in ("diff", "sliding_window", "tumbling"):
+        t = time.perf_counter()
+        getattr(ps.from_array(x, chunk_size=7), stage)(window).to_array()
+        report[f"{stage}({window})"] = time.perf_counter() - t
+print(json.dumps({"seconds": report, "rss_growth_mb": rss_mb() - base}))
+"""
+
+
+def test_huge_windows_take_little_memory_and_time(tmp_path):
+    """window=3e8 (and 2**40, 2**52) over 1,000 records: small memory, well under 1 s each."""
+    script = tmp_path / "huge_child.py"
+    script.write_text(HUGE_CHILD)
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":allocator_may_return_null=1"
+    proc = subprocess.run([sys.executable, str(script), *map(str, HUGE)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    slow = {k: v for k, v in report["seconds"].items() if v > 1.0}
+    assert not slow, slow  # two runs each (chunks of 1000 and of 7)
+    assert report["rss_growth_mb"] < 64, report
+
+
+@pytest.mark.parametrize("name", MOVING_STAGES)
+@pytest.mark.parametrize("window", HUGE)
+def test_huge_windows_match_slow_twin_and_any_chunking(name, window):
+    rng = np.random.default_rng(len(name))
+    x = sample(rng, 700, width=2, nan=0.05)
+    for min_count in (1, 350, window):
+        kw = kwargs_for(name, min_count=min_count)
+        want = slow_moving(name, x, window, **kw)
+        whole = getattr(ps.from_array(x), name)(window, **kw).to_array()
+        assert_same(whole, want, name, 700, 100.0 if "var" not in name else 1e4)
+        for sizes in ((1,), (3, 250, 1, 64), (699, 1)):
+            chunks, i, k = [], 0, 0
+            while i < len(x):
+                chunks.append(x[i : i + sizes[k % len(sizes)]])
+                i += sizes[k % len(sizes)]
+                k += 1
+            got = getattr(ps.from_chunks(chunks, dtype=float), name)(window, **kw).to_array()
+            np.testing.assert_array_equal(got.view(np.uint64), whole.view(np.uint64))
+
+
+@pytest.mark.parametrize("name", ["moving_sum", "moving_mean", "moving_std", "moving_min",
+                                  "moving_max", "moving_argmin", "moving_argmax",
+                                  "moving_median", "moving_rank"])
+def test_huge_window_equals_bottleneck_over_the_whole_stream(name):
+    """bottleneck refuses window > len(x); any window >= len(x) holds every record so far."""
+    x = sample(np.random.default_rng(3), 500, nan=0.05, inf=0.0)
+    kw = {"ddof": 0} if name == "moving_std" else {}  # bottleneck's ddof
+    got = getattr(ps.from_array(x, chunk_size=64), name)(3 * 10**8, min_count=1, **kw).to_array()
+    want = getattr(bottleneck, name.replace("moving_", "move_"))(x, len(x), min_count=1)
+    if name in EXACT:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", MOVING_STAGES)
+def test_huge_window_checkpoints_hold_the_records_seen(name):
+    """A serialized huge window holds the inputs seen (not window - 1 of them) and resumes
+    bit for bit, also across a block boundary (a multiple of the window)."""
+    x = sample(np.random.default_rng(5), 600, width=2, nan=0.05)
+    window = 3 * 10**8
+    for start in (0, window - 250):  # the second stream crosses a block boundary
+        stage = Moving(name, window, min_count=1, **EXTRA.get(name, {}))
+        whole = stage.state((2,), start).update(x)
+        first = stage.state((2,), start)
+        a = first.update(x[:400])
+        blob = first.to_bytes()
+        empty = stage.state((2,), start).to_bytes()
+        assert len(blob) == len(empty) + 400 * 2 * 8
+        b = StageState.from_bytes(blob, (2,)).update(x[400:])
+        c = pickle.loads(pickle.dumps(first)).update(x[400:])
+        np.testing.assert_array_equal(np.concatenate([a, b]).view(np.uint64),
+                                      whole.view(np.uint64))
+        np.testing.assert_array_equal(c.view(np.uint64), b.view(np.uint64))
+
+
+@pytest.mark.parametrize("window", [2**52 + 1, 2**62, 2**63, 2**64, 10**30])
+def test_windows_beyond_2_52_are_refused_clearly(window):
+    with pytest.raises(ValueError, match=r"moving_mean: window must be at most 2\*\*52"):
+        ps.from_array(np.arange(5.0)).moving_mean(window)
+    with pytest.raises(ValueError, match="moving_rank: (invalid parameters|window=)"):
+        StageState("moving_rank", window=window, min_count=1)
+
+
+def test_window_2_52_works():
+    out = ps.from_array(np.arange(5.0), chunk_size=2).moving_argmax(2**52, min_count=1).to_array()
+    np.testing.assert_array_equal(out, [0.0, 0.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("stage", ["sliding_window", "nwise", "tumbling"])
+def test_window_records_too_large_for_an_array_are_refused(stage):
+    s = ps.from_array(np.arange(10.0))
+    with pytest.raises(ValueError, match=f"{stage}: a window of n=4611686018427387904 records"):
+        getattr(s, stage)(2**62)
+    for n in (2**63, 2**64):
+        with pytest.raises(ValueError, match=f"{stage}: n must be <= 9223372036854775807"):
+            getattr(s, stage)(n)
+    assert getattr(s, stage)(3 * 10**8).to_array().shape == (0, 3 * 10**8)
+
+
+@pytest.mark.parametrize("how", ["mean", "max"])
+def test_resample_beyond_int64_is_refused(how):
+    s = ps.from_array(np.arange(10.0))
+    with pytest.raises(ValueError, match="resample: n must be <= 9223372036854775807"):
+        s.resample(2**63, how=how)
+    np.testing.assert_array_equal(s.resample(2**62, how=how).to_array(),
+                                  [4.5 if how == "mean" else 9.0])
+
+
+def test_diff_of_a_huge_order_allocates_nothing_by_n():
+    x = np.arange(10, dtype=np.int16)
+    for n in (3 * 10**8, 2**62, 2**64):
+        assert ps.from_array(x).diff(n).to_array().shape == (0,)
+    np.testing.assert_array_equal(ps.from_array(x, chunk_size=3).diff(3).to_array(),
+                                  np.diff(x, n=3))

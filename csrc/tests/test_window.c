@@ -86,13 +86,12 @@ static refval reference(const ps_stage_params *p, const double *data, int64_t wi
             best_off = g - i;
         }
     }
-    (void)present;
     if ((p->nan_policy == PS_NAN_PROPAGATE && hasnan) || count < p->min_count)
         return out;
     switch (kind) {
     case PS_MOVE_SUM:
     case PS_MOVE_MEAN: {
-        double eps = DBL_EPSILON * (double)(w + 2) * 4.0;
+        double eps = DBL_EPSILON * (double)(present + 2) * 4.0;
         out.val = (double)sum;
         out.tol = eps * (double)sabs;
         if (kind == PS_MOVE_MEAN) {
@@ -104,7 +103,7 @@ static refval reference(const ps_stage_params *p, const double *data, int64_t wi
     case PS_MOVE_VAR:
     case PS_MOVE_STD: {
         long double mean = sum / (long double)count, m2 = 0;
-        double var, eps = DBL_EPSILON * (double)(w + 2) * 8.0;
+        double var, eps = DBL_EPSILON * (double)(present + 2) * 8.0;
         for (int64_t i = g; i >= lo; i--) {
             double x = data[(i - start) * width + col];
             if (x == x)
@@ -162,7 +161,8 @@ static int run(const ps_stage_params *p, const double *data, int64_t n, int64_t 
             k = 1;
         else {
             uint64_t c = rnd() % 8;
-            k = c == 0 ? 0 : c < 4 ? 1 + rnd_below(4) : 1 + rnd_below(3 * p->window + 5);
+            k = c == 0 ? 0 : c < 4 ? 1 + rnd_below(4)
+                                   : 1 + rnd_below(3 * (p->window < n ? p->window : n) + 5);
             if (k > n - i)
                 k = n - i;
         }
@@ -561,15 +561,85 @@ static void test_family_and_alloc(void)
             ps_family_window.destroy(st);
         }
     }
+    {
+        /* Windows beyond PS_WINDOW_MAX are refused. */
+        ps_stage_params p = make_params(PS_MOVE_SUM, PS_NAN_OMIT, PS_WINDOW_MAX + 1, 1, 0);
+        CHECK(ps_family_window.create(&p, 1, 0) == NULL);
+    }
 #ifdef __SANITIZE_ADDRESS__
     {
         /* Impossible allocations: NULL, nothing leaked (LSan). */
-        ps_stage_params p = make_params(PS_MOVE_VAR, PS_NAN_OMIT, (int64_t)1 << 41, 1, 0);
-        CHECK(ps_family_window.create(&p, 1, 0) == NULL);
-        p = make_params(PS_MOVE_MIN, PS_NAN_OMIT, 2, 1, 0);
+        ps_stage_params p = make_params(PS_MOVE_MIN, PS_NAN_OMIT, 2, 1, 0);
         CHECK(ps_family_window.create(&p, (int64_t)1 << 41, 0) == NULL);
     }
+    for (int ki = 0; ki < NKINDS; ki++) {
+        /* Memory grows with the records: a 2**40 window is created, and an
+           update needing room for 2**40 records of 2**16 values fails
+           with nout = -1 (without reading its input), changing nothing. */
+        const int64_t width = (int64_t)1 << 16;
+        ps_stage_params p = make_params(KINDS[ki], PS_NAN_OMIT, (int64_t)1 << 40, 1, 0);
+        void *st = ps_family_window.create(&p, width, 5);
+        double *x = malloc((size_t)(3 * width) * sizeof(double));
+        double *o = malloc((size_t)(3 * width) * sizeof(double));
+        int64_t nout = 0;
+        CHECK(st != NULL && x != NULL && o != NULL);
+        if (st && x && o) {
+            for (int64_t i = 0; i < 3 * width; i++)
+                x[i] = (double)(i / width + 1);
+            ps_family_window.update(st, x, 1, o, &nout);
+            CHECK(nout == 1);
+            ps_family_window.update(st, x, (int64_t)1 << 40, o, &nout);
+            CHECK(nout == -1);
+            ps_family_window.update(st, x + width, 2, o + width, &nout);
+            CHECK(nout == 2);
+            /* records 1, 2, 3 in every column */
+            if (KINDS[ki] == PS_MOVE_SUM)
+                CHECK(o[2 * width + 3] == 6.0);
+            if (KINDS[ki] == PS_MOVE_MAX)
+                CHECK(o[2 * width + 3] == 3.0);
+        }
+        free(x);
+        free(o);
+        if (st)
+            ps_family_window.destroy(st);
+    }
 #endif
+}
+
+/* Huge windows over short streams: memory and time follow the records seen
+   (a nominal-size state would not even be allocated), and the outputs
+   still match the reference, every chunking and a replay, including where
+   a block boundary (a multiple of the window) falls inside the stream. */
+static void test_huge_windows(void)
+{
+    static const int64_t WS[] = {300000000, (int64_t)1 << 40, PS_WINDOW_MAX};
+    const int64_t n = 700;
+    double *x = malloc((size_t)(3 * n) * sizeof(double));
+    if (!x) {
+        CHECK(!"out of memory");
+        return;
+    }
+    for (int wi = 0; wi < 3; wi++) {
+        const int64_t w = WS[wi];
+        /* start: at a block start, inside one, and n/3 records before the
+           end of a block (the stream crosses into the next block) */
+        const int64_t starts[] = {0, 12345, w - n / 3,
+                                  w > INT64_MAX / 2 - n ? INT64_MAX - 4 * n : 2 * w - 1};
+        for (int si = 0; si < 4; si++)
+            for (int type = 0; type < ND; type++) {
+                const int64_t width = type == D_MIXED ? 3 : 1;
+                fill(x, n * width, type);
+                for (int ki = 0; ki < NKINDS; ki++)
+                    for (int policy = 0; policy <= 1; policy++) {
+                        const int64_t mcs[] = {1, 1 + rnd_below(n), w};
+                        ps_stage_params p =
+                            make_params(KINDS[ki], policy, w, mcs[rnd_below(3)],
+                                        (double)rnd_below(2));
+                        check_scenario(&p, x, n, width, starts[si], "huge");
+                    }
+            }
+    }
+    free(x);
 }
 
 int main(void)
@@ -580,5 +650,6 @@ int main(void)
     test_drift_free();
     test_grid();
     test_sum_blocks();
+    test_huge_windows();
     return report();
 }

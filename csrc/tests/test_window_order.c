@@ -22,6 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SANITIZE_ADDRESS__
+/* Let impossible allocations fail with NULL instead of aborting. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
 static long passed, failed;
 
 #define CHECK(cond)                                                            \
@@ -145,7 +151,8 @@ static int same(double a, double b)
 static void reference(const double *x, int64_t n, int64_t width, int64_t w,
                       int policy, const variant *vs, int nv, double **ref)
 {
-    double *win = malloc((size_t)w * 8), *s = malloc((size_t)w * 8);
+    const int64_t wn = w < n ? w : n;
+    double *win = malloc((size_t)wn * 8), *s = malloc((size_t)wn * 8);
     for (int64_t j = 0; j < width; j++)
         for (int64_t i = 0; i < n; i++) {
             int64_t first = i - w + 1 < 0 ? 0 : i - w + 1, m = i - first + 1, c = 0;
@@ -195,7 +202,9 @@ static int run(const ps_stage_params *p, const double *x, int64_t n,
         else if (chunking == CHUNK_ONE)
             m = 1;
         else
-            m = (int64_t)(rnd() % (uint64_t)(rnd() % 4 == 0 ? 3 * p->window + 2 : 5));
+            m = (int64_t)(rnd() % (uint64_t)(rnd() % 4 == 0
+                                                 ? 3 * (p->window < n ? p->window : n) + 2
+                                                 : 5));
         if (m > n - i)
             m = n - i;
         ps_family_order.update(st, x + i * width, m, out + i * width, &nout);
@@ -247,17 +256,25 @@ static void gen(double *x, int64_t len, int type)
     }
 }
 
-static void test_config(int64_t w, int64_t width, int policy, int dtype,
-                        int64_t start)
+/* n records (0: a length for w); huge windows (w > n) use min_counts 1, 2,
+   n / 2 and w. */
+static void test_config_n(int64_t w, int64_t n, int64_t width, int policy, int dtype,
+                          int64_t start)
 {
-    int64_t n = w < 20 ? 150 : 3 * w + 37;
     variant vs[64 * (NQ + 2)];
     int nv = 0;
     int64_t mcs[64];
     int nmc = 0;
     double *x, *out, **ref;
 
-    if (w <= 12) {
+    if (n == 0)
+        n = w < 20 ? 150 : 3 * w + 37;
+    if (w > n) {
+        mcs[nmc++] = 1;
+        mcs[nmc++] = 2;
+        mcs[nmc++] = n / 2;
+        mcs[nmc++] = w;
+    } else if (w <= 12) {
         for (int64_t m = 1; m <= w; m++)
             mcs[nmc++] = m;
     } else {
@@ -322,6 +339,65 @@ static void test_config(int64_t w, int64_t width, int policy, int dtype,
     free(out);
 }
 
+static void test_config(int64_t w, int64_t width, int policy, int dtype, int64_t start)
+{
+    test_config_n(w, 0, width, policy, dtype, start);
+}
+
+/* Huge windows over short streams: created at once (memory follows the
+   records seen), fast (moving_rank counts over the records present), same
+   outputs as the reference for every chunking; an update that cannot get
+   its memory reports nout = -1 and changes nothing. */
+static void test_huge(void)
+{
+    static const int64_t WS[] = {300000000, (int64_t)1 << 40, PS_WINDOW_MAX};
+    for (int wi = 0; wi < 3; wi++)
+        for (int policy = 0; policy < 2; policy++)
+            for (int dtype = 0; dtype < NDATA; dtype++)
+                test_config_n(WS[wi], 600, dtype == DATA_MIXED ? 3 : 1, policy, dtype,
+                              wi * 1000003);
+    {
+        ps_stage_params p;
+        memset(&p, 0, sizeof p);
+        p.window = PS_WINDOW_MAX + 1;
+        p.min_count = 1;
+        p.kind = PS_MOVE_MEDIAN;
+        p.q = 0.5;
+        CHECK(ps_family_order.create(&p, 1, 0) == NULL);
+    }
+#ifdef __SANITIZE_ADDRESS__
+    for (int kind = PS_MOVE_MEDIAN; kind <= PS_MOVE_RANK; kind++) {
+        ps_stage_params p;
+        double x[3] = {3.0, 1.0, 2.0}, out[3];
+        int64_t nout = 0;
+        void *st;
+        memset(&p, 0, sizeof p);
+        p.kind = kind;
+        p.nan_policy = PS_NAN_OMIT;
+        p.window = (int64_t)1 << 40;
+        p.min_count = 1;
+        p.q = 0.5;
+        st = ps_family_order.create(&p, 1, 0);
+        CHECK(st != NULL);
+        if (!st)
+            continue;
+        ps_family_order.update(st, x, 1, out, &nout);
+        CHECK(nout == 1 && out[0] == (kind == PS_MOVE_RANK ? 0.0 : 3.0));
+        /* room for 2**40 records: not available (the input is not read) */
+        ps_family_order.update(st, x, (int64_t)1 << 40, out, &nout);
+        CHECK(nout == -1);
+        ps_family_order.update(st, x + 1, 2, out + 1, &nout);
+        CHECK(nout == 2);
+        /* windows {3, 1} and {3, 1, 2} */
+        if (kind == PS_MOVE_RANK)
+            CHECK(out[1] == -1.0 && out[2] == 0.0);
+        else
+            CHECK(out[1] == 2.0 && out[2] == 2.0);
+        ps_family_order.destroy(st);
+    }
+#endif
+}
+
 /* Hand-checked values (numpy / bottleneck outputs). */
 static void test_known(void)
 {
@@ -382,6 +458,7 @@ int main(void)
                                       15, 16, 17, 24, 25, 64, 65, 100, 287,
                                       288, 289, 1000};
     test_known();
+    test_huge();
     for (size_t k = 0; k < sizeof windows / sizeof windows[0]; k++)
         for (int64_t width = 1; width <= 3; width += 2)
             for (int policy = 0; policy < 2; policy++)

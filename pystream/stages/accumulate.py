@@ -462,7 +462,9 @@ class Diff:
         if self.n == 0:
             return dt, rs
         try:
-            out = np.diff(np.zeros((self.n + 1, *rs), dtype=dt), n=self.n, axis=0)
+            # the dtype after one difference is the dtype after any number:
+            # probe with 2 records (never an array sized by n or the record)
+            out = np.diff(np.zeros(min(self.n, 2) + 1, dtype=dt), n=min(self.n, 2))
         except TypeError as e:
             raise TypeError(f"{self.name}: unsupported dtype {dt}: {e}") from None
         return out.dtype, rs

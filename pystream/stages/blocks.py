@@ -43,7 +43,8 @@ class BlockReduce(KernelStage):
         if not isinstance(partial, (bool, np.bool_)):
             raise TypeError(f"resample: partial must be True or False, got {partial!r}")
         self.kernel = f"resample_{how}"
-        self.kernel_params = {"window": check_count(n, "n", "resample", minimum=1)}
+        self.kernel_params = {"window": check_count(n, "n", "resample", minimum=1,
+                                                    maximum=2**63 - 1)}
         self.nan_policy = check_nan_policy(nan_policy, "resample")
         self.emit_flush = bool(partial)
 

@@ -177,7 +177,10 @@ class StageState:
         p.kind = KINDS[name]
         p.nan_policy = _NAN[policy]
         for field, value in params.items():
-            setattr(p, field, value)
+            try:
+                setattr(p, field, value)
+            except OverflowError:  # beyond int64 / float64
+                raise ValueError(f"{name}: {field}={value!r} is out of range") from None
         out = ffi.new("ps_stage **")
         status = lib.ps_stage_new(out, p, width, start)
         if status == lib.PS_ERR_NOMEM:

@@ -21,7 +21,9 @@ _WINDOW_PARAMS = """
         Parameters
         ----------
         window : int
-            Window length in records (``>= 1``).
+            Window length in records, ``1 <= window <= 2**52``.  Memory
+            follows the records seen, not the window: a window longer than
+            the stream costs what the stream holds.
         min_count : int, optional
             Least number of non-NaN values in the window for a non-NaN
             output (``1 <= min_count <= window``); default `window`, so the

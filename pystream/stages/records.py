@@ -10,12 +10,20 @@ stage for :meth:`pystream.stream.Stream.pipe`, drives that pusher.  They
 keep their state across chunks (Python runs once per chunk, never once per
 value), never output empty chunks, give the same output bit for bit for any
 chunking of the input, and close their upstream iterator when they stop.
+
+Memory: a stage holds at most the records of one incomplete window or
+block (``n - 1`` records, or fewer if fewer have arrived), never an array
+sized by ``n`` before the records are there; ``n`` itself is limited to
+what a numpy shape (and, for ``resample``, the C core's int64) can hold, and
+a window record too large for one array is refused when the stage is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -32,6 +40,22 @@ __all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
 #: ``how`` values of :class:`Resample` (``sum`` and ``mean`` run in the C core).
 RESAMPLE_HOWS: tuple[str, ...] = ("min", "max", "first", "last", "sum", "mean")
 _PY_HOWS: tuple[str, ...] = ("min", "max", "first", "last")
+#: The largest ``n`` of a record stage: a numpy dimension (and a C int64).
+_MAX_N = int(np.iinfo(np.intp).max)
+
+
+def _window_meta(name: str, n: int, dtype: np.dtype, record_shape: tuple[int, ...]
+                 ) -> tuple[np.dtype, tuple[int, ...]]:
+    """``(dtype, (n, *record_shape))``, refused if one such record exceeds an array's size."""
+    dt = np.dtype(dtype)
+    rs = tuple(record_shape)
+    size = n * math.prod(rs) * dt.itemsize
+    if size > _MAX_N:
+        raise ValueError(
+            f"{name}: a window of n={n} records of shape {rs} and dtype {dt} takes "
+            f"{size} bytes, more than one array can hold (at most {_MAX_N})"
+        )
+    return dt, (n, *rs)
 
 
 def _window_layout(w: np.ndarray) -> np.ndarray:
@@ -84,7 +108,7 @@ class SlidingWindow:
     name: str = "sliding_window"
 
     def __init__(self, n: int, step: int = 1) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1)
+        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
         self.step: int = check_count(step, "step", self.name, minimum=1)
 
     def __repr__(self) -> str:
@@ -107,7 +131,7 @@ class SlidingWindow:
         >>> SlidingWindow(4).output_meta(np.dtype("f8"), (3,))
         (dtype('float64'), (4, 3))
         """
-        return np.dtype(dtype), (self.n, *tuple(record_shape))
+        return _window_meta(self.name, self.n, dtype, record_shape)
 
     def push(self, start: int = 0) -> _SlidingWindowPusher:
         """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
@@ -271,7 +295,7 @@ class Tumbling:
     name: str = "tumbling"
 
     def __init__(self, n: int) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1)
+        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
 
     def __repr__(self) -> str:
         return f"Tumbling(n={self.n})"
@@ -293,7 +317,7 @@ class Tumbling:
         >>> Tumbling(5).output_meta(np.dtype("i2"), ())
         (dtype('int16'), (5,))
         """
-        return np.dtype(dtype), (self.n, *tuple(record_shape))
+        return _window_meta(self.name, self.n, dtype, record_shape)
 
     def push(self, start: int = 0) -> _TumblingPusher:
         """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
@@ -440,7 +464,7 @@ class Resample:
     def __init__(
         self, n: int, how: str, nan_policy: str = "propagate", partial: bool = True
     ) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1)
+        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
         if not isinstance(how, str) or how not in RESAMPLE_HOWS:
             raise ValueError(
                 f"{self.name}: how must be one of {', '.join(map(repr, RESAMPLE_HOWS))}, "

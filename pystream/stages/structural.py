@@ -70,7 +70,8 @@ def nan_error(where: str, index: int) -> ValueError:
     return ValueError(f"{where}: NaN at record {index} (nan_policy='raise')")
 
 
-def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
+def check_count(value: object, name: str, where: str, minimum: int = 0,
+                maximum: int | None = None) -> int:
     """Validate a record count argument.
 
     Parameters
@@ -83,6 +84,8 @@ def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
         Name of the calling function (used in error messages).
     minimum : int, optional
         Smallest allowed value.
+    maximum : int, optional
+        Largest allowed value (default: no limit).
 
     Returns
     -------
@@ -94,7 +97,7 @@ def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
     TypeError
         If `value` is not an integer (bools are refused too).
     ValueError
-        If `value` is smaller than `minimum`.
+        If `value` is smaller than `minimum` or larger than `maximum`.
 
     Examples
     --------
@@ -104,6 +107,8 @@ def check_count(value: object, name: str, where: str, minimum: int = 0) -> int:
     n = as_int(value, f"{name} must be an integer", where)
     if n < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{where}: {name} must be <= {maximum}, got {n}")
     return n
 
 

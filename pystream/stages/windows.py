@@ -16,6 +16,11 @@ Unlike the peers, the kernels carry their state across chunks and are
 drift-free: every output is computed from the values in its window only
 (see ``docs/design.md``), so a constant window after a spike has variance
 exactly 0 and an inf that has left the window no longer affects the output.
+
+A window's memory grows with the records it has seen, up to the window
+(from a floor of 2**17 values, about 1 MB per array): a ``window`` of 3e8
+over 1,000 records takes a few MB, not GBs, and ``moving_rank`` costs at
+most the records in the window per value.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ..reducers import check_ddof, check_nan_policy
 from .kernel import KernelStage
 from .structural import as_int, check_count
 
-__all__ = ["DEFAULT_DDOF", "MOVING_STAGES", "Moving", "check_quantile"]
+__all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "check_quantile"]
 
 #: The default ``ddof`` of the variance *stages* (``moving_var``/``moving_std``,
 #: ``cumvar``/``cumstd``): 1, the sample variance, as pandas' ``rolling``,
@@ -34,6 +39,10 @@ __all__ = ["DEFAULT_DDOF", "MOVING_STAGES", "Moving", "check_quantile"]
 #: (``Stream.var``/``std``, ``describe``, ``Moments``) keep numpy's 0
 #: (see docs/design.md, "ddof: stages follow pandas, reducers follow numpy").
 DEFAULT_DDOF = 1
+
+#: The largest ``window`` of the moving stages: 2**52 records (the C
+#: kernels' ``PS_WINDOW_MAX``; positions in a window stay exact in float64).
+MAX_WINDOW = 2**52
 
 #: The moving-window stage names, each a :class:`Moving` kind.
 MOVING_STAGES = (
@@ -78,7 +87,8 @@ class Moving(KernelStage):
     name : str
         Stage name, e.g. ``"moving_mean"``.
     window : int
-        Window length in records (``>= 1``).
+        Window length in records, ``1 <= window <=`` :data:`MAX_WINDOW`
+        (2**52).
     min_count : int, optional
         Least number of non-NaN values in the window for a non-NaN output,
         ``1 <= min_count <= window``; default `window`.
@@ -95,6 +105,21 @@ class Moving(KernelStage):
     ------
     TypeError, ValueError
         For invalid parameters, when the stage is built (not mid-stream).
+
+    Notes
+    -----
+    Memory grows with the records seen, never with the nominal window: the
+    state holds ``min(window, records seen)`` records, at 16 to 96 bytes per
+    value (scalar records: ``moving_rank`` 16, ``moving_sum``/``mean`` 64,
+    ``moving_var``/``std`` 96 once the window is full), allocated as
+    records arrive (doubling, so at most twice that meanwhile, and from
+    ``min(window, 2**17)`` values on, so that windows up to 131,072 scalar
+    records are allocated once, as they always were).  A window
+    longer than the stream therefore costs what the stream holds, and a
+    serialized state (``StageState.to_bytes``, pickling) holds the last
+    ``min(window - 1, records seen)`` inputs.  ``moving_rank`` compares each
+    value with the others in its window: O(records in the window) per value,
+    like bottleneck's ``move_rank``.
 
     Examples
     --------
@@ -118,6 +143,10 @@ class Moving(KernelStage):
         self.name = name  # type: ignore[misc]
         self.kernel = name
         window = check_count(window, "window", name, minimum=1)
+        if window > MAX_WINDOW:
+            raise ValueError(
+                f"{name}: window must be at most 2**52 = {MAX_WINDOW} records, got {window}"
+            )
         if min_count is None:
             min_count = window
         else:
