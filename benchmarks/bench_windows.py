@@ -246,7 +246,7 @@ def measure_huge(windows: list[int], sizes: tuple[int, ...], repeat: int, ps: An
     for size in sizes:
         x = np.random.default_rng(size).normal(size=size)
         for stage in WINDOW_STAGES:
-            extra = {"q": 0.25} if stage == "moving_quantile" else {}
+            extra = _extra(stage)
             f = getattr(bn, stage.replace("moving_", "move_"), None) if bn is not None else None
             t_bn = best_of(lambda: f(x, size, min_count=1), repeat)[0] if f is not None else None
             cells = [f"{stage} (n={size})"]
