@@ -37,6 +37,7 @@ import numpy as np
 import pluggy
 
 from . import hookspecs
+from .stages.push import PusherDefaults
 
 __all__ = [
     "CheckedChunks",
@@ -429,7 +430,7 @@ class CheckedChunks:
             close()
 
 
-class CheckedPusher:
+class CheckedPusher(PusherDefaults):
     """The push form of an untrusted stage, its outputs checked as :class:`CheckedChunks`.
 
     ``passthrough`` is not offered (the chunks it would let through
@@ -437,19 +438,11 @@ class CheckedPusher:
     ``send``.
     """
 
-    __slots__ = ("check", "pusher")
+    __slots__ = ("check",)
 
     def __init__(self, pusher: Any, check: CheckedChunks) -> None:
-        self.pusher = pusher
+        super().__init__(pusher)
         self.check = check
-
-    @property
-    def done(self) -> bool:
-        return bool(getattr(self.pusher, "done", False))
-
-    @property
-    def error(self) -> BaseException | None:
-        return getattr(self.pusher, "error", None)
 
     def _checked(self, outs: Any) -> list[np.ndarray]:
         if not isinstance(outs, list):
@@ -466,11 +459,6 @@ class CheckedPusher:
 
     def close(self) -> list[np.ndarray]:
         return self._checked(self.pusher.close())
-
-    def abort(self) -> None:
-        abort = getattr(self.pusher, "abort", None)
-        if abort is not None:
-            abort()
 
 
 class CheckedStage:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .consumers import Consumer
 from .engines.plan import _fn_name, _stage_name, add_note
+from .stages.push import PusherDefaults
 
 __all__ = ["ChainConsumer", "GeneratorPusher", "ParallelTee", "PushError", "TeeConsumer", "compile_steps"]
 
@@ -58,35 +59,6 @@ class _FnsStep:
 
     def close(self) -> list[np.ndarray]:
         return []
-
-
-class _Named:
-    """A third-party stage's pusher missing ``done`` or ``error`` (both optional
-    for plugins): the defaults, so the chain can read them directly."""
-
-    __slots__ = ("pusher",)
-
-    def __init__(self, pusher: Any) -> None:
-        self.pusher = pusher
-
-    @property
-    def done(self) -> bool:
-        return bool(getattr(self.pusher, "done", False))
-
-    @property
-    def error(self) -> BaseException | None:
-        return getattr(self.pusher, "error", None)
-
-    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        return self.pusher.send(chunk)
-
-    def close(self) -> list[np.ndarray]:
-        return self.pusher.close()
-
-    def abort(self) -> None:
-        abort = getattr(self.pusher, "abort", None)
-        if abort is not None:
-            abort()
 
 
 _END = object()
@@ -254,7 +226,7 @@ def _stage_step(src: Any) -> Step:
     if callable(push):
         pusher = push(*args, **kwargs)
         if not (hasattr(pusher, "done") and hasattr(pusher, "error")):
-            pusher = _Named(pusher)
+            pusher = PusherDefaults(pusher)
     else:
         pusher = GeneratorPusher(lambda chunks: stage(chunks, *args, **kwargs), name)
     return Step(pusher, name, src.native)

@@ -94,7 +94,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Pusher", "drive"]
+__all__ = ["PusherDefaults", "Pusher", "drive"]
 
 
 @runtime_checkable
@@ -155,6 +155,40 @@ class Pusher(Protocol):
             Non-empty output chunks, in order.
         """
         ...
+
+
+class PusherDefaults:
+    """A third-party pusher with the protocol's optional parts filled in.
+
+    ``done`` and ``error`` are optional for plugins' pushers, ``abort`` too:
+    this wrapper reads them when present and gives the defaults (``False``,
+    ``None``, nothing to do) otherwise, so a chain reads them directly.
+    Subclasses may check what ``send`` / ``close`` return.
+    """
+
+    __slots__ = ("pusher",)
+
+    def __init__(self, pusher: Any) -> None:
+        self.pusher = pusher
+
+    @property
+    def done(self) -> bool:
+        return bool(getattr(self.pusher, "done", False))
+
+    @property
+    def error(self) -> BaseException | None:
+        return getattr(self.pusher, "error", None)
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        return self.pusher.send(chunk)
+
+    def close(self) -> list[np.ndarray]:
+        return self.pusher.close()
+
+    def abort(self) -> None:
+        abort = getattr(self.pusher, "abort", None)
+        if abort is not None:
+            abort()
 
 
 def drive(pusher: Pusher, chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
