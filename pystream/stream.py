@@ -304,14 +304,28 @@ partition_size : int, optional
     chunks)."""
 
 
+#: The ``force`` argument of the file sinks, documented once.
+_SINK_PARAMETERS = """\
+force : bool, default False
+    Replace `path` even if it is write-protected (no write permission
+    bit); by default such a file is refused.  An existing file keeps
+    its permission bits and owner, a symbolic link is written through
+    to its file, and a FIFO or device (``/dev/null``) is written
+    directly, without atomicity (see :doc:`/sinks`).
+""" + _ENGINE_PARAMETERS
+
+
 def _engine_parameters(method: Callable[..., Any]) -> Callable[..., Any]:
     """Put the engine arguments' documentation where the docstring says
-    ``{engine_parameters}`` (one text for every terminal operation)."""
+    ``{engine_parameters}`` (one text for every terminal operation), and
+    the file sinks' ``force`` with them where it says ``{sink_parameters}``."""
     doc = method.__doc__
     if doc is not None:
-        text = "".join(f"        {line}\n" for line in _ENGINE_PARAMETERS.splitlines())
-        # right after the other parameters (or the section's underline)
-        doc = re.sub(r"\n(?:\n)?        \{engine_parameters\}\n", lambda _m: "\n" + text, doc)
+        for key, params in (("engine_parameters", _ENGINE_PARAMETERS),
+                            ("sink_parameters", _SINK_PARAMETERS)):
+            text = "".join(f"        {line}\n" for line in params.splitlines())
+            # right after the other parameters (or the section's underline)
+            doc = re.sub(r"\n(?:\n)?        \{" + key + r"\}\n", lambda _m, t=text: "\n" + t, doc)
         method.__doc__ = doc
     return method
 
@@ -1134,13 +1148,7 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
-        force : bool, default False
-            Replace `path` even if it is write-protected (no write permission
-            bit); by default such a file is refused.  An existing file keeps
-            its permission bits and owner, a symbolic link is written through
-            to its file, and a FIFO or device (``/dev/null``) is written
-            directly, without atomicity (see :doc:`/sinks`).
-        {engine_parameters}
+        {sink_parameters}
 
         Returns
         -------
@@ -1187,13 +1195,7 @@ class Stream(StageMethods):
         ----------
         path : str or path-like
             Target file; its directory must exist.
-        force : bool, default False
-            Replace `path` even if it is write-protected (no write permission
-            bit); by default such a file is refused.  An existing file keeps
-            its permission bits and owner, a symbolic link is written through
-            to its file, and a FIFO or device (``/dev/null``) is written
-            directly, without atomicity (see :doc:`/sinks`).
-        {engine_parameters}
+        {sink_parameters}
 
         Returns
         -------
@@ -1251,13 +1253,7 @@ class Stream(StageMethods):
         header : str, optional
             Written first, each line prefixed with ``"# "`` (read back as
             comments).
-        force : bool, default False
-            Replace `path` even if it is write-protected (no write permission
-            bit); by default such a file is refused.  An existing file keeps
-            its permission bits and owner, a symbolic link is written through
-            to its file, and a FIFO or device (``/dev/null``) is written
-            directly, without atomicity (see :doc:`/sinks`).
-        {engine_parameters}
+        {sink_parameters}
 
         Returns
         -------
