@@ -67,6 +67,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+# The first bytes of every .npy file (and .npy stream) and of the pystream
+# pipe format, as their readers define them.
+from ._npy import NPY_MAGIC
+from .pipeformat import MAGIC as PIPE_MAGIC
+
 PROG = "pystream"
 
 #: Inputs smaller than this (in bytes) get no progress bar: they finish
@@ -539,8 +544,9 @@ def _open_npy(path: str, args: argparse.Namespace) -> Input:
     stream = _call(_api("from_npy"), path, chunk_size=args.chunk_size)
     from ._npy import read_header_path
 
-    # The size from the header alone (a FIFO's header was read by from_npy: no total).
-    nbytes = read_header_path(path).nbytes if os.path.isfile(path) else None
+    # A regular file (open_input sends every other path to _open_once): the
+    # size from its header, for the progress bar.
+    nbytes = read_header_path(path).nbytes
     return Input(stream, "npy", path, total=nbytes,
                  bytes_per_record=_record_bytes(stream.dtype, stream.record_shape))
 
@@ -597,10 +603,6 @@ def _open_text(path: str, args: argparse.Namespace) -> Input:
     return Input(stream, "text", path, total=os.path.getsize(path), counter=counter)
 
 
-#: The first bytes of every .npy file (and of a .npy stream on stdin).
-NPY_MAGIC = b"\x93NUMPY"
-#: The first bytes of the pystream pipe format (:mod:`pystream.pipeformat`).
-PIPE_MAGIC = b"\x93PYSTREAM"
 #: Bytes read ahead to recognise the input's format (and binary data).
 SNIFF_BYTES = 4096
 
@@ -1137,12 +1139,13 @@ class _OnePassHistogram:
             return
         x = chunk.view(np.uint8) if chunk.dtype.kind == "b" else chunk
         if self.integer:
-            if x.dtype.itemsize == 8 and (int(x.max()) > 2**53 or int(x.min()) < -2**53):
+            lo_i, hi_i = int(x.min()), int(x.max())   # one pass each, on the integers
+            if hi_i > 2**53 or lo_i < -2**53:
                 self.why_not = ("histogram: not shown: integers beyond 2**53 in an input "
                                 "read once (save it to a file for a histogram).")
                 return
             values = x.astype(np.float64)       # exact below 2**53
-            lo, hi = float(values.min()), float(values.max())
+            lo, hi = float(lo_i), float(hi_i)
         else:
             values = x.astype(np.float64, copy=False)
             lo, hi = float(values.min()), float(values.max())
@@ -1218,8 +1221,6 @@ def _histogram(inp: Input, args: argparse.Namespace, desc: Any,
                       "a column with --usecols).")
     if binner is not None:
         return binner.result()
-    if inp.once:  # not reachable from cmd_describe, which gives a binner: never a 2nd pass
-        return None, "histogram: not shown (the input can be read only once)."
     lo, hi = float(desc.min), float(desc.max)
     if int(desc.count) == 0 or math.isinf(lo) or math.isinf(hi):
         return None, ""
