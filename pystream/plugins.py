@@ -385,7 +385,9 @@ class CheckedChunks:
     def __next__(self) -> np.ndarray:
         while True:
             c = next(self.chunks)
-            if (type(c) is np.ndarray and c.dtype is self.dtype and c.ndim == self.ndim
+            if (type(c) is np.ndarray and c.ndim == self.ndim
+                    and (c.dtype is self.dtype
+                         or (self.dtype is not None and c.dtype == self.dtype))
                     and c.shape[1:] == self.record_shape):
                 k = c.shape[0]
                 if k:

@@ -543,7 +543,7 @@ def _npy_stream_object(obj: Any, chunk_size: int | None) -> Stream:
         if not (hasattr(f, "readinto") or hasattr(f, "read")):
             raise TypeError(f"from_npy: expected a path, a list of paths, '-' or a binary file "
                             f"object, got {type(f).__name__}")
-        name = repr(getattr(f, "name", f"<{type(f).__name__}>"))
+        name = _text.source_name(f)
     h = read_header(f, name)
     _check_npy_header(h, name, None, name, regular=False)
     cs = _chunk_size(chunk_size, h.dtype, h.record_shape, "from_npy")

@@ -1917,22 +1917,9 @@ def _stream_methods_suggest_keywords() -> None:
 _stream_methods_suggest_keywords()
 
 
-def _signature_only(factory: Callable[..., Any]) -> Callable[..., Any]:
-    """A callable with `factory`'s signature that builds nothing (to check a
-    call's arguments before any work)."""
-    def check(*args: Any, **kwargs: Any) -> None:
-        return None
-
-    try:
-        check.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        pass
-    return check
-
-
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
-    from ._arguments import call_checked
+    from ._arguments import call_checked, check_call
 
     factory = entry.factory
     if entry.kind == "stages":
@@ -1956,7 +1943,7 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
 
             options = check_engine(engine, workers, partition_size, entry.name)
             positional = takes_start and "start" not in kwargs
-            call_checked(entry.name, _signature_only(factory), args, kwargs)
+            check_call(entry.name, factory, args, kwargs)
             if options.name == "local":
                 if positional:
                     kwargs["start"] = stream.start

@@ -14,7 +14,6 @@ import numpy as np
 
 from .columns import (
     DESCRIBE_ALPHA,
-    QUANTILE_METHODS,
     RANK_K,
     ColumnQuantiles,
     SketchFactory,
@@ -24,8 +23,6 @@ from .columns import (
 
 if TYPE_CHECKING:
     from ..stream import Stream
-
-METHODS = QUANTILE_METHODS
 
 
 def _data_range(stream: Stream, options: Any) -> tuple[Any, Any]:

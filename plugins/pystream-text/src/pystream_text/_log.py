@@ -279,7 +279,7 @@ class _Parser:
         `missing`.
         """
         try:
-            if dash is None and "" not in col and None not in col:
+            if "" not in col and None not in col and (dash is None or "-" not in col):
                 out[:] = np.array(col, dtype=np.float64)
                 return None
             u = np.array(col, dtype=object)
