@@ -228,8 +228,9 @@ class ColumnQuantiles:
                 out[q] = float(w) if record_shape == () else w
             return out
         qa = np.asarray(qs, dtype=np.float64)
-        lo = self.values(np.clip(qa - RANK_ERROR, 0.0, 1.0), nan_policy, record_shape)
-        hi = self.values(np.clip(qa + RANK_ERROR, 0.0, 1.0), nan_policy, record_shape)
+        # both ends in one query: each sketch builds its sorted view once
+        ends = np.clip(np.concatenate([qa - RANK_ERROR, qa + RANK_ERROR]), 0.0, 1.0)
+        lo, hi = np.split(self.values(ends, nan_policy, record_shape), 2)
         with np.errstate(invalid="ignore"):
             width = hi - lo
         return {q: float(w) if record_shape == () else w for q, w in zip(qs, width)}
