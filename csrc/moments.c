@@ -1022,7 +1022,6 @@ int64_t ps_moments_block(int64_t width)
 }
 
 /* Largest number of values per record we accept (keeps all sizes in range). */
-#define MAX_WIDTH PS_MAX_WIDTH
 
 static int set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape)
 {
@@ -1032,7 +1031,7 @@ static int set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape)
     if (ndim < 0 || ndim > PS_MAX_NDIM || (ndim > 0 && !shape))
         return PS_ERR_ARG;
     for (int k = 0; k < ndim; k++) {
-        if (shape[k] < 1 || shape[k] > MAX_WIDTH || d > MAX_WIDTH / shape[k])
+        if (shape[k] < 1 || shape[k] > PS_MAX_WIDTH || d > PS_MAX_WIDTH / shape[k])
             return PS_ERR_ARG;
         d *= shape[k];
     }
@@ -1556,8 +1555,6 @@ static void get_raw(cursor *r, unsigned char *dst, int64_t count, size_t isz)
     r->pos += bytes;
 }
 
-static uint64_t fnv1a(const uint8_t *p, size_t n) { return ps_fnv1a(p, n); }
-
 static void put_summ(cursor *w, const summ *s, int64_t d)
 {
     for (int64_t c = 0; c < d; c++) put_u64(w, (uint64_t)s->n[c]);
@@ -1630,7 +1627,7 @@ int ps_moments_serialize(const ps_moments *m, uint8_t *buf, size_t cap, size_t *
     w.cap = cap;
     w.pos = 0;
     write_state(&w, m);
-    put_u64(&w, fnv1a(buf, w.pos));
+    put_u64(&w, ps_fnv1a(buf, w.pos));
     return PS_OK;
 }
 

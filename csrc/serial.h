@@ -125,9 +125,8 @@ static inline uint64_t ps_fnv1a(const uint8_t *p, size_t n)
    Writers always use the standard basis.  size >= 8. */
 static inline int ps_checksum_ok(const uint8_t *buf, size_t size)
 {
-    uint64_t want = 0;
-    for (int k = 0; k < 8; k++)
-        want |= (uint64_t)buf[size - 8 + (size_t)k] << (8 * k);
+    ps_reader tail = {buf, size - 8, size, 0};
+    uint64_t want = ps_get_u64(&tail);
     return ps_fnv1a(buf, size - 8) == want ||
            ps_fnv1a_basis(buf, size - 8, PS_FNV_OFFSET_LEGACY) == want;
 }

@@ -173,39 +173,24 @@ int64_t ps_stage_start(const ps_stage *s) { return s ? s->start : -1; }
 int64_t ps_stage_position(const ps_stage *s) { return s ? s->pos : -1; }
 int64_t ps_stage_max_out(const ps_stage *s, int64_t n) { return (s && n > 0) ? n : 0; }
 
-/* Make room in the tail ring for n more rows (at most tail_max in all):
-   geometric growth, the rows kept in order from index 0. */
+/* Make room in the tail ring for n more rows (at most tail_max in all), by
+   the windows' growth rule.  The ring only wraps once it is full (cap ==
+   tail_max), after which it never grows, so a growing ring starts at index
+   0 and realloc keeps its rows in place. */
 static int grow_tail(ps_stage *s, int64_t n)
 {
-    int64_t max = s->tail_max, cap = s->tail_cap, w = s->width;
-    int64_t need = n >= max - s->tail_len ? max : s->tail_len + n;
+    int64_t need, w = s->width;
+    int64_t cap = ps_window_room(s->tail_cap, s->tail_len, n, s->tail_max, w, &need);
     double *t;
-    if (need <= cap)
+    if (cap == s->tail_cap)
         return PS_OK;
-    cap = cap > max / 2 ? max : 2 * cap;
-    if (cap < need)
-        cap = need;
-    if (cap < PS_WINDOW_FLOOR / w)
-        cap = max < PS_WINDOW_FLOOR / w ? max : PS_WINDOW_FLOOR / w;
     if ((uint64_t)cap > SIZE_MAX / sizeof(double) / (uint64_t)w)
         return PS_ERR_NOMEM;
-    if (s->tail_head == 0) { /* always so while the ring is not full */
-        t = realloc(s->tail, (size_t)cap * (size_t)w * sizeof(double));
-        if (!t)
-            return PS_ERR_NOMEM;
-    } else {
-        int64_t first = s->tail_cap - s->tail_head < s->tail_len ? s->tail_cap - s->tail_head
-                                                                  : s->tail_len;
-        t = malloc((size_t)cap * (size_t)w * sizeof(double));
-        if (!t)
-            return PS_ERR_NOMEM;
-        memcpy(t, s->tail + s->tail_head * w, (size_t)(first * w) * sizeof(double));
-        memcpy(t + first * w, s->tail, (size_t)((s->tail_len - first) * w) * sizeof(double));
-        free(s->tail);
-    }
+    t = realloc(s->tail, (size_t)cap * (size_t)w * sizeof(double));
+    if (!t)
+        return PS_ERR_NOMEM;
     s->tail = t;
     s->tail_cap = cap;
-    s->tail_head = 0;
     return PS_OK;
 }
 

@@ -50,6 +50,26 @@
    short stream costs about 1 MB per array. */
 #define PS_WINDOW_FLOOR ((int64_t)1 << 17)
 
+/* The one growth rule of every window array (the families' states and the
+   dispatcher's replay tail): room for `held` records plus `n` new ones, at
+   most `max` in all (`*need`).  Returns `cap` when they fit; else `cap`
+   doubled (up to max), at least `*need`, and at least PS_WINDOW_FLOOR
+   values of `width` per record (max when smaller). */
+static inline int64_t ps_window_room(int64_t cap, int64_t held, int64_t n, int64_t max,
+                                     int64_t width, int64_t *need)
+{
+    int64_t grown;
+    *need = n >= max - held ? max : held + n;
+    if (*need <= cap)
+        return cap;
+    grown = cap > max / 2 ? max : 2 * cap;
+    if (grown < *need)
+        grown = *need;
+    if (grown < PS_WINDOW_FLOOR / width)
+        grown = max < PS_WINDOW_FLOOR / width ? max : PS_WINDOW_FLOOR / width;
+    return grown;
+}
+
 typedef struct {
     void *(*create)(const ps_stage_params *p, int64_t width, int64_t start);
     void (*destroy)(void *st);

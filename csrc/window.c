@@ -1049,19 +1049,14 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
     win *s = p;
     const int64_t w = s->w, width = s->width;
     const int64_t seen = s->pos - s->start;
-    /* room for the records present after this update (at most w) */
-    const int64_t need = n >= w - (seen < w ? seen : w) ? w : seen + n;
-    int64_t i = 0;
+    int64_t i = 0, need, cap;
     if (n == 0) {
         *nout = 0;
         return;
     }
-    if (need > s->cap) {
-        int64_t cap = s->cap > w / 2 ? w : 2 * s->cap;
-        if (cap < need)
-            cap = need;
-        if (cap < PS_WINDOW_FLOOR / width)
-            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
+    /* room for the records present after this update (at most w) */
+    cap = ps_window_room(s->cap, seen < w ? seen : w, n, w, width, &need);
+    if (cap > s->cap) {
         if (!resize(s, cap)) {
             *nout = -1; /* out of memory: nothing changed */
             return;

@@ -900,13 +900,8 @@ static void order_update(void *p, const double *in, int64_t n, double *out,
     order_state *st = p;
     const int64_t width = st->width, w = st->window, seen = st->seen;
     /* room for the records in the window after this update (at most w) */
-    const int64_t need = n >= w - (seen < w ? seen : w) ? w : seen + n;
-    if (need > st->cap) {
-        int64_t cap = st->cap > w / 2 ? w : 2 * st->cap;
-        if (cap < need)
-            cap = need;
-        if (cap < PS_WINDOW_FLOOR / width)
-            cap = w < PS_WINDOW_FLOOR / width ? w : PS_WINDOW_FLOOR / width;
+    int64_t need, cap = ps_window_room(st->cap, seen < w ? seen : w, n, w, width, &need);
+    if (cap > st->cap) {
         if (st->heap_mode && need < (int64_t)HIGH_FLAG && cap >= (int64_t)HIGH_FLAG)
             cap = (int64_t)HIGH_FLAG - 1;
         if (!order_resize(st, cap)) {
