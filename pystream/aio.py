@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .stages.structural import normalize_record_shape
+from ._checks import normalize_record_shape
 from .stream import _OneShotSource
 
 __all__ = ["OFFLOAD_BYTES", "AsyncSource", "aiter_stream", "from_async_iterable"]

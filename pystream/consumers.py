@@ -35,13 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import check_ddof, check_nan_policy, nan_policy_error
 from .reducers import (
     DEFAULT_QUANTILES,
     Moments,
-    check_ddof,
-    check_nan_policy,
     describe_result,
-    nan_policy_error,
 )
 from .sinks import NpyWriter, RawWriter, TextWriter, check_target
 from .sketches.columns import (
@@ -52,7 +50,7 @@ from .sketches.columns import (
     check_quantiles,
 )
 from .sketches.reduce import QuantileSpec, _HistogramFactory
-from .stages.structural import first_nan_record
+from ._checks import first_nan_record
 
 __all__ = ["Consumer", "DescribeConsumer", "QuantileConsumer", "TERMINALS", "share_states",
            "terminal_maker"]

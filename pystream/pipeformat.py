@@ -40,6 +40,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from ._checks import check_count
+
 __all__ = ["MAGIC", "VERSION", "from_pipe", "read_header", "to_pipe", "write_header"]
 
 #: The first bytes of a pystream pipe stream.
@@ -220,7 +222,6 @@ def open_pipe(file: IO[bytes], name: str, chunk_size: int | None = None) -> Any:
 
 def _stream(f: Any, name: str, chunk_size: int | None, close: bool) -> Any:
     from ._config import default_chunk_size
-    from .stages.structural import check_count
     from .stream import Stream, _OneShotSource
 
     try:

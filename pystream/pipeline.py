@@ -29,7 +29,7 @@ from ._native import read_only
 from .consumers import TERMINALS, Consumer, Maker, terminal_maker
 from .push import ChainConsumer, PushError, TeeConsumer, compile_steps
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
-from .stages.structural import check_count, normalize_record_shape
+from ._checks import check_count, normalize_record_shape
 
 __all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer", "pipeline", "root_of", "tee"]
 

@@ -37,6 +37,7 @@ import numpy as np
 import pluggy
 
 from . import hookspecs
+from ._checks import normalize_record_shape
 from .stages.push import PusherDefaults
 
 __all__ = [
@@ -321,7 +322,6 @@ def declared_meta(meta: Any, where: str) -> tuple[np.dtype, tuple[int, ...]]:
         If it is not a pair of a dtype and a tuple of non-negative ints, or
         the dtype holds Python objects.
     """
-    from .stages.structural import normalize_record_shape
 
     if not (isinstance(meta, tuple) and len(meta) == 2):
         raise TypeError(f"{where}: output_meta must return (dtype, record_shape), got {meta!r}")

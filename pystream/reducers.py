@@ -14,10 +14,18 @@ import operator
 import threading
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from ._checks import (
+    NAN_POLICIES,
+    NanPolicy,
+    StateLock,
+    check_ddof,
+    check_nan_policy,
+    restore_state,
+)
 from ._native import as_array, check_status, dtype_from_code, ffi, lib, prepare_chunk
 
 __all__ = ["DEFAULT_QUANTILES", "Moments", "Description", "NAN_POLICIES", "check_ddof",
@@ -27,38 +35,9 @@ __all__ = ["DEFAULT_QUANTILES", "Moments", "Description", "NAN_POLICIES", "check
 DEFAULT_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
-def restore_state(cls: Any, data: bytes, *args: Any) -> Any:
-    """``cls.from_bytes(data, *args)``: the unpickler of the C-backed states.
-
-    A module-level function rather than the bound classmethod, which
-    cloudpickle (used by Dask) would serialize by value, C library included.
-    """
-    return cls.from_bytes(data, *args)
-
-
 def quantile_label(q: float) -> str:
     """``0.01`` -> ``"p1"``, ``0.999`` -> ``"p99.9"``: the name of a quantile in tables."""
     return "p" + f"{q * 100:.10g}"
-
-NanPolicy = Literal["propagate", "omit", "raise"]
-NAN_POLICIES: tuple[str, ...] = ("propagate", "omit", "raise")
-
-
-def check_nan_policy(nan_policy: object, where: str = "nan_policy") -> str:
-    """Validate ``nan_policy`` (scipy's names); ``where`` prefixes the message."""
-    if not isinstance(nan_policy, str) or nan_policy not in NAN_POLICIES:
-        raise ValueError(
-            f"{where}: nan_policy must be one of {', '.join(map(repr, NAN_POLICIES))}, "
-            f"got {nan_policy!r}"
-        )
-    return nan_policy
-
-
-def nan_policy_error(where: str, record: int) -> ValueError:
-    """The error of ``nan_policy="raise"``: `where` met a NaN at global `record`."""
-    return ValueError(f"{where}: NaN at record {record} (nan_policy='raise'); use "
-                      "nan_policy='omit' to ignore NaNs or 'propagate' to return NaN")
-
 
 def describe_result(m: Moments, sketch: Any, qs: tuple[float, ...], ddof: float,
                     nan_policy: str) -> Description:
@@ -71,21 +50,6 @@ def describe_result(m: Moments, sketch: Any, qs: tuple[float, ...], ddof: float,
             d, quantiles=values, quantile_method=sketch.make.method,
             quantile_error=sketch.uncertainty(qs, values, nan_policy, d.record_shape))
     return d
-
-
-def check_ddof(ddof: object, where: str = "ddof") -> float:
-    """Validate ``ddof``: a finite real number >= 0 (numpy's meaning); bools
-    are refused.  ``where`` prefixes the message."""
-    if isinstance(ddof, (bool, np.bool_)) or not isinstance(
-        ddof, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            f"{where}: ddof must be a non-negative number, got {ddof!r} of type "
-            f"{type(ddof).__name__}"
-        )
-    if not math.isfinite(ddof) or ddof < 0:
-        raise ValueError(f"{where}: ddof must be finite and >= 0, got {ddof!r}")
-    return ddof  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,27 +286,6 @@ class _ChunkAt:
     __format__ = lambda self, spec: str(self)  # noqa: E731
 
 
-class _Owned:
-    """Refuses concurrent use of one state: cffi releases the GIL in C."""
-
-    __slots__ = ("lock", "what")
-
-    def __init__(self, lock: threading.Lock, what: str) -> None:
-        self.lock = lock
-        self.what = what
-
-    def __enter__(self) -> None:
-        if not self.lock.acquire(blocking=False):
-            raise RuntimeError(
-                f"{self.what}: this state is in use by another thread. "
-                "A state is owned by one thread at a time: give each thread its "
-                "own state (for Moments: Moments(start=...), merged afterwards)."
-            )
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.release()
-
-
 class Moments:
     """Streaming moments state: count, NaN count, sum, mean, M2, min, max.
 
@@ -457,7 +400,7 @@ class Moments:
         """
         chunk = as_array(chunk, "Moments.update")  # geometry from the buffer
         if not self._lock.acquire(False):
-            _Owned(self._lock, "Moments.update").__enter__()  # raises the busy error
+            StateLock(self._lock, "Moments.update").__enter__()  # raises the busy error
         try:
             where = _ChunkAt(self._state)
             ki = prepare_chunk(chunk, where)
@@ -514,7 +457,7 @@ class Moments:
             if self.start == self.stop:
                 return self
             raise ValueError("cannot merge a non-empty Moments with itself")
-        with _Owned(self._lock, "Moments.merge"), _Owned(other._lock, "Moments.merge"):
+        with StateLock(self._lock, "Moments.merge"), StateLock(other._lock, "Moments.merge"):
             a0, a1 = self.start, self.stop
             b0, b1 = other.start, other.stop
             if a1 == b0:
@@ -540,7 +483,7 @@ class Moments:
         """An independent copy of this state."""
         new = Moments.__new__(Moments)
         out = ffi.new("ps_moments **")
-        with _Owned(self._lock, "Moments.copy"):
+        with StateLock(self._lock, "Moments.copy"):
             check_status(lib.ps_moments_copy(out, self._state), "Moments.copy")
         new._lock = threading.Lock()
         new._adopt(out[0])
@@ -566,7 +509,7 @@ class Moments:
         """
         check_ddof(ddof, "Moments.result")
         check_nan_policy(nan_policy, "Moments.result")
-        with _Owned(self._lock, "Moments.result"):
+        with StateLock(self._lock, "Moments.result"):
             return self._result(ddof, nan_policy)
 
     def _result(self, ddof: float, nan_policy: str) -> Description:
@@ -632,7 +575,7 @@ class Moments:
     def to_bytes(self) -> bytes:
         """Serialize: versioned, checksummed, little-endian bytes."""
         size = ffi.new("size_t *")
-        with _Owned(self._lock, "Moments.to_bytes"):
+        with StateLock(self._lock, "Moments.to_bytes"):
             check_status(lib.ps_moments_serialize(self._state, ffi.NULL, 0, size),
                          "Moments.to_bytes")
             buf = bytearray(size[0])

@@ -38,7 +38,7 @@ from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
 )
 from ._config import default_chunk_size
 from ._native import read_only
-from .stages.structural import check_count, normalize_record_shape
+from ._checks import check_count, normalize_record_shape
 from .engines.access import RandomAccess, array_chunks
 from .stream import Stream, _CallableSource, _OneShotSource
 

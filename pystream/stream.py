@@ -43,16 +43,15 @@ from .stages.elementwise import (
     normalize_columns,
 )
 from .engines import EngineOptions, check_engine
+from ._checks import check_ddof, check_nan_policy, nan_policy_error
 from .reducers import (
     DEFAULT_QUANTILES,
     Moments,
-    check_ddof,
-    check_nan_policy,
     describe_result,
-    nan_policy_error,
 )
 from .stages.methods import StageMethods
-from .stages.structural import check_count, normalize_record_shape, rechunk, skip, take
+from ._checks import check_count, normalize_record_shape
+from .stages.structural import rechunk, skip, take
 
 __all__ = ["Stream"]
 

@@ -112,7 +112,8 @@ def _example_call(name: str, factory: Any) -> dict[str, Any]:
 
 def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
     """``(call, where it runs, what a partition needs)`` from the engines' planner."""
-    from pystream.engines.plan import POINTWISE, Records, Skip, Take, Window, make_plan
+    from pystream.engines.plan import make_plan
+    from pystream.stages.partitioning import POINTWISE, Cap, Records, Shift, Window
 
     plan = make_plan(stream)
     if plan.suffix:
@@ -135,7 +136,7 @@ def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
             what = f"windows of {m.size} every {m.step}, aligned on the global index"
         return (call, "parallel", f"{what}: starts at its first output's first input "
                                   f"(up to {m.size - 1} record{'s' if m.size > 2 else ''} early)")
-    if isinstance(m, (Skip, Take)):
+    if isinstance(m, (Shift, Cap)):
         return (call, "parallel", "nothing (shifts or caps the global index)")
     return (call, "parallel", repr(m))  # pragma: no cover - a new mapping kind
 

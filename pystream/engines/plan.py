@@ -30,138 +30,16 @@ only by the final partition, as in the serial run.
 
 from __future__ import annotations
 
-import abc
+
 import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "Mapping",
-    "Plan",
-    "Records",
-    "Skip",
-    "Step",
-    "Take",
-    "Window",
-    "make_plan",
-    "POINTWISE",
-]
+from ..stages.partitioning import POINTWISE, Cap, Mapping, Shift, Window
 
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
-# --------------------------------------------------------------------------- mappings
-
-
-class Mapping(abc.ABC):
-    """How a step's output indices relate to its input indices.
-
-    Subclasses define three functions of indices counted from the step's
-    first input / output record:
-
-    * ``owned(a)``: the number of outputs computed from inputs ``< a``
-      (the output boundary matching input boundary ``a``);
-    * ``need(q)``: the first input a fresh stage must see to compute
-      outputs ``q, q+1, ...`` exactly as the serial run does;
-    * ``first(p)``: the index of the first output of a fresh stage fed from
-      input ``p`` (outputs before ``q`` are warm-up and are dropped).
-    """
-
-    @abc.abstractmethod
-    def owned(self, a: int) -> int:
-        """Outputs computed from the inputs before input `a`."""
-
-    @abc.abstractmethod
-    def need(self, q: int) -> int:
-        """First input a fresh stage needs to emit outputs from `q` on exactly."""
-
-    @abc.abstractmethod
-    def first(self, p: int) -> int:
-        """Index of the first output of a fresh stage fed from input `p`."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Window(Mapping):
-    """A window: output ``j`` needs the `history` inputs ending at input ``j``.
-
-    One output per input (``moving_*``; pointwise steps have ``history=1``).
-    """
-
-    history: int = 1
-
-    def owned(self, a: int) -> int:
-        return a
-
-    def need(self, q: int) -> int:
-        return max(0, q - self.history + 1)
-
-    def first(self, p: int) -> int:
-        return p
-
-
-POINTWISE = Window(1)
-
-
-@dataclasses.dataclass(frozen=True)
-class Records(Mapping):
-    """Records: output ``j`` is computed from the `size` inputs starting at ``j*step``.
-
-    ``nwise``, ``sliding_window``, ``tumbling``, ``resample``, ``diff``.
-    """
-
-    size: int
-    step: int = 1
-
-    def owned(self, a: int) -> int:
-        return max(0, _ceil_div(a - self.size + 1, self.step))
-
-    def need(self, q: int) -> int:
-        return q * self.step
-
-    def first(self, p: int) -> int:
-        return p // self.step
-
-
-@dataclasses.dataclass(frozen=True)
-class Skip(Mapping):
-    """``skip(n)``: output ``j`` is input ``j + n``.
-
-    The partition's sub-run passes records through; the shift is in the indices.
-    """
-
-    n: int
-
-    def owned(self, a: int) -> int:
-        return max(0, a - self.n)
-
-    def need(self, q: int) -> int:
-        return q + self.n
-
-    def first(self, p: int) -> int:
-        return p - self.n
-
-
-@dataclasses.dataclass(frozen=True)
-class Take(Mapping):
-    """``take(n)``: output ``j`` is input ``j``, for the first `n` inputs only.
-
-    The cap is applied by ownership: partitions past `n` own no output.
-    """
-
-    n: int
-
-    def owned(self, a: int) -> int:
-        return min(a, self.n)
-
-    def need(self, q: int) -> int:
-        return q
-
-    def first(self, p: int) -> int:
-        return p
+__all__ = ["Plan", "Step", "make_plan"]
 
 
 # --------------------------------------------------------------------------- steps
@@ -244,9 +122,9 @@ def _stage_step(src: Any) -> Step:
         return chunks
 
     if stage is take:
-        return Step(name, serial, passthrough, Take(args[0]))
+        return Step(name, serial, passthrough, Cap(args[0]))
     if stage is skip:
-        return Step(name, serial, passthrough, Skip(args[0]))
+        return Step(name, serial, passthrough, Shift(args[0]))
     if stage is rechunk:
         return Step(name, serial, passthrough, POINTWISE)
     partitioning = getattr(stage, "partitioning", None)
@@ -303,7 +181,7 @@ class Plan:
             if m is not None:
                 a = m.owned(a)
                 b = None if b is None else m.owned(b)
-                if isinstance(m, Take) and b is None:
+                if isinstance(m, Cap) and b is None:
                     # The take stops at its cap, but the final partition stays
                     # open-ended downstream: the stream ends there, so later
                     # stages flush (a partial resample block) as in the serial run.
@@ -332,7 +210,7 @@ class Plan:
     def _takes(self) -> list[int]:
         if not self.indexed:
             return []
-        return [i for i, s in enumerate(self.prefix) if isinstance(s.mapping, Take)]
+        return [i for i, s in enumerate(self.prefix) if isinstance(s.mapping, Cap)]
 
     def effective_length(self, n: int) -> int:
         """The root records that matter out of `n` for splitting: fewer when a

@@ -12,13 +12,13 @@ import threading
 from typing import Any, Callable
 
 from .._native import check_status, ffi
-from ..reducers import _Owned
+from .._checks import StateLock
 
 
 def serialize(fn: Callable[..., int], state: Any, lock: threading.Lock, what: str) -> bytes:
     """``fn(state, buf, cap, size_out)`` called twice: size, then the bytes."""
     size = ffi.new("size_t *")
-    with _Owned(lock, what):
+    with StateLock(lock, what):
         check_status(fn(state, ffi.NULL, 0, size), what)
         buf = bytearray(size[0])
         check_status(fn(state, ffi.from_buffer(buf), len(buf), size), what)

@@ -62,7 +62,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
-from ..reducers import _Owned
+from .._checks import StateLock, restore_state
 from ._cstate import deserialize, serialize
 
 __all__ = ["Collapse", "DDSketch", "SketchAccuracyWarning"]
@@ -272,35 +272,35 @@ class DDSketch:
     @property
     def count(self) -> int:
         """Number of non-NaN values (zeros and infinities included)."""
-        with _Owned(self._lock, "DDSketch.count"):
+        with StateLock(self._lock, "DDSketch.count"):
             return int(lib.ps_ddsketch_count(self._state))
 
     @property
     def nan_count(self) -> int:
         """Number of NaN values seen (not in the sketch)."""
-        with _Owned(self._lock, "DDSketch.nan_count"):
+        with StateLock(self._lock, "DDSketch.nan_count"):
             return int(lib.ps_ddsketch_nan_count(self._state))
 
     @property
     def min(self) -> float:
         """Exact minimum of the non-NaN values (NaN if there are none)."""
-        with _Owned(self._lock, "DDSketch.min"):
+        with StateLock(self._lock, "DDSketch.min"):
             return float(lib.ps_ddsketch_min(self._state))
 
     @property
     def max(self) -> float:
         """Exact maximum of the non-NaN values (NaN if there are none)."""
-        with _Owned(self._lock, "DDSketch.max"):
+        with StateLock(self._lock, "DDSketch.max"):
             return float(lib.ps_ddsketch_max(self._state))
 
     @property
     def nbytes(self) -> int:
         """Bytes allocated for the bucket counts (both stores)."""
-        with _Owned(self._lock, "DDSketch.nbytes"):
+        with StateLock(self._lock, "DDSketch.nbytes"):
             return int(lib.ps_ddsketch_allocated(self._state))
 
     def __repr__(self) -> str:
-        with _Owned(self._lock, "DDSketch.__repr__"):
+        with StateLock(self._lock, "DDSketch.__repr__"):
             st = self._state
             n = int(lib.ps_ddsketch_count(st))
             nan = int(lib.ps_ddsketch_nan_count(st))
@@ -352,7 +352,7 @@ class DDSketch:
             return self
         ki = prepare_chunk(chunk, "DDSketch.update")
         if not self._lock.acquire(False):
-            _Owned(self._lock, "DDSketch.update").__enter__()  # raises the busy error
+            StateLock(self._lock, "DDSketch.update").__enter__()  # raises the busy error
         try:
             status = lib.ps_ddsketch_update(self._state, ki.pointer, ki.n, ki.d,
                                             ki.record_stride, ki.value_stride, ki.code)
@@ -405,10 +405,10 @@ class DDSketch:
                 f"alpha={self.alpha!r}, max_buckets={self.max_buckets} and "
                 f"alpha={other.alpha!r}, max_buckets={other.max_buckets}")
         if other is self:
-            with _Owned(self._lock, "DDSketch.merge"):
+            with StateLock(self._lock, "DDSketch.merge"):
                 check_status(lib.ps_ddsketch_merge(self._state, self._state), "DDSketch.merge")
             return self
-        with _Owned(self._lock, "DDSketch.merge"), _Owned(other._lock, "DDSketch.merge"):
+        with StateLock(self._lock, "DDSketch.merge"), StateLock(other._lock, "DDSketch.merge"):
             check_status(lib.ps_ddsketch_merge(self._state, other._state), "DDSketch.merge")
         return self
 
@@ -424,7 +424,7 @@ class DDSketch:
         (2, 3)
         """
         out = ffi.new("ps_ddsketch **")
-        with _Owned(self._lock, "DDSketch.copy"):
+        with StateLock(self._lock, "DDSketch.copy"):
             check_status(lib.ps_ddsketch_copy(out, self._state), "DDSketch.copy")
         return DDSketch._adopt(out[0])
 
@@ -478,7 +478,7 @@ class DDSketch:
         scalar = np.ndim(q) == 0 and not isinstance(q, np.ndarray)
         qa = check_probabilities(q, "DDSketch.quantile")  # C order, a copy
         out = np.empty(qa.shape, np.float64)
-        with _Owned(self._lock, "DDSketch.quantile"):
+        with StateLock(self._lock, "DDSketch.quantile"):
             check_status(lib.ps_ddsketch_quantiles(
                 self._state, ffi.from_buffer("double[]", qa), qa.size,
                 ffi.from_buffer("double[]", out)), "DDSketch.quantile")
@@ -575,7 +575,7 @@ class DDSketch:
         """
         va, scalar = _as_float_array(value, "rank")
         out = np.empty(va.shape, np.float64)
-        with _Owned(self._lock, "DDSketch.rank"):
+        with StateLock(self._lock, "DDSketch.rank"):
             check_status(lib.ps_ddsketch_ranks(
                 self._state, ffi.from_buffer("double[]", va), va.size,
                 ffi.from_buffer("double[]", out)), "DDSketch.rank")
@@ -599,7 +599,7 @@ class DDSketch:
         lo = ffi.new("int64_t *")
         nb = ffi.new("int64_t *")
         parts = []
-        with _Owned(self._lock, "DDSketch.buckets"):
+        with StateLock(self._lock, "DDSketch.buckets"):
             st = self._state
             for negative in (0, 1):
                 check_status(lib.ps_ddsketch_buckets(st, negative, lo, nb, ffi.NULL, 0),
@@ -648,7 +648,6 @@ class DDSketch:
                                       "DDSketch.from_bytes"))
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        from ..reducers import restore_state
 
         return (restore_state, (DDSketch, self.to_bytes()))
 

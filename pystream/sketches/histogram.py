@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
-from ..reducers import _Owned
+from .._checks import StateLock, restore_state
 from ._cstate import deserialize, serialize
 
 __all__ = ["Histogram", "HistogramResult"]
@@ -610,7 +610,7 @@ class Histogram:
     def edges(self) -> np.ndarray:
         """The edges :meth:`result` reports (read-only): with ``bins`` +
         ``range``, float64 until the first chunk fixes numpy's edge dtype."""
-        with _Owned(self._lock, "Histogram.edges"):
+        with StateLock(self._lock, "Histogram.edges"):
             return self._current_edges()
 
     def _current_edges(self) -> np.ndarray:
@@ -715,7 +715,7 @@ class Histogram:
         a = as_array(chunk, "Histogram.update")  # geometry from the buffer
         kernel_dtype(a.dtype, "Histogram.update")  # refuses non-numeric dtypes
         dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
-        with _Owned(self._lock, "Histogram.update"):
+        with StateLock(self._lock, "Histogram.update"):
             plan = self._plan(dt)
             if self._kind == lib.PS_HIST_RANGE:
                 self._type_for(plan, dt)
@@ -791,7 +791,7 @@ class Histogram:
             raise TypeError(f"can only merge a Histogram, not {type(other).__name__}")
         if other is self:
             other = self.copy()
-        with _Owned(self._lock, "Histogram.merge"), _Owned(other._lock, "Histogram.merge"):
+        with StateLock(self._lock, "Histogram.merge"), StateLock(other._lock, "Histogram.merge"):
             status = lib.ps_hist_merge(self._state, other._state)
             if status == lib.PS_ERR_MISMATCH:
                 raise ValueError(f"cannot merge {other!r} into {self!r}: the histograms have "
@@ -804,7 +804,7 @@ class Histogram:
         """An independent copy of this state."""
         new = Histogram.__new__(Histogram)
         out = ffi.new("ps_hist **")
-        with _Owned(self._lock, "Histogram.copy"):
+        with StateLock(self._lock, "Histogram.copy"):
             check_status(lib.ps_hist_copy(out, self._state), "Histogram.copy")
         new._setup(self._kind, self._bins, self._lo, self._hi, self._edges)
         new._plans = dict(self._plans)  # plans are immutable
@@ -843,7 +843,7 @@ class Histogram:
         >>> r.counts, r.edges.dtype, r.overflow
         (array([1, 1]), dtype('float32'), 1)
         """
-        with _Owned(self._lock, "Histogram.result"):
+        with StateLock(self._lock, "Histogram.result"):
             counts = np.empty(self._bins, np.int64)
             outside = np.empty(3, np.int64)
             check_status(lib.ps_hist_result(self._state, ffi.from_buffer("int64_t[]", counts),
@@ -914,7 +914,6 @@ class Histogram:
         return new
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        from ..reducers import restore_state
 
         return (restore_state, (Histogram, self.to_bytes()))
 

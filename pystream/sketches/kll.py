@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from .._native import as_array, check_status, ffi, lib, prepare_chunk
-from ..reducers import _Owned
+from .._checks import StateLock, restore_state
 
 __all__ = ["KLLSketch", "BLOCK_SIZE"]
 
@@ -349,7 +349,7 @@ class KLLSketch:
         return acc
 
     def _query(self, fn: Any, what: str) -> Any:
-        with _Owned(self._lock, what):
+        with StateLock(self._lock, what):
             return fn(self._final_sketch())
 
     # -- properties ---------------------------------------------------------
@@ -455,7 +455,7 @@ class KLLSketch:
         (11, 1, 20.0, 12)
         """
         chunk = as_array(chunk, "KLLSketch.update")  # geometry from the buffer
-        with _Owned(self._lock, "KLLSketch.update"):
+        with StateLock(self._lock, "KLLSketch.update"):
             if chunk.size == 0:
                 prepare_chunk(chunk.reshape(0), "KLLSketch.update")  # dtype check
                 return self
@@ -546,7 +546,7 @@ class KLLSketch:
                 return self
             raise ValueError("cannot merge a non-empty KLLSketch with itself "
                              "(it is not adjacent to itself)")
-        with _Owned(self._lock, "KLLSketch.merge"), _Owned(other._lock, "KLLSketch.merge"):
+        with StateLock(self._lock, "KLLSketch.merge"), StateLock(other._lock, "KLLSketch.merge"):
             a0, a1, b0, b1 = self._start, self._stop, other._start, other._stop
             if a1 == b0:
                 self._combine(self, other)
@@ -622,7 +622,7 @@ class KLLSketch:
         new = type(self).__new__(type(self))
         new._k, new._seed = self._k, self._seed
         new._lock = threading.Lock()
-        with _Owned(self._lock, "KLLSketch.copy"):
+        with StateLock(self._lock, "KLLSketch.copy"):
             new._take(self)
         return new
 
@@ -696,7 +696,7 @@ class KLLSketch:
         """``fn(sketch, values, n, out)`` over all `values`; a float for a 0-d input."""
         flat = np.ascontiguousarray(values.reshape(-1))
         out = np.empty(flat.size, dtype=np.float64)
-        with _Owned(self._lock, what):
+        with StateLock(self._lock, what):
             check_status(fn(self._final_sketch(), ffi.from_buffer("double[]", flat), flat.size,
                             ffi.from_buffer("double[]", out)), what)
         return float(out[0]) if values.ndim == 0 else out.reshape(values.shape)
@@ -743,7 +743,7 @@ class KLLSketch:
         >>> KLLSketch.from_bytes(s.to_bytes()).to_bytes() == s.to_bytes()
         True
         """
-        with _Owned(self._lock, "KLLSketch.to_bytes"):
+        with StateLock(self._lock, "KLLSketch.to_bytes"):
             parts = [_HEADER.pack(_MAGIC, _VERSION, self._k, self._seed, self._BLOCK,
                                   self._start, self._stop)]
             hl = self._head_len()
@@ -832,7 +832,6 @@ class KLLSketch:
         return new
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        from ..reducers import restore_state
 
         return (restore_state, (type(self), self.to_bytes()))
 
@@ -844,14 +843,14 @@ class KLLSketch:
 
     def _levels(self) -> list[int]:
         """Level boundaries in the query sketch's buffer."""
-        with _Owned(self._lock, "KLLSketch._levels"):
+        with StateLock(self._lock, "KLLSketch._levels"):
             f = self._final_sketch()
             return [int(lib.ps_kll_level_offset(f, h))
                     for h in range(int(lib.ps_kll_num_levels(f)) + 1)]
 
     def _retained(self) -> np.ndarray:
         """Retained values of the query sketch in storage order."""
-        with _Owned(self._lock, "KLLSketch._retained"):
+        with StateLock(self._lock, "KLLSketch._retained"):
             f = self._final_sketch()
             out = np.empty(int(lib.ps_kll_num_retained(f)), dtype=np.float64)
             check_status(lib.ps_kll_retained(f, ffi.from_buffer("double[]", out), out.size),

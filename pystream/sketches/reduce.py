@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_nan_policy, first_nan_record, nan_error
 from .columns import (
     DESCRIBE_ALPHA,
     RANK_K,
@@ -90,7 +91,6 @@ class _QuantileState:
         self.check_nan = check_nan
 
     def update(self, chunk: np.ndarray) -> None:
-        from ..stages.structural import first_nan_record, nan_error
 
         if self.check_nan:
             bad = first_nan_record(chunk)
@@ -123,7 +123,6 @@ class QuantileSpec:
 
     def __init__(self, q: Any, method: str = "kll", alpha: float = DESCRIBE_ALPHA,
                  k: int = RANK_K, seed: int = 0, nan_policy: str = "propagate") -> None:
-        from ..reducers import check_nan_policy
 
         self.policy = check_nan_policy(nan_policy, "quantile")
         self.qa = check_probabilities(q, "quantile")

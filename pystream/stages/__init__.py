@@ -18,7 +18,8 @@ from .elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from .structural import check_count, normalize_record_shape, rechunk, skip, take
+from .._checks import check_count, normalize_record_shape
+from .structural import rechunk, skip, take
 
 __all__ = [
     "AstypeFn",

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..reducers import check_nan_policy
+from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
 from .push import drive
-from .structural import check_count, first_nan_record, nan_error
+from .partitioning import POINTWISE, Records
 
 __all__ = ["CumCount", "CumMax", "CumMin", "Diff"]
 
@@ -432,10 +432,8 @@ class Diff:
 
     def partitioning(self) -> Any:
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` is computed from inputs
+        (:mod:`pystream.stages.partitioning`): output ``i`` is computed from inputs
         ``[i, i + n]``."""
-        from ..engines.plan import POINTWISE, Records
-
         return Records(self.n + 1, 1) if self.n else POINTWISE
 
     def output_meta(

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..reducers import check_nan_policy
+from .._checks import check_count, check_nan_policy
 from .kernel import KernelStage
 from .records import Resample
-from .structural import check_count
+from .partitioning import Records
 
 __all__ = ["BlockReduce", "resample_stage"]
 
@@ -50,9 +50,8 @@ class BlockReduce(KernelStage):
 
     def partitioning(self) -> Any:
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``
+        (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``
         (the partial last block is the final partition's flush)."""
-        from ..engines.plan import Records
 
         n = self.kernel_params["window"]
         return Records(n, n)

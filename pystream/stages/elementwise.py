@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .structural import as_int
+from .._checks import as_int
 
 __all__ = [
     "AstypeFn",

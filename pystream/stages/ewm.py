@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from .kernel import KernelStage
-from .structural import check_count
+from .._checks import check_count
 
 __all__ = ["EWM", "EWM_STAGES", "resolve_alpha"]
 

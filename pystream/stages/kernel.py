@@ -23,9 +23,8 @@ import numpy as np
 
 from .._buffers import BufferPool
 from .._native import as_array, check_record_values, check_status, ffi, kernel_dtype, lib
-from ..reducers import _Owned, check_nan_policy
+from .._checks import StateLock, as_int, check_nan_policy, first_nan_record, nan_error, restore_state
 from .push import drive
-from .structural import as_int, first_nan_record, nan_error
 
 __all__ = ["KernelPusher", "KernelStage", "StageState", "KINDS", "to_float64_rows"]
 
@@ -269,7 +268,7 @@ class StageState:
             if self._record_shape:
                 out = out.reshape(n, *self._record_shape)
         nout = self._nout
-        with _Owned(self._lock, "StageState.update"):
+        with StateLock(self._lock, "StageState.update"):
             status = lib.ps_stage_update(self._state, ffi.from_buffer("double[]", rows), n,
                                          ffi.from_buffer("double[]", out, require_writable=True),
                                          nout)
@@ -289,7 +288,7 @@ class StageState:
         """
         out = np.empty((1, *self._record_shape))
         nout = self._nout
-        with _Owned(self._lock, "StageState.flush"):
+        with StateLock(self._lock, "StageState.flush"):
             check_status(lib.ps_stage_flush(self._state, ffi.from_buffer("double[]", out,
                                                                           require_writable=True), nout),
                          f"{self.name}.flush")
@@ -307,7 +306,7 @@ class StageState:
         to :meth:`from_bytes`.
         """
         size = ffi.new("size_t *")
-        with _Owned(self._lock, "StageState.to_bytes"):
+        with StateLock(self._lock, "StageState.to_bytes"):
             check_status(lib.ps_stage_serialize(self._state, ffi.NULL, 0, size), self.name)
             buf = bytearray(size[0])
             check_status(lib.ps_stage_serialize(self._state, ffi.from_buffer(buf), len(buf), size),
@@ -361,7 +360,6 @@ class StageState:
         return new
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        from ..reducers import restore_state
 
         return (restore_state, (StageState, self.to_bytes(), self._record_shape))
 

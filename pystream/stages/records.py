@@ -21,19 +21,15 @@ a window record too large for one array is refused when the stage is built.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..reducers import check_nan_policy
+from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
 from .push import drive
-from .structural import check_count, first_nan_record, nan_error
-
-if TYPE_CHECKING:
-    from ..engines.plan import Records
+from .partitioning import Records
 
 __all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
 
@@ -116,9 +112,7 @@ class SlidingWindow:
 
     def partitioning(self) -> "Records":
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*step, i*step + n)``."""
-        from ..engines.plan import Records
-
+        (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*step, i*step + n)``."""
         return Records(self.n, self.step)
 
     def output_meta(
@@ -302,9 +296,7 @@ class Tumbling:
 
     def partitioning(self) -> "Records":
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``."""
-        from ..engines.plan import Records
-
+        (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``."""
         return Records(self.n, self.n)
 
     def output_meta(
@@ -489,10 +481,8 @@ class Resample:
 
     def partitioning(self) -> Records:
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` is inputs ``[i*n, (i+1)*n)``
+        (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``
         (the partial last block is the final partition's flush)."""
-        from ..engines.plan import Records
-
         return Records(self.n, self.n)
 
     def output_meta(

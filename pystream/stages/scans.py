@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._native import check_record_values, check_status, ffi, kernel_dtype, lib
-from ..reducers import check_ddof, check_nan_policy
+from .._checks import check_ddof, check_nan_policy
 from .kernel import KernelStage
 from .windows import DEFAULT_DDOF
 

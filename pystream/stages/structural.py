@@ -8,161 +8,19 @@ pending pieces).  They never copy data except where ``rechunk`` must join
 the pieces of a chunk that spans several input chunks.  They never output
 empty chunks, and they close their upstream iterator when they finish early
 (so files are released promptly).
-
-The argument checks shared by stages and sources (``check_count``,
-``normalize_record_shape``) live here too.
 """
 
 from __future__ import annotations
 
-import operator
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
+from .._checks import check_count
 from .push import drive
 
-__all__ = ["Rechunk", "Skip", "Take", "check_count", "first_nan_record", "nan_error",
-           "normalize_record_shape", "rechunk", "skip", "take"]
-
-
-def as_int(value: object, requirement: str, where: str) -> int:
-    """Return `value` as a Python int; bools and non-integers raise TypeError.
-
-    ``requirement`` is the message's rule, e.g. ``"n must be an integer"``.
-
-    Examples
-    --------
-    >>> as_int(3, "n must be an integer", "take")
-    3
-    """
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {requirement}, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{where}: {requirement}, got {value!r} of type {type(value).__name__}"
-        ) from None
-
-
-def first_nan_record(chunk: np.ndarray) -> int:
-    """Index of the first record of `chunk` holding a NaN, or -1 (also for non-float data).
-
-    Examples
-    --------
-    >>> first_nan_record(np.array([[1.0, 2.0], [3.0, np.nan]]))
-    1
-    """
-    if chunk.dtype.kind not in "fc":
-        return -1
-    isnan = np.isnan(chunk)
-    if not isnan.any():
-        return -1
-    if chunk.ndim > 1:
-        isnan = isnan.reshape(len(chunk), -1).any(axis=1)
-    return int(np.argmax(isnan))
-
-
-def nan_error(where: str, index: int) -> ValueError:
-    """The error of ``nan_policy="raise"`` for a NaN at global record `index`."""
-    return ValueError(f"{where}: NaN at record {index} (nan_policy='raise')")
-
-
-def check_count(value: object, name: str, where: str, minimum: int = 0,
-                maximum: int | None = None) -> int:
-    """Validate a record count argument.
-
-    Parameters
-    ----------
-    value : object
-        The value passed by the user.
-    name : str
-        Name of the parameter (used in error messages).
-    where : str
-        Name of the calling function (used in error messages).
-    minimum : int, optional
-        Smallest allowed value.
-    maximum : int, optional
-        Largest allowed value (default: no limit).
-
-    Returns
-    -------
-    int
-        `value` as a Python int.
-
-    Raises
-    ------
-    TypeError
-        If `value` is not an integer (bools are refused too).
-    ValueError
-        If `value` is smaller than `minimum` or larger than `maximum`.
-
-    Examples
-    --------
-    >>> check_count(5, "n", "take")
-    5
-    """
-    n = as_int(value, f"{name} must be an integer", where)
-    if n < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {n}")
-    if maximum is not None and n > maximum:
-        raise ValueError(f"{where}: {name} must be <= {maximum}, got {n}")
-    return n
-
-
-def normalize_record_shape(record_shape: object, where: str) -> tuple[int, ...]:
-    """Validate a record shape argument and return it as a tuple of ints.
-
-    Parameters
-    ----------
-    record_shape : int or sequence of int
-        Shape of one record; an int ``n`` means ``(n,)``.
-    where : str
-        Name of the calling function (used in error messages).
-
-    Returns
-    -------
-    tuple of int
-
-    Raises
-    ------
-    TypeError
-        If the shape is not an int or a sequence of ints.
-    ValueError
-        If a dimension is negative.
-
-    Examples
-    --------
-    >>> normalize_record_shape(3, "from_file")
-    (3,)
-    >>> normalize_record_shape([2, 4], "from_file")
-    (2, 4)
-    """
-    if isinstance(record_shape, (int, np.integer)) and not isinstance(record_shape, (bool, np.bool_)):
-        dims: Iterable[object] = (record_shape,)
-    else:
-        try:
-            dims = tuple(record_shape)  # type: ignore[arg-type]
-        except TypeError:
-            raise TypeError(
-                f"{where}: record_shape must be a tuple of ints, got {record_shape!r}"
-            ) from None
-    out = []
-    for d in dims:
-        if isinstance(d, (bool, np.bool_)):
-            raise TypeError(f"{where}: record_shape must be a tuple of ints, got {record_shape!r}")
-        try:
-            d = operator.index(d)
-        except TypeError:
-            raise TypeError(
-                f"{where}: record_shape must be a tuple of ints, got {record_shape!r}"
-            ) from None
-        if d < 0:
-            raise ValueError(f"{where}: record_shape has a negative dimension: {record_shape!r}")
-        out.append(d)
-    return tuple(out)
+__all__ = ["Rechunk", "Skip", "Take", "rechunk", "skip", "take"]
 
 
 class Take:

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..reducers import check_ddof, check_nan_policy
+from .._checks import as_int, check_count, check_ddof, check_nan_policy
 from .kernel import KernelStage
-from .structural import as_int, check_count
+from .partitioning import Window
 
 __all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "check_quantile"]
 
@@ -173,7 +173,5 @@ class Moving(KernelStage):
 
     def partitioning(self) -> Any:
         """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.engines.plan`): output ``i`` needs inputs ``i - window + 1 .. i``."""
-        from ..engines.plan import Window
-
+        (:mod:`pystream.stages.partitioning`): output ``i`` needs inputs ``i - window + 1 .. i``."""
         return Window(self.kernel_params["window"])
