@@ -9,8 +9,9 @@ Used by ``pystream run`` (its STAGE arguments) and ``pystream describe
   ``stream.moving_mean(window=100)``, ``resample:10,how=max`` is
   ``stream.resample(10, how="max")``.
 
-`name` is any stage of the registry (:func:`pystream.plugins.get_registry`:
-the built-in stages and those of plugins) or one of the structural stages
+`name` is any stage of the registry (the built-in stages of the family
+tables, :data:`pystream.stages.registry.BUILTIN_STAGES`, and those of
+plugins, through :mod:`pystream._extensions`) or one of the structural stages
 that take plain values (:data:`STRUCTURAL`: ``take``, ``skip``, ``rechunk``,
 ``astype``, ``select``).
 
@@ -49,6 +50,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._arguments import did_you_mean
+from ._extensions import find as find_extension, names as extension_names
+from .stages.registry import BUILTIN_STAGES
+from .stream import Stream
 
 __all__ = [
     "STRUCTURAL",
@@ -224,13 +228,17 @@ def catalogue() -> dict[str, CLIStage]:
     -------
     dict of str to CLIStage
     """
-    from .plugins import get_registry
-    from .stream import Stream
-
     out: dict[str, CLIStage] = {}
-    for name, entry in get_registry().stages.items():
+    for name in extension_names("stages") or list(BUILTIN_STAGES):
+        entry = find_extension("stages", name)
+        if entry is None:  # no registry installed: the family tables
+            row = BUILTIN_STAGES[name]
+            factory, summary, family, origin = row.build, row.summary, row.family, "pystream"
+        else:
+            factory, summary, family, origin = (entry.factory, entry.summary, entry.family,
+                                                entry.origin)
         method = getattr(Stream, name, None)
-        target = method if method is not None else entry.factory
+        target = method if method is not None else factory
         try:
             sig = _method_signature(target) if method is not None else inspect.signature(target)
         except (TypeError, ValueError):  # a factory without an inspectable signature
@@ -238,7 +246,7 @@ def catalogue() -> dict[str, CLIStage]:
                 inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
                 inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
         doc = inspect.getdoc(target) or ""
-        out[name] = CLIStage(name, sig, _summary(doc, entry.summary), entry.family, entry.origin)
+        out[name] = CLIStage(name, sig, _summary(doc, summary), family, origin)
     for name in STRUCTURAL:
         method = getattr(Stream, name)
         out[name] = CLIStage(name, _method_signature(method),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._extensions import find as _find_extension, names as _extension_names
 from .elementwise import (
     AstypeFn,
     FilterFn,
@@ -38,15 +39,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """``pystream.stages.<name>``: the factory of a registered stage (built-in or plugin)."""
-    from ..plugins import get_registry
-
-    entry = get_registry().stages.get(name) if not name.startswith("_") else None
+    entry = _find_extension("stages", name) if not name.startswith("_") else None
     if entry is None:
         raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
     return entry.factory
 
 
 def __dir__() -> list[str]:
-    from ..plugins import get_registry
-
-    return sorted(set(globals()) | set(get_registry().stages))
+    return sorted(set(globals()) | set(_extension_names("stages")))

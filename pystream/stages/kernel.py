@@ -24,7 +24,7 @@ import numpy as np
 from .._buffers import BufferPool
 from .._native import as_array, check_record_values, check_status, ffi, kernel_dtype, lib
 from .._checks import StateLock, as_int, check_nan_policy, first_nan_record, nan_error, restore_state
-from .push import drive
+from .pushers import drive
 
 __all__ = ["KernelPusher", "KernelStage", "StageState", "KINDS", "to_float64_rows"]
 
@@ -415,7 +415,7 @@ class KernelStage:
     def push(
         self, start: int = 0, alloc: Callable[[int], np.ndarray] | None = None
     ) -> KernelPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -458,7 +458,7 @@ class KernelPusher:
     ``new_state(chunk, start)``: the record shape is the chunk's).  Each
     output is written to memory from ``alloc``.  With ``nan_policy="raise"``
     the records before a NaN are fed and output, then ``error`` is set (see
-    :mod:`pystream.stages.push`).
+    :mod:`pystream.stages.pushers`).
     """
 
     __slots__ = ("_alloc", "_check_nan", "_stage", "_start", "_state", "done", "error")
@@ -477,7 +477,7 @@ class KernelPusher:
         return f"<{self._stage.name} pusher: {self._state!r}>"
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """Feed `chunk` to the state; see :class:`~pystream.stages.push.Pusher`."""
+        """Feed `chunk` to the state; see :class:`~pystream.stages.pushers.Pusher`."""
         if not len(chunk):
             return []
         state = self._state
