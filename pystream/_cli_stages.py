@@ -1,33 +1,6 @@
-"""Stages written on the command line: ``name:key=value,key=value``.
-
-Used by ``pystream run`` (its STAGE arguments) and ``pystream describe
---stage``.  A stage argument is
-
-* ``name`` -- the stage with its default parameters;
-* ``name:v1,v2,key=value,...`` -- positional values first, then keywords,
-  as in a Python call: ``moving_mean:window=100`` is
-  ``stream.moving_mean(window=100)``, ``resample:10,how=max`` is
-  ``stream.resample(10, how="max")``.
-
-`name` is any stage of the registry (the built-in stages of the family
-tables, :data:`pystream.stages.registry.BUILTIN_STAGES`, and those of
-plugins, through :mod:`pystream._extensions`) or one of the structural stages
-that take plain values (:data:`STRUCTURAL`: ``take``, ``skip``, ``rechunk``,
-``astype``, ``select``).
-
-Each value is read as a Python literal (:func:`ast.literal_eval`: ``10``,
-``0.9``, ``1e-3``, ``-1``, ``(0, 2)``, ``True``, ``None``, ``'text'``);
-``nan``, ``inf`` and ``-inf`` are floats and ``true`` / ``false`` /
-``none`` are accepted for ``True`` / ``False`` / ``None``; anything else is
-the string as written (``how=max``, ``dtype=float32``).  Commas inside
-brackets or quotes do not separate parameters (``select:columns=(0,2)``).
-
-Parameters are checked against the stage's signature before any data is
-read: an unknown stage, an unknown or missing parameter, or a value of the
-wrong type (for parameters annotated with plain ``int``, ``float``,
-``bool``, ``str`` or ``None``) raises :class:`StageSpecError`, whose message
-names the stage argument and lists what is valid.  The stage's own checks
-(``window >= 1``, ...) run when it is added to a stream (:meth:`StageSpec.apply`).
+"""Stages written on the command line: ``name`` or ``name:v1,key=value,...``
+(``pystream run`` STAGE arguments, ``pystream describe --stage``); the rules
+are in ``docs/internals/stages.rst`` and ``docs/cli.rst``.
 
 Examples
 --------

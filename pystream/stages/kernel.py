@@ -1,15 +1,6 @@
-"""C-backed stages: the checkpointable :class:`StageState` and the stage base class.
-
-A C stage (moving window, scan, EWM, block reduction) is a ``ps_stage``
-object in ``csrc/stage.c``.  :class:`StageState` owns one: it feeds it
-chunks (converted once to contiguous float64, the kernels' input type),
-returns the output rows, and serializes the state so a stream can be
-checkpointed and resumed bit for bit.  :class:`KernelStage` is the stage
-object a :class:`~pystream.stream.Stream` pipes through: it validates its
-parameters when it is built and makes a fresh :class:`StageState` for each
-pass over the stream, fed by a :class:`KernelPusher` (the push form,
-``stage.push(start, alloc)``; the pull form ``stage(chunks, start, alloc)``
-drives it).
+"""C-backed stages: the checkpointable :class:`StageState` (a ``ps_stage`` of
+``csrc/stage.c``), the stage base class :class:`KernelStage` and its pusher,
+and :data:`KINDS`, the C kind codes (see ``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations

@@ -390,21 +390,21 @@ _N = "n : int\n    Records per window (``>= 1``)."
 _EXAMPLE = "Examples\n--------\n>>> import numpy as np, pystream as ps\n"
 
 
-def _doc(head: str, params: str, example: str) -> str:
+def _record_doc(head: str, params: str, example: str) -> str:
     return (f"{head}\n\nParameters\n----------\n{params}\n\nReturns\n-------\nStream"
             f"\n\n{_EXAMPLE}{example}")
 
 
 #: The record stages, one row each.
 TABLE: tuple[StageRow, ...] = (
-    StageRow("nwise", "records", _doc(
+    StageRow("nwise", "records", _record_doc(
         "Overlapping windows of `n` consecutive records, as records of shape ``(n, ...)``.\n\n"
         "Same as :meth:`sliding_window` with ``step=1``: windows span chunk\n"
         "boundaries; outputs are read-only views.", _N,
         ">>> ps.from_array(np.arange(4), chunk_size=3).nwise(2).to_array()\n"
         "array([[0, 1],\n       [1, 2],\n       [2, 3]])"),
         NWise, "n: int", "n", slow_sliding_window, {"n": 3}, partitioning="records"),
-    StageRow("sliding_window", "records", _doc(
+    StageRow("sliding_window", "records", _record_doc(
         "Windows of `n` consecutive records every `step` records, as records of shape\n"
         "``(n, ...)`` (``sliding_window_view(x, n, axis=0)[::step]`` with the window axis "
         "first).", _N + "\nstep : int, default 1\n    Records between window starts "
@@ -413,14 +413,14 @@ TABLE: tuple[StageRow, ...] = (
         "array([[0, 1, 2],\n       [2, 3, 4]])"),
         SlidingWindow, "n: int, step: int = 1", "n, step", slow_sliding_window,
         {"n": 3, "step": 2}, partitioning="records"),
-    StageRow("tumbling", "records", _doc(
+    StageRow("tumbling", "records", _record_doc(
         "Non-overlapping blocks of `n` records, as records of shape ``(n, ...)``\n"
         "(zero-copy where a chunk holds whole blocks; an incomplete last block is dropped).",
         "n : int\n    Records per block (``>= 1``).",
         ">>> ps.from_array(np.arange(5)).tumbling(2).to_array()\n"
         "array([[0, 1],\n       [2, 3]])"),
         Tumbling, "n: int", "n", slow_tumbling, {"n": 4}, partitioning="records"),
-    StageRow("resample", "records", _doc(
+    StageRow("resample", "records", _record_doc(
         "Reduce each block of `n` consecutive records to one record (decimation).",
         "n : int\n    Records per block (``>= 1``), aligned on the stream's first record.\n"
         'how : {"mean", "sum", "min", "max", "first", "last"}, default "mean"\n'

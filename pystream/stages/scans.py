@@ -183,12 +183,12 @@ _NAN = 'nan_policy : {"propagate", "omit", "raise"}, default "propagate"'
 _EXAMPLE = "Examples\n--------\n>>> import numpy as np, pystream as ps\n"
 
 
-def _doc(head: str, params: str, returns: str, example: str) -> str:
+def _scan_doc(head: str, params: str, returns: str, example: str) -> str:
     return (f"{head}\n\nParameters\n----------\n{params}\n\nReturns\n-------\n{returns}"
             f"\n\n{_EXAMPLE}{example}")
 
 
-def _row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
+def _scan_row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
          sample: dict[str, Any] | None = None) -> StageRow:
     kinds = (name,) if name in SCAN_STAGES else ()
     row = StageRow(name, "scans", doc, build, params, call, twin, sample or {}, kinds=kinds,
@@ -201,14 +201,14 @@ def _row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
 def _c_scan(name: str, doc: str, ddof: bool = False) -> StageRow:
     params = "ddof: float = 1, nan_policy: str = \"propagate\"" if ddof else \
         "nan_policy: str = \"propagate\""
-    return _row(name, doc, partial(Scan, name), params,
+    return _scan_row(name, doc, partial(Scan, name), params,
                 "nan_policy, ddof" if ddof else "nan_policy", partial(slow_scan, name),
                 {"ddof": 1} if name == "cumvar" else None)
 
 
 #: The scans, one row each.
 TABLE: tuple[StageRow, ...] = (
-    _c_scan("cumsum", _doc(
+    _c_scan("cumsum", _scan_doc(
         "Running sum (``np.cumsum``; ``np.nancumsum`` with ``nan_policy=\"omit\"``).\n\n"
         "Floats accumulate in float64 (bit-identical to ``np.cumsum`` on\n"
         "float64); integers and bools exactly in int64, an overflow raising\n"
@@ -216,24 +216,24 @@ TABLE: tuple[StageRow, ...] = (
         "Stream\n    float64 records (int64 for integer input).",
         ">>> ps.from_array(np.arange(5), chunk_size=2).cumsum().to_array()\n"
         "array([ 0,  1,  3,  6, 10])")),
-    _c_scan("cumprod", _doc(
+    _c_scan("cumprod", _scan_doc(
         "Running product (``np.cumprod``; ``np.nancumprod`` with ``nan_policy=\"omit\"``).\n\n"
         "Same dtype rules as :meth:`cumsum`.", _NAN, "Stream",
         ">>> ps.from_array(np.array([1.0, 2.0, np.nan, 4.0])).cumprod(nan_policy=\"omit\")"
         ".to_array()\narray([1., 2., 2., 8.])")),
-    _row("cummin", _doc(
+    _scan_row("cummin", _scan_doc(
         "Running minimum (``np.minimum.accumulate``; ``np.fmin.accumulate`` with\n"
         "``nan_policy=\"omit\"``); the dtype is kept.", _NAN, "Stream",
         ">>> ps.from_array(np.array([3, 1, 2, 0])).cummin().to_array()\n"
         "array([3, 1, 1, 0])"), CumMin, "nan_policy: str = \"propagate\"", "nan_policy",
         slow_cummin),
-    _row("cummax", _doc(
+    _scan_row("cummax", _scan_doc(
         "Running maximum (``np.maximum.accumulate``; ``np.fmax.accumulate`` with\n"
         "``nan_policy=\"omit\"``); the dtype is kept.", _NAN, "Stream",
         ">>> ps.from_array(np.array([1, 3, 2, 4])).cummax().to_array()\n"
         "array([1, 3, 3, 4])"), CumMax, "nan_policy: str = \"propagate\"", "nan_policy",
         slow_cummax),
-    _row("cumcount", _doc(
+    _scan_row("cumcount", _scan_doc(
         "Running count of values (int64): at each record, how many non-NaN values\n"
         "there were so far, this record included.",
         'nan_policy : {"omit", "propagate", "raise"}, default "omit"\n'
@@ -241,13 +241,13 @@ TABLE: tuple[StageRow, ...] = (
         ">>> ps.from_array(np.array([1.0, np.nan, 2.0])).cumcount().to_array()\n"
         "array([1, 1, 2])"), CumCount, "nan_policy: str = \"omit\"", "nan_policy",
         slow_cumcount),
-    _c_scan("cummean", _doc(
+    _c_scan("cummean", _scan_doc(
         "Running mean at every record (compensated sum / count; float64).",
         _NAN + "\n    ``\"omit\"``: the mean of the non-NaN values so far (NaN before\n"
         "    the first one).", "Stream",
         ">>> ps.from_array(np.array([2.0, 4.0, np.nan, 6.0])).cummean(nan_policy=\"omit\")"
         ".to_array()\narray([2., 3., 3., 4.])")),
-    _c_scan("cumvar", _doc(
+    _c_scan("cumvar", _scan_doc(
         "Running variance at every record (Welford; NaN while ``count - ddof <= 0``).",
         "ddof : float, default 1\n"
         "    Delta degrees of freedom: divisor ``count - ddof``.  The default\n"
@@ -258,14 +258,14 @@ TABLE: tuple[StageRow, ...] = (
         "array([nan,  2.,  4.])\n"
         ">>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar(ddof=0).to_array()\n"
         "array([0.        , 1.        , 2.66666667])"), ddof=True),
-    _c_scan("cumstd", _doc(
+    _c_scan("cumstd", _scan_doc(
         "Running standard deviation at every record (the square root of :meth:`cumvar`).",
         "ddof : float, default 1\n"
         "    Delta degrees of freedom: divisor ``count - ddof``; 1 is pandas'\n"
         "    ``expanding().std()``, 0 is ``np.std`` of the records so far.\n" + _NAN, "Stream",
         ">>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumstd().to_array()\n"
         "array([       nan, 1.41421356, 2.        ])"), ddof=True),
-    _row("diff", _doc(
+    _scan_row("diff", _scan_doc(
         "The `n`-th discrete difference along the stream, as ``np.diff(x, n, axis=0)``.\n\n"
         "The output has ``n`` records fewer than the input and numpy's dtype\n"
         "(``not_equal`` for bools; unsigned integers wrap around as in numpy).",

@@ -1,14 +1,6 @@
-"""Scan stages, exact to numpy: ``cummin``, ``cummax``, ``cumcount`` and ``diff``.
-
-Each stage carries a small state across chunks (the last running value, the
-running counts, or the last ``n`` records) and gives, for any chunking of
-the input, the same output bit for bit as the numpy expression on the whole
-array (``np.minimum.accumulate(x, axis=0)``, ``np.diff(x, n, axis=0)``, ...).
-Each keeps its state machine in a pusher (``stage.push(start)``, the push
-form; see :mod:`pystream.stages.pushers`) and its pull form, a generator stage
-for :meth:`pystream.stream.Stream.pipe`, drives that pusher: Python runs
-once per chunk, empty chunks are never yielded, and the upstream iterator is
-closed when the stage stops.
+"""The scans exact to numpy, ``cummin``, ``cummax``, ``cumcount`` and ``diff``
+(their rows are in :mod:`pystream.stages.scans`' table): bit for bit the numpy
+expression on the whole array, for any chunking (``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
-"""Structural stages: ``take``, ``skip`` and ``rechunk``.
-
-Each stage is a plain function ``(chunks, ...) -> chunks``, the pull form
-(:func:`pystream.stages.pushers.drive`) of a pusher class (:class:`Take`,
-:class:`Skip`, :class:`Rechunk`) that is also its push form:
-``take.push(n)``.  Their state is a record counter (and ``rechunk``'s
-pending pieces).  They never copy data except where ``rechunk`` must join
-the pieces of a chunk that spans several input chunks.  They never output
-empty chunks, and they close their upstream iterator when they finish early
-(so files are released promptly).
+"""Structural stages: ``take``, ``skip`` and ``rechunk``, each the pull form
+(:func:`~pystream.stages.pushers.drive`) of a pusher class (:class:`Take`,
+:class:`Skip`, :class:`Rechunk`) that is also its push form (``take.push(n)``).
 """
 
 from __future__ import annotations
