@@ -1,9 +1,6 @@
-"""Built-in stages.
-
-Stateless stages are chunk functions (``chunk -> chunk``) that a
-:class:`~pystream.stream.Stream` fuses into one loop
-(:mod:`pystream.stages.elementwise`); structural stages are generator
-functions over chunks (:mod:`pystream.stages.structural`).
+"""Built-in stages: one module per family, each ending with its table
+(:mod:`pystream.stages.registry` gathers them), plus the elementwise and
+structural stages; ``pystream.stages.<name>`` is a registered stage's factory.
 """
 
 from __future__ import annotations
@@ -20,6 +17,7 @@ from .elementwise import (
     normalize_columns,
 )
 from .._checks import check_count, normalize_record_shape
+from .registry import BUILTIN_STAGES
 from .structural import rechunk, skip, take
 
 __all__ = [
@@ -40,10 +38,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """``pystream.stages.<name>``: the factory of a registered stage (built-in or plugin)."""
     entry = _find_extension("stages", name) if not name.startswith("_") else None
-    if entry is None:
-        raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
-    return entry.factory
+    if entry is not None:
+        return entry.factory
+    if name in BUILTIN_STAGES:  # no registry installed
+        return BUILTIN_STAGES[name].build
+    raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_extension_names("stages")))
+    return sorted(set(globals()) | set(BUILTIN_STAGES) | set(_extension_names("stages")))
