@@ -174,17 +174,18 @@ def _ewm_row(name: str, summary: str, example: str, bias: bool = True) -> StageR
 
 #: The EWM stages, one row each.
 TABLE: tuple[StageRow, ...] = (
-    _ewm_row("ewm_mean", "Exponentially weighted moving mean, as pandas' ``Series.ewm(...).mean()``.",
-         ">>> ps.from_array(np.array([1.0, 2.0, 3.0])).ewm_mean(alpha=0.5, adjust=False)"
-         ".to_array()\narray([1.  , 1.5 , 2.25])", bias=False),
+    _ewm_row("ewm_mean",
+             "Exponentially weighted moving mean, as pandas' ``Series.ewm(...).mean()``.",
+             ">>> ps.from_array(np.array([1.0, 2.0, 3.0])).ewm_mean(alpha=0.5, adjust=False)"
+             ".to_array()\narray([1.  , 1.5 , 2.25])", bias=False),
     _ewm_row("ewm_var",
-         "Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.",
-         ">>> ps.from_array(np.array([1.0, 1.0, 1.0])).ewm_var(span=2).to_array()\n"
-         "array([nan,  0.,  0.])"),
+             "Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.",
+             ">>> ps.from_array(np.array([1.0, 1.0, 1.0])).ewm_var(span=2).to_array()\n"
+             "array([nan,  0.,  0.])"),
     _ewm_row("ewm_std",
-         "Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).",
-         ">>> ps.from_array(np.array([0.0, 2.0])).ewm_std(alpha=0.5, bias=True).to_array()\n"
-         "array([0.        , 0.94280904])"),
+             "Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).",
+             ">>> ps.from_array(np.array([0.0, 2.0])).ewm_std(alpha=0.5, bias=True).to_array()\n"
+             "array([0.        , 0.94280904])"),
 )
 
 #: The EWM stage names.

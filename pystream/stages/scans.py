@@ -189,7 +189,7 @@ def _scan_doc(head: str, params: str, returns: str, example: str) -> str:
 
 
 def _scan_row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
-         sample: dict[str, Any] | None = None) -> StageRow:
+              sample: dict[str, Any] | None = None) -> StageRow:
     kinds = (name,) if name in SCAN_STAGES else ()
     row = StageRow(name, "scans", doc, build, params, call, twin, sample or {}, kinds=kinds,
                    partitioning="records" if name == "diff" else "sequential")
@@ -202,8 +202,8 @@ def _c_scan(name: str, doc: str, ddof: bool = False) -> StageRow:
     params = "ddof: float = 1, nan_policy: str = \"propagate\"" if ddof else \
         "nan_policy: str = \"propagate\""
     return _scan_row(name, doc, partial(Scan, name), params,
-                "nan_policy, ddof" if ddof else "nan_policy", partial(slow_scan, name),
-                {"ddof": 1} if name == "cumvar" else None)
+                     "nan_policy, ddof" if ddof else "nan_policy", partial(slow_scan, name),
+                     {"ddof": 1} if name == "cumvar" else None)
 
 
 #: The scans, one row each.

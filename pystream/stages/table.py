@@ -70,7 +70,8 @@ class StageRow:
     def docstring(self) -> str:
         """:attr:`doc` indented as a method's docstring (what ``__doc__`` holds)."""
         first, _, rest = self.doc.partition("\n")
-        body = "".join(f"        {line}" if line != "\n" else line for line in rest.splitlines(True))
+        body = "".join(line if line == "\n" else f"        {line}"
+                       for line in rest.splitlines(True))
         return f"{first}\n{body}\n        "
 
     @property

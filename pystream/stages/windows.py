@@ -185,7 +185,7 @@ _SIGNATURE = "window: int, min_count: int | None = None, nan_policy: str = \"omi
 
 
 def _window_row(name: str, summary: str, example: str, sample: dict[str, Any], extra: str = "",
-         params: str = _SIGNATURE, call: str = "window, min_count, nan_policy") -> StageRow:
+                params: str = _SIGNATURE, call: str = "window, min_count, nan_policy") -> StageRow:
     doc = numpydoc(summary, _PARAMS + extra, _TAIL,
                    "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
     row = StageRow(name, "windows", doc, partial(Moving, name), params, call,
@@ -197,66 +197,66 @@ def _window_row(name: str, summary: str, example: str, sample: dict[str, Any], e
 #: The moving-window stages, one row each.
 TABLE: tuple[StageRow, ...] = (
     _window_row("moving_sum", "Moving-window sum (bottleneck's ``move_sum``), drift-free.",
-         ">>> ps.from_array(np.arange(5.0)).moving_sum(3).to_array()\n"
-         "array([nan, nan,  3.,  6.,  9.])", {"window": 5, "min_count": 2}),
+                ">>> ps.from_array(np.arange(5.0)).moving_sum(3).to_array()\n"
+                "array([nan, nan,  3.,  6.,  9.])", {"window": 5, "min_count": 2}),
     _window_row("moving_mean", "Moving-window mean (bottleneck's ``move_mean``), drift-free.",
-         ">>> ps.from_array(np.arange(5.0)).moving_mean(2, min_count=1).to_array()\n"
-         "array([0. , 0.5, 1.5, 2.5, 3.5])", {"window": 5}),
+                ">>> ps.from_array(np.arange(5.0)).moving_mean(2, min_count=1).to_array()\n"
+                "array([0. , 0.5, 1.5, 2.5, 3.5])", {"window": 5}),
     _window_row("moving_var",
-         "Moving-window variance, the sample variance by default (pandas' "
-         "``rolling(w).var()``; bottleneck's ``move_var`` is ``ddof=0``): NaN while "
-         "``count - ddof <= 0``; a constant window gives exactly 0.",
-         ">>> x = ps.from_array(np.array([1e12, 1.0, 1.0, 1.0]))\n"
-         ">>> x.moving_var(2).to_array()                  # ddof=1, as pandas\n"
-         "array([   nan, 5.e+23, 0.e+00, 0.e+00])\n"
-         ">>> x.moving_var(2, ddof=0).to_array()          # as bottleneck's move_var\n"
-         "array([    nan, 2.5e+23, 0.0e+00, 0.0e+00])", {"window": 5, "ddof": 1}, _DDOF,
-         _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
+                "Moving-window variance, the sample variance by default (pandas' "
+                "``rolling(w).var()``; bottleneck's ``move_var`` is ``ddof=0``): NaN while "
+                "``count - ddof <= 0``; a constant window gives exactly 0.",
+                ">>> x = ps.from_array(np.array([1e12, 1.0, 1.0, 1.0]))\n"
+                ">>> x.moving_var(2).to_array()                  # ddof=1, as pandas\n"
+                "array([   nan, 5.e+23, 0.e+00, 0.e+00])\n"
+                ">>> x.moving_var(2, ddof=0).to_array()          # as bottleneck's move_var\n"
+                "array([    nan, 2.5e+23, 0.0e+00, 0.0e+00])", {"window": 5, "ddof": 1}, _DDOF,
+                _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
     _window_row("moving_std",
-         "Moving-window standard deviation, the sample one by default (pandas' "
-         "``rolling(w).std()``; bottleneck's ``move_std`` is ``ddof=0``), drift-free.",
-         ">>> x = ps.from_array(np.array([1.0, 3.0, 3.0]))\n"
-         ">>> x.moving_std(2).to_array()                  # ddof=1, as pandas\n"
-         "array([       nan, 1.41421356, 0.        ])\n"
-         ">>> x.moving_std(2, ddof=0).to_array()          # as bottleneck's move_std\n"
-         "array([nan,  1.,  0.])", {"window": 5}, _DDOF,
-         _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
+                "Moving-window standard deviation, the sample one by default (pandas' "
+                "``rolling(w).std()``; bottleneck's ``move_std`` is ``ddof=0``), drift-free.",
+                ">>> x = ps.from_array(np.array([1.0, 3.0, 3.0]))\n"
+                ">>> x.moving_std(2).to_array()                  # ddof=1, as pandas\n"
+                "array([       nan, 1.41421356, 0.        ])\n"
+                ">>> x.moving_std(2, ddof=0).to_array()          # as bottleneck's move_std\n"
+                "array([nan,  1.,  0.])", {"window": 5}, _DDOF,
+                _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
     _window_row("moving_min", "Moving-window minimum (bottleneck's ``move_min``).",
-         ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_min(2).to_array()\n"
-         "array([nan,  1.,  1.,  2.])", {"window": 5}),
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_min(2).to_array()\n"
+                "array([nan,  1.,  1.,  2.])", {"window": 5}),
     _window_row("moving_max", "Moving-window maximum (bottleneck's ``move_max``).",
-         ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_max(2).to_array()\n"
-         "array([nan,  3.,  2.,  5.])", {"window": 5}),
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_max(2).to_array()\n"
+                "array([nan,  3.,  2.,  5.])", {"window": 5}),
     _window_row("moving_argmin",
-         "Where the window's minimum is, counted back from the newest record (0 = newest; "
-         "ties go to the newest), as bottleneck's ``move_argmin``.",
-         ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmin(3).to_array()\n"
-         "array([nan, nan,  1.,  2.])", {"window": 5}),
+                "Where the window's minimum is, counted back from the newest record (0 = newest; "
+                "ties go to the newest), as bottleneck's ``move_argmin``.",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmin(3).to_array()\n"
+                "array([nan, nan,  1.,  2.])", {"window": 5}),
     _window_row("moving_argmax",
-         "Where the window's maximum is, counted back from the newest record (0 = newest; "
-         "ties go to the newest), as bottleneck's ``move_argmax``.",
-         ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmax(3).to_array()\n"
-         "array([nan, nan,  2.,  0.])", {"window": 5}),
+                "Where the window's maximum is, counted back from the newest record (0 = newest; "
+                "ties go to the newest), as bottleneck's ``move_argmax``.",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmax(3).to_array()\n"
+                "array([nan, nan,  2.,  0.])", {"window": 5}),
     _window_row("moving_median",
-         "Moving-window median (bottleneck's ``move_median``; the mean of the two middle "
-         "values for an even count, as ``np.median``).  O(log window) per record.",
-         ">>> ps.from_array(np.array([1.0, 9.0, 2.0, 8.0])).moving_median(3).to_array()\n"
-         "array([nan, nan,  2.,  8.])", {"window": 6, "min_count": 1}),
+                "Moving-window median (bottleneck's ``move_median``; the mean of the two middle "
+                "values for an even count, as ``np.median``).  O(log window) per record.",
+                ">>> ps.from_array(np.array([1.0, 9.0, 2.0, 8.0])).moving_median(3).to_array()\n"
+                "array([nan, nan,  2.,  8.])", {"window": 6, "min_count": 1}),
     _window_row("moving_quantile",
-         "Moving-window quantile, equal to ``np.quantile(window_values, q)`` (linear "
-         "interpolation).  O(log window) per record.  Exact, over the last `window` "
-         "records; for the quantiles of a whole stream in bounded memory use "
-         ":meth:`quantile` (a sketch).",
-         ">>> ps.from_array(np.arange(6.0)).moving_quantile(4, q=0.25).to_array()\n"
-         "array([ nan,  nan,  nan, 0.75, 1.75, 2.75])", {"window": 6, "q": 0.7},
-         "\nq : float\n    The quantile, in [0, 1].",
-         "window: int, q: float, min_count: int | None = None, nan_policy: str = \"omit\"",
-         "window, min_count, nan_policy, q=q"),
+                "Moving-window quantile, equal to ``np.quantile(window_values, q)`` (linear "
+                "interpolation).  O(log window) per record.  Exact, over the last `window` "
+                "records; for the quantiles of a whole stream in bounded memory use "
+                ":meth:`quantile` (a sketch).",
+                ">>> ps.from_array(np.arange(6.0)).moving_quantile(4, q=0.25).to_array()\n"
+                "array([ nan,  nan,  nan, 0.75, 1.75, 2.75])", {"window": 6, "q": 0.7},
+                "\nq : float\n    The quantile, in [0, 1].",
+                "window: int, q: float, min_count: int | None = None, nan_policy: str = \"omit\"",
+                "window, min_count, nan_policy, q=q"),
     _window_row("moving_rank",
-         "Rank of the newest record within its window, scaled to [-1, 1] (ties averaged), "
-         "as bottleneck's ``move_rank``.",
-         ">>> ps.from_array(np.array([1.0, 3.0, 2.0, 0.0])).moving_rank(3).to_array()\n"
-         "array([nan, nan,  0., -1.])", {"window": 6}),
+                "Rank of the newest record within its window, scaled to [-1, 1] (ties averaged), "
+                "as bottleneck's ``move_rank``.",
+                ">>> ps.from_array(np.array([1.0, 3.0, 2.0, 0.0])).moving_rank(3).to_array()\n"
+                "array([nan, nan,  0., -1.])", {"window": 6}),
 )
 
 #: The moving-window stage names, each a :class:`Moving` kind.
