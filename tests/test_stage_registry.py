@@ -16,6 +16,7 @@ import pystream as ps
 from pystream import _cli_stages
 from pystream._native import lib
 from pystream.stages.kernel import KINDS
+from pystream.stages.partitioning import POINTWISE, Records, Window
 from pystream.stages.registry import BUILTIN_STAGES, FAMILIES
 from pystream.stages.table import PARTITIONINGS
 
@@ -36,6 +37,16 @@ def test_every_stage_has_a_twin_and_a_call():
         assert callable(row.twin) and callable(row.build), name
         assert row.partitioning in PARTITIONINGS, name
         assert set(row.sample) <= set(inspect.signature(getattr(ps.Stream, name)).parameters)
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_partitioning_is_the_stage_objects(name):
+    row = BUILTIN_STAGES[name]
+    stage = row.build(**row.sample)
+    mapping = stage.partitioning() if hasattr(stage, "partitioning") else None
+    expected = {"window": (Window,), "records": (Records, type(POINTWISE)),
+                "sequential": (type(None),)}[row.partitioning]
+    assert isinstance(mapping, expected), (name, mapping)
 
 
 @pytest.mark.parametrize("name", ROWS)
