@@ -58,6 +58,8 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+from . import plugins as _plugins  # noqa: E402,F401  (installs the registry's finder)
+
 
 def __getattr__(name: str) -> Any:
     """``pystream.from_<name>``: sources registered by plugins (loaded on first use)."""

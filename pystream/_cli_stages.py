@@ -1,32 +1,6 @@
-"""Stages written on the command line: ``name:key=value,key=value``.
-
-Used by ``pystream run`` (its STAGE arguments) and ``pystream describe
---stage``.  A stage argument is
-
-* ``name`` -- the stage with its default parameters;
-* ``name:v1,v2,key=value,...`` -- positional values first, then keywords,
-  as in a Python call: ``moving_mean:window=100`` is
-  ``stream.moving_mean(window=100)``, ``resample:10,how=max`` is
-  ``stream.resample(10, how="max")``.
-
-`name` is any stage of the registry (:func:`pystream.plugins.get_registry`:
-the built-in stages and those of plugins) or one of the structural stages
-that take plain values (:data:`STRUCTURAL`: ``take``, ``skip``, ``rechunk``,
-``astype``, ``select``).
-
-Each value is read as a Python literal (:func:`ast.literal_eval`: ``10``,
-``0.9``, ``1e-3``, ``-1``, ``(0, 2)``, ``True``, ``None``, ``'text'``);
-``nan``, ``inf`` and ``-inf`` are floats and ``true`` / ``false`` /
-``none`` are accepted for ``True`` / ``False`` / ``None``; anything else is
-the string as written (``how=max``, ``dtype=float32``).  Commas inside
-brackets or quotes do not separate parameters (``select:columns=(0,2)``).
-
-Parameters are checked against the stage's signature before any data is
-read: an unknown stage, an unknown or missing parameter, or a value of the
-wrong type (for parameters annotated with plain ``int``, ``float``,
-``bool``, ``str`` or ``None``) raises :class:`StageSpecError`, whose message
-names the stage argument and lists what is valid.  The stage's own checks
-(``window >= 1``, ...) run when it is added to a stream (:meth:`StageSpec.apply`).
+"""Stages written on the command line: ``name`` or ``name:v1,key=value,...``
+(``pystream run`` STAGE arguments, ``pystream describe --stage``); the rules
+are in ``docs/internals/stages.rst`` and ``docs/cli.rst``.
 
 Examples
 --------
@@ -49,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._arguments import did_you_mean
+from ._extensions import find as find_extension, names as extension_names
+from .stages.registry import BUILTIN_STAGES
+from .stream import Stream
 
 __all__ = [
     "STRUCTURAL",
@@ -224,13 +201,17 @@ def catalogue() -> dict[str, CLIStage]:
     -------
     dict of str to CLIStage
     """
-    from .plugins import get_registry
-    from .stream import Stream
-
     out: dict[str, CLIStage] = {}
-    for name, entry in get_registry().stages.items():
+    for name in extension_names("stages") or list(BUILTIN_STAGES):
+        entry = find_extension("stages", name)
+        if entry is None:  # no registry installed: the family tables
+            row = BUILTIN_STAGES[name]
+            factory, summary, family, origin = row.build, row.summary, row.family, "pystream"
+        else:
+            factory, summary, family, origin = (entry.factory, entry.summary, entry.family,
+                                                entry.origin)
         method = getattr(Stream, name, None)
-        target = method if method is not None else entry.factory
+        target = method if method is not None else factory
         try:
             sig = _method_signature(target) if method is not None else inspect.signature(target)
         except (TypeError, ValueError):  # a factory without an inspectable signature
@@ -238,7 +219,7 @@ def catalogue() -> dict[str, CLIStage]:
                 inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL),
                 inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
         doc = inspect.getdoc(target) or ""
-        out[name] = CLIStage(name, sig, _summary(doc, entry.summary), entry.family, entry.origin)
+        out[name] = CLIStage(name, sig, _summary(doc, summary), family, origin)
     for name in STRUCTURAL:
         method = getattr(Stream, name)
         out[name] = CLIStage(name, _method_signature(method),

@@ -7,42 +7,17 @@ alike.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable
 
 from .hookspecs import hookimpl
 from .reducers import Moments
-from .stages.accumulate import CumCount, CumMax, CumMin, Diff
-from .stages.blocks import resample_stage
-from .stages.ewm import EWM, EWM_STAGES
-from .stages.methods import StageMethods
-from .stages.records import NWise, SlidingWindow, Tumbling
 from .stages.registry import BUILTIN_STAGES
-from .stages.scans import SCAN_STAGES, Scan
-from .stages.windows import MOVING_STAGES, Moving
 
 __all__ = ["STAGE_FACTORIES", "register_reducers", "register_sources", "register_stages"]
 
-
-def _named(cls: Callable[..., Any], name: str) -> Callable[..., Any]:
-    factory = partial(cls, name)
-    factory.__doc__ = getattr(StageMethods, name).__doc__  # type: ignore[attr-defined]
-    return factory
-
-
-#: Stage name -> factory(*args, **params) returning the stage object.
+#: Stage name -> factory(*args, **params) returning the stage object (from the family tables).
 STAGE_FACTORIES: dict[str, Callable[..., Any]] = {
-    **{name: _named(Moving, name) for name in MOVING_STAGES},
-    **{name: _named(Scan, name) for name in SCAN_STAGES},
-    **{name: _named(EWM, name) for name in EWM_STAGES},
-    "cummin": CumMin,
-    "cummax": CumMax,
-    "cumcount": CumCount,
-    "diff": Diff,
-    "nwise": NWise,
-    "sliding_window": SlidingWindow,
-    "tumbling": Tumbling,
-    "resample": resample_stage,
+    name: row.build for name, row in BUILTIN_STAGES.items()
 }
 
 

@@ -36,9 +36,9 @@ from typing import Any, Callable
 import numpy as np
 import pluggy
 
-from . import hookspecs
+from . import _extensions, hookspecs
 from ._checks import normalize_record_shape
-from .stages.push import PusherDefaults
+from .stages.pushers import PusherDefaults
 
 __all__ = [
     "CheckedChunks",
@@ -276,6 +276,19 @@ def get_registry() -> Registry:
                 _registry = fresh
             registry = _registry
     return registry
+
+
+class _RegistryFinder:
+    """What :mod:`pystream._extensions` asks the registry (H-stages' stand-in)."""
+
+    def find(self, kind: str, name: str) -> Entry | None:
+        return get_registry().get(kind, name)
+
+    def names(self, kind: str) -> list[str]:
+        return list(get_registry().entries[kind])
+
+
+_extensions.install(_RegistryFinder())
 
 
 def reset_registry() -> None:

@@ -3,7 +3,7 @@
 A pulled stream is a chain of generators, each pulling from the one before.
 Generators cannot be suspended when pushed input runs out (Python has no
 stackful coroutines), so push mode runs each stage through its *push form*
-(:mod:`pystream.stages.push`): ``send(chunk) -> outputs`` and
+(:mod:`pystream.stages.pushers`): ``send(chunk) -> outputs`` and
 ``close() -> outputs``.  The built-in stages implement the pull form on top
 of the push form, so both modes run the same code and give the same output
 bit for bit.  A stage without a push form -- a :meth:`Stream.pipe`
@@ -27,7 +27,7 @@ import numpy as np
 
 from .consumers import Consumer
 from .engines.plan import _fn_name, _stage_name, add_note
-from .stages.push import PusherDefaults
+from .stages.pushers import PusherDefaults
 
 __all__ = ["ChainConsumer", "GeneratorPusher", "ParallelTee", "PushError", "TeeConsumer", "compile_steps"]
 
@@ -274,7 +274,7 @@ def compile_steps(bound: Any, root: Any) -> list[Step]:
 class ChainConsumer(Consumer):
     """Chunks through push steps, then into a target consumer.
 
-    Follows the pusher protocol of :mod:`pystream.stages.push`: a pusher
+    Follows the pusher protocol of :mod:`pystream.stages.pushers`: a pusher
     that is ``done`` gets nothing more; one whose ``error`` is set has its
     outputs handed on first, then the error is raised.  Every exception
     leaving a step gets a note naming the step and the global records of the

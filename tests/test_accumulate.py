@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pystream.sources import from_array
-from pystream.stages.accumulate import CumCount, CumMax, CumMin, Diff
+from pystream.stages.scans_exact import CumCount, CumMax, CumMin, Diff
 
 from stage_helpers import (DTYPES, RECORD_SHAPES, assert_bits_equal, chunkings,
                            make_data, run, split)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from pystream.sources import from_array
-from pystream.stages.records import NWise, Resample, SlidingWindow, Tumbling
+from pystream.stages.records import NWise, SlidingWindow, Tumbling
+from pystream.stages.resampling import Resample
 
 from stage_helpers import (DTYPES, RECORD_SHAPES, assert_bits_equal,
                            assert_values_equal, chunkings, make_data, run)

@@ -15,7 +15,7 @@ from pystream.stages.ewm import EWM, resolve_alpha
 from pystream.stages.kernel import StageState
 from pystream.stages.scans import SCAN_STAGES, Scan
 
-from slow_windows import slow_ewm, slow_resample, slow_scan
+from pystream.stages.slow_twins import slow_ewm, slow_resample, slow_scan
 
 
 def sample(rng, n, width=None, nan=0.1):

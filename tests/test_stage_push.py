@@ -1,4 +1,4 @@
-"""The push form of every built-in stage (``stage.push(...)``, :mod:`pystream.stages.push`).
+"""The push form of every built-in stage (``stage.push(...)``, :mod:`pystream.stages.pushers`).
 
 Pushing the records in any chunking (1-record and empty chunks included)
 gives the pull form's output bit for bit; with ``nan_policy="raise"`` the
@@ -21,7 +21,7 @@ import pytest
 
 import pystream as ps
 from pystream.plugins import get_registry
-from pystream.stages.push import Pusher, drive
+from pystream.stages.pushers import Pusher, drive
 from pystream.stages.registry import BUILTIN_STAGES
 from pystream.stages.structural import rechunk, skip, take
 

@@ -1,86 +1,146 @@
-"""Meta-tests over the table of built-in stages: every stage is a documented Stream
-method with a slow twin, and the twin agrees with the stage on random data."""
+"""Meta-tests over the stage-family tables (bottleneck's ``get_functions("move")``
+tests, for every family): every row is a documented Stream and Pipeline method, a
+registry entry, a command-line stage and an API-doc entry; its C kinds are the
+header's; and it agrees with its slow twin on random data in random chunkings."""
 
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pystream as ps
-from pystream.stages.registry import BUILTIN_STAGES
+from pystream import _cli_stages
+from pystream._native import lib
+from pystream.stages.kernel import KINDS
+from pystream.stages.partitioning import POINTWISE, Records, Window
+from pystream.stages.registry import BUILTIN_STAGES, FAMILIES
+from pystream.stages.table import PARTITIONINGS
 
-from slow_windows import SLOW_TWINS
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = sorted(BUILTIN_STAGES)
 
-# One call per stage: (Stream method kwargs, slow twin kwargs).
-CALLS = {
-    "moving_sum": ({"window": 5, "min_count": 2}, {"window": 5, "min_count": 2}),
-    "moving_mean": ({"window": 5}, {"window": 5}),
-    "moving_var": ({"window": 5, "ddof": 1}, {"window": 5, "ddof": 1}),
-    "moving_std": ({"window": 5}, {"window": 5}),
-    "moving_min": ({"window": 5}, {"window": 5}),
-    "moving_max": ({"window": 5}, {"window": 5}),
-    "moving_argmin": ({"window": 5}, {"window": 5}),
-    "moving_argmax": ({"window": 5}, {"window": 5}),
-    "moving_median": ({"window": 6, "min_count": 1}, {"window": 6, "min_count": 1}),
-    "moving_quantile": ({"window": 6, "q": 0.7}, {"window": 6, "q": 0.7}),
-    "moving_rank": ({"window": 6}, {"window": 6}),
-    "cumsum": ({}, {}),
-    "cumprod": ({}, {}),
-    "cummean": ({}, {}),
-    "cumvar": ({"ddof": 1}, {"ddof": 1}),
-    "cumstd": ({}, {}),
-    "cummin": ({}, {}),
-    "cummax": ({}, {}),
-    "cumcount": ({}, {}),
-    "diff": ({"n": 2}, {"n": 2}),
-    "ewm_mean": ({"alpha": 0.3}, {"alpha": 0.3}),
-    "ewm_var": ({"alpha": 0.3}, {"alpha": 0.3}),
-    "ewm_std": ({"alpha": 0.3}, {"alpha": 0.3}),
-    "nwise": ({"n": 3}, {"n": 3}),
-    "sliding_window": ({"n": 3, "step": 2}, {"n": 3, "step": 2}),
-    "tumbling": ({"n": 4}, {"n": 4}),
-    "resample": ({"n": 4, "how": "mean"}, {"n": 4, "how": "mean"}),
-}
+
+def test_tables_are_the_builtin_stages():
+    assert [r.name for table in FAMILIES.values() for r in table] == list(BUILTIN_STAGES)
+    for family, table in FAMILIES.items():
+        assert table and all(row.family == family for row in table)
+        assert table is getattr(__import__(f"pystream.stages.{family}", fromlist=["TABLE"]),
+                                "TABLE"), family
 
 
 def test_every_stage_has_a_twin_and_a_call():
-    assert set(BUILTIN_STAGES) == set(SLOW_TWINS) == set(CALLS)
+    for name, row in BUILTIN_STAGES.items():
+        assert callable(row.twin) and callable(row.build), name
+        assert row.partitioning in PARTITIONINGS, name
+        assert set(row.sample) <= set(inspect.signature(getattr(ps.Stream, name)).parameters)
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_STAGES))
+@pytest.mark.parametrize("name", ROWS)
+def test_partitioning_is_the_stage_objects(name):
+    row = BUILTIN_STAGES[name]
+    stage = row.build(**row.sample)
+    mapping = stage.partitioning() if hasattr(stage, "partitioning") else None
+    expected = {"window": (Window,), "records": (Records, type(POINTWISE)),
+                "sequential": (type(None),)}[row.partitioning]
+    assert isinstance(mapping, expected), (name, mapping)
+
+
+@pytest.mark.parametrize("name", ROWS)
 def test_stage_is_a_documented_stream_method(name):
     info = BUILTIN_STAGES[name]
     method = getattr(ps.Stream, name)
     doc = inspect.getdoc(method)
     assert doc and info.summary and info.summary in doc
+    assert doc == info.doc
     for section in ("Parameters", "Returns", "Examples"):
         assert section in doc, (name, section)
-    assert info.family in ("windows", "scans", "ewm", "records")
+    assert info.family in FAMILIES
+    # the Pipeline's method is the same, and the signature is the row's
+    pipe = getattr(ps.Pipeline, name)
+    assert inspect.signature(pipe) == inspect.signature(method)
+    assert inspect.getdoc(pipe) == doc
+    assert str(inspect.signature(method)).startswith(f"(self, {info.params.split(':')[0]}")
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_STAGES))
+@pytest.mark.parametrize("name", ROWS)
+def test_stage_has_a_registry_cli_and_api_entry(name):
+    from pystream.plugins import get_registry
+
+    row = BUILTIN_STAGES[name]
+    entry = get_registry().stages[name]
+    assert entry.origin == "pystream" and entry.factory is row.build
+    assert entry.summary == row.summary and entry.family == row.family
+    assert getattr(ps.stages, name) is row.build
+    cli = _cli_stages.catalogue()[name]
+    assert cli.family == row.family and cli.origin == "pystream"
+    assert str(cli.signature) == str(_cli_stages._method_signature(getattr(ps.Stream, name)))
+    assert f"   {name}:" in _cli_stages.format_catalogue() or f"    {name}:" in \
+        _cli_stages.format_catalogue()
+    assert f"Stream.{name}\n" in (ROOT / "docs" / "api" / "stream.rst").read_text()
+
+
+def _header_kinds() -> dict[str, int]:
+    """The enumerators of csrc/pystream.h's stage-kind enum (the one holding PS_MOVE_SUM)."""
+    text = (ROOT / "csrc" / "pystream.h").read_text()
+    body = next(b for b in re.findall(r"enum\s*\{(.*?)\}", text, re.S) if "PS_MOVE_SUM" in b)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return {k: int(v) for k, v in re.findall(r"(PS_\w+)\s*=\s*(\d+)", body)}
+
+
+def test_c_kind_codes_agree_with_the_header_both_ways():
+    header = _header_kinds()
+    assert len(header) == len(set(header.values())) == len(KINDS)
+    assert sorted(header.values()) == sorted(KINDS.values())
+    for enumerator, value in header.items():
+        assert getattr(lib, enumerator) == value, enumerator
+    # every C kind belongs to exactly one table row, and rows name only C kinds
+    used = [k for row in BUILTIN_STAGES.values() for k in row.kinds]
+    assert len(used) == len(set(used)) and set(used) == set(KINDS)
+
+
+@pytest.mark.parametrize("name", ROWS)
 def test_stage_matches_its_slow_twin(name):
     rng = np.random.default_rng(len(name))
     x = rng.normal(size=(61, 2))
     x[rng.random(x.shape) < 0.05] = np.nan
     if name == "cumprod":
         x = 1 + x / 100
-    kw, twin_kw = CALLS[name]
-    want = np.asarray(SLOW_TWINS[name](x, **twin_kw))
-    got = getattr(ps.from_array(x, chunk_size=7), name)(**kw).to_array()
+    row = BUILTIN_STAGES[name]
+    want = np.asarray(row.twin(x, **row.sample))
+    got = getattr(ps.from_array(x, chunk_size=7), name)(**row.sample).to_array()
     assert got.shape == want.shape, name
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name)
 
 
-@pytest.mark.parametrize("name", sorted(BUILTIN_STAGES))
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("name", ROWS)
+def test_stage_matches_its_slow_twin_in_random_chunkings(name, seed):
+    rng = np.random.default_rng([seed, len(name)])
+    x = rng.normal(size=(int(rng.integers(1, 90)), int(rng.integers(1, 4))))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    if name == "cumprod":
+        x = 1 + x / 100
+    row = BUILTIN_STAGES[name]
+    cuts = np.sort(rng.integers(0, len(x) + 1, size=int(rng.integers(0, 8))))
+    chunks = np.split(x, cuts)
+    want = np.asarray(row.twin(x, **row.sample))
+    got = getattr(ps.from_chunks(chunks, dtype=x.dtype, record_shape=x.shape[1:]),
+                  name)(**row.sample).to_array()
+    assert got.shape == want.shape, name
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ROWS)
 def test_builtin_stages_pass_the_plugin_author_battery(name):
     """The helpers plugin authors use (pystream.testing) hold for every built-in stage."""
     from pystream import testing
     from pystream.plugins import get_registry
 
-    kw, _ = CALLS[name]
+    kw = BUILTIN_STAGES[name].sample
     stage = get_registry().stages[name].factory(**kw)
     x = np.random.default_rng(3).normal(size=(90, 2))
     x[[4, 40], 1] = np.nan

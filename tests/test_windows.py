@@ -21,7 +21,7 @@ import pystream as ps
 from pystream.stages.kernel import StageState
 from pystream.stages.windows import MOVING_STAGES, Moving
 
-from slow_windows import slow_moving
+from pystream.stages.slow_twins import slow_moving
 
 EXACT = {"moving_min", "moving_max", "moving_argmin", "moving_argmax", "moving_median",
          "moving_quantile", "moving_rank"}

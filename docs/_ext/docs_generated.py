@@ -75,17 +75,10 @@ def write_registry(path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
-# Arguments for the example call of a registered stage in the engines table
-# (stages whose parameters all have defaults need none).
+# Arguments for the example call of a plugin stage in the engines table (a
+# built-in's is its table row's ``sample``; stages whose parameters all have
+# defaults need none).
 _STAGE_ARGS: dict[str, dict[str, Any]] = {
-    "moving_quantile": {"window": 100, "q": 0.9},
-    "sliding_window": {"n": 8, "step": 4},
-    "resample": {"n": 60},
-    "tumbling": {"n": 60},
-    "nwise": {"n": 3},
-    "ewm_mean": {"alpha": 0.1},
-    "ewm_var": {"alpha": 0.1},
-    "ewm_std": {"alpha": 0.1},
     "decimate": {"q": 4},
     "sosfilt": {"sos": [[1.0, 0.0, 0.0, 1.0, 0.0, 0.0]]},
 }
@@ -96,6 +89,10 @@ def _example_call(name: str, factory: Any) -> dict[str, Any]:
     """Keyword arguments for a small example call of stage `name`."""
     import inspect
 
+    from pystream.stages.registry import BUILTIN_STAGES
+
+    if name in BUILTIN_STAGES:
+        return dict(BUILTIN_STAGES[name].sample)
     if name in _STAGE_ARGS:
         return dict(_STAGE_ARGS[name])
     kwargs = {}

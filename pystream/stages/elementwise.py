@@ -1,11 +1,6 @@
-"""Stateless stages: ``map``, ``filter``, ``astype`` and ``select``.
-
-Each stage is a *chunk function* ``chunk -> chunk`` (a small callable
-object).  A :class:`~pystream.stream.Stream` keeps a tuple of pending chunk
-functions and applies them all in one loop, so consecutive stateless stages
-cost one generator hop in total.  The functions do O(1) checks per chunk
-(class, dtype identity, shape tuple) and fall back to a slow path that
-either repairs the output (casts, converts lists) or raises a clear error.
+"""Stateless stages: ``map``, ``filter``, ``astype`` and ``select``, each a
+*chunk function* ``chunk -> chunk`` that a :class:`~pystream.stream.Stream`
+fuses with its neighbours into one loop (``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations

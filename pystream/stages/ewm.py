@@ -1,25 +1,22 @@
-"""Exponentially weighted stages: ``ewm_mean``, ``ewm_var``, ``ewm_std`` (C kernels).
+"""Exponentially weighted stages, ``ewm_mean``, ``ewm_var``, ``ewm_std`` (C kernels),
+and their table.
 
-Parameters and semantics are pandas' ``Series.ewm(...)``: exactly one of
-``com``, ``span``, ``halflife`` or ``alpha``; ``adjust``, ``ignore_na``,
-``min_periods``; ``bias`` for the variance.  The decay is resolved as pandas
-does (through the centre of mass), so the weights are the same.  NaNs are
-skipped as in pandas (``ignore_na`` decides whether they still age the
-weights).
+Parameters and semantics are pandas' ``Series.ewm(...)``; see
+``docs/internals/stages.rst``.
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
-from .kernel import KernelStage
 from .._checks import check_count
+from .kernel import KernelStage
+from .slow_twins import slow_ewm
+from .table import StageRow, numpydoc
 
-__all__ = ["EWM", "EWM_STAGES", "resolve_alpha"]
-
-#: The EWM stage names.
-EWM_STAGES = ("ewm_mean", "ewm_var", "ewm_std")
+__all__ = ["EWM", "EWM_STAGES", "TABLE", "resolve_alpha"]
 
 
 def _number(value: object, name: str, where: str) -> float:
@@ -145,3 +142,51 @@ class EWM(KernelStage):
         if name != "ewm_mean":
             params["bias"] = int(bias)
         self.kernel_params = params
+
+
+# --------------------------------------------------------------------------- the table
+
+_PARAMS = """Parameters
+----------
+com, span, halflife, alpha : float, optional
+    Exactly one: the decay (pandas' definitions).
+min_periods : int, default 0
+adjust : bool, default True
+ignore_na : bool, default False"""
+
+_SIGNATURE = ("com: float | None = None, span: float | None = None, "
+              "halflife: float | None = None, alpha: float | None = None, "
+              "min_periods: int = 0, adjust: bool = True, ignore_na: bool = False")
+_CALL = "com, span, halflife, alpha, min_periods, adjust, ignore_na"
+
+
+def _ewm_row(name: str, summary: str, example: str, bias: bool = True) -> StageRow:
+    doc = numpydoc(summary, _PARAMS + ("\nbias : bool, default False" if bias else ""),
+                   "Returns\n-------\nStream\n    float64 records.",
+                   "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
+    row = StageRow(name, "ewm", doc, partial(EWM, name),
+                   _SIGNATURE + (", bias: bool = False" if bias else ""),
+                   _CALL + (", bias" if bias else ""), partial(slow_ewm, name), {"alpha": 0.3},
+                   kinds=(name,))
+    row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
+    return row
+
+
+#: The EWM stages, one row each.
+TABLE: tuple[StageRow, ...] = (
+    _ewm_row("ewm_mean",
+             "Exponentially weighted moving mean, as pandas' ``Series.ewm(...).mean()``.",
+             ">>> ps.from_array(np.array([1.0, 2.0, 3.0])).ewm_mean(alpha=0.5, adjust=False)"
+             ".to_array()\narray([1.  , 1.5 , 2.25])", bias=False),
+    _ewm_row("ewm_var",
+             "Exponentially weighted moving variance, as pandas' ``Series.ewm(...).var(bias)``.",
+             ">>> ps.from_array(np.array([1.0, 1.0, 1.0])).ewm_var(span=2).to_array()\n"
+             "array([nan,  0.,  0.])"),
+    _ewm_row("ewm_std",
+             "Exponentially weighted moving standard deviation (pandas' ``ewm(...).std(bias)``).",
+             ">>> ps.from_array(np.array([0.0, 2.0])).ewm_std(alpha=0.5, bias=True).to_array()\n"
+             "array([0.        , 0.94280904])"),
+)
+
+#: The EWM stage names.
+EWM_STAGES: tuple[str, ...] = tuple(row.name for row in TABLE)

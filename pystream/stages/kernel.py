@@ -1,15 +1,6 @@
-"""C-backed stages: the checkpointable :class:`StageState` and the stage base class.
-
-A C stage (moving window, scan, EWM, block reduction) is a ``ps_stage``
-object in ``csrc/stage.c``.  :class:`StageState` owns one: it feeds it
-chunks (converted once to contiguous float64, the kernels' input type),
-returns the output rows, and serializes the state so a stream can be
-checkpointed and resumed bit for bit.  :class:`KernelStage` is the stage
-object a :class:`~pystream.stream.Stream` pipes through: it validates its
-parameters when it is built and makes a fresh :class:`StageState` for each
-pass over the stream, fed by a :class:`KernelPusher` (the push form,
-``stage.push(start, alloc)``; the pull form ``stage(chunks, start, alloc)``
-drives it).
+"""C-backed stages: the checkpointable :class:`StageState` (a ``ps_stage`` of
+``csrc/stage.c``), the stage base class :class:`KernelStage` and its pusher,
+and :data:`KINDS`, the C kind codes (see ``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ import numpy as np
 from .._buffers import BufferPool
 from .._native import as_array, check_record_values, check_status, ffi, kernel_dtype, lib
 from .._checks import StateLock, as_int, check_nan_policy, first_nan_record, nan_error, restore_state
-from .push import drive
+from .pushers import drive
 
 __all__ = ["KernelPusher", "KernelStage", "StageState", "KINDS", "to_float64_rows"]
 
@@ -415,7 +406,7 @@ class KernelStage:
     def push(
         self, start: int = 0, alloc: Callable[[int], np.ndarray] | None = None
     ) -> KernelPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -458,7 +449,7 @@ class KernelPusher:
     ``new_state(chunk, start)``: the record shape is the chunk's).  Each
     output is written to memory from ``alloc``.  With ``nan_policy="raise"``
     the records before a NaN are fed and output, then ``error`` is set (see
-    :mod:`pystream.stages.push`).
+    :mod:`pystream.stages.pushers`).
     """
 
     __slots__ = ("_alloc", "_check_nan", "_stage", "_start", "_state", "done", "error")
@@ -477,7 +468,7 @@ class KernelPusher:
         return f"<{self._stage.name} pusher: {self._state!r}>"
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """Feed `chunk` to the state; see :class:`~pystream.stages.push.Pusher`."""
+        """Feed `chunk` to the state; see :class:`~pystream.stages.pushers.Pusher`."""
         if not len(chunk):
             return []
         state = self._state

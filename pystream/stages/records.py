@@ -1,21 +1,8 @@
-"""Record stages: windows and blocks of records as records.
+"""Record stages: ``nwise``, ``sliding_window`` and ``tumbling`` turn runs of ``n``
+records into one record of shape ``(n, *record_shape)``; ``resample``
+(:mod:`pystream.stages.resampling`) reduces each block.  With the family's table.
 
-``sliding_window`` / ``nwise`` and ``tumbling`` turn runs of ``n`` input
-records into one output record of shape ``(n, *record_shape)``; ``resample``
-reduces each block of ``n`` records to one record of the input's shape.
-
-Each stage keeps its state machine in a pusher (``stage.push(start)``, the
-push form; see :mod:`pystream.stages.push`); its pull form, a generator
-stage for :meth:`pystream.stream.Stream.pipe`, drives that pusher.  They
-keep their state across chunks (Python runs once per chunk, never once per
-value), never output empty chunks, give the same output bit for bit for any
-chunking of the input, and close their upstream iterator when they stop.
-
-Memory: a stage holds at most the records of one incomplete window or
-block (``n - 1`` records, or fewer if fewer have arrived), never an array
-sized by ``n`` before the records are there; ``n`` itself is limited to
-what a numpy shape (and, for ``resample``, the C core's int64) can hold, and
-a window record too large for one array is refused when the stage is built.
+Memory and chunking rules: ``docs/internals/stages.rst``.
 """
 
 from __future__ import annotations
@@ -27,17 +14,15 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
-from .push import drive
+from .._checks import check_count
 from .partitioning import Records
+from .pushers import drive
+from .resampling import MAX_N, resample_stage
+from .slow_twins import slow_resample, slow_sliding_window, slow_tumbling
+from .table import StageRow
 
-__all__ = ["NWise", "Resample", "SlidingWindow", "Tumbling"]
+__all__ = ["NWise", "SlidingWindow", "TABLE", "Tumbling"]
 
-#: ``how`` values of :class:`Resample` (``sum`` and ``mean`` run in the C core).
-RESAMPLE_HOWS: tuple[str, ...] = ("min", "max", "first", "last", "sum", "mean")
-_PY_HOWS: tuple[str, ...] = ("min", "max", "first", "last")
-#: The largest ``n`` of a record stage: a numpy dimension (and a C int64).
-_MAX_N = int(np.iinfo(np.intp).max)
 
 
 def _window_meta(name: str, n: int, dtype: np.dtype, record_shape: tuple[int, ...]
@@ -46,10 +31,10 @@ def _window_meta(name: str, n: int, dtype: np.dtype, record_shape: tuple[int, ..
     dt = np.dtype(dtype)
     rs = tuple(record_shape)
     size = n * math.prod(rs) * dt.itemsize
-    if size > _MAX_N:
+    if size > MAX_N:
         raise ValueError(
             f"{name}: a window of n={n} records of shape {rs} and dtype {dt} takes "
-            f"{size} bytes, more than one array can hold (at most {_MAX_N})"
+            f"{size} bytes, more than one array can hold (at most {MAX_N})"
         )
     return dt, (n, *rs)
 
@@ -104,7 +89,7 @@ class SlidingWindow:
     name: str = "sliding_window"
 
     def __init__(self, n: int, step: int = 1) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
+        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=MAX_N)
         self.step: int = check_count(step, "step", self.name, minimum=1)
 
     def __repr__(self) -> str:
@@ -128,7 +113,7 @@ class SlidingWindow:
         return _window_meta(self.name, self.n, dtype, record_shape)
 
     def push(self, start: int = 0) -> _SlidingWindowPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -172,7 +157,7 @@ class _SlidingWindowPusher:
         self.error: BaseException | None = None
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The windows `chunk` completes; see :class:`~pystream.stages.push.Pusher`."""
+        """The windows `chunk` completes; see :class:`~pystream.stages.pushers.Pusher`."""
         c = chunk
         k = len(c)
         skip = self._skip
@@ -289,7 +274,7 @@ class Tumbling:
     name: str = "tumbling"
 
     def __init__(self, n: int) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
+        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=MAX_N)
 
     def __repr__(self) -> str:
         return f"Tumbling(n={self.n})"
@@ -312,7 +297,7 @@ class Tumbling:
         return _window_meta(self.name, self.n, dtype, record_shape)
 
     def push(self, start: int = 0) -> _TumblingPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -354,7 +339,7 @@ class _TumblingPusher:
         self.error: BaseException | None = None
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The blocks `chunk` completes; see :class:`~pystream.stages.push.Pusher`.
+        """The blocks `chunk` completes; see :class:`~pystream.stages.pushers.Pusher`.
 
         A block inside `chunk` is a reshaped view of it; a block that
         straddles chunks is a new array.
@@ -399,255 +384,56 @@ class _TumblingPusher:
         return []
 
 
-class Resample:
-    """Reduce each block of `n` consecutive records to one record.
+# --------------------------------------------------------------------------- the table
 
-    Blocks are aligned on the stream's first record: output record ``i``
-    reduces the input records ``[i*n, (i+1)*n)``.  The output has the
-    input's dtype and record shape.  This class implements ``how`` in
-    ``{"min", "max", "first", "last"}``; ``"sum"`` and ``"mean"`` accumulate
-    in float64 in C (:class:`pystream.stages.blocks.BlockReduce`), and
-    :func:`pystream.stages.blocks.resample_stage` picks the right one.
-
-    * ``"min"`` / ``"max"``: per value of the record.  With
-      ``nan_policy="propagate"`` a block holding a NaN gives NaN (like
-      :func:`numpy.min`); ``"omit"`` ignores NaNs (like
-      ``np.fmin.reduce``: an all-NaN block gives NaN, without a warning);
-      ``"raise"`` raises :class:`ValueError` naming the global index of the
-      first record holding a NaN (the blocks completed before it are
-      yielded first).  For floats the result is canonical, so it does not
-      depend on the chunking: a NaN result is ``np.nan``, and a zero result
-      follows IEEE 754-2019 ``minimum``/``maximum`` (``-0.0 < +0.0``).
-    * ``"first"`` / ``"last"``: the block's first / last record
-      (`nan_policy` is ignored).
-
-    Parameters
-    ----------
-    n : int
-        Block length (``>= 1``).
-    how : {"min", "max", "first", "last", "sum", "mean"}
-        Reduction.
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        NaN handling of ``"min"`` / ``"max"``.
-    partial : bool, optional
-        If True (default), the incomplete last block (if any) is reduced and
-        emitted at the end of the stream; if False it is dropped.
-
-    Raises
-    ------
-    TypeError
-        If `n` is not an integer or `partial` not a bool.
-    ValueError
-        If `n` < 1, or `how` or `nan_policy` is not one of the allowed values
-        (``"sum"`` / ``"mean"`` belong to ``BlockReduce``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> st = Resample(3, "max", nan_policy="omit")
-    >>> s = from_array(np.array([1.0, np.nan, 0.5, np.nan, np.nan, np.nan, 7.0]), chunk_size=2)
-    >>> s.pipe(st, dtype=s.dtype, record_shape=s.record_shape).to_array()
-    array([ 1., nan,  7.])
-    """
-
-    name: str = "resample"
-
-    def __init__(
-        self, n: int, how: str, nan_policy: str = "propagate", partial: bool = True
-    ) -> None:
-        self.n: int = check_count(n, "n", self.name, minimum=1, maximum=_MAX_N)
-        if not isinstance(how, str) or how not in RESAMPLE_HOWS:
-            raise ValueError(
-                f"{self.name}: how must be one of {', '.join(map(repr, RESAMPLE_HOWS))}, "
-                f"got {how!r}"
-            )
-        if how not in _PY_HOWS:
-            raise ValueError(
-                f"{self.name}: how={how!r} accumulates in float64 in C: use "
-                "BlockReduce (or resample_stage, which picks the stage for each how)"
-            )
-        self.how: str = how
-        self.nan_policy: str = check_nan_policy(nan_policy, self.name)
-        if not isinstance(partial, (bool, np.bool_)):
-            raise TypeError(f"{self.name}: partial must be a bool, got {partial!r}")
-        self.partial: bool = bool(partial)
-
-    def __repr__(self) -> str:
-        return (
-            f"Resample(n={self.n}, how={self.how!r}, nan_policy={self.nan_policy!r}, "
-            f"partial={self.partial})"
-        )
-
-    def partitioning(self) -> Records:
-        """How outputs depend on inputs, for the parallel engines
-        (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``
-        (the partial last block is the final partition's flush)."""
-        return Records(self.n, self.n)
-
-    def output_meta(
-        self, dtype: np.dtype, record_shape: tuple[int, ...]
-    ) -> tuple[np.dtype, tuple[int, ...]]:
-        """Return the input's ``(dtype, record_shape)``.
-
-        ``"min"`` / ``"max"`` accept bool, integer and float dtypes only;
-        ``"first"`` / ``"last"`` accept any dtype but object.
-
-        Raises
-        ------
-        TypeError
-            For an unsupported dtype.
-
-        Examples
-        --------
-        >>> Resample(4, "min").output_meta(np.dtype("f4"), (2,))
-        (dtype('float32'), (2,))
-        """
-        dt = np.dtype(dtype)
-        if self.how in ("min", "max"):
-            if dt.kind not in "biuf":
-                raise TypeError(
-                    f"{self.name}: how={self.how!r} needs a bool, integer or float dtype, got {dt}"
-                )
-        elif dt.kind == "O":
-            raise TypeError(f"{self.name}: object dtypes are not supported")
-        return dt, tuple(record_shape)
-
-    def _reduce(self, blocks: np.ndarray) -> np.ndarray:
-        """Reduce ``(m, L, *rs)`` blocks along axis 1 to a new ``(m, *rs)`` array."""
-        how = self.how
-        if how == "first":
-            return blocks[:, 0]
-        if how == "last":
-            return blocks[:, -1]
-        is_min = how == "min"
-        if blocks.dtype.kind != "f":
-            return np.min(blocks, axis=1) if is_min else np.max(blocks, axis=1)
-        if self.nan_policy == "omit":
-            ufunc = np.fmin if is_min else np.fmax
-        else:
-            ufunc = np.minimum if is_min else np.maximum
-        r = ufunc.reduce(blocks, axis=1)
-        # Canonicalize the results that numpy may give in several bit patterns
-        # depending on the reduction order: NaNs and signed zeros.
-        nan = np.isnan(r)
-        if nan.any():
-            r[nan] = np.nan
-        zero = r == 0
-        if zero.any():
-            sel = np.flatnonzero(zero.any(axis=tuple(range(1, r.ndim))))
-            sub = blocks[sel]
-            neg = np.signbit(sub)
-            has = ((sub == 0) & (neg if is_min else ~neg)).any(axis=1)
-            one, other = (-0.0, 0.0) if is_min else (0.0, -0.0)
-            fixed = np.where(has, one, other).astype(r.dtype)
-            r[sel] = np.where(zero[sel], fixed, r[sel])
-        return r
-
-    def push(self, start: int = 0) -> _ResamplePusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
-
-        Parameters
-        ----------
-        start : int, optional
-            Global index of the first record (named in the NaN error;
-            blocks are aligned on the stream's first record).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> p = Resample(2, "max").push()
-        >>> [c.tolist() for c in p.send(np.array([1, 5, 2]))], [c.tolist() for c in p.close()]
-        ([[5]], [[2]])
-        """
-        return _ResamplePusher(self, start)
-
-    def __call__(self, chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
-        """Yield chunks of reduced blocks (the pull form of :meth:`push`); see the class docstring.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> [c.tolist() for c in Resample(2, "last")(iter([np.arange(3), np.arange(3, 5)]))]
-        [[1], [3], [4]]
-        >>> [c.tolist() for c in Resample(2, "first", partial=False)(iter([np.arange(5)]))]
-        [[0, 2]]
-        """
-        return drive(self.push(start), chunks)
+_N = "n : int\n    Records per window (``>= 1``)."
+_EXAMPLE = "Examples\n--------\n>>> import numpy as np, pystream as ps\n"
 
 
-class _ResamplePusher:
-    """The state machine of :class:`Resample` (a pusher)."""
+def _record_doc(head: str, params: str, example: str) -> str:
+    return (f"{head}\n\nParameters\n----------\n{params}\n\nReturns\n-------\nStream"
+            f"\n\n{_EXAMPLE}{example}")
 
-    __slots__ = ("_acc", "_check", "_p", "_pos", "_stage", "_start", "done", "error")
 
-    def __init__(self, stage: Resample, start: int) -> None:
-        self._stage = stage
-        self._check = stage.nan_policy == "raise" and stage.how in ("min", "max")
-        self._start = start
-        self._acc: np.ndarray | None = None  # reduction of the partial block, shape (1, *rs)
-        self._p = 0  # records in the partial block
-        self._pos = 0  # records seen (counted with the NaN check only)
-        self.done = False
-        self.error: BaseException | None = None
-
-    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The reductions of the blocks `chunk` completes; see
-        :class:`~pystream.stages.push.Pusher`."""
-        c = chunk
-        k = len(c)
-        if not k:
-            return []
-        stage = self._stage
-        n = stage.n
-        if self._check and c.dtype.kind == "f":
-            bad = first_nan_record(c)
-            if bad >= 0:
-                # the blocks completed before the NaN come out, then the error
-                self.error = nan_error(stage.name, self._start + self._pos + bad)
-                self.done = True
-                if not bad:
-                    return []
-                c = c[:bad]
-                k = bad
-            self._pos += k
-        p = self._p
-        if not p:
-            m = k // n
-            rest = m * n
-            if rest == k:  # whole blocks only
-                return [stage._reduce(c.reshape((m, n) + c.shape[1:]))]
-            outs: list[np.ndarray] = (
-                [stage._reduce(c[:rest].reshape((m, n) + c.shape[1:]))] if m else [])
-            self._acc = np.array(stage._reduce(c[rest:][None]), copy=True)
-            self._p = k - rest
-            return outs
-        outs = []
-        head = c[: n - p]
-        r = stage._reduce(head[None])
-        acc = stage._reduce(np.concatenate((self._acc, r))[None])  # type: ignore[arg-type]
-        i = len(head)
-        p += i
-        if p == n:
-            outs.append(acc)
-            self._acc = None
-            p = 0
-        else:
-            self._acc = acc
-        m = (k - i) // n
-        if m:
-            outs.append(stage._reduce(c[i : i + m * n].reshape((m, n) + c.shape[1:])))
-        rest = i + m * n
-        if rest < k:
-            self._acc = np.array(stage._reduce(c[rest:][None]), copy=True)
-            p = k - rest
-        self._p = p
-        return [np.concatenate(outs)] if len(outs) > 1 else outs
-
-    def close(self) -> list[np.ndarray]:
-        """End of the stream: the reduction of the incomplete last block (``partial=True``)."""
-        acc = self._acc
-        if self._p and self._stage.partial and acc is not None:
-            self._acc = None
-            return [acc]
-        return []
+#: The record stages, one row each.
+TABLE: tuple[StageRow, ...] = (
+    StageRow("nwise", "records", _record_doc(
+        "Overlapping windows of `n` consecutive records, as records of shape ``(n, ...)``.\n\n"
+        "Same as :meth:`sliding_window` with ``step=1``: windows span chunk\n"
+        "boundaries; outputs are read-only views.", _N,
+        ">>> ps.from_array(np.arange(4), chunk_size=3).nwise(2).to_array()\n"
+        "array([[0, 1],\n       [1, 2],\n       [2, 3]])"),
+        NWise, "n: int", "n", slow_sliding_window, {"n": 3}, partitioning="records"),
+    StageRow("sliding_window", "records", _record_doc(
+        "Windows of `n` consecutive records every `step` records, as records of shape\n"
+        "``(n, ...)`` (``sliding_window_view(x, n, axis=0)[::step]`` with the window axis "
+        "first).", _N + "\nstep : int, default 1\n    Records between window starts "
+        "(``>= 1``).",
+        ">>> ps.from_array(np.arange(6), chunk_size=4).sliding_window(3, step=2).to_array()\n"
+        "array([[0, 1, 2],\n       [2, 3, 4]])"),
+        SlidingWindow, "n: int, step: int = 1", "n, step", slow_sliding_window,
+        {"n": 3, "step": 2}, partitioning="records"),
+    StageRow("tumbling", "records", _record_doc(
+        "Non-overlapping blocks of `n` records, as records of shape ``(n, ...)``\n"
+        "(zero-copy where a chunk holds whole blocks; an incomplete last block is dropped).",
+        "n : int\n    Records per block (``>= 1``).",
+        ">>> ps.from_array(np.arange(5)).tumbling(2).to_array()\n"
+        "array([[0, 1],\n       [2, 3]])"),
+        Tumbling, "n: int", "n", slow_tumbling, {"n": 4}, partitioning="records"),
+    StageRow("resample", "records", _record_doc(
+        "Reduce each block of `n` consecutive records to one record (decimation).",
+        "n : int\n    Records per block (``>= 1``), aligned on the stream's first record.\n"
+        'how : {"mean", "sum", "min", "max", "first", "last"}, default "mean"\n'
+        "    ``\"sum\"`` and ``\"mean\"`` accumulate in float64 in record order\n"
+        "    and give float64; the others keep the dtype.\n"
+        'nan_policy : {"propagate", "omit", "raise"}, default "propagate"\n'
+        "partial : bool, default True\n"
+        "    Emit the reduction of an incomplete last block at the end.",
+        ">>> ps.from_array(np.arange(7.0), chunk_size=3).resample(3).to_array()\n"
+        "array([1., 4., 6.])\n"
+        ">>> ps.from_array(np.arange(7), chunk_size=3).resample(3, how=\"max\", "
+        "partial=False).to_array()\narray([2, 5])"),
+        resample_stage, "n: int, how: str = \"mean\", nan_policy: str = \"propagate\", "
+        "partial: bool = True", "n, how, nan_policy, partial", slow_resample,
+        {"n": 4, "how": "mean"}, kinds=("resample_sum", "resample_mean"), partitioning="records"),
+)

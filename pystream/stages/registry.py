@@ -1,47 +1,29 @@
-"""The table of built-in stages: name, family and one-line summary.
+"""The built-in stages: every family's table, in one mapping.
 
-Every stage listed here is a :class:`~pystream.stream.Stream` method of the
-same name.  Tests walk this table (each stage must have a slow twin and
-tests); the plugin system registers the same entries.
+Built from the family modules' ``TABLE`` rows (:class:`~pystream.stages.table.StageRow`);
+the Stream methods (:mod:`pystream.stages.methods`), the registry's built-in
+entries, the command line's stage list and the meta-tests read it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .ewm import TABLE as EWM_TABLE
+from .records import TABLE as RECORDS_TABLE
+from .scans import TABLE as SCANS_TABLE
+from .table import StageRow
+from .windows import TABLE as WINDOWS_TABLE
 
-from .methods import StageMethods
+__all__ = ["BUILTIN_STAGES", "FAMILIES"]
 
-__all__ = ["BUILTIN_STAGES", "StageInfo"]
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    """Metadata of a registered stage."""
-
-    name: str
-    family: str
-    summary: str
-
-
-_FAMILIES = {
-    "windows": ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
-                "moving_max", "moving_argmin", "moving_argmax", "moving_median",
-                "moving_quantile", "moving_rank"),
-    "scans": ("cumsum", "cumprod", "cummin", "cummax", "cumcount", "cummean", "cumvar",
-              "cumstd", "diff"),
-    "ewm": ("ewm_mean", "ewm_var", "ewm_std"),
-    "records": ("nwise", "sliding_window", "tumbling", "resample"),
+#: Family name -> its table, in registry order.
+FAMILIES: dict[str, tuple[StageRow, ...]] = {
+    "windows": WINDOWS_TABLE,
+    "scans": SCANS_TABLE,
+    "ewm": EWM_TABLE,
+    "records": RECORDS_TABLE,
 }
 
-
-def _summary(name: str) -> str:
-    doc = getattr(StageMethods, name).__doc__ or ""
-    return doc.strip().split("\n")[0]
-
-
-#: Stage name -> :class:`StageInfo`, for the stages of this issue's families.
-BUILTIN_STAGES: dict[str, StageInfo] = {
-    name: StageInfo(name, family, _summary(name))
-    for family, names in _FAMILIES.items()
-    for name in names
+#: Stage name -> its :class:`~pystream.stages.table.StageRow`, family by family.
+BUILTIN_STAGES: dict[str, StageRow] = {
+    row.name: row for table in FAMILIES.values() for row in table
 }

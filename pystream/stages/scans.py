@@ -1,27 +1,26 @@
-"""Scans in C: ``cumsum``, ``cumprod``, ``cummean``, ``cumvar``, ``cumstd``.
+"""Scans: ``cumsum`` ... ``cumstd`` in C (:class:`Scan`), ``cummin``, ``cummax``,
+``cumcount`` and ``diff`` exact to numpy (:mod:`pystream.stages.scans_exact`),
+and the family's table.
 
-Float input accumulates in float64 (float32 never accumulates in float32);
-``cumsum`` / ``cumprod`` of float64 are bit-identical to ``np.cumsum`` /
-``np.cumprod`` (a sequential loop), and with ``nan_policy="omit"`` to
-``np.nancumsum`` / ``np.nancumprod``.  Integer and bool input is summed or
-multiplied exactly in int64 and an overflow raises ``OverflowError`` naming
-the record (numpy wraps around silently).  ``cummean`` divides a compensated
-running sum by the count, so its accuracy does not decay along an endless
-stream; ``cumvar`` / ``cumstd`` use Welford's update.
+Accuracy and dtype rules: ``docs/internals/stages.rst``.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .._native import check_record_values, check_status, ffi, kernel_dtype, lib
 from .._checks import check_ddof, check_nan_policy
+from .._native import check_record_values, check_status, ffi, kernel_dtype, lib
 from .kernel import KernelStage
+from .scans_exact import CumCount, CumMax, CumMin, Diff
+from .slow_twins import slow_cumcount, slow_cummax, slow_cummin, slow_diff, slow_scan
+from .table import StageRow
 from .windows import DEFAULT_DDOF
 
-__all__ = ["IntScanState", "SCAN_STAGES", "Scan"]
+__all__ = ["IntScanState", "SCAN_STAGES", "Scan", "TABLE"]
 
 #: The C-backed scan names.
 SCAN_STAGES = ("cumsum", "cumprod", "cummean", "cumvar", "cumstd")
@@ -176,3 +175,101 @@ class IntScanState:
     def flush(self) -> np.ndarray:
         """A scan has no pending output: an empty int64 array."""
         return np.empty((0, *self._record_shape), np.int64)
+
+
+# --------------------------------------------------------------------------- the table
+
+_NAN = 'nan_policy : {"propagate", "omit", "raise"}, default "propagate"'
+_EXAMPLE = "Examples\n--------\n>>> import numpy as np, pystream as ps\n"
+
+
+def _scan_doc(head: str, params: str, returns: str, example: str) -> str:
+    return (f"{head}\n\nParameters\n----------\n{params}\n\nReturns\n-------\n{returns}"
+            f"\n\n{_EXAMPLE}{example}")
+
+
+def _scan_row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
+              sample: dict[str, Any] | None = None) -> StageRow:
+    kinds = (name,) if name in SCAN_STAGES else ()
+    row = StageRow(name, "scans", doc, build, params, call, twin, sample or {}, kinds=kinds,
+                   partitioning="records" if name == "diff" else "sequential")
+    if kinds:
+        row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
+    return row
+
+
+def _c_scan(name: str, doc: str, ddof: bool = False) -> StageRow:
+    params = "ddof: float = 1, nan_policy: str = \"propagate\"" if ddof else \
+        "nan_policy: str = \"propagate\""
+    return _scan_row(name, doc, partial(Scan, name), params,
+                     "nan_policy, ddof" if ddof else "nan_policy", partial(slow_scan, name),
+                     {"ddof": 1} if name == "cumvar" else None)
+
+
+#: The scans, one row each.
+TABLE: tuple[StageRow, ...] = (
+    _c_scan("cumsum", _scan_doc(
+        "Running sum (``np.cumsum``; ``np.nancumsum`` with ``nan_policy=\"omit\"``).\n\n"
+        "Floats accumulate in float64 (bit-identical to ``np.cumsum`` on\n"
+        "float64); integers and bools exactly in int64, an overflow raising\n"
+        "``OverflowError`` with the record's index.", _NAN,
+        "Stream\n    float64 records (int64 for integer input).",
+        ">>> ps.from_array(np.arange(5), chunk_size=2).cumsum().to_array()\n"
+        "array([ 0,  1,  3,  6, 10])")),
+    _c_scan("cumprod", _scan_doc(
+        "Running product (``np.cumprod``; ``np.nancumprod`` with ``nan_policy=\"omit\"``).\n\n"
+        "Same dtype rules as :meth:`cumsum`.", _NAN, "Stream",
+        ">>> ps.from_array(np.array([1.0, 2.0, np.nan, 4.0])).cumprod(nan_policy=\"omit\")"
+        ".to_array()\narray([1., 2., 2., 8.])")),
+    _scan_row("cummin", _scan_doc(
+        "Running minimum (``np.minimum.accumulate``; ``np.fmin.accumulate`` with\n"
+        "``nan_policy=\"omit\"``); the dtype is kept.", _NAN, "Stream",
+        ">>> ps.from_array(np.array([3, 1, 2, 0])).cummin().to_array()\n"
+        "array([3, 1, 1, 0])"), CumMin, "nan_policy: str = \"propagate\"", "nan_policy",
+        slow_cummin),
+    _scan_row("cummax", _scan_doc(
+        "Running maximum (``np.maximum.accumulate``; ``np.fmax.accumulate`` with\n"
+        "``nan_policy=\"omit\"``); the dtype is kept.", _NAN, "Stream",
+        ">>> ps.from_array(np.array([1, 3, 2, 4])).cummax().to_array()\n"
+        "array([1, 3, 3, 4])"), CumMax, "nan_policy: str = \"propagate\"", "nan_policy",
+        slow_cummax),
+    _scan_row("cumcount", _scan_doc(
+        "Running count of values (int64): at each record, how many non-NaN values\n"
+        "there were so far, this record included.",
+        'nan_policy : {"omit", "propagate", "raise"}, default "omit"\n'
+        "    ``\"propagate\"`` counts NaNs too.", "Stream",
+        ">>> ps.from_array(np.array([1.0, np.nan, 2.0])).cumcount().to_array()\n"
+        "array([1, 1, 2])"), CumCount, "nan_policy: str = \"omit\"", "nan_policy",
+        slow_cumcount),
+    _c_scan("cummean", _scan_doc(
+        "Running mean at every record (compensated sum / count; float64).",
+        _NAN + "\n    ``\"omit\"``: the mean of the non-NaN values so far (NaN before\n"
+        "    the first one).", "Stream",
+        ">>> ps.from_array(np.array([2.0, 4.0, np.nan, 6.0])).cummean(nan_policy=\"omit\")"
+        ".to_array()\narray([2., 3., 3., 4.])")),
+    _c_scan("cumvar", _scan_doc(
+        "Running variance at every record (Welford; NaN while ``count - ddof <= 0``).",
+        "ddof : float, default 1\n"
+        "    Delta degrees of freedom: divisor ``count - ddof``.  The default\n"
+        "    1 is pandas' ``expanding().var()``; ``ddof=0`` divides by the\n"
+        "    count, as ``np.var`` of the records so far.  The reducers\n"
+        "    (:meth:`var`, :meth:`describe`) keep numpy's default 0.\n" + _NAN, "Stream",
+        ">>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar().to_array()\n"
+        "array([nan,  2.,  4.])\n"
+        ">>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumvar(ddof=0).to_array()\n"
+        "array([0.        , 1.        , 2.66666667])"), ddof=True),
+    _c_scan("cumstd", _scan_doc(
+        "Running standard deviation at every record (the square root of :meth:`cumvar`).",
+        "ddof : float, default 1\n"
+        "    Delta degrees of freedom: divisor ``count - ddof``; 1 is pandas'\n"
+        "    ``expanding().std()``, 0 is ``np.std`` of the records so far.\n" + _NAN, "Stream",
+        ">>> ps.from_array(np.array([1.0, 3.0, 5.0])).cumstd().to_array()\n"
+        "array([       nan, 1.41421356, 2.        ])"), ddof=True),
+    _scan_row("diff", _scan_doc(
+        "The `n`-th discrete difference along the stream, as ``np.diff(x, n, axis=0)``.\n\n"
+        "The output has ``n`` records fewer than the input and numpy's dtype\n"
+        "(``not_equal`` for bools; unsigned integers wrap around as in numpy).",
+        "n : int, default 1\n    Order of the difference (``>= 0``).", "Stream",
+        ">>> ps.from_array(np.array([1, 4, 9, 16]), chunk_size=3).diff().to_array()\n"
+        "array([3, 5, 7])"), Diff, "n: int = 1", "n", slow_diff, {"n": 2}),
+)

@@ -1,13 +1,6 @@
-"""Structural stages: ``take``, ``skip`` and ``rechunk``.
-
-Each stage is a plain function ``(chunks, ...) -> chunks``, the pull form
-(:func:`pystream.stages.push.drive`) of a pusher class (:class:`Take`,
-:class:`Skip`, :class:`Rechunk`) that is also its push form:
-``take.push(n)``.  Their state is a record counter (and ``rechunk``'s
-pending pieces).  They never copy data except where ``rechunk`` must join
-the pieces of a chunk that spans several input chunks.  They never output
-empty chunks, and they close their upstream iterator when they finish early
-(so files are released promptly).
+"""Structural stages: ``take``, ``skip`` and ``rechunk``, each the pull form
+(:func:`~pystream.stages.pushers.drive`) of a pusher class (:class:`Take`,
+:class:`Skip`, :class:`Rechunk`) that is also its push form (``take.push(n)``).
 """
 
 from __future__ import annotations
@@ -18,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from .._checks import check_count
-from .push import drive
+from .pushers import drive
 
 __all__ = ["Rechunk", "Skip", "Take", "rechunk", "skip", "take"]
 
@@ -26,7 +19,7 @@ __all__ = ["Rechunk", "Skip", "Take", "rechunk", "skip", "take"]
 class Take:
     """The pusher of :func:`take`: passes the first `n` records, then is ``done``.
 
-    See :mod:`pystream.stages.push` for the protocol.  Its ``passthrough``
+    See :mod:`pystream.stages.pushers` for the protocol.  Its ``passthrough``
     covers the first ``n - 1`` records (they pass unchanged); the chunk
     holding the `n`-th record is cut there and makes it ``done``.
 
@@ -66,7 +59,7 @@ class Take:
         return f"<take pusher: {left} records to go>"
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """Pass `chunk`, cut at the `n`-th record; see :class:`~pystream.stages.push.Pusher`."""
+        """Pass `chunk`, cut at the `n`-th record; see :class:`~pystream.stages.pushers.Pusher`."""
         k = len(chunk)
         passthrough = self.passthrough
         if k <= passthrough:
@@ -89,7 +82,7 @@ class Take:
 class Skip:
     """The pusher of :func:`skip`: drops the first `n` records, passes the rest.
 
-    See :mod:`pystream.stages.push` for the protocol.  Once the `n` records
+    See :mod:`pystream.stages.pushers` for the protocol.  Once the `n` records
     are dropped its ``passthrough`` is ``sys.maxsize``: every chunk passes
     unchanged.
 
@@ -127,7 +120,7 @@ class Skip:
         return f"<skip pusher: {self._remaining} records to drop>"
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """Drop what is left to drop of `chunk`; see :class:`~pystream.stages.push.Pusher`."""
+        """Drop what is left to drop of `chunk`; see :class:`~pystream.stages.pushers.Pusher`."""
         remaining = self._remaining
         if not remaining:
             return [chunk] if len(chunk) else []
@@ -149,7 +142,7 @@ class Skip:
 class Rechunk:
     """The pusher of :func:`rechunk`: regroups records into chunks of `size` records.
 
-    See :mod:`pystream.stages.push` for the protocol.  :meth:`close` gives
+    See :mod:`pystream.stages.pushers` for the protocol.  :meth:`close` gives
     the shorter last chunk, if any.
 
     Parameters
@@ -189,7 +182,7 @@ class Rechunk:
         return f"<rechunk pusher: size {self._size}, {self._npending} records pending>"
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """Cut `chunk` into the complete chunks it gives; see :class:`~pystream.stages.push.Pusher`.
+        """Cut `chunk` into the complete chunks it gives; see :class:`~pystream.stages.pushers.Pusher`.
 
         A chunk that lies inside `chunk` is a view of it; one that joins
         records of several input chunks is a new array.

@@ -1,37 +1,21 @@
-"""Moving-window stages: ``moving_sum`` ... ``moving_rank`` (C kernels).
+"""Moving-window stages, ``moving_sum`` ... ``moving_rank`` (C kernels), and their table.
 
-Semantics follow bottleneck's ``move_*`` functions so users can switch:
-one output per input record; the window of record ``i`` holds records
-``i - window + 1 .. i``; NaNs are skipped (``nan_policy="omit"``, the
-default, as in bottleneck and pandas) and an output is NaN while the window
-holds fewer than ``min_count`` non-NaN values (``min_count`` defaults to
-``window``, so the first ``window - 1`` outputs are NaN).  With
-``nan_policy="propagate"`` any NaN in the window makes the output NaN; with
-``"raise"`` a NaN raises ``ValueError`` naming its record.  One exception:
-``moving_var`` / ``moving_std`` default to ``ddof=1``, pandas' ``rolling``
-(bottleneck's ``move_var`` / ``move_std`` are ``ddof=0``; see
-:data:`DEFAULT_DDOF`).
-
-Unlike the peers, the kernels carry their state across chunks and are
-drift-free: every output is computed from the values in its window only
-(see ``docs/design.md``), so a constant window after a spike has variance
-exactly 0 and an inf that has left the window no longer affects the output.
-
-A window's memory grows with the records it has seen, up to the window
-(from a floor of 2**17 values, about 1 MB per array): a ``window`` of 3e8
-over 1,000 records takes a few MB, not GBs, and ``moving_rank`` costs at
-most the records in the window per value.
+Semantics follow bottleneck's ``move_*`` (``ddof=1`` for the variance, as
+pandas); see ``docs/internals/stages.rst``.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .._checks import as_int, check_count, check_ddof, check_nan_policy
 from .kernel import KernelStage
 from .partitioning import Window
+from .slow_twins import slow_moving
+from .table import StageRow, numpydoc
 
-__all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "check_quantile"]
+__all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "TABLE", "check_quantile"]
 
 #: The default ``ddof`` of the variance *stages* (``moving_var``/``moving_std``,
 #: ``cumvar``/``cumstd``): 1, the sample variance, as pandas' ``rolling``,
@@ -43,22 +27,6 @@ DEFAULT_DDOF = 1
 #: The largest ``window`` of the moving stages: 2**52 records (the C
 #: kernels' ``PS_WINDOW_MAX``; positions in a window stay exact in float64).
 MAX_WINDOW = 2**52
-
-#: The moving-window stage names, each a :class:`Moving` kind.
-MOVING_STAGES = (
-    "moving_sum",
-    "moving_mean",
-    "moving_var",
-    "moving_std",
-    "moving_min",
-    "moving_max",
-    "moving_argmin",
-    "moving_argmax",
-    "moving_median",
-    "moving_quantile",
-    "moving_rank",
-)
-
 
 def check_quantile(q: object, where: str) -> float:
     """Validate a quantile: a real number in [0, 1].
@@ -175,3 +143,121 @@ class Moving(KernelStage):
         """How outputs depend on inputs, for the parallel engines
         (:mod:`pystream.stages.partitioning`): output ``i`` needs inputs ``i - window + 1 .. i``."""
         return Window(self.kernel_params["window"])
+
+
+# --------------------------------------------------------------------------- the table
+
+_PARAMS = """Parameters
+----------
+window : int
+    Window length in records, ``1 <= window <= 2**52``.  Memory
+    follows the records seen, not the window: a window longer than
+    the stream costs what the stream holds.
+min_count : int, optional
+    Least number of non-NaN values in the window for a non-NaN
+    output (``1 <= min_count <= window``); default `window`, so the
+    first ``window - 1`` outputs are NaN (bottleneck's rule).
+nan_policy : {"omit", "propagate", "raise"}, default "omit"
+    ``"omit"`` skips NaNs (bottleneck, pandas); ``"propagate"``
+    gives NaN for every window holding a NaN; ``"raise"`` raises
+    ``ValueError`` naming the record of the first NaN."""
+
+_DDOF = """
+ddof : float, default 1
+    Delta degrees of freedom: divisor ``count - ddof``.  The default
+    1 is pandas' and polars' (``rolling(w).std()``); ``ddof=0`` is
+    bottleneck's ``move_std`` and numpy's ``np.std``.  The reducers
+    (:meth:`std`, :meth:`describe`) keep numpy's default 0."""
+
+_TAIL = """Returns
+-------
+Stream
+    A lazy stream of float64 records of this stream's record shape,
+    one per input record (the statistic is taken per value of the
+    record).
+
+Raises
+------
+TypeError, ValueError
+    For invalid parameters, when the stage is added (not mid-stream)."""
+
+_SIGNATURE = "window: int, min_count: int | None = None, nan_policy: str = \"omit\""
+
+
+def _window_row(name: str, summary: str, example: str, sample: dict[str, Any], extra: str = "",
+                params: str = _SIGNATURE, call: str = "window, min_count, nan_policy") -> StageRow:
+    doc = numpydoc(summary, _PARAMS + extra, _TAIL,
+                   "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
+    row = StageRow(name, "windows", doc, partial(Moving, name), params, call,
+                   partial(slow_moving, name), sample, kinds=(name,), partitioning="window")
+    row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
+    return row
+
+
+#: The moving-window stages, one row each.
+TABLE: tuple[StageRow, ...] = (
+    _window_row("moving_sum", "Moving-window sum (bottleneck's ``move_sum``), drift-free.",
+                ">>> ps.from_array(np.arange(5.0)).moving_sum(3).to_array()\n"
+                "array([nan, nan,  3.,  6.,  9.])", {"window": 5, "min_count": 2}),
+    _window_row("moving_mean", "Moving-window mean (bottleneck's ``move_mean``), drift-free.",
+                ">>> ps.from_array(np.arange(5.0)).moving_mean(2, min_count=1).to_array()\n"
+                "array([0. , 0.5, 1.5, 2.5, 3.5])", {"window": 5}),
+    _window_row("moving_var",
+                "Moving-window variance, the sample variance by default (pandas' "
+                "``rolling(w).var()``; bottleneck's ``move_var`` is ``ddof=0``): NaN while "
+                "``count - ddof <= 0``; a constant window gives exactly 0.",
+                ">>> x = ps.from_array(np.array([1e12, 1.0, 1.0, 1.0]))\n"
+                ">>> x.moving_var(2).to_array()                  # ddof=1, as pandas\n"
+                "array([   nan, 5.e+23, 0.e+00, 0.e+00])\n"
+                ">>> x.moving_var(2, ddof=0).to_array()          # as bottleneck's move_var\n"
+                "array([    nan, 2.5e+23, 0.0e+00, 0.0e+00])", {"window": 5, "ddof": 1}, _DDOF,
+                _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
+    _window_row("moving_std",
+                "Moving-window standard deviation, the sample one by default (pandas' "
+                "``rolling(w).std()``; bottleneck's ``move_std`` is ``ddof=0``), drift-free.",
+                ">>> x = ps.from_array(np.array([1.0, 3.0, 3.0]))\n"
+                ">>> x.moving_std(2).to_array()                  # ddof=1, as pandas\n"
+                "array([       nan, 1.41421356, 0.        ])\n"
+                ">>> x.moving_std(2, ddof=0).to_array()          # as bottleneck's move_std\n"
+                "array([nan,  1.,  0.])", {"window": 5}, _DDOF,
+                _SIGNATURE + ", ddof: float = 1", "window, min_count, nan_policy, ddof=ddof"),
+    _window_row("moving_min", "Moving-window minimum (bottleneck's ``move_min``).",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_min(2).to_array()\n"
+                "array([nan,  1.,  1.,  2.])", {"window": 5}),
+    _window_row("moving_max", "Moving-window maximum (bottleneck's ``move_max``).",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_max(2).to_array()\n"
+                "array([nan,  3.,  2.,  5.])", {"window": 5}),
+    _window_row("moving_argmin",
+                "Where the window's minimum is, counted back from the newest record (0 = newest; "
+                "ties go to the newest), as bottleneck's ``move_argmin``.",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmin(3).to_array()\n"
+                "array([nan, nan,  1.,  2.])", {"window": 5}),
+    _window_row("moving_argmax",
+                "Where the window's maximum is, counted back from the newest record (0 = newest; "
+                "ties go to the newest), as bottleneck's ``move_argmax``.",
+                ">>> ps.from_array(np.array([3.0, 1.0, 2.0, 5.0])).moving_argmax(3).to_array()\n"
+                "array([nan, nan,  2.,  0.])", {"window": 5}),
+    _window_row("moving_median",
+                "Moving-window median (bottleneck's ``move_median``; the mean of the two middle "
+                "values for an even count, as ``np.median``).  O(log window) per record.",
+                ">>> ps.from_array(np.array([1.0, 9.0, 2.0, 8.0])).moving_median(3).to_array()\n"
+                "array([nan, nan,  2.,  8.])", {"window": 6, "min_count": 1}),
+    _window_row("moving_quantile",
+                "Moving-window quantile, equal to ``np.quantile(window_values, q)`` (linear "
+                "interpolation).  O(log window) per record.  Exact, over the last `window` "
+                "records; for the quantiles of a whole stream in bounded memory use "
+                ":meth:`quantile` (a sketch).",
+                ">>> ps.from_array(np.arange(6.0)).moving_quantile(4, q=0.25).to_array()\n"
+                "array([ nan,  nan,  nan, 0.75, 1.75, 2.75])", {"window": 6, "q": 0.7},
+                "\nq : float\n    The quantile, in [0, 1].",
+                "window: int, q: float, min_count: int | None = None, nan_policy: str = \"omit\"",
+                "window, min_count, nan_policy, q=q"),
+    _window_row("moving_rank",
+                "Rank of the newest record within its window, scaled to [-1, 1] (ties averaged), "
+                "as bottleneck's ``move_rank``.",
+                ">>> ps.from_array(np.array([1.0, 3.0, 2.0, 0.0])).moving_rank(3).to_array()\n"
+                "array([nan, nan,  0., -1.])", {"window": 6}),
+)
+
+#: The moving-window stage names, each a :class:`Moving` kind.
+MOVING_STAGES: tuple[str, ...] = tuple(row.name for row in TABLE)

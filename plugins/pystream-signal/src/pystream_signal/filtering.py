@@ -65,7 +65,7 @@ class _Driver(abc.ABC):
     def push(self, start: int = 0) -> _Pusher:
         """A fresh pusher for one pass: ``send(chunk) -> list of chunks``, ``close() -> []``.
 
-        This is pystream's push protocol (``pystream.stages.push``): push
+        This is pystream's push protocol (``pystream.stages.pushers``): push
         mode feeds it directly instead of running :meth:`__call__` in a
         helper thread.
         """

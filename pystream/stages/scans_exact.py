@@ -1,14 +1,6 @@
-"""Scan stages, exact to numpy: ``cummin``, ``cummax``, ``cumcount`` and ``diff``.
-
-Each stage carries a small state across chunks (the last running value, the
-running counts, or the last ``n`` records) and gives, for any chunking of
-the input, the same output bit for bit as the numpy expression on the whole
-array (``np.minimum.accumulate(x, axis=0)``, ``np.diff(x, n, axis=0)``, ...).
-Each keeps its state machine in a pusher (``stage.push(start)``, the push
-form; see :mod:`pystream.stages.push`) and its pull form, a generator stage
-for :meth:`pystream.stream.Stream.pipe`, drives that pusher: Python runs
-once per chunk, empty chunks are never yielded, and the upstream iterator is
-closed when the stage stops.
+"""The scans exact to numpy, ``cummin``, ``cummax``, ``cumcount`` and ``diff``
+(their rows are in :mod:`pystream.stages.scans`' table): bit for bit the numpy
+expression on the whole array, for any chunking (``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations
@@ -19,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
-from .push import drive
+from .pushers import drive
 from .partitioning import POINTWISE, Records
 
 __all__ = ["CumCount", "CumMax", "CumMin", "Diff"]
@@ -59,7 +51,7 @@ class _CumExtreme:
         return dt, tuple(record_shape)
 
     def push(self, start: int = 0) -> _CumExtremePusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -111,7 +103,7 @@ class _CumExtremePusher:
         self.error: BaseException | None = None
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The running extreme of `chunk`'s records; see :class:`~pystream.stages.push.Pusher`."""
+        """The running extreme of `chunk`'s records; see :class:`~pystream.stages.pushers.Pusher`."""
         c = chunk
         k = len(c)
         if not k:
@@ -306,7 +298,7 @@ class CumCount:
         return np.dtype(np.int64), tuple(record_shape)
 
     def push(self, start: int = 0) -> _CumCountPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -350,7 +342,7 @@ class _CumCountPusher:
         self.error: BaseException | None = None
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The running counts at `chunk`'s records; see :class:`~pystream.stages.push.Pusher`."""
+        """The running counts at `chunk`'s records; see :class:`~pystream.stages.pushers.Pusher`."""
         c = chunk
         k = len(c)
         if not k:
@@ -468,7 +460,7 @@ class Diff:
         return out.dtype, rs
 
     def push(self, start: int = 0) -> _DiffPusher:
-        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.push`).
+        """A fresh pusher for one pass (the push form; see :mod:`pystream.stages.pushers`).
 
         Parameters
         ----------
@@ -510,7 +502,7 @@ class _DiffPusher:
         self.error: BaseException | None = None
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        """The differences `chunk` completes; see :class:`~pystream.stages.push.Pusher`."""
+        """The differences `chunk` completes; see :class:`~pystream.stages.pushers.Pusher`."""
         k = len(chunk)
         if not k:
             return []

@@ -1,89 +1,8 @@
-"""The push form of a stage: a *pusher*, and :func:`drive`, the pull form built on it.
+"""The push form of a stage: the :class:`Pusher` protocol, and :func:`drive`, the
+pull form built on it.
 
-A generator stage ``stage(chunks, ...)`` *pulls* its input.  Push mode (a
-pipeline fed with ``sink.send(chunk)``) cannot use it: a generator that has
-asked its upstream for the next chunk cannot be suspended until someone
-pushes one.  So every built-in stage keeps its state machine in a
-**pusher** object, fed one chunk at a time, and its pull form is
-:func:`drive` over a fresh pusher: one implementation, so push and pull give
-the same chunks, bit for bit, by construction.
-
-The protocol
-------------
-A stage offers ``stage.push(*args, **kwargs)``, taking the same arguments
-as its pull call after ``chunks``: where a :class:`~pystream.stream.Stream`
-calls ``stage(chunks, start=s)`` (C stages also take ``alloc=``), push mode
-calls ``stage.push(start=s)`` and gets a fresh pusher for one pass.  The
-structural functions are called as ``take(chunks, n)``, ``skip(chunks, n)``
-and ``rechunk(chunks, size)``; their pushers are ``take.push(n)``,
-``skip.push(n)`` and ``rechunk.push(size)``.
-
-A pusher (see :class:`Pusher`) has:
-
-``send(chunk) -> list[ndarray]``
-    Feed one chunk: native byte order, the stage's input dtype, shape
-    ``(k, *record_shape)``; ``k`` may be 0 (then the result is ``[]``).
-    Returns the output chunks this input completes, in order, each
-    non-empty; often ``[]`` (a window still filling) or one chunk.  They
-    may be views (of the input, or of a buffer the stage reuses once the
-    caller has let go of them), exactly as the pull form yields them.
-``close() -> list[ndarray]``
-    End of the stream: returns the pending output (e.g. an incomplete last
-    block).  Called at most once, and nothing is sent after it.
-``done: bool``
-    True once the pusher will output nothing more, whatever it is sent:
-    ``take`` after its ``n`` records, and any pusher whose ``error`` is
-    set.  A caller stops sending then (the pull form stops pulling
-    upstream, so ``take`` works on infinite sources).
-``error: BaseException | None``
-    The error of the data seen so far, or None.  When a chunk holds a bad
-    record (a NaN under ``nan_policy="raise"``), ``send`` returns the
-    outputs completed *before* that record and sets ``error`` (and
-    ``done``).  The caller hands those outputs on, then raises ``error``:
-    that is what the pull form does (it yields the records before the NaN,
-    then raises), so the outputs that precede an error do not depend on
-    the chunking.
-
-Errors are thus reported in one of two ways, and a caller handles both:
-
-1. ``send`` returns and ``error`` is set: emit the returned outputs, then
-   ``raise pusher.error``.
-2. ``send`` (or ``close``) raises: that call produced no output to keep
-   (invalid chunks, a C kernel's status, an integer overflow of an exact
-   ``cumsum``: the pull form raises them before yielding anything of that
-   chunk too).
-
-Either way the pusher is broken: send it nothing more and do not close it.
-
-A caller checks ``done`` after each ``send`` (one attribute load) and
-looks at ``error`` only when ``done`` is true::
-
-    outs = pusher.send(chunk)
-    emit(outs)
-    if pusher.done:
-        if pusher.error is not None:
-            raise pusher.error
-        ...  # stop feeding this pusher; its close() gives nothing
-
-Optional: ``passthrough``
-~~~~~~~~~~~~~~~~~~~~~~~~~
-``passthrough: int`` (a pusher without it counts as 0) is the pusher's
-promise about the records coming next: a chunk of ``k <= passthrough``
-records would come out unchanged, ``send(chunk) == [chunk]`` (``[]`` for
-``k == 0``), with no effect but lowering ``passthrough`` by ``k``.  A caller
-may then skip ``send``: emit the chunk itself and lower ``passthrough`` by
-``k`` (before its next ``send`` or ``close``).  ``take(n)`` passes
-``n - 1`` records this way, ``skip(n)`` every record after the first
-``n``; ``sys.maxsize`` means every record from now on.  :func:`drive` uses
-it, so a pure pass-through costs the pull form no call per chunk; a push
-pipeline may use it or ignore it (``send`` gives the same result).
-
-Stages without ``push``
------------------------
-Third-party generator stages need not offer ``push``: push mode then runs
-the generator in a helper thread that it feeds through a queue.  A plugin
-stage that offers ``push`` avoids that thread; :func:`drive` gives its pull
-form from the same pusher.
+The protocol (``send``, ``close``, ``done``, ``error``, ``passthrough``) is
+described in ``docs/internals/stages.rst``, "The pusher protocol".
 """
 
 from __future__ import annotations
@@ -99,7 +18,7 @@ __all__ = ["PusherDefaults", "Pusher", "drive"]
 
 @runtime_checkable
 class Pusher(Protocol):
-    """One pass of a stage, fed chunk by chunk (see the module docstring).
+    """One pass of a stage, fed chunk by chunk (see ``docs/internals/stages.rst``).
 
     Attributes
     ----------

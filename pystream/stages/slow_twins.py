@@ -1,13 +1,8 @@
-"""Pure-numpy "slow twins" of the window, scan, EWM and block kernels.
+"""The slow twins: pure-numpy references of every built-in stage, for the tests.
 
-Each twin recomputes every output from scratch on the whole array (a Python
-loop over records, numpy inside), so it shares no code and no algorithm with
-the C kernels: ``slow_moving`` takes each window's values and calls numpy;
-``slow_scan`` uses numpy's cumulative functions or recomputes each prefix;
-``slow_ewm`` is pandas' documented recurrence written out in Python;
-``slow_resample`` reduces each block with numpy.
-
-Inputs are 2-D ``(N, width)`` float64 arrays; outputs have the same layout.
+Each recomputes every output from scratch on the whole ``(N, width)`` array
+(a Python loop over records, numpy inside), sharing no code with the stage;
+the family tables name each stage's twin (see ``docs/internals/stages.rst``).
 """
 
 from __future__ import annotations
@@ -15,8 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["slow_moving", "slow_scan", "slow_ewm", "slow_resample", "slow_rank"]
+__all__ = ["slow_cumcount", "slow_cummax", "slow_cummin", "slow_diff", "slow_ewm", "slow_moving",
+           "slow_rank", "slow_resample", "slow_scan", "slow_sliding_window", "slow_tumbling"]
 
 
 def slow_rank(values: np.ndarray) -> float:
@@ -206,31 +203,34 @@ def slow_resample(x: np.ndarray, n: int, how: str, nan_policy: str = "propagate"
     return np.array(rows, dtype=np.float64).reshape(len(rows), x.shape[1])
 
 
-def _sliding(x: np.ndarray, n: int, step: int = 1) -> np.ndarray:
-    from numpy.lib.stride_tricks import sliding_window_view
-
+def slow_sliding_window(x: np.ndarray, n: int, step: int = 1) -> np.ndarray:
+    """Windows of `n` records every `step` records, the window axis first."""
     if len(x) < n:
         return np.empty((0, n, *x.shape[1:]), x.dtype)
     v = sliding_window_view(x, n, axis=0)[::step]
     return np.moveaxis(v, -1, 1)
 
 
-#: Every built-in stage of pystream.stages.registry -> its slow twin (whole array in).
-SLOW_TWINS = {
-    **{name: (lambda name: lambda x, window, **kw: slow_moving(name, x, window, **kw))(name)
-       for name in ("moving_sum", "moving_mean", "moving_var", "moving_std", "moving_min",
-                    "moving_max", "moving_argmin", "moving_argmax", "moving_median",
-                    "moving_quantile", "moving_rank")},
-    **{name: (lambda name: lambda x, **kw: slow_scan(name, x, **kw))(name)
-       for name in ("cumsum", "cumprod", "cummean", "cumvar", "cumstd")},
-    "cummin": lambda x: np.minimum.accumulate(x, axis=0),
-    "cummax": lambda x: np.maximum.accumulate(x, axis=0),
-    "cumcount": lambda x: np.cumsum(~np.isnan(x), axis=0),
-    "diff": lambda x, n=1: np.diff(x, n, axis=0),
-    **{name: (lambda name: lambda x, alpha, **kw: slow_ewm(name, x, alpha, **kw))(name)
-       for name in ("ewm_mean", "ewm_var", "ewm_std")},
-    "nwise": lambda x, n: _sliding(x, n),
-    "sliding_window": _sliding,
-    "tumbling": lambda x, n: _sliding(x, n, n),
-    "resample": slow_resample,
-}
+def slow_tumbling(x: np.ndarray, n: int) -> np.ndarray:
+    """Blocks of `n` records (the incomplete last one dropped)."""
+    return slow_sliding_window(x, n, n)
+
+
+def slow_cummin(x: np.ndarray) -> np.ndarray:
+    """``np.minimum.accumulate`` along the stream."""
+    return np.minimum.accumulate(x, axis=0)
+
+
+def slow_cummax(x: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate`` along the stream."""
+    return np.maximum.accumulate(x, axis=0)
+
+
+def slow_cumcount(x: np.ndarray) -> np.ndarray:
+    """The running count of non-NaN values."""
+    return np.cumsum(~np.isnan(x), axis=0)
+
+
+def slow_diff(x: np.ndarray, n: int = 1) -> np.ndarray:
+    """``np.diff`` along the stream."""
+    return np.diff(x, n, axis=0)
