@@ -31,7 +31,7 @@ from ._buffers import BufferPool
 
 __all__ = ["MAX_HEADER_BYTES", "NPY_HEADER_LOCK", "NPY_MAGIC", "READ_BYTES", "NpyFormatError",
            "NpyHeader", "check_path", "check_size", "npy_records", "open_path", "read_exact",
-           "read_full", "read_header", "read_header_path", "read_records"]
+           "read_full", "read_npy_header", "read_header_path", "read_records"]
 
 #: numpy's limit on an array's number of dimensions (``NPY_MAXDIMS``, 64
 #: since numpy 2.0; 32 before).
@@ -132,7 +132,7 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
 
 
-def read_header(f: Any, name: str, where: str = "from_npy") -> NpyHeader:
+def read_npy_header(f: Any, name: str, where: str = "from_npy") -> NpyHeader:
     """Read a ``.npy`` header from the current position of binary file `f`.
 
     Reads exactly the header's bytes (so it works on pipes: the data
@@ -293,11 +293,11 @@ def read_header_path(p: str, where: str = "from_npy") -> NpyHeader:
     Raises
     ------
     ValueError
-        As :func:`read_header`, and if the file holds less data than its
+        As :func:`read_npy_header`, and if the file holds less data than its
         header announces.
     """
     with open_path(p, where) as f:
-        header = read_header(f, repr(p), where)
+        header = read_npy_header(f, repr(p), where)
         check_size(header, os.fstat(f.fileno()).st_size, repr(p), where)
     return header
 

@@ -32,7 +32,7 @@ from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
     check_size,
     npy_records,
     open_path,
-    read_header,
+    read_npy_header,
     read_header_path,
     read_records,
 )
@@ -498,7 +498,7 @@ def _npy_opener(p: str, expected: NpyHeader) -> Callable[[], tuple[Any, NpyHeade
     def opened() -> tuple[Any, NpyHeader]:
         f = open_path(p, "from_npy")
         try:
-            h = read_header(f, repr(p))
+            h = read_npy_header(f, repr(p))
             if (h.dtype, h.shape, h.fortran_order) != (expected.dtype, expected.shape,
                                                        expected.fortran_order):
                 order = lambda x: " Fortran order" if x.fortran_order else ""  # noqa: E731
@@ -544,7 +544,7 @@ def _npy_stream_object(obj: Any, chunk_size: int | None) -> Stream:
             raise TypeError(f"from_npy: expected a path, a list of paths, '-' or a binary file "
                             f"object, got {type(f).__name__}")
         name = _text.source_name(f)
-    h = read_header(f, name)
+    h = read_npy_header(f, name)
     _check_npy_header(h, name, None, name, regular=False)
     cs = _chunk_size(chunk_size, h.dtype, h.record_shape, "from_npy")
     src = _OneShotSource(lambda: npy_records(f, name, h, 0, h.count, cs, seek=False), nonempty=True)
@@ -646,7 +646,7 @@ def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | 
         elif i == 0:
             first_file = open_path(p, "from_npy")
             try:
-                h = read_header(first_file, repr(p))
+                h = read_npy_header(first_file, repr(p))
             except BaseException:
                 first_file.close()
                 raise
@@ -691,7 +691,7 @@ def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | 
             else:
                 f = open_path(p, "from_npy")
                 try:
-                    h = read_header(f, repr(p))
+                    h = read_npy_header(f, repr(p))
                     _check_npy_header(h, repr(p), first, repr(paths[0]), regular=False)
                 except BaseException:
                     f.close()
