@@ -63,6 +63,7 @@ import numpy as np
 
 from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
 from .._checks import StateLock, restore_state
+from .probabilities import check_probabilities
 from ._cstate import deserialize, serialize
 
 __all__ = ["Collapse", "DDSketch", "SketchAccuracyWarning"]
@@ -473,8 +474,6 @@ class DDSketch:
         >>> s.quantile([0, 0.25, 1]).round(1).tolist()
         [1.0, 249.5, 1000.0]
         """
-        from .columns import check_probabilities
-
         scalar = np.ndim(q) == 0 and not isinstance(q, np.ndarray)
         qa = check_probabilities(q, "DDSketch.quantile")  # C order, a copy
         out = np.empty(qa.shape, np.float64)

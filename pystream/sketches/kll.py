@@ -55,6 +55,7 @@ import numpy as np
 
 from .._native import as_array, check_status, ffi, lib, prepare_chunk
 from .._checks import StateLock, restore_state
+from .probabilities import check_probabilities
 
 __all__ = ["KLLSketch", "BLOCK_SIZE"]
 
@@ -663,8 +664,6 @@ class KLLSketch:
         >>> s.quantile(0.5), s.quantile([0.25, 0.75])
         (5.0, array([3., 7.]))
         """
-        from .columns import check_probabilities
-
         qa = check_probabilities(q, "KLLSketch.quantile")
         return self._batch(lib.ps_kll_quantiles, qa, "KLLSketch.quantile")
 
