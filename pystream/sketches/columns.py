@@ -26,7 +26,7 @@ import numpy as np
 from .._native import check_record_values
 from .ddsketch import DDSketch
 from .kll import KLLSketch
-from .probabilities import check_probabilities  # noqa: F401 -- imported from here too
+from .params import check_probabilities  # noqa: F401 -- imported from here too
 
 #: alpha of the relative-error sketch of ``describe(quantile_method="relative")``
 #: and the default of ``quantile(method="relative")``.

@@ -28,7 +28,7 @@ from .kll_blocks import (
     final_rng,
     leaf_seed,
 )
-from .probabilities import check_probabilities
+from .params import check_probabilities
 
 __all__ = ["KLLSketch", "BLOCK_SIZE"]
 
