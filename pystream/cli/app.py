@@ -159,6 +159,9 @@ def _package_version() -> str:
 
 
 # --------------------------------------------------------------------------
+# plugins
+
+
 def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     """``pystream plugins``: one block per plugin, or JSON."""
     with warnings.catch_warnings(record=True):  # failures are listed below
@@ -185,6 +188,8 @@ def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
 # --------------------------------------------------------------------------
 # entry point
 
+#: The exit status when the output pipe was closed (``| head``): 128 + SIGPIPE,
+#: the status a shell reports for ``cat`` killed by SIGPIPE.
 SIGPIPE_STATUS = 128 + 13
 
 

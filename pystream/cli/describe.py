@@ -156,7 +156,3 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     stdout.write(text + "\n")
     stdout.flush()
     return 0
-
-
-# --------------------------------------------------------------------------
-# stages and run

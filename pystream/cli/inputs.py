@@ -420,7 +420,9 @@ def _open_stdin(args: argparse.Namespace) -> Input:
 
 
 # --------------------------------------------------------------------------
-# progress
+# the engine an input allows
+
+
 def _check_engine(args: argparse.Namespace, inp: Input | None) -> dict[str, Any]:
     """The engine keyword arguments of the terminal operation, or a CLIError
     when the input cannot be split (`inp` None: before the input is opened)."""

@@ -18,6 +18,8 @@ from .common import _check_dtype, _chunk_size, _source
 
 
 # --------------------------------------------------------------------------- from_array
+
+
 def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     """Stream the records of an array (zero-copy views).
 
@@ -92,6 +94,8 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
 
 
 # --------------------------------------------------------------------------- from_dask
+
+
 def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
     """Stream the records (along axis 0) of a ``dask.array.Array``.
 
@@ -148,6 +152,8 @@ def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
 
 
 # --------------------------------------------------------------------------- from_chunks
+
+
 def as_ndarray(data: Any, dtype: np.dtype | None, where: str) -> np.ndarray:
     """`data` as a plain ndarray: ndarray subclasses are viewed, other objects
     (lists, scalars) converted to `dtype`; masked arrays are refused.
@@ -286,6 +292,8 @@ def from_chunks(
 
 
 # --------------------------------------------------------------------------- from_iterable
+
+
 def _record_error(
     batch: list[Any], offset: int, dtype: np.dtype, record_shape: tuple[int, ...], err: Exception
 ) -> Exception:

@@ -32,6 +32,8 @@ from .common import PathLike, _check_dtype, _chunk_size, _is_path, _is_stdin
 
 
 # --------------------------------------------------------------------------- from_npy
+
+
 def _npy_opener(p: str, expected: NpyHeader) -> Callable[[], tuple[Any, NpyHeader]]:
     """Open regular file `p` and re-read its header; refuse it if it changed."""
 
@@ -244,6 +246,8 @@ def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | 
 
 
 # --------------------------------------------------------------------------- from_file
+
+
 def _file_chunks(
     opener: Callable[[], tuple[Any, bool]],
     name: str,

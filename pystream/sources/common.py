@@ -16,6 +16,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 # --------------------------------------------------------------------------- helpers
+
+
 def _chunk_size(chunk_size: object, dtype: np.dtype, record_shape: tuple[int, ...], where: str) -> int:
     if chunk_size is None:
         return default_chunk_size(dtype, record_shape)

@@ -18,6 +18,8 @@ from .common import PathLike, _check_dtype, _chunk_size, _fspath, _is_path, _is_
 
 
 # --------------------------------------------------------------------------- from_text
+
+
 def _text_chunks(
     source: Any,
     path: str | None,
