@@ -1,16 +1,5 @@
-"""Binary inputs without memory maps: ``.npy`` headers, checked paths, record reading.
-
-``from_npy`` reads its data the way ``from_file`` does: ``readinto`` into a
-few reused chunk buffers (:class:`~pystream._buffers.BufferPool`).  A memory
-map would keep every page the stream touched resident (RSS as large as the
-file) and turns a file truncated under the reader into a SIGBUS that kills
-the process; reading keeps memory at a few chunks, reports a short file as a
-``ValueError`` naming the file and the record, and works the same on pipes
-(see ``docs/design.md``, "Binary sources").
-
-The ``.npy`` header is parsed here (format versions 1.0, 2.0 and 3.0), with
-the public ``numpy.lib.format.descr_to_dtype`` only, so a header can be read
-from a pipe one byte range at a time and no private numpy name is needed.
+"""Binary inputs without memory maps: ``.npy`` headers, checked paths, record
+reading (why no memory map: :doc:`/internals/binary-io`).
 """
 
 from __future__ import annotations

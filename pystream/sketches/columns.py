@@ -1,20 +1,5 @@
-"""One quantile sketch per value of the record, fed chunk by chunk.
-
-:meth:`pystream.Stream.quantile` and :meth:`pystream.Stream.describe` (its
-quantiles) use it: a sketch per column, updated with strided column views
-(no copies), created at the first chunk.
-
-Quantile methods
-----------------
-``"kll"`` (the default of both): a :class:`~pystream.KLLSketch` with
-``k = RANK_K``, accurate in *rank*: DataSketches' a-priori bound for that
-``k`` is 0.68 % at 99 % confidence per quantile, so each quantile's rank
-error is at most :data:`RANK_ERROR` (1 %) with probability >= 99 % (with
-margin; measured maxima in ``tests/test_stream_sketches.py``), whatever the
-values' magnitude, offset or ties.  ``"relative"``: a
-:class:`~pystream.DDSketch` with ``alpha = DESCRIBE_ALPHA``, accurate in
-*value* relative to the value (latencies, sizes), useless for data far
-from zero compared with its spread.
+"""One quantile sketch per value of the record, fed chunk by chunk (the
+quantile methods: :doc:`/internals/sketches`).
 """
 
 from __future__ import annotations
