@@ -1,12 +1,5 @@
-"""A misspelled keyword gets a suggestion: one helper for Python and the command line.
-
-``stream.moving_mean(windw=3)`` raises ``TypeError: moving_mean() got an
-unexpected keyword argument 'windw' (did you mean 'window'?)``, and
-``pystream run x.npy moving_mean:windw=3`` names the same suggestion: both
-call :func:`did_you_mean`.  Stage methods are wrapped by
-:func:`suggest_keywords` (the built-in ones in
-:mod:`pystream.stages.methods`); plugin stages and reducers, whose methods
-are made at run time, are called through :func:`call_checked`.
+"""A misspelled keyword gets a suggestion: one helper for Python and the
+command line (:func:`did_you_mean`; see :doc:`/internals/arguments`).
 """
 
 from __future__ import annotations

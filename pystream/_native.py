@@ -1,11 +1,5 @@
-"""The compiled C core and the one place where buffers are checked.
-
-``cffi`` hands raw pointers to C and checks neither dtype, byte order,
-alignment nor strides, so every array goes through :func:`prepare_chunk`
-before it reaches a kernel.  What can be handled correctly is handled
-(strided input is read in place; non-native byte order, misaligned data and
-float16 are converted to a native aligned copy); what cannot is rejected with
-an exception that says what and where.  Inputs are never written to.
+"""The compiled C core and the one place where buffers are checked
+(:func:`prepare_chunk`; see :doc:`/internals/native`).
 """
 
 from __future__ import annotations

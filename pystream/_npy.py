@@ -1,16 +1,5 @@
-"""Binary inputs without memory maps: ``.npy`` headers, checked paths, record reading.
-
-``from_npy`` reads its data the way ``from_file`` does: ``readinto`` into a
-few reused chunk buffers (:class:`~pystream._buffers.BufferPool`).  A memory
-map would keep every page the stream touched resident (RSS as large as the
-file) and turns a file truncated under the reader into a SIGBUS that kills
-the process; reading keeps memory at a few chunks, reports a short file as a
-``ValueError`` naming the file and the record, and works the same on pipes
-(see ``docs/design.md``, "Binary sources").
-
-The ``.npy`` header is parsed here (format versions 1.0, 2.0 and 3.0), with
-the public ``numpy.lib.format.descr_to_dtype`` only, so a header can be read
-from a pipe one byte range at a time and no private numpy name is needed.
+"""Binary inputs without memory maps: ``.npy`` headers, checked paths, record
+reading (why no memory map: :doc:`/internals/binary-io`).
 """
 
 from __future__ import annotations
@@ -31,7 +20,7 @@ from ._buffers import BufferPool
 
 __all__ = ["MAX_HEADER_BYTES", "NPY_HEADER_LOCK", "NPY_MAGIC", "READ_BYTES", "NpyFormatError",
            "NpyHeader", "check_path", "check_size", "npy_records", "open_path", "read_exact",
-           "read_full", "read_header", "read_header_path", "read_records"]
+           "read_full", "read_npy_header", "read_header_path", "read_records"]
 
 #: numpy's limit on an array's number of dimensions (``NPY_MAXDIMS``, 64
 #: since numpy 2.0; 32 before).
@@ -132,7 +121,7 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
 
 
-def read_header(f: Any, name: str, where: str = "from_npy") -> NpyHeader:
+def read_npy_header(f: Any, name: str, where: str = "from_npy") -> NpyHeader:
     """Read a ``.npy`` header from the current position of binary file `f`.
 
     Reads exactly the header's bytes (so it works on pipes: the data
@@ -293,11 +282,11 @@ def read_header_path(p: str, where: str = "from_npy") -> NpyHeader:
     Raises
     ------
     ValueError
-        As :func:`read_header`, and if the file holds less data than its
+        As :func:`read_npy_header`, and if the file holds less data than its
         header announces.
     """
     with open_path(p, where) as f:
-        header = read_header(f, repr(p), where)
+        header = read_npy_header(f, repr(p), where)
         check_size(header, os.fstat(f.fileno()).st_size, repr(p), where)
     return header
 

@@ -1,26 +1,5 @@
-"""Text input for :func:`pystream.from_text`: read lines in blocks, check, parse.
-
-One job: turn a text source (path, ``.gz`` path, pipe, stdin, file object or
-iterable of lines) into float (or other numeric) chunks, with every error
-naming the input and the line.
-
-* Reading: paths, stdin and binary files are decoded in C by a
-  ``TextIOWrapper`` with ``errors="surrogateescape"``, read in blocks of
-  characters cut after a line end, and each block goes to numpy as one
-  ``StringIO`` (no per-line ``str`` objects); a block that is not pure
-  ASCII is searched for escaped bytes, so a decoding error still names the
-  line and the exact byte offset.  Every
-  source is read once, sequentially (no seek, no reopen), so pipes and
-  FIFOs work; a caller's file object is left open.
-* Parsing: :func:`numpy.loadtxt` (numpy's C tokenizer) with ``quotechar``,
-  once per block.  With `usecols`, the block is parsed with a structured
-  dtype that has one field per column of the file (the columns not asked
-  for are stored as 1-character strings), so numpy checks the number of
-  fields of *every* row, and quoted fields (with the delimiter, doubled
-  quotes or comment characters inside) are tokenized, not split.
-* A quoted field that does not close on its line (an unterminated quote,
-  or a line break inside quotes) is refused: numpy would silently swallow
-  the following lines into it.
+"""Text input for :func:`pystream.from_text`: read lines in blocks, check,
+parse (how: :doc:`/internals/text-input`).
 """
 
 from __future__ import annotations
@@ -108,7 +87,7 @@ def _decode(data: bytes, encoding: str, name: str, first_line: int, offset: int)
         ) from None
 
 
-def _split(text: str) -> list[str]:
+def _split_lines(text: str) -> list[str]:
     lines = text.split("\n")
     if lines and not lines[-1]:
         lines.pop()  # after the last "\n"
@@ -263,7 +242,7 @@ def _blocks(
             if isinstance(raw[0], (bytes, bytearray)):
                 data = b"".join(raw)
                 text = _decode(data, encoding, name, line_no, offset)
-                lines = _split(text)
+                lines = _split_lines(text)
                 offset += len(data)
             elif isinstance(raw[0], str):
                 lines = raw
@@ -287,7 +266,7 @@ def _blocks(
 
 
 def _lines(lines: list[str] | None, text: str) -> list[str]:
-    return lines if lines is not None else _split(text)
+    return lines if lines is not None else _split_lines(text)
 
 
 def _src(src: Any) -> Any:

@@ -1,29 +1,5 @@
-"""The pystream pipe format: a self-describing stream of records of unbounded length.
-
-``pystream run ... -o -`` (or with no ``-o``) writes it to standard output,
-and ``pystream describe -`` / ``pystream run -`` recognise it by its magic
-string, so commands joined by a pipe need no ``--dtype``.  In Python,
-:func:`from_pipe` reads it and :func:`to_pipe` writes it.
-
-Layout (all integers little-endian)::
-
-    magic        9 bytes   b"\\x93PYSTREAM"
-    version      2 bytes   major, minor (1, 0)
-    header size  4 bytes   uint32: the size of the header that follows
-    header       UTF-8 JSON object: {"descr": "<f8", "record_shape": [3]}
-                 ("descr": the numpy dtype string, byte order included)
-    frames       repeated: uint64 byte count n > 0, then n bytes of whole
-                 records, C order, in the header's dtype
-    end          uint64 0, then uint64 the number of records written
-
-Why not ``.npy``: its header holds the array's length, which a stream knows
-only when it ends, and a pipe cannot be rewound to write it.  Why frames
-and an end mark: a writer that fails or is stopped part way (an unparsable
-line, Ctrl-C) leaves no end mark, so the reader reports a truncated stream
-instead of summarising part of it as if it were all; the record count of
-the end mark is checked too.  Why JSON: it is read with :mod:`json`, never
-evaluated, and any language reads it.  A major version the reader does not
-know is refused; a minor version may add header keys, which are ignored.
+"""The pystream pipe format: a self-describing stream of records of unbounded
+length (:func:`from_pipe`, :func:`to_pipe`; the layout: :doc:`/internals/pipe-format`).
 """
 
 from __future__ import annotations
@@ -40,7 +16,11 @@ from typing import IO, Any
 
 import numpy as np
 
+from ._buffers import BufferPool
 from ._checks import check_count
+from ._config import default_chunk_size
+from ._text import source_name
+from .stream import Stream, _OneShotSource
 
 __all__ = ["MAGIC", "VERSION", "from_pipe", "read_header", "to_pipe", "write_header"]
 
@@ -155,8 +135,6 @@ def read_header(file: IO[bytes], name: str = "<stream>") -> tuple[np.dtype, tupl
 def _frames(f: Any, name: str, dt: np.dtype, rs: tuple[int, ...], chunk_size: int,
             close: bool) -> Iterator[np.ndarray]:
     """Chunks of `chunk_size` records (fewer at the end) gathered from the frames."""
-    from ._buffers import BufferPool
-
     record = dt.itemsize * math.prod(rs)
     target = chunk_size * record
     pool = BufferPool(target)
@@ -221,9 +199,6 @@ def open_pipe(file: IO[bytes], name: str, chunk_size: int | None = None) -> Any:
 
 
 def _stream(f: Any, name: str, chunk_size: int | None, close: bool) -> Any:
-    from ._config import default_chunk_size
-    from .stream import Stream, _OneShotSource
-
     try:
         dt, rs = read_header(f, name)
         cs = (default_chunk_size(dt, rs) if chunk_size is None
@@ -286,8 +261,6 @@ def from_pipe(source: Any = "-", chunk_size: int | None = None) -> Any:
     if not hasattr(source, "read"):
         raise TypeError(f"from_pipe: expected '-', a path or a binary file object, got "
                         f"{type(source).__name__}")
-    from ._text import source_name
-
     return _stream(source, source_name(source), chunk_size, close=False)
 
 

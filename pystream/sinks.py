@@ -1,24 +1,5 @@
-"""Sinks: write a stream to a file, atomically.
-
-The data goes to a temporary file next to the target (same directory, so
-the final rename is atomic on POSIX and Windows) and replaces the target
-only once the whole stream has been written.  An error, a cancelled run or
-a ``KeyboardInterrupt`` removes the temporary file and leaves any existing
-target untouched: a reader never sees a half-written file under the final
-name.
-
-What the rename must not do (see :class:`AtomicFile`): an existing target
-keeps its permission bits and owner (a private ``0600`` file stays
-private); a symbolic link is written through to the file it names; a FIFO,
-a device or a descriptor path (``/dev/null``, ``/dev/stdout``) is written
-directly, without atomicity; a write-protected file is refused unless the
-caller passes ``force=True``.  Streams whose bytes are pointers
-(``object`` dtype) are refused.
-
-Each format is a writer object with ``write(chunk)``, ``finish()`` and
-``abort()``, so the same code serves the pull sinks (``Stream.to_npy``...,
-which drain an iterator into a writer) and the push sinks and fan-out
-branches (:mod:`pystream.consumers`, which call ``write`` per pushed chunk).
+"""Sinks: write a stream to a file, atomically (one writer object per format;
+what the rename must and must not do: :doc:`/internals/sinks`).
 """
 
 from __future__ import annotations

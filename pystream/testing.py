@@ -1,16 +1,6 @@
-"""Test helpers for stage and reducer authors (plugins included).
-
-Each helper runs a stage or reducer the way pystream does and raises
-``AssertionError`` with a clear message when a property a stage must have
-does not hold:
-
-* :func:`assert_chunk_invariant` -- any chunking gives bit-identical output;
-* :func:`assert_matches_reference` -- the streamed output equals a whole-array
-  reference function;
-* :func:`check_bad_inputs` -- bad input gives a clear Python exception (or a
-  correct output), never a crash or silent garbage;
-* :func:`assert_reducer_mergeable` -- states of contiguous partitions merge
-  to the serial result, also through ``to_bytes`` / ``from_bytes``.
+"""Test helpers for stage and reducer authors (plugins included): each runs a
+stage or reducer the way pystream does and raises ``AssertionError`` with a
+clear message when a property a stage must have does not hold.
 
 Examples
 --------

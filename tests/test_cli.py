@@ -1,4 +1,4 @@
-"""Tests of the ``pystream`` command (pystream/cli.py).
+"""Tests of the ``pystream`` command (pystream/cli/).
 
 Most tests call ``main(argv)`` in-process and read what it printed; a few run
 ``python -m pystream`` as a subprocess to check the real entry point, exit
@@ -18,7 +18,10 @@ import numpy as np
 import pytest
 
 import pystream as ps
-from pystream import cli
+from pystream.cli import app as cli_app
+from pystream.cli import describe as cli_describe
+from pystream.cli import inputs as cli_inputs
+from pystream.cli import progress as cli_progress
 from pystream.cli import main
 
 STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
@@ -503,7 +506,7 @@ def test_unexpected_exception_is_one_line(tmp_path, capsys, monkeypatch):
     def boom(*a, **k):
         raise KeyError("internal")
 
-    monkeypatch.setattr(cli, "_describe", boom)
+    monkeypatch.setattr(cli_describe, "_describe", boom)
     monkeypatch.delenv("PYSTREAM_DEBUG", raising=False)
     status, _, err = run(capsys, "describe", path)
     assert status == 2
@@ -528,7 +531,7 @@ def test_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch, signal, use_t
     np.save(path, signal)
     fake_err = _TTY()
     monkeypatch.setattr(sys, "stderr", fake_err)
-    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(cli_progress, "PROGRESS_MIN_BYTES", 0)
     status = main(["describe", str(path), "--json", "--chunk-size", "100"])
     out = capsys.readouterr().out
     assert status == 0
@@ -540,13 +543,13 @@ def test_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch, signal, use_t
 def test_bar_counts_all_bytes(tmp_path, monkeypatch, signal):
     path = tmp_path / "x.npy"
     np.save(path, signal)
-    args = cli.build_parser().parse_args(["describe", str(path), "--chunk-size", "64"])
-    inp = cli.open_input(args)
-    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)
+    args = cli_app.build_parser().parse_args(["describe", str(path), "--chunk-size", "64"])
+    inp = cli_inputs.open_input(args)
+    monkeypatch.setattr(cli_progress, "PROGRESS_MIN_BYTES", 0)
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    bar = cli.make_progress(inp, True, _TTY())
-    assert isinstance(bar, cli._BuiltinBar)
-    desc, records = cli._describe(inp, args, bar)
+    bar = cli_progress.make_progress(inp, True, _TTY())
+    assert isinstance(bar, cli_progress._BuiltinBar)
+    desc, records = cli_describe._describe(inp, args, bar)
     assert records == len(signal)
     assert bar.n == bar.total == signal.nbytes
 
@@ -554,7 +557,7 @@ def test_bar_counts_all_bytes(tmp_path, monkeypatch, signal):
 def test_no_progress_bar(tmp_path, capsys, monkeypatch, signal):
     path = tmp_path / "x.npy"
     np.save(path, signal)
-    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(cli_progress, "PROGRESS_MIN_BYTES", 0)
     # not a terminal -> no bar
     status, _, err = run(capsys, "describe", path, "--json")
     assert status == 0 and err == ""
@@ -568,8 +571,8 @@ def test_no_progress_bar(tmp_path, capsys, monkeypatch, signal):
 def test_small_inputs_get_no_bar(tmp_path, monkeypatch, signal):
     path = tmp_path / "x.npy"
     np.save(path, signal)
-    args = cli.build_parser().parse_args(["describe", str(path)])
-    assert cli.make_progress(cli.open_input(args), True, _TTY()) is None
+    args = cli_app.build_parser().parse_args(["describe", str(path)])
+    assert cli_progress.make_progress(cli_inputs.open_input(args), True, _TTY()) is None
 
 
 # -- subprocess: the real entry point ------------------------------------------
@@ -619,15 +622,15 @@ def test_text_bar_follows_the_file_position(tmp_path, monkeypatch):
     a = np.random.default_rng(7).normal(size=(3000, 2))
     path = tmp_path / "x.csv"
     np.savetxt(path, a, delimiter=",", fmt="%.17g")
-    args = cli.build_parser().parse_args(["describe", str(path), "--chunk-size", "100"])
-    inp = cli.open_input(args)
-    monkeypatch.setattr(cli, "PROGRESS_MIN_BYTES", 0)
+    args = cli_app.build_parser().parse_args(["describe", str(path), "--chunk-size", "100"])
+    inp = cli_inputs.open_input(args)
+    monkeypatch.setattr(cli_progress, "PROGRESS_MIN_BYTES", 0)
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    bar = cli.make_progress(inp, True, _TTY())
+    bar = cli_progress.make_progress(inp, True, _TTY())
     seen = []
     update = bar.update
     monkeypatch.setattr(bar, "update", lambda n: (seen.append(n), update(n)))
-    desc, records = cli._describe(inp, args, bar)
+    desc, records = cli_describe._describe(inp, args, bar)
     inp.counter.close()
     assert records == 3000
     assert len([n for n in seen if n > 0]) > 1  # moved while parsing

@@ -24,7 +24,7 @@ import pytest
 
 import pystream as ps
 from pystream import cli
-from pystream.cli import _OnePassHistogram
+from pystream.cli import common as cli_common
 from pystream.pipeformat import MAGIC, FrameWriter, from_pipe, read_header, to_pipe
 
 PY = [sys.executable, "-m", "pystream"]
@@ -127,7 +127,7 @@ def test_three_commands_keep_dtype_and_shape(tmp_path, npy, x, stages, dtype, sh
     assert a.returncode == b.returncode == c.returncode == 0, (a.stderr, b.stderr, c.stderr)
     assert b"(stream); pystream commands read it with no option" in a.stderr
     got = np.load(out)
-    want = cli._apply_stages(ps.from_array(x[10:1010]), cli._stage_specs(stages)).to_array()
+    want = cli_common._apply_stages(ps.from_array(x[10:1010]), cli_common._stage_specs(stages)).to_array()
     assert got.dtype == np.dtype(dtype) and list(got.shape[1:]) == shape
     assert got.tobytes() == want.tobytes()
 
@@ -247,52 +247,6 @@ def test_threads_engine_refuses_inputs_read_once(npy):
     one_error(proc.stderr, "--engine threads", "is not a regular file")
     _, proc = pipe(["run", npy], ["describe", "-", "--engine", "threads"])
     one_error(proc.stderr, "standard input can only be read in order")
-
-
-@pytest.mark.parametrize("data", [
-    np.random.default_rng(1).normal(280, 5, 50_000),
-    np.random.default_rng(2).normal(0, 1e-3, 50_000).astype(np.float32),
-    np.random.default_rng(3).integers(-10**6, 10**6, 20_000),
-    np.random.default_rng(4).integers(0, 3, 20_000).astype(np.uint8),
-    np.array([0.0, 5e-324, -5e-324, 1e300, -1e300, np.nan, 3.0]),
-    np.array([True, False, True]),
-    np.array([-7.5] * 100),
-])
-@pytest.mark.parametrize("bins", [1, 2, 10, 20])
-def test_one_pass_histogram_is_exact_and_chunk_invariant(data, bins):
-    results = []
-    for chunk in (len(data), 7, 1000, 4096):
-        h = _OnePassHistogram(bins)
-        for i in range(0, len(data), chunk):
-            h.update(data[i:i + chunk])
-        results.append(h.result())
-    first, note = results[0]
-    for other, _ in results[1:]:
-        assert other == first
-    finite = data[np.isfinite(data.astype(np.float64))]
-    if finite.min() == finite.max():  # one value: numpy's bins, as a file gets
-        assert first == ps.from_array(data).histogram(bins=bins, range=(data[0], data[0]))
-        return
-    assert "read only once" in note
-    # exact counts: numpy's, on the same edges
-    counts, _ = np.histogram(finite.astype(np.float64), bins=first.edges)
-    assert first.counts.tolist() == counts.tolist()
-    assert first.counts.sum() == len(finite) and first.nan_count == len(data) - len(finite)
-    assert len(first.counts) <= max(bins, 2)
-    width = first.edges[1] - first.edges[0]
-    assert np.log2(width) == int(np.log2(width))               # a power of two
-    assert first.edges[0] <= finite.min() and finite.max() < first.edges[-1]
-    if data.dtype.kind in "biu":
-        assert width >= 1
-
-
-def test_one_pass_histogram_of_inf_and_records():
-    h = _OnePassHistogram(10)
-    h.update(np.array([1.0, np.inf]))
-    assert h.result() == (None, "")            # as for a file: no finite range
-    h = _OnePassHistogram(10)
-    h.update(np.ones((3, 2)))
-    assert "one-column input only" in h.result()[1]
 
 
 # -- errors name their input -----------------------------------------------------------

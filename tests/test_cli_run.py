@@ -20,6 +20,9 @@ import pytest
 
 import pystream as ps
 from pystream import cli
+from pystream.cli import app as cli_app
+from pystream.cli import common as cli_common
+from pystream.cli import progress as cli_progress
 from pystream._cli_stages import catalogue
 
 PY = [sys.executable, "-m", "pystream"]
@@ -254,7 +257,7 @@ def test_broken_pipe_of_describe_and_in_process(tmp_path, monkeypatch, capsys, n
     monkeypatch.setattr(sys, "stdout", closed)
     # in-process (a list of arguments): status 141 returned, the caller lives on
     monkeypatch.setattr(os, "dup2", lambda *a: None)  # keep pytest's own stdout
-    assert cli.main(["describe", str(npy)]) == cli.SIGPIPE_STATUS == 141
+    assert cli.main(["describe", str(npy)]) == cli_app.SIGPIPE_STATUS == 141
     assert capsys.readouterr().err == ""
 
 
@@ -381,7 +384,7 @@ def big_raw(tmp_path):
     """A sparse raw file larger than the progress bar's threshold."""
     path = tmp_path / "zeros.f8"
     with open(path, "wb") as f:
-        f.truncate(cli.PROGRESS_MIN_BYTES + 8 * 1024)
+        f.truncate(cli_progress.PROGRESS_MIN_BYTES + 8 * 1024)
     return path
 
 
@@ -467,9 +470,9 @@ def test_documented_command(tmp_path, monkeypatch, capsys, where, argv, error):
         assert cli.main(argv) == 2
         assert capsys.readouterr().err.strip() == error
         return
-    args = cli.build_parser().parse_args(argv)
+    args = cli_app.build_parser().parse_args(argv)
     texts = getattr(args, "stages", None) or getattr(args, "stage", None) or []
-    specs = cli._stage_specs(texts)
+    specs = cli_common._stage_specs(texts)
     assert [s.text for s in specs] == texts
 
 

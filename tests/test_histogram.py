@@ -29,7 +29,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pystream as ps
 from pystream.sketches import Histogram, HistogramResult
+from pystream.sketches.onepass import OnePassHistogram
 
 from slow_histogram import outer_edges, slow_histogram
 
@@ -798,3 +800,52 @@ def test_threads_each_own_state_merge_to_serial():
     for s in states:
         acc.merge(s)
     assert acc.result() == hist(x, bins=64, range=(-3, 3))
+
+
+# -- the one-pass histogram of inputs read once (pystream describe on a pipe) ---------
+
+
+@pytest.mark.parametrize("data", [
+    np.random.default_rng(1).normal(280, 5, 50_000),
+    np.random.default_rng(2).normal(0, 1e-3, 50_000).astype(np.float32),
+    np.random.default_rng(3).integers(-10**6, 10**6, 20_000),
+    np.random.default_rng(4).integers(0, 3, 20_000).astype(np.uint8),
+    np.array([0.0, 5e-324, -5e-324, 1e300, -1e300, np.nan, 3.0]),
+    np.array([True, False, True]),
+    np.array([-7.5] * 100),
+])
+@pytest.mark.parametrize("bins", [1, 2, 10, 20])
+def test_one_pass_histogram_is_exact_and_chunk_invariant(data, bins):
+    results = []
+    for chunk in (len(data), 7, 1000, 4096):
+        h = OnePassHistogram(bins)
+        for i in range(0, len(data), chunk):
+            h.update(data[i:i + chunk])
+        results.append(h.result())
+    first, note = results[0]
+    for other, _ in results[1:]:
+        assert other == first
+    finite = data[np.isfinite(data.astype(np.float64))]
+    if finite.min() == finite.max():  # one value: numpy's bins, as a file gets
+        assert first == ps.from_array(data).histogram(bins=bins, range=(data[0], data[0]))
+        return
+    assert "read only once" in note
+    # exact counts: numpy's, on the same edges
+    counts, _ = np.histogram(finite.astype(np.float64), bins=first.edges)
+    assert first.counts.tolist() == counts.tolist()
+    assert first.counts.sum() == len(finite) and first.nan_count == len(data) - len(finite)
+    assert len(first.counts) <= max(bins, 2)
+    width = first.edges[1] - first.edges[0]
+    assert np.log2(width) == int(np.log2(width))               # a power of two
+    assert first.edges[0] <= finite.min() and finite.max() < first.edges[-1]
+    if data.dtype.kind in "biu":
+        assert width >= 1
+
+
+def test_one_pass_histogram_of_inf_and_records():
+    h = OnePassHistogram(10)
+    h.update(np.array([1.0, np.inf]))
+    assert h.result() == (None, "")            # as for a file: no finite range
+    h = OnePassHistogram(10)
+    h.update(np.ones((3, 2)))
+    assert "one-column input only" in h.result()[1]

@@ -169,13 +169,13 @@ def test_bad_headers_name_the_file(tmp_path, data, error, fragment) -> None:
         ps.from_npy(path)
     assert fragment in str(info.value)
     with pytest.raises(error, match="<stdin>"):  # the same parser on a stream
-        _npy.read_header(io.BytesIO(data), "<stdin>")
+        _npy.read_npy_header(io.BytesIO(data), "<stdin>")
 
 
 def test_header_of_exactly_the_limit_is_accepted() -> None:
     text = "{'descr': '<f8', 'fortran_order': False, 'shape': (0,)}"
     text += " " * (_npy.MAX_HEADER_BYTES - len(text) - 1) + "\n"
-    h = _npy.read_header(io.BytesIO(header_bytes(text, (2, 0))), "x")
+    h = _npy.read_npy_header(io.BytesIO(header_bytes(text, (2, 0))), "x")
     assert h.shape == (0,) and h.data_offset == 12 + _npy.MAX_HEADER_BYTES
 
 

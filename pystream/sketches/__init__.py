@@ -1,14 +1,5 @@
-"""Mergeable streaming sketches backed by the C core.
-
-* :class:`Histogram` -- counts in fixed, explicit or logarithmic bins, with
-  numpy's edge rules; exact, so bit-identical for any chunking.
-* :class:`DDSketch` -- quantiles within a relative error ``alpha``; the
-  state is a function of the multiset of values only, so any chunking,
-  partitioning and merge order gives a bit-identical sketch.
-* :class:`KLLSketch` -- quantiles within the KLL rank-error bound for ``k``;
-  reproducible for a given seed and input order (any chunking).
-
-Each has ``update`` / ``merge`` / ``to_bytes`` / ``from_bytes`` and pickles.
+"""Mergeable streaming sketches backed by the C core: :class:`Histogram`,
+:class:`DDSketch`, :class:`KLLSketch` (see :doc:`/internals/sketches`).
 """
 
 from .ddsketch import DDSketch, SketchAccuracyWarning

@@ -1,20 +1,5 @@
-"""One quantile sketch per value of the record, fed chunk by chunk.
-
-:meth:`pystream.Stream.quantile` and :meth:`pystream.Stream.describe` (its
-quantiles) use it: a sketch per column, updated with strided column views
-(no copies), created at the first chunk.
-
-Quantile methods
-----------------
-``"kll"`` (the default of both): a :class:`~pystream.KLLSketch` with
-``k = RANK_K``, accurate in *rank*: DataSketches' a-priori bound for that
-``k`` is 0.68 % at 99 % confidence per quantile, so each quantile's rank
-error is at most :data:`RANK_ERROR` (1 %) with probability >= 99 % (with
-margin; measured maxima in ``tests/test_stream_sketches.py``), whatever the
-values' magnitude, offset or ties.  ``"relative"``: a
-:class:`~pystream.DDSketch` with ``alpha = DESCRIBE_ALPHA``, accurate in
-*value* relative to the value (latencies, sizes), useless for data far
-from zero compared with its spread.
+"""One quantile sketch per value of the record, fed chunk by chunk (the
+quantile methods: :doc:`/internals/sketches`).
 """
 
 from __future__ import annotations
@@ -24,6 +9,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .._native import check_record_values
+from .ddsketch import DDSketch
+from .kll import KLLSketch
+from .params import check_probabilities  # noqa: F401 -- imported from here too
 
 #: alpha of the relative-error sketch of ``describe(quantile_method="relative")``
 #: and the default of ``quantile(method="relative")``.
@@ -36,36 +24,6 @@ RANK_K = 400
 RANK_ERROR = 0.01
 #: The quantile methods of ``describe(quantile_method=)`` / ``quantile(method=)``.
 QUANTILE_METHODS = ("kll", "relative")
-
-
-def check_probabilities(q: Any, where: str, name: str = "q") -> np.ndarray:
-    """`q` as a float64 array of probabilities in [0, 1].
-
-    Raises
-    ------
-    TypeError
-        When `q` is not numeric (a string such as ``"0.5"``, a bool, an
-        object): numpy's own functions refuse strings too.
-    ValueError
-        When a probability is NaN or outside [0, 1].
-    """
-    if isinstance(q, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be a number or a sequence of numbers in "
-                        f"[0, 1], not {type(q).__name__} {q!r}")
-    try:
-        raw = np.asarray(q)
-    except (TypeError, ValueError):
-        raise TypeError(f"{where}: {name} must be a number or a sequence of numbers in "
-                        f"[0, 1]; got {q!r}") from None
-    if raw.dtype.kind not in "iuf":
-        raise TypeError(f"{where}: {name} must be a number or a sequence of numbers in "
-                        f"[0, 1]; got {q!r} ({raw.dtype} values)")
-    qa = np.array(raw, dtype=np.float64, order="C")
-    bad = ~((qa >= 0.0) & (qa <= 1.0))
-    if bad.any():
-        raise ValueError(f"{where}: {name} must be in [0, 1] (and not NaN); got "
-                         f"{qa[bad].ravel()[0]!r}")
-    return qa
 
 
 def check_method(method: object, where: str, name: str = "method") -> str:
@@ -113,11 +71,7 @@ class SketchFactory:
 
     def __call__(self, start: int = 0) -> Any:
         if self.method == "relative":
-            from .ddsketch import DDSketch
-
             return DDSketch(**self.params)
-        from .kll import KLLSketch
-
         return KLLSketch(**self.params, start=start)
 
     def __reduce__(self) -> tuple[Any, ...]:

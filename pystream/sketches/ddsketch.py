@@ -1,68 +1,23 @@
-"""DDSketch: quantiles with a relative-error guarantee, exactly mergeable.
-
-The sketch counts values in logarithmic buckets of ``|x|`` (a positive
-store, a mirrored negative store, a zero count), so every quantile it
-returns is within a relative error ``alpha`` of the true one, whatever the
-distribution, in memory that does not grow with the stream.  The hot loop
-runs in C (``csrc/ddsketch.c``) with the GIL released.
-
-Guarantee
----------
-Let ``x_q = np.quantile(x, q, method="lower")`` over the non-NaN values
-(the value of 0-based rank ``floor(q * (n - 1))`` of the sorted values).
-Then ``|sketch.quantile(q) - x_q| <= alpha * |x_q|`` provided that
-
-* ``|x_q|`` is 0, infinite, or at least ``2.2250738585072014e-308``
-  (the smallest normal float64; smaller non-zero magnitudes -- subnormals --
-  are counted with the zeros and returned as 0, an absolute error below
-  2.3e-308), and
-* the bucket of ``x_q`` was not collapsed (see *Memory* below; never the
-  case while a store holds at most ``max_buckets`` buckets).
-
-``quantile(0)`` and ``quantile(1)`` are the exact minimum and maximum, and
-every result is clamped to ``[min, max]``.  Integers are converted to the
-nearest float64 first.
-
-Why the bound holds (details in ``csrc/ddsketch.h``): the bucket index is
-``floor(mult * (E + p(s)))`` for ``|x| = (1 + s) * 2**(E - 1023)``, ``p`` a
-cubic with ``d(E + p)/d ln|x| >= 10/7``, so with
-``mult = 0.7000007 / ln(gamma)``, ``gamma = (1 + alpha) / (1 - alpha)``, a
-bucket ``[lo, hi]`` has ``hi / lo < gamma``; it returns
-``2 * lo * hi / (lo + hi)``, whose relative error to any point of the bucket
-is at most ``(hi - lo) / (hi + lo) < alpha``.
-
-Memory
-------
-Each store keeps at most ``max_buckets`` buckets: with ``M`` the largest
-bucket index seen in a store, values of index below
-``M - max_buckets + 1`` are counted in that lowest kept bucket.  This
-collapse only affects the values of smallest magnitude of one sign (low
-quantiles of the positive values, quantiles of the negative values closest
-to zero), which then come back as the collapsed bucket's value.  With the
-defaults (alpha 0.01, 2048 buckets) a store spans magnitudes over a ratio of
-about 4e17 (58.5 binades, 35 buckets per binade) before anything
-collapses.
-
-Determinism
------------
-The state is a function of the multiset of values only (exact ``uint64``
-counts; the collapse rule depends only on the largest index seen; min and
-max are exact, signed zeros canonicalised to ``+0.0``).  Any chunking of a
-stream and any partitioning and merge order give a bit-identical sketch
-and identical :meth:`DDSketch.to_bytes`.
+"""DDSketch: quantiles with a relative-error guarantee, exactly mergeable
+(the design: :doc:`/internals/ddsketch`).
 """
 
 from __future__ import annotations
 
-import numbers
-import operator
 import threading
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._native import as_array, check_status, ffi, kernel_dtype, lib, prepare_chunk
 from .._checks import StateLock, restore_state
+from .params import (
+    _as_float_array,
+    _check_alpha,
+    _check_max_buckets,
+    check_probabilities,
+)
 from ._cstate import deserialize, serialize
 
 __all__ = ["Collapse", "DDSketch", "SketchAccuracyWarning"]
@@ -109,9 +64,6 @@ class Collapse(NamedTuple):
     q_lo: float
     q_hi: float
 
-ALPHA_MIN = 1e-5
-ALPHA_MAX = 0.5
-
 
 class Buckets(NamedTuple):
     """The counts a :class:`DDSketch` holds (see :meth:`DDSketch.buckets`).
@@ -139,45 +91,8 @@ class Buckets(NamedTuple):
     nan: int
 
 
-def _check_alpha(alpha: object) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"DDSketch: alpha must be a real number, got {alpha!r}")
-    a = float(alpha)
-    if not (ALPHA_MIN <= a <= ALPHA_MAX):
-        raise ValueError(f"DDSketch: alpha must be in [{ALPHA_MIN}, {ALPHA_MAX}], got {alpha!r}")
-    return a
-
-
-def _check_max_buckets(max_buckets: object) -> int:
-    if isinstance(max_buckets, (bool, np.bool_)):
-        raise TypeError(f"DDSketch: max_buckets must be an integer, got {max_buckets!r}")
-    try:
-        mb = operator.index(max_buckets)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"DDSketch: max_buckets must be an integer, got {max_buckets!r}") from None
-    limit = int(lib.PS_DDSKETCH_MAX_BUCKETS_LIMIT)
-    if not 1 <= mb <= limit:
-        raise ValueError(f"DDSketch: max_buckets must be in [1, {limit}], got {mb}")
-    return mb
-
-
-def _as_float_array(values: Any, what: str) -> tuple[np.ndarray, bool]:
-    """``values`` as a contiguous float64 array, and whether it was a scalar."""
-    scalar = np.ndim(values) == 0 and not isinstance(values, np.ndarray)
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would make 0-d 1-d)
-            arr = arr.copy(order="C")
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"DDSketch.{what}: expected a number or an array of numbers, "
-                        f"got {values!r}") from exc
-    return arr, scalar
-
-
 def _warn_collapsed(sketch: DDSketch, collapsed: tuple[Collapse, ...], qa: np.ndarray) -> None:
     """Warn (SketchAccuracyWarning) about each collapse a requested `q` falls in."""
-    import warnings
-
     for c in collapsed:
         hit = qa[(qa >= c.q_lo) & (qa <= c.q_hi) & (qa > 0.0) & (qa < 1.0)]
         if hit.size == 0:
@@ -473,8 +388,6 @@ class DDSketch:
         >>> s.quantile([0, 0.25, 1]).round(1).tolist()
         [1.0, 249.5, 1000.0]
         """
-        from .columns import check_probabilities
-
         scalar = np.ndim(q) == 0 and not isinstance(q, np.ndarray)
         qa = check_probabilities(q, "DDSketch.quantile")  # C order, a copy
         out = np.empty(qa.shape, np.float64)
@@ -658,5 +571,3 @@ class DDSketch:
         return other is self or self.to_bytes() == other.to_bytes()
 
     __hash__ = None  # type: ignore[assignment]  # mutable
-
-

@@ -1,53 +1,11 @@
-"""KLL quantile sketch: streaming quantiles and ranks with a rank-error bound.
-
-:class:`KLLSketch` is the KLL sketch of Karnin, Lang and Liberty in the
-variant of Apache DataSketches (``kll_doubles_sketch``): lazy compaction,
-level capacities ``max(8, round(k * (2/3)**depth))``, exact min and max.
-The hot loops run in C (``csrc/kll.c``, API in ``csrc/kll.h``); this module
-arranges the C sketches so that the result does not depend on how the
-stream was cut.
-
-Partition invariance (DESIGN.md, invariant 2)
----------------------------------------------
-A plain KLL sketch is chunk-invariant (its state is a function of ``(k,
-seed, values in order)``) but not partition-invariant: the merge of the
-sketches of two halves is another sample than the sketch of the whole.  So
-a :class:`KLLSketch` is not one C sketch but a small structure laid out in
-*global* position space (``start=`` is the position of its first value):
-
-* positions are cut into blocks of :data:`BLOCK_SIZE` values, block ``b``
-  covering ``[b * B, (b + 1) * B)``;
-* every *full* block is sketched by a fresh C sketch seeded from ``(seed,
-  b)`` (splitmix64 mixing);
-* full blocks are combined only along the canonical binary tree of aligned
-  block ranges (a binary counter, like pairwise summation): the node for
-  blocks ``[i * 2**L, (i + 1) * 2**L)`` is the merge of its two children,
-  with the generator of the merge reset to a value derived from ``(seed,
-  L, i)``.  A node therefore depends only on the values of its range, never
-  on the partitions that built it;
-* the partial block at the left edge (the *head*, from ``start`` to the
-  first block boundary) is kept as raw float64 values; the partial block at
-  the right edge (the *tail*, from the last boundary to ``stop``) is the
-  block's C sketch, still open (a C sketch is chunk-invariant, so it can be
-  continued with the head of the right neighbour when states merge);
-* queries use a final sketch built from these pieces in a fixed way (head
-  sketched with its block's seed, then the tree nodes and the tail merged
-  left to right, each merge with a generator derived from the piece's
-  range), cached until the next update or merge.
-
-Hence any chunking and any partitioning into contiguous pieces, merged in
-any order (left to right, right to left, as a tree), gives bit-identical
-``to_bytes()`` and results.  Merging is restricted to adjacent states
-(``a.stop == b.start`` or ``b.stop == a.start``): merging unrelated
-sketches would have no canonical answer.
+"""KLL quantile sketch: streaming quantiles and ranks with a rank-error bound,
+partition-invariant (the block layout: :doc:`/internals/kll`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import operator
-import struct
 import threading
 from typing import Any
 
@@ -55,155 +13,24 @@ import numpy as np
 
 from .._native import as_array, check_status, ffi, lib, prepare_chunk
 from .._checks import StateLock, restore_state
+from .kll_blocks import (
+    BLOCK_SIZE,
+    _MAX_K,
+    _MAX_POS,
+    _MIN_K,
+    _c_copy,
+    _c_new,
+    _c_update_f64,
+    _push,
+    combine,
+    decode_sketch,
+    encode_sketch,
+    final_rng,
+    leaf_seed,
+)
+from .params import check_probabilities
 
 __all__ = ["KLLSketch", "BLOCK_SIZE"]
-
-_MIN_K, _MAX_K = 8, 65535
-
-#: Values per block (global position space).  Chosen by measurement (see
-#: the class notes): large enough that the per-block work done in Python
-#: (a new C sketch, about one merge of tree nodes) is a few percent of
-#: sketching the block, small enough that a partition's raw head stays
-#: modest (< BLOCK_SIZE float64 values).
-BLOCK_SIZE = 524288
-
-_MASK = (1 << 64) - 1
-_MAX_POS = 1 << 62  # positions (values, NaN included) the C sketch can count
-_TAG_LEAF = 0x6C6C6B2E6661656C   # seeds of block sketches (leaves)
-_TAG_NODE = 0x6C6C6B2E65646F6E   # generator resets of tree merges
-_TAG_FINAL = 0x6C6C6B2E6C616E69  # generator resets of the query sketch's merges
-
-_MAGIC = b"PSKLLBLK"
-_VERSION = 1
-_HEADER = struct.Struct("<8sQQQQQQ")  # magic, version, k, seed, block, start, stop
-_U64 = struct.Struct("<Q")
-_NODE = struct.Struct("<QQQ")  # level, index, size of the C sketch's bytes
-_DIGEST = 8
-
-
-def _mix(z: int) -> int:
-    """One splitmix64 step of state ``z``: its 64-bit output."""
-    z = (z + 0x9E3779B97F4A7C15) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
-def _derive(seed: int, tag: int, a: int, b: int = 0) -> int:
-    """A 64-bit value determined by ``(seed, tag, a, b)``, well mixed."""
-    return _mix(_mix(_mix(seed ^ tag) ^ a) ^ b)
-
-
-def leaf_seed(seed: int, block: int) -> int:
-    """Seed of the C sketch of block ``block`` (tests and the slow twin use it)."""
-    return _derive(seed, _TAG_LEAF, block)
-
-
-def node_rng(seed: int, level: int, index: int) -> int:
-    """Generator state set before merging the two children of node ``(level, index)``."""
-    return _derive(seed, _TAG_NODE, level, index)
-
-
-def final_rng(seed: int, start: int, stop: int) -> int:
-    """Generator state set before merging the piece ``[start, stop)`` into the query sketch."""
-    return _derive(seed, _TAG_FINAL, start, stop)
-
-
-def canonical_nodes(first: int, last: int) -> list[tuple[int, int]]:
-    """The maximal aligned dyadic ranges of blocks covering ``[first, last)``.
-
-    ``(level, index)`` for blocks ``[index * 2**level, (index + 1) * 2**level)``,
-    left to right: the tree nodes a state covering those full blocks holds.
-    """
-    out = []
-    i = first
-    while i < last:
-        level = (i & -i).bit_length() - 1 if i else 62
-        while i + (1 << level) > last:
-            level -= 1
-        out.append((level, i >> level))
-        i += 1 << level
-    return out
-
-
-# -- C sketches ------------------------------------------------------------
-
-def _c_new(k: int, seed: int) -> Any:
-    out = ffi.new("ps_kll **")
-    check_status(lib.ps_kll_new(out, k, seed), "KLLSketch")
-    return ffi.gc(out[0], lib.ps_kll_free)
-
-
-def _c_copy(p: Any) -> Any:
-    out = ffi.new("ps_kll **")
-    check_status(lib.ps_kll_copy(out, p), "KLLSketch")
-    return ffi.gc(out[0], lib.ps_kll_free)
-
-
-def _c_merged(left: Any, right: Any, rng: int) -> Any:
-    """A new C sketch: ``left`` with its generator set to ``rng``, ``right`` merged in."""
-    c = _c_copy(left)
-    check_status(lib.ps_kll_set_rng(c, rng), "KLLSketch.merge")
-    check_status(lib.ps_kll_merge(c, right), "KLLSketch.merge")
-    return c
-
-
-def _c_update_f64(p: Any, values: np.ndarray, what: str) -> None:
-    """Add contiguous float64 ``values`` to the C sketch ``p``."""
-    if values.size:
-        check_status(lib.ps_kll_update(p, ffi.from_buffer("double[]", values), lib.PS_FLOAT64,
-                                       values.size, 1, 8, 8), what)
-
-
-def _c_bytes(p: Any) -> bytes:
-    size = ffi.new("size_t *")
-    check_status(lib.ps_kll_serialize(p, ffi.NULL, 0, size), "KLLSketch.to_bytes")
-    buf = bytearray(size[0])
-    check_status(lib.ps_kll_serialize(p, ffi.from_buffer(buf), len(buf), size),
-                 "KLLSketch.to_bytes")
-    return bytes(buf)
-
-
-def _c_from_bytes(raw: bytes, what: str) -> Any:
-    out = ffi.new("ps_kll **")
-    check_status(lib.ps_kll_deserialize(out, ffi.from_buffer(raw), len(raw)), what)
-    return ffi.gc(out[0], lib.ps_kll_free)
-
-
-def _push(nodes: list, level: int, index: int, p: Any, seed: int) -> None:
-    """Append a node and merge siblings while the last two are siblings."""
-    nodes.append((level, index, p))
-    while len(nodes) >= 2:
-        l1, i1, a = nodes[-2]
-        l2, i2, b = nodes[-1]
-        if l1 != l2 or i1 & 1 or i2 != i1 + 1:
-            break
-        up = i1 >> 1
-        nodes[-2:] = [(l1 + 1, up, _c_merged(a, b, node_rng(seed, l1 + 1, up)))]
-
-
-class _Reader:
-    """Bounds-checked little-endian reads; every failure is a ValueError."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or n > len(self.data) - self.pos:
-            raise ValueError("KLLSketch.from_bytes: truncated or corrupt data")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u64(self) -> int:
-        return _U64.unpack(self.take(8))[0]
-
-
-def _corrupt(why: str) -> ValueError:
-    return ValueError(f"KLLSketch.from_bytes: corrupt data ({why})")
 
 
 class KLLSketch:
@@ -246,8 +73,8 @@ class KLLSketch:
       tree nodes, open tail) in a fixed order into a cached sketch.  So the
       state and every result are a function of ``(k, seed, start, values in
       order)`` only: bit-identical for any chunking and for any split of
-      the stream into contiguous partitions merged in any order (module
-      docstring).  Accuracy is that of DataSketches' KLL (the merges are
+      the stream into contiguous partitions merged in any order (see
+      :doc:`/internals/kll`).  Accuracy is that of DataSketches' KLL (the merges are
       KLL merges).
     * **Adjacency.**  :meth:`merge` takes only a neighbour
       (``self.stop == other.start`` or ``other.stop == self.start``) with
@@ -549,9 +376,9 @@ class KLLSketch:
         with StateLock(self._lock, "KLLSketch.merge"), StateLock(other._lock, "KLLSketch.merge"):
             a0, a1, b0, b1 = self._start, self._stop, other._start, other._stop
             if a1 == b0:
-                self._combine(self, other)
+                combine(self, self, other)
             elif b1 == a0:
-                self._combine(other, self)
+                combine(self, other, self)
             else:
                 raise ValueError(
                     f"cannot merge KLL sketches covering positions [{a0}, {a1}) and "
@@ -560,54 +387,6 @@ class KLLSketch:
                     "neighbouring partitions merge; create each partition's sketch with "
                     "KLLSketch(k, seed, start=<global position of its first value>)")
         return self
-
-    def _combine(self, left: KLLSketch, right: KLLSketch) -> None:
-        """self <- left (+) right, ``left.stop == right.start``; one of them is self."""
-        if right._stop == right._start:
-            if left is not self:
-                self._take(left)
-            return
-        if left._stop == left._start:
-            if right is not self:
-                self._take(right)
-            return
-
-        def own_tail(st: KLLSketch) -> Any:
-            if st._tail is None or st is self:
-                return st._tail
-            return _c_copy(st._tail)
-
-        B, seed = self._BLOCK, self._seed
-        m = left._stop
-        head = left._head
-        if head is not None and left is not self:
-            head = head.copy()
-        nodes = list(left._nodes)
-        pushes: list = []
-        if m % B == 0:  # the boundary is a block boundary: no shared block
-            pushes = list(right._nodes)
-            tail = own_tail(right)
-        else:
-            boundary = (m // B + 1) * B
-            rhead = right._head[:min(right._stop, boundary) - m]
-            crossed = right._stop >= boundary
-            if left._tail is not None:  # continue left's open block with right's head
-                t = own_tail(left)
-                _c_update_f64(t, rhead, "KLLSketch.merge")
-                if crossed:
-                    pushes = [(0, m // B, t), *right._nodes]
-                    tail = own_tail(right)
-                else:
-                    tail = t
-            else:  # left lies inside one block: its head grows
-                at = m - left._start
-                head[at:at + rhead.size] = rhead
-                pushes = list(right._nodes) if crossed else []
-                tail = own_tail(right) if crossed else None
-        for level, index, p in pushes:
-            _push(nodes, level, index, p, seed)
-        self._start, self._stop = left._start, right._stop
-        self._head, self._nodes, self._tail, self._final = head, nodes, tail, None
 
     def _take(self, src: KLLSketch) -> None:
         """Become a copy of ``src`` (whose lock the caller holds)."""
@@ -663,8 +442,6 @@ class KLLSketch:
         >>> s.quantile(0.5), s.quantile([0.25, 0.75])
         (5.0, array([3., 7.]))
         """
-        from .columns import check_probabilities
-
         qa = check_probabilities(q, "KLLSketch.quantile")
         return self._batch(lib.ps_kll_quantiles, qa, "KLLSketch.quantile")
 
@@ -744,21 +521,7 @@ class KLLSketch:
         True
         """
         with StateLock(self._lock, "KLLSketch.to_bytes"):
-            parts = [_HEADER.pack(_MAGIC, _VERSION, self._k, self._seed, self._BLOCK,
-                                  self._start, self._stop)]
-            hl = self._head_len()
-            if hl:
-                parts.append(self._head[:hl].astype("<f8", copy=False).tobytes())
-            parts.append(_U64.pack(len(self._nodes)))
-            for level, index, p in self._nodes:
-                b = _c_bytes(p)
-                parts.append(_NODE.pack(level, index, len(b)))
-                parts.append(b)
-            tail = b"" if self._tail is None else _c_bytes(self._tail)
-            parts.append(_U64.pack(len(tail)))
-            parts.append(tail)
-        body = b"".join(parts)
-        return body + hashlib.blake2b(body, digest_size=_DIGEST).digest()
+            return encode_sketch(self)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> KLLSketch:
@@ -773,63 +536,7 @@ class KLLSketch:
         TypeError
             ``data`` is not bytes-like.
         """
-        try:
-            raw = bytes(memoryview(data).cast("B"))
-        except TypeError:
-            raise TypeError(f"KLLSketch.from_bytes expects bytes, not "
-                            f"{type(data).__name__}") from None
-        what = "KLLSketch.from_bytes"
-        if len(raw) < _HEADER.size + _DIGEST or raw[:8] != _MAGIC:
-            raise _corrupt("not a KLLSketch: bad magic or too short")
-        body, digest = raw[:-_DIGEST], raw[-_DIGEST:]
-        if hashlib.blake2b(body, digest_size=_DIGEST).digest() != digest:
-            if _U64.unpack_from(raw, 8)[0] != _VERSION:
-                raise ValueError(f"{what}: unknown format version "
-                                 f"{_U64.unpack_from(raw, 8)[0]}")
-            raise _corrupt("checksum mismatch")
-        r = _Reader(body)
-        _, version, k, seed, block, start, stop = _HEADER.unpack(r.take(_HEADER.size))
-        if version != _VERSION:
-            raise ValueError(f"{what}: unknown format version {version}")
-        if block != cls._BLOCK:
-            raise ValueError(f"{what}: block size {block}, this build uses {cls._BLOCK}")
-        if not (_MIN_K <= k <= _MAX_K and start <= stop <= _MAX_POS):
-            raise _corrupt("k, start or stop out of range")
-        new = cls(k, seed, start)
-        new._stop = stop
-        B = block
-        hl = new._head_len()
-        if hl:
-            new._head = np.empty(new._head_end() - start)
-            new._head[:hl] = np.frombuffer(r.take(8 * hl), dtype="<f8")
-        first, last = new._head_end() // B, stop // B
-        want = canonical_nodes(first, last) if last > first else []
-        if r.u64() != len(want):
-            raise _corrupt("wrong number of tree nodes")
-        for level, index in want:
-            got_level, got_index, size = _NODE.unpack(r.take(_NODE.size))
-            if (got_level, got_index) != (level, index):
-                raise _corrupt("tree nodes do not match start and stop")
-            p = _c_from_bytes(r.take(size), what)
-            positions = int(lib.ps_kll_count(p)) + int(lib.ps_kll_nan_count(p))
-            if (int(lib.ps_kll_k(p)) != k or positions != B << level
-                    or int(lib.ps_kll_seed(p)) != leaf_seed(seed, index << level)):
-                raise _corrupt("a tree node does not fit its range")
-            new._nodes.append((level, index, p))
-        size = r.u64()
-        tail_from = stop // B * B
-        if (size > 0) != (stop > tail_from and tail_from >= new._head_end()):
-            raise _corrupt("tail does not match start and stop")
-        if size:
-            p = _c_from_bytes(r.take(size), what)
-            positions = int(lib.ps_kll_count(p)) + int(lib.ps_kll_nan_count(p))
-            if (int(lib.ps_kll_k(p)) != k or positions != stop - tail_from
-                    or int(lib.ps_kll_seed(p)) != leaf_seed(seed, tail_from // B)):
-                raise _corrupt("the tail does not fit its range")
-            new._tail = p
-        if r.pos != len(body):
-            raise _corrupt("trailing bytes")
-        return new
+        return decode_sketch(cls, data)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
 

@@ -1,0 +1,260 @@
+"""The result of ``describe()``: :class:`Description`, and how its statistics
+and quantile estimates are printed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEFAULT_QUANTILES", "Description", "format_quantile", "format_statistic",
+           "quantile_label"]
+
+#: The quantiles :meth:`pystream.Stream.describe` estimates by default.
+DEFAULT_QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def quantile_label(q: float) -> str:
+    """``0.01`` -> ``"p1"``, ``0.999`` -> ``"p99.9"``: the name of a quantile in tables."""
+    return "p" + f"{q * 100:.10g}"
+
+
+@dataclass(frozen=True, eq=False)
+class Description:
+    """One-pass summary statistics of a stream.
+
+    For a stream of scalars every attribute is a scalar; for a stream of
+    records of shape ``record_shape`` every attribute is an array of that
+    shape (statistics along the stream axis, value by value).
+
+    Attributes
+    ----------
+    count : int or ndarray
+        Number of non-NaN values.
+    nan_count : int or ndarray
+        Number of NaN values (always reported, whatever ``nan_policy``).
+    sum : float, int or ndarray
+        Sum (float64 for float input; for integer input the exact sum, a
+        Python ``int`` for scalar streams).
+    mean, var, std : float or ndarray
+        float64; ``var`` divides M2 by ``count - ddof`` (NaN when <= 0).
+    min, max : scalar or ndarray
+        In the dtype the kernel read (the stream's, except float16, which
+        is read widened to float32); NaN for an empty stream.
+    ddof : float
+        Delta degrees of freedom used for ``var`` and ``std``.
+    nan_policy : str
+        ``"propagate"`` (statistics are NaN where a NaN was seen, like
+        numpy) or ``"omit"`` (NaNs skipped, like ``np.nan*``).
+    quantiles : dict of float to float or ndarray
+        Probability -> estimated quantile; empty when
+        ``describe(quantiles=())``.  With ``quantile_method="kll"`` (the
+        default) a value of the data whose rank is within 1 % of ``q``
+        (probability >= 99 % per quantile); with ``"relative"`` within 1 %
+        of ``np.quantile(x, q, method="lower")`` in value.
+    quantile_method : str or None
+        ``"kll"`` or ``"relative"``; None without quantiles.
+    quantile_error : dict of float to float or ndarray
+        Probability -> width of the value range the method's guarantee
+        leaves for that quantile: ``"kll"``, the difference of the
+        estimates at ``q + 0.01`` and ``q - 0.01`` (0: a tied value covers
+        that rank range, the value is then exact); ``"relative"``,
+        ``0.02 * |value|``.  The printed digits follow it.
+
+    Two descriptions are equal when every statistic is (NaN equal to NaN).
+    The repr prints what is meaningful: counts in full, ``sum``, ``mean``,
+    ``std`` and ``var`` to 7 significant digits, ``min`` and ``max`` (exact
+    values of the data) to 12, and each quantile to one digit finer than
+    its ``quantile_error`` (see :meth:`formatted`).
+    """
+
+    count: Any
+    nan_count: Any
+    sum: Any
+    mean: Any
+    var: Any
+    std: Any
+    min: Any
+    max: Any
+    ddof: float = 0
+    nan_policy: str = "propagate"
+    record_shape: tuple[int, ...] = ()
+    dtype: Any = field(default=None, compare=False)
+    quantiles: dict[float, Any] = field(default_factory=dict)
+    quantile_method: str | None = field(default=None, compare=False)
+    quantile_error: dict[float, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays and a dict
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Description):
+            return NotImplemented
+        if (self.ddof, self.nan_policy, tuple(self.record_shape)) != \
+                (other.ddof, other.nan_policy, tuple(other.record_shape)):
+            return False
+        if list(self.quantiles) != list(other.quantiles):
+            return False
+        pairs = [(getattr(self, n), getattr(other, n)) for n in self.STATS]
+        pairs += [(self.quantiles[q], other.quantiles[q]) for q in self.quantiles]
+        return all(_same(a, b) for a, b in pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python values (ints, floats, nested lists), JSON-friendly
+        except that NaN stays ``float('nan')``."""
+        out: dict[str, Any] = {}
+        for name in self.STATS:
+            value = getattr(self, name)
+            out[name] = value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+        if self.quantiles:
+            out["quantiles"] = {quantile_label(q): v.tolist() if isinstance(v, np.ndarray) else v
+                                for q, v in self.quantiles.items()}
+        out["ddof"] = self.ddof
+        out["nan_policy"] = self.nan_policy
+        return out
+
+    def formatted(self) -> dict[str, list[str]]:
+        """Every statistic as text with the digits that are meaningful.
+
+        Returns
+        -------
+        dict of str to list of str
+            Name (``"count"``, ..., ``"p50"``) -> one string per value of the
+            record (one for a scalar stream), in C order: counts in full;
+            ``sum`` / ``mean`` / ``std`` / ``var`` to 7 significant digits
+            (float64 accumulations; more digits would claim more than the
+            inputs usually hold); ``min`` / ``max`` (exact values of the
+            data) to 12 significant digits for float64, in full for integers
+            and float32; quantiles to one digit finer than their
+            :attr:`quantile_error` (12 significant digits when that is 0: a
+            tied value, exact).  The command line's table uses it.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> x = 280.0 + np.arange(1000.0) / 100
+        >>> f = ps.from_array(x).describe().formatted()
+        >>> f["mean"], f["min"], f["p50"]
+        (['284.995'], ['280'], ['284.99'])
+        """
+        out: dict[str, list[str]] = {}
+        integral = self.dtype is not None and np.dtype(self.dtype).kind in "iub"
+        for name in self.STATS:
+            flat = np.asarray(getattr(self, name), dtype=object).reshape(-1)
+            kind = "moment" if name in ("sum", "mean", "std", "var") else "exact"
+            out[name] = [format_statistic(v, kind) for v in flat]
+        for q, value in self.quantiles.items():
+            vals = np.asarray(value, dtype=np.float64).reshape(-1)
+            err = self.quantile_error.get(q)
+            errs = (np.full(vals.shape, np.nan) if err is None
+                    else np.asarray(err, dtype=np.float64).reshape(-1))
+            out[quantile_label(q)] = [format_quantile(v, e, integral, self.dtype)
+                                      for v, e in zip(vals, errs)]
+        return out
+
+    def __repr__(self) -> str:
+        head = f"Description(dtype={self.dtype}, record_shape={self.record_shape}, " \
+               f"ddof={self.ddof}, nan_policy={self.nan_policy!r}" + \
+               (f", quantile_method={self.quantile_method!r})" if self.quantile_method else ")")
+        rows = []
+        for name, texts in self.formatted().items():
+            if self.record_shape == ():
+                rows.append(f"  {name:<10} {texts[0]}")
+                continue
+            if len(texts) > 20:
+                texts = [*texts[:3], "...", *texts[-3:]]
+            rows.append(f"  {name:<10} [{' '.join(texts)}]")
+        return "\n".join([head, *rows])
+
+
+def _special(v: float) -> str | None:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return None
+
+
+def format_statistic(value: Any, kind: str = "exact") -> str:
+    """`value` as text: ``kind="moment"``: 7 significant digits for floats;
+    ``"exact"`` (a value of the data): 12 significant digits for float64
+    (beyond them a value is mostly rounding noise such as
+    ``1.3999999999999773``), the shortest text for float32 / float16.
+    Integers are printed in full either way."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):d}"
+    v = float(value)
+    special = _special(v)
+    if special is not None:
+        return special
+    if kind == "moment":
+        return f"{v:.7g}"
+    if isinstance(value, np.floating) and np.finfo(value.dtype).precision < 15:
+        return str(value)                    # float32/16: their shortest text
+    return f"{v:.12g}"
+
+
+def format_quantile(value: float, error: float, integral: bool = False,
+                    dtype: Any = None) -> str:
+    """A quantile estimate to one digit finer than `error`, the width of the
+    value range its guarantee allows (NaN: unknown, 7 significant digits;
+    0: exact, 12 significant digits, or the shortest text of the float
+    `dtype` of the data).  `integral`: the data are integers, so an
+    integral value below 2**53 prints as one when its digits are all
+    meaningful."""
+    v = float(value)
+    special = _special(v)
+    if special is not None:
+        return special
+    if not math.isfinite(error):
+        return f"{v:.7g}"
+    e = math.floor(math.log10(error)) - 1 if error > 0.0 else -1   # resolution 10**e
+    if integral and v.is_integer() and abs(v) < 2.0**53 and e < 0:
+        return f"{int(v):d}"
+    if error <= 0.0:                         # a tied value, exact: as min / max
+        if dtype is not None and np.dtype(dtype).kind == "f":
+            return format_statistic(np.dtype(dtype).type(v))
+        return f"{v:.12g}"
+    if v and math.floor(math.log10(abs(v))) - e + 1 > 12:
+        return f"{v:.12g}"                   # no more than a value of the data gets
+    if abs(v) < 1e15 and e > -10:
+        text = f"{v:.{-e}f}" if e < 0 else f"{round(v, -e):.0f}"
+        # a small negative value rounded to zero prints as zero, not "-0.000"
+        return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+    top = math.floor(math.log10(abs(v))) if v else e
+    sig = max(1, min(17, top - e + 1))
+    return f"{v:#.{sig}g}"                  # "#": trailing zeros are digits too
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values or arrays, NaN equal to NaN (object arrays of ints too)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def _shape_description(count: np.ndarray, nan_count: np.ndarray, total: Any,
+                       mean: np.ndarray, var: np.ndarray, std: np.ndarray,
+                       vmin: np.ndarray, vmax: np.ndarray, ddof: float,
+                       nan_policy: str, shape: tuple[int, ...],
+                       dtype: np.dtype) -> Description:
+    if shape == ():
+        def scalar(a: np.ndarray) -> Any:
+            return a.reshape(())[()]
+        s = total[0]
+        s = int(s) if total.dtype.kind in "iuO" else np.float64(s)
+        return Description(int(count[0]), int(nan_count[0]), s, np.float64(mean[0]),
+                           np.float64(var[0]), np.float64(std[0]), scalar(vmin),
+                           scalar(vmax), ddof, nan_policy, (), dtype)
+    return Description(count.reshape(shape), nan_count.reshape(shape), total.reshape(shape),
+                       mean.reshape(shape), var.reshape(shape), std.reshape(shape),
+                       vmin.reshape(shape), vmax.reshape(shape), ddof, nan_policy,
+                       shape, dtype)
