@@ -74,3 +74,4 @@ def __dir__() -> list[str]:
     from .plugins import get_registry
 
     return sorted(set(globals()) | {"from_" + n for n in get_registry().sources})
+from . import plugins as _plugins  # noqa: E402,F401  TEMPORARY: installs the finder (H-registry replaces)
