@@ -1,26 +1,11 @@
-"""Unbound pipelines (:class:`Pipeline`), push sinks (:mod:`.sink`) and
-one-pass fan-out (:mod:`pystream.terminals.fanout`).
-
-``ps.pipeline()`` starts a chain of stages that is not attached to a source.
-The chain can be
-
-* bound to a stream: ``p(stream)`` is a lazy :class:`~pystream.Stream`;
-* driven by pushing chunks: ``sink = p.push()``, then ``sink.send(chunk)``;
-* ended by a terminal operation (``p.describe()``, ``p.to_npy(path)``...),
-  which makes a :class:`Branch`: a deferred consumer for ``push``,
-  :meth:`Stream.fork <pystream.Stream.fork>` and :func:`tee`.
-
-Branches of a fan-out (``stream.fork(stats="describe",
-out=ps.pipeline().moving_mean(100).to_npy(path))``) all get each chunk as it
-is read, so the stream is read once and never buffered (unlike
-``itertools.tee``, which keeps what one consumer has read and another not
-yet).
-"""
+"""Unbound pipelines: ``ps.pipeline()`` starts a chain of stages not attached
+to a source; ``p(stream)`` binds it, :meth:`Pipeline.push` drives it with
+chunks (:mod:`.sink`), a terminal method makes a :class:`Branch` for push,
+``fork`` and ``tee`` (:mod:`pystream.terminals.fanout`)."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,7 +19,7 @@ from ..stages.methods import StageMethods, _suggest_keywords_on_methods
 from ..stream import Stream
 from ..terminals.fanout import Branch, Tee, Unbound, fork, make_consumer, root_of, tee
 from ..terminals.methods import branch_methods
-from .sink import PushSink, _Output, as_chunk
+from .sink import PushSink, _Output, as_chunk  # noqa: F401  (_Output: for pystream.aio)
 
 __all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer",
            "pipeline", "root_of", "tee"]
