@@ -174,18 +174,32 @@ class DescribeTerminal(Terminal):
         return DescribeConsumer(self, meta, start)
 
 
+#: The statistics' parameters, documented once (``{nan_policy}``, ``{ddof}`` in their docs).
+_STATISTIC_PARAMETERS = {
+    "{nan_policy}": """nan_policy : {"propagate", "omit", "raise"}, optional
+        See :meth:`describe`.""",
+    "{ddof}": """ddof : int or float, optional
+        Delta degrees of freedom (divisor ``n - ddof``).""",
+}
+
+
 class _Statistic(DescribeTerminal):
     """A statistic of ``describe()`` without `ddof`: one field of its result."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for key, text in _STATISTIC_PARAMETERS.items():
+            cls.doc = cls.doc.replace(key, text)
 
     def __init__(self, nan_policy: str = "propagate") -> None:
         super().__init__(0, nan_policy, ())
 
 
-class _SpreadStatistic(DescribeTerminal):
+class _SpreadStatistic(_Statistic):
     """A statistic of ``describe()`` with `ddof` (``var``, ``std``)."""
 
-    def __init__(self, ddof: float = 0, nan_policy: str = "propagate") -> None:
-        super().__init__(ddof, nan_policy, ())
+    def __init__(self, ddof: float = 0, nan_policy: str = "propagate") -> None:  # noqa: D107
+        DescribeTerminal.__init__(self, ddof, nan_policy, ())
 
 
 @terminal
@@ -195,8 +209,7 @@ class CountTerminal(_Statistic):
 
     Parameters
     ----------
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {nan_policy}
 
     {engine_parameters}
 
@@ -226,8 +239,7 @@ class SumTerminal(_Statistic):
 
     Parameters
     ----------
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {nan_policy}
 
     {engine_parameters}
 
@@ -257,8 +269,7 @@ class MeanTerminal(_Statistic):
 
     Parameters
     ----------
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {nan_policy}
 
     {engine_parameters}
 
@@ -288,10 +299,8 @@ class VarTerminal(_SpreadStatistic):
 
     Parameters
     ----------
-    ddof : int or float, optional
-        Delta degrees of freedom (divisor ``n - ddof``).
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {ddof}
+    {nan_policy}
 
     {engine_parameters}
 
@@ -323,10 +332,8 @@ class StdTerminal(_SpreadStatistic):
 
     Parameters
     ----------
-    ddof : int or float, optional
-        Delta degrees of freedom (divisor ``n - ddof``).
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {ddof}
+    {nan_policy}
 
     {engine_parameters}
 
@@ -358,8 +365,7 @@ class MinTerminal(_Statistic):
 
     Parameters
     ----------
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {nan_policy}
 
     {engine_parameters}
 
@@ -389,8 +395,7 @@ class MaxTerminal(_Statistic):
 
     Parameters
     ----------
-    nan_policy : {"propagate", "omit", "raise"}, optional
-        See :meth:`describe`.
+    {nan_policy}
 
     {engine_parameters}
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .._arguments import suggest_keywords
-from ..engines import EngineOptions, reduce
+from ..engines import EngineOptions
 from .describe import DescribeTerminal
 from .fanout import Branch, fork
 from .protocol import Terminal
-from .run import run_local, terminal_call
+from .run import run_state, terminal_call
 from .specs import TERMINALS
 
 __all__ = ["ENGINE_PARAMETERS", "TerminalMethods", "branch_methods", "engine_parameters"]
@@ -156,10 +156,7 @@ class TerminalMethods:
                   quantile_method: str = "kll") -> tuple[Any, Any]:
         """``describe()``'s moments and Description (for tests and tools)."""
         spec = DescribeTerminal(ddof, nan_policy, quantiles, quantile_method)  # type: ignore[arg-type]
-        if options is None or options.name == "local":
-            state = run_local(self, spec)
-        else:
-            state = reduce(self, spec.reduction(), options)
+        state = run_state(self, spec, options or EngineOptions())
         return state.moments, spec.finish(state, self._meta)  # type: ignore[attr-defined]
 
     def fork(self, *, workers: int | None = None, **branches: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ..engines import EngineOptions, check_engine, ordered_chunks, reduce
 from ..sinks import drain
 from .protocol import SinkTerminal, Terminal
 
-__all__ = ["run_local", "run_terminal", "terminal_call"]
+__all__ = ["run_local", "run_state", "run_terminal", "terminal_call"]
 
 
 def run_local(stream: Any, spec: Terminal) -> Any:
@@ -44,11 +44,15 @@ def run_terminal(stream: Any, spec: Terminal, options: EngineOptions) -> Any:
     if isinstance(spec, SinkTerminal):
         return drain(spec.open(stream._meta()), lambda: ordered_chunks(stream, options))
     spec = spec.prepare(stream, options)
+    return spec.finish(run_state(stream, spec, options), stream._meta)
+
+
+def run_state(stream: Any, spec: Terminal, options: EngineOptions) -> Any:
+    """The spec's final state over `stream`: the local loop, or the engine's
+    reduction (per partition and merged, or over its ordered output)."""
     if options.name == "local":
-        state = run_local(stream, spec)
-    else:
-        state = reduce(stream, spec.reduction(), options)
-    return spec.finish(state, stream._meta)
+        return run_local(stream, spec)
+    return reduce(stream, spec.reduction(), options)
 
 
 def terminal_call(stream: Any, make: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
