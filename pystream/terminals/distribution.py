@@ -19,7 +19,9 @@ from ..sketches.columns import (
     check_probabilities,
 )
 from ..sketches.histogram import Histogram
+from .describe import DescribeTerminal
 from .protocol import Meta, MetaFn, ReducerConsumer, Terminal, terminal
+from .run import run_terminal
 
 __all__ = ["HistogramTerminal", "QuantileConsumer", "QuantileTerminal"]
 
@@ -30,8 +32,7 @@ def _data_range(stream: Any, options: Any) -> tuple[Any, Any]:
         raise ValueError(
             "histogram: this stream can be read only once, and numpy's default range "
             "(the data's min and max) needs a first pass: pass range=(lo, hi) or edges=")
-    d = stream.describe(nan_policy="omit", quantiles=(), engine=options.name,
-                        workers=options.workers, partition_size=options.partition_size)
+    d = run_terminal(stream, DescribeTerminal(nan_policy="omit", quantiles=()), options)
     count = int(np.sum(d.count))
     if count == 0:
         return 0.0, 1.0                      # numpy's range for an empty array
