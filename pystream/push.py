@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .consumers import Consumer
+from .terminals.protocol import Consumer, share_states
 from .engines.plan import _fn_name, _stage_name, add_note
 from .stages.pushers import PusherDefaults
 
@@ -369,12 +369,10 @@ class ChainConsumer(Consumer):
 class TeeConsumer(Consumer):
     """Several named consumers fed the same chunks; results are dicts.
 
-    Consumers that can share a state do (:func:`~pystream.consumers.share_states`).
+    Consumers that can share a state do (:func:`~pystream.terminals.protocol.share_states`).
     """
 
     def __init__(self, branches: dict[str, Consumer]) -> None:
-        from .consumers import share_states
-
         super().__init__()
         self.branches = branches
         share_states(list(branches.values()))

@@ -385,7 +385,7 @@ def test_keyword_suggestions_of_plugin_reducers_and_non_binding_errors(monkeypat
 def test_terminal_names_suggest_the_keyword_meant():
     """A terminal given by name (a push sink or a branch: ``terminal_maker``)
     names the keyword meant, as the Stream method does (issue 15)."""
-    from pystream.consumers import terminal_maker
+    from pystream.terminals.fanout import terminal_maker
 
     with pytest.raises(TypeError, match=r"^describe\(\) got an unexpected keyword argument "
                                         r"'quantile_methd' \(did you mean 'quantile_method'\?\)"):

@@ -315,7 +315,8 @@ def test_describe_push_and_fork_share_and_match():
 
 
 def test_share_states_groups_by_quantile_method():
-    from pystream.consumers import share_states, terminal_maker
+    from pystream.terminals.fanout import terminal_maker
+    from pystream.terminals.protocol import share_states
 
     meta = (np.dtype("f8"), ())
     makers = [terminal_maker("describe", (), {}),

@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from ..terminals.protocol import Reduction
 
 __all__ = ["ENGINES", "EngineOptions", "Reduction", "check_engine", "ordered_chunks", "reduce"]
 
@@ -76,35 +78,6 @@ def check_engine(engine: object, workers: object, partition_size: object, where:
                          "(dask.config.set(scheduler=...) or a distributed Client); "
                          "drop workers=")
     return EngineOptions(str(engine), w, size)
-
-
-@dataclasses.dataclass(frozen=True)
-class Reduction:
-    """What a terminal reduction does, for any engine.
-
-    Attributes
-    ----------
-    make : callable
-        ``make(start)`` -> a fresh state whose first record has global index
-        `start`; the state has ``update(chunk)`` and ``merge(right)`` (the
-        state of the records right after its own).
-    positional : bool
-        The state depends on the global index of its records (``Moments``,
-        ``KLLSketch``): it can be reduced per partition only where that
-        index is known (no ``filter`` before it).  Order-free states
-        (histograms, DDSketch) can be reduced per partition anywhere.
-    name : str
-        For messages.
-    mergeable : bool
-        False: the state cannot be reduced per partition and merged (its
-        merge is missing or not known to reproduce the serial run); it then
-        consumes the engine's ordered output in the calling thread.
-    """
-
-    make: Callable[[int], Any]
-    positional: bool = True
-    name: str = "reduce"
-    mergeable: bool = True
 
 
 def per_partition(plan: Any, reduction: Reduction) -> bool:

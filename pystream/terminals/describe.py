@@ -1,0 +1,418 @@
+"""``describe`` and the statistics read from it (``count``, ``sum``, ``mean``,
+``var``, ``std``, ``min``, ``max``): one moments state (and quantile sketches)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._checks import check_ddof, check_nan_policy, nan_policy_error
+from ..reducers import DEFAULT_QUANTILES, Moments, describe_result
+from ..sketches.columns import ColumnQuantiles, check_method, check_quantiles, describe_sketch_factory
+from .protocol import Meta, MetaFn, ReducerConsumer, Terminal, terminal
+
+__all__ = ["CountTerminal", "DescribeConsumer", "DescribeState", "DescribeTerminal", "MaxTerminal",
+           "MeanTerminal", "MinTerminal", "StdTerminal", "SumTerminal", "VarTerminal"]
+
+
+class DescribeState:
+    """``describe()``'s one-pass state: :class:`~pystream.Moments` and, if
+    quantiles are asked for, one quantile sketch per value of the record
+    (``method``: ``"kll"`` or ``"relative"``, see
+    :func:`~pystream.sketches.columns.describe_sketch_factory`)."""
+
+    def __init__(self, start: int, quantiles: bool, method: str = "kll") -> None:
+        self.moments = Moments(start=start)
+        self.sketch = (ColumnQuantiles(describe_sketch_factory(method), start)
+                       if quantiles else None)
+
+    def update(self, chunk: np.ndarray) -> None:
+        self.moments.update(chunk)
+        if self.sketch is not None:
+            self.sketch.update(chunk)
+
+    def merge(self, other: DescribeState) -> DescribeState:
+        self.moments.merge(other.moments)
+        if self.sketch is not None and other.sketch is not None:
+            self.sketch.merge(other.sketch)
+        return self
+
+
+class DescribeConsumer(ReducerConsumer):
+    """The describe family in push form; branches fed the same chunks share
+    one state (:func:`~pystream.terminals.protocol.share_states`)."""
+
+    share_phases = (0, 1)
+    spec: DescribeTerminal
+
+    @property
+    def sketch(self) -> ColumnQuantiles | None:
+        """The column sketches this consumer's state updates (or reads)."""
+        return self.state.sketch
+
+    def share(self, phase: int, pool: dict[Any, Any]) -> None:
+        if phase == 0:               # follow the first describe state that can serve it
+            owners = pool.setdefault("describe", [])
+            owner = next((o for o in owners if self._can_follow(o)), None)
+            if owner is None:
+                owners.append(self)
+            else:
+                if owner.state.sketch is None and self.state.sketch is not None:
+                    owner.state.sketch = self.state.sketch   # the owner computes it for both
+                self.state = owner.state
+                self.owner = owner
+        elif self.owner is None and self.state.sketch is not None:
+            # a quantile branch may read this state's sketches (phase 2)
+            pool.setdefault("sketches", {}).setdefault(self.state.sketch.key,
+                                                        (self, self.state.sketch))
+
+    def _can_follow(self, owner: DescribeConsumer) -> bool:
+        """Same start, and no quantile sketches of different methods."""
+        mine, theirs = self.state.sketch, owner.state.sketch
+        return (owner.start == self.start and
+                (theirs is None or mine is None or theirs.key == mine.key))
+
+
+@terminal
+class DescribeTerminal(Terminal):
+    """``describe()``; the statistics are subclasses reading one field."""
+
+    name: ClassVar[str] = "describe"
+    whole_array = True
+    doc = """Summarise the stream in one pass: count, NaN count, sum, mean, var, std, min, max
+    and quantiles.
+
+    Parameters
+    ----------
+    ddof : int or float, optional
+        Delta degrees of freedom of ``var`` / ``std`` (divisor ``n - ddof``).
+    nan_policy : {"propagate", "omit", "raise"}, optional
+        ``"propagate"``: NaNs make the statistics NaN; ``"omit"``: NaNs
+        are ignored; ``"raise"``: ValueError at the first NaN (iteration
+        stops there).
+    quantiles : sequence of float, optional
+        Probabilities of the quantiles to estimate in the same pass.
+        Default p1, p5, p25, p50, p75, p95, p99; ``()`` skips the sketch
+        (several times faster).
+    quantile_method : {"kll", "relative"}, optional
+        ``"kll"`` (default): accurate in **rank**, whatever the values'
+        magnitude, offset or ties: each quantile's rank error is at most
+        1 % with probability >= 99 % (a :class:`pystream.KLLSketch`,
+        ``k=400``, whose a-priori 99 % bound is 0.68 %); the values
+        returned are values of the data.  ``"relative"``: accurate in
+        **value** relative to the value (a :class:`pystream.DDSketch`,
+        alpha 1 %: each within 1 % of ``np.quantile(x, q,
+        method="lower")``), for positive data spanning orders of
+        magnitude (latencies, sizes); meaningless for data far from zero
+        compared with its spread (temperatures in kelvin, timestamps).
+        Both are bit-identical for any chunking, partitioning and
+        engine; see :ref:`which-quantile-method`.
+
+    {engine_parameters}
+
+    Returns
+    -------
+    pystream.reducers.Description
+        Scalars for a scalar stream, arrays of ``record_shape`` for a
+        record stream; ``quantiles`` maps each probability to its value.
+
+    Raises
+    ------
+    ValueError
+        For an invalid `ddof` / `nan_policy` / `quantile_method`, a
+        probability outside [0, 1], or a NaN with
+        ``nan_policy="raise"`` (the message names the record).
+    TypeError
+        If `ddof` or `quantiles` are not numbers, or the dtype is not
+        supported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> d = from_array(np.array([1.0, 2.0, 3.0])).describe(ddof=1)
+    >>> float(d.mean), float(d.var), d.quantiles[0.5]
+    (2.0, 1.0, 2.0)
+    """
+    #: The Description field a statistic returns (None: the whole Description).
+    pick: ClassVar[str | None] = None
+
+    def __init__(self, ddof: float = 0, nan_policy: str = "propagate",
+                 quantiles: Any = DEFAULT_QUANTILES, quantile_method: str = "kll") -> None:
+        where = self.name
+        self.ddof = check_ddof(ddof, where)
+        self.policy = check_nan_policy(nan_policy, where)
+        self.method = check_method(quantile_method, where, "quantile_method")
+        self.qs = check_quantiles(quantiles, where)
+        self.raises_nan = self.policy == "raise"
+
+    def state(self, start: int) -> DescribeState:
+        return DescribeState(start, bool(self.qs), self.method)
+
+    def early(self, state: DescribeState) -> None:
+        if self.raises_nan and state.moments.first_nan is not None:
+            raise nan_policy_error(self.name, state.moments.first_nan)
+
+    def finish(self, state: DescribeState, meta: MetaFn) -> Any:
+        m = state.moments
+        if m.dtype is None:                   # no chunk at all: the input's dtype
+            dt, rs = meta()
+            m = m.copy().update(np.empty((0, *rs), dt))
+        self.early(state)
+        d = describe_result(m, state.sketch if self.qs else None, self.qs, self.ddof, self.policy)
+        pick = self.pick
+        if pick is None:
+            return d
+        if pick in ("min", "max") and m.stop == m.start:
+            raise ValueError(f"{pick}: the stream is empty; a "
+                             f"{'minimum' if pick == 'min' else 'maximum'} of zero records "
+                             "is undefined")
+        return getattr(d, pick)
+
+    def consumer(self, meta: Meta, start: int) -> DescribeConsumer:
+        return DescribeConsumer(self, meta, start)
+
+
+#: The statistics' parameters, documented once (``{nan_policy}``, ``{ddof}`` in their docs).
+_STATISTIC_PARAMETERS = {
+    "{nan_policy}": """nan_policy : {"propagate", "omit", "raise"}, optional
+        See :meth:`describe`.""",
+    "{ddof}": """ddof : int or float, optional
+        Delta degrees of freedom (divisor ``n - ddof``).""",
+}
+
+
+class _Statistic(DescribeTerminal):
+    """A statistic of ``describe()`` without `ddof`: one field of its result."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for key, text in _STATISTIC_PARAMETERS.items():
+            cls.doc = cls.doc.replace(key, text)
+
+    def __init__(self, nan_policy: str = "propagate") -> None:
+        super().__init__(0, nan_policy, ())
+
+
+class _SpreadStatistic(_Statistic):
+    """A statistic of ``describe()`` with `ddof` (``var``, ``std``)."""
+
+    def __init__(self, ddof: float = 0, nan_policy: str = "propagate") -> None:  # noqa: D107
+        DescribeTerminal.__init__(self, ddof, nan_policy, ())
+
+
+@terminal
+class CountTerminal(_Statistic):
+    name = pick = "count"
+    doc = """Number of values, as reported by :meth:`describe` (``Description.count``).
+
+    Parameters
+    ----------
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    int or ndarray
+        Per value of the record for record streams.
+
+    Raises
+    ------
+    ValueError
+        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> int(from_array(np.arange(5.0)).count())
+    5
+    """
+
+
+@terminal
+class SumTerminal(_Statistic):
+    name = pick = "sum"
+    doc = """Sum of the records (one pass, accumulated in float64; integers exactly).
+
+    Parameters
+    ----------
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+        Per value of the record for record streams.
+
+    Raises
+    ------
+    ValueError
+        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.arange(5.0)).sum())
+    10.0
+    """
+
+
+@terminal
+class MeanTerminal(_Statistic):
+    name = pick = "mean"
+    doc = """Arithmetic mean of the records (one pass).
+
+    Parameters
+    ----------
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+        NaN for an empty stream.
+
+    Raises
+    ------
+    ValueError
+        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.arange(5.0)).mean())
+    2.0
+    """
+
+
+@terminal
+class VarTerminal(_SpreadStatistic):
+    name = pick = "var"
+    doc = """Variance of the records (one pass).
+
+    Parameters
+    ----------
+    {ddof}
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+
+    Raises
+    ------
+    ValueError
+        For an invalid `ddof` / `nan_policy`, or a NaN with
+        ``nan_policy="raise"``.
+    TypeError
+        If `ddof` is not a number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.array([1.0, 2.0, 3.0])).var(ddof=1))
+    1.0
+    """
+
+
+@terminal
+class StdTerminal(_SpreadStatistic):
+    name = pick = "std"
+    doc = """Standard deviation of the records (one pass).
+
+    Parameters
+    ----------
+    {ddof}
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+
+    Raises
+    ------
+    ValueError
+        For an invalid `ddof` / `nan_policy`, or a NaN with
+        ``nan_policy="raise"``.
+    TypeError
+        If `ddof` is not a number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.array([1.0, 3.0])).std())
+    1.0
+    """
+
+
+@terminal
+class MinTerminal(_Statistic):
+    name = pick = "min"
+    doc = """Minimum of the records (one pass).
+
+    Parameters
+    ----------
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+
+    Raises
+    ------
+    ValueError
+        If the stream is empty (like numpy's zero-size reduction), for an
+        invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.array([3.0, -1.0, 2.0])).min())
+    -1.0
+    """
+
+
+@terminal
+class MaxTerminal(_Statistic):
+    name = pick = "max"
+    doc = """Maximum of the records (one pass).
+
+    Parameters
+    ----------
+    {nan_policy}
+
+    {engine_parameters}
+
+    Returns
+    -------
+    scalar or ndarray
+
+    Raises
+    ------
+    ValueError
+        If the stream is empty (like numpy's zero-size reduction), for an
+        invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pystream.sources import from_array
+    >>> float(from_array(np.array([3.0, -1.0, 2.0])).max())
+    3.0
+    """

@@ -1,0 +1,271 @@
+"""The terminal protocol: one spec per terminal operation, and the consumer
+protocol push sinks and fan-outs drive.  Numpy and the base layer only, so
+the engines and the push runner can import it.  See ``docs/internals/terminals.rst``.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._checks import first_nan_record, nan_policy_error
+
+__all__ = ["Consumer", "Reduction", "ReducerConsumer", "SinkTerminal", "TERMINALS", "Terminal",
+           "close_chunks",
+           "WriterConsumer", "share_states", "terminal"]
+
+Meta = tuple[np.dtype, tuple[int, ...]]
+#: The input's (dtype, record shape), asked for only when needed (a stream
+#: whose metadata is not known peeks at its first chunk).
+MetaFn = Callable[[], Meta]
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduction:
+    """What a terminal reduction does, for any engine.
+
+    Attributes
+    ----------
+    make : callable
+        ``make(start)`` -> a fresh state whose first record has global index
+        `start`; the state has ``update(chunk)`` and ``merge(right)`` (the
+        state of the records right after its own).
+    positional : bool
+        The state depends on the global index of its records (``Moments``,
+        ``KLLSketch``): it can be reduced per partition only where that
+        index is known (no ``filter`` before it).  Order-free states
+        (histograms, DDSketch) can be reduced per partition anywhere.
+    name : str
+        For messages.
+    mergeable : bool
+        False: the state cannot be reduced per partition and merged (its
+        merge is missing or not known to reproduce the serial run); it then
+        consumes the engine's ordered output in the calling thread.
+    """
+
+    make: Callable[[int], Any]
+    positional: bool = True
+    name: str = "reduce"
+    mergeable: bool = True
+
+
+# --------------------------------------------------------------------------- consumers
+
+
+class Consumer(abc.ABC):
+    """A push consumer: ``send(chunk)``, ``result()`` (cached until new data),
+    ``close()`` (the final result), ``abort()``, ``done``."""
+
+    done: bool = False
+
+    def __init__(self) -> None:
+        self._stale = True
+        self._cached: Any = None
+
+    def send(self, chunk: np.ndarray) -> None:
+        """Consume one non-empty chunk."""
+        self._update(chunk)
+        self._stale = True
+
+    @abc.abstractmethod
+    def _update(self, chunk: np.ndarray) -> None:
+        """Feed the chunk to the state."""
+
+    @abc.abstractmethod
+    def _result(self) -> Any:
+        """Compute the result from the state."""
+
+    def result(self) -> Any:
+        """The result over the chunks sent so far (cached until the next chunk)."""
+        if self._stale:
+            self._cached = self._result()
+            self._stale = False
+        return self._cached
+
+    def close(self) -> Any:
+        """The final result."""
+        return self.result()
+
+    def abort(self) -> None:
+        """Release what the consumer holds after a failure elsewhere."""
+
+
+class ReducerConsumer(Consumer):
+    """A reduction terminal in push form: the spec's state, updated per chunk.
+
+    A consumer whose state another consumer fed the same chunks updates
+    (:func:`share_states`: ``owner`` set) only checks its own
+    ``nan_policy="raise"``.
+    """
+
+    #: Order in which :func:`share_states` asks the consumers to :meth:`share`
+    #: (None: never shares).
+    share_phases: ClassVar[tuple[int, ...]] = ()
+
+    def __init__(self, spec: Terminal, meta: Meta, start: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.meta = meta
+        self.start = start
+        self.position = start
+        self.check_nan = spec.raises_nan
+        self.owner: Consumer | None = None
+        self.state = spec.state(start)
+
+    def _update(self, chunk: np.ndarray) -> None:
+        if self.owner is None:
+            self.state.update(chunk)
+            self.spec.early(self.state)
+        elif self.check_nan:
+            bad = first_nan_record(chunk)
+            if bad >= 0:
+                raise nan_policy_error(self.spec.name, self.position + bad)
+        self.position += len(chunk)
+
+    def _result(self) -> Any:
+        return self.spec.finish(self.state, lambda: self.meta)
+
+    def share(self, phase: int, pool: dict[Any, Any]) -> None:
+        """Take part in :func:`share_states` (phase by phase)."""
+
+
+def share_states(consumers: list[Consumer]) -> None:
+    """Let consumers fed the same chunks share the states they can (the
+    describe family one moments state, quantile branches the sketches of a
+    ``describe`` or of another quantile branch with the same parameters).
+    The results are unchanged; the kernels run once per chunk.  Each
+    consumer's :meth:`ReducerConsumer.share` does its part, phase by phase,
+    in the branches' order."""
+    pool: dict[Any, Any] = {}
+    phases = sorted({p for c in consumers for p in getattr(c, "share_phases", ())})
+    for phase in phases:
+        for c in consumers:
+            if phase in getattr(c, "share_phases", ()):
+                c.share(phase, pool)  # type: ignore[attr-defined]
+
+
+class WriterConsumer(Consumer):
+    """A sink in push form: its writer's ``write(chunk)``; the result so far is
+    the record count (``writer.count``); ``close()`` finishes (a file is
+    renamed into place), ``abort()`` gives up (a temporary file is deleted)."""
+
+    def __init__(self, writer: Any) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def _update(self, chunk: np.ndarray) -> None:
+        self.writer.write(chunk)
+
+    def _result(self) -> int:
+        return int(self.writer.count)
+
+    def close(self) -> int:
+        return int(self.writer.finish())
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+# --------------------------------------------------------------------------- specs
+
+#: Terminal operation name -> its spec class, in the order the methods are
+#: listed.  :func:`terminal` fills it.
+TERMINALS: dict[str, type[Terminal]] = {}
+
+
+def terminal(cls: type[Terminal]) -> type[Terminal]:
+    """Class decorator: register a terminal spec under ``cls.name`` (the
+    Stream and Pipeline methods, the push/fork names come from this table)."""
+    TERMINALS[cls.name] = cls
+    return cls
+
+
+class Terminal:
+    """One terminal operation.
+
+    ``Spec(*args, **kwargs)`` takes the method's arguments (without the
+    engine's) and checks what the method checks before reading anything.
+    A reduction then gives ``state(start)`` (``update(chunk)``,
+    ``merge(right)``) and ``finish(state, meta)``; every driver (the local
+    loop, the engines through :meth:`reduction`, push and fork through
+    :meth:`consumer`) uses those.  Optional hooks: :meth:`early` (raise
+    during the pass), :meth:`prepare` (a first pass), :meth:`for_branch`
+    (checks a push/fork branch needs at once), ``whole_array`` (one update
+    over an in-memory source), :meth:`pull` (a driver of its own).
+    """
+
+    #: The method's name (and the name of the push/fork branch).
+    name: ClassVar[str] = ""
+    #: The state depends on the global index of its records.
+    positional: bool = True
+    #: The state can be reduced per partition and merged in order.
+    mergeable: bool = True
+    #: Locally, an in-memory source is fed as one array (chunk-invariant states).
+    whole_array: ClassVar[bool] = False
+    #: The method checks these arguments before the engine arguments.
+    checks_first: ClassVar[bool] = False
+    #: A consumer following another's state still checks NaNs itself.
+    raises_nan: bool = False
+    #: The method's numpydoc (``{engine_parameters}`` where the engine
+    #: arguments' documentation goes; see :mod:`pystream.terminals.methods`).
+    doc: ClassVar[str] = ""
+    #: The method's return annotation.
+    returns: ClassVar[str] = "Any"
+
+    def state(self, start: int) -> Any:
+        """A fresh state whose first record has global index `start`."""
+        raise NotImplementedError
+
+    def early(self, state: Any) -> None:
+        """Called after each update by the local loop and push: raise now
+        (``nan_policy="raise"``) rather than at the end."""
+
+    def finish(self, state: Any, meta: MetaFn) -> Any:
+        """The result from the final (merged) state."""
+        return state.result()
+
+    def reduction(self) -> Reduction:
+        """The engines' view of this spec."""
+        return Reduction(self.state, positional=self.positional, name=self.name,
+                         mergeable=self.mergeable)
+
+    def prepare(self, stream: Any, options: Any) -> Terminal:
+        """Before a pull pass: the spec to run (e.g. after a first pass)."""
+        return self
+
+    def for_branch(self) -> Terminal:
+        """The spec as a push/fork branch, which reads its input once."""
+        return self
+
+    def consumer(self, meta: Meta, start: int) -> Consumer:
+        """The push consumer of this spec, for input of `meta` from `start`."""
+        return ReducerConsumer(self, meta, start)
+
+    # A spec with its own pull driver defines
+    # ``pull(self, stream, options, run) -> result``.
+    pull: ClassVar[Callable[..., Any] | None] = None
+
+
+class SinkTerminal(Terminal):
+    """A sink: ``open(meta)`` gives a writer (``write(chunk)``, ``count``,
+    ``finish()`` -> the record count, ``abort()``) fed the ordered output."""
+
+    mergeable = False
+
+    def open(self, meta: Meta) -> Any:
+        """The writer for input of `meta`."""
+        raise NotImplementedError
+
+    def consumer(self, meta: Meta, start: int) -> Consumer:
+        return WriterConsumer(self.open(meta))
+
+
+def close_chunks(chunks: object) -> None:
+    """Close a chunk iterator now (an engine stops its workers)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
