@@ -40,7 +40,12 @@ from typing import IO, Any
 
 import numpy as np
 
+from ._buffers import BufferPool
 from ._checks import check_count
+from ._config import default_chunk_size
+from ._text import source_name
+from .chain import OneShotSource as _OneShotSource
+from .stream import Stream
 
 __all__ = ["MAGIC", "VERSION", "from_pipe", "read_header", "to_pipe", "write_header"]
 
@@ -155,8 +160,6 @@ def read_header(file: IO[bytes], name: str = "<stream>") -> tuple[np.dtype, tupl
 def _frames(f: Any, name: str, dt: np.dtype, rs: tuple[int, ...], chunk_size: int,
             close: bool) -> Iterator[np.ndarray]:
     """Chunks of `chunk_size` records (fewer at the end) gathered from the frames."""
-    from ._buffers import BufferPool
-
     record = dt.itemsize * math.prod(rs)
     target = chunk_size * record
     pool = BufferPool(target)
@@ -221,9 +224,6 @@ def open_pipe(file: IO[bytes], name: str, chunk_size: int | None = None) -> Any:
 
 
 def _stream(f: Any, name: str, chunk_size: int | None, close: bool) -> Any:
-    from ._config import default_chunk_size
-    from .stream import Stream, _OneShotSource
-
     try:
         dt, rs = read_header(f, name)
         cs = (default_chunk_size(dt, rs) if chunk_size is None
@@ -286,7 +286,6 @@ def from_pipe(source: Any = "-", chunk_size: int | None = None) -> Any:
     if not hasattr(source, "read"):
         raise TypeError(f"from_pipe: expected '-', a path or a binary file object, got "
                         f"{type(source).__name__}")
-    from ._text import source_name
 
     return _stream(source, source_name(source), chunk_size, close=False)
 

@@ -26,10 +26,19 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._native import read_only
-from .consumers import TERMINALS, Consumer, Maker, terminal_maker
-from .push import ChainConsumer, PushError, TeeConsumer, compile_steps
+from .chain import (
+    CallableSource,
+    ChainConsumer,
+    ParallelTee,
+    PushError,
+    TeeConsumer,
+    close_iterator,
+    push_steps,
+)
+from .consumers import TERMINALS, Consumer, Maker, share_states, terminal_maker
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from ._checks import check_count, normalize_record_shape
+from .stream import Stream, node_of
 
 __all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer", "pipeline", "root_of", "tee"]
 
@@ -108,8 +117,6 @@ class Pipeline(StageMethods):
         TypeError
             If `stream` is not a :class:`~pystream.Stream`.
         """
-        from .stream import Stream
-
         if not isinstance(stream, Stream):
             raise TypeError(f"a pipeline is applied to a pystream Stream, not {type(stream).__name__}"
                             " (use ps.from_array, ps.from_iterable... or push())")
@@ -149,7 +156,7 @@ class Pipeline(StageMethods):
         """Add :meth:`Stream.pipe <pystream.Stream.pipe>` (a generator stage).
 
         In push mode a generator stage runs in a helper thread that gets one
-        chunk per send (see :mod:`pystream.push`).
+        chunk per send (see :mod:`pystream.chain.generator_pusher`).
         """
         if not callable(stage):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")
@@ -309,8 +316,6 @@ def pipeline() -> Pipeline:
 
 
 def _terminal_method(name: str) -> Callable[..., Branch]:
-    from .stream import Stream
-
     def method(self: Pipeline, *args: Any, **kwargs: Any) -> Branch:
         return Branch(self, name, args, kwargs)
 
@@ -377,12 +382,12 @@ class Branch:
         def inner(r: Any) -> Consumer:
             if self.make is None:
                 return make_consumer(self.target, r)
-            return self.make(r._meta(), r.start)
+            return self.make((r.dtype, r.record_shape), r.start)
 
         if not self.pipeline._ops:
             return inner(root)
         bound = self.pipeline(root)
-        steps = compile_steps(bound, root)
+        steps = push_steps(node_of(bound), node_of(root))
         return ChainConsumer(steps, inner(root_of(bound)), root.start)
 
 
@@ -458,14 +463,13 @@ def _root(peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
     """A stream that is never read: it carries the dtype, record shape and start
     of what is pushed into a chain; ``peek()`` gives the data a ``map`` whose
     output type cannot be inferred looks at, as a pulled stream would."""
-    from .stream import Stream, _CallableSource
-
-    return Stream._from_source(_CallableSource(peek), dtype, record_shape, start=start)
+    return Stream._from_source(CallableSource(peek), dtype, record_shape, start=start)
 
 
 def root_of(stream: Any) -> Any:
     """The root for branches fed `stream`'s output (peeking at `stream`)."""
-    return _root(lambda: stream._iter(True), *stream._meta(), stream.start)
+    node = node_of(stream)
+    return _root(lambda: node.chunks(True), *node.meta(), node.start)
 
 
 def make_consumer(spec: Any, root: Any) -> Consumer:
@@ -477,7 +481,8 @@ def make_consumer(spec: Any, root: Any) -> Consumer:
     elif isinstance(spec, Pipeline):
         spec = Branch(spec, "to_array", (), {})
     if isinstance(spec, Tee):
-        return TeeConsumer({name: make_consumer(s, root) for name, s in spec.branches.items()})
+        return TeeConsumer({name: make_consumer(s, root) for name, s in spec.branches.items()},
+                           share_states)
     if isinstance(spec, Branch):
         return spec.consumer(root)
     return StateConsumer(spec)
@@ -561,7 +566,7 @@ class PushSink:
 
     After an error in a stage or target, the sink is aborted (every stage's
     cleanup runs, temporary files are deleted, helper threads end) and
-    later calls raise :class:`~pystream.push.PushError`.
+    later calls raise :class:`~pystream.PushError`.
     """
 
     def __init__(self, pipeline: Pipeline, target: Any, dtype: DTypeLike | None,
@@ -597,8 +602,9 @@ class PushSink:
         self._dtype, self._record_shape = dt, rs
         if self._target is None:
             bound = self._pipeline(root)
-            self._output = _Output(bound._meta())
-            self._consumer = ChainConsumer(compile_steps(bound, root), self._output, self._start)
+            self._output = _Output((bound.dtype, bound.record_shape))
+            self._consumer = ChainConsumer(push_steps(node_of(bound), node_of(root)), self._output,
+                                           self._start)
         else:
             self._consumer = self._pipeline.into(self._target).consumer(root)
 
@@ -756,22 +762,20 @@ class PushSink:
 def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> dict[str, Any]:
     """``stream.fork(**branches)``: one pass over `stream` feeding every branch
     (on `workers` threads when more than one)."""
-    from .push import ParallelTee
-    from .stream import _close
-
     spec = Tee("fork", **branches)
     if workers is not None:
         workers = check_count(workers, "workers", "fork", minimum=1)
     root = root_of(stream)
     if workers is not None and workers > 1:
         consumer: Consumer = ParallelTee({name: make_consumer(s, root)
-                                          for name, s in spec.branches.items()}, workers)
+                                          for name, s in spec.branches.items()}, workers,
+                                         share=share_states)
     else:
         consumer = make_consumer(spec, root)
     it = None
     try:
         if not consumer.done:
-            it = stream._iter()
+            it = iter(stream)
             for chunk in it:
                 consumer.send(chunk)
                 if consumer.done:
@@ -782,4 +786,4 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
         raise
     finally:
         if it is not None:
-            _close(it)
+            close_iterator(it)

@@ -39,8 +39,11 @@ from ._npy import (  # noqa: F401 -- NPY_HEADER_LOCK: re-exported
 from ._config import default_chunk_size
 from ._native import read_only
 from ._checks import check_count, normalize_record_shape
+from .chain import CallableSource as _CallableSource
+from .chain import OneShotSource as _OneShotSource
 from .engines.access import RandomAccess, array_chunks
-from .stream import Stream, _CallableSource, _OneShotSource
+from .engines.dask import dask_source
+from .stream import Stream
 
 __all__ = ["from_array", "from_chunks", "from_dask", "from_file", "from_iterable", "from_npy",
            "from_text"]
@@ -216,7 +219,6 @@ def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
     >>> float(s.mean(engine="dask"))
     4.5
     """
-    from .engines.dask import dask_source
 
     make, access = dask_source(array, None if chunk_size is None else
                                check_count(chunk_size, "chunk_size", "from_dask", minimum=1))

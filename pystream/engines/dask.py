@@ -3,7 +3,7 @@
 Dask is an optional dependency (``pip install pystream[dask]``).  The graph
 has one task per partition of the source -- the blocks of a Dask array along
 axis 0, or ``partition_size`` records of an array or file -- and runs the
-pipeline's parallel prefix in it (:mod:`pystream.engines.plan`): a window
+pipeline's parallel prefix in it (:mod:`pystream.chain.planner`): a window
 stage's task also receives the ``window - 1`` records before its block (a
 halo, as ``dask.array.map_overlap`` does).  Then:
 
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction, per_partition, reduce_in_order
+from ..chain import Node, Plan, add_note, make_plan, run_serial
 from .access import RandomAccess, array_chunks
-from .plan import Plan, add_note, make_plan, run_serial
+from .options import EngineOptions, Reduction, per_partition, reduce_in_order
 from .threads import partitions, require_access
 
 __all__ = ["dask_chunks", "dask_reduce", "dask_source", "import_dask"]
@@ -219,15 +219,15 @@ def _tasks(plan: Plan, access: RandomAccess, options: EngineOptions, fn: Any,
     return tasks
 
 
-def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
-    """Reduce `stream` as a Dask graph: a state per partition, merged in a tree."""
+def dask_reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce the chain `node` as a Dask graph: a state per partition, merged in a tree."""
     import dask
 
     import_dask()
-    plan = make_plan(stream)
+    plan = make_plan(node)
     access = require_access(plan, "dask")
     if not per_partition(plan, reduction):
-        return reduce_in_order(dask_chunks(stream, options, plan), reduction, stream.start)
+        return reduce_in_order(dask_chunks(node, options, plan), reduction, node.start)
     level = _tasks(plan, access, options, _reduce_task, reduction)
     merge = dask.delayed(_merge_task, pure=False)
     while len(level) > 1:
@@ -239,10 +239,10 @@ def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> An
     return state
 
 
-def dask_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
-    """The chunks of `stream` in order, partitions computed by Dask a batch at a time."""
+def dask_chunks(node: Node, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of the chain `node` in order, partitions computed by Dask a batch at a time."""
     import_dask()
-    plan = plan or make_plan(stream)
+    plan = plan or make_plan(node)
     access = require_access(plan, "dask")
     return _dask_chunks(plan, access, options)
 

@@ -3,7 +3,7 @@
 The C kernels release the GIL (cffi does around every call), so partitions
 run in parallel on the cores.  Each partition runs fresh stages over its
 range of the source (plus the warm-up records its windows need, see
-:mod:`pystream.engines.plan`):
+:mod:`pystream.chain.planner`):
 
 * a reduction whose state can be computed per partition (all steps
   parallel; a positional state only where global indices are known) is
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
-from .plan import Plan, add_note, make_plan, run_serial
+from ..chain import Node, Plan, add_note, make_plan, run_serial
+from .options import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
 
 __all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce", "threads_to_array"]
 
@@ -154,12 +154,12 @@ def _where(plan: Plan, a: int, b: int | None) -> str:
             f"{plan.start + a} to {end}")
 
 
-def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
-    """Reduce `stream` with one state per partition, merged in order (see the module doc)."""
-    plan = make_plan(stream)
+def threads_reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce the chain `node` with one state per partition, merged in order (see the module doc)."""
+    plan = make_plan(node)
     access = require_access(plan, "threads")
     if not per_partition(plan, reduction):
-        return reduce_in_order(threads_chunks(stream, options, plan), reduction, stream.start)
+        return reduce_in_order(threads_chunks(node, options, plan), reduction, node.start)
     n, workers, parts = _split(plan, access, options, ordered=False)
     pool = _Pool(workers)
     read = pool.reader(access)
@@ -190,10 +190,10 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
     return merged
 
 
-def threads_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
-    """The chunks of `stream` in order: partitions in the workers, then the
+def threads_chunks(node: Node, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of the chain `node` in order: partitions in the workers, then the
     sequential steps (if any) in the calling thread."""
-    plan = plan or make_plan(stream)
+    plan = plan or make_plan(node)
     access = require_access(plan, "threads")
     return _threads_chunks(plan, access, options)
 
@@ -227,8 +227,8 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
         pool.close()
 
 
-def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
-    """``stream.to_array()`` with each partition copying its output straight
+def threads_to_array(node: Node, options: EngineOptions) -> np.ndarray | None:
+    """``to_array()`` of the chain `node` with each partition copying its output straight
     into the result, in its worker; None when the output positions are not
     known in advance (a sequential step or a filter: use the ordered path).
 
@@ -238,11 +238,11 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
     partition's output (which may include a stage's end-of-stream flush)
     is appended by the calling thread.
     """
-    plan = make_plan(stream)
+    plan = make_plan(node)
     access = require_access(plan, "threads")
     if plan.suffix or not plan.indexed:
         return None
-    dt, rs = stream._meta()
+    dt, rs = node.meta()
     n, workers, parts = _split(plan, access, options, ordered=False)
     last_start = plan.output_range(*parts[-1])[0]
     expected = plan.output_range(parts[-1][0], n)[1] or last_start

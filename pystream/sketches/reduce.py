@@ -62,13 +62,14 @@ def histogram(stream: Stream, bins: Any = 10, range: Any = None, edges: Any = No
               log: bool = False, options: Any = None) -> Any:
     """See :meth:`pystream.Stream.histogram`."""
     from ..engines import EngineOptions, Reduction, reduce
+    from ..stream import node_of
 
     options = options or EngineOptions()
     if edges is None and range is None:
         range = _data_range(stream, options)
     make = _HistogramFactory(bins=bins, range=range, edges=edges, log=log)
     make()                                   # checks the parameters before any work
-    state = reduce(stream, Reduction(make, positional=False, name="histogram"), options)
+    state = reduce(node_of(stream), Reduction(make, positional=False, name="histogram"), options)
     return state.result()
 
 
@@ -143,8 +144,9 @@ def quantile(stream: Stream, q: Any, method: str = "kll", alpha: float = DESCRIB
              options: Any = None) -> Any:
     """See :meth:`pystream.Stream.quantile`."""
     from ..engines import EngineOptions, Reduction, reduce
+    from ..stream import node_of
 
     spec = QuantileSpec(q, method, alpha, k, seed, nan_policy)
     reduction = Reduction(spec.factory, positional=spec.positional, name="quantile")
-    state = reduce(stream, reduction, options or EngineOptions())
+    state = reduce(node_of(stream), reduction, options or EngineOptions())
     return spec.finish(state.columns, stream.record_shape)
