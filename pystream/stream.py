@@ -41,7 +41,7 @@ from .reducers import (
     Moments,
     describe_result,
 )
-from .stages.methods import StageMethods
+from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from ._checks import check_count, normalize_record_shape
 from .stages.structural import rechunk, skip, take
 
@@ -1597,15 +1597,10 @@ class Stream(StageMethods):
                         nan_policy=nan_policy,
                         options=check_engine(engine, workers, partition_size, "quantile"))
 
-def _stream_methods_suggest_keywords() -> None:
-    """Stream's own methods (take, astype, describe, ...) suggest the keyword
-    meant, as the stage methods do (:mod:`pystream._arguments`)."""
-    from .stages.methods import _suggest_keywords_on_methods
 
-    _suggest_keywords_on_methods(Stream)
-
-
-_stream_methods_suggest_keywords()
+# Stream's own methods (take, astype, describe, ...) suggest the keyword meant,
+# as the stage methods do (:mod:`pystream._arguments`).
+_suggest_keywords_on_methods(Stream)
 
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:

@@ -1,12 +1,8 @@
 """Engines: what drives a pipeline -- the local pull loop, threads, or Dask.
 
-Every terminal operation of :class:`pystream.Stream` takes
-``engine="local" | "threads" | "dask"``, ``workers`` and ``partition_size``.
-The result is bit-identical whatever the engine, the number of workers and
-the partition size: partitions are contiguous ranges of the source, window
-stages get their warm-up records from before the partition
-(:mod:`pystream.chain.planner`), and reducer states are placed in the global
-index space and merged in order.  See the "Engines" page of the docs.
+Every terminal operation takes ``engine="local" | "threads" | "dask"``,
+``workers`` and ``partition_size``; the result is bit-identical whatever the
+engine (see the "Engines" page and ``docs/internals/chain.rst``).
 """
 
 from __future__ import annotations

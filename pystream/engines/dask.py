@@ -1,22 +1,7 @@
 """``engine="dask"`` and :func:`pystream.from_dask`: pipelines as Dask graphs.
 
-Dask is an optional dependency (``pip install pystream[dask]``).  The graph
-has one task per partition of the source -- the blocks of a Dask array along
-axis 0, or ``partition_size`` records of an array or file -- and runs the
-pipeline's parallel prefix in it (:mod:`pystream.chain.planner`): a window
-stage's task also receives the ``window - 1`` records before its block (a
-halo, as ``dask.array.map_overlap`` does).  Then:
-
-* a reduction turns each partition into a state, and the states are merged
-  pairwise, adjacent with adjacent, in a tree (states travel pickled, i.e.
-  as their ``to_bytes``);
-* anything else (``to_array``, sinks, sequential stages) computes the
-  partitions in order, a few at a time, and runs the rest of the pipeline
-  in the calling process.
-
-It uses whatever scheduler Dask is configured with: the threaded default,
-``dask.config.set(scheduler="processes")`` or a ``distributed.Client``.
-Results are bit-identical to the local run.
+Dask is an optional dependency (``pip install pystream[dask]``); the graph
+it builds is described in ``docs/internals/chain.rst``.
 """
 
 from __future__ import annotations
@@ -158,7 +143,7 @@ def _pieces_reader(offset: int, count: int, pieces: tuple[np.ndarray, ...]) -> A
     return read
 
 
-def _where(plan: Plan, a: int, b: int | None) -> str:
+def _dask_where(plan: Plan, a: int, b: int | None) -> str:
     end = "the end" if b is None else f"record {plan.start + b}"
     return (f"pystream: engine='dask', in the partition from record {plan.start + a} to {end}")
 
@@ -181,7 +166,7 @@ def _reduce_task(plan: Plan, read: Any, reduction: Reduction, a: int, b: int | N
             state.update(chunk)
         return state
     except Exception as e:
-        add_note(e, f"{_where(plan, a, b)} (reduction {reduction.name!r})")
+        add_note(e, f"{_dask_where(plan, a, b)} (reduction {reduction.name!r})")
         raise
 
 
@@ -195,7 +180,7 @@ def _collect_task(plan: Plan, read: Any, a: int, b: int | None, given: Any,
     try:
         return list(_partition_chunks(plan, read, a, b, given, *pieces))
     except Exception as e:
-        add_note(e, _where(plan, a, b))
+        add_note(e, _dask_where(plan, a, b))
         raise
 
 
