@@ -315,8 +315,8 @@ def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
         mapping = Cap(args[0]) if stage is take else Shift(args[0]) if stage is skip else POINTWISE
         return Step(name, serial, passthrough, mapping, pusher, native=native, structural=True)
     partitioning = getattr(stage, "partitioning", None)
-    mapping = partitioning() if callable(partitioning) else None
-    if mapping is None or "start" not in kwargs:
+    mapping = partitioning() if callable(partitioning) and "start" in kwargs else None
+    if mapping is None:
         return Step(name, serial, None, None, pusher, native=native)
 
     def fresh(chunks: Iterator[np.ndarray], start: int, **alloc: Any) -> Iterator[np.ndarray]:
