@@ -14,7 +14,7 @@ from typing import Any
 
 from .aio import from_async_iterable
 from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
-from .push import PushError
+from .chain import PushError
 from .reducers import Description, Moments
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
 from .sketches import SketchAccuracyWarning

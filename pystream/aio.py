@@ -1,40 +1,25 @@
-"""asyncio: streams from async iterables, and ``async for`` over any stream.
+"""asyncio: streams from async iterables (:func:`from_async_iterable`).
 
-``from_async_iterable(aiter, dtype)`` makes a stream whose chunks arrive
-from an async iterable (a socket reader, a queue fed by callbacks...).
-Inside an event loop, ``async for chunk in stream`` runs its stages in push
-mode (:mod:`pystream.push`) as the items arrive; a chunk of
-:data:`OFFLOAD_BYTES` or more is processed in a worker thread (the C
-kernels release the GIL), so large chunks do not block the loop.  Outside an
-event loop, the same stream can be iterated or reduced synchronously: a
-private event loop then drives the async iterable.
-
-``async for`` over a stream with an ordinary source advances the whole pull
-chain in a worker thread, one chunk at a time, since any source may block on
-I/O (files, pipes) or run C work on large chunks.
-
-Each ``async for`` owns one worker thread, shut down when the loop ends,
-breaks or is cancelled (after the chunk being processed, so the stages are
-closed in order).
+``async for chunk in stream`` is driven by :mod:`pystream.chain.async_driver`;
+how both work is described in ``docs/internals/chain.rst``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from ._checks import normalize_record_shape
-from .stream import _OneShotSource
+from .chain import OFFLOAD_BYTES, OneShotSource
+from .chain.async_driver import AsyncWorker
+from .pipeline import as_chunk
+from .stream import Stream
 
-__all__ = ["OFFLOAD_BYTES", "AsyncSource", "aiter_stream", "from_async_iterable"]
-
-#: Chunks of at least this many bytes are processed in the worker thread.
-OFFLOAD_BYTES = 1 << 18
+__all__ = ["OFFLOAD_BYTES", "AsyncSource", "from_async_iterable"]
 
 _IN_LOOP = (
     "this stream reads an async iterable, and the calling thread runs an event loop that a "
@@ -43,11 +28,11 @@ _IN_LOOP = (
 )
 
 
-class AsyncSource(_OneShotSource):
+class AsyncSource(OneShotSource):
     """A one-shot source over an async iterable.
 
     A synchronous pass (``open``/``peek``) drives it with a private event
-    loop; :func:`aiter_stream` reads it in the caller's loop.
+    loop; :func:`pystream.chain.aiter_chunks` reads it in the caller's loop.
     """
 
     __slots__ = ("_ait", "_offset", "aiterable", "dtype", "record_shape")
@@ -63,8 +48,6 @@ class AsyncSource(_OneShotSource):
 
     def convert(self, item: Any) -> np.ndarray:
         """`item` as a chunk of the stream (see :func:`from_async_iterable`)."""
-        from .pipeline import as_chunk
-
         chunk = as_chunk(item, self.dtype, self.record_shape,
                          f"from_async_iterable: the item at record {self._offset}")
         self._offset += len(chunk)
@@ -109,7 +92,7 @@ class AsyncSource(_OneShotSource):
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    async def async_chunks(self, worker: _Worker) -> AsyncIterator[np.ndarray]:
+    async def async_chunks(self, worker: AsyncWorker) -> AsyncIterator[np.ndarray]:
         """The chunks, read in the running loop (once, like ``open``)."""
         self._check()
         self._consumed = True
@@ -186,8 +169,6 @@ def from_async_iterable(aiterable: AsyncIterable[Any], dtype: DTypeLike,
     >>> ps.from_async_iterable(readings(), "float64").sum()   # no loop running: fine
     np.float64(10.0)
     """
-    from .stream import Stream
-
     if not hasattr(aiterable, "__aiter__"):
         raise TypeError(f"from_async_iterable: expected an async iterable, got "
                         f"{type(aiterable).__name__} (use from_iterable for a plain iterable)")
@@ -196,86 +177,3 @@ def from_async_iterable(aiterable: AsyncIterable[Any], dtype: DTypeLike,
         raise TypeError(f"from_async_iterable: streams hold numbers, not {dt}")
     rs = normalize_record_shape(record_shape, "from_async_iterable")
     return Stream._from_source(AsyncSource(aiterable, dt, rs), dt, rs)
-
-
-class _Worker:
-    """One worker thread for an ``async for``: runs calls in order, off the loop."""
-
-    def __init__(self) -> None:
-        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="pystream-async")
-        self.pending: concurrent.futures.Future[Any] | None = None
-
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        future = self.pool.submit(fn, *args)
-        self.pending = future
-        result = await asyncio.wrap_future(future)
-        self.pending = None
-        return result
-
-    def shutdown(self) -> None:
-        """Wait for the call in progress (a cancelled ``await`` leaves it
-        running), then stop the thread."""
-        if self.pending is not None:
-            concurrent.futures.wait([self.pending])
-        self.pool.shutdown(wait=True)
-
-
-def _root(stream: Any) -> Any:
-    from .stream import _StageSource
-
-    s = stream
-    while isinstance(s._src, _StageSource):
-        s = s._src.parent
-    return s
-
-
-async def aiter_stream(stream: Any) -> AsyncIterator[np.ndarray]:
-    """``async for chunk in stream`` (see the module docstring)."""
-    from .pipeline import _Output
-    from .push import ChainConsumer, compile_steps
-    from .stream import _close
-
-    root = _root(stream)
-    worker = _Worker()
-    try:
-        if isinstance(root._src, AsyncSource):
-            if stream._dtype is None:
-                await root._src.prefetch()
-            out = _Output(stream._meta())
-            chain = ChainConsumer(compile_steps(stream, root), out, root.start)
-            try:
-                async for chunk in root._src.async_chunks(worker):
-                    if not len(chunk):
-                        continue
-                    if chunk.nbytes >= OFFLOAD_BYTES:
-                        await worker.run(chain.send, chunk)
-                    else:
-                        chain.send(chunk)
-                    result = out.take()
-                    if len(result):
-                        yield result
-                    del result
-                    if chain.done:
-                        break
-                chain.flush()
-            except BaseException:
-                worker.shutdown()
-                chain.abort()
-                raise
-            result = out.take()
-            if len(result):
-                yield result
-        else:
-            it = stream._iter()
-            try:
-                while True:
-                    chunk = await worker.run(next, it, None)
-                    if chunk is None:
-                        return
-                    yield chunk
-                    del chunk
-            finally:
-                worker.shutdown()
-                _close(it)
-    finally:
-        worker.shutdown()

@@ -20,7 +20,8 @@ from ._buffers import BufferPool
 from ._checks import check_count
 from ._config import default_chunk_size
 from ._text import source_name
-from .stream import Stream, _OneShotSource
+from .chain import OneShotSource
+from .stream import Stream
 
 __all__ = ["MAGIC", "VERSION", "from_pipe", "read_header", "to_pipe", "write_header"]
 
@@ -207,7 +208,7 @@ def _stream(f: Any, name: str, chunk_size: int | None, close: bool) -> Any:
         if close:
             f.close()
         raise
-    src = _OneShotSource(lambda: _frames(f, name, dt, rs, cs, close), nonempty=False)
+    src = OneShotSource(lambda: _frames(f, name, dt, rs, cs, close), nonempty=False)
     return Stream._from_source(src, dt, rs)
 
 

@@ -1,30 +1,11 @@
 """The :class:`Stream` class: a lazy sequence of numpy chunks.
 
-Plumbing
---------
-A stream is a *source* plus a tuple of pending stateless chunk functions.
-
-* A source knows how to ``open()`` an iterator of raw chunks (checking that
-  a one-shot source is not iterated twice) and how to ``peek()`` at them
-  without consuming a one-shot source (chunks pulled while peeking are kept
-  and replayed by the next ``open()``).
-* Stateless stages (``map``, ``filter``, ``astype``, ``select``) append a
-  chunk function to the tuple; iterating applies all of them in one loop
-  (:func:`_run`), so any number of consecutive stateless stages costs one
-  generator hop.
-* Structural stages (``take``, ``skip``, ``rechunk``, :meth:`Stream.pipe`)
-  make a new source that wraps a generator function around the parent's
-  iteration.
-
-Metadata (dtype, record shape) is known up front in most cases; when it is
-not (``from_chunks`` without ``dtype``, ``from_text`` without ``usecols``,
-a ``map`` whose output cannot be inferred from an empty chunk) it is
-resolved on first use by peeking at the first chunk.
+A stream is a facade over one chain node (:class:`pystream.chain.Node`):
+a source plus pending fused chunk functions; see ``docs/internals/chain.rst``.
 """
 
 from __future__ import annotations
 
-import collections
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
@@ -32,6 +13,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .chain import (
+    node_of,
+    CallableSource,
+    Node,
+    OneShotSource,
+    aiter_chunks,
+    first_chunk_resolver,
+    native_dtype,
+)
+from .chain.nodes import Meta, Resolver, Source
 from .stages.elementwise import (
     AstypeFn,
     ColumnsLike,
@@ -41,224 +32,15 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from .stages.methods import StageMethods
 from .terminals.methods import TerminalMethods
 from .terminals.plugin import PluginTerminal
+from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from ._checks import check_count, normalize_record_shape
 from .stages.structural import rechunk, skip, take
 
-__all__ = ["Stream"]
+__all__ = ["Stream", "node_of"]
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
-Meta = tuple[np.dtype, tuple[int, ...]]
-Resolver = Callable[["Stream"], tuple[Any, Any]]
-
-
-_ONE_SHOT_MESSAGE = (
-    "this stream reads a one-shot source (an iterator, a generator, a file object, "
-    "stdin, or a path naming a pipe, FIFO or device) that an earlier iteration already "
-    "consumed; build a new stream for a new "
-    "pass, or materialise the data once (to_array(), then from_array()) to iterate it "
-    "several times"
-)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-class _CallableSource:
-    """A re-iterable source: ``make()`` returns a fresh iterator of chunks each time."""
-
-    __slots__ = ("access", "make", "nonempty", "whole")
-    one_shot = False
-
-    def __init__(
-        self,
-        make: Callable[[], Iterable[np.ndarray]],
-        nonempty: bool = False,
-        whole: np.ndarray | None = None,
-        access: Any = None,
-    ) -> None:
-        self.make = make
-        self.nonempty = nonempty
-        # The whole in-memory array, when the chunks are views of one: a
-        # reducer may then read it in one call (results are chunk-invariant).
-        self.whole = whole
-        # A RandomAccess (pystream.engines.access) when any record range can
-        # be read on its own: what the threads and Dask engines need.
-        self.access = access
-
-    def open(self) -> Iterator[np.ndarray]:
-        return iter(self.make())
-
-    peek = open
-
-
-class _OneShotSource:
-    """A source that can be iterated once; ``peek()`` records and ``open()`` replays."""
-
-    __slots__ = ("_buffer", "_consumed", "_it", "make", "nonempty")
-    one_shot = True
-
-    def __init__(self, make: Callable[[], Iterable[np.ndarray]], nonempty: bool = False) -> None:
-        self.make = make
-        self.nonempty = nonempty
-        self._it: Iterator[np.ndarray] | None = None
-        self._buffer: collections.deque[np.ndarray] = collections.deque()
-        self._consumed = False
-
-    def _iterator(self) -> Iterator[np.ndarray]:
-        if self._it is None:
-            self._it = iter(self.make())
-        return self._it
-
-    def _check(self) -> None:
-        if self._consumed:
-            raise RuntimeError(_ONE_SHOT_MESSAGE)
-
-    def open(self) -> Iterator[np.ndarray]:
-        self._check()
-        self._consumed = True
-        if not self._buffer:
-            return self._iterator()
-        return self._replay()
-
-    def _replay(self) -> Iterator[np.ndarray]:
-        buf = self._buffer
-        while buf:
-            yield buf.popleft()
-        yield from self._iterator()
-
-    def peek(self) -> Iterator[np.ndarray]:
-        self._check()
-        return self._peek()
-
-    def _peek(self) -> Iterator[np.ndarray]:
-        buf = self._buffer
-        i = 0
-        while i < len(buf):
-            yield buf[i]
-            i += 1
-        # A plain for loop (not ``yield from``): closing the peek must not
-        # close the underlying iterator.
-        for c in self._iterator():
-            buf.append(c)
-            yield c
-
-
-class _StageSource:
-    """A generator stage wrapped around the iteration of a parent stream."""
-
-    __slots__ = ("args", "kwargs", "native", "nonempty", "parent", "stage")
-
-    def __init__(
-        self,
-        parent: Stream,
-        stage: Callable[..., Iterator[np.ndarray]],
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        nonempty: bool = False,
-        native: bool = False,
-    ) -> None:
-        self.parent = parent
-        self.stage = stage
-        self.args = args
-        self.kwargs = kwargs or {}
-        self.nonempty = nonempty
-        self.native = native  # hand the stage native-byte-order chunks
-
-    @property
-    def one_shot(self) -> bool:
-        return self.parent.one_shot
-
-    def upstream(self, peek: bool = False) -> Iterator[np.ndarray]:
-        """The parent's chunks, converted to native byte order if ``native``."""
-        chunks = self.parent._iter(peek)
-        return _native_chunks(chunks) if self.native else chunks
-
-    def _annotated(self, peek: bool) -> Iterator[np.ndarray]:
-        # An exception leaving the stage gets a note naming it and the global
-        # records of the input chunk it was working on.  take, skip and
-        # rechunk run no user code and raise nothing of their own: they are
-        # not wrapped (they cost a fraction of a microsecond per chunk, which
-        # the wrapper would double).
-        from .engines.plan import Offsets, _stage_name, annotated
-
-        if self.stage in _STRUCTURAL:
-            return self.stage(self.upstream(peek), *self.args, **self.kwargs)
-        offsets = Offsets(self.upstream(peek), self.parent._start)
-        return annotated(self.stage(offsets, *self.args, **self.kwargs),
-                         _stage_name(self.stage, self.args), offsets)
-
-    def open(self) -> Iterator[np.ndarray]:
-        return self._annotated(False)
-
-    def peek(self) -> Iterator[np.ndarray]:
-        return self._annotated(True)
-
-
-_STRUCTURAL = (take, skip, rechunk)
-
-
-def native_dtype(dtype: np.dtype) -> np.dtype:
-    """`dtype` in native byte order (stages see native chunks only)."""
-    return dtype if dtype.isnative else dtype.newbyteorder("=")
-
-
-def _native_chunks(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Byte-swapped chunks converted to native order (others passed through)."""
-    try:
-        for c in chunks:
-            yield c if c.dtype.isnative else c.astype(native_dtype(c.dtype))
-    finally:
-        _close(chunks)
-
-
-Source = _CallableSource | _OneShotSource | _StageSource
-
-
-def _run(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...],
-         start: int | None = None) -> Iterator[np.ndarray]:
-    """Apply the fused chunk functions `fns` to `chunks`, dropping empty chunks.
-
-    With `start` (the global index of the first record), an exception raised
-    by a function gets a note naming it and the global records of the chunk
-    it was given.  (The engines, which run this per partition, add their own.)
-    """
-    n = len(fns)
-    if n == 0:
-        for c in chunks:
-            if len(c):
-                yield c
-        return
-    offset = 0 if start is None else start
-    f = fns[0]
-    for c in chunks:
-        k = len(c)
-        if not k:
-            continue
-        try:
-            if n == 1:
-                c = f(c)
-            else:
-                for f in fns:
-                    c = f(c)
-                    if not len(c):
-                        break
-        except Exception as e:
-            if start is not None:
-                _note_fn(e, f, offset, k)
-            raise
-        offset += k
-        if len(c):
-            yield c
-
-
-def _note_fn(error: Exception, fn: ChunkFn, offset: int, k: int) -> None:
-    from .engines.plan import _fn_name, add_note
-
-    add_note(error, f"pystream: raised by the stage {_fn_name(fn)!r} on its input chunk of "
-                    f"global records [{offset}, {offset + k})")
 
 
 def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -266,21 +48,6 @@ def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[in
     for c in chunks:
         yield offset, c
         offset += len(c)
-
-
-def _close(it: object) -> None:
-    close = getattr(it, "close", None)
-    if close is not None:
-        close()
-
-
-def _peek_first(stream: Stream) -> np.ndarray | None:
-    """First non-empty output chunk of `stream`, without consuming a one-shot source."""
-    it = stream._iter(True)
-    try:
-        return next(it, None)
-    finally:
-        _close(it)
 
 
 # --------------------------------------------------------------------------- Stream
@@ -333,14 +100,9 @@ class Stream(TerminalMethods, StageMethods):
     [[0, -1, -2], [-3, -4]]
     """
 
-    __slots__ = ("__weakref__", "_dtype", "_fns", "_record_shape", "_resolver", "_src", "_start")
+    __slots__ = ("__weakref__", "_node")
 
-    _src: Source
-    _fns: tuple[ChunkFn, ...]
-    _dtype: np.dtype | None
-    _record_shape: tuple[int, ...] | None
-    _resolver: Resolver | None
-    _start: int
+    _node: Node
 
     def __init__(
         self,
@@ -356,35 +118,13 @@ class Stream(TerminalMethods, StageMethods):
                 f"Stream: make_chunks must be a callable returning an iterator of chunks, got "
                 f"{make_chunks!r}"
             )
-        src: Source = _OneShotSource(make_chunks) if one_shot else _CallableSource(make_chunks)
+        src: Source = OneShotSource(make_chunks) if one_shot else CallableSource(make_chunks)
         dt = None if dtype is None else np.dtype(dtype)
         rs = None if record_shape is None else normalize_record_shape(record_shape, "Stream")
-        self._init(src, (), dt, rs, _first_chunk_resolver(dt, rs), check_count(start, "start", "Stream"))
+        self._node = Node(src, (), dt, rs, first_chunk_resolver(dt, rs),
+                          check_count(start, "start", "Stream"))
 
     # ------------------------------------------------------------- construction
-
-    def _init(
-        self,
-        src: Source,
-        fns: tuple[ChunkFn, ...],
-        dtype: np.dtype | None,
-        record_shape: tuple[int, ...] | None,
-        resolver: Resolver | None,
-        start: int,
-    ) -> None:
-        self._src = src
-        self._fns = fns
-        self._start = start
-        if dtype is not None and record_shape is not None:
-            self._dtype = dtype
-            self._record_shape = record_shape
-            self._resolver = None
-        else:
-            if resolver is None:
-                raise AssertionError("a stream with unknown metadata needs a resolver")
-            self._dtype = None
-            self._record_shape = None
-            self._resolver = resolver
 
     @classmethod
     def _from_source(
@@ -396,60 +136,28 @@ class Stream(TerminalMethods, StageMethods):
         start: int = 0,
     ) -> Stream:
         """Make a stream from an internal source object (used by the source factories)."""
+        return cls._from_node(Node(src, (), dtype, record_shape, resolver, start))
+
+    @classmethod
+    def _from_node(cls, node: Node) -> Stream:
         s = cls.__new__(cls)
-        if resolver is None and (dtype is None or record_shape is None):
-            resolver = _first_chunk_resolver(dtype, record_shape)
-        s._init(src, (), dtype, record_shape, resolver, start)
+        s._node = node
         return s
 
-    def _derive(
-        self,
-        src: Source | None = None,
-        fns: tuple[ChunkFn, ...] | None = None,
-        meta: Meta | Resolver | None = None,
-    ) -> Stream:
-        """New stream sharing this one's source/functions unless replaced.
-
-        `meta` is ``(dtype, record_shape)``, a resolver, or None for "same
-        as this stream".
-        """
+    def _derive(self, node: Node) -> Stream:
+        """A new stream over `node` (a node derived from this stream's)."""
         s = Stream.__new__(Stream)
-        if meta is None:
-            meta = self._same_meta()
-        if callable(meta):
-            s._init(self._src if src is None else src, self._fns if fns is None else fns, None, None, meta, self._start)
-        else:
-            dt, rs = meta
-            s._init(self._src if src is None else src, self._fns if fns is None else fns, dt, rs, None, self._start)
+        s._node = node
         return s
-
-    def _same_meta(self) -> Meta | Resolver:
-        if self._dtype is not None:
-            return self._dtype, self._record_shape  # type: ignore[return-value]
-        parent = self
-        return lambda _s: parent._meta()
 
     def _meta(self) -> Meta:
         """Return ``(dtype, record_shape)``, resolving them by peeking if needed."""
-        if self._dtype is None:
-            resolver = self._resolver
-            assert resolver is not None
-            dt, rs = resolver(self)
-            self._record_shape = tuple(rs)
-            self._dtype = np.dtype(dt)
-            self._resolver = None
-        return self._dtype, self._record_shape  # type: ignore[return-value]
+        return self._node.meta()
 
     # ------------------------------------------------------------- iteration
 
     def _iter(self, peek: bool = False) -> Iterator[np.ndarray]:
-        if not peek and self._dtype is None:
-            self._meta()
-        src = self._src
-        chunks = src.peek() if peek else src.open()
-        if not self._fns and src.nonempty:
-            return chunks
-        return _run(chunks, self._fns, self._start)
+        return self._node.chunks(peek)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Iterate over the chunks (non-empty plain ndarrays).
@@ -479,7 +187,7 @@ class Stream(TerminalMethods, StageMethods):
         in push mode as the items arrive (chunks of 256 KiB or more in a
         worker thread); any other stream is advanced in a worker thread, one
         chunk at a time.  The chunks are those of ``for chunk in stream``.
-        See :mod:`pystream.aio`.
+        See :func:`pystream.from_async_iterable`.
 
         Returns
         -------
@@ -494,9 +202,7 @@ class Stream(TerminalMethods, StageMethods):
         >>> asyncio.run(main())
         [[0.0, 1.0], [3.0, 6.0], [10.0]]
         """
-        from .aio import aiter_stream
-
-        return aiter_stream(self)
+        return aiter_chunks(self._node)
 
     def chunks_with_offsets(self) -> Iterator[tuple[int, np.ndarray]]:
         """Iterate over ``(offset, chunk)`` pairs.
@@ -520,7 +226,7 @@ class Stream(TerminalMethods, StageMethods):
         >>> [(o, len(c)) for o, c in from_array(np.arange(5), chunk_size=2).chunks_with_offsets()]
         [(0, 2), (2, 2), (4, 1)]
         """
-        return _with_offsets(self._iter(), self._start)
+        return _with_offsets(self._node.chunks(), self._node.start)
 
     # ------------------------------------------------------------- properties
 
@@ -561,7 +267,7 @@ class Stream(TerminalMethods, StageMethods):
         >>> from_array(np.zeros(3)).start
         0
         """
-        return self._start
+        return self._node.start
 
     @property
     def one_shot(self) -> bool:
@@ -573,14 +279,15 @@ class Stream(TerminalMethods, StageMethods):
         >>> from_iterable(iter([1.0, 2.0]), float).one_shot
         True
         """
-        return self._src.one_shot
+        return self._node.one_shot
 
     def __repr__(self) -> str:
-        if self._dtype is None:
+        node = self._node
+        if node.dtype is None:
             meta = "dtype=<unresolved>"
         else:
-            meta = f"dtype={self._dtype}, record_shape={self._record_shape}"
-        fns = ", ".join(repr(f) for f in self._fns)
+            meta = f"dtype={node.dtype}, record_shape={node.record_shape}"
+        fns = ", ".join(repr(f) for f in node.fns)
         extra = f", pending=[{fns}]" if fns else ""
         shot = ", one_shot=True" if self.one_shot else ""
         return f"<Stream {meta}{extra}{shot}>"
@@ -588,7 +295,7 @@ class Stream(TerminalMethods, StageMethods):
     # ------------------------------------------------------------- stateless stages
 
     def _with_fn(self, fn: ChunkFn, meta: Meta | Resolver | None = None) -> Stream:
-        return self._derive(fns=self._fns + (fn,), meta=meta)
+        return self._derive(self._node.with_fn(fn, meta))
 
     def map(self, func: Callable[[np.ndarray], Any], dtype: DTypeLike | None = None) -> Stream:
         """Apply `func` to every chunk (a stateless, fused stage).
@@ -631,20 +338,20 @@ class Stream(TerminalMethods, StageMethods):
             raise TypeError(f"map: func must be callable, got {func!r}")
         out_dt = None if dtype is None else np.dtype(dtype)
         fn = MapFn(func, out_dt, None, cast=out_dt is not None)
-        parent = self
+        parent = self._node
 
-        def resolve(child: Stream) -> Meta:
-            pdt, prs = parent._meta()
+        def resolve(child: Node) -> Meta:
+            pdt, prs = parent.meta()
             inferred = infer_map_output(func, pdt, prs)
             if inferred is None:
-                first = _peek_first(child)
+                first = child.peek_first()
                 inferred = (pdt, prs) if first is None else (first.dtype, tuple(first.shape[1:]))
             dt = out_dt if out_dt is not None else inferred[0]
             fn.set_meta(dt, inferred[1])
             return dt, inferred[1]
 
-        if self._dtype is not None:
-            inferred = infer_map_output(func, self._dtype, self._record_shape)  # type: ignore[arg-type]
+        if parent.dtype is not None:
+            inferred = infer_map_output(func, parent.dtype, parent.record_shape)  # type: ignore[arg-type]
             if inferred is not None:
                 dt = out_dt if out_dt is not None else inferred[0]
                 fn.set_meta(dt, inferred[1])
@@ -723,16 +430,16 @@ class Stream(TerminalMethods, StageMethods):
             )
         if dt.hasobject:
             raise TypeError("astype: object dtypes are not supported in streams")
-        if self._dtype is not None:
-            if not np.can_cast(self._dtype, dt, casting=casting):  # type: ignore[arg-type]
+        parent = self._node
+        if parent.dtype is not None:
+            if not np.can_cast(parent.dtype, dt, casting=casting):
                 raise TypeError(
-                    f"astype: cannot cast {self._dtype} to {dt} with casting={casting!r}"
+                    f"astype: cannot cast {parent.dtype} to {dt} with casting={casting!r}"
                 )
-            if dt == self._dtype:
-                return self._derive()
-            return self._with_fn(AstypeFn(dt, casting), (dt, self._record_shape))  # type: ignore[arg-type]
-        parent = self
-        return self._with_fn(AstypeFn(dt, casting), lambda _s: (dt, parent._meta()[1]))
+            if dt == parent.dtype:
+                return self._derive(parent.derive())
+            return self._with_fn(AstypeFn(dt, casting), (dt, parent.record_shape))  # type: ignore[arg-type]
+        return self._with_fn(AstypeFn(dt, casting), lambda _n: (dt, parent.meta()[1]))
 
     def select(self, columns: ColumnsLike) -> Stream:
         """Pick columns of a record stream: index the first record axis (fused stage).
@@ -838,23 +545,22 @@ class Stream(TerminalMethods, StageMethods):
         rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
         from .plugins import CheckedGenerator, is_builtin_stage
 
-        out: list[Stream] = []  # the stream made below: its metadata is the declaration
+        parent = self._node
+        out: list[Node] = []  # the node made below: its metadata is the declaration
         if not is_builtin_stage(stage):  # each chunk it yields is checked against it
-            stage = CheckedGenerator(stage, lambda: out[0]._meta(), lambda: out[0]._start)
-        src = _StageSource(self, stage, args, kwargs, nonempty=False)
+            stage = CheckedGenerator(stage, lambda: out[0].meta(), lambda: out[0].start)
         meta: Meta | Resolver
         if dt is not None and rs is not None:
             meta = (dt, rs)
         elif dt is None and rs is None:
-            meta = self._same_meta()
+            meta = parent.same_meta()
         else:
-            parent = self
-            meta = lambda _s: (
-                dt if dt is not None else parent._meta()[0],
-                rs if rs is not None else parent._meta()[1],
+            meta = lambda _n: (
+                dt if dt is not None else parent.meta()[0],
+                rs if rs is not None else parent.meta()[1],
             )
-        out.append(self._derive(src=src, fns=(), meta=meta))
-        return out[0]
+        out.append(parent.with_stage(stage, args, kwargs, meta))
+        return self._derive(out[0])
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:
@@ -889,16 +595,15 @@ class Stream(TerminalMethods, StageMethods):
         """
         from .plugins import checked_stage
 
-        parent = self
-        stage = checked_stage(stage, lambda: (native_dtype(parent._meta()[0]), parent._meta()[1]))
-        src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False, native=True)
+        parent = self._node
+        stage = checked_stage(stage, lambda: (native_dtype(parent.meta()[0]), parent.meta()[1]))
         meta: Meta | Resolver
-        if self._dtype is not None:
-            meta = stage.output_meta(native_dtype(self._dtype), self._record_shape)
+        if parent.dtype is not None:
+            meta = stage.output_meta(native_dtype(parent.dtype), parent.record_shape)
         else:
-            parent = self
-            meta = lambda _s: stage.output_meta(native_dtype(parent._meta()[0]), parent._meta()[1])
-        return self._derive(src=src, fns=(), meta=meta)
+            meta = lambda _n: stage.output_meta(native_dtype(parent.meta()[0]), parent.meta()[1])
+        return self._derive(parent.with_stage(stage, (), {"start": parent.start}, meta,
+                                              native=True))
 
     def take(self, n: int) -> Stream:
         """Keep only the first `n` records.
@@ -931,7 +636,7 @@ class Stream(TerminalMethods, StageMethods):
         array([0, 1, 2, 3])
         """
         n = check_count(n, "n", "take")
-        return self._derive(src=_StageSource(self, take, (n,), nonempty=True), fns=())
+        return self._derive(self._node.with_stage(take, (n,), nonempty=True))
 
     def skip(self, n: int) -> Stream:
         """Drop the first `n` records.
@@ -962,8 +667,8 @@ class Stream(TerminalMethods, StageMethods):
         """
         n = check_count(n, "n", "skip")
         if n == 0:
-            return self._derive()
-        return self._derive(src=_StageSource(self, skip, (n,), nonempty=True), fns=())
+            return self._derive(self._node.derive())
+        return self._derive(self._node.with_stage(skip, (n,), nonempty=True))
 
     def rechunk(self, size: int) -> Stream:
         """Regroup the records into chunks of exactly `size` records (the last may be shorter).
@@ -993,10 +698,11 @@ class Stream(TerminalMethods, StageMethods):
         [3, 3, 3, 1]
         """
         size = check_count(size, "size", "rechunk", minimum=1)
-        return self._derive(src=_StageSource(self, rechunk, (size,), nonempty=True), fns=())
+        return self._derive(self._node.with_stage(rechunk, (size,), nonempty=True))
 
     # ------------------------------------------------------------- what the terminals ask
-    # (the terminal methods come from pystream.terminals.methods.TerminalMethods)
+    # (the terminal methods come from pystream.terminals.methods.TerminalMethods;
+    # the terminals read the chain through pystream.chain.node_of)
 
     @classmethod
     def _pushed(cls, peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
@@ -1005,47 +711,12 @@ class Stream(TerminalMethods, StageMethods):
         start of what is pushed into a chain; ``peek()`` gives the data a
         ``map`` whose output type cannot be inferred looks at, as a pulled
         stream would."""
-        return cls._from_source(_CallableSource(peek), dtype, record_shape, start=start)
-
-    def _whole_array(self) -> np.ndarray | None:
-        """The in-memory array this stream's chunks are views of, when no
-        function is pending (a chunk-invariant reducer may read it in one call)."""
-        whole = getattr(self._src, "whole", None)
-        return whole if whole is not None and not self._fns else None
-
-    def _writes_into(self, alloc: Callable[[int], np.ndarray]) -> Iterator[np.ndarray] | None:
-        """The output of a last stage that writes into ``alloc(nbytes)`` memory
-        (``writes_into``: the C stages), or None."""
-        src = self._src
-        if isinstance(src, _StageSource) and not self._fns \
-                and getattr(getattr(src, "stage", None), "writes_into", False):
-            return src.stage(src.upstream(False), *src.args, **src.kwargs, alloc=alloc)
-        return None
-
-    def _length_hint(self, record_nbytes: int) -> int:
-        """Records of the in-memory source under this stream, or 0 (a hint only).
-
-        0 also when records of `record_nbytes` would need more than twice
-        the source's memory (e.g. after ``nwise``), so a hint never
-        allocates much more than the data already in memory.
-        """
-        src = self._src
-        while isinstance(src, _StageSource):
-            src = src.parent._src
-        whole = getattr(src, "whole", None)
-        if whole is None or len(whole) * record_nbytes > 2 * whole.nbytes + 4096:
-            return 0
-        return len(whole)
-
-def _stream_methods_suggest_keywords() -> None:
-    """Stream's own methods (take, astype, describe, ...) suggest the keyword
-    meant, as the stage methods do (:mod:`pystream._arguments`)."""
-    from .stages.methods import _suggest_keywords_on_methods
-
-    _suggest_keywords_on_methods(Stream)
+        return cls._from_source(CallableSource(peek), dtype, record_shape, start=start)
 
 
-_stream_methods_suggest_keywords()
+# Stream's own methods (take, astype, describe, ...) suggest the keyword meant,
+# as the stage methods do (:mod:`pystream._arguments`).
+_suggest_keywords_on_methods(Stream)
 
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
@@ -1059,7 +730,8 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     else:
         def method(*args: Any, engine: str = "local", workers: int | None = None,
                    partition_size: int | None = None, **kwargs: Any) -> Any:
-            return stream._terminal(PluginTerminal(entry), args, kwargs, engine, workers, partition_size)
+            return stream._terminal(PluginTerminal(entry), args, kwargs, engine, workers,
+                                    partition_size)
     method.__name__ = method.__qualname__ = entry.name
     method.__doc__ = (f"{entry.summary}\n\n({entry.kind[:-1]} registered by {entry.origin}, "
                       f"plugin {entry.plugin!r}; family {entry.family})\n\n"
@@ -1069,21 +741,3 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
     except (TypeError, ValueError):  # builtins without a signature
         pass
     return method
-
-
-def _first_chunk_resolver(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> Resolver:
-    """Resolver filling unknown metadata from the first chunk (float64 / () if empty)."""
-
-    def resolve(stream: Stream) -> Meta:
-        first = _peek_first(stream)
-        if first is None:
-            return (
-                dtype if dtype is not None else np.dtype(np.float64),
-                record_shape if record_shape is not None else (),
-            )
-        return (
-            dtype if dtype is not None else first.dtype,
-            record_shape if record_shape is not None else tuple(first.shape[1:]),
-        )
-
-    return resolve

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 import pystream as ps
-from pystream.engines.plan import make_plan
+from pystream.chain import make_plan
+from pystream.stream import node_of
 
 import dask
 import dask.array as da
@@ -274,10 +275,10 @@ def test_engine_argument_checks() -> None:
 
 def test_plan_cuts_at_sequential_steps() -> None:
     s = ps.from_array(X)
-    plan = make_plan(s.moving_mean(3).cumsum().moving_min(2))
+    plan = make_plan(node_of(s.moving_mean(3).cumsum().moving_min(2)))
     assert [st.name for st in plan.prefix] == ["moving_mean"]
     assert [st.name for st in plan.suffix] == ["cumsum", "moving_min"]
-    plan = make_plan(s.filter(lambda c: c > 0).map(np.abs).moving_mean(3))
+    plan = make_plan(node_of(s.filter(lambda c: c > 0).map(np.abs).moving_mean(3)))
     assert not plan.indexed and [st.name for st in plan.suffix] == ["moving_mean"]
 
 
@@ -509,12 +510,12 @@ def test_take_splits_only_the_records_it_needs() -> None:
     # Partitions past take(n)'s cap would own nothing: the engines split only
     # the records that feed the output, so the work stays balanced.
     x = np.arange(10_000.0)
-    assert make_plan(ps.from_array(x).skip(10).moving_mean(3).take(100)).effective_length(10_000) == 110
-    assert make_plan(ps.from_array(x).nwise(5).take(100)).effective_length(10_000) == 104
+    assert make_plan(node_of(ps.from_array(x).skip(10).moving_mean(3).take(100))).effective_length(10_000) == 110
+    assert make_plan(node_of(ps.from_array(x).nwise(5).take(100))).effective_length(10_000) == 104
     # 14 full blocks end at record 98; the last partition reads on to the
     # partial block's records 98 and 99 (its flush) up to the cap.
-    assert make_plan(ps.from_array(x).take(100).resample(7)).effective_length(10_000) == 98
-    assert make_plan(ps.from_array(x).moving_mean(5)).effective_length(10_000) == 10_000
+    assert make_plan(node_of(ps.from_array(x).take(100).resample(7))).effective_length(10_000) == 98
+    assert make_plan(node_of(ps.from_array(x).moving_mean(5))).effective_length(10_000) == 10_000
 
 
 # --------------------------------------------------------------------------- random pipelines

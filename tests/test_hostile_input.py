@@ -260,9 +260,9 @@ def test_builtin_stages_are_not_wrapped():
     from pystream.plugins import CheckedStage
 
     s = ps.from_array(np.arange(5.0))
-    assert not isinstance(s.moving_mean(2)._src.stage, CheckedStage)
-    assert not isinstance(s.cumsum()._src.stage, CheckedStage)
-    assert isinstance(s._add_stage(_Declares(None))._src.stage, CheckedStage)
+    assert not isinstance(s.moving_mean(2)._node.source.stage, CheckedStage)
+    assert not isinstance(s.cumsum()._node.source.stage, CheckedStage)
+    assert isinstance(s._add_stage(_Declares(None))._node.source.stage, CheckedStage)
 
 
 # --------------------------------------------------------------------------- user code and user data

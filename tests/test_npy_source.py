@@ -26,7 +26,8 @@ import pytest
 
 import pystream as ps
 from pystream import _npy
-from pystream.engines.plan import make_plan
+from pystream.chain import make_plan
+from pystream.stream import node_of
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERSIONS = [(1, 0), (2, 0), (3, 0)]
@@ -315,7 +316,7 @@ def test_from_file_range_of_a_shrunk_file_is_an_error(tmp_path) -> None:
     path = tmp_path / "x.bin"
     np.arange(1_000_000.0).tofile(path)  # 8 MB: several reads
     s = ps.from_file(path, np.float64, chunk_size=64)
-    read = make_plan(s).access.read
+    read = make_plan(node_of(s)).access.read
     chunks = read(0, 900_000, None)  # a partition, as the engines read it
     assert len(next(chunks)) == 64
     with open(path, "r+b") as f:
@@ -393,7 +394,8 @@ def test_memory_stays_bounded_on_a_large_file(tmp_path) -> None:
 
 FIFO_SCRIPT = """
     import os, sys, threading, numpy as np, pystream as ps
-    from pystream.engines.plan import make_plan
+    from pystream.chain import make_plan
+    from pystream.stream import node_of
 
     def writer(path, data, chunk=1 << 16):
         def run():
@@ -420,7 +422,7 @@ def test_from_npy_on_a_fifo(tmp_path) -> None:
     p = fifo("x.npy")
     t = writer(p, data)
     s = ps.from_npy(p, chunk_size=1000)        # opens the FIFO, reads the header
-    print("ONE_SHOT", s.one_shot, make_plan(s).access is None)
+    print("ONE_SHOT", s.one_shot, make_plan(node_of(s)).access is None)
     try:
         s.sum(engine="threads")
     except ValueError as e:
@@ -465,7 +467,7 @@ def test_from_file_on_a_fifo(tmp_path) -> None:
     p = fifo("x.raw")
     t = writer(p, data)
     s = ps.from_file(p, "<i4", offset=8, chunk_size=5000)   # offset: read and dropped
-    print("ONE_SHOT", s.one_shot, make_plan(s).access is None)
+    print("ONE_SHOT", s.one_shot, make_plan(node_of(s)).access is None)
     print("SUM", int(s.sum()))
     try:
         s.sum()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import pystream as ps
-from pystream.push import GeneratorPusher
+from pystream.chain import GeneratorPusher
 
 RNG = np.random.default_rng(8)
 
@@ -745,7 +745,7 @@ def test_fork_workers_with_one_shared_state_uses_no_thread(monkeypatch) -> None:
 
     s = ps.from_array(np.arange(10_000.0), chunk_size=1000)
     with monkeypatch.context() as m:
-        m.setattr("pystream.push.threading.Thread", None)    # any thread would fail
+        m.setattr("pystream.chain.push_runner.threading.Thread", None)    # any thread would fail
         r = s.fork(a="mean", b="std", c=ps.pipeline().max(), workers=2)
     assert r == {"a": s.mean(), "b": s.std(), "c": s.max()}
     s.fork(a="mean", spy=Spy(), workers=2)           # two groups: the spy runs on a worker

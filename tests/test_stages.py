@@ -193,7 +193,7 @@ def test_astype_casting_rule_checked_up_front() -> None:
 
 def test_astype_same_dtype_adds_no_stage() -> None:
     s = from_array(np.arange(3.0))
-    assert s.astype(np.float64)._fns == ()
+    assert s.astype(np.float64)._node.fns == ()
 
 
 # --------------------------------------------------------------------------- select
@@ -405,17 +405,17 @@ def test_random_pipeline_matches_numpy_and_is_chunk_invariant(
 def test_stateless_stages_are_fused_into_one_tuple() -> None:
     s = from_array(np.arange(10.0))
     t = s.map(np.abs).filter(lambda c: c > 1).astype(np.float32).map(np.sqrt)
-    assert len(t._fns) == 4
-    assert [type(f) for f in t._fns] == [
+    assert len(t._node.fns) == 4
+    assert [type(f) for f in t._node.fns] == [
         elementwise.MapFn,
         elementwise.FilterFn,
         elementwise.AstypeFn,
         elementwise.MapFn,
     ]
-    assert s._fns == ()  # parent untouched
+    assert s._node.fns == ()  # parent untouched
     u = t.take(3)
-    assert u._fns == ()  # a structural stage starts a new fused run
-    assert len(u.map(np.negative)._fns) == 1
+    assert u._node.fns == ()  # a structural stage starts a new fused run
+    assert len(u.map(np.negative)._node.fns) == 1
 
 
 def _generator_depth() -> int:
@@ -437,7 +437,7 @@ def test_fused_stages_cost_one_generator_hop(nstages: int) -> None:
     s = Stream(source, np.float64)
     for i in range(nstages):
         s = s.map(np.negative) if i % 2 else s.filter(lambda c: c >= 0)
-    assert len(s._fns) == nstages
+    assert len(s._node.fns) == nstages
     list(s)
     assert depths == [2, 2, 2]
     # a structural stage adds exactly one hop (and starts a new fused run)

@@ -5,7 +5,7 @@
 * ``_generated/engine_stages.inc``: which stages run inside the partitions
   of ``engine="threads"`` / ``"dask"`` and which run sequentially, read from
   the live registry through the engines' own planner
-  (:func:`pystream.engines.plan.make_plan`);
+  (:func:`pystream.chain.make_plan`);
 * ``_generated/perf/``: the performance page's figures and tables, from a
   small run of the benchmark suite against the peers (``perf_figures``).
 
@@ -109,10 +109,11 @@ def _example_call(name: str, factory: Any) -> dict[str, Any]:
 
 def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
     """``(call, where it runs, what a partition needs)`` from the engines' planner."""
-    from pystream.engines.plan import make_plan
+    from pystream.chain import make_plan
+    from pystream.stream import node_of
     from pystream.stages.partitioning import POINTWISE, Cap, Records, Shift, Window
 
-    plan = make_plan(stream)
+    plan = make_plan(node_of(stream))
     if plan.suffix:
         return (call, "sequential",
                 "its whole history: runs in order, in the calling thread")

@@ -1,22 +1,7 @@
 """``engine="dask"`` and :func:`pystream.from_dask`: pipelines as Dask graphs.
 
-Dask is an optional dependency (``pip install pystream[dask]``).  The graph
-has one task per partition of the source -- the blocks of a Dask array along
-axis 0, or ``partition_size`` records of an array or file -- and runs the
-pipeline's parallel prefix in it (:mod:`pystream.engines.plan`): a window
-stage's task also receives the ``window - 1`` records before its block (a
-halo, as ``dask.array.map_overlap`` does).  Then:
-
-* a reduction turns each partition into a state, and the states are merged
-  pairwise, adjacent with adjacent, in a tree (states travel pickled, i.e.
-  as their ``to_bytes``);
-* anything else (``to_array``, sinks, sequential stages) computes the
-  partitions in order, a few at a time, and runs the rest of the pipeline
-  in the calling process.
-
-It uses whatever scheduler Dask is configured with: the threaded default,
-``dask.config.set(scheduler="processes")`` or a ``distributed.Client``.
-Results are bit-identical to the local run.
+Dask is an optional dependency (``pip install pystream[dask]``); the graph
+it builds is described in ``docs/internals/chain.rst``.
 """
 
 from __future__ import annotations
@@ -28,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction, per_partition, reduce_in_order
+from ..chain import Node, Plan, add_note, make_plan, run_serial
 from .access import RandomAccess, array_chunks
-from .plan import Plan, add_note, make_plan, run_serial
+from .options import EngineOptions, Reduction, per_partition, reduce_in_order
 from .threads import partitions, require_access
 
 __all__ = ["dask_chunks", "dask_reduce", "dask_source", "import_dask"]
@@ -158,7 +143,7 @@ def _pieces_reader(offset: int, count: int, pieces: tuple[np.ndarray, ...]) -> A
     return read
 
 
-def _where(plan: Plan, a: int, b: int | None) -> str:
+def _dask_where(plan: Plan, a: int, b: int | None) -> str:
     end = "the end" if b is None else f"record {plan.start + b}"
     return (f"pystream: engine='dask', in the partition from record {plan.start + a} to {end}")
 
@@ -181,7 +166,7 @@ def _reduce_task(plan: Plan, read: Any, reduction: Reduction, a: int, b: int | N
             state.update(chunk)
         return state
     except Exception as e:
-        add_note(e, f"{_where(plan, a, b)} (reduction {reduction.name!r})")
+        add_note(e, f"{_dask_where(plan, a, b)} (reduction {reduction.name!r})")
         raise
 
 
@@ -195,7 +180,7 @@ def _collect_task(plan: Plan, read: Any, a: int, b: int | None, given: Any,
     try:
         return list(_partition_chunks(plan, read, a, b, given, *pieces))
     except Exception as e:
-        add_note(e, _where(plan, a, b))
+        add_note(e, _dask_where(plan, a, b))
         raise
 
 
@@ -219,15 +204,15 @@ def _tasks(plan: Plan, access: RandomAccess, options: EngineOptions, fn: Any,
     return tasks
 
 
-def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
-    """Reduce `stream` as a Dask graph: a state per partition, merged in a tree."""
+def dask_reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce the chain `node` as a Dask graph: a state per partition, merged in a tree."""
     import dask
 
     import_dask()
-    plan = make_plan(stream)
+    plan = make_plan(node)
     access = require_access(plan, "dask")
     if not per_partition(plan, reduction):
-        return reduce_in_order(dask_chunks(stream, options, plan), reduction, stream.start)
+        return reduce_in_order(dask_chunks(node, options, plan), reduction, node.start)
     level = _tasks(plan, access, options, _reduce_task, reduction)
     merge = dask.delayed(_merge_task, pure=False)
     while len(level) > 1:
@@ -239,10 +224,10 @@ def dask_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> An
     return state
 
 
-def dask_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
-    """The chunks of `stream` in order, partitions computed by Dask a batch at a time."""
+def dask_chunks(node: Node, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of the chain `node` in order, partitions computed by Dask a batch at a time."""
     import_dask()
-    plan = plan or make_plan(stream)
+    plan = plan or make_plan(node)
     access = require_access(plan, "dask")
     return _dask_chunks(plan, access, options)
 

@@ -1,22 +1,7 @@
 """``engine="threads"``: contiguous partitions of a random-access source on a thread pool.
 
-The C kernels release the GIL (cffi does around every call), so partitions
-run in parallel on the cores.  Each partition runs fresh stages over its
-range of the source (plus the warm-up records its windows need, see
-:mod:`pystream.engines.plan`):
-
-* a reduction whose state can be computed per partition (all steps
-  parallel; a positional state only where global indices are known) is
-  reduced in the workers and the states are merged in partition order;
-* anything else (``to_array``, sinks, sequential stages such as scans and
-  EWM) consumes the partitions' outputs in order in the calling thread,
-  with at most ``workers + 1`` partitions in flight, so memory stays
-  bounded.
-
-A failure in a worker is re-raised in the calling thread with a note naming
-the stage and the global record offset; an interrupt (``KeyboardInterrupt``)
-or an abandoned iteration cancels the partitions not started and stops the
-running ones at their next chunk, and no thread outlives the call.
+Results are bit-identical to the local run; how partitions are run, merged
+and cancelled is described in ``docs/internals/chain.rst``.
 """
 
 from __future__ import annotations
@@ -29,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
-from .plan import Plan, add_note, make_plan, run_serial
+from ..chain import Node, Plan, add_note, make_plan, run_serial
+from .options import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
 
 __all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce", "threads_to_array"]
 
@@ -138,7 +123,7 @@ class _Pool:
             raise interrupted
 
 
-def _split(plan: Plan, access: Any, options: EngineOptions,
+def _split_partitions(plan: Plan, access: Any, options: EngineOptions,
            ordered: bool) -> tuple[int, int, list[tuple[int, int | None]]]:
     """``(records, workers, partitions)`` of a run: the source records that
     matter, the pool size and the partitions covering them."""
@@ -148,19 +133,19 @@ def _split(plan: Plan, access: Any, options: EngineOptions,
     return n, workers, partitions(n, size)
 
 
-def _where(plan: Plan, a: int, b: int | None) -> str:
+def _threads_where(plan: Plan, a: int, b: int | None) -> str:
     end = "the end" if b is None else f"record {plan.start + b}"
     return (f"pystream: engine='threads', in the partition of {plan.access.name} from record "
             f"{plan.start + a} to {end}")
 
 
-def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) -> Any:
-    """Reduce `stream` with one state per partition, merged in order (see the module doc)."""
-    plan = make_plan(stream)
+def threads_reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
+    """Reduce the chain `node` with one state per partition, merged in order (see the module doc)."""
+    plan = make_plan(node)
     access = require_access(plan, "threads")
     if not per_partition(plan, reduction):
-        return reduce_in_order(threads_chunks(stream, options, plan), reduction, stream.start)
-    n, workers, parts = _split(plan, access, options, ordered=False)
+        return reduce_in_order(threads_chunks(node, options, plan), reduction, node.start)
+    n, workers, parts = _split_partitions(plan, access, options, ordered=False)
     pool = _Pool(workers)
     read = pool.reader(access)
     whole = access.in_memory and not plan.prefix
@@ -176,7 +161,7 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
             return state
         except Exception as e:
             if not pool.cancel.is_set():
-                add_note(e, f"{_where(plan, a, b)} (reduction {reduction.name!r})")
+                add_note(e, f"{_threads_where(plan, a, b)} (reduction {reduction.name!r})")
             raise
 
     merged = None
@@ -190,16 +175,16 @@ def threads_reduce(stream: Any, reduction: Reduction, options: EngineOptions) ->
     return merged
 
 
-def threads_chunks(stream: Any, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
-    """The chunks of `stream` in order: partitions in the workers, then the
+def threads_chunks(node: Node, options: EngineOptions, plan: Plan | None = None) -> Iterator[np.ndarray]:
+    """The chunks of the chain `node` in order: partitions in the workers, then the
     sequential steps (if any) in the calling thread."""
-    plan = plan or make_plan(stream)
+    plan = plan or make_plan(node)
     access = require_access(plan, "threads")
     return _threads_chunks(plan, access, options)
 
 
 def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator[np.ndarray]:
-    _, workers, parts = _split(plan, access, options, ordered=True)
+    _, workers, parts = _split_partitions(plan, access, options, ordered=True)
     pool = _Pool(workers)
     read = pool.reader(access)
 
@@ -208,7 +193,7 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
             return list(plan.partition(a, b, read))
         except Exception as e:
             if not pool.cancel.is_set():
-                add_note(e, _where(plan, a, b))
+                add_note(e, _threads_where(plan, a, b))
             raise
 
     def flat() -> Iterator[np.ndarray]:
@@ -227,8 +212,8 @@ def _threads_chunks(plan: Plan, access: Any, options: EngineOptions) -> Iterator
         pool.close()
 
 
-def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
-    """``stream.to_array()`` with each partition copying its output straight
+def threads_to_array(node: Node, options: EngineOptions) -> np.ndarray | None:
+    """``to_array()`` of the chain `node` with each partition copying its output straight
     into the result, in its worker; None when the output positions are not
     known in advance (a sequential step or a filter: use the ordered path).
 
@@ -238,12 +223,12 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
     partition's output (which may include a stage's end-of-stream flush)
     is appended by the calling thread.
     """
-    plan = make_plan(stream)
+    plan = make_plan(node)
     access = require_access(plan, "threads")
     if plan.suffix or not plan.indexed:
         return None
-    dt, rs = stream._meta()
-    n, workers, parts = _split(plan, access, options, ordered=False)
+    dt, rs = node.meta()
+    n, workers, parts = _split_partitions(plan, access, options, ordered=False)
     last_start = plan.output_range(*parts[-1])[0]
     expected = plan.output_range(parts[-1][0], n)[1] or last_start
     result = np.empty((max(expected, last_start), *rs), dt)
@@ -299,7 +284,7 @@ def threads_to_array(stream: Any, options: EngineOptions) -> np.ndarray | None:
             return []
         except Exception as e:
             if not pool.cancel.is_set():
-                add_note(e, _where(plan, a, b))
+                add_note(e, _threads_where(plan, a, b))
             raise
 
     tail: list[np.ndarray] = []

@@ -14,7 +14,7 @@ from numpy.typing import DTypeLike
 from .._arguments import call_checked
 from .._checks import check_count
 from .._extensions import find, names
-from ..push import PushError
+from ..chain import PushError
 from ..stages.methods import StageMethods, _suggest_keywords_on_methods
 from ..stream import Stream
 from ..terminals.fanout import Branch, Tee, Unbound, fork, make_consumer, root_of, tee
@@ -138,7 +138,7 @@ class Pipeline(Unbound, StageMethods):
         """Add :meth:`Stream.pipe <pystream.Stream.pipe>` (a generator stage).
 
         In push mode a generator stage runs in a helper thread that gets one
-        chunk per send (see :mod:`pystream.push`).
+        chunk per send (see :mod:`pystream.chain.generator_pusher`).
         """
         if not callable(stage):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")

@@ -9,7 +9,7 @@ from numpy.typing import DTypeLike
 
 from .._checks import check_count, normalize_record_shape
 from .._native import read_only
-from ..push import ChainConsumer, PushError, compile_steps
+from ..chain import ChainConsumer, PushError, node_of, push_steps
 from ..sources import as_ndarray
 from ..stream import Stream
 from ..terminals.fanout import check_branch
@@ -91,7 +91,7 @@ class PushSink:
 
     After an error in a stage or target, the sink is aborted (every stage's
     cleanup runs, temporary files are deleted, helper threads end) and
-    later calls raise :class:`~pystream.push.PushError`.
+    later calls raise :class:`~pystream.PushError`.
     """
 
     def __init__(self, pipeline: Any, target: Any, dtype: DTypeLike | None,
@@ -127,8 +127,9 @@ class PushSink:
         self._dtype, self._record_shape = dt, rs
         if self._target is None:
             bound = self._pipeline(root)
-            self._output = _Output(bound._meta())
-            self._consumer = ChainConsumer(compile_steps(bound, root), self._output, self._start)
+            self._output = _Output((bound.dtype, bound.record_shape))
+            self._consumer = ChainConsumer(push_steps(node_of(bound), node_of(root)), self._output,
+                                           self._start)
         else:
             self._consumer = self._pipeline.into(self._target).consumer(root)
 

@@ -13,7 +13,8 @@ from .._native import read_only
 from .._checks import check_count, normalize_record_shape
 from ..engines.access import RandomAccess, array_chunks
 from ..engines.dask import dask_source
-from ..stream import Stream, _CallableSource
+from ..chain import CallableSource
+from ..stream import Stream
 from .common import _check_dtype, _chunk_size, _source
 
 
@@ -89,7 +90,7 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     access = RandomAccess(
         f"from_array(<{arr.dtype} array of shape {arr.shape}>)", lambda: len(arr),
         lambda a, b, size=None: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
-    return Stream._from_source(_CallableSource(chunks, nonempty=True, whole=arr, access=access),
+    return Stream._from_source(CallableSource(chunks, nonempty=True, whole=arr, access=access),
                                arr.dtype, rs)
 
 
@@ -147,7 +148,7 @@ def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
     dt = np.dtype(array.dtype)
     if dt.hasobject:
         raise TypeError(f"from_dask: object arrays are not supported (dtype {dt})")
-    return Stream._from_source(_CallableSource(make, nonempty=True, access=access), dt,
+    return Stream._from_source(CallableSource(make, nonempty=True, access=access), dt,
                                tuple(int(d) for d in array.shape[1:]))
 
 

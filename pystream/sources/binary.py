@@ -27,7 +27,8 @@ from .._npy import (
 )
 from .._checks import check_count, normalize_record_shape
 from ..engines.access import RandomAccess
-from ..stream import Stream, _CallableSource, _OneShotSource
+from ..chain import CallableSource, OneShotSource
+from ..stream import Stream
 from .common import PathLike, _check_dtype, _chunk_size, _is_path, _is_stdin
 
 
@@ -89,7 +90,7 @@ def _npy_stream_object(obj: Any, chunk_size: int | None) -> Stream:
     h = read_npy_header(f, name)
     _check_npy_header(h, name, None, name, regular=False)
     cs = _chunk_size(chunk_size, h.dtype, h.record_shape, "from_npy")
-    src = _OneShotSource(lambda: npy_records(f, name, h, 0, h.count, cs, seek=False), nonempty=True)
+    src = OneShotSource(lambda: npy_records(f, name, h, 0, h.count, cs, seek=False), nonempty=True)
     return Stream._from_source(src, h.dtype, h.record_shape)
 
 
@@ -221,7 +222,7 @@ def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | 
 
         access = RandomAccess(name, lambda: bounds[-1], read)
         return Stream._from_source(
-            _CallableSource(lambda: read(0, None, None), nonempty=True, access=access), dt, rs)
+            CallableSource(lambda: read(0, None, None), nonempty=True, access=access), dt, rs)
 
     def chunks() -> Iterator[np.ndarray]:
         for i, (p, regular) in enumerate(checked):
@@ -242,7 +243,7 @@ def from_npy(path: PathLike | IO[bytes] | Sequence[PathLike], chunk_size: int | 
             with f:
                 yield from npy_records(f, repr(p), h, 0, h.count, cs, seek=regular)
 
-    return Stream._from_source(_OneShotSource(chunks, nonempty=True), dt, rs)
+    return Stream._from_source(OneShotSource(chunks, nonempty=True), dt, rs)
 
 
 # --------------------------------------------------------------------------- from_file
@@ -401,7 +402,7 @@ def from_file(
             )
         name = _text.source_name(f)
         opener = lambda: (f, False)
-    src = _OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
+    src = OneShotSource(lambda: _file_chunks(opener, name, dt, rs, off, cs), nonempty=True)
     return Stream._from_source(src, dt, rs)
 
 
@@ -420,7 +421,7 @@ def _paths_stream(checked: list[tuple[str, bool]], dt: np.dtype, rs: tuple[int, 
             yield from _file_chunks(opener(q), repr(q), dt, rs, off, cs)
 
     if not all(regular for _, regular in checked):
-        return Stream._from_source(_OneShotSource(chunks, nonempty=True), dt, rs)
+        return Stream._from_source(OneShotSource(chunks, nonempty=True), dt, rs)
 
     def bounds() -> list[int]:
         """Cumulative record counts of the files, read when a run starts."""
@@ -451,4 +452,4 @@ def _paths_stream(checked: list[tuple[str, bool]], dt: np.dtype, rs: tuple[int, 
 
     name = f"from_file({paths[0]!r})" if len(paths) == 1 else f"from_file([{len(paths)} files])"
     access = RandomAccess(name, lambda: bounds()[-1], read)
-    return Stream._from_source(_CallableSource(chunks, nonempty=True, access=access), dt, rs)
+    return Stream._from_source(CallableSource(chunks, nonempty=True, access=access), dt, rs)

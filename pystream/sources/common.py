@@ -10,7 +10,7 @@ import numpy as np
 
 from .._config import default_chunk_size
 from .._checks import check_count
-from ..stream import _CallableSource, _OneShotSource
+from ..chain import CallableSource, OneShotSource
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -55,7 +55,7 @@ def _fspath(path: PathLike, where: str) -> str:
 
 
 def _source(make: Callable[[], Iterable[np.ndarray]], one_shot: bool, nonempty: bool) -> Any:
-    return _OneShotSource(make, nonempty) if one_shot else _CallableSource(make, nonempty)
+    return OneShotSource(make, nonempty) if one_shot else CallableSource(make, nonempty)
 
 
 def _is_stdin(path: object) -> bool:

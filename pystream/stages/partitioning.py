@@ -2,7 +2,7 @@
 need to cut a pipeline into partitions that reproduce the serial run.
 
 A stage declares its mapping through ``partitioning()`` (see the plugin
-guide); the planner (:mod:`pystream.engines.plan`) composes them.
+guide); the planner (:mod:`pystream.chain.planner`) composes them.
 """
 
 from __future__ import annotations

@@ -26,13 +26,13 @@ from .run import run_terminal
 __all__ = ["HistogramTerminal", "QuantileConsumer", "QuantileTerminal"]
 
 
-def _data_range(stream: Any, options: Any) -> tuple[Any, Any]:
+def _data_range(node: Any, options: Any) -> tuple[Any, Any]:
     """numpy's default histogram range: the data's min and max (a first pass)."""
-    if stream.one_shot:
+    if node.one_shot:
         raise ValueError(
             "histogram: this stream can be read only once, and numpy's default range "
             "(the data's min and max) needs a first pass: pass range=(lo, hi) or edges=")
-    d = run_terminal(stream, DescribeTerminal(nan_policy="omit", quantiles=()), options)
+    d = run_terminal(node, DescribeTerminal(nan_policy="omit", quantiles=()), options)
     count = int(np.sum(d.count))
     if count == 0:
         return 0.0, 1.0                      # numpy's range for an empty array
@@ -114,11 +114,11 @@ class HistogramTerminal(Terminal):
     def state(self, start: int) -> Histogram:
         return Histogram(**self.params)
 
-    def prepare(self, stream: Any, options: Any) -> HistogramTerminal:
+    def prepare(self, node: Any, options: Any) -> HistogramTerminal:
         ready = self
         if self.params["edges"] is None and self.params["range"] is None:
             ready = copy.copy(self)
-            ready.params = {**self.params, "range": _data_range(stream, options)}
+            ready.params = {**self.params, "range": _data_range(node, options)}
         ready.state(0)                       # checks the parameters before any work
         return ready
 

@@ -11,8 +11,8 @@ import numpy as np
 from .._arguments import check_call
 from .._checks import check_count
 from .._extensions import find, names
-from ..push import ChainConsumer, ParallelTee, TeeConsumer, compile_steps
-from .protocol import Consumer, Meta, close_chunks
+from ..chain import ChainConsumer, ParallelTee, TeeConsumer, close_iterator, node_of, push_steps
+from .protocol import Consumer, Meta, share_states
 from .plugin import PluginTerminal
 from .specs import TERMINALS
 
@@ -121,12 +121,12 @@ class Branch:
         def inner(r: Any) -> Consumer:
             if self.make is None:
                 return make_consumer(self.target, r)
-            return self.make(r._meta(), r.start)
+            return self.make((r.dtype, r.record_shape), r.start)
 
         if not self.pipeline._ops:
             return inner(root)
         bound = self.pipeline(root)
-        steps = compile_steps(bound, root)
+        steps = push_steps(node_of(bound), node_of(root))
         return ChainConsumer(steps, inner(root_of(bound)), root.start)
 
 
@@ -200,7 +200,8 @@ def check_branch(spec: Any, name: str) -> None:
 def root_of(stream: Any) -> Any:
     """The root for branches fed `stream`'s output (peeking at `stream`): a
     stream that is never read, carrying its dtype, record shape and start."""
-    return stream._pushed(lambda: stream._iter(True), *stream._meta(), stream.start)
+    node = node_of(stream)
+    return stream._pushed(lambda: node.chunks(True), *node.meta(), node.start)
 
 
 def make_consumer(spec: Any, root: Any) -> Consumer:
@@ -210,7 +211,8 @@ def make_consumer(spec: Any, root: Any) -> Consumer:
     elif isinstance(spec, Unbound):
         spec = Branch(spec, "to_array", (), {})
     if isinstance(spec, Tee):
-        return TeeConsumer({name: make_consumer(s, root) for name, s in spec.branches.items()})
+        return TeeConsumer({name: make_consumer(s, root) for name, s in spec.branches.items()},
+                           share_states)
     if isinstance(spec, Branch):
         return spec.consumer(root)
     return StateConsumer(spec)
@@ -225,13 +227,14 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
     root = root_of(stream)
     if workers is not None and workers > 1:
         consumer: Consumer = ParallelTee({name: make_consumer(s, root)
-                                          for name, s in spec.branches.items()}, workers)
+                                          for name, s in spec.branches.items()}, workers,
+                                         share=share_states)
     else:
         consumer = make_consumer(spec, root)
     it: Iterator[np.ndarray] | None = None
     try:
         if not consumer.done:
-            it = stream._iter()
+            it = node_of(stream).chunks()
             for chunk in it:
                 consumer.send(chunk)
                 if consumer.done:
@@ -242,4 +245,4 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
         raise
     finally:
         if it is not None:
-            close_chunks(it)
+            close_iterator(it)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._arguments import suggest_keywords
+from ..chain import node_of
 from ..engines import EngineOptions
 from .describe import DescribeTerminal
 from .fanout import Branch, fork
@@ -100,7 +101,7 @@ def _stream_method(spec: type[Terminal]) -> Callable[..., Any]:
               f"    return {name}\n")
     scope: dict[str, Any] = {}
     exec(source, globals(), scope)  # noqa: S102 - generated from the spec's own signature
-    method = scope["_make"](spec, terminal_call, None, *defaults.values())
+    method = scope["_make"](spec, _call_on, None, *defaults.values())
     if hasattr(method.__code__, "co_qualname"):
         method.__code__ = method.__code__.replace(co_qualname=f"Stream.{name}")
     method.__qualname__ = f"Stream.{name}"
@@ -110,6 +111,12 @@ def _stream_method(spec: type[Terminal]) -> Callable[..., Any]:
         parameters=[self_param, *signature.parameters.values(), *_ENGINE_SIGNATURE],
         return_annotation=spec.returns)
     return suggest_keywords(method)
+
+
+def _call_on(stream: Any, make: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+             engine: object, workers: object, partition_size: object) -> Any:
+    """:func:`~pystream.terminals.run.terminal_call` on the chain of `stream`."""
+    return terminal_call(node_of(stream), make, args, kwargs, engine, workers, partition_size)
 
 
 def _branch_method(name: str) -> Callable[..., Branch]:
@@ -149,15 +156,16 @@ class TerminalMethods:
                   partition_size: object = None) -> Any:
         """Run the terminal spec ``make(*args, **kwargs)`` (a spec class, or a
         plugin reducer's :class:`~pystream.terminals.plugin.PluginTerminal`)."""
-        return terminal_call(self, make, args, kwargs, engine, workers, partition_size)
+        return terminal_call(node_of(self), make, args, kwargs, engine, workers, partition_size)
 
     def _describe(self, ddof: object, nan_policy: object, where: str, quantiles: Any = (),
                   options: EngineOptions | None = None,
                   quantile_method: str = "kll") -> tuple[Any, Any]:
         """``describe()``'s moments and Description (for tests and tools)."""
         spec = DescribeTerminal(ddof, nan_policy, quantiles, quantile_method)  # type: ignore[arg-type]
-        state = run_state(self, spec, options or EngineOptions())
-        return state.moments, spec.finish(state, self._meta)  # type: ignore[attr-defined]
+        node = node_of(self)
+        state = run_state(node, spec, options or EngineOptions())
+        return state.moments, spec.finish(state, node.meta)  # type: ignore[attr-defined]
 
     def fork(self, *, workers: int | None = None, **branches: Any) -> dict[str, Any]:
         """Run several terminal operations in one pass over the stream.

@@ -12,7 +12,8 @@ import numpy as np
 from ..engines import EngineOptions, ordered_chunks
 from ..engines.threads import threads_to_array
 from ..sinks import NpyWriter, RawWriter, TextWriter, check_target
-from .protocol import Consumer, Meta, SinkTerminal, close_chunks, terminal
+from ..chain import close_iterator
+from .protocol import Consumer, Meta, SinkTerminal, terminal
 
 __all__ = ["ArrayConsumer", "CallbackTerminal", "FileTerminal", "NpyTerminal", "TextTerminal",
            "ToArrayTerminal"]
@@ -73,14 +74,14 @@ class ToArrayTerminal(SinkTerminal):
     def consumer(self, meta: Meta, start: int) -> ArrayConsumer:
         return ArrayConsumer(meta)
 
-    def pull(self, stream: Any, options: EngineOptions) -> np.ndarray:  # type: ignore[override]
+    def pull(self, node: Any, options: EngineOptions) -> np.ndarray:  # type: ignore[override]
         """Each chunk is copied into one growing result as it arrives (not kept
         and concatenated), so stages can reuse their output buffers and the
         result is written once.  It starts at the source's length when known
         (most stages keep the length) and doubles when full.  A last stage
         that accepts ``alloc`` (the C stages) writes straight into the
         result, and its chunks need no copy at all."""
-        dt, rs = stream._meta()
+        dt, rs = node.meta()
         row = dt.itemsize * int(np.prod(rs, dtype=np.int64))
         result: list[np.ndarray] = [np.empty((0, *rs), dt)]
         used = 0
@@ -88,7 +89,7 @@ class ToArrayTerminal(SinkTerminal):
         def reserve(k: int) -> np.ndarray:
             out = result[0]
             if used + k > len(out):
-                grown = max(used + k, 2 * used, stream._length_hint(row))
+                grown = max(used + k, 2 * used, node.length_hint(row))
                 new = np.empty((grown, *rs), dt)
                 new[:used] = out[:used]
                 result[0] = out = new
@@ -100,16 +101,16 @@ class ToArrayTerminal(SinkTerminal):
             return flat[used * row :]
 
         if options.name == "threads":
-            direct = threads_to_array(stream, options)
+            direct = threads_to_array(node, options)
             if direct is not None:
                 return direct
         it = None
         if options.name != "local":
-            it = ordered_chunks(stream, options)
+            it = ordered_chunks(node, options)
         elif dt.itemsize == 8 and row:
-            it = stream._writes_into(alloc)
+            it = node.writer(alloc)
         if it is None:
-            it = stream._iter()
+            it = node.chunks()
         try:
             for c in it:
                 if c.dtype != dt or c.shape[1:] != rs:
@@ -124,7 +125,7 @@ class ToArrayTerminal(SinkTerminal):
                     out[used : used + k] = c
                 used += k
         finally:
-            close_chunks(it)
+            close_iterator(it)
         out = result[0]
         return out if used == len(out) else out[:used].copy()
 

@@ -6,51 +6,21 @@ the engines and the push runner can import it.  See ``docs/internals/terminals.r
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._checks import first_nan_record, nan_policy_error
+from ..engines.options import Reduction
 
 __all__ = ["Consumer", "Reduction", "ReducerConsumer", "SinkTerminal", "TERMINALS", "Terminal",
-           "close_chunks",
            "WriterConsumer", "share_states", "terminal"]
 
 Meta = tuple[np.dtype, tuple[int, ...]]
 #: The input's (dtype, record shape), asked for only when needed (a stream
 #: whose metadata is not known peeks at its first chunk).
 MetaFn = Callable[[], Meta]
-
-
-@dataclasses.dataclass(frozen=True)
-class Reduction:
-    """What a terminal reduction does, for any engine.
-
-    Attributes
-    ----------
-    make : callable
-        ``make(start)`` -> a fresh state whose first record has global index
-        `start`; the state has ``update(chunk)`` and ``merge(right)`` (the
-        state of the records right after its own).
-    positional : bool
-        The state depends on the global index of its records (``Moments``,
-        ``KLLSketch``): it can be reduced per partition only where that
-        index is known (no ``filter`` before it).  Order-free states
-        (histograms, DDSketch) can be reduced per partition anywhere.
-    name : str
-        For messages.
-    mergeable : bool
-        False: the state cannot be reduced per partition and merged (its
-        merge is missing or not known to reproduce the serial run); it then
-        consumes the engine's ordered output in the calling thread.
-    """
-
-    make: Callable[[int], Any]
-    positional: bool = True
-    name: str = "reduce"
-    mergeable: bool = True
 
 
 # --------------------------------------------------------------------------- consumers
@@ -233,7 +203,7 @@ class Terminal:
         return Reduction(self.state, positional=self.positional, name=self.name,
                          mergeable=self.mergeable)
 
-    def prepare(self, stream: Any, options: Any) -> Terminal:
+    def prepare(self, node: Any, options: Any) -> Terminal:
         """Before a pull pass: the spec to run (e.g. after a first pass)."""
         return self
 
@@ -262,10 +232,3 @@ class SinkTerminal(Terminal):
 
     def consumer(self, meta: Meta, start: int) -> Consumer:
         return WriterConsumer(self.open(meta))
-
-
-def close_chunks(chunks: object) -> None:
-    """Close a chunk iterator now (an engine stops its workers)."""
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()

@@ -1,0 +1,341 @@
+"""Steps of a chain: the fused loop, error notes, byte-order conversion, :class:`Step`.
+
+Everything that runs a link of a chain -- the pull loop, the engines'
+partitions, push mode -- uses the pieces here (see ``docs/internals/chain.rst``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..stages.elementwise import AstypeFn, MapFn, SelectFn
+from ..stages.partitioning import POINTWISE, Cap, Mapping, Shift
+from ..stages.pushers import PusherDefaults
+from ..stages.structural import rechunk, skip, take
+from .generator_pusher import GeneratorPusher
+
+__all__ = ["Offsets", "Step", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
+           "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note", "stage_step",
+           "window_records"]
+
+ChunkFn = Callable[[np.ndarray], np.ndarray]
+
+#: The stages that run no user code and raise nothing of their own: the pull
+#: loop does not wrap them in error notes (the wrapper would double their cost).
+STRUCTURAL = (take, skip, rechunk)
+
+
+# --------------------------------------------------------------------------- error notes
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Add `note` to `error` unless pystream already said where it happened."""
+    if not getattr(error, "_pystream_where", False):
+        error.add_note(note)
+        try:
+            error._pystream_where = True  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover - exceptions without a __dict__
+            pass
+
+
+def stage_note(error: BaseException, name: str, a: int, b: int) -> None:
+    """Note on `error` that the stage `name` raised it on its input records ``[a, b)``."""
+    add_note(error, f"pystream: raised by the stage {name!r} on its input chunk of "
+                    f"global records [{a}, {b})")
+
+
+def stage_name(stage: Any, args: tuple[Any, ...]) -> str:
+    """A generator stage's name for messages (``"moving_mean"``, ``"take(3)"``)."""
+    name = getattr(stage, "name", None)
+    if isinstance(name, str):
+        return name
+    fn = getattr(stage, "__name__", None) or type(stage).__name__
+    return f"{fn}({', '.join(map(repr, args))})" if args else str(fn)
+
+
+def fn_name(fn: Any) -> str:
+    """A chunk function's name for messages (``"map(sqrt)"``, ``"astype"``)."""
+    inner = getattr(fn, "func", None) or getattr(fn, "predicate", None)
+    kind = type(fn).__name__.removesuffix("Fn").lower()
+    if inner is not None:
+        return f"{kind}({getattr(inner, '__name__', type(inner).__name__)})"
+    return kind
+
+
+def close_iterator(it: object) -> None:
+    """Close `it` if it can be closed (generators, the wrappers below)."""
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+
+
+class Offsets:
+    """An iterator of chunks that remembers the global index of the last chunk it passed on."""
+
+    __slots__ = ("chunks", "next", "offset")
+
+    def __init__(self, chunks: Iterator[np.ndarray], start: int) -> None:
+        self.chunks = chunks
+        self.offset = start
+        self.next = start
+
+    def __iter__(self) -> Offsets:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        try:
+            c = next(self.chunks)
+        except StopIteration:
+            raise
+        except Exception as e:
+            # Raised upstream: a stage there has named itself already; if not,
+            # it came from reading the source, not from the step reading this.
+            add_note(e, f"pystream: raised while reading the source, at global record {self.next}")
+            raise
+        self.offset = self.next
+        self.next += len(c)
+        return c
+
+    def close(self) -> None:
+        close_iterator(self.chunks)
+
+
+class annotated:  # noqa: N801 - used like the generator function it replaces
+    """`chunks` (a step's output); an exception leaving it gets a note naming
+    the step and the global records of the input chunk it was working on.
+
+    An iterator object, not a generator: it adds no generator frame (no hop).
+    """
+
+    __slots__ = ("chunks", "name", "offsets")
+
+    def __init__(self, chunks: Iterator[np.ndarray], name: str, offsets: Offsets) -> None:
+        self.chunks = chunks
+        self.name = name
+        self.offsets = offsets
+
+    def __iter__(self) -> annotated:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        try:
+            return next(self.chunks)
+        except StopIteration:
+            raise
+        except Exception as e:
+            stage_note(e, self.name, self.offsets.offset, self.offsets.next)
+            raise
+
+    def close(self) -> None:
+        close_iterator(self.chunks)
+
+
+# --------------------------------------------------------------------------- byte order
+
+
+def native_dtype(dtype: np.dtype) -> np.dtype:
+    """`dtype` in native byte order (stages see native chunks only)."""
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+def to_native(chunk: np.ndarray) -> np.ndarray:
+    """`chunk` in native byte order (a copy only for byte-swapped data)."""
+    return chunk if chunk.dtype.isnative else chunk.astype(native_dtype(chunk.dtype))
+
+
+def native_chunks(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Byte-swapped chunks converted to native order (others passed through)."""
+    try:
+        for c in chunks:
+            yield c if c.dtype.isnative else to_native(c)
+    finally:
+        close_iterator(chunks)
+
+
+# --------------------------------------------------------------------------- the fused loop
+
+
+def fuse(fns: tuple[ChunkFn, ...]) -> ChunkFn:
+    """The chunk functions `fns` as one: each applied in turn until a chunk is empty.
+
+    One function is returned as is.  If a function raises, the fused
+    function's ``failed`` attribute names it (for the pull loop's note).
+    """
+    if len(fns) == 1:
+        return fns[0]
+
+    def fused(c: np.ndarray) -> np.ndarray:
+        for f in fns:
+            try:
+                c = f(c)
+            except Exception:
+                fused.failed = f  # type: ignore[attr-defined]
+                raise
+            if not len(c):
+                break
+        return c
+
+    return fused
+
+
+def run_fns(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...],
+            start: int | None = None) -> Iterator[np.ndarray]:
+    """Apply the fused chunk functions `fns` to `chunks`, dropping empty chunks.
+
+    With `start` (the global index of the first record), an exception raised
+    by a function gets a note naming it and the global records of the chunk
+    it was given.  (The engines, which run this per partition, add their own.)
+    """
+    if not fns:
+        for c in chunks:
+            if len(c):
+                yield c
+        return
+    offset = 0 if start is None else start
+    apply = fuse(fns)
+    for c in chunks:
+        k = len(c)
+        if not k:
+            continue
+        try:
+            c = apply(c)
+        except Exception as e:
+            if start is not None:
+                stage_note(e, fn_name(getattr(apply, "failed", apply)), offset, offset + k)
+            raise
+        offset += k
+        if len(c):
+            yield c
+
+
+class FnsPusher:
+    """The push form of fused chunk functions."""
+
+    __slots__ = ("apply",)
+    done = False
+    error = None
+
+    def __init__(self, fns: tuple[ChunkFn, ...]) -> None:
+        self.apply = fuse(fns)
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        chunk = self.apply(chunk)
+        return [chunk] if len(chunk) else []
+
+    def close(self) -> list[np.ndarray]:
+        return []
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclasses.dataclass
+class Step:
+    """One link of a compiled chain, for every way of running it.
+
+    Attributes
+    ----------
+    name : str
+        For error notes (``"moving_mean"``, ``"map(<lambda>)"``).
+    serial : callable
+        ``serial(chunks) -> chunks``: the step as a serial run applies it.
+    fresh : callable or None
+        ``fresh(chunks, start, **alloc) -> chunks``: a new instance for a
+        partition whose first input has global index `start`; None for a
+        sequential step.
+    mapping : Mapping or None
+        How outputs depend on inputs (None: sequential or data-dependent).
+    pusher : callable
+        ``pusher()`` -> a new push form of the step (``send``/``close``).
+    filter : bool
+        The step drops records depending on their values.
+    writes_into : bool
+        ``fresh(..., alloc=...)`` writes the output into given memory.
+    native : bool
+        The step takes native-byte-order chunks only.
+    structural : bool
+        ``take``/``skip``/``rechunk``: the pull loop adds no error notes.
+    """
+
+    name: str
+    serial: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
+    fresh: Callable[..., Iterator[np.ndarray]] | None
+    mapping: Mapping | None
+    pusher: Callable[[], Any]
+    filter: bool = False
+    writes_into: bool = False
+    native: bool = False
+    structural: bool = False
+
+    @property
+    def sequential(self) -> bool:
+        return self.fresh is None
+
+    def run(self, chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
+        """The step over `chunks` (first record at global index `start`), with notes."""
+        offsets = Offsets(chunks, start)
+        return annotated(self.serial(offsets), self.name, offsets)
+
+
+def fns_step(fns: tuple[ChunkFn, ...]) -> Step:
+    """The step of a run of fused chunk functions."""
+    pointwise = all(isinstance(f, (MapFn, AstypeFn, SelectFn)) for f in fns)
+    name = " -> ".join(fn_name(f) for f in fns)
+
+    def run(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        return run_fns(chunks, fns)
+
+    return Step(name, run, run, POINTWISE if pointwise else None, lambda: FnsPusher(fns),
+                filter=not pointwise)
+
+
+def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+               native: bool = False) -> Step:
+    """The step of a generator stage ``stage(chunks, *args, **kwargs)``."""
+    name = stage_name(stage, args)
+
+    def serial(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        return stage(native_chunks(chunks) if native else chunks, *args, **kwargs)
+
+    def pusher() -> Any:
+        push = getattr(stage, "push", None)
+        if not callable(push):
+            return GeneratorPusher(lambda chunks: stage(chunks, *args, **kwargs), name)
+        p = push(*args, **kwargs)
+        return p if hasattr(p, "done") and hasattr(p, "error") else PusherDefaults(p)
+
+    def passthrough(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
+        return chunks
+
+    if stage in STRUCTURAL:
+        mapping = Cap(args[0]) if stage is take else Shift(args[0]) if stage is skip else POINTWISE
+        return Step(name, serial, passthrough, mapping, pusher, native=native, structural=True)
+    partitioning = getattr(stage, "partitioning", None)
+    mapping = partitioning() if callable(partitioning) and "start" in kwargs else None
+    if mapping is None:
+        return Step(name, serial, None, None, pusher, native=native)
+
+    def fresh(chunks: Iterator[np.ndarray], start: int, **alloc: Any) -> Iterator[np.ndarray]:
+        kw = dict(kwargs, start=start, **alloc)
+        return stage(native_chunks(chunks) if native else chunks, *args, **kw)
+
+    return Step(name, serial, fresh, mapping, pusher, native=native,
+                writes_into=bool(getattr(stage, "writes_into", False)))
+
+
+def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
+    """Run `steps` in order over `chunks` (whose first record has global index `start`)."""
+    for step in steps:
+        chunks = step.run(chunks, start)
+    return chunks
+
+
+def window_records(chunks: Iterator[np.ndarray], drop: int, keep: int | None) -> Iterator[np.ndarray]:
+    """Drop the first `drop` records, then yield at most `keep` (None: all); close upstream."""
+    if drop:
+        chunks = skip(chunks, drop)
+    return chunks if keep is None else take(chunks, keep)
