@@ -500,11 +500,11 @@ def family_stages(b: Battery, data: dict[str, np.ndarray], variants: list[tuple[
             a = data[ds]
             b.add(f"stage/{label}/{ds}/local",
                   *[stage_meta_and_array(lambda c=c: fn(CHUNKINGS[c](a))) for c in CHUNKINGS])
-        for ds in ("f64", "rec3", "i64"):
+        for ds in ("f64", "rec3", "i64", "bswap"):
             a = data[ds]
             b.add(f"stage/{label}/{ds}/threads",
                   *[lambda e=e: fn(ps.from_array(a, chunk_size=257)).to_array(**e) for e in THREADS])
-            if HAVE_DASK and ds != "i64":
+            if HAVE_DASK and ds in ("f64", "rec3"):
                 b.add(f"stage/{label}/{ds}/dask",
                       *[lambda e=e: fn(ps.from_array(a, chunk_size=257)).to_array(**e) for e in DASK])
             b.add(f"stage/{label}/{ds}/push", lambda: push_outputs(fn(ps.pipeline()), a),
