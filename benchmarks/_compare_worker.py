@@ -7,6 +7,11 @@ with any version of pystream).  Two modes:
   ``bench_push.py`` and ``bench_engines.py`` (same calls, smaller sizes),
   plus per-call overheads; each the best of ``--repeat`` runs with the
   garbage collector off.  Prints ``{"name": seconds, ...}``.
+* ``--serve``: build the operations, print their names (one JSON line),
+  then answer requests from stdin, one per line: an operation's name ->
+  ``{"t": best wall seconds, "cpu": best process CPU seconds}`` (best of ``--repeat``; the first request of an
+  operation warms it up first), until end of input.  So the driver can
+  alternate two checkouts operation by operation.
 * ``--first-call``: in this fresh process, the time of ``import pystream``
   (numpy imported before) and of the first
   ``ps.from_array(x).moving_mean(10).to_array()`` (which loads the stage
@@ -43,19 +48,27 @@ def first_call() -> dict[str, float]:
             "first moving_mean call": t4 - t3, "second moving_mean call": t5 - t4}
 
 
-def best_of(func: Callable[[], Any], repeat: int) -> float:
-    """Best wall time of `repeat` calls of `func` (gc collected before, off while timing)."""
-    best = float("inf")
+def best_of(func: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Best wall time and best process CPU time of `repeat` calls of `func`.
+
+    The garbage collector runs before each call and is off during it.  The
+    CPU time (all threads of the process) is much less disturbed than the
+    wall time by other jobs competing for the cores.
+    """
+    best, best_cpu = float("inf"), float("inf")
     for _ in range(max(1, repeat)):
         gc.collect()
         gc.disable()
         try:
+            c0 = time.process_time()
             t0 = time.perf_counter()
             func()
-            best = min(best, time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            c1 = time.process_time()
         finally:
             gc.enable()
-    return best
+        best, best_cpu = min(best, t1 - t0), min(best_cpu, c1 - c0)
+    return best, best_cpu
 
 
 def operations(n: int) -> dict[str, Callable[[], Any]]:
@@ -185,16 +198,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=float, default=1e6)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--only", default=None, help="substring of the operations to time")
+    p.add_argument("--serve", action="store_true", help="answer timing requests from stdin")
     args = p.parse_args(argv)
     if args.first_call:
         print(json.dumps(first_call()))
         return 0
     ops = operations(int(args.n))
+    if args.serve:
+        print(json.dumps([name for name in ops if args.only is None or args.only in name]), flush=True)
+        warmed: set[str] = set()
+        for line in sys.stdin:
+            name = line.strip()
+            if not name:
+                continue
+            if name not in warmed:
+                ops[name]()
+                warmed.add(name)
+            wall, cpu = best_of(ops[name], args.repeat)
+            print(json.dumps({"t": wall, "cpu": cpu}), flush=True)
+        return 0
     out = {}
     for name, op in ops.items():
         if args.only is None or args.only in name:
             op()  # warm-up: caches, page tables, lazy imports
-            out[name] = best_of(op, args.repeat)
+            out[name] = best_of(op, args.repeat)[0]
     print(json.dumps(out))
     return 0
 

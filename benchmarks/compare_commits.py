@@ -9,11 +9,14 @@ pystream installed from it, e.g. by ``make venv``)::
 Both Pythons run the same timing worker (``_compare_worker.py``, next to
 this file, public API only): the operations of ``bench_core.py``,
 ``bench_windows.py``, ``bench_push.py`` and ``bench_engines.py`` with the
-same calls at smaller sizes, plus per-call overheads.  The worker runs
-``--rounds`` times per checkout, alternating old and new (ABBA order), so
-both see the same machine; each operation's time is its best over every
-round and repeat.  Ratios are ``new / old`` (``0.90x``: the new checkout
-is 10 % faster); those outside ``1 ± --threshold`` are flagged.
+same calls at smaller sizes, plus per-call overheads.  One worker process
+per checkout stays up, and each operation is timed ``--rounds`` times on
+each, alternating old and new (ABBA order) operation by operation, so both
+see the same machine load; an operation's time is its best over every
+round and repeat, in wall time and in CPU time of the worker process (all
+threads; on a machine shared with other jobs the CPU time is the steadier
+measure).  Ratios are ``new / old`` (``0.90x``: the new checkout is 10 %
+faster); those outside ``1 ± --threshold`` are flagged.
 
 Then the first-call cost of a built-in stage: in ``--first-call-runs``
 fresh processes per checkout (alternating), the time of ``import pystream``
@@ -97,6 +100,41 @@ def run_worker(python: str, args: list[str], env: dict[str, str], cwd: str) -> d
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class Server:
+    """A ``_compare_worker.py --serve`` process: times one operation per request."""
+
+    def __init__(self, python: str, args: list[str], env: dict[str, str], cwd: str) -> None:
+        self.proc = subprocess.Popen([python, WORKER, *args], cwd=cwd, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.python = python
+        self.names: list[str] = json.loads(self._line())
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the timing worker of {self.python} ended (see its error above)")
+        return line
+
+    def time(self, name: str) -> dict[str, float]:
+        """Best wall time and best process CPU time of operation `name`, in seconds."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        out = json.loads(self._line())
+        return {"wall": float(out["t"]), "cpu": float(out["cpu"])}
+
+    def close(self) -> None:
+        """End the worker (closing its input ends its loop)."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def worker_env(base: dict[str, str], cache: str | None) -> dict[str, str]:
     """The workers' environment: one bytecode cache per checkout (or none), no threads oversubscription."""
     env = dict(base)
@@ -105,6 +143,41 @@ def worker_env(base: dict[str, str], cache: str | None) -> dict[str, str]:
         env["PYTHONPYCACHEPREFIX"] = cache
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
+
+
+#: The two measures of each operation: wall time, and CPU time of the worker process
+#: (all its threads; far less disturbed by other jobs on a shared machine).
+METRICS = ("wall", "cpu")
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """The `p`-th quantile (0..1) of already sorted values (nearest rank below)."""
+    return sorted_values[int(p * (len(sorted_values) - 1))]
+
+
+def summarize(metric: str, names: list[str], ratios: dict[str, float],
+              per_round: dict[str, list[dict[str, float]]], threshold: float) -> None:
+    """Print the ratios' summary and the run-to-run noise of one metric."""
+    values = sorted(v for v in ratios.values() if v == v)
+    if not values:
+        return
+    dev = sorted(abs(v - 1) for v in values)
+    flagged = sum(1 for v in values if abs(v - 1) > threshold)
+    print(f"\n{metric}: {len(values)} operations, new/old geometric mean "
+          f"{statistics.geometric_mean(values):.3f}x, median {statistics.median(values):.3f}x, "
+          f"range {values[0]:.3f}x..{values[-1]:.3f}x; |ratio - 1| median {statistics.median(dev):.1%}, "
+          f"90th percentile {percentile(dev, 0.9):.1%}; {flagged} outside +-{threshold:.0%}")
+    spreads = []
+    for rounds in per_round.values():
+        for n in names:
+            runs = [rd[n] for rd in rounds if n in rd]
+            if len(runs) > 1 and min(runs) > 0:
+                spreads.append(max(runs) / min(runs) - 1)
+    if spreads:
+        spreads.sort()
+        print(f"{metric}: spread (max/min - 1) of an operation's {len(per_round[next(iter(per_round))])} "
+              f"timings within one checkout: median {statistics.median(spreads):.1%}, "
+              f"90th percentile {percentile(spreads, 0.9):.1%}")
 
 
 def fmt_ratio(r: float, threshold: float) -> str:
@@ -120,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--old-dir", help="the old checkout (default: from where its python imports pystream)")
     p.add_argument("--new-dir", help="the new checkout (default: from where its python imports pystream)")
     p.add_argument("--n", type=float, default=1e6, help="float64 values per benchmark array (1e6)")
-    p.add_argument("--rounds", type=int, default=3, help="worker runs per checkout, alternating (3)")
-    p.add_argument("--repeat", type=int, default=5, help="best of N per operation and run (5)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="timings per operation and checkout, alternating old and new (5)")
+    p.add_argument("--repeat", type=int, default=3, help="best of N runs per timing (3)")
     p.add_argument("--first-call-runs", type=int, default=15,
                    help="fresh processes per checkout for the first-call cost (15)")
     p.add_argument("--threshold", type=float, default=0.05, help="flag ratios outside 1 +- this (0.05)")
@@ -151,55 +225,45 @@ def main(argv: list[str] | None = None) -> int:
         for side, py in sides.items():
             run_worker(py, ["--first-call"], envs[side], tmp)
 
-        # -- throughput: alternate old/new, ABBA
-        worker_args = ["--n", str(args.n), "--repeat", str(args.repeat)]
+        # -- throughput: one serving worker per side, alternating ABBA per operation
+        worker_args = ["--serve", "--n", str(args.n), "--repeat", str(args.repeat)]
         if args.only:
             worker_args += ["--only", args.only]
-        best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
-        per_round: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
-        for r in range(args.rounds):
-            order = ("old", "new") if r % 2 == 0 else ("new", "old")
-            for side in order:
-                t0 = time.perf_counter()
-                times = run_worker(sides[side], worker_args, envs[side], tmp)
-                per_round[side].append(times)
-                for name, t in times.items():
-                    best[side][name] = min(t, best[side].get(name, float("inf")))
-                print(f"  round {r + 1} {side}: {len(times)} operations, "
-                      f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        names = [n for n in best["old"] if n in best["new"]]
-        ratios = {n: best["new"][n] / best["old"][n] for n in names}
+        workers = {side: Server(py, worker_args, envs[side], tmp) for side, py in sides.items()}
+        try:
+            names = [n for n in workers["old"].names if n in workers["new"].names]
+            # metric ("wall" / "cpu") -> side -> round -> operation -> best seconds
+            per_round: dict[str, dict[str, list[dict[str, float]]]] = {
+                m: {side: [{} for _ in range(args.rounds)] for side in sides} for m in METRICS}
+            t0 = time.perf_counter()
+            for i, name in enumerate(names):
+                for r in range(args.rounds):
+                    for side in (("old", "new") if (i + r) % 2 == 0 else ("new", "old")):
+                        for m, t in workers[side].time(name).items():
+                            per_round[m][side][r][name] = t
+            print(f"  timed {len(names)} operations x {args.rounds} rounds x 2 checkouts in "
+                  f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        finally:
+            for w in workers.values():
+                w.close()
+        best = {m: {side: {n: min(rd[n] for rd in per_round[m][side]) for n in names} for side in sides}
+                for m in METRICS}
+        ratios = {m: {n: best[m]["new"][n] / best[m]["old"][n] if best[m]["old"][n] > 0 else float("nan")
+                      for n in names} for m in METRICS}
         width = max(len(n) for n in names) if names else 10
-        print(f"\n{'operation':<{width}}  {'old':>10}  {'new':>10}  new/old")
+        print(f"\n{'operation':<{width}}  {'old wall':>10}  {'new wall':>10}  {'wall new/old':<20}"
+              f"  cpu new/old")
         family = None
         for n in names:
             fam = n.split("/", 1)[0]
             if fam != family:
                 family = fam
                 print(f"-- {fam}")
-            print(f"{n:<{width}}  {best['old'][n] * 1e3:8.2f}ms  {best['new'][n] * 1e3:8.2f}ms  "
-                  f"{fmt_ratio(ratios[n], args.threshold)}")
-        if ratios:
-            values = sorted(ratios.values())
-            dev = sorted(abs(v - 1) for v in values)
-            flagged = [n for n in names if abs(ratios[n] - 1) > args.threshold]
-            geo = statistics.geometric_mean(values)
-            print(f"\n{len(values)} operations: geometric mean {geo:.3f}x, median {statistics.median(values):.3f}x, "
-                  f"min {values[0]:.3f}x, max {values[-1]:.3f}x; |ratio - 1| median "
-                  f"{statistics.median(dev):.1%}, 90th percentile {dev[int(0.9 * (len(dev) - 1))]:.1%}; "
-                  f"{len(flagged)} outside +-{args.threshold:.0%}")
-            # noise within one side: spread of each operation's per-round bests
-            spreads = []
-            for side in sides:
-                for n in names:
-                    runs = [rd[n] for rd in per_round[side] if n in rd]
-                    if len(runs) > 1:
-                        spreads.append(max(runs) / min(runs) - 1)
-            if spreads:
-                spreads.sort()
-                print(f"run-to-run spread of an operation's time within one checkout: median "
-                      f"{statistics.median(spreads):.1%}, 90th percentile "
-                      f"{spreads[int(0.9 * (len(spreads) - 1))]:.1%}")
+            print(f"{n:<{width}}  {best['wall']['old'][n] * 1e3:8.2f}ms  {best['wall']['new'][n] * 1e3:8.2f}ms  "
+                  f"{fmt_ratio(ratios['wall'][n], args.threshold):<20}  "
+                  f"{fmt_ratio(ratios['cpu'][n], args.threshold)}")
+        for m in METRICS:
+            summarize(m, names, ratios[m], per_round[m], args.threshold)
 
         # -- first-call cost, fresh processes, alternating
         first: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
@@ -221,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"cpu": cpu_lines(), "checkouts": info, "best": best, "per_round": per_round,
+                json.dump({"machine": cpu_lines(), "checkouts": info, "best": best, "per_round": per_round,
                            "ratios": ratios, "first_call": first, "first_call_medians": medians}, f, indent=1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
