@@ -19,7 +19,7 @@ measure).  Ratios are ``new / old`` (``0.90x``: the new checkout is 10 %
 faster); those outside ``1 ± --threshold`` are flagged.
 
 Then the first-call cost of a built-in stage: in ``--first-call-runs``
-fresh processes per checkout (alternating), the time of ``import pystream``
+fresh processes per checkout (alternating), the time (wall and CPU) of ``import pystream``
 (numpy already imported) and of the first
 ``ps.from_array(x).moving_mean(10).to_array()``; medians are compared.
 
@@ -277,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{'' if args.no_bytecode_cache else ' (bytecode cached)'}")
         keys = list(first["old"][0]) if first["old"] else []
         medians = {side: {k: statistics.median(r[k] for r in first[side]) for k in keys} for side in sides}
-        print(f"{'':<26}  {'old':>10}  {'new':>10}  new/old")
+        print(f"{'':<30}  {'old':>10}  {'new':>10}  new/old")
         for k in keys:
             o, nw = medians["old"][k], medians["new"][k]
-            print(f"{k:<26}  {o * 1e3:8.2f}ms  {nw * 1e3:8.2f}ms  "
+            print(f"{k:<30}  {o * 1e3:8.2f}ms  {nw * 1e3:8.2f}ms  "
                   f"{fmt_ratio(nw / o, args.threshold) if o > 0 else 'n/a'}")
         print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
         if args.json:
