@@ -13,7 +13,9 @@ same calls at smaller sizes, plus per-call overheads.  One worker process
 per checkout stays up, and each operation is timed ``--rounds`` times on
 each, alternating old and new (ABBA order) operation by operation, so both
 see the same machine load; an operation's time is its best over every
-round and repeat, in wall time and in CPU time of the worker process (all
+round and repeat (an operation whose ratio is flagged gets ``--rounds``
+more rounds, up to ``--recheck`` times, so that a burst of load on the
+machine does not flag it), in wall time and in CPU time of the worker process (all
 threads; on a machine shared with other jobs the CPU time is the steadier
 measure).  Ratios are ``new / old`` (``0.90x``: the new checkout is 10 %
 faster); those outside ``1 ± --threshold`` are flagged.
@@ -176,12 +178,13 @@ def summarize(metric: str, names: list[str], ratios: dict[str, float],
                 spreads.append(max(runs) / min(runs) - 1)
     if spreads:
         spreads.sort()
-        print(f"{metric}: spread (max/min - 1) of an operation's {len(per_round[next(iter(per_round))])} "
-              f"timings within one checkout: median {statistics.median(spreads):.1%}, "
+        print(f"{metric}: spread (max/min - 1) of an operation's timings within one checkout: "
+              f"median {statistics.median(spreads):.1%}, "
               f"90th percentile {percentile(spreads, 0.9):.1%}")
 
 
 def fmt_ratio(r: float, threshold: float) -> str:
+    """``r`` as ``0.953x``, flagged when outside ``1 +- threshold``."""
     flag = "  <-- faster" if r < 1 - threshold else "  <-- SLOWER" if r > 1 + threshold else ""
     return f"{r:6.3f}x{flag}"
 
@@ -200,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-call-runs", type=int, default=15,
                    help="fresh processes per checkout for the first-call cost (15)")
     p.add_argument("--threshold", type=float, default=0.05, help="flag ratios outside 1 +- this (0.05)")
+    p.add_argument("--recheck", type=int, default=2,
+                   help="times the flagged operations get --rounds more rounds (2)")
     p.add_argument("--only", help="time only the operations whose name contains this")
     p.add_argument("--no-bytecode-cache", action="store_true",
                    help="keep the environment's bytecode settings (imports may then include compiling)")
@@ -236,21 +241,44 @@ def main(argv: list[str] | None = None) -> int:
             # metric ("wall" / "cpu") -> side -> round -> operation -> best seconds
             per_round: dict[str, dict[str, list[dict[str, float]]]] = {
                 m: {side: [{} for _ in range(args.rounds)] for side in sides} for m in METRICS}
+
+            def measure(ops: list[str], rounds: range) -> None:
+                for i, name in enumerate(ops):
+                    for r in rounds:
+                        for side in (("old", "new") if (i + r) % 2 == 0 else ("new", "old")):
+                            for m, t in workers[side].time(name).items():
+                                per_round[m][side][r][name] = t
+
+            def compute() -> tuple[dict[str, Any], dict[str, Any]]:
+                best = {m: {side: {n: min(rd[n] for rd in per_round[m][side] if n in rd) for n in names}
+                            for side in sides} for m in METRICS}
+                ratios = {m: {n: best[m]["new"][n] / best[m]["old"][n] if best[m]["old"][n] > 0
+                              else float("nan") for n in names} for m in METRICS}
+                return best, ratios
+
             t0 = time.perf_counter()
-            for i, name in enumerate(names):
-                for r in range(args.rounds):
-                    for side in (("old", "new") if (i + r) % 2 == 0 else ("new", "old")):
-                        for m, t in workers[side].time(name).items():
-                            per_round[m][side][r][name] = t
+            measure(names, range(args.rounds))
             print(f"  timed {len(names)} operations x {args.rounds} rounds x 2 checkouts in "
                   f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            best, ratios = compute()
+            for extra in range(args.recheck):
+                # a flagged operation gets more rounds: a true change stays, a load spike does not
+                flagged = [n for n in names if any(abs(ratios[m][n] - 1) > args.threshold for m in METRICS)]
+                if not flagged:
+                    break
+                first_round = len(per_round["wall"]["old"])
+                more = range(first_round, first_round + args.rounds)
+                for m in METRICS:
+                    for side in sides:
+                        per_round[m][side].extend({} for _ in more)
+                t0 = time.perf_counter()
+                measure(flagged, more)
+                print(f"  re-timed {len(flagged)} flagged operations x {args.rounds} more rounds in "
+                      f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                best, ratios = compute()
         finally:
             for w in workers.values():
                 w.close()
-        best = {m: {side: {n: min(rd[n] for rd in per_round[m][side]) for n in names} for side in sides}
-                for m in METRICS}
-        ratios = {m: {n: best[m]["new"][n] / best[m]["old"][n] if best[m]["old"][n] > 0 else float("nan")
-                      for n in names} for m in METRICS}
         width = max(len(n) for n in names) if names else 10
         print(f"\n{'operation':<{width}}  {'old wall':>10}  {'new wall':>10}  {'wall new/old':<20}"
               f"  cpu new/old")
