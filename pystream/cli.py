@@ -43,7 +43,7 @@ Errors (missing file, bad dtype, unparsable text, unknown stage, ...) print
 one line ``pystream: error: ...`` on stderr and exit with status 2.  A
 progress bar is drawn on stderr only when stderr is a terminal and the input
 is large and of known size (tqdm is used when installed: ``pip install
-pystream[cli]``; otherwise a small built-in bar).  Output to a closed pipe
+pystream-numeric[cli]``; otherwise a small built-in bar).  Output to a closed pipe
 (``| head``) ends the command as it ends ``cat``: no message, killed by
 SIGPIPE (status 141 in the shell; :func:`main` called with a list of
 arguments returns 141 instead).
@@ -67,6 +67,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from ._extensions import KINDS, call_name
+from ._version import DISTRIBUTION
 # The first bytes of every .npy file (and .npy stream) and of the pystream
 # pipe format, as their readers define them.
 from ._npy import NPY_MAGIC
@@ -368,7 +370,7 @@ def _version() -> str:
     try:
         from importlib.metadata import version
 
-        return version("pystream")
+        return version(DISTRIBUTION)
     except Exception:  # not installed (e.g. run from a source tree)
         return "unknown"
 
@@ -1496,8 +1498,8 @@ def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     with warnings.catch_warnings(record=True):  # failures are listed below
         warnings.simplefilter("always")
         registry = get_registry()
-    rows = [{"plugin": p.name, "package": p.package, "version": p.version,
-             "error": p.error, **{k: sorted(v) for k, v in p.registered.items()}}
+    rows = [{"plugin": p.name, "package": p.package, "version": p.version, "error": p.error,
+             **{k: sorted(call_name(k, n) for n in v) for k, v in p.registered.items()}}
             for p in registry.plugins]
     if args.json:
         stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -1506,10 +1508,9 @@ def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     for r in rows:
         lines.append(f"{r['plugin']} ({r['package']} {r['version']})"
                      + (f"  FAILED: {r['error']}" if r["error"] else ""))
-        for kind in ("stages", "sources", "reducers"):
+        for kind in KINDS:
             if r[kind]:
-                names = ", ".join(("from_" + n) if kind == "sources" else n for n in r[kind])
-                lines.append(f"  {kind}: {names}")
+                lines.append(f"  {kind}: {', '.join(r[kind])}")
     stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _extensions
+from ._arguments import check_call
 from ._checks import check_ddof, check_nan_policy, nan_policy_error
 from .reducers import (
     DEFAULT_QUANTILES,
@@ -420,8 +422,6 @@ def _plugin_reducer(entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         positional = "start" in inspect.signature(factory).parameters and "start" not in kwargs
     except (TypeError, ValueError):
         positional = False
-    from ._arguments import check_call
-
     check_call(entry.name, factory, args, kwargs)  # a misspelled keyword: the one meant
     factory(*args, **kwargs)                 # checks the arguments now
 
@@ -430,6 +430,15 @@ def _plugin_reducer(entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
                              else factory(*args, **kwargs))
 
     return make
+
+
+def _plugin_sink(entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Maker:
+    """A registered sink's maker: its writer is made once the input is known."""
+    factory = entry.factory
+    check_call("to_" + entry.name, factory, args,
+               {**kwargs, "dtype": np.dtype(np.float64), "record_shape": ()})
+    return lambda meta, start: WriterConsumer(
+        factory(*args, **kwargs, dtype=meta[0], record_shape=meta[1]))
 
 
 def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Maker:
@@ -451,15 +460,15 @@ def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
                          f"pushed; engine arguments ({', '.join(engine)}) do not apply")
     terminal = TERMINALS.get(name)
     if terminal is not None:
-        from ._arguments import check_call
-
         check_call(name, terminal, args, kwargs)
         return terminal(*args, **kwargs)
-    from .plugins import get_registry
-
-    entry = get_registry().reducers.get(name)
+    sink = _extensions.find("sinks", name[3:]) if name.startswith("to_") else None
+    if sink is not None:
+        return _plugin_sink(sink, args, kwargs)
+    entry = _extensions.find("reducers", name)
     if entry is None:
-        known = sorted(set(TERMINALS) | set(get_registry().reducers))
+        known = sorted(set(TERMINALS) | set(_extensions.names("reducers"))
+                       | {"to_" + n for n in _extensions.names("sinks")})
         raise TypeError(f"no terminal operation or registered reducer is named {name!r}; "
                         f"expected one of {known}")
     return _plugin_reducer(entry, args, kwargs)

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from . import _extensions
+from ._arguments import call_checked
 from ._native import read_only
 from .consumers import TERMINALS, Consumer, Maker, terminal_maker
 from .push import ChainConsumer, PushError, TeeConsumer, compile_steps
@@ -203,35 +205,30 @@ class Pipeline(StageMethods):
         return Branch(self, "into", (target,), {}, target=target)
 
     def __getattr__(self, name: str) -> Any:
-        """Stages and reducers registered by plugins, as on a Stream."""
+        """Stages, reducers and sinks registered by plugins, as on a Stream."""
         if name.startswith("_"):
             raise AttributeError(name)
-        from .plugins import get_registry
-
-        registry = get_registry()
-        entry = registry.stages.get(name)
+        entry = _extensions.find("stages", name)
         if entry is not None:
             factory = entry.factory
 
             def stage_method(*args: Any, **kwargs: Any) -> Pipeline:
-                from ._arguments import call_checked
-
                 return self._add_stage(call_checked(name, factory, args, kwargs))
 
             stage_method.__name__ = name
             stage_method.__doc__ = entry.summary
             return stage_method
-        if name in registry.reducers:
+        if _extensions.find("reducers", name) is not None or (
+                name.startswith("to_") and _extensions.find("sinks", name[3:]) is not None):
             return lambda *args, **kwargs: Branch(self, name, args, kwargs)
         raise AttributeError(
             f"'Pipeline' object has no attribute {name!r}; no plugin registers a stage or "
             "reducer of that name (`pystream plugins` lists them)")
 
     def __dir__(self) -> list[str]:
-        from .plugins import get_registry
-
-        registry = get_registry()
-        return sorted(set(super().__dir__()) | set(registry.stages) | set(registry.reducers))
+        return sorted(set(super().__dir__()) | set(_extensions.names("stages"))
+                      | set(_extensions.names("reducers"))
+                      | {"to_" + n for n in _extensions.names("sinks")})
 
     # ------------------------------------------------------------- push
 

@@ -42,7 +42,10 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from .engines import EngineOptions, check_engine
+from . import _extensions
+from ._arguments import call_checked, check_call
+from .engines import EngineOptions, Reduction, check_engine, ordered_chunks, reduce
+from .engines.states import ReducerFactory
 from ._checks import check_ddof, check_nan_policy, nan_policy_error
 from .reducers import (
     DEFAULT_QUANTILES,
@@ -52,6 +55,8 @@ from .reducers import (
 from .stages.methods import StageMethods
 from ._checks import check_count, normalize_record_shape
 from .stages.structural import rechunk, skip, take
+from .stages.untrusted import CheckedGenerator, checked_stage, is_builtin_stage
+from .sinks import drain
 
 __all__ = ["Stream"]
 
@@ -882,8 +887,6 @@ class Stream(StageMethods):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")
         dt = None if dtype is None else np.dtype(dtype)
         rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
-        from .plugins import CheckedGenerator, is_builtin_stage
-
         out: list[Stream] = []  # the stream made below: its metadata is the declaration
         if not is_builtin_stage(stage):  # each chunk it yields is checked against it
             stage = CheckedGenerator(stage, lambda: out[0]._meta(), lambda: out[0]._start)
@@ -904,13 +907,13 @@ class Stream(StageMethods):
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:
-        """Stages and reducers registered by plugins, as methods: ``stream.<name>(...)``."""
+        """Stages, reducers and sinks registered by plugins, as methods: ``stream.<name>(...)``
+        (a sink ``x`` as ``stream.to_x(...)``)."""
         if name.startswith("_"):
             raise AttributeError(name)
-        from .plugins import get_registry
-
-        registry = get_registry()
-        entry = registry.stages.get(name) or registry.reducers.get(name)
+        entry = _extensions.find("stages", name) or _extensions.find("reducers", name)
+        if entry is None and name.startswith("to_"):
+            entry = _extensions.find("sinks", name[3:])
         if entry is None:
             raise AttributeError(
                 f"'Stream' object has no attribute {name!r}; no plugin registers a stage or "
@@ -919,10 +922,9 @@ class Stream(StageMethods):
         return _plugin_method(self, entry)
 
     def __dir__(self) -> list[str]:
-        from .plugins import get_registry
-
-        registry = get_registry()
-        return sorted(set(super().__dir__()) | set(registry.stages) | set(registry.reducers))
+        return sorted(set(super().__dir__()) | set(_extensions.names("stages"))
+                      | set(_extensions.names("reducers"))
+                      | {"to_" + n for n in _extensions.names("sinks")})
 
     def _add_stage(self, stage: Any) -> Stream:
         """Pipe a stage object (``output_meta(dtype, record_shape)`` and
@@ -933,8 +935,6 @@ class Stream(StageMethods):
         Stages see native byte order only: byte-swapped chunks are converted
         on the way in (one copy per chunk, only for such data).
         """
-        from .plugins import checked_stage
-
         parent = self
         stage = checked_stage(stage, lambda: (native_dtype(parent._meta()[0]), parent._meta()[1]))
         src = _StageSource(self, stage, (), {"start": self._start}, nonempty=False, native=True)
@@ -1917,13 +1917,13 @@ _stream_methods_suggest_keywords()
 
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
-    """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
-    from ._arguments import call_checked, check_call
-
+    """``stream.<name>``: pipe a registered stage, run a registered reducer or sink."""
     factory = entry.factory
     if entry.kind == "stages":
         def method(*args: Any, **kwargs: Any) -> Any:
             return stream._add_stage(call_checked(entry.name, factory, args, kwargs))
+    elif entry.kind == "sinks":
+        method = _plugin_sink_method(stream, entry)
     else:
         try:
             takes_start = "start" in inspect.signature(factory).parameters
@@ -1936,10 +1936,9 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
             # (Moments, welch) starts where the stream starts, as describe()
             # does, so its result is the same whatever the stream's start.
             # Such a state with a merge() is reduced per partition by the
-            # parallel engines; any other runs in order over their output.
-            from .engines import Reduction, reduce
-            from .engines.states import ReducerFactory
-
+            # parallel engines, and so is a state declaring ``positional =
+            # False`` (order-free: also after a filter); any other runs in
+            # order over their output.
             options = check_engine(engine, workers, partition_size, entry.name)
             positional = takes_start and "start" not in kwargs
             check_call(entry.name, factory, args, kwargs)
@@ -1951,18 +1950,50 @@ def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
                     state.update(chunk)
                 return state.result()
             make = ReducerFactory(factory, args, kwargs, positional)
-            mergeable = positional and callable(getattr(make(0), "merge", None))
-            state = reduce(stream, Reduction(make, name=entry.name, mergeable=mergeable), options)
+            first = make(0)
+            order_free = getattr(first, "positional", True) is False
+            mergeable = (positional or order_free) and callable(getattr(first, "merge", None))
+            state = reduce(stream, Reduction(make, positional=not order_free, name=entry.name,
+                                             mergeable=mergeable), options)
             return state.result()
-    method.__name__ = method.__qualname__ = entry.name
-    method.__doc__ = (f"{entry.summary}\n\n({entry.kind[:-1]} registered by {entry.origin}, "
-                      f"plugin {entry.plugin!r}; family {entry.family})\n\n"
-                      f"{inspect.getdoc(factory) or ''}")
+    method.__name__ = method.__qualname__ = entry.call_name
+    method.__doc__ = _plugin_doc(entry)
     try:
-        method.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
+        signature = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins without a signature
-        pass
+        return method
+    if entry.kind == "sinks":
+        signature = signature.replace(parameters=[
+            p for p in signature.parameters.values() if p.name not in ("dtype", "record_shape")])
+    method.__signature__ = signature  # type: ignore[attr-defined]
     return method
+
+
+def _plugin_sink_method(stream: Stream, entry: Any) -> Callable[..., Any]:
+    """``stream.to_<name>``: a registered sink's writer fed the stream's chunks in order."""
+    factory, where = entry.factory, entry.call_name
+
+    def method(*args: Any, engine: str = "local", workers: int | None = None,
+               partition_size: int | None = None, **kwargs: Any) -> Any:
+        options = check_engine(engine, workers, partition_size, where)
+        dtype, record_shape = stream._meta()
+        kwargs = {**kwargs, "dtype": dtype, "record_shape": record_shape}
+        check_call(where, factory, args, kwargs)
+        return drain(factory(*args, **kwargs), lambda: ordered_chunks(stream, options))
+
+    return method
+
+
+def _plugin_doc(entry: Any) -> str:
+    """A plugin method's docstring: the summary once, where it comes from, the rest
+    of the factory's docstring."""
+    doc = inspect.getdoc(entry.factory) or ""
+    head, _, rest = doc.partition("\n\n")
+    if not (doc and (not entry.summary or head.startswith(entry.summary))):
+        head, rest = entry.summary, doc  # an explicit summary, then the whole docstring
+    origin = (f"({entry.kind[:-1]} registered by {entry.origin}, plugin {entry.plugin!r}; "
+              f"family {entry.family})")
+    return "\n\n".join(part for part in (head, origin, rest.strip()) if part)
 
 
 def _first_chunk_resolver(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> Resolver:

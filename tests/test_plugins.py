@@ -274,6 +274,7 @@ def test_real_broken_distribution_is_reported_and_the_rest_loads(tmp_path):
         import warnings, numpy as np, pystream as ps
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
+            ps.plugins.load()  # a built-in name alone loads no plugin (issue 16)
             out = ps.from_array(np.arange(4.0)).moving_sum(2, min_count=1).to_array()
         print([str(x.message) for x in w])
         print(out.tolist())

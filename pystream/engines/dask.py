@@ -1,6 +1,6 @@
 """``engine="dask"`` and :func:`pystream.from_dask`: pipelines as Dask graphs.
 
-Dask is an optional dependency (``pip install pystream[dask]``).  The graph
+Dask is an optional dependency (``pip install pystream-numeric[dask]``).  The graph
 has one task per partition of the source -- the blocks of a Dask array along
 axis 0, or ``partition_size`` records of an array or file -- and runs the
 pipeline's parallel prefix in it (:mod:`pystream.engines.plan`): a window
@@ -47,7 +47,7 @@ def import_dask() -> Any:
         import dask.array as da
     except ImportError as e:  # pragma: no cover - dask is in the test extra
         raise ImportError(
-            "pystream's Dask support needs dask[array]: pip install 'pystream[dask]'") from e
+            "pystream's Dask support needs dask[array]: pip install 'pystream-numeric[dask]'") from e
     return da
 
 

@@ -18,6 +18,7 @@ from .elementwise import (
     infer_map_output,
     normalize_columns,
 )
+from .. import _extensions
 from .._checks import check_count, normalize_record_shape
 from .structural import rechunk, skip, take
 
@@ -38,15 +39,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """``pystream.stages.<name>``: the factory of a registered stage (built-in or plugin)."""
-    from ..plugins import get_registry
-
-    entry = get_registry().stages.get(name) if not name.startswith("_") else None
+    entry = _extensions.find("stages", name) if not name.startswith("_") else None
     if entry is None:
         raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
     return entry.factory
 
 
 def __dir__() -> list[str]:
-    from ..plugins import get_registry
-
-    return sorted(set(globals()) | set(get_registry().stages))
+    return sorted(set(globals()) | set(_extensions.names("stages")))

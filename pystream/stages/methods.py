@@ -1,16 +1,16 @@
 """The built-in stage methods of :class:`~pystream.stream.Stream`.
 
 Kept out of ``stream.py`` (which holds the plumbing) as a mixin: each method
-builds the stage registered under its name (the built-in plugin,
-:mod:`pystream.builtins`, registers them; a plugin may replace one with
-``override=True``), which validates its parameters now, and pipes it with
-``Stream._add_stage``.
+builds the stage registered under its name (:mod:`pystream.builtin_entries`;
+a loaded plugin may replace one with ``override=True``), which validates its
+parameters now, and pipes it with ``Stream._add_stage``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import _extensions
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stream import Stream
@@ -102,9 +102,7 @@ class StageMethods:
     def _registered(self, name: str, *args: Any, **kwargs: Any) -> Stream:
         """Pipe the stage registered as `name` (a built-in unless a plugin
         replaced it with ``override=True``), built from the arguments."""
-        from ..plugins import get_registry
-
-        return self._add_stage(get_registry().stages[name].factory(*args, **kwargs))
+        return self._add_stage(_extensions.find("stages", name).factory(*args, **kwargs))
 
     # --------------------------------------------------------------- moving windows
     def moving_sum(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
