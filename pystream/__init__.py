@@ -12,7 +12,7 @@ strided buffers.
 
 from typing import Any
 
-from . import _extensions
+from ._extensions import find as _find_entry, names as _entry_names
 from ._arguments import suggest_keywords as _suggest_keywords
 from ._version import __version__
 from .aio import from_async_iterable
@@ -71,7 +71,7 @@ def __getattr__(name: str) -> Any:
 
     The source function is wrapped so a misspelled keyword names the one meant.
     """
-    entry = _extensions.find("sources", name[5:]) if name.startswith("from_") else None
+    entry = _find_entry("sources", name[5:]) if name.startswith("from_") else None
     if entry is None:
         raise AttributeError(f"module 'pystream' has no attribute {name!r}")
     cached = _plugin_sources.get(name)
@@ -85,4 +85,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"from_" + n for n in _extensions.names("sources")})
+    return sorted(set(globals()) | {"from_" + n for n in _entry_names("sources")})

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import pluggy
 
-from . import hookspecs
+import pystream.hookspecs as hookspecs
+
 from ._extensions import BUILTIN, KINDS, Entry, PluginError, PluginInfo, PluginWarning
 from .stages.methods import StageMethods
 from .stream import Stream

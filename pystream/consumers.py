@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _extensions
+from ._extensions import find as find_entry, names as entry_names
 from ._arguments import check_call
 from ._checks import check_ddof, check_nan_policy, nan_policy_error
 from .reducers import (
@@ -462,13 +462,13 @@ def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if terminal is not None:
         check_call(name, terminal, args, kwargs)
         return terminal(*args, **kwargs)
-    sink = _extensions.find("sinks", name[3:]) if name.startswith("to_") else None
+    sink = find_entry("sinks", name[3:]) if name.startswith("to_") else None
     if sink is not None:
         return _plugin_sink(sink, args, kwargs)
-    entry = _extensions.find("reducers", name)
+    entry = find_entry("reducers", name)
     if entry is None:
-        known = sorted(set(TERMINALS) | set(_extensions.names("reducers"))
-                       | {"to_" + n for n in _extensions.names("sinks")})
+        known = sorted(set(TERMINALS) | set(entry_names("reducers"))
+                       | {"to_" + n for n in entry_names("sinks")})
         raise TypeError(f"no terminal operation or registered reducer is named {name!r}; "
                         f"expected one of {known}")
     return _plugin_reducer(entry, args, kwargs)

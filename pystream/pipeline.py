@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from . import _extensions
+from ._extensions import find as find_entry, names as entry_names
 from ._arguments import call_checked
 from ._native import read_only
 from .consumers import TERMINALS, Consumer, Maker, terminal_maker
@@ -208,7 +208,7 @@ class Pipeline(StageMethods):
         """Stages, reducers and sinks registered by plugins, as on a Stream."""
         if name.startswith("_"):
             raise AttributeError(name)
-        entry = _extensions.find("stages", name)
+        entry = find_entry("stages", name)
         if entry is not None:
             factory = entry.factory
 
@@ -218,17 +218,17 @@ class Pipeline(StageMethods):
             stage_method.__name__ = name
             stage_method.__doc__ = entry.summary
             return stage_method
-        if _extensions.find("reducers", name) is not None or (
-                name.startswith("to_") and _extensions.find("sinks", name[3:]) is not None):
+        if find_entry("reducers", name) is not None or (
+                name.startswith("to_") and find_entry("sinks", name[3:]) is not None):
             return lambda *args, **kwargs: Branch(self, name, args, kwargs)
         raise AttributeError(
             f"'Pipeline' object has no attribute {name!r}; no plugin registers a stage or "
             "reducer of that name (`pystream plugins` lists them)")
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(_extensions.names("stages"))
-                      | set(_extensions.names("reducers"))
-                      | {"to_" + n for n in _extensions.names("sinks")})
+        return sorted(set(super().__dir__()) | set(entry_names("stages"))
+                      | set(entry_names("reducers"))
+                      | {"to_" + n for n in entry_names("sinks")})
 
     # ------------------------------------------------------------- push
 

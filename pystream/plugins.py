@@ -16,7 +16,6 @@ import os
 import threading
 from typing import Any
 
-from . import _extensions
 from ._extensions import (
     BUILTIN,
     ENTRY_POINT_GROUP,
@@ -25,6 +24,7 @@ from ._extensions import (
     PluginError,
     PluginInfo,
     PluginWarning,
+    install,
 )
 from ._version import DISTRIBUTION, __version__
 from .builtin_entries import builtin_entries
@@ -101,9 +101,9 @@ class Registry:
             return
         # The lazy plugin loader: pluggy and the plugins' modules are imported
         # here only, never for a built-in name.
-        from . import _plugin_loader
+        from ._plugin_loader import load_plugins
 
-        _plugin_loader.load_plugins(self, _entry_points(), disabled)
+        load_plugins(self, _entry_points(), disabled)
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -192,4 +192,4 @@ class _Finder:
         return list(get_registry().entries[kind])
 
 
-_extensions.install(_Finder())
+install(_Finder())

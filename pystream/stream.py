@@ -42,7 +42,7 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from . import _extensions
+from ._extensions import find as find_entry, names as entry_names
 from ._arguments import call_checked, check_call
 from .engines import EngineOptions, Reduction, check_engine, ordered_chunks, reduce
 from .engines.states import ReducerFactory
@@ -911,9 +911,9 @@ class Stream(StageMethods):
         (a sink ``x`` as ``stream.to_x(...)``)."""
         if name.startswith("_"):
             raise AttributeError(name)
-        entry = _extensions.find("stages", name) or _extensions.find("reducers", name)
+        entry = find_entry("stages", name) or find_entry("reducers", name)
         if entry is None and name.startswith("to_"):
-            entry = _extensions.find("sinks", name[3:])
+            entry = find_entry("sinks", name[3:])
         if entry is None:
             raise AttributeError(
                 f"'Stream' object has no attribute {name!r}; no plugin registers a stage or "
@@ -922,9 +922,9 @@ class Stream(StageMethods):
         return _plugin_method(self, entry)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(_extensions.names("stages"))
-                      | set(_extensions.names("reducers"))
-                      | {"to_" + n for n in _extensions.names("sinks")})
+        return sorted(set(super().__dir__()) | set(entry_names("stages"))
+                      | set(entry_names("reducers"))
+                      | {"to_" + n for n in entry_names("sinks")})
 
     def _add_stage(self, stage: Any) -> Stream:
         """Pipe a stage object (``output_meta(dtype, record_shape)`` and

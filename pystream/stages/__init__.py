@@ -18,7 +18,7 @@ from .elementwise import (
     infer_map_output,
     normalize_columns,
 )
-from .. import _extensions
+from .._extensions import find as _find_entry, names as _entry_names
 from .._checks import check_count, normalize_record_shape
 from .structural import rechunk, skip, take
 
@@ -39,11 +39,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """``pystream.stages.<name>``: the factory of a registered stage (built-in or plugin)."""
-    entry = _extensions.find("stages", name) if not name.startswith("_") else None
+    entry = _find_entry("stages", name) if not name.startswith("_") else None
     if entry is None:
         raise AttributeError(f"module 'pystream.stages' has no attribute {name!r}")
     return entry.factory
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_extensions.names("stages")))
+    return sorted(set(globals()) | set(_entry_names("stages")))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import _extensions
+from .._extensions import find as find_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..stream import Stream
@@ -102,7 +102,7 @@ class StageMethods:
     def _registered(self, name: str, *args: Any, **kwargs: Any) -> Stream:
         """Pipe the stage registered as `name` (a built-in unless a plugin
         replaced it with ``override=True``), built from the arguments."""
-        return self._add_stage(_extensions.find("stages", name).factory(*args, **kwargs))
+        return self._add_stage(find_entry("stages", name).factory(*args, **kwargs))
 
     # --------------------------------------------------------------- moving windows
     def moving_sum(self, window: int, min_count: int | None = None, nan_policy: str = "omit") -> Stream:
