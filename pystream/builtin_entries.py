@@ -56,7 +56,7 @@ BUILTIN_SOURCES: dict[str, Callable[..., Any]] = {
 }
 
 
-def _summary(func: Callable[..., Any]) -> str:
+def _first_doc_line(func: Callable[..., Any]) -> str:
     doc = inspect.getdoc(func) or ""
     return doc.split("\n")[0]
 
@@ -73,7 +73,7 @@ def builtin_entries() -> dict[str, dict[str, Entry]]:
         out["stages"][name] = entry("stages", name, STAGE_FACTORIES[name], info.family,
                                     info.summary)
     for name, func in BUILTIN_SOURCES.items():
-        out["sources"][name] = entry("sources", name, func, "sources", _summary(func))
+        out["sources"][name] = entry("sources", name, func, "sources", _first_doc_line(func))
     out["reducers"]["moments"] = entry(
         "reducers", "moments", Moments, "reductions",
         "Streaming moments: count, NaN count, sum, mean, var, min, max.")
