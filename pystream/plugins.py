@@ -11,10 +11,9 @@ and conflicts: the plugin guide; design notes: ``docs/internals/plugins.rst``.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._extensions import (
     BUILTIN,
@@ -28,6 +27,9 @@ from ._extensions import (
 )
 from ._version import DISTRIBUTION, __version__
 from .builtin_entries import builtin_entries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "BUILTIN",
@@ -106,8 +108,12 @@ class Registry:
         load_plugins(self, _entry_points(), disabled)
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+def _entry_points() -> list[EntryPoint]:
+    # importlib.metadata (with email, zipfile, csv) is imported when plugins
+    # load, not at ``import pystream``.
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _canonical(name: str) -> str:
