@@ -32,7 +32,12 @@ $(PY):
 INSTALL_SRC := pyproject.toml setup.py MANIFEST.in $(wildcard csrc/*.c csrc/*.h csrc/*.py)
 DEMO_STAMP := $(VENV)/.pystream-demo-installed
 
+# The distribution is pystream-numeric (import name pystream); a venv made
+# before the rename holds it as "pystream", which would shadow it: removed first.
+UNINSTALL_OLD := $(PY) -m pip uninstall --quiet --yes pystream 2>/dev/null || true
+
 $(DEMO_STAMP): $(INSTALL_SRC) | $(PY)
+	$(UNINSTALL_OLD)
 	$(PY) -m pip install --quiet -e ".[cli]"
 	touch $@
 
@@ -41,6 +46,7 @@ venv-demo: $(DEMO_STAMP)
 # Everything `make test` needs: test extras and both plugins (a superset of
 # the demo's install, so the demo's stamp is refreshed too).
 venv: $(PY)
+	$(UNINSTALL_OLD)
 	$(PY) -m pip install --quiet -e ".[test,cli]"
 	$(PY) -m pip install --quiet -e "plugins/pystream-signal[test]" -e "plugins/pystream-text[test]"
 	touch $(DEMO_STAMP)

@@ -10,7 +10,9 @@ hook calls), best of ``--repeat`` processes:
 
 The difference is what the installed plugins add (the goal: < 50 ms with the
 two plugins of ``plugins/`` installed).  ``import pystream`` is timed too
-(it must not load plugins).
+(it must not load plugins), and so is the first call of a built-in stage
+(``from_array(x).moving_mean(10).to_array()`` on 1e5 values), which must
+load no plugin and not import pluggy (issue 16).
 """
 
 from __future__ import annotations
@@ -31,6 +33,24 @@ r = p.get_registry()
 t2 = time.perf_counter()
 print(t1 - t0, t2 - t1, len(r.plugins), sum(len(e) for e in r.entries.values()))
 """
+
+
+FIRST_CALL = """
+import sys, time
+import numpy as np
+import pystream as ps
+x = np.random.default_rng(0).normal(size=100_000)
+t0 = time.perf_counter()
+ps.from_array(x).moving_mean(10).to_array()
+t1 = time.perf_counter()
+print(t1 - t0, int(ps.plugins.is_loaded()), int("pluggy" in sys.modules))
+"""
+
+
+def first_call(env: dict[str, str], repeat: int) -> tuple[float, bool]:
+    runs = [subprocess.run([sys.executable, "-c", FIRST_CALL], capture_output=True, text=True,
+                           env=env, check=True).stdout.split() for _ in range(repeat)]
+    return min(float(r[0]) for r in runs), any(r[1] == "1" or r[2] == "1" for r in runs)
 
 
 def measure(env: dict[str, str], repeat: int) -> tuple[float, float, int, int]:
@@ -61,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows)
     print(f"plugins add {(full[1] - bare[1]) * 1e3:.1f} ms to the first registry use "
           f"(goal < 50 ms)")
+    call, loaded = first_call(base, args.repeat)
+    print(f"first moving_mean call (fresh process, all plugins installed): {call * 1e3:.1f} ms; "
+          f"{'loaded plugins or pluggy (a regression)' if loaded else 'no plugin loaded, no pluggy'}")
     return 0
 
 

@@ -2,7 +2,7 @@
 """Cost of checking what untrusted stages yield (issue 15), per chunk, in one run.
 
 A plugin stage or a ``pipe`` generator has every chunk it yields checked
-against its declared dtype and record shape (:class:`pystream.plugins.CheckedChunks`).
+against its declared dtype and record shape (:class:`pystream.stages.untrusted.CheckedChunks`).
 This measures what that costs, on the same pass-through generator over
 ``--n`` float64 values in chunks of ``--chunk`` records (views of one
 array, so the pass itself is nearly free and the per-chunk overhead shows):

@@ -12,6 +12,9 @@ strided buffers.
 
 from typing import Any
 
+from ._extensions import find as _find_entry, names as _entry_names
+from ._arguments import suggest_keywords as _suggest_keywords
+from ._version import __version__
 from .aio import from_async_iterable
 from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
 from .chain import PushError
@@ -25,10 +28,12 @@ from .sources import (
     from_file,
     from_iterable,
     from_npy,
+    from_reader,
     from_text,
 )
 from .stages.kernel import StageState
 from .stream import Stream
+from . import plugins  # noqa: E402 -- installs the registry's finder (loads no plugin)
 
 __all__ = [
     "Branch",
@@ -52,27 +57,32 @@ __all__ = [
     "from_file",
     "from_iterable",
     "from_npy",
+    "from_reader",
     "from_text",
     "pipeline",
     "tee",
 ]
-__version__ = "0.1.0"
 
-from . import plugins as _plugins  # noqa: E402,F401  (installs the registry's finder)
+_plugin_sources: dict[str, tuple[Any, Any]] = {}
 
 
 def __getattr__(name: str) -> Any:
-    """``pystream.from_<name>``: sources registered by plugins (loaded on first use)."""
-    if name.startswith("from_"):
-        from .plugins import get_registry
+    """``pystream.from_<name>``: sources registered by plugins (loaded on first use).
 
-        entry = get_registry().sources.get(name[5:])
-        if entry is not None:
-            return entry.factory
-    raise AttributeError(f"module 'pystream' has no attribute {name!r}")
+    The source function is wrapped so a misspelled keyword names the one meant.
+    """
+    entry = _find_entry("sources", name[5:]) if name.startswith("from_") else None
+    if entry is None:
+        raise AttributeError(f"module 'pystream' has no attribute {name!r}")
+    cached = _plugin_sources.get(name)
+    if cached is None or cached[0] is not entry:
+        try:
+            func = _suggest_keywords(entry.factory)
+        except (TypeError, ValueError):  # no inspectable signature
+            func = entry.factory
+        cached = _plugin_sources[name] = (entry, func)
+    return cached[1]
 
 
 def __dir__() -> list[str]:
-    from .plugins import get_registry
-
-    return sorted(set(globals()) | {"from_" + n for n in get_registry().sources})
+    return sorted(set(globals()) | {"from_" + n for n in _entry_names("sources")})

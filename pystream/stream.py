@@ -32,8 +32,11 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
+from ._arguments import call_checked
+from ._extensions import find as find_entry, names as entry_names
+from .stages.untrusted import CheckedGenerator, checked_stage, is_builtin_stage
 from .terminals.methods import TerminalMethods
-from .terminals.plugin import PluginTerminal
+from .terminals.plugin import PluginSinkTerminal, PluginTerminal
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from ._checks import check_count, normalize_record_shape
 from .stages.structural import rechunk, skip, take
@@ -543,8 +546,6 @@ class Stream(TerminalMethods, StageMethods):
             raise TypeError(f"pipe: stage must be callable, got {stage!r}")
         dt = None if dtype is None else np.dtype(dtype)
         rs = None if record_shape is None else normalize_record_shape(record_shape, "pipe")
-        from .plugins import CheckedGenerator, is_builtin_stage
-
         parent = self._node
         out: list[Node] = []  # the node made below: its metadata is the declaration
         if not is_builtin_stage(stage):  # each chunk it yields is checked against it
@@ -564,13 +565,13 @@ class Stream(TerminalMethods, StageMethods):
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:
-        """Stages and reducers registered by plugins, as methods: ``stream.<name>(...)``."""
+        """Stages, reducers and sinks registered by plugins, as methods: ``stream.<name>(...)``
+        (a sink ``x`` as ``stream.to_x(...)``)."""
         if name.startswith("_"):
             raise AttributeError(name)
-        from .plugins import get_registry
-
-        registry = get_registry()
-        entry = registry.stages.get(name) or registry.reducers.get(name)
+        entry = find_entry("stages", name) or find_entry("reducers", name)
+        if entry is None and name.startswith("to_"):
+            entry = find_entry("sinks", name[3:])
         if entry is None:
             raise AttributeError(
                 f"'Stream' object has no attribute {name!r}; no plugin registers a stage or "
@@ -579,10 +580,9 @@ class Stream(TerminalMethods, StageMethods):
         return _plugin_method(self, entry)
 
     def __dir__(self) -> list[str]:
-        from .plugins import get_registry
-
-        registry = get_registry()
-        return sorted(set(super().__dir__()) | set(registry.stages) | set(registry.reducers))
+        return sorted(set(super().__dir__()) | set(entry_names("stages"))
+                      | set(entry_names("reducers"))
+                      | {"to_" + n for n in entry_names("sinks")})
 
     def _add_stage(self, stage: Any) -> Stream:
         """Pipe a stage object (``output_meta(dtype, record_shape)`` and
@@ -593,8 +593,6 @@ class Stream(TerminalMethods, StageMethods):
         Stages see native byte order only: byte-swapped chunks are converted
         on the way in (one copy per chunk, only for such data).
         """
-        from .plugins import checked_stage
-
         parent = self._node
         stage = checked_stage(stage, lambda: (native_dtype(parent.meta()[0]), parent.meta()[1]))
         meta: Meta | Resolver
@@ -720,24 +718,37 @@ _suggest_keywords_on_methods(Stream)
 
 
 def _plugin_method(stream: Stream, entry: Any) -> Callable[..., Any]:
-    """``stream.<name>``: pipe a registered stage, or run a registered reducer."""
-    from ._arguments import call_checked
-
+    """``stream.<name>``: pipe a registered stage, run a registered reducer or sink."""
     factory = entry.factory
     if entry.kind == "stages":
         def method(*args: Any, **kwargs: Any) -> Any:
             return stream._add_stage(call_checked(entry.name, factory, args, kwargs))
     else:
+        make = PluginSinkTerminal(entry) if entry.kind == "sinks" else PluginTerminal(entry)
+
         def method(*args: Any, engine: str = "local", workers: int | None = None,
                    partition_size: int | None = None, **kwargs: Any) -> Any:
-            return stream._terminal(PluginTerminal(entry), args, kwargs, engine, workers,
-                                    partition_size)
-    method.__name__ = method.__qualname__ = entry.name
-    method.__doc__ = (f"{entry.summary}\n\n({entry.kind[:-1]} registered by {entry.origin}, "
-                      f"plugin {entry.plugin!r}; family {entry.family})\n\n"
-                      f"{inspect.getdoc(factory) or ''}")
+            return stream._terminal(make, args, kwargs, engine, workers, partition_size)
+    method.__name__ = method.__qualname__ = entry.call_name
+    method.__doc__ = _plugin_doc(entry)
     try:
-        method.__signature__ = inspect.signature(factory)  # type: ignore[attr-defined]
+        signature = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins without a signature
-        pass
+        return method
+    if entry.kind == "sinks":
+        signature = signature.replace(parameters=[
+            p for p in signature.parameters.values() if p.name not in ("dtype", "record_shape")])
+    method.__signature__ = signature  # type: ignore[attr-defined]
     return method
+
+
+def _plugin_doc(entry: Any) -> str:
+    """A plugin method's docstring: the summary once, where it comes from, the rest
+    of the factory's docstring."""
+    doc = inspect.getdoc(entry.factory) or ""
+    head, _, rest = doc.partition("\n\n")
+    if not (doc and (not entry.summary or head.startswith(entry.summary))):
+        head, rest = entry.summary, doc  # an explicit summary, then the whole docstring
+    origin = (f"({entry.kind[:-1]} registered by {entry.origin}, plugin {entry.plugin!r}; "
+              f"family {entry.family})")
+    return "\n\n".join(part for part in (head, origin, rest.strip()) if part)

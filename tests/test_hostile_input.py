@@ -257,7 +257,7 @@ def test_a_good_plugin_stage_passes_and_empty_chunks_are_dropped():
 
 
 def test_builtin_stages_are_not_wrapped():
-    from pystream.plugins import CheckedStage
+    from pystream.stages.untrusted import CheckedStage
 
     s = ps.from_array(np.arange(5.0))
     assert not isinstance(s.moving_mean(2)._node.source.stage, CheckedStage)

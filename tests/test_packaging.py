@@ -43,14 +43,14 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def test_sdist_has_sources_and_builder(dist: pathlib.Path) -> None:
-    (sdist,) = dist.glob("pystream-*.tar.gz")
+    (sdist,) = dist.glob("pystream_numeric-*.tar.gz")
     names = tarfile.open(sdist).getnames()
     for needed in ("csrc/pystream.h", "csrc/moments.c", "csrc/build_ffi.py", "setup.py"):
         assert any(n.endswith(needed) for n in names), needed
 
 
 def test_wheel_ships_extension_not_builder(dist: pathlib.Path) -> None:
-    (wheel,) = dist.glob("pystream-*.whl")
+    (wheel,) = dist.glob("pystream_numeric-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("pystream/_pystream_c") and n.endswith(".so") for n in names)
     assert not any("build_ffi" in n for n in names), names
@@ -58,7 +58,7 @@ def test_wheel_ships_extension_not_builder(dist: pathlib.Path) -> None:
 
 
 def test_wheel_installs_and_runs(dist: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    (wheel,) = dist.glob("pystream-*.whl")
+    (wheel,) = dist.glob("pystream_numeric-*.whl")
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
@@ -68,3 +68,17 @@ def test_wheel_installs_and_runs(dist: pathlib.Path, tmp_path: pathlib.Path) -> 
                          capture_output=True, text=True)
     assert "smoke ok" in run.stdout
     assert str(env_dir) in run.stdout  # the installed copy, not the source tree
+
+
+def test_wheel_metadata_names_the_distribution_and_licence(dist: pathlib.Path) -> None:
+    """Distribution ``pystream-numeric`` (import name ``pystream``), BSD-3-Clause with its text."""
+    (wheel,) = dist.glob("pystream_numeric-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        text = z.read(meta).decode()
+        (licence,) = [n for n in names if n.endswith("/LICENSE") and ".dist-info/" in n]
+        assert "BSD 3-Clause License" in z.read(licence).decode()
+    assert "\nName: pystream-numeric\n" in text
+    assert "\nLicense-Expression: BSD-3-Clause\n" in text
+    assert any(n.startswith("pystream/__init__.py") for n in names)

@@ -274,6 +274,7 @@ def test_real_broken_distribution_is_reported_and_the_rest_loads(tmp_path):
         import warnings, numpy as np, pystream as ps
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
+            ps.plugins.load()  # a built-in name alone loads no plugin (issue 16)
             out = ps.from_array(np.arange(4.0)).moving_sum(2, min_count=1).to_array()
         print([str(x.message) for x in w])
         print(out.tolist())
@@ -462,3 +463,296 @@ def test_registered_reducer_starts_where_the_stream_starts():
     assert (got.var, got.mean, got.sum) == (want.var, want.mean, want.sum)
     # An explicit start is still the caller's.
     assert s.moments(start=0).count == want.count
+
+
+# --------------------------------------------------------------------------- issue 16
+
+
+class WavWriter:
+    """Mono 16-bit WAV of a float stream in [-1, 1] (a test plugin sink)."""
+
+    def __init__(self, path, rate=8000, *, dtype, record_shape):
+        import wave
+
+        if record_shape != () or np.dtype(dtype).kind != "f":
+            raise TypeError(f"to_wav: needs a scalar float stream, got {dtype} {record_shape}")
+        self.path = path
+        self.file = wave.open(str(path), "wb")
+        self.file.setnchannels(1)
+        self.file.setsampwidth(2)
+        self.file.setframerate(rate)
+        self.count = 0
+
+    def write(self, chunk):
+        pcm = np.clip(np.round(chunk * 32767), -32768, 32767).astype("<i2")
+        self.file.writeframes(pcm.tobytes())
+        self.count += len(chunk)
+
+    def finish(self):
+        self.file.close()
+        return self.count
+
+    def abort(self):
+        self.file.close()
+        os.remove(self.path)
+
+
+def _read_wav(path):
+    import wave
+
+    with wave.open(str(path), "rb") as f:
+        return f.getframerate(), np.frombuffer(f.readframes(f.getnframes()), "<i2")
+
+
+def test_register_sinks_hook_makes_a_to_method(install, tmp_path):
+    registry = install({"wav": make_module("wav", register_sinks=lambda register: register(
+        "wav", WavWriter, example="examples/plot_wav.py"))})
+    assert registry.sinks["wav"].call_name == "to_wav" and registry.sinks["wav"].family == "sinks"
+    x = np.sin(np.arange(1000) / 10.0)
+    s = ps.from_array(x, chunk_size=300)
+    assert s.to_wav(tmp_path / "a.wav", rate=4000) == 1000
+    rate, pcm = _read_wav(tmp_path / "a.wav")
+    assert rate == 4000 and np.array_equal(pcm, np.round(x * 32767).astype("<i2"))
+    assert "to_wav" in dir(s) and "to_wav" in dir(ps.pipeline())
+    assert "dtype" not in str(inspect.signature(s.to_wav))
+    # on the parallel engines (the chunks in order), as a fork branch and a push sink
+    assert s.to_wav(tmp_path / "b.wav", engine="threads", workers=2, partition_size=256) == 1000
+    assert np.array_equal(_read_wav(tmp_path / "b.wav")[1], pcm)
+    out = s.fork(w=ps.pipeline().to_wav(tmp_path / "c.wav"), n="count")
+    assert out == {"w": 1000, "n": 1000}
+    assert np.array_equal(_read_wav(tmp_path / "c.wav")[1], pcm)
+    sink = ps.pipeline().push(ps.pipeline().to_wav(tmp_path / "d.wav"))
+    for i in range(0, 1000, 128):
+        sink.send(x[i:i + 128])
+    assert sink.close() == 1000
+    assert np.array_equal(_read_wav(tmp_path / "d.wav")[1], pcm)
+    # the writer's own checks, and an error removes the partial file
+    with pytest.raises(TypeError, match="needs a scalar float stream"):
+        ps.from_array(np.arange(3)).to_wav(tmp_path / "e.wav")
+
+    def boom(c):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        s.map(boom).to_wav(tmp_path / "f.wav")
+    assert not (tmp_path / "f.wav").exists()
+
+
+def test_sinks_cannot_take_core_names(install):
+    with pytest.warns(plugins.PluginWarning, match="'to_npy' is a Stream method of the core"):
+        install({"m": make_module("m", register_sinks=lambda register: register("npy", WavWriter))})
+
+
+@pytest.mark.parametrize("hook,name,meant", [
+    ("register_sources", "from_ramp", "ramp"),
+    ("register_sinks", "to_wav", "wav"),
+])
+def test_prefixed_names_are_refused_naming_the_plugin(install, hook, name, meant):
+    mod = make_module("pre", **{hook: lambda register: register(name, from_ramp)})
+    with pytest.raises(plugins.PluginError, match=rf"plugin 'pre' .*{name!r}.*register {meant!r}"):
+        install({"pre": mod})
+
+
+def test_builtin_names_load_no_plugin():
+    """Built-in stages, sources and reducers never scan entry points or import pluggy."""
+    code = textwrap.dedent("""
+        import sys, numpy as np, pystream as ps
+        x = np.arange(100.0)
+        s = ps.from_array(x)
+        s.moving_mean(10).to_array(); s.cumsum().describe(); s.moments(); s.count()
+        ps.stages.moving_mean; ps.pipeline().moving_mean(3).moments()
+        ps.from_reader(lambda a, b: x[a:b], 100, x.dtype).sum(engine="threads", workers=2)
+        print(ps.plugins.is_loaded(), "pluggy" in sys.modules)
+        dir(s)
+        print(ps.plugins.is_loaded(), "pluggy" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True", "True"]
+
+
+@pytest.mark.parametrize("trigger", [
+    lambda: ps.from_array(np.arange(3.0)).clip_abs,
+    lambda: dir(ps.from_array(np.arange(3.0))),
+    lambda: dir(ps),
+    lambda: dir(ps.stages),
+    lambda: ps.stages.clip_abs,
+    lambda: ps.plugins.load(),
+])
+def test_plugins_load_on_an_unknown_name_dir_or_load(monkeypatch, trigger):
+    mod = make_module("clip", register_stages=lambda register: register(
+        "clip_abs", ClipAbs, family="elementwise"))
+    monkeypatch.setitem(sys.modules, "_pystream_test_plugin_lazy", mod)
+    ep = importlib.metadata.EntryPoint("clip", "_pystream_test_plugin_lazy",
+                                       hookspecs.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(plugins, "_entry_points", lambda: [ep])
+    plugins.reset_registry()
+    try:
+        ps.from_array(np.arange(3.0)).moving_mean(2).to_array()
+        assert not plugins.is_loaded()
+        trigger()
+        assert plugins.is_loaded() and "clip_abs" in plugins.get_registry().stages
+    finally:
+        plugins.reset_registry()
+
+
+def test_cli_names_sources_alike_in_text_and_json(install, capsys):
+    from pystream import cli
+
+    install({"ramp": make_module("ramp", register_sources=lambda register: register(
+        "ramp", from_ramp)), "wav": make_module("wav", register_sinks=lambda register: register(
+            "wav", WavWriter))})
+    assert cli.main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "from_ramp" in text and "to_wav" in text
+    assert cli.main(["plugins", "--json"]) == 0
+    rows = {r["plugin"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["ramp"]["sources"] == ["from_ramp"] and rows["wav"]["sinks"] == ["to_wav"]
+    assert "from_npy" in rows["pystream"]["sources"]
+
+
+def test_help_of_a_plugin_method_gives_the_summary_once(install):
+    install({"clip": make_module("clip", register_stages=lambda register: register(
+        "clip_abs", ClipAbs, family="elementwise"))})
+    doc = ps.from_array(np.arange(3.0)).clip_abs.__doc__
+    assert doc.count("Absolute value clipped") == 1
+    assert "(stage registered by" in doc
+
+
+class RmsEnvelope:
+    """RMS of each block of `block` records (a test plugin stage)."""
+
+    name = "rms_envelope"
+
+    def __init__(self, block=4):
+        self.block = block
+
+    def output_meta(self, dtype, record_shape):
+        return np.dtype(np.float64), record_shape
+
+    def __call__(self, chunks, start=0):
+        for c in chunks:
+            yield c.astype(np.float64)
+
+
+def test_misspelled_keywords_name_the_one_meant(install, tmp_path):
+    install({"kw": make_module(
+        "kw",
+        register_stages=lambda register: register("rms_envelope", RmsEnvelope, family="x"),
+        register_sources=lambda register: register("ramp", from_ramp),
+        register_reducers=lambda register: register("total", Total, family="x"),
+        register_sinks=lambda register: register("wav", WavWriter))})
+    s = ps.from_array(np.arange(5.0))
+    calls = [
+        (lambda: s.rms_envelope(blok=3), "block"),
+        (lambda: ps.pipeline().rms_envelope(blok=3), "block"),
+        (lambda: ps.from_ramp(nn=3), "n"),
+        (lambda: s.to_wav(tmp_path / "x.wav", rat=8000), "rate"),
+        (lambda: ps.pipeline().push(ps.pipeline().to_wav(tmp_path / "x.wav", rat=8000)), "rate"),
+    ]
+    for call, meant in calls:
+        with pytest.raises(TypeError, match=rf"did you mean {meant!r}\?"):
+            call()
+
+
+class OrderFreeTotal(Total):
+    """Sum of all values, exact for integers in any order (declares itself order-free)."""
+
+    positional = False
+    merges = 0
+
+    def merge(self, other):
+        OrderFreeTotal.merges += 1
+        return super().merge(other)
+
+
+def test_an_order_free_reducer_stays_parallel_after_filter(install):
+    install({"tot": make_module("tot", register_reducers=lambda register: (
+        register("total", Total, family="x"), register("exact_total", OrderFreeTotal, family="x")))})
+    x = np.arange(100_000.0)
+    s = ps.from_array(x).filter(lambda c: c % 3 == 0)
+    want = s.total()
+    OrderFreeTotal.merges = 0
+    assert s.exact_total(engine="threads", workers=2, partition_size=10_000) == want
+    assert OrderFreeTotal.merges >= 9  # one state per partition, merged in order
+    assert s.total(engine="threads", workers=2, partition_size=10_000) == want  # in order
+
+
+def test_from_reader_is_random_access():
+    x = np.random.default_rng(3).normal(size=(50_000, 2))
+    calls = []
+
+    def read(a, b):
+        calls.append((a, b))
+        return x[a:b]
+
+    s = ps.from_reader(read, len(x), x.dtype, (2,), chunk_size=4096)
+    np.testing.assert_array_equal(s.to_array(), x)
+    calls.clear()
+    serial = s.moving_mean(5).describe()
+    assert s.moving_mean(5).describe(engine="threads", workers=2, partition_size=10_000) == serial
+    assert s.moving_mean(5).describe(engine="dask", partition_size=10_000) == serial
+    assert any(a > 0 and a % 4096 for a, _ in calls)  # partitions read their own ranges
+    grown = ps.from_reader(lambda a, b: np.arange(a, b, dtype=np.int64), lambda: 7, np.int64)
+    assert grown.to_array().tolist() == list(range(7))
+    with pytest.raises(TypeError, match=r"from_reader\(.*<lambda>\): read\(0, 3\) returned dtype"):
+        ps.from_reader(lambda a, b: np.zeros(b - a, np.float32), 3, np.float64).to_array()
+    with pytest.raises(ValueError, match=r"returned shape \(2,\); expected \(3,\)"):
+        ps.from_reader(lambda a, b: np.zeros(2), 3, np.float64, name="r").to_array()
+    with pytest.raises(TypeError, match="read must be callable"):
+        ps.from_reader(None, 3, np.float64)
+
+
+def test_a_plugin_source_declares_random_access(install):
+    def from_squares(n):
+        """Squares 0, 1, 4, ... as float64, random access."""
+        return ps.from_reader(lambda a, b: np.arange(a, b, dtype=np.float64) ** 2, n, np.float64)
+
+    install({"sq": make_module("sq", register_sources=lambda register: register(
+        "squares", from_squares))})
+    s = ps.from_squares(100_000)
+    assert s.sum(engine="threads", workers=2, partition_size=20_000) == s.sum()
+
+
+class HalfSum:
+    """Sum of each record and the one before (a test plugin stage with partitioning)."""
+
+    name = "half_sum"
+
+    def __init__(self):
+        self.starts = []
+
+    def partitioning(self):
+        from pystream.stages.partitioning import Window
+
+        return Window(2)
+
+    def output_meta(self, dtype, record_shape):
+        return np.dtype(np.float64), record_shape
+
+    def __call__(self, chunks, start=0):
+        self.starts.append(start)
+        prev = np.nan
+        for c in chunks:
+            c = c.astype(np.float64)
+            out = c + np.concatenate(([prev], c[:-1]))
+            prev = c[-1]
+            yield out
+
+
+def test_a_plugin_stage_with_partitioning_runs_per_partition(install):
+    stages = []
+
+    def half_sum():
+        stages.append(HalfSum())
+        return stages[-1]
+
+    install({"hs": make_module("hs", register_stages=lambda register: register(
+        "half_sum", half_sum, family="windows"))})
+    x = np.arange(100_000.0)
+    s = ps.from_array(x).half_sum()
+    serial = s.to_array()
+    assert np.array_equal(s.to_array(engine="threads", workers=2, partition_size=10_000), serial,
+                          equal_nan=True)
+    # start=: the serial run's 0, then each partition's first input record
+    # (one record before the partition: Window(2)'s warm-up)
+    assert sorted(stages[0].starts) == [0, 0] + [k * 10_000 - 1 for k in range(1, 10)]

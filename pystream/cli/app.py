@@ -13,6 +13,8 @@ from importlib.metadata import version
 from typing import Any, Sequence
 
 from .._cli_stages import format_catalogue
+from .._extensions import KINDS, call_name
+from .._version import DISTRIBUTION
 from ..plugins import get_registry
 from .common import HIST_BINS, PROG, CLIError, _exc_text
 from .describe import cmd_describe
@@ -153,7 +155,7 @@ def _stage_listing() -> str:
 
 def _package_version() -> str:
     try:
-        return version("pystream")
+        return version(DISTRIBUTION)
     except Exception:  # not installed (e.g. run from a source tree)
         return "unknown"
 
@@ -167,8 +169,8 @@ def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     with warnings.catch_warnings(record=True):  # failures are listed below
         warnings.simplefilter("always")
         registry = get_registry()
-    rows = [{"plugin": p.name, "package": p.package, "version": p.version,
-             "error": p.error, **{k: sorted(v) for k, v in p.registered.items()}}
+    rows = [{"plugin": p.name, "package": p.package, "version": p.version, "error": p.error,
+             **{k: sorted(call_name(k, n) for n in v) for k, v in p.registered.items()}}
             for p in registry.plugins]
     if args.json:
         stdout.write(json.dumps(rows, indent=2) + "\n")
@@ -177,10 +179,9 @@ def cmd_plugins(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     for r in rows:
         lines.append(f"{r['plugin']} ({r['package']} {r['version']})"
                      + (f"  FAILED: {r['error']}" if r["error"] else ""))
-        for kind in ("stages", "sources", "reducers"):
+        for kind in KINDS:
             if r[kind]:
-                names = ", ".join(("from_" + n) if kind == "sources" else n for n in r[kind])
-                lines.append(f"  {kind}: {names}")
+                lines.append(f"  {kind}: {', '.join(r[kind])}")
     stdout.write("\n".join(lines) + "\n")
     return 0
 

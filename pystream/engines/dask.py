@@ -1,6 +1,6 @@
 """``engine="dask"`` and :func:`pystream.from_dask`: pipelines as Dask graphs.
 
-Dask is an optional dependency (``pip install pystream[dask]``); the graph
+Dask is an optional dependency (``pip install pystream-numeric[dask]``); the graph
 it builds is described in ``docs/internals/chain.rst``.
 """
 
@@ -32,7 +32,7 @@ def import_dask() -> Any:
         import dask.array as da
     except ImportError as e:  # pragma: no cover - dask is in the test extra
         raise ImportError(
-            "pystream's Dask support needs dask[array]: pip install 'pystream[dask]'") from e
+            "pystream's Dask support needs dask[array]: pip install 'pystream-numeric[dask]'") from e
     return da
 
 

@@ -192,7 +192,7 @@ class Pipeline(Unbound, StageMethods):
         return Branch(self, "into", (target,), {}, target=target)
 
     def __getattr__(self, name: str) -> Any:
-        """Stages and reducers registered by plugins, as on a Stream."""
+        """Stages, reducers and sinks registered by plugins, as on a Stream."""
         if name.startswith("_"):
             raise AttributeError(name)
         entry = find("stages", name)
@@ -205,14 +205,16 @@ class Pipeline(Unbound, StageMethods):
             stage_method.__name__ = name
             stage_method.__doc__ = entry.summary
             return stage_method
-        if find("reducers", name) is not None:
+        if find("reducers", name) is not None or (
+                name.startswith("to_") and find("sinks", name[3:]) is not None):
             return lambda *args, **kwargs: Branch(self, name, args, kwargs)
         raise AttributeError(
             f"'Pipeline' object has no attribute {name!r}; no plugin registers a stage or "
             "reducer of that name (`pystream plugins` lists them)")
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(names("stages")) | set(names("reducers")))
+        return sorted(set(super().__dir__()) | set(names("stages")) | set(names("reducers"))
+                      | {"to_" + n for n in names("sinks")})
 
     # ------------------------------------------------------------- push
 

@@ -100,7 +100,7 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
 def from_dask(array: Any, chunk_size: int | None = None) -> Stream:
     """Stream the records (along axis 0) of a ``dask.array.Array``.
 
-    Needs the optional dependency Dask (``pip install pystream[dask]``).
+    Needs the optional dependency Dask (``pip install pystream-numeric[dask]``).
     With the default local engine the blocks are computed one after the
     other (with Dask's configured scheduler) and streamed in order, so
     memory holds one block at a time.  With ``engine="dask"`` a terminal

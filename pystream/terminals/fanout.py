@@ -13,7 +13,7 @@ from .._checks import check_count
 from .._extensions import find, names
 from ..chain import ChainConsumer, ParallelTee, TeeConsumer, close_iterator, node_of, push_steps
 from .protocol import Consumer, Meta, share_states
-from .plugin import PluginTerminal
+from .plugin import PluginSinkTerminal, PluginTerminal
 from .specs import TERMINALS
 
 __all__ = ["Branch", "StateConsumer", "Tee", "Unbound", "check_branch", "fork", "make_consumer", "root_of", "tee",
@@ -77,9 +77,12 @@ def terminal_maker(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if spec is not None:
         check_call(name, spec, args, kwargs)
         return spec(*args, **kwargs).for_branch().consumer
+    sink = find("sinks", name[3:]) if name.startswith("to_") else None
+    if sink is not None:
+        return PluginSinkTerminal(sink)(*args, **kwargs).for_branch().consumer
     entry = find("reducers", name)
     if entry is None:
-        known = sorted(set(TERMINALS) | set(names("reducers")))
+        known = sorted(set(TERMINALS) | set(names("reducers")) | {"to_" + n for n in names("sinks")})
         raise TypeError(f"no terminal operation or registered reducer is named {name!r}; "
                         f"expected one of {known}")
     return PluginTerminal(entry)(*args, **kwargs).for_branch().consumer

@@ -1,5 +1,5 @@
-"""Reducers registered by plugins, as terminal operations: one spec for the
-pull method, the engines, push and fork."""
+"""Reducers and sinks registered by plugins, as terminal operations: one spec
+for the pull method, the engines, push and fork."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import inspect
 from typing import Any
 
 from .._arguments import check_call
-from .protocol import Reduction, Terminal
+import numpy as np
 
-__all__ = ["PluginReducer", "PluginTerminal"]
+from .protocol import Meta, Reduction, SinkTerminal, Terminal
+
+__all__ = ["PluginReducer", "PluginSink", "PluginSinkTerminal", "PluginTerminal"]
 
 
 class PluginReducer(Terminal):
@@ -39,8 +41,13 @@ class PluginReducer(Terminal):
         return self.factory(*self.args, **self.kwargs)
 
     def reduction(self) -> Reduction:
-        mergeable = self.placed and callable(getattr(self.state(0), "merge", None))
-        return Reduction(self.state, name=self.name, mergeable=mergeable)
+        # A state declaring ``positional = False`` is order-free: reduced per
+        # partition and merged even after a filter (see the plugin guide).
+        first = self.state(0)
+        order_free = getattr(first, "positional", True) is False
+        mergeable = (self.placed or order_free) and callable(getattr(first, "merge", None))
+        return Reduction(self.state, positional=not order_free, name=self.name,
+                         mergeable=mergeable)
 
     def for_branch(self) -> PluginReducer:
         self.factory(*self.args, **self.kwargs)  # checks the arguments now
@@ -60,3 +67,30 @@ class PluginTerminal:
 
     def __call__(self, *args: Any, **kwargs: Any) -> PluginReducer:
         return PluginReducer(self.entry, args, kwargs)
+
+
+class PluginSink(SinkTerminal):
+    """A registered sink ``x`` (``stream.to_x(...)``): ``entry.factory(*args,
+    dtype=..., record_shape=..., **kwargs)`` makes its writer once the input is
+    known; the writer is fed the ordered output, like the built-in sinks."""
+
+    def __init__(self, entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.name = entry.call_name  # type: ignore[misc]
+        self.factory, self.args, self.kwargs = entry.factory, args, kwargs
+        # a misspelled keyword: the one meant (dtype and record_shape come later)
+        check_call(self.name, self.factory, args,
+                   {**kwargs, "dtype": np.dtype(np.float64), "record_shape": ()})
+
+    def open(self, meta: Meta) -> Any:
+        return self.factory(*self.args, **self.kwargs, dtype=meta[0], record_shape=meta[1])
+
+
+class PluginSinkTerminal(PluginTerminal):
+    """``PluginSinkTerminal(entry)(*args, **kwargs)`` -> the :class:`PluginSink` spec."""
+
+    def __init__(self, entry: Any) -> None:
+        self.entry = entry
+        self.name = entry.call_name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PluginSink:  # type: ignore[override]
+        return PluginSink(self.entry, args, kwargs)

@@ -65,3 +65,17 @@ def test_examples_run(script, tmp_path):
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
+
+
+def test_count_by_is_order_free_on_the_parallel_engines(monkeypatch):
+    """count_by declares ``positional = False``: reduced per partition even after a filter."""
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.integers(0, 7, 60_000), rng.normal(size=60_000)])
+    s = ps.from_array(x).filter(lambda c: c[:, 1] > -0.5)
+    want = s.count_by(key=0, values=[1])
+    merges = []
+    merge = pt.CountBy.merge
+    monkeypatch.setattr(pt.CountBy, "merge", lambda self, other: merges.append(1) or merge(self, other))
+    got = s.count_by(key=0, values=[1], engine="threads", workers=2, partition_size=10_000)
+    assert dict(got) == dict(want) and got.sums.tolist() == want.sums.tolist()
+    assert len(merges) >= 5  # one state per partition, merged in order

@@ -122,6 +122,10 @@ class CountBy:
     """
 
     name = "count_by"
+    #: Order-free: the state does not depend on where its records are in the
+    #: stream, so the parallel engines reduce it per partition even after a
+    #: ``filter`` (the plugin guide, "Reducers on the parallel engines").
+    positional = False
 
     def __init__(self, key: int = 0, values: int | Sequence[int] | None = None) -> None:
         self.key = _check_col(key, "key")
