@@ -5,6 +5,7 @@ stages (``pipe``) and the record-count stages (``take``, ``skip``,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from .stages.elementwise import (
     infer_map_output,
     normalize_columns,
 )
+from .stages.methods import _suggest_keywords_on_methods
 from .stages.structural import rechunk, skip, take
 from .stages.untrusted import CheckedGenerator, is_builtin_stage
 
@@ -411,3 +413,14 @@ class ChainStageMethods:
         """
         size = check_count(size, "size", "rechunk", minimum=1)
         return self._derive(self._node.with_stage(rechunk, (size,), nonempty=True))
+
+
+# Named as the Stream methods they are (help(), error messages), and a
+# misspelled keyword suggests the one meant, as on every other stage method.
+for _name, _member in list(vars(ChainStageMethods).items()):
+    if inspect.isfunction(_member) and not _name.startswith("_"):
+        _member.__qualname__ = f"Stream.{_name}"
+        if hasattr(_member.__code__, "co_qualname"):  # Python >= 3.11
+            _member.__code__ = _member.__code__.replace(co_qualname=f"Stream.{_name}")
+del _name, _member
+_suggest_keywords_on_methods(ChainStageMethods)

@@ -23,7 +23,7 @@ from pystream import cli
 from pystream.cli import app as cli_app
 from pystream.cli import common as cli_common
 from pystream.cli import progress as cli_progress
-from pystream._cli_stages import catalogue
+from pystream.cli.stage_args import catalogue
 
 PY = [sys.executable, "-m", "pystream"]
 

@@ -1,4 +1,4 @@
-"""The command line's stage arguments (pystream/_cli_stages.py): parsing,
+"""The command line's stage arguments (pystream/cli/stage_args.py): parsing,
 checking against the stage's signature, applying, and the --help listing."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 import pystream as ps
 from pystream import hookspecs, plugins
-from pystream._cli_stages import (
+from pystream.cli.stage_args import (
     STRUCTURAL,
     CLIStage,
     StageSpecError,

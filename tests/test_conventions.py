@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 import pystream as ps
-from pystream._cli_stages import parse_stage
+from pystream.cli.stage_args import parse_stage
 
 VAR_STAGES = ("moving_var", "moving_std", "cumvar", "cumstd")
 

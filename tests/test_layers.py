@@ -48,7 +48,7 @@ LAYERS: dict[str, int] = {
     "pystream.plugins": 6,
     "pystream.builtin_entries": 6,
     "pystream._plugin_loader": 6,
-    "pystream._cli_stages": 7,
+    "pystream.cli.stage_args": 7,
     "pystream.cli": 7,
     "pystream.__main__": 8,
     "pystream": 8,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import pystream as ps
-from pystream import _cli_stages
+from pystream.cli import stage_args as _cli_stages
 from pystream._native import lib
 from pystream.stages.kernel import KINDS
 from pystream.stages.partitioning import POINTWISE, Records, Window

@@ -12,7 +12,7 @@ import warnings
 from importlib.metadata import version
 from typing import Any, Sequence
 
-from .._cli_stages import format_catalogue
+from .stage_args import format_catalogue
 from .._extensions import KINDS, call_name
 from .._version import DISTRIBUTION
 from ..plugins import get_registry

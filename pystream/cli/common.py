@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .._cli_stages import StageSpecError, apply_stages, catalogue, parse_stage
+from .stage_args import StageSpecError, apply_stages, catalogue, parse_stage
 
 PROG = "pystream"
 

@@ -22,10 +22,10 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._arguments import did_you_mean
-from ._extensions import find as find_extension, names as extension_names
-from .stages.registry import BUILTIN_STAGES
-from .stream import Stream
+from .._arguments import did_you_mean
+from .._extensions import find as find_extension, names as extension_names
+from ..stages.registry import BUILTIN_STAGES
+from ..stream import Stream
 
 __all__ = [
     "STRUCTURAL",
