@@ -19,7 +19,7 @@ from .nodes import (
     push_steps,
 )
 from .planner import Plan, make_plan
-from .push_runner import ChainConsumer, ParallelTee, PushError, TeeConsumer
+from .push_runner import ChainConsumer, ChunkCollector, ParallelTee, PushError, TeeConsumer
 from .steps import (
     Offsets,
     Step,
@@ -35,7 +35,7 @@ from .steps import (
 )
 
 __all__ = [
-    "OFFLOAD_BYTES", "ONE_SHOT_MESSAGE", "CallableSource", "ChainConsumer", "GeneratorPusher",
+    "OFFLOAD_BYTES", "ONE_SHOT_MESSAGE", "CallableSource", "ChainConsumer", "GeneratorPusher", "ChunkCollector",
     "Node", "Offsets", "OneShotSource", "ParallelTee", "Plan", "PushError", "StageSource", "Step",
     "TeeConsumer", "add_note", "aiter_chunks", "annotated", "close_iterator", "compile_chain",
     "first_chunk_resolver", "make_plan", "node_of", "native_chunks", "native_dtype", "push_steps", "run_fns",

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .nodes import Node, push_steps
+from .push_runner import ChunkCollector
 from .push_runner import ChainConsumer
 from .steps import close_iterator
 
@@ -46,30 +47,6 @@ class AsyncWorker:
         self.pool.shutdown(wait=True)
 
 
-class _Collect:
-    """The chain's output, taken after each pushed chunk."""
-
-    done = False
-
-    def __init__(self, meta: tuple[np.dtype, tuple[int, ...]]) -> None:
-        self.meta = meta
-        self.chunks: list[np.ndarray] = []
-
-    def send(self, chunk: np.ndarray) -> None:
-        self.chunks.append(chunk)
-
-    def take(self) -> np.ndarray:
-        chunks, self.chunks = self.chunks, []
-        if len(chunks) == 1:
-            return chunks[0]
-        if chunks:
-            return np.concatenate(chunks)
-        dt, rs = self.meta
-        return np.empty((0, *rs), dt)
-
-    def close(self) -> None:
-        pass
-
     def abort(self) -> None:
         pass
 
@@ -83,7 +60,7 @@ async def aiter_chunks(node: Node) -> AsyncIterator[np.ndarray]:
         if callable(getattr(source, "async_chunks", None)):
             if node.dtype is None:
                 await source.prefetch()
-            out = _Collect(node.meta())
+            out = ChunkCollector(node.meta())
             chain = ChainConsumer(push_steps(node, root), out, root.start)
             try:
                 async for chunk in source.async_chunks(worker):

@@ -16,7 +16,7 @@ import numpy as np
 from .generator_pusher import ABORT, END
 from .steps import Step, add_note, stage_note, to_native
 
-__all__ = ["ChainConsumer", "ParallelTee", "PushError", "TeeConsumer"]
+__all__ = ["ChainConsumer", "ChunkCollector", "ParallelTee", "PushError", "TeeConsumer"]
 
 
 class PushError(RuntimeError):
@@ -298,3 +298,37 @@ class ParallelTee(TeeConsumer):
     def abort(self) -> None:
         self._stop(ABORT)
         super().abort()
+
+
+class ChunkCollector:
+    """A chain's output collected between pushes (the target of a push sink
+    without one, and of the async driver): :meth:`take` hands it over."""
+
+    done = False
+
+    def __init__(self, meta: tuple[np.dtype, tuple[int, ...]]) -> None:
+        self.meta = meta
+        self.chunks: list[np.ndarray] = []
+
+    def send(self, chunk: np.ndarray) -> None:
+        self.chunks.append(chunk)
+
+    def take(self) -> np.ndarray:
+        """The output since the last call, as one array (empty if none)."""
+        chunks, self.chunks = self.chunks, []
+        if len(chunks) == 1:
+            return chunks[0]
+        if chunks:
+            return np.concatenate(chunks)
+        dt, rs = self.meta
+        return np.empty((0, *rs), dt)
+
+    def result(self) -> Any:
+        raise TypeError("result(): this push sink has no target; its output is returned by "
+                        "send() and close() (push a reducer, e.g. push('describe'), for a result)")
+
+    def close(self) -> None:
+        """Nothing to finish: the output is taken with :meth:`take`."""
+
+    def abort(self) -> None:
+        """Nothing to release."""

@@ -19,7 +19,7 @@ from ..stages.methods import StageMethods, _suggest_keywords_on_methods
 from ..stream import Stream
 from ..terminals.fanout import Branch, Tee, Unbound, fork, make_consumer, root_of, tee
 from ..terminals.methods import branch_methods
-from .sink import PushSink, _Output, as_chunk  # noqa: F401  (_Output: for pystream.aio)
+from .sink import PushSink, as_chunk
 
 __all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer",
            "pipeline", "root_of", "tee"]

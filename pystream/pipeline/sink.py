@@ -9,38 +9,13 @@ from numpy.typing import DTypeLike
 
 from .._checks import check_count, normalize_record_shape
 from .._native import read_only
-from ..chain import ChainConsumer, PushError, node_of, push_steps
+from ..chain import ChainConsumer, ChunkCollector, PushError, node_of, push_steps
 from ..sources import as_ndarray
 from ..stream import Stream
 from ..terminals.fanout import check_branch
 from ..terminals.protocol import Consumer
 
 __all__ = ["PushSink", "as_chunk"]
-
-
-class _Output(Consumer):
-    """Collects a plain push sink's output for :meth:`PushSink.send` to return."""
-
-    def __init__(self, meta: tuple[np.dtype, tuple[int, ...]]) -> None:
-        super().__init__()
-        self.meta = meta
-        self.chunks: list[np.ndarray] = []
-
-    def _update(self, chunk: np.ndarray) -> None:
-        self.chunks.append(chunk)
-
-    def take(self) -> np.ndarray:
-        chunks, self.chunks = self.chunks, []
-        if len(chunks) == 1:
-            return chunks[0]
-        if chunks:
-            return np.concatenate(chunks)
-        dt, rs = self.meta
-        return np.empty((0, *rs), dt)
-
-    def _result(self) -> Any:
-        raise TypeError("result(): this push sink has no target; its output is returned by "
-                        "send() and close() (push a reducer, e.g. push('describe'), for a result)")
 
 
 def as_chunk(data: Any, dtype: np.dtype | None, record_shape: tuple[int, ...] | None,
@@ -107,7 +82,7 @@ class PushSink:
                               else normalize_record_shape(record_shape, "push"))
         self._start = check_count(start, "start", "push")
         self._consumer: Consumer | None = None
-        self._output: _Output | None = None
+        self._output: ChunkCollector | None = None
         self._state = "open"
         self._failure: BaseException | None = None
         self.records = 0
@@ -127,7 +102,7 @@ class PushSink:
         self._dtype, self._record_shape = dt, rs
         if self._target is None:
             bound = self._pipeline(root)
-            self._output = _Output((bound.dtype, bound.record_shape))
+            self._output = ChunkCollector((bound.dtype, bound.record_shape))
             self._consumer = ChainConsumer(push_steps(node_of(bound), node_of(root)), self._output,
                                            self._start)
         else:

@@ -202,217 +202,108 @@ class _SpreadStatistic(_Statistic):
         DescribeTerminal.__init__(self, ddof, nan_policy, ())
 
 
-@terminal
-class CountTerminal(_Statistic):
-    name = pick = "count"
-    doc = """Number of values, as reported by :meth:`describe` (``Description.count``).
+def _statistic_doc(summary: str, returns: str, example: str, result: str, *,
+                   spread: bool = False, empty: bool = False) -> str:
+    """The docstring of one statistic of ``describe()`` (the sections they share
+    written once; ``{nan_policy}``, ``{ddof}`` and ``{engine_parameters}`` are
+    filled in later)."""
+    if spread:
+        params, raises = "{ddof}\n    {nan_policy}", (
+            "For an invalid `ddof` / `nan_policy`, or a NaN with\n"
+            "        ``nan_policy=\"raise\"``.\n"
+            "    TypeError\n"
+            "        If `ddof` is not a number.")
+    elif empty:
+        params, raises = "{nan_policy}", (
+            "If the stream is empty (like numpy's zero-size reduction), for an\n"
+            "        invalid `nan_policy`, or a NaN with ``nan_policy=\"raise\"``.")
+    else:
+        params, raises = "{nan_policy}", (
+            "For an invalid `nan_policy`, or a NaN with ``nan_policy=\"raise\"``.")
+    return f"""{summary}
 
     Parameters
     ----------
-    {nan_policy}
+    {params}
 
-    {engine_parameters}
+    {{engine_parameters}}
 
     Returns
     -------
-    int or ndarray
-        Per value of the record for record streams.
+    {returns}
 
     Raises
     ------
     ValueError
-        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
+        {raises}
 
     Examples
     --------
     >>> import numpy as np
     >>> from pystream.sources import from_array
-    >>> int(from_array(np.arange(5.0)).count())
-    5
+    >>> {example}
+    {result}
     """
+
+
+@terminal
+class CountTerminal(_Statistic):
+    name = pick = "count"
+    doc = _statistic_doc(
+        'Number of values, as reported by :meth:`describe` (``Description.count``).',
+        'int or ndarray\n        Per value of the record for record streams.',
+        'int(from_array(np.arange(5.0)).count())', '5')
 
 
 @terminal
 class SumTerminal(_Statistic):
     name = pick = "sum"
-    doc = """Sum of the records (one pass, accumulated in float64; integers exactly).
-
-    Parameters
-    ----------
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-        Per value of the record for record streams.
-
-    Raises
-    ------
-    ValueError
-        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.arange(5.0)).sum())
-    10.0
-    """
+    doc = _statistic_doc(
+        'Sum of the records (one pass, accumulated in float64; integers exactly).',
+        'scalar or ndarray\n        Per value of the record for record streams.',
+        'float(from_array(np.arange(5.0)).sum())', '10.0')
 
 
 @terminal
 class MeanTerminal(_Statistic):
     name = pick = "mean"
-    doc = """Arithmetic mean of the records (one pass).
-
-    Parameters
-    ----------
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-        NaN for an empty stream.
-
-    Raises
-    ------
-    ValueError
-        For an invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.arange(5.0)).mean())
-    2.0
-    """
+    doc = _statistic_doc(
+        'Arithmetic mean of the records (one pass).',
+        'scalar or ndarray\n        NaN for an empty stream.',
+        'float(from_array(np.arange(5.0)).mean())', '2.0')
 
 
 @terminal
 class VarTerminal(_SpreadStatistic):
     name = pick = "var"
-    doc = """Variance of the records (one pass).
-
-    Parameters
-    ----------
-    {ddof}
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-
-    Raises
-    ------
-    ValueError
-        For an invalid `ddof` / `nan_policy`, or a NaN with
-        ``nan_policy="raise"``.
-    TypeError
-        If `ddof` is not a number.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.array([1.0, 2.0, 3.0])).var(ddof=1))
-    1.0
-    """
+    doc = _statistic_doc(
+        'Variance of the records (one pass).',
+        'scalar or ndarray',
+        'float(from_array(np.array([1.0, 2.0, 3.0])).var(ddof=1))', '1.0', spread=True)
 
 
 @terminal
 class StdTerminal(_SpreadStatistic):
     name = pick = "std"
-    doc = """Standard deviation of the records (one pass).
-
-    Parameters
-    ----------
-    {ddof}
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-
-    Raises
-    ------
-    ValueError
-        For an invalid `ddof` / `nan_policy`, or a NaN with
-        ``nan_policy="raise"``.
-    TypeError
-        If `ddof` is not a number.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.array([1.0, 3.0])).std())
-    1.0
-    """
+    doc = _statistic_doc(
+        'Standard deviation of the records (one pass).',
+        'scalar or ndarray',
+        'float(from_array(np.array([1.0, 3.0])).std())', '1.0', spread=True)
 
 
 @terminal
 class MinTerminal(_Statistic):
     name = pick = "min"
-    doc = """Minimum of the records (one pass).
-
-    Parameters
-    ----------
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-
-    Raises
-    ------
-    ValueError
-        If the stream is empty (like numpy's zero-size reduction), for an
-        invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.array([3.0, -1.0, 2.0])).min())
-    -1.0
-    """
+    doc = _statistic_doc(
+        'Minimum of the records (one pass).',
+        'scalar or ndarray',
+        'float(from_array(np.array([3.0, -1.0, 2.0])).min())', '-1.0', empty=True)
 
 
 @terminal
 class MaxTerminal(_Statistic):
     name = pick = "max"
-    doc = """Maximum of the records (one pass).
-
-    Parameters
-    ----------
-    {nan_policy}
-
-    {engine_parameters}
-
-    Returns
-    -------
-    scalar or ndarray
-
-    Raises
-    ------
-    ValueError
-        If the stream is empty (like numpy's zero-size reduction), for an
-        invalid `nan_policy`, or a NaN with ``nan_policy="raise"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pystream.sources import from_array
-    >>> float(from_array(np.array([3.0, -1.0, 2.0])).max())
-    3.0
-    """
+    doc = _statistic_doc(
+        'Maximum of the records (one pass).',
+        'scalar or ndarray',
+        'float(from_array(np.array([3.0, -1.0, 2.0])).max())', '3.0', empty=True)
