@@ -10,7 +10,7 @@ import numpy as np
 from .._checks import check_ddof, check_nan_policy, nan_policy_error
 from ..reducers import DEFAULT_QUANTILES, Moments, describe_result
 from ..sketches.columns import ColumnQuantiles, check_method, check_quantiles, describe_sketch_factory
-from .protocol import Meta, MetaFn, ReducerConsumer, Terminal, terminal
+from .protocol import Meta, MetaFn, ReducerConsumer, ReducerTerminal, terminal
 
 __all__ = ["CountTerminal", "DescribeConsumer", "DescribeState", "DescribeTerminal", "MaxTerminal",
            "MeanTerminal", "MinTerminal", "StdTerminal", "SumTerminal", "VarTerminal"]
@@ -75,7 +75,7 @@ class DescribeConsumer(ReducerConsumer):
 
 
 @terminal
-class DescribeTerminal(Terminal):
+class DescribeTerminal(ReducerTerminal):
     """``describe()``; the statistics are subclasses reading one field."""
 
     name: ClassVar[str] = "describe"

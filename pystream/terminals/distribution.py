@@ -20,7 +20,7 @@ from ..sketches.columns import (
 )
 from ..sketches.histogram import Histogram
 from .describe import DescribeTerminal
-from .protocol import Meta, MetaFn, ReducerConsumer, Terminal, terminal
+from .protocol import Meta, MetaFn, ReducerConsumer, ReducerTerminal, terminal
 from .run import run_terminal
 
 __all__ = ["HistogramTerminal", "QuantileConsumer", "QuantileTerminal"]
@@ -46,7 +46,7 @@ def _data_range(node: Any, options: Any) -> tuple[Any, Any]:
 
 
 @terminal
-class HistogramTerminal(Terminal):
+class HistogramTerminal(ReducerTerminal):
     """``histogram()``: a :class:`~pystream.Histogram` (order-free: `start` unused).
 
     Its parameters are checked once the range is known: a pull run finds
@@ -189,7 +189,7 @@ class QuantileConsumer(ReducerConsumer):
 
 
 @terminal
-class QuantileTerminal(Terminal):
+class QuantileTerminal(ReducerTerminal):
     """``quantile()``: one sketch per column of the record."""
 
     name: ClassVar[str] = "quantile"

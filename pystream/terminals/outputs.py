@@ -13,7 +13,7 @@ from ..engines import EngineOptions, ordered_chunks
 from ..engines.threads import threads_to_array
 from ..sinks import NpyWriter, RawWriter, TextWriter, check_target
 from ..chain import close_iterator
-from .protocol import Consumer, Meta, SinkTerminal, terminal
+from .protocol import Consumer, Meta, SinkTerminal, Terminal, terminal
 
 __all__ = ["ArrayConsumer", "CallbackTerminal", "FileTerminal", "NpyTerminal", "TextTerminal",
            "ToArrayTerminal"]
@@ -40,7 +40,7 @@ class ArrayConsumer(Consumer):
 
 
 @terminal
-class ToArrayTerminal(SinkTerminal):
+class ToArrayTerminal(Terminal):
     """``to_array()``: its own pull driver (:meth:`pull`) writes the chunks
     into one growing result, or lets the last stage write into it."""
 

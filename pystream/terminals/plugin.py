@@ -9,12 +9,12 @@ from typing import Any
 from .._arguments import check_call
 import numpy as np
 
-from .protocol import Meta, Reduction, SinkTerminal, Terminal
+from .protocol import Meta, Reduction, ReducerTerminal, SinkTerminal
 
 __all__ = ["PluginReducer", "PluginSink", "PluginSinkTerminal", "PluginTerminal"]
 
 
-class PluginReducer(Terminal):
+class PluginReducer(ReducerTerminal):
     """A registered reducer (``entry.factory``) called with `args` and `kwargs`.
 
     A factory that takes ``start=`` (not given by the caller) gets the

@@ -14,8 +14,8 @@ import numpy as np
 from .._checks import first_nan_record, nan_policy_error
 from ..engines.options import Reduction
 
-__all__ = ["Consumer", "Reduction", "ReducerConsumer", "SinkTerminal", "TERMINALS", "Terminal",
-           "WriterConsumer", "share_states", "terminal"]
+__all__ = ["Consumer", "Reduction", "ReducerConsumer", "ReducerTerminal", "SinkTerminal",
+           "TERMINALS", "Terminal", "WriterConsumer", "share_states", "terminal"]
 
 Meta = tuple[np.dtype, tuple[int, ...]]
 #: The input's (dtype, record shape), asked for only when needed (a stream
@@ -76,7 +76,7 @@ class ReducerConsumer(Consumer):
     #: (None: never shares).
     share_phases: ClassVar[tuple[int, ...]] = ()
 
-    def __init__(self, spec: Terminal, meta: Meta, start: int) -> None:
+    def __init__(self, spec: ReducerTerminal, meta: Meta, start: int) -> None:
         super().__init__()
         self.spec = spec
         self.meta = meta
@@ -154,41 +154,62 @@ def terminal(cls: type[Terminal]) -> type[Terminal]:
     return cls
 
 
-class Terminal:
-    """One terminal operation.
+class Terminal(abc.ABC):
+    """One terminal operation: what every kind shares.
 
     ``Spec(*args, **kwargs)`` takes the method's arguments (without the
     engine's) and checks what the method checks before reading anything.
-    A reduction then gives ``state(start)`` (``update(chunk)``,
-    ``merge(right)``) and ``finish(state, meta)``; every driver (the local
-    loop, the engines through :meth:`reduction`, push and fork through
-    :meth:`consumer`) uses those.  Optional hooks: :meth:`early` (raise
-    during the pass), :meth:`prepare` (a first pass), :meth:`for_branch`
-    (checks a push/fork branch needs at once), ``whole_array`` (one update
-    over an in-memory source), :meth:`pull` (a driver of its own).
+    A spec is a :class:`ReducerTerminal` (a mergeable state), a
+    :class:`SinkTerminal` (a writer fed the ordered output), or drives its
+    own pull pass (:attr:`pull`, ``to_array``).  Push and fork use
+    :meth:`consumer`; :meth:`for_branch` makes the checks a branch, which
+    reads its input once, needs at once.
     """
 
     #: The method's name (and the name of the push/fork branch).
     name: ClassVar[str] = ""
+    #: The method checks these arguments before the engine arguments.
+    checks_first: ClassVar[bool] = False
+    #: The method's numpydoc (``{engine_parameters}`` where the engine
+    #: arguments' documentation goes; see :mod:`pystream.terminals.methods`).
+    doc: ClassVar[str] = ""
+    #: The method's return annotation.
+    returns: ClassVar[str] = "Any"
+    #: ``pull(node, options) -> result``: a pull driver of the spec's own
+    #: (``to_array``); None for the shared drivers of :mod:`~pystream.terminals.run`.
+    pull: ClassVar[Callable[..., Any] | None] = None
+
+    def for_branch(self) -> Terminal:
+        """The spec as a push/fork branch, which reads its input once."""
+        return self
+
+    @abc.abstractmethod
+    def consumer(self, meta: Meta, start: int) -> Consumer:
+        """The push consumer of this spec, for input of `meta` from `start`."""
+
+
+class ReducerTerminal(Terminal):
+    """A terminal computed from a mergeable state.
+
+    ``state(start)`` (``update(chunk)``, ``merge(right)``) and
+    ``finish(state, meta)`` serve every driver: the local loop, the engines
+    through :meth:`reduction`, push and fork through :meth:`consumer`.
+    Optional hooks: :meth:`early` (raise during the pass), :meth:`prepare`
+    (a first pass), ``whole_array`` (one update over an in-memory source).
+    """
+
     #: The state depends on the global index of its records.
     positional: bool = True
     #: The state can be reduced per partition and merged in order.
     mergeable: bool = True
     #: Locally, an in-memory source is fed as one array (chunk-invariant states).
     whole_array: ClassVar[bool] = False
-    #: The method checks these arguments before the engine arguments.
-    checks_first: ClassVar[bool] = False
     #: A consumer following another's state still checks NaNs itself.
     raises_nan: bool = False
-    #: The method's numpydoc (``{engine_parameters}`` where the engine
-    #: arguments' documentation goes; see :mod:`pystream.terminals.methods`).
-    doc: ClassVar[str] = ""
-    #: The method's return annotation.
-    returns: ClassVar[str] = "Any"
 
+    @abc.abstractmethod
     def state(self, start: int) -> Any:
         """A fresh state whose first record has global index `start`."""
-        raise NotImplementedError
 
     def early(self, state: Any) -> None:
         """Called after each update by the local loop and push: raise now
@@ -203,32 +224,21 @@ class Terminal:
         return Reduction(self.state, positional=self.positional, name=self.name,
                          mergeable=self.mergeable)
 
-    def prepare(self, node: Any, options: Any) -> Terminal:
+    def prepare(self, node: Any, options: Any) -> ReducerTerminal:
         """Before a pull pass: the spec to run (e.g. after a first pass)."""
         return self
 
-    def for_branch(self) -> Terminal:
-        """The spec as a push/fork branch, which reads its input once."""
-        return self
-
     def consumer(self, meta: Meta, start: int) -> Consumer:
-        """The push consumer of this spec, for input of `meta` from `start`."""
         return ReducerConsumer(self, meta, start)
-
-    # A spec with its own pull driver defines
-    # ``pull(self, stream, options, run) -> result``.
-    pull: ClassVar[Callable[..., Any] | None] = None
 
 
 class SinkTerminal(Terminal):
     """A sink: ``open(meta)`` gives a writer (``write(chunk)``, ``count``,
     ``finish()`` -> the record count, ``abort()``) fed the ordered output."""
 
-    mergeable = False
-
+    @abc.abstractmethod
     def open(self, meta: Meta) -> Any:
         """The writer for input of `meta`."""
-        raise NotImplementedError
 
     def consumer(self, meta: Meta, start: int) -> Consumer:
         return WriterConsumer(self.open(meta))

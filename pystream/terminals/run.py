@@ -8,12 +8,12 @@ from typing import Any
 from ..chain import Node
 from ..engines import EngineOptions, check_engine, ordered_chunks, reduce
 from ..sinks import drain
-from .protocol import SinkTerminal, Terminal
+from .protocol import ReducerTerminal, SinkTerminal, Terminal
 
 __all__ = ["run_local", "run_state", "run_terminal", "terminal_call"]
 
 
-def run_local(node: Node, spec: Terminal) -> Any:
+def run_local(node: Node, spec: ReducerTerminal) -> Any:
     """The spec's state fed the stream's chunks in order, in this thread.
 
     A chunk-invariant state (``spec.whole_array``) over an in-memory source
@@ -48,8 +48,8 @@ def run_terminal(node: Node, spec: Terminal, options: EngineOptions) -> Any:
     return spec.finish(run_state(node, spec, options), node.meta)
 
 
-def run_state(node: Node, spec: Terminal, options: EngineOptions) -> Any:
-    """The spec's final state over `stream`: the local loop, or the engine's
+def run_state(node: Node, spec: ReducerTerminal, options: EngineOptions) -> Any:
+    """The spec's final state over the chain `node`: the local loop, or the engine's
     reduction (per partition and merged, or over its ordered output)."""
     if options.name == "local":
         return run_local(node, spec)
