@@ -80,7 +80,7 @@ docs-clean:
 # and the sketches (KLL, DDSketch, histogram),
 # also in builds that force each code path (portable, heaps only, search
 # only, scalar one-pass only, AVX-512 one-pass, no AVX-512).
-CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c -lm
+CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c csrc/simd.c -lm
 ctest:
 	mkdir -p $(BUILD)
 	$(CC) $(CFLAGS_C) $(SAN) $(CTEST_SRC) -o $(BUILD)/test_moments
@@ -92,16 +92,16 @@ ctest:
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_portable --fingerprint)"
 	@echo "ctest: AVX2, SSE2 and portable kernels agree bit for bit"
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window.c csrc/window.c -lm -o $(BUILD)/test_window
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window.c csrc/window.c -lm -o $(BUILD)/test_window_portable
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_SORTED_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_heaps
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_portable
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=0 -DPS_ORDER_VPASS_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_search
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=1000 -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_pass
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_VPASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_vpass
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c -lm -o $(BUILD)/test_window_order_noavx512
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_SORTED_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_heaps
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_portable
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=0 -DPS_ORDER_VPASS_MAX=0 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_search
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_PASS_MAX=1000 -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_pass
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_VPASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_vpass
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_noavx512
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_scan
 	$(BUILD)/test_window
 	$(BUILD)/test_window_portable
 	$(BUILD)/test_window_order
@@ -112,18 +112,18 @@ ctest:
 	$(BUILD)/test_window_order_vpass
 	$(BUILD)/test_window_order_noavx512
 	$(BUILD)/test_scan
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_stage.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c -lm -o $(BUILD)/test_stage
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_stage.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_stage
 	$(BUILD)/test_stage
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c -lm -o $(BUILD)/test_kll
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c csrc/simd.c -lm -o $(BUILD)/test_kll
 	$(BUILD)/test_kll
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c -lm -o $(BUILD)/test_ddsketch
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c -lm -o $(BUILD)/test_ddsketch_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c csrc/simd.c -lm -o $(BUILD)/test_ddsketch
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c csrc/simd.c -lm -o $(BUILD)/test_ddsketch_portable
 	$(BUILD)/test_ddsketch
 	$(BUILD)/test_ddsketch_portable
 	test "$$($(BUILD)/test_ddsketch --fingerprint)" = "$$($(BUILD)/test_ddsketch_portable --fingerprint)"
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram_sse2
-	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_histogram.c csrc/histogram.c -lm -o $(BUILD)/test_histogram_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_histogram.c csrc/histogram.c csrc/simd.c -lm -o $(BUILD)/test_histogram
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_histogram.c csrc/histogram.c csrc/simd.c -lm -o $(BUILD)/test_histogram_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_histogram.c csrc/histogram.c csrc/simd.c -lm -o $(BUILD)/test_histogram_portable
 	$(BUILD)/test_histogram
 	$(BUILD)/test_histogram_sse2
 	$(BUILD)/test_histogram_portable

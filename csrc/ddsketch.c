@@ -30,6 +30,7 @@
 #include "ddsketch.h"
 
 #include "serial.h"
+#include "simd.h"
 
 #include <float.h>
 #include <math.h>
@@ -501,15 +502,8 @@ __attribute__((target("avx2"))) static void pass1_avx2(const double *x, int64_t 
     *vmax = tmx;
 }
 
-static int cpu_has_avx2(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return known;
-}
+/* The run-time level (simd.h): the CPU, the build and the limit. */
+static int cpu_has_avx2(void) { return ps_simd() >= PS_SIMD_AVX2; }
 #endif
 
 static void pass1(const double *x, int64_t nb, double mult, int32_t *keys, int32_t imin[2],

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "serial.h"
+#include "simd.h"
 
 #define LANES PS_HIST_LANES
 #define BLK 256
@@ -753,15 +754,8 @@ __attribute__((target("avx2"))) static int index_f32_avx2(const float *x, int m,
     return k;
 }
 
-static int cpu_has_avx2(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return known;
-}
+/* The run-time level (simd.h): the CPU, the build and the limit. */
+static int cpu_has_avx2(void) { return ps_simd() >= PS_SIMD_AVX2; }
 #endif
 #endif
 

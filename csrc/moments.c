@@ -20,6 +20,7 @@
  */
 #include "pystream.h"
 #include "serial.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -758,15 +759,8 @@ __attribute__((target("avx2"))) static void f64_w1_contig_avx2(const char *p, in
     }
 }
 
-static int cpu_has_avx2(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return known;
-}
+/* The run-time level (simd.h): the CPU, the build and the limit. */
+static int cpu_has_avx2(void) { return ps_simd() >= PS_SIMD_AVX2; }
 #endif /* HAVE_AVX2_W1 */
 
 /*

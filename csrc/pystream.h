@@ -216,6 +216,26 @@ int ps_cumsum_int64(const int64_t *in, int64_t n, int64_t width,
 int ps_cumprod_int64(const int64_t *in, int64_t n, int64_t width,
                      int64_t *carry, int64_t *out, int64_t *bad_row);
 
+/* ------------------------------------------------------------------ */
+/* SIMD level of the kernels (see simd.h): every level gives the same   */
+/* bits; the level only changes the speed.                              */
+
+enum {
+    PS_SIMD_PORTABLE = 0,    /* plain C loops */
+    PS_SIMD_SSE2 = 1,        /* x86-64 baseline */
+    PS_SIMD_AVX2 = 2,
+    PS_SIMD_AVX512 = 3       /* AVX-512F */
+};
+
+/* Highest level this build compiled and this CPU supports. */
+int ps_simd_best(void);
+/* Level in use: the lower of ps_simd_best() and the limit. */
+int ps_simd_level(void);
+/* Cap the level (tests, benchmarks, PYSTREAM_SIMD); returns the level now
+   in use, or -1 for a value that is not a level.  Not meant to be called
+   while kernels run in other threads (they may use either level). */
+int ps_simd_set_limit(int level);
+
 /* cffi-cdef-end */
 
 #ifdef __cplusplus

@@ -39,6 +39,7 @@
  * window.
  */
 #include "stage_internal.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -84,15 +85,8 @@
 #include <immintrin.h>
 #define HAVE_AVX512_PASS 1
 
-static int cpu_has_avx512f(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return known;
-}
+/* The run-time level (simd.h): the CPU, the build and the limit. */
+static int cpu_has_avx512f(void) { return ps_simd() >= PS_SIMD_AVX512; }
 #endif
 
 /* A condition to compile to a conditional move, not a jump. */

@@ -15,6 +15,7 @@ from typing import Any
 from ._extensions import find as _find_entry, names as _entry_names
 from ._arguments import suggest_keywords as _suggest_keywords
 from ._version import __version__
+from ._machine import SIMD_LEVELS, MachineInfo, machine, set_simd_level, simd_level
 from .aio import from_async_iterable
 from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
 from .chain import PushError
@@ -42,10 +43,12 @@ __all__ = [
     "Histogram",
     "HistogramResult",
     "KLLSketch",
+    "MachineInfo",
     "Moments",
     "Pipeline",
     "PushError",
     "PushSink",
+    "SIMD_LEVELS",
     "SketchAccuracyWarning",
     "StageState",
     "Stream",
@@ -59,7 +62,10 @@ __all__ = [
     "from_npy",
     "from_reader",
     "from_text",
+    "machine",
     "pipeline",
+    "set_simd_level",
+    "simd_level",
     "tee",
 ]
 

@@ -21,6 +21,7 @@ PACKAGE = pathlib.Path(pystream.__file__).parent
 LAYERS: dict[str, int] = {
     "pystream._checks": 0,
     "pystream._native": 0,
+    "pystream._machine": 0,
     "pystream._config": 0,
     "pystream._buffers": 0,
     "pystream._arguments": 0,
