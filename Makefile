@@ -102,8 +102,13 @@ ctest:
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_ORDER_VPASS_MAX=1000 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_vpass
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_noavx512
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window_sse2
 	$(BUILD)/test_window
+	$(BUILD)/test_window_sse2
 	$(BUILD)/test_window_portable
+	test "$$($(BUILD)/test_window --fingerprint)" = "$$($(BUILD)/test_window_sse2 --fingerprint)"
+	test "$$($(BUILD)/test_window --fingerprint)" = "$$($(BUILD)/test_window_portable --fingerprint)"
+	@echo "ctest: moving sum/mean/var/std: AVX2, SSE2 and portable kernels agree bit for bit"
 	$(BUILD)/test_window_order
 	$(BUILD)/test_window_order_heaps
 	$(BUILD)/test_window_order_portable

@@ -65,6 +65,12 @@ def default_chunk_size(dtype: Any = np.float64, fallback: int = 32768) -> int:
 
 
 def machine_line() -> str:
+    """The CPU, its SIMD extensions, the SIMD level pystream's kernels run at
+    (``pystream.machine()``), Python and numpy: the first line of every table."""
+    ps = optional("pystream")
+    info = getattr(ps, "machine", None)
+    if callable(info):
+        return f"{info().line()}; Python {platform.python_version()}, numpy {np.__version__}"
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:

@@ -18,12 +18,11 @@
  *
  * Aggregates of a part (absent records before `start` simply do not exist;
  * NaNs count only in the non-NaN count):
- * - sum/mean: the sum of the non-NaN values, accumulated in groups of G
- *   aligned offsets (group-local running sum L plus the sum T of the
- *   previous groups of the block: this breaks the dependency chain);
- * - var/std: the same grouped sums of d = x - K and d*d, K being the part's
- *   first non-NaN value (last one for a suffix), so that a constant part
- *   has exactly zero M2 = Q - S*S/n; parts are joined by Chan's formula;
+ * - sum/mean/var/std: lane sums (lane = offset mod 4) of the values, or of
+ *   d = x - K and d*d for var/std, joined into the window by a fixed
+ *   4-term sum; see "the lane scheme" below.  The loops vectorize (AVX2,
+ *   SSE2 and portable variants of window_lanes.h, same bits) and carry one
+ *   vector addition per 4 records;
  * - min/max/argmin/argmax: (value, offset in block), NaN meaning empty;
  *   ties go to the newest record, which makes the result unique.
  * In PS_NAN_PROPAGATE mode a window holding a NaN is detected by its
@@ -42,6 +41,7 @@
  * is unchanged.
  */
 #include "stage_internal.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -55,37 +55,40 @@
 #define HAVE_SSE2 1
 #endif
 
-#define G 8 /* group length of the grouped prefix / suffix aggregates */
+#define G 8 /* group length of the grouped prefix aggregates of min / max */
 
 enum { CL_SUM, CL_VAR, CL_EXT };
 
 typedef struct {
     int kind, cls, omit, ismax, isarg;
+    int simd;     /* SIMD level of this update (simd.h) */
     double ddof;
     int64_t w, mc, width, start, pos;
     int64_t cap;  /* room of the per-record arrays, in records (<= w) */
+    int64_t bs;   /* room of each column's suffix arrays: cap + 8 (sum, var), cap + 1 (ext) */
     void *mem;    /* the per-record arrays: one allocation (see resize) */
     int64_t lo;   /* current block: offset of its first present record */
     int64_t ap;   /* previous block: offset of its first present record (w: none) */
     double *inv;  /* [cap + 1]: 1/k, inv[0] = 0 */
     double *invd; /* [cap + 1]: 1/(k - ddof), NaN where k - ddof <= 0 */
-    double *invA; /* [w] once cap == w (else unused): inv[w - 1 - r] */
-    double *wt;   /* [w] once cap == w: ((w-1-r) * (r+1)) * inv[w], Chan's weight */
     double *raw;  /* [width][cap]: values of the current block, from offset lo */
-    /* previous block's suffixes, [width][cap + 1] each: entry e (offset e of
-       the block, w: empty) at index e - ap, ap = first present offset */
+    /* previous block's suffixes, [width][bs] each.  ext: entry e (offset e of
+       the block, w: empty) at index e - ap (sidx), ap = first present offset;
+       sum / var: lane suffix sums, entry e at bidx(e, ap) */
     double *s1;     /* sum / S (sum of x - K) / extremum */
     double *s2;     /* var: Q (sum of (x - K)^2) */
     double *si;     /* ext: offset of the extremum in its block */
-    int64_t *sc;    /* non-NaN counts, valid where !scl */
+    int64_t *sc;    /* [width][cap + 1] non-NaN counts (sidx), valid where !scl */
     unsigned char *scl; /* [width]: previous block clean (w values, no NaN) */
+    unsigned char *sgl; /* [width]: var single-K mode (previous block ends with a value) */
     double *sk;     /* [width]: previous block's suffix shift K */
     /* current block's running prefix, [width] each */
-    double *t1, *l1, *t2, *l2, *pk;
-    int64_t *pc;
+    double *t1, *l1, *pk; /* ext: t1, l1; var: pk = the prefix's shift K */
+    int64_t *pc;          /* non-NaN records so far in the block */
     double *pi;
+    double *ln;           /* sum / var: [width][8] lane sums (S lanes, then Q lanes) */
     /* scratch, [cap] each, indexed by offset in the segment */
-    double *xb, *ob, *p1, *p2;
+    double *xb, *ob, *p1;
     int64_t *pcb;
     double *pib;
 } win;
@@ -160,17 +163,6 @@ static __m128d sel(__m128d m, __m128d a, __m128d b)
 /* ------------------------------------------------------------------------ */
 /* Emitting one output from a suffix part A (older) and a prefix part B     */
 
-static double emit_sum(const win *s, double sA, int64_t cA, double pB, int64_t cB,
-                       int64_t present)
-{
-    int64_t c = cA + cB;
-    double t;
-    if (reject(s, c, present))
-        return NAN;
-    t = sA + pB;
-    return s->kind == PS_MOVE_MEAN ? t * s->inv[c] : t;
-}
-
 static double part_m2(double S, double Q, double i)
 {
     double t = Q - (S * S) * i;
@@ -192,17 +184,6 @@ static double join_m2(const double *inv, double SA, double QA, double KA, int64_
     return (M2A + M2B) + (delta * delta) * wt;
 }
 
-static double emit_var(const win *s, double SA, double QA, double KA, int64_t nA,
-                       double SB, double QB, double KB, int64_t nB, int64_t present)
-{
-    int64_t c = nA + nB;
-    double v;
-    if (reject(s, c, present))
-        return NAN;
-    v = join_m2(s->inv, SA, QA, KA, nA, SB, QB, KB, nB) * s->invd[c];
-    return s->kind == PS_MOVE_STD ? sqrt(v) : v;
-}
-
 static double emit_ext(const win *s, int64_t r, double vA, double iA, int64_t cA,
                        double vB, double iB, int64_t cB, int64_t present)
 {
@@ -214,34 +195,490 @@ static double emit_ext(const win *s, int64_t r, double vA, double iA, int64_t cA
     return takeB ? (double)r - iB : ((double)r + (double)s->w) - iA;
 }
 
-/* NB whole groups x[0 .. NB*G): the running sums inside each group,
-   forward (lb[k] for offset k, lg[g] the total of group g) or backward
-   (lb[k] = sum of x[k .. end of its group], same order as the scalar
-   loops).  The NB chains are independent and interleaved. */
-#ifndef NB
-#define NB 2
-#endif
-
-static inline void local_prefix(const double *x, double *lb, double *lg)
+/* Index of suffix entry e (0 <= e <= w) in arrays whose first entry is ap. */
+static inline int64_t sidx(int64_t e, int64_t ap)
 {
-    for (int g = 0; g < NB; g++)
-        lg[g] = 0.0;
-    for (int k = 0; k < G; k++)
-        for (int g = 0; g < NB; g++) {
-            lg[g] = lg[g] + x[g * G + k];
-            lb[g * G + k] = lg[g];
-        }
+    return e < ap ? 0 : e - ap;
 }
 
-static inline void local_suffix(const double *x, double *lb, double *lg)
+static int64_t count_A(const win *s, int64_t j, int64_t r)
 {
-    for (int g = 0; g < NB; g++)
-        lg[g] = 0.0;
-    for (int k = G - 1; k >= 0; k--)
-        for (int g = 0; g < NB; g++) {
-            lg[g] = lg[g] + x[g * G + k];
-            lb[g * G + k] = lg[g];
+    return s->scl[j] ? s->w - 1 - r : s->sc[j * (s->cap + 1) + sidx(r + 1, s->ap)];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Moving sum / mean / var / std: the lane scheme                           */
+/*                                                                          */
+/* Lane l of a block holds its offsets r with r mod 4 == l.  The current    */
+/* block keeps its lane sums A (per lane, the sum of its values up to the   */
+/* newest offset of that lane: 4 doubles, `ln`); a completed block leaves   */
+/* its lane suffix sums B[e] = x[e] + B[e + 4] (B[w..w+3] = 0).  The window */
+/* of offset r is the current block's offsets 0..r plus the previous        */
+/* block's offsets r+1..w-1; per lane, the first part is A[r - m] (the lane */
+/* of r - m, m = 0..3) and the second B[r - m + 4], so with                 */
+/*     C[r'] = A[r'] + B[r' + 4]                                            */
+/* the window sum is (C[r-3] + C[r-2]) + (C[r-1] + C[r]) (A of a negative   */
+/* offset is 0).  Every term is a sum of values inside the window, so no    */
+/* value that left the window (an inf, a 1e300 spike) can leave a trace.    */
+/* The lane sums advance 4 values per vector addition and the outputs are   */
+/* lane-parallel: the whole pass vectorizes (window_lanes.h) and the only   */
+/* loop-carried chain is one vector addition per 4 records.                 */
+/*                                                                          */
+/* var / std: the same lanes of d = x - K and d * d, M2 = Q - S*S/n with    */
+/* one shift K for both parts: the previous block's last value (offset      */
+/* w - 1), which lies in every window of offsets 0..w-2 ("single" mode, set */
+/* when that value is present and not NaN).  A constant window then has     */
+/* d == 0 exactly, hence M2 == 0.  Otherwise ("two" mode: the first block,  */
+/* or a NaN at the previous block's end) each part has its own K (the       */
+/* prefix: its first non-NaN; the suffix: its last non-NaN) and the parts   */
+/* are joined by Chan's formula.  The window of offset w - 1 is the block   */
+/* itself: its own lane suffix sums (K = its last non-NaN) give it.         */
+/*                                                                          */
+/* NaNs (omit) and absent records add 0.0 to their lane and are not counted */
+/* (counts: pc for the prefix, sc / scl for the suffix).                    */
+
+/* Index of lane-suffix entry e (0 <= e < w + 4) of a block whose first
+   present offset is ap: entries from ap - 4 on are stored from index 0;
+   an entry e < ap - 4 (absent offsets) equals the stored entry of its lane
+   among ap - 4 .. ap - 1 (0.0 + B[e + 4] again and again). */
+static inline int64_t bidx(int64_t e, int64_t ap)
+{
+    return e >= ap - 4 ? e - ap + 4 : ((e - ap) % 4 + 4) % 4;
+}
+
+/* -- the three variants of the vector loops (window_lanes.h) -- */
+
+/* portable C */
+typedef struct {
+    double v[4];
+} pv4;
+static inline pv4 pv_load(const double *p)
+{
+    pv4 r;
+    for (int i = 0; i < 4; i++)
+        r.v[i] = p[i];
+    return r;
+}
+static inline void pv_store(double *p, pv4 a)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = a.v[i];
+}
+static inline pv4 pv_set1(double x)
+{
+    pv4 r = {{x, x, x, x}};
+    return r;
+}
+#define PV_OP(NAME, EXPR)                                                       \
+    static inline pv4 NAME(pv4 a, pv4 b)                                       \
+    {                                                                          \
+        pv4 r;                                                                 \
+        for (int i = 0; i < 4; i++)                                            \
+            r.v[i] = EXPR;                                                     \
+        return r;                                                              \
+    }
+PV_OP(pv_add, a.v[i] + b.v[i])
+PV_OP(pv_sub, a.v[i] - b.v[i])
+PV_OP(pv_mul, a.v[i] * b.v[i])
+static inline pv4 pv_sqrt(pv4 a)
+{
+    for (int i = 0; i < 4; i++)
+        a.v[i] = sqrt(a.v[i]);
+    return a;
+}
+static inline pv4 pv_max0(pv4 a)
+{
+    for (int i = 0; i < 4; i++)
+        a.v[i] = a.v[i] < 0.0 ? 0.0 : a.v[i];
+    return a;
+}
+static inline pv4 pv_sh(pv4 p, pv4 c, int k) /* lanes [p(4-k) .. p3, c0 .. c(3-k)] */
+{
+    pv4 r;
+    for (int i = 0; i < 4; i++)
+        r.v[i] = i < k ? p.v[4 - k + i] : c.v[i - k];
+    return r;
+}
+#define V pv4
+#define VLOAD pv_load
+#define VSTORE pv_store
+#define VSET1 pv_set1
+#define VADD pv_add
+#define VSUB pv_sub
+#define VMUL pv_mul
+#define VSQRT pv_sqrt
+#define VMAX0 pv_max0
+#define VSH1(p, c) pv_sh(p, c, 1)
+#define VSH2(p, c) pv_sh(p, c, 2)
+#define VSH3(p, c) pv_sh(p, c, 3)
+#define LV(name) name##_port
+#define LV_ATTR
+#include "window_lanes.h"
+#undef V
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VSQRT
+#undef VMAX0
+#undef VSH1
+#undef VSH2
+#undef VSH3
+#undef LV
+#undef LV_ATTR
+
+#ifdef PS_HAVE_SSE2
+/* SSE2: lanes 0-1 in lo, 2-3 in hi */
+typedef struct {
+    __m128d lo, hi;
+} sv4;
+static inline sv4 sv_load(const double *p)
+{
+    sv4 r = {_mm_loadu_pd(p), _mm_loadu_pd(p + 2)};
+    return r;
+}
+static inline void sv_store(double *p, sv4 a)
+{
+    _mm_storeu_pd(p, a.lo);
+    _mm_storeu_pd(p + 2, a.hi);
+}
+static inline sv4 sv_set1(double x)
+{
+    sv4 r = {_mm_set1_pd(x), _mm_set1_pd(x)};
+    return r;
+}
+#define SV_OP(NAME, F)                                                          \
+    static inline sv4 NAME(sv4 a, sv4 b)                                       \
+    {                                                                          \
+        sv4 r = {F(a.lo, b.lo), F(a.hi, b.hi)};                                \
+        return r;                                                              \
+    }
+SV_OP(sv_add, _mm_add_pd)
+SV_OP(sv_sub, _mm_sub_pd)
+SV_OP(sv_mul, _mm_mul_pd)
+static inline sv4 sv_sqrt(sv4 a)
+{
+    sv4 r = {_mm_sqrt_pd(a.lo), _mm_sqrt_pd(a.hi)};
+    return r;
+}
+static inline sv4 sv_max0(sv4 a)
+{
+    const __m128d z = _mm_setzero_pd();
+    sv4 r = {_mm_max_pd(z, a.lo), _mm_max_pd(z, a.hi)};
+    return r;
+}
+static inline sv4 sv_sh1(sv4 p, sv4 c)
+{
+    sv4 r = {_mm_shuffle_pd(p.hi, c.lo, 1), _mm_shuffle_pd(c.lo, c.hi, 1)};
+    return r;
+}
+static inline sv4 sv_sh2(sv4 p, sv4 c)
+{
+    sv4 r = {p.hi, c.lo};
+    return r;
+}
+static inline sv4 sv_sh3(sv4 p, sv4 c)
+{
+    sv4 r = {_mm_shuffle_pd(p.lo, p.hi, 1), _mm_shuffle_pd(p.hi, c.lo, 1)};
+    return r;
+}
+#define V sv4
+#define VLOAD sv_load
+#define VSTORE sv_store
+#define VSET1 sv_set1
+#define VADD sv_add
+#define VSUB sv_sub
+#define VMUL sv_mul
+#define VSQRT sv_sqrt
+#define VMAX0 sv_max0
+#define VSH1 sv_sh1
+#define VSH2 sv_sh2
+#define VSH3 sv_sh3
+#define LV(name) name##_sse2
+#define LV_ATTR
+#include "window_lanes.h"
+#undef V
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VSQRT
+#undef VMAX0
+#undef VSH1
+#undef VSH2
+#undef VSH3
+#undef LV
+#undef LV_ATTR
+#endif
+
+#ifdef PS_HAVE_AVX2
+#include <immintrin.h>
+#define V __m256d
+#define VLOAD _mm256_loadu_pd
+#define VSTORE _mm256_storeu_pd
+#define VSET1 _mm256_set1_pd
+#define VADD _mm256_add_pd
+#define VSUB _mm256_sub_pd
+#define VMUL _mm256_mul_pd
+#define VSQRT _mm256_sqrt_pd
+#define VMAX0(a) _mm256_max_pd(_mm256_setzero_pd(), (a))
+#define VSH2(p, c) _mm256_permute2f128_pd((p), (c), 0x21)
+#define VSH3(p, c) _mm256_shuffle_pd((p), VSH2(p, c), 0x5)
+#define VSH1(p, c) _mm256_shuffle_pd(VSH2(p, c), (c), 0x5)
+#define LV(name) name##_avx2
+#define LV_ATTR PS_TARGET_AVX2
+#include "window_lanes.h"
+#undef V
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VSQRT
+#undef VMAX0
+#undef VSH1
+#undef VSH2
+#undef VSH3
+#undef LV
+#undef LV_ATTR
+#endif
+
+static void sum_quads(int level, const double *x, int64_t nq, double *o, double *lanes,
+                      const double *B, double scale, int mean)
+{
+#ifdef PS_HAVE_AVX2
+    if (level >= PS_SIMD_AVX2) {
+        sum_quads_avx2(x, nq, o, lanes, B, scale, mean);
+        return;
+    }
+#endif
+#ifdef PS_HAVE_SSE2
+    if (level >= PS_SIMD_SSE2) {
+        sum_quads_sse2(x, nq, o, lanes, B, scale, mean);
+        return;
+    }
+#endif
+    (void)level;
+    sum_quads_port(x, nq, o, lanes, B, scale, mean);
+}
+
+static void var_quads(int level, const double *x, int64_t nq, double *o, double *lanes,
+                      const double *B1, const double *B2, double K, double iw, double id,
+                      int isstd)
+{
+#ifdef PS_HAVE_AVX2
+    if (level >= PS_SIMD_AVX2) {
+        var_quads_avx2(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
+        return;
+    }
+#endif
+#ifdef PS_HAVE_SSE2
+    if (level >= PS_SIMD_SSE2) {
+        var_quads_sse2(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
+        return;
+    }
+#endif
+    (void)level;
+    var_quads_port(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
+}
+
+static void suffix_clean(int level, int var, const double *x, int64_t w, double K, double *B1,
+                         double *B2)
+{
+#ifdef PS_HAVE_AVX2
+    if (level >= PS_SIMD_AVX2) {
+        if (var)
+            suffix_var_avx2(x, w, K, B1, B2);
+        else
+            suffix_sum_avx2(x, w, B1);
+        return;
+    }
+#endif
+#ifdef PS_HAVE_SSE2
+    if (level >= PS_SIMD_SSE2) {
+        if (var)
+            suffix_var_sse2(x, w, K, B1, B2);
+        else
+            suffix_sum_sse2(x, w, B1);
+        return;
+    }
+#endif
+    (void)level;
+    if (var)
+        suffix_var_port(x, w, K, B1, B2);
+    else
+        suffix_sum_port(x, w, B1);
+}
+
+/* Lane suffix sums of a completed block (see above) from its values
+   x[e - a], a <= e < w (a: its first present offset); returns the shift K
+   (var: its last non-NaN value, 0 if none).  Counts in C (entry e at index
+   e - a, as sidx reads them) unless the block is clean. */
+static double suffix_lanes(const win *s, int var, const double *x, int64_t a, int clean,
+                           double *B1, double *B2, int64_t *C)
+{
+    const int64_t w = s->w;
+    double K = 0.0;
+    int64_t cnt = 0;
+    if (var)
+        for (int64_t e = w - 1; e >= a; e--)
+            if (x[e - a] == x[e - a]) {
+                K = x[e - a];
+                break;
+            }
+    for (int64_t e = w; e < w + 4; e++) {
+        B1[bidx(e, a)] = 0.0;
+        if (var)
+            B2[bidx(e, a)] = 0.0;
+    }
+    if (clean) {
+        suffix_clean(s->simd, var, x, w, K, B1 + 4, var ? B2 + 4 : NULL);
+        return K;
+    }
+    C[w - a] = 0;
+    for (int64_t e = w - 1; e >= a; e--) {
+        const double v = x[e - a];
+        const int ok = v == v;
+        const double d = ok ? (var ? v - K : v) : 0.0;
+        const int64_t i = e - a + 4;
+        B1[i] = d + B1[i + 4];
+        if (var)
+            B2[i] = d * d + B2[i + 4];
+        cnt += ok;
+        C[e - a] = cnt;
+    }
+    /* the absent offsets' entries that bidx reads (a - 4 .. a - 1) */
+    for (int64_t e = a - 1; e >= 0 && e >= a - 4; e--) {
+        const int64_t i = e - a + 4;
+        B1[i] = 0.0 + B1[i + 4];
+        if (var)
+            B2[i] = 0.0 + B2[i + 4];
+    }
+    return K;
+}
+
+/* (t3 + t2) + (t1 + t0): the window sum of four lane terms, oldest first. */
+static inline double hsum(double t3, double t2, double t1, double t0)
+{
+    return (t3 + t2) + (t1 + t0);
+}
+
+/* Records [r0, r1) of the current block of column j, one at a time: any
+   state (NaN, absent records, two-K mode).  The var / std output of offset
+   w - 1 is left to segment() (it needs the block's own suffix). */
+static void seg_lanes(win *s, int64_t j, const double *x, int64_t r0, int64_t r1, double *o,
+                      int64_t kb)
+{
+    const int var = s->cls == CL_VAR, isstd = s->kind == PS_MOVE_STD;
+    const int mean = s->kind == PS_MOVE_MEAN, single = s->sgl[j];
+    const int64_t w = s->w, ap = s->ap;
+    const double *B1 = s->s1 + j * s->bs, *B2 = var ? s->s2 + j * s->bs : NULL;
+    const double KA = s->sk[j];
+    double *a1 = s->ln + 8 * j, *a2 = a1 + 4;
+    double K = s->pk[j];
+    int64_t cnt = s->pc[j];
+    for (int64_t r = r0; r < r1; r++) {
+        const double v = x[r - r0];
+        const int ok = v == v;
+        const int l0 = (int)(r & 3), l1 = (int)((r + 3) & 3), l2 = (int)((r + 2) & 3),
+                  l3 = (int)((r + 1) & 3);
+        int64_t cA, c;
+        double d, out;
+        if (var && !single && cnt == 0 && ok)
+            K = v;
+        d = ok ? (var ? v - K : v) : 0.0;
+        a1[l0] = a1[l0] + d;
+        if (var)
+            a2[l0] = a2[l0] + d * d;
+        cnt += ok;
+        if (var && r == w - 1)
+            continue;
+        cA = count_A(s, j, r);
+        c = cA + cnt;
+        if (reject(s, c, present_at(s, kb + r))) {
+            o[r - r0] = NAN;
+            continue;
         }
+        if (!var) {
+            out = hsum(a1[l3] + B1[bidx(r + 1, ap)], a1[l2] + B1[bidx(r + 2, ap)],
+                       a1[l1] + B1[bidx(r + 3, ap)], a1[l0] + B1[bidx(r + 4, ap)]);
+            if (mean)
+                out = out * s->inv[c];
+        } else if (single) {
+            const double S = hsum(a1[l3] + B1[bidx(r + 1, ap)], a1[l2] + B1[bidx(r + 2, ap)],
+                                  a1[l1] + B1[bidx(r + 3, ap)], a1[l0] + B1[bidx(r + 4, ap)]);
+            const double Q = hsum(a2[l3] + B2[bidx(r + 1, ap)], a2[l2] + B2[bidx(r + 2, ap)],
+                                  a2[l1] + B2[bidx(r + 3, ap)], a2[l0] + B2[bidx(r + 4, ap)]);
+            out = part_m2(S, Q, s->inv[c]) * s->invd[c];
+        } else {
+            const double SA = hsum(B1[bidx(r + 1, ap)], B1[bidx(r + 2, ap)],
+                                   B1[bidx(r + 3, ap)], B1[bidx(r + 4, ap)]);
+            const double QA = hsum(B2[bidx(r + 1, ap)], B2[bidx(r + 2, ap)],
+                                   B2[bidx(r + 3, ap)], B2[bidx(r + 4, ap)]);
+            const double SB = hsum(a1[l3], a1[l2], a1[l1], a1[l0]);
+            const double QB = hsum(a2[l3], a2[l2], a2[l1], a2[l0]);
+            out = join_m2(s->inv, SA, QA, KA, cA, SB, QB, K, cnt) * s->invd[c];
+        }
+        o[r - r0] = var && isstd ? sqrt(out) : out;
+    }
+    s->pk[j] = K;
+    s->pc[j] = cnt;
+}
+
+/* The same records, the whole quads (offsets 4q .. 4q+3) by the vector
+   loops when the window is full and clean (previous block clean, no NaN
+   so far in this one): the same operations, hence the same bits. */
+static void seg_sumvar(win *s, int64_t j, const double *x, int64_t r0, int64_t r1, double *o,
+                       int64_t kb)
+{
+    const int var = s->cls == CL_VAR;
+    const int64_t w = s->w;
+    /* var / std: the vector loop stops before offset w - 1 (its own rule) */
+    const int64_t rend = var && r1 == w ? w - 1 : r1;
+    int64_t q0 = (r0 + 3) & ~(int64_t)3, nq;
+    double save[8];
+    double *lanes = s->ln + 8 * j;
+    if (q0 > rend)
+        q0 = rend;
+    nq = (rend - q0) / 4;
+    if (nq == 0 || !s->scl[j]) {
+        seg_lanes(s, j, x, r0, r1, o, kb);
+        return;
+    }
+    seg_lanes(s, j, x, r0, q0, o, kb);
+    if (s->pc[j] != q0) { /* a NaN (or an absent record) before the quads */
+        seg_lanes(s, j, x + (q0 - r0), q0, r1, o + (q0 - r0), kb);
+        return;
+    }
+    memcpy(save, lanes, sizeof save);
+    {
+        const double *xq = x + (q0 - r0);
+        double *oq = o + (q0 - r0);
+        const double *B1 = s->s1 + j * s->bs + 4 + q0; /* clean previous block: ap == 0 */
+        int bad = 0;
+        if (var) {
+            var_quads(s->simd, xq, nq, oq, lanes, B1, s->s2 + j * s->bs + 4 + q0, s->pk[j],
+                      s->inv[w], s->invd[w], s->kind == PS_MOVE_STD);
+            for (int i = 0; i < 8; i++)
+                bad |= lanes[i] != lanes[i];
+        } else {
+            sum_quads(s->simd, xq, nq, oq, lanes, B1, s->inv[w], s->kind == PS_MOVE_MEAN);
+            for (int i = 0; i < 4; i++)
+                bad |= lanes[i] != lanes[i];
+        }
+        if (bad && has_nan(xq, 4 * nq)) {
+            memcpy(lanes, save, sizeof save);
+            seg_lanes(s, j, xq, q0, q0 + 4 * nq, oq, kb);
+        } else {
+            s->pc[j] += 4 * nq;
+        }
+    }
+    seg_lanes(s, j, x + (q0 + 4 * nq - r0), q0 + 4 * nq, r1, o + (q0 + 4 * nq - r0), kb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -251,106 +688,6 @@ static inline void local_suffix(const double *x, double *lb, double *lg)
 /* entries j < a are not stored (they equal entry a: see sidx).  `clean`:   */
 /* a == 0 and no NaN (then counts are implicit).                            */
 
-/* Index of suffix entry e (0 <= e <= w) in arrays whose first entry is ap. */
-static inline int64_t sidx(int64_t e, int64_t ap)
-{
-    return e < ap ? 0 : e - ap;
-}
-
-static void suffix_sum(const double *x, int64_t a, int64_t w, int clean, double *S,
-                       int64_t *C)
-{
-    double U = 0.0;
-    int64_t cnt = 0;
-    S[w - a] = 0.0;
-    C[w - a] = 0;
-    if (clean) {
-        /* the last (maybe partial) group, then NB whole groups at a time,
-           then the rest: the same operations as the loop below. */
-        int64_t q0 = (w - 1) / G * G;
-        double R = 0.0;
-        for (int64_t j = w - 1; j >= q0; j--) {
-            R = R + x[j];
-            S[j] = U + R;
-        }
-        U = U + R;
-        for (; q0 >= NB * G; q0 -= NB * G) {
-            const int64_t b = q0 - NB * G;
-            double lb[NB * G], lg[NB];
-            local_suffix(x + b, lb, lg);
-            for (int g = NB - 1; g >= 0; g--) {
-                for (int k = 0; k < G; k++)
-                    S[b + g * G + k] = U + lb[g * G + k];
-                U = U + lg[g];
-            }
-        }
-        for (q0 -= G; q0 >= 0; q0 -= G) {
-            R = 0.0;
-            for (int k = G - 1; k >= 0; k--) {
-                R = R + x[q0 + k];
-                S[q0 + k] = U + R;
-            }
-            U = U + R;
-        }
-        return;
-    }
-    for (int64_t q0 = (w - 1) / G * G; q0 >= 0 && q0 + G > a; q0 -= G) {
-        int64_t e = q0 + G < w ? q0 + G : w, b = q0 > a ? q0 : a;
-        double R = 0.0;
-        for (int64_t j = e - 1; j >= b; j--) {
-            double v = x[j - a];
-            int ok = v == v;
-            R = R + (ok ? v : 0.0);
-            cnt += ok;
-            S[j - a] = U + R;
-            C[j - a] = cnt;
-        }
-        U = U + R;
-    }
-}
-
-static double suffix_var(const double *x, int64_t a, int64_t w, int clean, double *S,
-                         double *Q, int64_t *C)
-{
-    double U1 = 0.0, U2 = 0.0, K = 0.0;
-    int64_t cnt = 0;
-    for (int64_t j = w - 1; j >= a; j--)
-        if (x[j - a] == x[j - a]) {
-            K = x[j - a];
-            break;
-        }
-    S[w - a] = 0.0;
-    Q[w - a] = 0.0;
-    C[w - a] = 0;
-    for (int64_t q0 = (w - 1) / G * G; q0 >= 0 && q0 + G > a; q0 -= G) {
-        int64_t e = q0 + G < w ? q0 + G : w, b = q0 > a ? q0 : a;
-        double R1 = 0.0, R2 = 0.0;
-        if (clean) {
-            for (int64_t j = e - 1; j >= b; j--) {
-                double d = x[j] - K; /* clean: a == 0 */
-                R1 = R1 + d;
-                R2 = R2 + d * d;
-                S[j] = U1 + R1;
-                Q[j] = U2 + R2;
-            }
-        } else {
-            for (int64_t j = e - 1; j >= b; j--) {
-                double v = x[j - a];
-                int ok = v == v;
-                double d = ok ? v - K : 0.0;
-                R1 = R1 + d;
-                R2 = R2 + d * d;
-                cnt += ok;
-                S[j - a] = U1 + R1;
-                Q[j - a] = U2 + R2;
-                C[j - a] = cnt;
-            }
-        }
-        U1 = U1 + R1;
-        U2 = U2 + R2;
-    }
-    return K;
-}
 
 /* Extremum values are unique (ties go to the newest record), so any
    evaluation order gives the same result; the clean case is grouped to
@@ -424,269 +761,26 @@ static void block_done(win *s, int64_t j, const double *x, int64_t r0)
     const int64_t a = s->lo;
     const double *b = r0 == a ? x : s->raw + j * s->cap;
     const int clean = a == 0 && s->pc[j] == w;
-    if (s->cls == CL_SUM)
-        suffix_sum(b, a, w, clean, s->s1 + j * W1, s->sc + j * W1);
-    else if (s->cls == CL_VAR)
-        s->sk[j] = suffix_var(b, a, w, clean, s->s1 + j * W1, s->s2 + j * W1,
-                              s->sc + j * W1);
-    else
+    if (s->cls == CL_EXT) {
         suffix_ext(b, a, w, clean, s->ismax, s->isarg, s->s1 + j * W1, s->si + j * W1,
                    s->sc + j * W1);
-    s->scl[j] = (unsigned char)clean;
-    s->t1[j] = s->l1[j] = s->t2[j] = s->l2[j] = s->pk[j] = 0.0;
-    if (s->cls == CL_EXT)
         s->t1[j] = s->l1[j] = NAN;
+        s->pi[j] = 0.0;
+    } else {
+        const int var = s->cls == CL_VAR;
+        double *lanes = s->ln + 8 * j;
+        s->sk[j] = suffix_lanes(s, var, b, a, clean, s->s1 + j * s->bs,
+                                var ? s->s2 + j * s->bs : NULL, s->sc + j * W1);
+        /* single-K mode for the next block: its shift is this block's last value */
+        s->sgl[j] = (unsigned char)(b[w - 1 - a] == b[w - 1 - a]);
+        s->pk[j] = s->sgl[j] ? s->sk[j] : 0.0;
+        for (int i = 0; i < 8; i++)
+            lanes[i] = 0.0;
+    }
+    s->scl[j] = (unsigned char)clean;
     s->pc[j] = 0;
-    s->pi[j] = 0.0;
 }
 
-static int64_t count_A(const win *s, int64_t j, int64_t r)
-{
-    return s->scl[j] ? s->w - 1 - r : s->sc[j * (s->cap + 1) + sidx(r + 1, s->ap)];
-}
-
-/* The clean case of seg_sum (previous block clean, no NaN so far in this
-   block): the running prefix and the outputs in one pass, with exactly the
-   operations of the general path.  Returns 0 (state untouched) when the
-   segment holds a NaN. */
-static inline int seg_sum_fast(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
-                               double *o, const int mean)
-{
-    const double *S = s->s1 + j * (s->cap + 1); /* previous block clean: ap == 0 */
-    const double iw = s->inv[s->w];
-    double T = s->t1[j], L = s->l1[j], chk = 0.0;
-    int64_t r = r0;
-    if (r % G != 0) {
-        const int64_t e = group_end(r, r1);
-        double l = L;
-        for (; r < e; r++) {
-            double v;
-            l = l + x[r - r0];
-            v = S[r + 1] + (T + l);
-            o[r - r0] = mean ? v * iw : v;
-        }
-        chk = chk + l;
-        if (e % G == 0)
-            T = T + l;
-        L = l;
-    }
-    /* NB whole groups at a time: their local running sums are independent
-       dependency chains, interleaved; then the outputs (vectorizable). */
-    for (; r + NB * G <= r1; r += NB * G) {
-        const double *xx = x + (r - r0), *SS = S + r + 1;
-        double *oo = o + (r - r0);
-        double lb[NB * G], lg[NB], Tg[NB];
-        local_prefix(xx, lb, lg);
-        for (int g = 0; g < NB; g++) {
-            Tg[g] = T;
-            chk = chk + lg[g];
-            T = T + lg[g];
-        }
-        L = lg[NB - 1];
-        for (int g = 0; g < NB; g++)
-            for (int k = 0; k < G; k++) {
-                double v = SS[g * G + k] + (Tg[g] + lb[g * G + k]);
-                oo[g * G + k] = mean ? v * iw : v;
-            }
-    }
-    for (; r + G <= r1; r += G) {
-        const double *xx = x + (r - r0), *SS = S + r + 1;
-        double *oo = o + (r - r0);
-        double l = 0.0;
-        for (int k = 0; k < G; k++) {
-            double v;
-            l = l + xx[k];
-            v = SS[k] + (T + l);
-            oo[k] = mean ? v * iw : v;
-        }
-        chk = chk + l;
-        T = T + l;
-        L = l;
-    }
-    if (r < r1) {
-        double l = 0.0;
-        for (; r < r1; r++) {
-            double v;
-            l = l + x[r - r0];
-            v = S[r + 1] + (T + l);
-            o[r - r0] = mean ? v * iw : v;
-        }
-        chk = chk + l;
-        L = l;
-    }
-    if (chk != chk && has_nan(x, r1 - r0))
-        return 0;
-    s->t1[j] = T;
-    s->l1[j] = L;
-    s->pc[j] += r1 - r0;
-    return 1;
-}
-
-static void seg_sum(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
-                    double *o, int64_t kb)
-{
-    const int64_t w = s->w, c0 = s->pc[j];
-    const double *S = s->s1 + j * (s->cap + 1);
-    const int64_t ap = s->ap;
-    if (s->scl[j] && c0 == r0 &&
-        (s->kind == PS_MOVE_MEAN ? seg_sum_fast(s, j, x, r0, r1, o, 1)
-                                 : seg_sum_fast(s, j, x, r0, r1, o, 0)))
-        return;
-    double *P = s->p1;
-    int64_t *pc = s->pcb;
-    double T = s->t1[j], L = s->l1[j], chk = 0.0;
-    int nf = 1;
-    for (int64_t r = r0; r < r1;) {
-        int64_t e = group_end(r, r1);
-        double l = r % G == 0 ? 0.0 : L;
-        for (; r < e; r++) {
-            l = l + x[r - r0];
-            P[r - r0] = T + l;
-        }
-        chk = chk + l;
-        if (e % G == 0)
-            T = T + l;
-        L = l;
-    }
-    if (chk != chk && has_nan(x, r1 - r0)) {
-        int64_t cnt = c0;
-        nf = 0;
-        T = s->t1[j];
-        L = s->l1[j];
-        for (int64_t r = r0; r < r1;) {
-            int64_t e = group_end(r, r1);
-            double l = r % G == 0 ? 0.0 : L;
-            for (; r < e; r++) {
-                double v = x[r - r0];
-                int ok = v == v;
-                l = l + (ok ? v : 0.0);
-                cnt += ok;
-                P[r - r0] = T + l;
-                pc[r - r0] = cnt;
-            }
-            if (e % G == 0)
-                T = T + l;
-            L = l;
-        }
-    }
-    s->t1[j] = T;
-    s->l1[j] = L;
-    s->pc[j] = nf ? c0 + (r1 - r0) : pc[r1 - 1 - r0];
-    if (nf && c0 == r0 && s->scl[j]) {
-        if (s->kind == PS_MOVE_MEAN) {
-            const double iw = s->inv[w];
-            for (int64_t r = r0; r < r1; r++)
-                o[r - r0] = (S[r + 1] + P[r - r0]) * iw;
-        } else {
-            for (int64_t r = r0; r < r1; r++)
-                o[r - r0] = S[r + 1] + P[r - r0];
-        }
-    } else {
-        for (int64_t r = r0; r < r1; r++)
-            o[r - r0] = emit_sum(s, S[sidx(r + 1, ap)], count_A(s, j, r), P[r - r0],
-                                 nf ? c0 + (r + 1 - r0) : pc[r - r0], present_at(s, kb + r));
-    }
-}
-
-static void seg_var(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
-                    double *o, int64_t kb)
-{
-    const int64_t w = s->w, W1 = s->cap + 1, c0 = s->pc[j], m = r1 - r0, ap = s->ap;
-    const double *S = s->s1 + j * W1, *Q = s->s2 + j * W1;
-    const double KA = s->sk[j];
-    double *P1 = s->p1, *P2 = s->p2;
-    int64_t *pc = s->pcb;
-    double T1 = s->t1[j], L1 = s->l1[j], T2 = s->t2[j], L2 = s->l2[j], chk = 0.0;
-    double K = c0 == 0 ? x[0] : s->pk[j];
-    int nf = 1;
-    for (int64_t r = r0; r < r1; r++) {
-        double d = x[r - r0] - K;
-        P1[r - r0] = d;
-        P2[r - r0] = d * d;
-    }
-    for (int64_t r = r0; r < r1;) {
-        int64_t e = group_end(r, r1);
-        double l1 = r % G == 0 ? 0.0 : L1, l2 = r % G == 0 ? 0.0 : L2;
-        for (; r < e; r++) {
-            l1 = l1 + P1[r - r0];
-            l2 = l2 + P2[r - r0];
-            P1[r - r0] = T1 + l1;
-            P2[r - r0] = T2 + l2;
-        }
-        chk = chk + l2;
-        if (e % G == 0) {
-            T1 = T1 + l1;
-            T2 = T2 + l2;
-        }
-        L1 = l1;
-        L2 = l2;
-    }
-    if (chk != chk && has_nan(x, m)) {
-        int64_t cnt = c0;
-        nf = 0;
-        T1 = s->t1[j];
-        L1 = s->l1[j];
-        T2 = s->t2[j];
-        L2 = s->l2[j];
-        K = s->pk[j];
-        if (c0 == 0)
-            for (int64_t i = 0; i < m; i++)
-                if (x[i] == x[i]) {
-                    K = x[i];
-                    break;
-                }
-        for (int64_t r = r0; r < r1;) {
-            int64_t e = group_end(r, r1);
-            double l1 = r % G == 0 ? 0.0 : L1, l2 = r % G == 0 ? 0.0 : L2;
-            for (; r < e; r++) {
-                double v = x[r - r0];
-                int ok = v == v;
-                double d = ok ? v - K : 0.0;
-                l1 = l1 + d;
-                l2 = l2 + d * d;
-                cnt += ok;
-                P1[r - r0] = T1 + l1;
-                P2[r - r0] = T2 + l2;
-                pc[r - r0] = cnt;
-            }
-            if (e % G == 0) {
-                T1 = T1 + l1;
-                T2 = T2 + l2;
-            }
-            L1 = l1;
-            L2 = l2;
-        }
-    }
-    s->t1[j] = T1;
-    s->l1[j] = L1;
-    s->t2[j] = T2;
-    s->l2[j] = L2;
-    s->pk[j] = K;
-    s->pc[j] = nf ? c0 + m : pc[m - 1];
-    if (nf && c0 == r0 && s->scl[j]) {
-        /* emit_var's arithmetic with nA = w-1-r, nB = r+1, n = w. */
-        const double *inv = s->inv, *invA = s->invA, *wt = s->wt;
-        const double id = s->invd[w];
-        const int64_t rl = r1 < w ? r1 : w - 1;
-        for (int64_t r = r0; r < rl; r++) {
-            double SA = S[r + 1], QA = Q[r + 1], iA = invA[r];
-            double SB = P1[r - r0], QB = P2[r - r0], iB = inv[r + 1];
-            double tA = QA - (SA * SA) * iA, tB = QB - (SB * SB) * iB;
-            double M2A = tA < 0.0 ? 0.0 : tA, M2B = tB < 0.0 ? 0.0 : tB;
-            double delta = (K + SB * iB) - (KA + SA * iA);
-            o[r - r0] = ((M2A + M2B) + (delta * delta) * wt[r]) * id;
-        }
-        if (r1 == w)
-            o[w - 1 - r0] = part_m2(P1[w - 1 - r0], P2[w - 1 - r0], inv[w]) * id;
-        if (s->kind == PS_MOVE_STD)
-            sqrt_all(o, m);
-    } else {
-        for (int64_t r = r0; r < r1; r++)
-            o[r - r0] = emit_var(s, S[sidx(r + 1, ap)], Q[sidx(r + 1, ap)], KA, count_A(s, j, r),
-                                 P1[r - r0], P2[r - r0], K, nf ? c0 + (r + 1 - r0) : pc[r - r0],
-                                 present_at(s, kb + r));
-    }
-}
 
 static void ext_out(int ismax, const double *A, const double *B, double *o, int64_t m)
 {
@@ -798,6 +892,74 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
     }
 }
 
+/* The block of column j completes with records [r0, w) = x[0 ..): its
+   suffixes for the next block (block_done); for var / std, also the output
+   of offset w - 1 (*last), whose window is the block itself: from its own
+   lane suffixes (shift K = its last non-NaN value). */
+static void end_block(win *s, int64_t j, const double *x, int64_t r0, double *last, int64_t kb)
+{
+    const int64_t w = s->w, n = s->pc[j], lo = s->lo;
+    block_done(s, j, x, r0);
+    if (s->cls == CL_VAR) {
+        const double *B1 = s->s1 + j * s->bs, *B2 = s->s2 + j * s->bs;
+        double v = NAN;
+        if (!reject(s, n, present_at(s, kb + w - 1))) {
+            const double S = hsum(B1[bidx(0, lo)], B1[bidx(1, lo)], B1[bidx(2, lo)],
+                                  B1[bidx(3, lo)]);
+            const double Q = hsum(B2[bidx(0, lo)], B2[bidx(1, lo)], B2[bidx(2, lo)],
+                                  B2[bidx(3, lo)]);
+            v = part_m2(S, Q, s->inv[n]) * s->invd[n];
+            if (s->kind == PS_MOVE_STD)
+                v = sqrt(v);
+        }
+        *last = v;
+    }
+}
+
+/* Whole blocks of a one-value record, each after a clean block, from
+   in[0 ..): what segment() does for them (the vector quads, the records
+   after the last whole quad, end_block), without its per-segment
+   bookkeeping.  Returns the records done (whole blocks; stops early at a
+   quad run holding a NaN, which segment() then handles). */
+static int64_t whole_blocks(win *s, const double *in, int64_t n, double *out)
+{
+    const int var = s->cls == CL_VAR;
+    const int64_t w = s->w, nq = (var ? w - 1 : w) / 4;
+    double *lanes = s->ln;
+    int64_t i = 0;
+    if (nq == 0)
+        return 0;
+    while (n - i >= w && s->pos % w == 0 && s->scl[0] && s->pc[0] == 0) {
+        const double *x = in + i;
+        double *o = out + i;
+        int bad = 0;
+        if (var) {
+            var_quads(s->simd, x, nq, o, lanes, s->s1 + 4, s->s2 + 4, s->pk[0], s->inv[w],
+                      s->invd[w], s->kind == PS_MOVE_STD);
+            for (int k = 0; k < 8; k++)
+                bad |= lanes[k] != lanes[k];
+        } else {
+            sum_quads(s->simd, x, nq, o, lanes, s->s1 + 4, s->inv[w],
+                      s->kind == PS_MOVE_MEAN);
+            for (int k = 0; k < 4; k++)
+                bad |= lanes[k] != lanes[k];
+        }
+        if (bad && has_nan(x, 4 * nq)) {
+            for (int k = 0; k < 8; k++)
+                lanes[k] = 0.0; /* as at the block's start */
+            break;
+        }
+        s->lo = 0;
+        s->ap = 0;
+        s->pc[0] = 4 * nq;
+        seg_lanes(s, 0, x + 4 * nq, 4 * nq, w, o + 4 * nq, s->pos);
+        end_block(s, 0, x, 0, o + (w - 1), s->pos);
+        s->pos += w;
+        i += w;
+    }
+    return i;
+}
+
 /* Records [pos, pos + m) of `in` (m x width), all in one block. */
 static void segment(win *s, const double *in, int64_t m, double *out)
 {
@@ -815,16 +977,14 @@ static void segment(win *s, const double *in, int64_t m, double *out)
             x = s->xb;
             o = s->ob;
         }
-        if (s->cls == CL_SUM)
-            seg_sum(s, j, x, r0, r1, o, kb);
-        else if (s->cls == CL_VAR)
-            seg_var(s, j, x, r0, r1, o, kb);
-        else
+        if (s->cls == CL_EXT)
             seg_ext(s, j, x, r0, r1, o, kb);
+        else
+            seg_sumvar(s, j, x, r0, r1, o, kb);
         if (r0 != s->lo || r1 != w)
             memcpy(s->raw + j * s->cap + (r0 - s->lo), x, (size_t)m * sizeof(double));
         if (r1 == w)
-            block_done(s, j, x, r0);
+            end_block(s, j, x, r0, o + (w - 1 - r0), kb);
         if (width > 1)
             for (int64_t i = 0; i < m; i++)
                 out[i * width + j] = o[i];
@@ -867,34 +1027,35 @@ static void window_one(const win *s, const double *in, int64_t m, double *out)
 
 /* The per-record arrays, in carving order, and their lengths (8-byte slots)
    for room `cap`: only those the kind uses. */
-enum { A_INV, A_INVD, A_INVA, A_WT, A_RAW, A_S1, A_S2, A_SI, A_SC,
-       A_XB, A_OB, A_P1, A_P2, A_PCB, A_PIB, NARR };
+enum { A_INV, A_INVD, A_RAW, A_S1, A_S2, A_SI, A_SC, A_XB, A_OB, A_P1, A_PCB, A_PIB, NARR };
 
 static double *piece(double *d, const size_t *off, const size_t *len, int a)
 {
     return len[a] ? d + off[a] : NULL;
 }
 
+/* Room of each column's suffix arrays for `cap` records. */
+static int64_t suffix_room(const win *s, int64_t cap)
+{
+    return s->cls == CL_EXT ? cap + 1 : cap + 8;
+}
+
 static void lengths(const win *s, int64_t cap, size_t len[NARR])
 {
     const size_t c = (size_t)cap, c1 = c + 1, nd = (size_t)s->width;
+    const size_t bs = (size_t)suffix_room(s, cap);
     const int var = s->cls == CL_VAR, ext = s->cls == CL_EXT;
-    /* invA / wt serve the clean path only, i.e. after a whole block (cap == w) */
-    const size_t full = var && cap == s->w ? c : 0;
     len[A_INV] = c1;
     len[A_INVD] = c1;
-    len[A_INVA] = full;
-    len[A_WT] = full;
     len[A_RAW] = nd * c;
-    len[A_S1] = nd * c1;
-    len[A_S2] = var ? nd * c1 : 0;
-    len[A_SI] = ext ? nd * c1 : 0;
+    len[A_S1] = nd * bs;
+    len[A_S2] = var ? nd * bs : 0;
+    len[A_SI] = ext ? nd * bs : 0;
     len[A_SC] = nd * c1;
     len[A_XB] = nd > 1 ? c : 0;
     len[A_OB] = nd > 1 ? c : 0;
-    len[A_P1] = c;
-    len[A_P2] = var ? c : 0;
-    len[A_PCB] = c;
+    len[A_P1] = ext ? c : 0;
+    len[A_PCB] = ext ? c : 0;
     len[A_PIB] = s->isarg ? c : 0;
 }
 
@@ -906,10 +1067,11 @@ static void lengths(const win *s, int64_t cap, size_t len[NARR])
 static int resize(win *s, int64_t cap)
 {
     const int64_t old = s->cap, w = s->w, nd = s->width;
+    const int64_t bs = suffix_room(s, cap), obs = s->bs;
     size_t len[NARR], off[NARR], total = 0;
     double *d;
     win t;
-    if (cap < 0 || cap > w || (uint64_t)cap + 1 > (uint64_t)(SIZE_MAX / 128) / (uint64_t)nd)
+    if (cap < 0 || cap > w || (uint64_t)cap + 8 > (uint64_t)(SIZE_MAX / 128) / (uint64_t)nd)
         return 0;
     lengths(s, cap, len);
     for (int a = 0; a < NARR; a++) {
@@ -922,8 +1084,6 @@ static int resize(win *s, int64_t cap)
     t = *s;
     t.inv = piece(d, off, len, A_INV);
     t.invd = piece(d, off, len, A_INVD);
-    t.invA = piece(d, off, len, A_INVA);
-    t.wt = piece(d, off, len, A_WT);
     t.raw = piece(d, off, len, A_RAW);
     t.s1 = piece(d, off, len, A_S1);
     t.s2 = piece(d, off, len, A_S2);
@@ -932,7 +1092,6 @@ static int resize(win *s, int64_t cap)
     t.xb = piece(d, off, len, A_XB);
     t.ob = piece(d, off, len, A_OB);
     t.p1 = piece(d, off, len, A_P1);
-    t.p2 = piece(d, off, len, A_P2);
     t.pcb = (int64_t *)(void *)piece(d, off, len, A_PCB);
     t.pib = piece(d, off, len, A_PIB);
     t.inv[0] = 0.0;
@@ -942,38 +1101,37 @@ static int resize(win *s, int64_t cap)
         t.inv[k] = 1.0 / (double)k;
         t.invd[k] = dk > 0.0 ? 1.0 / dk : NAN;
     }
-    if (len[A_INVA])
-        for (int64_t r = 0; r < w; r++) {
-            t.invA[r] = t.inv[w - 1 - r];
-            t.wt[r] = ((double)(w - 1 - r) * (double)(r + 1)) * t.inv[w];
-        }
     for (int64_t j = 0; j < nd; j++) {
-        double *s1 = t.s1 + j * (cap + 1), *s2 = t.s2 ? t.s2 + j * (cap + 1) : NULL;
-        double *si = t.si ? t.si + j * (cap + 1) : NULL;
+        double *s1 = t.s1 + j * bs, *s2 = t.s2 ? t.s2 + j * bs : NULL;
+        double *si = t.si ? t.si + j * bs : NULL;
         int64_t *sc = t.sc + j * (cap + 1);
-        const size_t n1 = (size_t)old + 1;
         if (!s->mem) {
-            /* The block before the first one is empty (counts 0, not clean). */
-            s1[0] = s->cls == CL_EXT ? NAN : 0.0;
+            /* The block before the first one is empty (counts 0, not clean):
+               ext reads entry 0, sum / var entries 0..7 (bidx with ap == w). */
+            const int64_t ne = s->cls == CL_EXT ? 1 : 8;
+            for (int64_t e = 0; e < ne; e++) {
+                s1[e] = s->cls == CL_EXT ? NAN : 0.0;
+                if (s2)
+                    s2[e] = 0.0;
+                if (si)
+                    si[e] = 0.0;
+            }
             sc[0] = 0;
-            if (s2)
-                s2[0] = 0.0;
-            if (si)
-                si[0] = 0.0;
             continue;
         }
         if (old > 0)
             memcpy(t.raw + j * cap, s->raw + j * old, (size_t)old * sizeof(double));
-        memcpy(s1, s->s1 + j * (old + 1), n1 * sizeof(double));
-        memcpy(sc, s->sc + j * (old + 1), n1 * sizeof(int64_t));
+        memcpy(s1, s->s1 + j * obs, (size_t)obs * sizeof(double));
+        memcpy(sc, s->sc + j * (old + 1), (size_t)(old + 1) * sizeof(int64_t));
         if (s2)
-            memcpy(s2, s->s2 + j * (old + 1), n1 * sizeof(double));
+            memcpy(s2, s->s2 + j * obs, (size_t)obs * sizeof(double));
         if (si)
-            memcpy(si, s->si + j * (old + 1), n1 * sizeof(double));
+            memcpy(si, s->si + j * obs, (size_t)obs * sizeof(double));
     }
     free(s->mem);
     t.mem = d;
     t.cap = cap;
+    t.bs = bs;
     *s = t;
     return 1;
 }
@@ -1003,9 +1161,9 @@ static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
     s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    /* The per-column running state: sk, t1, l1, t2, l2, pk, pc, pi (8 bytes
-       each), scl (1 byte, rounded up to slots). */
-    d = calloc(8 * nd + (nd + 7) / 8, sizeof(double));
+    /* The per-column running state: sk, t1, l1, pk, pc, pi (8 bytes each),
+       ln (8 slots), scl and sgl (1 byte each, rounded up to slots). */
+    d = calloc(14 * nd + 2 * ((nd + 7) / 8), sizeof(double));
     if (!d) {
         free(s);
         return NULL;
@@ -1013,12 +1171,12 @@ static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
     s->sk = d;
     s->t1 = s->sk + nd;
     s->l1 = s->t1 + nd;
-    s->t2 = s->l1 + nd;
-    s->l2 = s->t2 + nd;
-    s->pk = s->l2 + nd;
+    s->pk = s->l1 + nd;
     s->pc = (int64_t *)(void *)(s->pk + nd);
     s->pi = (double *)(void *)(s->pc + nd);
-    s->scl = (unsigned char *)(void *)(s->pi + nd);
+    s->ln = s->pi + nd;
+    s->scl = (unsigned char *)(void *)(s->ln + 8 * nd);
+    s->sgl = s->scl + nd;
 
     s->kind = p->kind;
     s->cls = p->kind <= PS_MOVE_MEAN ? CL_SUM : p->kind <= PS_MOVE_STD ? CL_VAR : CL_EXT;
@@ -1063,31 +1221,20 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
         }
     }
     *nout = n;
+    s->simd = ps_simd();
     if (w == 1) {
         window_one(s, in, n * width, out);
         s->pos += n;
         return;
     }
-    if (s->cls == CL_SUM && width == 1) {
-        /* Whole clean blocks after a clean one: what segment() does for
-           them (seg_sum's clean path, then block_done), without its
-           per-block overhead. */
-        const int mean = s->kind == PS_MOVE_MEAN;
-        while (n - i >= w && s->pos % w == 0 && s->pos >= s->start && s->scl[0] &&
-               s->pc[0] == 0) {
-            if (!(mean ? seg_sum_fast(s, 0, in + i, 0, w, out + i, 1)
-                       : seg_sum_fast(s, 0, in + i, 0, w, out + i, 0)))
-                break;
-            suffix_sum(in + i, 0, w, 1, s->s1, s->sc);
-            s->t1[0] = s->l1[0] = s->t2[0] = s->l2[0] = s->pk[0] = 0.0;
-            s->pc[0] = 0;
-            s->pi[0] = 0.0;
-            s->pos += w;
-            i += w;
-        }
-    }
     while (i < n) {
-        int64_t m = w - s->pos % w;
+        int64_t m;
+        if (s->cls != CL_EXT && width == 1 && s->pos % w == 0) {
+            i += whole_blocks(s, in + i, n - i, out + i);
+            if (i == n)
+                break;
+        }
+        m = w - s->pos % w;
         if (m > n - i)
             m = n - i;
         segment(s, in + i * width, m, out + i * width);

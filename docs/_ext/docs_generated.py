@@ -27,7 +27,7 @@ DOCS = Path(__file__).resolve().parent.parent
 GENERATED = DOCS / "_generated"
 PERF_FILES = ("machine.rst", "windows.png", "windows_table.rst", "reductions.png",
               "reductions_table.rst", "sketches.png", "sketches_table.rst",
-              "cpu_starvation.png", "cpu_starvation_table.rst")
+              "cpu_starvation.png", "cpu_starvation_table.rst", "levels_table.rst")
 
 _KIND_TITLES = {"sources": "Sources", "stages": "Stages", "reducers": "Reducers"}
 

@@ -182,6 +182,9 @@ def _write_machine(path: Path, ps: Any, sections: dict[str, str], seconds: float
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f":CPU: {model}{virt}; {os.cpu_count()} logical CPUs; SIMD: {simd}",
+        f":Kernels: pystream's C kernels ran at SIMD level ``{ps.machine().simd_level}`` "
+        f"(the best this build and CPU offer: ``{ps.machine().simd_best}``; "
+        f"see :ref:`the levels table <perf-levels>`)",
         f":Caches: {cache_text}",
         f":Memory: {_bytes(mem) if mem else '?'}",
         f":OS: {platform.platform()}",
@@ -641,6 +644,41 @@ def _sketches(outdir: Path, n: int, common: Any, bs: Any, ps: Any) -> str:
     return f"n = {n:,}, best of {REPEAT}"
 
 
+def _levels(outdir: Path, n: int, common: Any, ps: Any) -> str:
+    """The same stages at every SIMD level of this machine: streamed ns/value."""
+    best_of = common.best_of
+    x = np.random.default_rng(SEED).normal(size=n)
+    offered = ps.SIMD_LEVELS[: ps.SIMD_LEVELS.index(ps.machine().simd_best) + 1][::-1]
+    stages = {
+        f"moving_mean({WINDOW})": lambda: ps.from_array(x).moving_mean(WINDOW),
+        f"moving_std({WINDOW})": lambda: ps.from_array(x).moving_std(WINDOW),
+        "ewm_mean(alpha=0.02)": lambda: ps.from_array(x).ewm_mean(alpha=0.02),
+        "cummean": lambda: ps.from_array(x).cummean(),
+        "cumvar": lambda: ps.from_array(x).cumvar(),
+        "describe(quantiles=())": None,
+    }
+    times: dict[str, dict[str, float]] = {name: {} for name in stages}
+    try:
+        for level in offered:
+            ps.set_simd_level(level)
+            for name, make in stages.items():
+                if make is None:
+                    t, _ = best_of(lambda: ps.from_array(x).describe(quantiles=()), REPEAT)
+                else:
+                    t, _ = best_of(lambda: _drain(make()), REPEAT)
+                times[name][level] = t
+    finally:
+        ps.set_simd_level(None)
+    rows = [[f"``{name}``"] + [_ns(times[name][lv], n) for lv in offered]
+            + [_x(times[name][offered[-1]] / times[name][offered[0]])] for name in stages]
+    text = _list_table(f"n = {n:,} float64 normal values, streamed, best of {REPEAT}; "
+                       "ns per value at each SIMD level (every level gives the same bits)",
+                       ["stage"] + list(offered) + [f"{offered[0]} vs {offered[-1]}"], rows,
+                       [30] + [12] * len(offered) + [14])
+    (outdir / "levels_table.rst").write_text(text, encoding="utf-8")
+    return f"n = {n:,}, levels {', '.join(offered)}, best of {REPEAT}"
+
+
 def build(outdir: Path) -> None:
     """Run the small benchmark and write the figures and tables into `outdir`."""
     import matplotlib
@@ -657,6 +695,7 @@ def build(outdir: Path) -> None:
     sections["Windows"] = _windows(outdir, max(10_000, int(N_WINDOWS * scale)), bw, ps)
     sections["Reductions"] = _reductions(outdir, max(10_000, int(N_REDUCE * scale)),
                                          common, bc, ps)
+    sections["SIMD levels"] = _levels(outdir, max(10_000, int(N_WINDOWS * scale)), common, ps)
     sections["Sketches"] = _sketches(outdir, max(10_000, int(N_SKETCH * scale)), common, bs, ps)
     sections["CPU starvation"] = _starvation(
         outdir, max(10 * STARVE_MIN, int(STARVE_MAX * scale)), ps)
