@@ -78,7 +78,8 @@ docs-clean:
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
 # Then the stage families (windows, order statistics, scans/EWM/blocks)
 # and the sketches (KLL, DDSketch, histogram),
-# also in builds that force each code path (portable, heaps only, search
+# also in builds that force each code path (portable, SSE2, the lane scheme
+# for small windows too (PS_WINDOW_DIRECT=1), heaps only, search
 # only, scalar one-pass only, AVX-512 one-pass, no AVX-512).
 CTEST_SRC := -Icsrc csrc/tests/test_moments.c csrc/moments.c csrc/simd.c -lm
 ctest:
@@ -103,8 +104,10 @@ ctest:
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX512 -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order_noavx512
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_scan.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_scan
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_WINDOW_DIRECT=1 -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window_lanes
 	$(BUILD)/test_window
 	$(BUILD)/test_window_sse2
+	$(BUILD)/test_window_lanes
 	$(BUILD)/test_window_portable
 	test "$$($(BUILD)/test_window --fingerprint)" = "$$($(BUILD)/test_window_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_window --fingerprint)" = "$$($(BUILD)/test_window_portable --fingerprint)"

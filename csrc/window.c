@@ -87,6 +87,10 @@ typedef struct {
     int64_t *pc;          /* non-NaN records so far in the block */
     double *pi;
     double *ln;           /* sum / var: [width][8] lane sums (S lanes, then Q lanes) */
+    /* small windows (w <= PS_WINDOW_DIRECT, sum / var): [width][w - 1] the last
+       w - 1 values (oldest first; NaN before the start) and [w - 1 + DPIECE]
+       scratch */
+    double *dh, *dbuf;
     /* scratch, [cap] each, indexed by offset in the segment */
     double *xb, *ob, *p1;
     int64_t *pcb;
@@ -892,6 +896,129 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
     }
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* Small windows: each output summed directly over its window               */
+/*                                                                          */
+/* For w <= PS_WINDOW_DIRECT the two-block lane scheme spends more on its   */
+/* per-block bookkeeping than the w additions of a direct sum, so sum /     */
+/* mean / var / std add the window's values oldest first (var: shifted by   */
+/* the window's newest non-NaN value).  Each output is a fixed function of  */
+/* its window: drift-free, chunk-invariant, the same at every SIMD level    */
+/* (direct_sum / direct_var of window_lanes.h, lane = output).              */
+
+#ifndef PS_WINDOW_DIRECT
+#define PS_WINDOW_DIRECT 16
+#endif
+#define DPIECE 1024 /* outputs per piece of the scratch */
+
+static void direct_quads(int level, int var, const double *buf, int64_t w, int64_t nq,
+                         double *o, double a, double b, int flag)
+{
+#ifdef PS_HAVE_AVX2
+    if (level >= PS_SIMD_AVX2) {
+        if (var)
+            direct_var_avx2(buf, w, nq, o, a, b, flag);
+        else
+            direct_sum_avx2(buf, w, nq, o, a, flag);
+        return;
+    }
+#endif
+#ifdef PS_HAVE_SSE2
+    if (level >= PS_SIMD_SSE2) {
+        if (var)
+            direct_var_sse2(buf, w, nq, o, a, b, flag);
+        else
+            direct_sum_sse2(buf, w, nq, o, a, flag);
+        return;
+    }
+#endif
+    (void)level;
+    if (var)
+        direct_var_port(buf, w, nq, o, a, b, flag);
+    else
+        direct_sum_port(buf, w, nq, o, a, flag);
+}
+
+/* One output from its window v[0 .. w) whose first w - present values are
+   absent: the operations of direct_sum / direct_var, NaNs adding 0.0 and
+   not counted. */
+static double direct_one(const win *s, const double *v, int64_t present)
+{
+    const int64_t w = s->w, a = w - present;
+    const int var = s->cls == CL_VAR;
+    double K = 0.0, S = 0.0, Q = 0.0, out;
+    int64_t c = 0;
+    if (var)
+        for (int64_t k = w - 1; k >= a; k--)
+            if (v[k] == v[k]) {
+                K = v[k];
+                break;
+            }
+    for (int64_t k = a; k < w; k++) {
+        const int ok = v[k] == v[k];
+        const double d = ok ? (var ? v[k] - K : v[k]) : 0.0;
+        if (k == a) {
+            S = d;
+            Q = d * d;
+        } else {
+            S = S + d;
+            if (var)
+                Q = Q + d * d;
+        }
+        c += ok;
+    }
+    if (reject(s, c, present))
+        return NAN;
+    if (!var)
+        return s->kind == PS_MOVE_MEAN ? S * s->inv[c] : S;
+    out = part_m2(S, Q, s->inv[c]) * s->invd[c];
+    return s->kind == PS_MOVE_STD ? sqrt(out) : out;
+}
+
+static void direct_update(win *s, const double *in, int64_t n, double *out)
+{
+    const int64_t w = s->w, width = s->width, h = w - 1;
+    const int var = s->cls == CL_VAR, isstd = s->kind == PS_MOVE_STD;
+    double *buf = s->dbuf;
+    for (int64_t j = 0; j < width; j++) {
+        double *hist = s->dh + j * h;
+        for (int64_t i0 = 0; i0 < n; i0 += DPIECE) {
+            const int64_t p = n - i0 < DPIECE ? n - i0 : DPIECE;
+            const int64_t g0 = s->pos + i0;           /* global index of the first output */
+            /* one value per record: outputs straight into `out` */
+            double *ob = width == 1 ? out + i0 : buf + h + DPIECE;
+            int64_t t = 0, nq;
+            memcpy(buf, hist, (size_t)h * sizeof(double));
+            for (int64_t i = 0; i < p; i++)
+                buf[h + i] = in[(i0 + i) * width + j];
+            /* outputs whose window is not yet full: one at a time */
+            for (; t < p && g0 + t - s->start < h; t++)
+                ob[t] = direct_one(s, buf + t, g0 + t - s->start + 1);
+            nq = (p - t) / 4;
+            if (nq > 0) {
+                direct_quads(s->simd, var, buf + t, w, nq, ob + t, s->inv[w], s->invd[w],
+                             var ? isstd : s->kind == PS_MOVE_MEAN);
+                /* a NaN output: its quad again, one at a time (NaN inputs) */
+                for (int64_t q = 0; q < nq; q++) {
+                    double *oq = ob + t + 4 * q;
+                    if (oq[0] != oq[0] || oq[1] != oq[1] || oq[2] != oq[2] || oq[3] != oq[3])
+                        for (int k = 0; k < 4; k++)
+                            oq[k] = direct_one(s, buf + t + 4 * q + k, w);
+                }
+                t += 4 * nq;
+            }
+            for (; t < p; t++)
+                ob[t] = direct_one(s, buf + t, w);
+            if (width > 1)
+                for (int64_t i = 0; i < p; i++)
+                    out[(i0 + i) * width + j] = ob[i];
+            memcpy(hist, buf + p, (size_t)h * sizeof(double));
+        }
+    }
+    s->pos += n;
+}
+
 /* The block of column j completes with records [r0, w) = x[0 ..): its
    suffixes for the next block (block_done); for var / std, also the output
    of offset w - 1 (*last), whose window is the block itself: from its own
@@ -1143,6 +1270,8 @@ static void win_destroy(void *p)
         return;
     free(s->mem);
     free(s->sk);
+    free(s->dh);
+    free(s->dbuf);
     free(s);
 }
 
@@ -1193,8 +1322,23 @@ static void *win_create(const ps_stage_params *p, int64_t width, int64_t start)
     if (s->cls == CL_EXT)
         for (size_t i = 0; i < nd; i++)
             s->t1[i] = s->l1[i] = NAN;
+    if (s->cls != CL_EXT && w > 1 && w <= PS_WINDOW_DIRECT) {
+        s->dh = ps_malloc_n((int64_t)nd * (w - 1), sizeof(double));
+        s->dbuf = ps_malloc_n(w - 1 + DPIECE + DPIECE, sizeof(double));
+        if (!s->dh || !s->dbuf) {
+            free(s->dh);
+            free(s->dbuf);
+            free(d);
+            free(s);
+            return NULL;
+        }
+        for (int64_t i = 0; i < (int64_t)nd * (w - 1); i++)
+            s->dh[i] = NAN; /* before the start: absent, never read as present */
+    }
     /* Room for no record yet: the arrays grow with the records seen. */
     if (!resize(s, 0)) {
+        free(s->dh);
+        free(s->dbuf);
         free(d);
         free(s);
         return NULL;
@@ -1225,6 +1369,10 @@ static void win_update(void *p, const double *in, int64_t n, double *out, int64_
     if (w == 1) {
         window_one(s, in, n * width, out);
         s->pos += n;
+        return;
+    }
+    if (s->dh) {
+        direct_update(s, in, n, out);
         return;
     }
     while (i < n) {

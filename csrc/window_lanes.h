@@ -114,3 +114,43 @@ LV_ATTR static void LV(suffix_var)(const double *x, int64_t w, double K, double 
         B2[e] = d * d + B2[e + 4];
     }
 }
+
+/* Small windows (window.c, "direct"): nq quads of outputs, output i being
+   the sum of buf[i .. i + w) added oldest first (lane = output): w loads and
+   w - 1 additions per 4 outputs, no state. */
+LV_ATTR static void LV(direct_sum)(const double *buf, int64_t w, int64_t nq, double *o,
+                                   double scale, int mean)
+{
+    const V sc = VSET1(scale);
+    for (int64_t q = 0; q < nq; q++) {
+        const double *b = buf + 4 * q;
+        V acc = VLOAD(b);
+        for (int64_t k = 1; k < w; k++)
+            acc = VADD(acc, VLOAD(b + k));
+        if (mean)
+            acc = VMUL(acc, sc);
+        VSTORE(o + 4 * q, acc);
+    }
+}
+
+/* The same for var / std, shifted by each window's newest value K:
+   S = sum(x - K), Q = sum((x - K)^2), M2 = Q - S*S/w. */
+LV_ATTR static void LV(direct_var)(const double *buf, int64_t w, int64_t nq, double *o,
+                                   double iw, double id, int isstd)
+{
+    const V vi = VSET1(iw), vd = VSET1(id);
+    for (int64_t q = 0; q < nq; q++) {
+        const double *b = buf + 4 * q;
+        const V K = VLOAD(b + w - 1);
+        V d = VSUB(VLOAD(b), K), S = d, Q = VMUL(d, d), t;
+        for (int64_t k = 1; k < w; k++) {
+            d = VSUB(VLOAD(b + k), K);
+            S = VADD(S, d);
+            Q = VADD(Q, VMUL(d, d));
+        }
+        t = VMUL(VMAX0(VSUB(Q, VMUL(VMUL(S, S), vi))), vd);
+        if (isstd)
+            t = VSQRT(t);
+        VSTORE(o + 4 * q, t);
+    }
+}

@@ -658,10 +658,10 @@ static void test_huge_windows(void)
    the same). */
 static uint64_t test_simd_levels(void)
 {
-    static const int64_t ws[] = {2, 3, 4, 5, 7, 8, 12, 33, 100, 257};
+    static const int64_t ws[] = {2, 3, 4, 5, 7, 8, 12, 16, 17, 33, 100, 257};
     const int best = ps_simd_best();
     uint64_t hash = 1469598103934665603ull;
-    for (int wi = 0; wi < 10; wi++)
+    for (int wi = 0; wi < 12; wi++)
         for (int type = 0; type < 3; type++)
             for (int ki = 0; ki < 4; ki++) {
                 const int64_t w = ws[wi], width = type == 2 ? 2 : 1, n = 9 * w + 37;
