@@ -22,16 +22,6 @@ __all__ = ["MachineInfo", "SIMD_LEVELS", "machine", "set_simd_level", "simd_leve
 #: The SIMD levels, lowest first (their index is the C core's level).
 SIMD_LEVELS: tuple[str, ...] = ("portable", "sse2", "avx2", "avx512")
 
-#: The kernels with a variant per level, and the level each needs.
-KERNEL_VARIANTS: dict[str, tuple[str, ...]] = {
-    "moving_sum/mean/var/std": ("portable", "sse2", "avx2"),
-    "moments (sum, describe)": ("portable", "sse2", "avx2"),
-    "histogram": ("portable", "sse2", "avx2"),
-    "ddsketch": ("portable", "avx2"),
-    "moving_median/quantile (sorted pass)": ("portable", "avx512"),
-}
-
-
 class MachineInfo(NamedTuple):
     """What :func:`machine` reports."""
 
