@@ -298,71 +298,122 @@ static int64_t adj1_sse2(const adj1_consts *kc, const double *x, double *out, in
         o3 = _mm256_permute2f128_pd(t1_, t3_, 0x31);                             \
     } while (0)
 
-/* AVX2: 4 blocks (32 observations) at a time, block b in lane b. */
+/* AVX2: 4 blocks (32 observations) at a time, block b in lane b; two
+   groups per iteration, so that the two groups' Horner chains (7 dependent
+   mul + add) overlap. */
+typedef struct {
+    __m256d X[EWM_K], P[EWM_K];
+} adj1_group;
+
+PS_TARGET_AVX2 static inline __attribute__((always_inline)) int
+adj1_avx2_load(const double *p, __m256d vf, adj1_group *g)
+{
+    EWM_T4(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 8), _mm256_loadu_pd(p + 16),
+           _mm256_loadu_pd(p + 24), g->X[0], g->X[1], g->X[2], g->X[3]);
+    EWM_T4(_mm256_loadu_pd(p + 4), _mm256_loadu_pd(p + 12), _mm256_loadu_pd(p + 20),
+           _mm256_loadu_pd(p + 28), g->X[4], g->X[5], g->X[6], g->X[7]);
+    g->P[0] = g->X[0];
+    for (int k = 1; k < EWM_K; k++)
+        g->P[k] = _mm256_add_pd(_mm256_mul_pd(vf, g->P[k - 1]), g->X[k]);
+    /* the last P of a block is finite iff its values and sums are */
+    __m256d a = _mm256_andnot_pd(_mm256_set1_pd(-0.0), g->P[EWM_K - 1]);
+    return _mm256_movemask_pd(_mm256_cmp_pd(a, _mm256_set1_pd(DBL_MAX), _CMP_NLE_UQ));
+}
+
+/* The 4 block steps of Sb from *sb; 0 when the last is not finite. */
+PS_TARGET_AVX2 static inline __attribute__((always_inline)) int
+adj1_avx2_chain(const adj1_group *g, double F, double *sb, __m256d *SB)
+{
+    __m128d lo = _mm256_castpd256_pd128(g->P[EWM_K - 1]);
+    __m128d hi = _mm256_extractf128_pd(g->P[EWM_K - 1], 1);
+    double s0 = *sb;
+    double s1 = F * s0 + _mm_cvtsd_f64(lo);
+    double s2 = F * s1 + _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+    double s3 = F * s2 + _mm_cvtsd_f64(hi);
+    double s4 = F * s3 + _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
+    *SB = _mm256_set_pd(s3, s2, s1, s0);
+    *sb = s4;
+    return fabs(s4) <= DBL_MAX;
+}
+
+/* Outputs of a group; nonzero when a value equals the previous mean.
+   (P and Sb finite, C > 0 or Sb * 0 = 0: no output is NaN, so the mean is
+   never lost in the group; only x == mean needs adj1_obs.) */
+PS_TARGET_AVX2 static inline __attribute__((always_inline)) int
+adj1_avx2_out(const adj1_group *g, const adj1_consts *kc, __m256d SB, double m, __m256d *Y)
+{
+    const __m256d vr = _mm256_set1_pd(kc->r);
+    for (int k = 0; k < EWM_K; k++)
+        Y[k] = _mm256_mul_pd(
+            _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kc->c[k]), SB), g->P[k]), vr);
+    __m256d last = Y[EWM_K - 1];
+    __m256d prev = _mm256_blend_pd(_mm256_permute4x64_pd(last, _MM_SHUFFLE(2, 1, 0, 3)),
+                                   _mm256_set1_pd(m), 1);
+    __m256d e0 = _mm256_or_pd(_mm256_cmp_pd(g->X[0], prev, _CMP_EQ_OQ),
+                              _mm256_cmp_pd(g->X[1], Y[0], _CMP_EQ_OQ));
+    __m256d e1 = _mm256_or_pd(_mm256_cmp_pd(g->X[2], Y[1], _CMP_EQ_OQ),
+                              _mm256_cmp_pd(g->X[3], Y[2], _CMP_EQ_OQ));
+    __m256d e2 = _mm256_or_pd(_mm256_cmp_pd(g->X[4], Y[3], _CMP_EQ_OQ),
+                              _mm256_cmp_pd(g->X[5], Y[4], _CMP_EQ_OQ));
+    __m256d e3 = _mm256_or_pd(_mm256_cmp_pd(g->X[6], Y[5], _CMP_EQ_OQ),
+                              _mm256_cmp_pd(g->X[7], Y[6], _CMP_EQ_OQ));
+    return _mm256_movemask_pd(_mm256_or_pd(_mm256_or_pd(e0, e1), _mm256_or_pd(e2, e3)));
+}
+
+/* Stores a group's outputs; returns its last (the mean). */
+PS_TARGET_AVX2 static inline __attribute__((always_inline)) double
+adj1_avx2_store(const __m256d *Y, double *o)
+{
+    __m256d o0, o1, o2, o3;
+    EWM_T4(Y[0], Y[1], Y[2], Y[3], o0, o1, o2, o3);
+    _mm256_storeu_pd(o, o0);
+    _mm256_storeu_pd(o + 8, o1);
+    _mm256_storeu_pd(o + 16, o2);
+    _mm256_storeu_pd(o + 24, o3);
+    EWM_T4(Y[4], Y[5], Y[6], Y[7], o0, o1, o2, o3);
+    _mm256_storeu_pd(o + 4, o0);
+    _mm256_storeu_pd(o + 12, o1);
+    _mm256_storeu_pd(o + 20, o2);
+    _mm256_storeu_pd(o + 28, o3);
+    __m128d h = _mm256_extractf128_pd(Y[EWM_K - 1], 1);
+    return _mm_cvtsd_f64(_mm_unpackhi_pd(h, h));
+}
+
 PS_TARGET_AVX2 static int64_t adj1_avx2(const adj1_consts *kc, const double *x, double *out,
                                         int64_t n, double *psb, double *pm)
 {
-    const __m256d vf = _mm256_set1_pd(kc->f), vr = _mm256_set1_pd(kc->r);
-    const __m256d big = _mm256_set1_pd(DBL_MAX);
-    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d vf = _mm256_set1_pd(kc->f);
     const double F = kc->c[EWM_K - 1];
+    const int64_t G = 4 * EWM_K;
     double sb = *psb, m = *pm;
     int64_t i = 0;
-    for (; i + 4 * EWM_K <= n; i += 4 * EWM_K) {
-        const double *p = x + i;
-        __m256d X[EWM_K], Ps[EWM_K], Y[EWM_K];
-        EWM_T4(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 8), _mm256_loadu_pd(p + 16),
-               _mm256_loadu_pd(p + 24), X[0], X[1], X[2], X[3]);
-        EWM_T4(_mm256_loadu_pd(p + 4), _mm256_loadu_pd(p + 12), _mm256_loadu_pd(p + 20),
-               _mm256_loadu_pd(p + 28), X[4], X[5], X[6], X[7]);
-        Ps[0] = X[0];
-        for (int k = 1; k < EWM_K; k++)
-            Ps[k] = _mm256_add_pd(_mm256_mul_pd(vf, Ps[k - 1]), X[k]);
-        /* the last P of a block is finite iff its values and sums are */
-        if (_mm256_movemask_pd(
-                _mm256_cmp_pd(_mm256_andnot_pd(sign, Ps[EWM_K - 1]), big, _CMP_NLE_UQ)))
+    while (i + G <= n) {
+        adj1_group a, b;
+        __m256d SA, SB, YA[EWM_K], YB[EWM_K];
+        int two = i + 2 * G <= n;
+        int bad_a = adj1_avx2_load(x + i, vf, &a);
+        int bad_b = two ? adj1_avx2_load(x + i + G, vf, &b) : 1;
+        double s = sb;
+        if (bad_a || !adj1_avx2_chain(&a, F, &s, &SA) ||
+            adj1_avx2_out(&a, kc, SA, m, YA))
             break;
-        __m128d lo = _mm256_castpd256_pd128(Ps[EWM_K - 1]);
-        __m128d hi = _mm256_extractf128_pd(Ps[EWM_K - 1], 1);
-        double s1 = F * sb + _mm_cvtsd_f64(lo);
-        double s2 = F * s1 + _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
-        double s3 = F * s2 + _mm_cvtsd_f64(hi);
-        double s4 = F * s3 + _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
-        if (!(fabs(s4) <= DBL_MAX))
-            break;
-        /* P and Sb finite, C > 0: no y is NaN, so the mean is never lost
-           in the group; only x == mean needs adj1_obs */
-        __m256d SB = _mm256_set_pd(s3, s2, s1, sb);
-        for (int k = 0; k < EWM_K; k++)
-            Y[k] = _mm256_mul_pd(
-                _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(kc->c[k]), SB), Ps[k]), vr);
-        __m256d last = Y[EWM_K - 1];
-        __m256d prev = _mm256_blend_pd(_mm256_permute4x64_pd(last, _MM_SHUFFLE(2, 1, 0, 3)),
-                                       _mm256_set1_pd(m), 1);
-        __m256d e0 = _mm256_or_pd(_mm256_cmp_pd(X[0], prev, _CMP_EQ_OQ),
-                                  _mm256_cmp_pd(X[1], Y[0], _CMP_EQ_OQ));
-        __m256d e1 = _mm256_or_pd(_mm256_cmp_pd(X[2], Y[1], _CMP_EQ_OQ),
-                                  _mm256_cmp_pd(X[3], Y[2], _CMP_EQ_OQ));
-        __m256d e2 = _mm256_or_pd(_mm256_cmp_pd(X[4], Y[3], _CMP_EQ_OQ),
-                                  _mm256_cmp_pd(X[5], Y[4], _CMP_EQ_OQ));
-        __m256d e3 = _mm256_or_pd(_mm256_cmp_pd(X[6], Y[5], _CMP_EQ_OQ),
-                                  _mm256_cmp_pd(X[7], Y[6], _CMP_EQ_OQ));
-        if (_mm256_movemask_pd(_mm256_or_pd(_mm256_or_pd(e0, e1), _mm256_or_pd(e2, e3))))
-            break;
-        __m256d o0, o1, o2, o3;
-        EWM_T4(Y[0], Y[1], Y[2], Y[3], o0, o1, o2, o3);
-        _mm256_storeu_pd(out + i, o0);
-        _mm256_storeu_pd(out + i + 8, o1);
-        _mm256_storeu_pd(out + i + 16, o2);
-        _mm256_storeu_pd(out + i + 24, o3);
-        EWM_T4(Y[4], Y[5], Y[6], Y[7], o0, o1, o2, o3);
-        _mm256_storeu_pd(out + i + 4, o0);
-        _mm256_storeu_pd(out + i + 12, o1);
-        _mm256_storeu_pd(out + i + 20, o2);
-        _mm256_storeu_pd(out + i + 28, o3);
-        sb = s4;
-        m = _mm_cvtsd_f64(_mm_unpackhi_pd(_mm256_extractf128_pd(last, 1),
-                                          _mm256_extractf128_pd(last, 1)));
+        double sa = s;
+        if (!bad_b && adj1_avx2_chain(&b, F, &s, &SB)) {
+            double ma = _mm_cvtsd_f64(_mm_unpackhi_pd(_mm256_extractf128_pd(YA[EWM_K - 1], 1),
+                                                      _mm256_extractf128_pd(YA[EWM_K - 1], 1)));
+            if (!adj1_avx2_out(&b, kc, SB, ma, YB)) {
+                adj1_avx2_store(YA, out + i);
+                m = adj1_avx2_store(YB, out + i + G);
+                sb = s;
+                i += 2 * G;
+                continue;
+            }
+        }
+        m = adj1_avx2_store(YA, out + i);
+        sb = sa;
+        i += G;
+        if (two)
+            break; /* the second group failed */
     }
     *psb = sb;
     *pm = m;
