@@ -512,6 +512,12 @@ static void mean_adj0(const ewm_state *st, ewm_col *cl, const double *in, double
     cl->nobs = nobs;
 }
 
+/* pandas' weight updates and the mean / cov update above.  Once a step
+   leaves the weights unchanged (their fixed point, reached after ~36/alpha
+   observations without gap), the next steps without missing value leave
+   them unchanged too and compute the same r, a, b and bias factor: the
+   inner loop reuses them (same values, so the same bits) and skips the two
+   divisions and the weight updates. */
 static void var_kernel(const ewm_state *st, ewm_col *cl, const double *in, double *out,
                        int64_t n, int64_t sd, int is_std)
 {
@@ -520,19 +526,44 @@ static void var_kernel(const ewm_state *st, ewm_col *cl, const double *in, doubl
     const int64_t minp = st->minp;
     double sw = cl->s, ow = cl->w, sw2 = cl->g, m = cl->m, cov = cl->cov;
     int64_t nobs = cl->nobs;
-    for (int64_t i = 0; i < n; i++) {
+    int fixed = 0;             /* the weights are at a fixed point */
+    double fa = 0.0, fb = 0.0; /* a, b there */
+    double fac = NAN;          /* the bias factor there (NaN: den <= 0) */
+    int64_t i = 0;
+    while (i < n) {
+        if (fixed && m == m) {
+            for (; i < n; i++) {
+                double x = in[i * sd];
+                double d = x - m;
+                if (!is_obs(x) || !(fabs(d) <= DBL_MAX))
+                    break;
+                nobs++;
+                m = m + fb * d;
+                cov = fa * (cov + fb * d * d);
+                double v = nobs < minp ? NAN : bias ? cov : fac * cov;
+                out[i * sd] = is_std ? sqrt(v) : v;
+            }
+            if (i >= n)
+                break;
+        }
         double x = in[i * sd];
         int obs = is_obs(x);
         nobs += obs;
         if (m == m) {
             if (obs || !ign) {
+                double sw0 = sw, sw20 = sw2, ow0 = ow;
+                fixed = 0;
                 sw *= f;
                 sw2 *= ff;
                 ow *= f;
                 if (obs) {
                     double d = x - m;
-                    if (fabs(d) <= DBL_MAX) {
-                        double r = 1.0 / (ow + nw), a = ow * r, b = nw * r;
+                    double r = 0.0, a = 0.0, b = 0.0;
+                    int fin = fabs(d) <= DBL_MAX;
+                    if (fin) {
+                        r = 1.0 / (ow + nw);
+                        a = ow * r;
+                        b = nw * r;
                         m = m + b * d;
                         cov = a * (cov + b * d * d);
                     } else { /* overflow: pandas' formula */
@@ -552,6 +583,13 @@ static void var_kernel(const ewm_state *st, ewm_col *cl, const double *in, doubl
                         }
                         ow = 1.0;
                     }
+                    if (fin && sw == sw0 && sw2 == sw20 && ow == ow0) {
+                        fixed = 1;
+                        fa = a;
+                        fb = b;
+                        double num = sw * sw, den = num - sw2;
+                        fac = den > 0.0 ? num / den : NAN;
+                    }
                 }
             }
         } else if (obs) {
@@ -567,6 +605,7 @@ static void var_kernel(const ewm_state *st, ewm_col *cl, const double *in, doubl
             v = den > 0.0 ? (num / den) * cov : NAN;
         }
         out[i * sd] = is_std ? sqrt(v) : v;
+        i++;
     }
     cl->s = sw;
     cl->w = ow;
