@@ -22,8 +22,10 @@
  * where c = f, or f * G after missing values (G = product of the factors
  * f of the missing values since the last observation, kept aside so S and
  * W are frozen during a gap and the mean shown during the gap is exactly
- * the previous one, as in pandas).  The chain is one mul + one add; the
- * division is off it.  Bounds on endless streams: W <= 1/alpha and
+ * the previous one, as in pandas).  S is computed in blocks of 8
+ * observations (the chain is one mul + add per block; see "mean, adjust=1:
+ * the blocked recurrence" below and docs/design.md); the division is off
+ * it.  Bounds on endless streams: W <= 1/alpha and
  * |S| <= max|x| / alpha, so neither can overflow (unless |x| is within a
  * factor alpha of DBL_MAX) nor decay: W >= 1 once a value was seen.  A
  * long gap drives G (not S, W) to 0, and then c = 0 restarts the average
