@@ -120,6 +120,14 @@ ctest:
 	$(BUILD)/test_window_order_vpass
 	$(BUILD)/test_window_order_noavx512
 	$(BUILD)/test_scan
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm.c csrc/ewm.c csrc/simd.c -lm -o $(BUILD)/test_ewm
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_ewm.c csrc/ewm.c csrc/simd.c -lm -o $(BUILD)/test_ewm_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_ewm.c csrc/ewm.c csrc/simd.c -lm -o $(BUILD)/test_ewm_portable
+	$(BUILD)/test_ewm
+	$(BUILD)/test_ewm_sse2
+	$(BUILD)/test_ewm_portable
+	test "$$($(BUILD)/test_ewm --fingerprint)" = "$$($(BUILD)/test_ewm_sse2 --fingerprint)"
+	test "$$($(BUILD)/test_ewm --fingerprint)" = "$$($(BUILD)/test_ewm_portable --fingerprint)"
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_stage.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_stage
 	$(BUILD)/test_stage
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c csrc/simd.c -lm -o $(BUILD)/test_kll
