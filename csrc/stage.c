@@ -25,7 +25,11 @@
 #include <immintrin.h>
 #endif
 
-#define STAGE_VERSION 1u
+/* Version 2 (issue 17): the ewm_mean adjust=1 payload holds the blocked
+   recurrence's state (ewm.c); a version-1 state of that kind is refused
+   (PS_ERR_VERSION: its words mean something else), every other kind's
+   payload is unchanged and loads from either version. */
+#define STAGE_VERSION 2u
 static const uint8_t STAGE_MAGIC[8] = {'P', 'S', 'S', 'T', 'A', 'G', 'E', '1'};
 
 struct ps_stage {
@@ -427,7 +431,8 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
     if (!ps_checksum_ok(buf, size))
         return PS_ERR_CORRUPT;
     ps_reader r = {buf, 8, size - 8, 0};
-    if (ps_get_u64(&r) != STAGE_VERSION)
+    const uint64_t version = ps_get_u64(&r);
+    if (version != 1 && version != STAGE_VERSION)
         return PS_ERR_VERSION;
     ps_stage_params p;
     get_params(&r, &p);
@@ -435,6 +440,8 @@ int ps_stage_deserialize(ps_stage **out, const uint8_t *buf, size_t size)
     if (r.bad || width < 1 || width > PS_MAX_WIDTH || start < 0 || pos < start ||
         check_params(&p) != PS_OK)
         return PS_ERR_CORRUPT;
+    if (version == 1 && p.kind == PS_EWM_MEAN && p.adjust)
+        return PS_ERR_VERSION;
     ps_stage_params c = canonical(&p);
     if (!same_params(&c, &p))
         return PS_ERR_CORRUPT;

@@ -319,7 +319,9 @@ class StageState:
         Raises
         ------
         ValueError
-            Truncated, corrupt or unknown-version bytes, a state no data
+            Truncated, corrupt or unknown-version bytes (also an
+            ``ewm_mean(adjust=True)`` state written in format 1, before its
+            kernel changed), a state no data
             could produce (checked field by field even when the checksum
             matches: widths the bytes cannot hold, counts, weights, ...; see
             the design notes, "What from_bytes guarantees"), or a record
@@ -330,8 +332,13 @@ class StageState:
         except TypeError:
             raise TypeError(f"StageState.from_bytes expects bytes, not {type(data).__name__}") from None
         out = ffi.new("ps_stage **")
-        check_status(lib.ps_stage_deserialize(out, ffi.from_buffer(raw), len(raw)),
-                     "StageState.from_bytes")
+        status = lib.ps_stage_deserialize(out, ffi.from_buffer(raw), len(raw))
+        if status == lib.PS_ERR_VERSION and raw[8:16] == (1).to_bytes(8, "little"):
+            raise ValueError(
+                "StageState.from_bytes: a state written before issue 17 (format 1) of "
+                "ewm_mean(adjust=True), whose kernel has changed; this version cannot "
+                "continue it: rebuild the state from the data")
+        check_status(status, "StageState.from_bytes")
         state = ffi.gc(out[0], lib.ps_stage_free)
         width = int(lib.ps_stage_width(state))
         if record_shape is None:
