@@ -112,14 +112,15 @@ class ResultBuffer:
     used : int
         Records written.
     grown : int
-        Times the buffer was reallocated (each copies the records so far).
+        Times records already written were copied to a larger buffer.
 
     Examples
     --------
-    >>> buf = ResultBuffer(np.dtype(np.float64), (), 4)
-    >>> buf.put(np.arange(3.0)); buf.put(np.arange(2.0))
+    >>> buf = ResultBuffer(np.dtype(np.float64), (), 5)
+    >>> buf.put(np.arange(3.0))
+    >>> buf.put(np.arange(2.0))
     >>> buf.result(), buf.grown
-    (array([0., 1., 2., 0., 1.]), 1)
+    (array([0., 1., 2., 0., 1.]), 0)
     """
 
     __slots__ = ("array", "dtype", "flat", "grown", "record_shape", "row", "used")
@@ -143,8 +144,9 @@ class ResultBuffer:
         if used + k > len(self.array):
             old = self.array
             self._allocate(max(used + k, 2 * used, 1024))
-            self.array[:used] = old[:used]
-            self.grown += 1
+            if used:
+                self.array[:used] = old[:used]
+                self.grown += 1
         return self.array
 
     def target(self, k: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..chain import Node, Plan, add_note, make_plan, run_serial
 from ..chain.materialise import ResultBuffer
+from ..sketches.kll import BLOCK_SIZE as KLL_BLOCK
 from .options import EngineOptions, Reduction, default_workers, per_partition, reduce_in_order
 
 __all__ = ["partitions", "require_access", "threads_chunks", "threads_reduce", "threads_to_array"]
@@ -26,6 +27,15 @@ PARTITIONS_PER_WORKER = 4
 MIN_PARTITION = 1 << 14
 #: Largest default partition for ordered outputs, in bytes of source records.
 MAX_ORDERED_BYTES = 16 << 20
+#: Default partitions of at least this many records are a multiple of it
+#: long and start on a global index that is a multiple of it.  The KLL
+#: sketch (``describe()``'s quantiles) and ``Moments`` lay their blocks on
+#: global indices in powers of two, up to KLL's ``BLOCK_SIZE`` (2**19): an
+#: aligned boundary cuts no block, so merging two partitions' states shares
+#: their blocks (~0.05 ms), where an unaligned one rebuilds the cut blocks
+#: (~5-10 ms per merge, ~15 % of ``describe()`` over 1e7 values in 8
+#: partitions; see docs/engines.rst).
+ALIGN = KLL_BLOCK
 
 
 class Cancelled(Exception):
@@ -43,17 +53,24 @@ def require_access(plan: Plan, engine: str) -> Any:
     return plan.access
 
 
-def partitions(n: int, size: int) -> list[tuple[int, int | None]]:
+def partitions(n: int, size: int, origin: int = 0) -> list[tuple[int, int | None]]:
     """``[a, b)`` ranges of `size` records covering ``[0, n)``; the last has ``b`` None.
+
+    The boundaries fall where ``origin + a`` is a multiple of `size` (the
+    first range is shorter when `origin` is not one).
 
     Examples
     --------
     >>> partitions(10, 4)
     [(0, 4), (4, 8), (8, None)]
+    >>> partitions(10, 4, origin=3)
+    [(0, 1), (1, 5), (5, 9), (9, None)]
     >>> partitions(0, 4)
     [(0, None)]
     """
-    bounds = list(range(0, n, size))[1:]
+    bounds = list(range(-origin % size, n, size))
+    if bounds and bounds[0] == 0:
+        bounds = bounds[1:]
     starts = [0, *bounds]
     return [(a, b) for a, b in zip(starts, [*bounds, None])]
 
@@ -65,6 +82,8 @@ def _partition_size(n: int, workers: int, options: EngineOptions, ordered: bool,
     size = max(MIN_PARTITION, -(-n // (workers * PARTITIONS_PER_WORKER)))
     if ordered:
         size = min(size, max(1, MAX_ORDERED_BYTES // record_nbytes))
+    if size >= ALIGN:
+        size = round(size / ALIGN) * ALIGN
     return size
 
 
@@ -131,7 +150,8 @@ def _split_partitions(plan: Plan, access: Any, options: EngineOptions,
     n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
     size = _partition_size(n, workers, options, ordered, plan.record_nbytes)
-    return n, workers, partitions(n, size)
+    aligned = options.partition_size is None and size % ALIGN == 0
+    return n, workers, partitions(n, size, plan.start if aligned else 0)
 
 
 def _threads_where(plan: Plan, a: int, b: int | None) -> str:
