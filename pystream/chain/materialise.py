@@ -28,7 +28,8 @@ from .nodes import Node
 from .planner import make_plan
 from .steps import close_iterator, fn_name, run_fns, stage_note
 
-__all__ = ["HUGE_PAGE", "ResultBuffer", "empty_result", "fill", "into_writer", "output_length"]
+__all__ = ["HUGE_PAGE", "ResultBuffer", "empty_result", "expected_length", "fill", "into_writer",
+           "output_length"]
 
 #: Results of at least twice this many bytes start on a multiple of it, so
 #: every page of them can be a transparent huge page (numpy asks for huge
@@ -90,6 +91,17 @@ def output_length(node: Node) -> int | None:
         return None
     n = access.length() if access is not None else len(whole)  # type: ignore[arg-type]
     return plan.output_range(0, n)[1]
+
+
+def expected_length(node: Node) -> int:
+    """Records to allocate for before the run: the output length when the
+    planner knows it, else the in-memory source's length (a hint: a stage
+    may change the length), else 0 (unknown: grow as records arrive)."""
+    n = output_length(node)
+    if n is not None:
+        return n
+    dt, rs = node.meta()
+    return node.length_hint(dt.itemsize * int(np.prod(rs, dtype=np.int64)))
 
 
 class ResultBuffer:
@@ -291,6 +303,10 @@ def _stage_into(node: Node, buffer: ResultBuffer) -> Iterator[np.ndarray] | None
 def fill(node: Node, buffer: ResultBuffer) -> None:
     """Run `node` serially, every output record written into `buffer` once."""
     node.meta()
+    whole = node.whole()
+    if whole is not None and not node.one_shot:
+        buffer.put(whole)   # the chunks would be views of it: one copy
+        return
     steps = _fns_into(node, buffer)
     if steps is not None:
         for _ in steps:

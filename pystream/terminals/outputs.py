@@ -13,7 +13,7 @@ from ..engines import EngineOptions, ordered_chunks
 from ..engines.threads import threads_to_array
 from ..sinks import NpyWriter, RawWriter, TextWriter, check_target
 from ..chain import close_iterator
-from ..chain.materialise import ResultBuffer, fill, output_length
+from ..chain.materialise import ResultBuffer, expected_length, fill
 from .protocol import Consumer, Meta, SinkTerminal, Terminal, terminal
 
 __all__ = ["ArrayConsumer", "CallbackTerminal", "FileTerminal", "NpyTerminal", "TextTerminal",
@@ -89,7 +89,7 @@ class ToArrayTerminal(Terminal):
             if direct is not None:
                 return direct
         dt, rs = node.meta()
-        buffer = ResultBuffer(dt, rs, _expected_length(node, buffer_row(dt, rs)))
+        buffer = ResultBuffer(dt, rs, expected_length(node))
         if options.name == "local":
             fill(node, buffer)
             return buffer.result()
@@ -100,18 +100,6 @@ class ToArrayTerminal(Terminal):
         finally:
             close_iterator(it)
         return buffer.result()
-
-
-def buffer_row(dtype: np.dtype, record_shape: tuple[int, ...]) -> int:
-    """Bytes of one record."""
-    return dtype.itemsize * int(np.prod(record_shape, dtype=np.int64))
-
-
-def _expected_length(node: Any, row: int) -> int:
-    """Records to allocate for: the output length when known before the run,
-    else the in-memory source's length (a hint), else 0 (grow as needed)."""
-    n = output_length(node)
-    return node.length_hint(row) if n is None else n
 
 
 class _FileSink(SinkTerminal):
