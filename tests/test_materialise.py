@@ -151,8 +151,9 @@ def test_the_planner_gives_the_exact_output_length() -> None:
 
 
 def test_a_flush_fits_the_slack_and_an_unknown_length_grows() -> None:
-    buf, out = _fill(ps.from_array(X, chunk_size=1000).resample(7, "mean"))
-    assert len(out) == -(-N // 7) and buf.grown == 0 and np.shares_memory(out, buf.array)
+    for cs in (1000, 16384, N):
+        buf, out = _fill(ps.from_array(X, chunk_size=cs).resample(7, "mean"))
+        assert len(out) == -(-N // 7) and buf.grown == 0 and np.shares_memory(out, buf.array)
     buf, out = _fill(ps.from_chunks(iter([X[:10_000], X[10_000:]]), np.float64).moving_mean(3))
     assert buf.grown >= 1 and _same(out, ps.from_array(X).moving_mean(3).to_array())
 

@@ -173,10 +173,15 @@ class ResultBuffer:
 
     def alloc(self, nbytes: int) -> np.ndarray:
         """``alloc`` for a stage that writes into given memory: the bytes from
-        the write position (at least `nbytes`)."""
+        the write position (at least `nbytes`).
+
+        A stage asks for room for as many records as its input chunk holds
+        (a block reduction outputs fewer): when they do not fit, it gets
+        scratch memory and its chunk is :meth:`put` (copied) instead, so the
+        buffer grows only for records that are really there.
+        """
         row = self.row
-        self.reserve(-(-nbytes // row) if row else 0)
-        if self.flat is None:
+        if self.flat is None or self.used * row + nbytes > len(self.flat):
             return np.empty(nbytes, np.uint8)
         return self.flat[self.used * row:]
 
