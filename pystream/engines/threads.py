@@ -27,14 +27,15 @@ PARTITIONS_PER_WORKER = 4
 MIN_PARTITION = 1 << 14
 #: Largest default partition for ordered outputs, in bytes of source records.
 MAX_ORDERED_BYTES = 16 << 20
-#: Default partitions of at least this many records are a multiple of it
-#: long and start on a global index that is a multiple of it.  The KLL
-#: sketch (``describe()``'s quantiles) and ``Moments`` lay their blocks on
-#: global indices in powers of two, up to KLL's ``BLOCK_SIZE`` (2**19): an
-#: aligned boundary cuts no block, so merging two partitions' states shares
-#: their blocks (~0.05 ms), where an unaligned one rebuilds the cut blocks
-#: (~5-10 ms per merge, ~15 % of ``describe()`` over 1e7 values in 8
-#: partitions; see docs/engines.rst).
+#: A reduction's default partitions of at least this many records are a
+#: multiple of it long and start on a global index that is a multiple of
+#: it.  The KLL sketch (``describe()``'s quantiles) lays its blocks on global
+#: multiples of powers of two up to its ``BLOCK_SIZE`` (2**19): an aligned
+#: boundary cuts no block, so merging two partitions' states shares their
+#: blocks (~0.1 ms), where an unaligned one rebuilds the cut blocks (~4-5 ms
+#: per merge over 1e7 values; see docs/engines.rst).  Outputs that are not
+#: merged (``to_array``, ordered chunks) keep even partitions, which balance
+#: the workers better.
 ALIGN = KLL_BLOCK
 
 
@@ -76,13 +77,13 @@ def partitions(n: int, size: int, origin: int = 0) -> list[tuple[int, int | None
 
 
 def _partition_size(n: int, workers: int, options: EngineOptions, ordered: bool,
-                    record_nbytes: int) -> int:
+                    record_nbytes: int, align: bool = False) -> int:
     if options.partition_size is not None:
         return options.partition_size
     size = max(MIN_PARTITION, -(-n // (workers * PARTITIONS_PER_WORKER)))
     if ordered:
         size = min(size, max(1, MAX_ORDERED_BYTES // record_nbytes))
-    if size >= ALIGN:
+    if align and size >= ALIGN:
         size = round(size / ALIGN) * ALIGN
     return size
 
@@ -143,14 +144,15 @@ class _Pool:
             raise interrupted
 
 
-def _split_partitions(plan: Plan, access: Any, options: EngineOptions,
-           ordered: bool) -> tuple[int, int, list[tuple[int, int | None]]]:
+def _split_partitions(plan: Plan, access: Any, options: EngineOptions, ordered: bool,
+                      align: bool = False) -> tuple[int, int, list[tuple[int, int | None]]]:
     """``(records, workers, partitions)`` of a run: the source records that
-    matter, the pool size and the partitions covering them."""
+    matter, the pool size and the partitions covering them (`align`: on
+    global multiples of :data:`ALIGN`, for states that are merged)."""
     n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
-    size = _partition_size(n, workers, options, ordered, plan.record_nbytes)
-    aligned = options.partition_size is None and size % ALIGN == 0
+    size = _partition_size(n, workers, options, ordered, plan.record_nbytes, align)
+    aligned = align and options.partition_size is None and size % ALIGN == 0
     return n, workers, partitions(n, size, plan.start if aligned else 0)
 
 
@@ -166,7 +168,7 @@ def threads_reduce(node: Node, reduction: Reduction, options: EngineOptions) -> 
     access = require_access(plan, "threads")
     if not per_partition(plan, reduction):
         return reduce_in_order(threads_chunks(node, options, plan), reduction, node.start)
-    n, workers, parts = _split_partitions(plan, access, options, ordered=False)
+    n, workers, parts = _split_partitions(plan, access, options, ordered=False, align=True)
     pool = _Pool(workers)
     read = pool.reader(access)
     whole = access.in_memory and not plan.prefix
