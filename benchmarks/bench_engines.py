@@ -26,6 +26,13 @@ processes of a ``distributed.LocalCluster`` it starts), best of
    Local and threaded runs alternate, best of ``--repeats`` each, so both
    see the same state of a shared virtual machine.
 
+   Then the ceiling table: ``moving_median(101).to_array()``, ``describe()``
+   and ``describe(quantiles=())`` also run on the two halves of their data
+   in two plain threads (the same work with no partitions, merge or
+   assembly), and bottleneck's ``move_median`` whole and on two halves: the
+   engine's speedup is reported as a fraction of that ceiling (target >=
+   0.95).
+
    Then a workers sweep (1, 2, 3, 4 threads on 2 cores: oversubscription)
    and a partition-size sweep (``partition_size=``, 2 workers).
 
@@ -205,6 +212,9 @@ def bench_threads(x: np.ndarray, args: argparse.Namespace) -> None:
     diag = Op("moving_median(101).sum (diag)", xw,
               lambda **k: ps.from_array(xw).moving_median(101).sum(**k), None, "compute")
 
+    if args.ceiling_only:
+        bench_ceiling(x, xw, args)
+        return
     print(f"== threads vs local: engine='threads', workers={args.workers} against "
           f"engine='local' (speedup = local time / threads time) ==")
     wait_idle(args.wait_idle, "before the threads section")
@@ -265,6 +275,8 @@ def bench_threads(x: np.ndarray, args: argparse.Namespace) -> None:
           f"again, up to --retries times, above {BUSY})")
     print()
 
+    bench_ceiling(x, xw, args)
+
     # -- workers sweep: 1..4 threads on this machine's cores ------------------
     sweep = [op for op in ops if op.name in ("describe(quantiles=())", "moving_median(101).to_array")]
     rows = []
@@ -300,6 +312,80 @@ def bench_threads(x: np.ndarray, args: argparse.Namespace) -> None:
         print_table(["operation", "partition_size", "partitions", "seconds", "speedup",
                      "identical", "others"], rows)
         print()
+
+
+def _halves(fn: Callable[[np.ndarray], Any], data: np.ndarray,
+            pool: concurrent.futures.ThreadPoolExecutor) -> Callable[[], list[Any]]:
+    """`fn` on the two halves of `data`, in two plain threads at once."""
+    half = len(data) // 2
+    parts = [data[:half], data[half:]]
+    return lambda: list(pool.map(fn, parts))
+
+
+def bench_ceiling(x: np.ndarray, xw: np.ndarray, args: argparse.Namespace) -> None:
+    """The engine's speedup as a fraction of what two cores give the same work.
+
+    The ceiling is the same pystream work run on the two halves of the data
+    in two plain threads (no partitions, no merge, no result assembly): its
+    speedup over the local run is the most the engine can reach on this
+    machine.  Local, engine, halves (and bottleneck's ``move_median`` whole
+    and on halves) alternate within each round, best of ``--repeats``.
+    """
+    import pystream as ps
+
+    bn = optional("bottleneck")
+    w = args.workers
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    cases = [
+        ("moving_median(101).to_array", xw,
+         lambda d, **k: ps.from_array(d).moving_median(101).to_array(**k)),
+        ("describe()", x, lambda d, **k: ps.from_array(d).describe(**k)),
+        ("describe(quantiles=())", x, lambda d, **k: ps.from_array(d).describe(quantiles=(), **k)),
+    ]
+    print(f"-- the ceiling: the same work on two independent halves in two plain threads; "
+          f"fraction = engine speedup / ceiling speedup (target >= 0.95; workers={w}) --")
+    wait_idle(args.wait_idle, "before the ceiling table")
+    rows: list[list[str]] = []
+    for name, data, run in cases:
+        variants = {
+            "local": lambda run=run, data=data: run(data),
+            "threads": lambda run=run, data=data: run(data, engine="threads", workers=w),
+            "halves": _halves(lambda d, run=run: run(d), data, pool),
+        }
+
+        def rounds(variants: dict[str, Callable[[], Any]] = variants) -> dict[str, float]:
+            best = {k: float("inf") for k in variants}
+            for _ in range(args.repeats):
+                for k, f in variants.items():
+                    best[k] = min(best[k], best_of(f, 1)[0])
+            return best
+
+        best, o = quiet(rounds, args, f"ceiling {name}")
+        sp = best["local"] / best["threads"]
+        ceiling = best["local"] / best["halves"]
+        frac = sp / ceiling
+        rows.append([name, f"{len(data):,}", f"{best['local']:.4f}", f"{best['threads']:.4f}",
+                     f"{best['halves']:.4f}", f"{sp:.2f}x", f"{ceiling:.2f}x", f"{frac:.3f}",
+                     "yes" if frac >= 0.95 else "NO", _others(o)])
+    if bn is not None:
+        variants = {"whole": lambda: bn.move_median(xw, 101),
+                    "halves": _halves(lambda d: bn.move_median(d, 101), xw, pool)}
+
+        def bn_rounds() -> dict[str, float]:
+            best = {k: float("inf") for k in variants}
+            for _ in range(args.repeats):
+                for k, f in variants.items():
+                    best[k] = min(best[k], best_of(f, 1)[0])
+            return best
+
+        best, o = quiet(bn_rounds, args, "ceiling bottleneck")
+        rows.append(["bottleneck move_median(101)", f"{len(xw):,}", f"{best['whole']:.4f}", "",
+                     f"{best['halves']:.4f}", "", f"{best['whole'] / best['halves']:.2f}x", "", "",
+                     _others(o)])
+    pool.shutdown()
+    print_table(["operation", "n", "local s", "threads s", "2 halves s", "speedup", "ceiling",
+                 "fraction", ">= 0.95", "others"], rows)
+    print()
 
 
 # --------------------------------------------------------------------------- dask
@@ -439,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window-fraction", type=float, default=0.1,
                    help="moving_median runs over n * this many values (default 0.1)")
     p.add_argument("--skip-threads", action="store_true", help="only the Dask section")
+    p.add_argument("--ceiling-only", action="store_true",
+                   help="threads: only the ceiling table (no main table, sweeps or Dask)")
     p.add_argument("--skip-dask", action="store_true", help="no Dask section")
     p.add_argument("--dask-chunks", type=lambda s: [int(float(v)) for v in s.split(",")],
                    default=[10_000_000, 2_500_000],
@@ -468,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench_engines: n={n:,} float64 ({n * 8 / 1e6:,.0f} MB), moving_median over "
           f"{int(n * args.window_fraction):,}, best of {args.repeats}")
     print(f"machine: {machine_line()}")
+    print(f"pystream: {ps.machine().line()}")
     print(f"pystream {version_of(ps)}, dask {version_of(dask_mod)}, "
           f"usable cpus {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}"
           f", load average {_load()}")
@@ -478,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         x = np.random.default_rng(args.seed).standard_normal(n)
         x.sum()  # touch the pages once
         bench_threads(x, args)
-    if not args.skip_dask:
+    if not args.skip_dask and not args.ceiling_only:
         del x
         bench_dask(n, args)
     sys.stderr.flush()

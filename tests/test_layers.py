@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "pystream.sketches": 1,
     "pystream.sinks": 1,
     "pystream.chain": 2,
+    "pystream.chain.materialise": 2,
     "pystream.terminals": 3,
     "pystream.engines": 3,
     "pystream.stream": 4,

@@ -13,6 +13,7 @@ from ..engines import EngineOptions, ordered_chunks
 from ..engines.threads import threads_to_array
 from ..sinks import NpyWriter, RawWriter, TextWriter, check_target
 from ..chain import close_iterator
+from ..chain.materialise import ResultBuffer, expected_length, fill
 from .protocol import Consumer, Meta, SinkTerminal, Terminal, terminal
 
 __all__ = ["ArrayConsumer", "CallbackTerminal", "FileTerminal", "NpyTerminal", "TextTerminal",
@@ -75,59 +76,30 @@ class ToArrayTerminal(Terminal):
         return ArrayConsumer(meta)
 
     def pull(self, node: Any, options: EngineOptions) -> np.ndarray:  # type: ignore[override]
-        """Each chunk is copied into one growing result as it arrives (not kept
-        and concatenated), so stages can reuse their output buffers and the
-        result is written once.  It starts at the source's length when known
-        (most stages keep the length) and doubles when full.  A last stage
-        that accepts ``alloc`` (the C stages) writes straight into the
-        result, and its chunks need no copy at all."""
-        dt, rs = node.meta()
-        row = dt.itemsize * int(np.prod(rs, dtype=np.int64))
-        result: list[np.ndarray] = [np.empty((0, *rs), dt)]
-        used = 0
-
-        def reserve(k: int) -> np.ndarray:
-            out = result[0]
-            if used + k > len(out):
-                grown = max(used + k, 2 * used, node.length_hint(row))
-                new = np.empty((grown, *rs), dt)
-                new[:used] = out[:used]
-                result[0] = out = new
-            return out
-
-        def alloc(nbytes: int) -> np.ndarray:
-            out = reserve(-(-nbytes // row) if row else 0)
-            flat = out.reshape(-1).view(np.uint8) if out.size else np.empty(0, np.uint8)
-            return flat[used * row :]
-
+        """Every output record is written into the result once
+        (:mod:`pystream.chain.materialise`): the result is allocated once for
+        the output length when the planner knows it (else the source's
+        length, growing by doubling past it), a last stage that writes into
+        given memory (the C stages, a ufunc ``map``, ``astype``) writes
+        straight into it, and any other last stage's chunks are copied into
+        it as they arrive (so stages may reuse their output buffers).  On
+        the threads engine each partition writes its own slice."""
         if options.name == "threads":
             direct = threads_to_array(node, options)
             if direct is not None:
                 return direct
-        it = None
-        if options.name != "local":
-            it = ordered_chunks(node, options)
-        elif dt.itemsize == 8 and row:
-            it = node.writer(alloc)
-        if it is None:
-            it = node.chunks()
+        dt, rs = node.meta()
+        buffer = ResultBuffer(dt, rs, expected_length(node))
+        if options.name == "local":
+            fill(node, buffer)
+            return buffer.result()
+        it = ordered_chunks(node, options)
         try:
             for c in it:
-                if c.dtype != dt or c.shape[1:] != rs:
-                    raise TypeError(
-                        f"to_array: a chunk of dtype {c.dtype} and record shape {c.shape[1:]} "
-                        f"does not match the stream's dtype {dt} and record shape {rs}"
-                    )
-                k = len(c)
-                out = result[0]
-                if not (used + k <= len(out) and k and c.ctypes.data == out[used:].ctypes.data):
-                    out = reserve(k)
-                    out[used : used + k] = c
-                used += k
+                buffer.put(c)
         finally:
             close_iterator(it)
-        out = result[0]
-        return out if used == len(out) else out[:used].copy()
+        return buffer.result()
 
 
 class _FileSink(SinkTerminal):
