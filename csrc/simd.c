@@ -3,6 +3,13 @@
  */
 #include "simd.h"
 
+#ifdef PS_HAVE_SSE2
+#include <emmintrin.h>
+#endif
+#ifdef PS_HAVE_AVX2
+#include <immintrin.h>
+#endif
+
 #if !defined(__STDC_NO_ATOMICS__)
 #include <stdatomic.h>
 #define PS_ATOMIC_INT atomic_int
@@ -70,4 +77,44 @@ int ps_simd_set_limit(int level)
     PS_STORE(limit_level, level);
     PS_STORE(level_now, -1);
     return ps_simd_level();
+}
+
+#ifdef PS_HAVE_AVX2
+PS_TARGET_AVX2 static int any_nan_avx2(const double *x, int64_t n)
+{
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    int bad;
+    for (; i + 8 <= n; i += 8) {
+        __m256d a = _mm256_loadu_pd(x + i), b = _mm256_loadu_pd(x + i + 4);
+        acc = _mm256_or_pd(acc, _mm256_cmp_pd(a, b, _CMP_UNORD_Q));
+    }
+    bad = _mm256_movemask_pd(acc) != 0;
+    for (; i < n; i++)
+        bad |= x[i] != x[i];
+    return bad;
+}
+#endif
+
+int ps_any_nan(const double *x, int64_t n)
+{
+    int64_t i = 0;
+    int bad = 0;
+#ifdef PS_HAVE_AVX2
+    if (ps_simd() >= PS_SIMD_AVX2)
+        return any_nan_avx2(x, n);
+#endif
+#ifdef PS_HAVE_SSE2
+    {
+        __m128d acc = _mm_setzero_pd();
+        for (; i + 4 <= n; i += 4) {
+            __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
+            acc = _mm_or_pd(acc, _mm_cmpunord_pd(a, b));
+        }
+        bad = _mm_movemask_pd(acc) != 0;
+    }
+#endif
+    for (; i < n; i++)
+        bad |= x[i] != x[i];
+    return bad;
 }

@@ -41,4 +41,7 @@
    once the CPU has been read. */
 int ps_simd(void);
 
+/* Whether x[0 .. n) holds a NaN (read only; AVX2 or SSE2 by ps_simd()). */
+int ps_any_nan(const double *x, int64_t n);
+
 #endif /* PYSTREAM_SIMD_H */

@@ -21,9 +21,7 @@
 #if defined(__SSE2__) && !defined(PS_NO_SIMD)
 #include <emmintrin.h>
 #endif
-#ifdef PS_HAVE_AVX2
-#include <immintrin.h>
-#endif
+
 
 /* Version 2 (issue 17): the ewm_mean adjust=1 payload holds the blocked
    recurrence's state (ewm.c); a version-1 state of that kind is refused
@@ -228,47 +226,6 @@ static void keep_tail(ps_stage *s, const double *in, int64_t n)
     s->tail_len = len;
 }
 
-#ifdef PS_HAVE_AVX2
-/* Whether out[0 .. count) holds a NaN, 4 values a step. */
-PS_TARGET_AVX2 static int any_nan_avx2(const double *out, int64_t count)
-{
-    __m256d acc = _mm256_setzero_pd();
-    int64_t i = 0;
-    int bad;
-    for (; i + 8 <= count; i += 8) {
-        __m256d a = _mm256_loadu_pd(out + i), b = _mm256_loadu_pd(out + i + 4);
-        acc = _mm256_or_pd(acc, _mm256_cmp_pd(a, b, _CMP_UNORD_Q));
-    }
-    bad = _mm256_movemask_pd(acc) != 0;
-    for (; i < count; i++)
-        bad |= out[i] != out[i];
-    return bad;
-}
-#endif
-
-static int any_nan(const double *out, int64_t count)
-{
-    int64_t i = 0;
-    int bad = 0;
-#ifdef PS_HAVE_AVX2
-    if (ps_simd() >= PS_SIMD_AVX2)
-        return any_nan_avx2(out, count);
-#endif
-#if defined(__SSE2__) && !defined(PS_NO_SIMD)
-    {
-        __m128d acc = _mm_setzero_pd();
-        for (; i + 4 <= count; i += 4) {
-            __m128d a = _mm_loadu_pd(out + i), b = _mm_loadu_pd(out + i + 2);
-            acc = _mm_or_pd(acc, _mm_cmpunord_pd(a, b));
-        }
-        bad = _mm_movemask_pd(acc) != 0;
-    }
-#endif
-    for (; i < count; i++)
-        bad |= out[i] != out[i];
-    return bad;
-}
-
 /* Every NaN output becomes the one canonical quiet NaN: the sign and
    payload of a NaN produced by arithmetic depend on operand order, which
    the compiler may choose differently in two code paths, and outputs must
@@ -277,7 +234,7 @@ static int any_nan(const double *out, int64_t count)
 static void canonical_nan(double *out, int64_t count)
 {
     const double nan = NAN;
-    if (!any_nan(out, count))
+    if (!ps_any_nan(out, count))
         return;
     for (int64_t i = 0; i < count; i++) {
         double v = out[i];

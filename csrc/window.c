@@ -100,22 +100,7 @@ typedef struct {
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
 
-static int has_nan(const double *x, int64_t n)
-{
-    int64_t i = 0;
-    int bad = 0;
-#ifdef HAVE_SSE2
-    __m128d acc = _mm_setzero_pd();
-    for (; i + 4 <= n; i += 4) {
-        __m128d a = _mm_loadu_pd(x + i), b = _mm_loadu_pd(x + i + 2);
-        acc = _mm_or_pd(acc, _mm_cmpunord_pd(a, b));
-    }
-    bad = _mm_movemask_pd(acc) != 0;
-#endif
-    for (; i < n; i++)
-        bad |= x[i] != x[i];
-    return bad;
-}
+static int has_nan(const double *x, int64_t n) { return ps_any_nan(x, n); }
 
 static void sqrt_all(double *o, int64_t n)
 {
@@ -318,20 +303,6 @@ static inline pv4 pv_sh(pv4 p, pv4 c, int k) /* lanes [p(4-k) .. p3, c0 .. c(3-k
 #define LV(name) name##_port
 #define LV_ATTR
 #include "window_lanes.h"
-#undef V
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VSQRT
-#undef VMAX0
-#undef VSH1
-#undef VSH2
-#undef VSH3
-#undef LV
-#undef LV_ATTR
 
 #ifdef PS_HAVE_SSE2
 /* SSE2: lanes 0-1 in lo, 2-3 in hi */
@@ -403,20 +374,6 @@ static inline sv4 sv_sh3(sv4 p, sv4 c)
 #define LV(name) name##_sse2
 #define LV_ATTR
 #include "window_lanes.h"
-#undef V
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VSQRT
-#undef VMAX0
-#undef VSH1
-#undef VSH2
-#undef VSH3
-#undef LV
-#undef LV_ATTR
 #endif
 
 #ifdef PS_HAVE_AVX2
@@ -436,20 +393,6 @@ static inline sv4 sv_sh3(sv4 p, sv4 c)
 #define LV(name) name##_avx2
 #define LV_ATTR PS_TARGET_AVX2
 #include "window_lanes.h"
-#undef V
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VSQRT
-#undef VMAX0
-#undef VSH1
-#undef VSH2
-#undef VSH3
-#undef LV
-#undef LV_ATTR
 #endif
 
 static void sum_quads(int level, const double *x, int64_t nq, double *o, double *lanes,

@@ -15,6 +15,8 @@
  *                  the x86 rule "NaN -> second operand"
  *   VSH1/2/3(p, c) lanes [p1 p2 p3 c0] (3), [p2 p3 c0 c1] (2), [p3 c0 c1 c2] (1)
  *
+ * The parameters are #undef'd at the end of this file.
+ *
  * Every variant performs the same operations on the same lanes in the same
  * order, so all three give the same bits (window.c's scalar path computes
  * the same expressions record by record).
@@ -154,3 +156,18 @@ LV_ATTR static void LV(direct_var)(const double *buf, int64_t w, int64_t nq, dou
         VSTORE(o + 4 * q, t);
     }
 }
+
+#undef V
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VSQRT
+#undef VMAX0
+#undef VSH1
+#undef VSH2
+#undef VSH3
+#undef LV
+#undef LV_ATTR
