@@ -27,6 +27,8 @@
  *   ties go to the newest record, which makes the result unique.
  * In PS_NAN_PROPAGATE mode a window holding a NaN is detected by its
  * non-NaN count being below the number of records in the window.
+ * Windows of at most PS_WINDOW_DIRECT records skip the blocks: sum / mean /
+ * var / std add each window's values directly ("small windows" below).
  *
  * Memory grows with the records seen, not with the nominal window: every
  * per-record array has room for `cap` records, cap >= min(w, records seen
@@ -34,7 +36,8 @@
  * below min(w, PS_WINDOW_FLOOR / width)) at the start of an update.  Arrays indexed by offset in block are stored
  * compactly: the current block's raw values from its first present offset
  * `lo` (raw[r - lo]), the previous block's suffixes from its first present
- * offset `ap` (entry e >= ap at index e - ap; entries e < ap read entry ap),
+ * offset `ap` (min/max: entry e >= ap at index e - ap, entries e < ap read
+ * entry ap; sum/var lanes: bidx(e, ap)),
  * the segment scratch from the segment's first offset (P[r - r0]).  A
  * window of 3e8 records over 1,000 values thus holds 2**17 records' worth
  * of arrays (the floor), not 3e8; the arithmetic, hence every output bit,
