@@ -398,72 +398,16 @@ static inline sv4 sv_sh3(sv4 p, sv4 c)
 #include "window_lanes.h"
 #endif
 
-static void sum_quads(int level, const double *x, int64_t nq, double *o, double *lanes,
-                      const double *B, double scale, int mean)
-{
-#ifdef PS_HAVE_AVX2
-    if (level >= PS_SIMD_AVX2) {
-        sum_quads_avx2(x, nq, o, lanes, B, scale, mean);
-        return;
-    }
+/* fn's variant for `level`: fn_avx2, fn_sse2 or fn_port called with args. */
+#if defined(PS_HAVE_AVX2)
+#define BY_LEVEL(level, fn, args)                                               \
+    ((level) >= PS_SIMD_AVX2 ? fn##_avx2 args : (level) >= PS_SIMD_SSE2 ? fn##_sse2 args \
+                                                                        : fn##_port args)
+#elif defined(PS_HAVE_SSE2)
+#define BY_LEVEL(level, fn, args) ((level) >= PS_SIMD_SSE2 ? fn##_sse2 args : fn##_port args)
+#else
+#define BY_LEVEL(level, fn, args) ((void)(level), fn##_port args)
 #endif
-#ifdef PS_HAVE_SSE2
-    if (level >= PS_SIMD_SSE2) {
-        sum_quads_sse2(x, nq, o, lanes, B, scale, mean);
-        return;
-    }
-#endif
-    (void)level;
-    sum_quads_port(x, nq, o, lanes, B, scale, mean);
-}
-
-static void var_quads(int level, const double *x, int64_t nq, double *o, double *lanes,
-                      const double *B1, const double *B2, double K, double iw, double id,
-                      int isstd)
-{
-#ifdef PS_HAVE_AVX2
-    if (level >= PS_SIMD_AVX2) {
-        var_quads_avx2(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
-        return;
-    }
-#endif
-#ifdef PS_HAVE_SSE2
-    if (level >= PS_SIMD_SSE2) {
-        var_quads_sse2(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
-        return;
-    }
-#endif
-    (void)level;
-    var_quads_port(x, nq, o, lanes, B1, B2, K, iw, id, isstd);
-}
-
-static void suffix_clean(int level, int var, const double *x, int64_t w, double K, double *B1,
-                         double *B2)
-{
-#ifdef PS_HAVE_AVX2
-    if (level >= PS_SIMD_AVX2) {
-        if (var)
-            suffix_var_avx2(x, w, K, B1, B2);
-        else
-            suffix_sum_avx2(x, w, B1);
-        return;
-    }
-#endif
-#ifdef PS_HAVE_SSE2
-    if (level >= PS_SIMD_SSE2) {
-        if (var)
-            suffix_var_sse2(x, w, K, B1, B2);
-        else
-            suffix_sum_sse2(x, w, B1);
-        return;
-    }
-#endif
-    (void)level;
-    if (var)
-        suffix_var_port(x, w, K, B1, B2);
-    else
-        suffix_sum_port(x, w, B1);
-}
 
 /* Lane suffix sums of a completed block (see above) from its values
    x[e - a], a <= e < w (a: its first present offset); returns the shift K
@@ -487,7 +431,10 @@ static double suffix_lanes(const win *s, int var, const double *x, int64_t a, in
             B2[bidx(e, a)] = 0.0;
     }
     if (clean) {
-        suffix_clean(s->simd, var, x, w, K, B1 + 4, var ? B2 + 4 : NULL);
+        if (var)
+            BY_LEVEL(s->simd, suffix_var, (x, w, K, B1 + 4, B2 + 4));
+        else
+            BY_LEVEL(s->simd, suffix_sum, (x, w, B1 + 4));
         return K;
     }
     C[w - a] = 0;
@@ -580,6 +527,32 @@ static void seg_lanes(win *s, int64_t j, const double *x, int64_t r0, int64_t r1
     s->pc[j] = cnt;
 }
 
+/* nq whole quads of a clean window from offset q0 (a multiple of 4) of
+   column j: the vector loop.  Returns 0, with the lane sums as they were,
+   when x holds a NaN (the caller then runs seg_lanes over them); an inf
+   alone keeps the vector results, which are those of seg_lanes. */
+static int clean_quads(win *s, int64_t j, const double *x, int64_t q0, int64_t nq, double *o)
+{
+    const int64_t w = s->w, nl = s->cls == CL_VAR ? 8 : 4;
+    double *lanes = s->ln + 8 * j, save[8];
+    const double *B1 = s->s1 + j * s->bs + 4 + q0; /* clean previous block: ap == 0 */
+    int bad = 0;
+    memcpy(save, lanes, sizeof save);
+    if (s->cls == CL_VAR)
+        BY_LEVEL(s->simd, var_quads, (x, nq, o, lanes, B1, s->s2 + j * s->bs + 4 + q0, s->pk[j],
+                                      s->inv[w], s->invd[w], s->kind == PS_MOVE_STD));
+    else
+        BY_LEVEL(s->simd, sum_quads, (x, nq, o, lanes, B1, s->inv[w], s->kind == PS_MOVE_MEAN));
+    for (int64_t i = 0; i < nl; i++)
+        bad |= lanes[i] != lanes[i];
+    if (bad && has_nan(x, 4 * nq)) {
+        memcpy(lanes, save, sizeof save);
+        return 0;
+    }
+    s->pc[j] += 4 * nq;
+    return 1;
+}
+
 /* The same records, the whole quads (offsets 4q .. 4q+3) by the vector
    loops when the window is full and clean (previous block clean, no NaN
    so far in this one): the same operations, hence the same bits. */
@@ -591,8 +564,6 @@ static void seg_sumvar(win *s, int64_t j, const double *x, int64_t r0, int64_t r
     /* var / std: the vector loop stops before offset w - 1 (its own rule) */
     const int64_t rend = var && r1 == w ? w - 1 : r1;
     int64_t q0 = (r0 + 3) & ~(int64_t)3, nq;
-    double save[8];
-    double *lanes = s->ln + 8 * j;
     if (q0 > rend)
         q0 = rend;
     nq = (rend - q0) / 4;
@@ -605,29 +576,8 @@ static void seg_sumvar(win *s, int64_t j, const double *x, int64_t r0, int64_t r
         seg_lanes(s, j, x + (q0 - r0), q0, r1, o + (q0 - r0), kb);
         return;
     }
-    memcpy(save, lanes, sizeof save);
-    {
-        const double *xq = x + (q0 - r0);
-        double *oq = o + (q0 - r0);
-        const double *B1 = s->s1 + j * s->bs + 4 + q0; /* clean previous block: ap == 0 */
-        int bad = 0;
-        if (var) {
-            var_quads(s->simd, xq, nq, oq, lanes, B1, s->s2 + j * s->bs + 4 + q0, s->pk[j],
-                      s->inv[w], s->invd[w], s->kind == PS_MOVE_STD);
-            for (int i = 0; i < 8; i++)
-                bad |= lanes[i] != lanes[i];
-        } else {
-            sum_quads(s->simd, xq, nq, oq, lanes, B1, s->inv[w], s->kind == PS_MOVE_MEAN);
-            for (int i = 0; i < 4; i++)
-                bad |= lanes[i] != lanes[i];
-        }
-        if (bad && has_nan(xq, 4 * nq)) {
-            memcpy(lanes, save, sizeof save);
-            seg_lanes(s, j, xq, q0, q0 + 4 * nq, oq, kb);
-        } else {
-            s->pc[j] += 4 * nq;
-        }
-    }
+    if (!clean_quads(s, j, x + (q0 - r0), q0, nq, o + (q0 - r0)))
+        seg_lanes(s, j, x + (q0 - r0), q0, q0 + 4 * nq, o + (q0 - r0), kb);
     seg_lanes(s, j, x + (q0 + 4 * nq - r0), q0 + 4 * nq, r1, o + (q0 + 4 * nq - r0), kb);
 }
 
@@ -858,34 +808,6 @@ static void seg_ext(win *s, int64_t j, const double *x, int64_t r0, int64_t r1,
 #endif
 #define DPIECE 1024 /* outputs per piece of the scratch */
 
-static void direct_quads(int level, int var, const double *buf, int64_t w, int64_t nq,
-                         double *o, double a, double b, int flag)
-{
-#ifdef PS_HAVE_AVX2
-    if (level >= PS_SIMD_AVX2) {
-        if (var)
-            direct_var_avx2(buf, w, nq, o, a, b, flag);
-        else
-            direct_sum_avx2(buf, w, nq, o, a, flag);
-        return;
-    }
-#endif
-#ifdef PS_HAVE_SSE2
-    if (level >= PS_SIMD_SSE2) {
-        if (var)
-            direct_var_sse2(buf, w, nq, o, a, b, flag);
-        else
-            direct_sum_sse2(buf, w, nq, o, a, flag);
-        return;
-    }
-#endif
-    (void)level;
-    if (var)
-        direct_var_port(buf, w, nq, o, a, b, flag);
-    else
-        direct_sum_port(buf, w, nq, o, a, flag);
-}
-
 /* One output from its window v[0 .. w) whose first w - present values are
    absent: the operations of direct_sum / direct_var, NaNs adding 0.0 and
    not counted. */
@@ -943,8 +865,12 @@ static void direct_update(win *s, const double *in, int64_t n, double *out)
                 ob[t] = direct_one(s, buf + t, g0 + t - s->start + 1);
             nq = (p - t) / 4;
             if (nq > 0) {
-                direct_quads(s->simd, var, buf + t, w, nq, ob + t, s->inv[w], s->invd[w],
-                             var ? isstd : s->kind == PS_MOVE_MEAN);
+                if (var)
+                    BY_LEVEL(s->simd, direct_var, (buf + t, w, nq, ob + t, s->inv[w], s->invd[w],
+                                                   isstd));
+                else
+                    BY_LEVEL(s->simd, direct_sum, (buf + t, w, nq, ob + t, s->inv[w],
+                                                   s->kind == PS_MOVE_MEAN));
                 /* a NaN output: its quad again, one at a time (NaN inputs) */
                 for (int64_t q = 0; q < nq; q++) {
                     double *oq = ob + t + 4 * q;
@@ -998,33 +924,16 @@ static int64_t whole_blocks(win *s, const double *in, int64_t n, double *out)
 {
     const int var = s->cls == CL_VAR;
     const int64_t w = s->w, nq = (var ? w - 1 : w) / 4;
-    double *lanes = s->ln;
     int64_t i = 0;
     if (nq == 0)
         return 0;
     while (n - i >= w && s->pos % w == 0 && s->scl[0] && s->pc[0] == 0) {
         const double *x = in + i;
         double *o = out + i;
-        int bad = 0;
-        if (var) {
-            var_quads(s->simd, x, nq, o, lanes, s->s1 + 4, s->s2 + 4, s->pk[0], s->inv[w],
-                      s->invd[w], s->kind == PS_MOVE_STD);
-            for (int k = 0; k < 8; k++)
-                bad |= lanes[k] != lanes[k];
-        } else {
-            sum_quads(s->simd, x, nq, o, lanes, s->s1 + 4, s->inv[w],
-                      s->kind == PS_MOVE_MEAN);
-            for (int k = 0; k < 4; k++)
-                bad |= lanes[k] != lanes[k];
-        }
-        if (bad && has_nan(x, 4 * nq)) {
-            for (int k = 0; k < 8; k++)
-                lanes[k] = 0.0; /* as at the block's start */
-            break;
-        }
+        if (!clean_quads(s, 0, x, 0, nq, o))
+            break; /* segment() redoes the block (lane sums still 0) */
         s->lo = 0;
         s->ap = 0;
-        s->pc[0] = 4 * nq;
         seg_lanes(s, 0, x + 4 * nq, 4 * nq, w, o + 4 * nq, s->pos);
         end_block(s, 0, x, 0, o + (w - 1), s->pos);
         s->pos += w;

@@ -26,17 +26,6 @@
 #include "serial.h"
 #include "testkit.h"
 
-static uint64_t fingerprint = 1469598103934665603ull;
-
-static void fp_mix(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        fingerprint ^= b[i];
-        fingerprint *= 1099511628211ull;
-    }
-}
-
 static uint64_t dbits(double v)
 {
     uint64_t u;
@@ -1000,7 +989,7 @@ int main(int argc, char **argv)
     test_merge_and_add();
     test_serialization();
     if (fp) {
-        printf("%016llx\n", (unsigned long long)fingerprint);
+        printf("%016llx\n", (unsigned long long)*fp_state());
         return failed != 0;
     }
     return report();
