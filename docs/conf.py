@@ -67,6 +67,7 @@ sphinx_gallery_conf = {
         "examples/sketches",
         "examples/windows",
         "examples/records",
+        "examples/tables",
         "examples/scans_ewm",
         "examples/engines",
         "examples/push",

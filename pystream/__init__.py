@@ -15,6 +15,7 @@ from typing import Any
 from ._extensions import find as _find_entry, names as _entry_names
 from ._arguments import suggest_keywords as _suggest_keywords
 from ._version import __version__
+from ._columns import Batch, KeyColumn, KeyDictionary, RowMap, TimeColumn
 from ._machine import SIMD_LEVELS, MachineInfo, machine, set_simd_level, simd_level
 from .aio import from_async_iterable
 from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
@@ -37,22 +38,27 @@ from .stream import Stream
 from . import plugins  # noqa: E402 -- installs the registry's finder (loads no plugin)
 
 __all__ = [
+    "Batch",
     "Branch",
     "DDSketch",
     "Description",
     "Histogram",
     "HistogramResult",
     "KLLSketch",
+    "KeyColumn",
+    "KeyDictionary",
     "MachineInfo",
     "Moments",
     "Pipeline",
     "PushError",
     "PushSink",
+    "RowMap",
     "SIMD_LEVELS",
     "SketchAccuracyWarning",
     "StageState",
     "Stream",
     "Tee",
+    "TimeColumn",
     "from_array",
     "from_async_iterable",
     "from_chunks",

@@ -23,12 +23,14 @@ from .chain import (
     native_dtype,
 )
 from .chain.nodes import Meta, Resolver, Source
+from ._columns import NO_COLUMNS, Columns
 from ._arguments import call_checked
 from ._extensions import find as find_entry, names as entry_names
 from .stages.untrusted import checked_stage
 from .terminals.methods import TerminalMethods
 from .terminals.plugin import PluginSinkTerminal, PluginTerminal
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
+from .stream_columns import ColumnMethods
 from .stream_stages import ChainStageMethods
 from ._checks import check_count, normalize_record_shape
 
@@ -47,7 +49,7 @@ def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[in
 # --------------------------------------------------------------------------- Stream
 
 
-class Stream(ChainStageMethods, TerminalMethods, StageMethods):
+class Stream(ChainStageMethods, ColumnMethods, TerminalMethods, StageMethods):
     """A lazy sequence of numpy chunks with one dtype and one record shape.
 
     A chunk is an array of shape ``(k, *record_shape)`` holding ``k``
@@ -128,9 +130,11 @@ class Stream(ChainStageMethods, TerminalMethods, StageMethods):
         record_shape: tuple[int, ...] | None,
         resolver: Resolver | None = None,
         start: int = 0,
+        table: Columns = NO_COLUMNS,
     ) -> Stream:
-        """Make a stream from an internal source object (used by the source factories)."""
-        return cls._from_node(Node(src, (), dtype, record_shape, resolver, start))
+        """Make a stream from an internal source object (used by the source factories);
+        `table`: its column names, time and key columns."""
+        return cls._from_node(Node(src, (), dtype, record_shape, resolver, start, table))
 
     @classmethod
     def _from_node(cls, node: Node) -> Stream:

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from ._checks import check_count, normalize_record_shape
+from ._columns import Columns
 from .chain import Node
 from .chain.nodes import Meta, Resolver
 from .stages.elementwise import (
@@ -34,6 +35,26 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ChainStageMethods"]
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
+
+
+def names_to_positions(columns: ColumnsLike | str | Iterable[str], names: tuple[str, ...] | None
+                       ) -> ColumnsLike:
+    """``select``'s argument with column names replaced by their positions."""
+    def pos(c: object) -> object:
+        if not isinstance(c, str):
+            return c
+        if names is None:
+            raise KeyError(f"select: the stream has no column names, so {c!r} names no column; "
+                           "select by position, or name the columns (rename, or a table source)")
+        if c not in names:
+            raise KeyError(f"select: no column named {c!r}; the columns are {list(names)}")
+        return names.index(c)
+
+    if isinstance(columns, str):
+        return pos(columns)  # type: ignore[return-value]
+    if isinstance(columns, (list, tuple)):
+        return [pos(c) for c in columns]  # type: ignore[return-value]
+    return columns  # type: ignore[return-value]
 
 
 class ChainStageMethods:
@@ -203,9 +224,10 @@ class ChainStageMethods:
 
         Parameters
         ----------
-        columns : int, slice or sequence of int
-            An int drops the axis (records of shape ``record_shape[1:]``); a
-            slice or a list keeps it.  Lists forming an arithmetic
+        columns : int, str, slice or sequence of int or str
+            An int (or a column name) drops the axis (records of shape
+            ``record_shape[1:]``); a slice or a list keeps it.  Names are
+            looked up in :attr:`columns`.  Lists forming an arithmetic
             progression become slices, so the result stays a view.
 
         Returns
@@ -219,8 +241,10 @@ class ChainStageMethods:
             For a scalar stream, or if nothing is selected.
         IndexError
             If a column is out of range.
+        KeyError
+            If a name is not one of :attr:`columns` (or the stream has no names).
         TypeError
-            If `columns` is not an int, a slice or a sequence of ints.
+            If `columns` is not an int, a name, a slice or a sequence of them.
 
         Examples
         --------
@@ -231,10 +255,21 @@ class ChainStageMethods:
         array([0, 3])
         >>> s.select([0, 2]).record_shape
         (2,)
+        >>> n = s.rename(["a", "b", "c"]).select(["c", "a"])
+        >>> n.columns, n.to_array().tolist()
+        (('c', 'a'), [[2, 0], [5, 3]])
         """
         dt, rs = self._meta()
+        table = self._node.table
+        names = table.names_for(rs)
+        columns = names_to_positions(columns, names)
         index, new_rs = normalize_columns(columns, rs)
-        return self._with_fn(SelectFn(index), (dt, new_rs))
+        new_names = None
+        if names is not None:
+            picked = np.asarray(names, dtype=object)[index]
+            new_names = tuple(picked.tolist()) if isinstance(picked, np.ndarray) else (picked,)
+        return self._derive(self._node.with_fn(SelectFn(index), (dt, new_rs),
+                                               Columns(new_names, table.time, table.key)))
 
     # ------------------------------------------------------------- structural stages
 

@@ -16,6 +16,7 @@ CHAIN = pathlib.Path(ps.__file__).parent / "chain"
 #: What the chain (layer L2) may import: the base modules and the stages.
 ALLOWED = ("pystream._checks", "pystream._native", "pystream._config", "pystream._buffers",
            "pystream._arguments", "pystream._npy", "pystream._text", "pystream._extensions",
+           "pystream._columns",
            "pystream.hookspecs", "pystream.stages", "pystream.chain")
 
 

@@ -29,7 +29,7 @@ FOLDER_OF_FAMILY = {
     "ewm": "scans_ewm",
 }
 FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines",
-                                            "push", "cli"}
+                                            "push", "cli", "tables"}
 
 
 @pytest.fixture(scope="module")

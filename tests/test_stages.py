@@ -248,8 +248,10 @@ def test_select_errors() -> None:
         from_array(np.zeros((2, 4))).select([0.5])
     with pytest.raises(TypeError, match="integers"):
         from_array(np.zeros((2, 4))).select([True, False])
-    with pytest.raises(TypeError):
-        from_array(np.zeros((2, 4))).select("a")  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="no column names"):
+        from_array(np.zeros((2, 4))).select("a")
+    with pytest.raises(KeyError, match="no column named 'z'"):
+        from_array(np.zeros((2, 4)), columns=list("abcd")).select(["a", "z"])
     with pytest.raises(ValueError, match="empty"):
         from_array(np.zeros((2, 4))).select([])
     with pytest.raises(ValueError, match="no column"):

@@ -13,13 +13,18 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._columns import NO_COLUMNS, Columns, RowMap
 from .steps import (
     ChunkFn,
     Step,
+    Triple,
+    carry_rows,
     close_iterator,
     fns_step,
     native_chunks,
+    rows_of,
     run_fns,
+    run_fns_triples,
     stage_step,
 )
 
@@ -44,7 +49,7 @@ ONE_SHOT_MESSAGE = (
 class CallableSource:
     """A re-iterable source: ``make()`` returns a fresh iterator of chunks each time."""
 
-    __slots__ = ("access", "make", "nonempty", "whole")
+    __slots__ = ("access", "make", "make_triples", "nonempty", "whole")
     one_shot = False
 
     def __init__(
@@ -53,8 +58,12 @@ class CallableSource:
         nonempty: bool = False,
         whole: np.ndarray | None = None,
         access: Any = None,
+        triples: Callable[[], Iterable[Triple]] | None = None,
     ) -> None:
         self.make = make
+        # ``triples()``: the chunks with their time and key columns (a table
+        # source); ``make`` may skip reading those columns.
+        self.make_triples = triples
         self.nonempty = nonempty
         # The whole in-memory array, when the chunks are views of one: a
         # reducer may then read it in one call (results are chunk-invariant).
@@ -68,37 +77,65 @@ class CallableSource:
 
     peek = open
 
+    def open_triples(self) -> Iterator[Triple]:
+        """The chunks with their time and key (None when the source has none)."""
+        if self.make_triples is not None:
+            return iter(self.make_triples())
+        return ((c, None, None) for c in self.make())
+
 
 class OneShotSource:
-    """A source that can be iterated once; ``peek()`` records and ``open()`` replays."""
+    """A source that can be iterated once; ``peek()`` records and ``open()`` replays.
 
-    __slots__ = ("_buffer", "_consumed", "_it", "make", "nonempty")
+    With `triples` (a one-shot table source), the source is read as
+    ``(chunk, time, key)`` triples: the replay buffer keeps the columns, so
+    a peek made to learn the metadata loses nothing.
+    """
+
+    __slots__ = ("_buffer", "_consumed", "_it", "_triples", "make", "nonempty")
     one_shot = True
 
-    def __init__(self, make: Callable[[], Iterable[np.ndarray]], nonempty: bool = False) -> None:
+    def __init__(self, make: Callable[[], Iterable[np.ndarray]], nonempty: bool = False,
+                 triples: Callable[[], Iterable[Triple]] | None = None) -> None:
         self.make = make
         self.nonempty = nonempty
-        self._it: Iterator[np.ndarray] | None = None
-        self._buffer: collections.deque[np.ndarray] = collections.deque()
+        self._triples = triples
+        self._it: Iterator[Any] | None = None
+        self._buffer: collections.deque[Any] = collections.deque()
         self._consumed = False
 
-    def _iterator(self) -> Iterator[np.ndarray]:
+    def _iterator(self) -> Iterator[Any]:
         if self._it is None:
-            self._it = iter(self.make())
+            self._it = iter(self._triples() if self._triples is not None else self.make())
         return self._it
 
     def _check(self) -> None:
         if self._consumed:
             raise RuntimeError(ONE_SHOT_MESSAGE)
 
+    def _values(self, items: Iterator[Any]) -> Iterator[np.ndarray]:
+        if self._triples is None:
+            return items
+        return (t[0] for t in items)
+
     def open(self) -> Iterator[np.ndarray]:
+        return self._values(self._open())
+
+    def _open(self) -> Iterator[Any]:
         self._check()
         self._consumed = True
         if not self._buffer:
             return self._iterator()
         return self._replay()
 
-    def _replay(self) -> Iterator[np.ndarray]:
+    def open_triples(self) -> Iterator[Triple]:
+        """The chunks with their time and key (None when the source has none)."""
+        items = self._open()
+        if self._triples is not None:
+            return items
+        return ((c, None, None) for c in items)
+
+    def _replay(self) -> Iterator[Any]:
         buf = self._buffer
         while buf:
             yield buf.popleft()
@@ -106,9 +143,9 @@ class OneShotSource:
 
     def peek(self) -> Iterator[np.ndarray]:
         self._check()
-        return self._peek()
+        return self._values(self._peek())
 
-    def _peek(self) -> Iterator[np.ndarray]:
+    def _peek(self) -> Iterator[Any]:
         buf = self._buffer
         i = 0
         while i < len(buf):
@@ -124,7 +161,7 @@ class OneShotSource:
 class StageSource:
     """A generator stage wrapped around the iteration of a parent node."""
 
-    __slots__ = ("_step", "args", "kwargs", "native", "nonempty", "parent", "stage")
+    __slots__ = ("_step", "args", "kwargs", "native", "nonempty", "parent", "rows", "stage")
 
     def __init__(
         self,
@@ -142,6 +179,9 @@ class StageSource:
         self.nonempty = nonempty
         self.native = native  # hand the stage native-byte-order chunks
         self._step: Step | None = None
+        # Which input gives each output its time and key (None: the stage
+        # does not say, and the columns stop here).
+        self.rows: RowMap | None = rows_of(stage, self.args)
 
     @property
     def one_shot(self) -> bool:
@@ -169,6 +209,11 @@ class StageSource:
     def peek(self) -> Iterator[np.ndarray]:
         return self._pull(True)
 
+    def open_triples(self) -> Iterator[Triple]:
+        """The stage's output chunks with the time and key their row map gives them."""
+        assert self.rows is not None
+        return carry_rows(self.step(), self.rows, self.parent.triples(), self.parent.start)
+
 
 Source = Union[CallableSource, OneShotSource, StageSource]
 
@@ -180,7 +225,7 @@ class Node:
     """A stream's place in the chain: its source, pending chunk functions,
     start and metadata (resolved on first use by a resolver when unknown)."""
 
-    __slots__ = ("dtype", "fns", "record_shape", "resolver", "source", "start")
+    __slots__ = ("dtype", "fns", "record_shape", "resolver", "source", "start", "table")
 
     def __init__(
         self,
@@ -190,10 +235,13 @@ class Node:
         record_shape: tuple[int, ...] | None,
         resolver: Resolver | None,
         start: int,
+        table: Columns = NO_COLUMNS,
     ) -> None:
         self.source = source
         self.fns = fns
         self.start = start
+        # Names, time and key columns (docs/design.md, "Tables").
+        self.table = table
         if dtype is not None and record_shape is not None:
             self.dtype: np.dtype | None = dtype
             self.record_shape: tuple[int, ...] | None = record_shape
@@ -231,27 +279,40 @@ class Node:
     # ------------------------------------------------------------- derived nodes
 
     def derive(self, source: Source | None = None, fns: tuple[ChunkFn, ...] | None = None,
-               meta: Meta | Resolver | None = None) -> Node:
+               meta: Meta | Resolver | None = None, table: Columns | None = None) -> Node:
         """A new node sharing this one's source/functions unless replaced; `meta`
-        is ``(dtype, record_shape)``, a resolver, or None for "same as this"."""
+        is ``(dtype, record_shape)``, a resolver, or None for "same as this";
+        `table` (names, time, key) likewise."""
         if meta is None:
             meta = self.same_meta()
         src = self.source if source is None else source
         fs = self.fns if fns is None else fns
+        tb = self.table if table is None else table
         if callable(meta):
-            return Node(src, fs, None, None, meta, self.start)
+            return Node(src, fs, None, None, meta, self.start, tb)
         dt, rs = meta
-        return Node(src, fs, dt, rs, None, self.start)
+        return Node(src, fs, dt, rs, None, self.start, tb)
 
-    def with_fn(self, fn: ChunkFn, meta: Meta | Resolver | None = None) -> Node:
-        """This node with one more fused chunk function."""
-        return self.derive(fns=self.fns + (fn,), meta=meta)
+    def with_fn(self, fn: ChunkFn, meta: Meta | Resolver | None = None,
+                table: Columns | None = None) -> Node:
+        """This node with one more fused chunk function (record for record: the
+        time and key columns follow, through a filter's mask too)."""
+        return self.derive(fns=self.fns + (fn,), meta=meta, table=table)
 
     def with_stage(self, stage: Callable[..., Iterator[np.ndarray]], args: tuple[Any, ...] = (),
                    kwargs: dict[str, Any] | None = None, meta: Meta | Resolver | None = None,
                    nonempty: bool = False, native: bool = False) -> Node:
-        """A node reading this one through the generator stage `stage`."""
-        return self.derive(StageSource(self, stage, args, kwargs, nonempty, native), (), meta)
+        """A node reading this one through the generator stage `stage`.
+
+        The time and key columns follow when the stage declares its row map
+        (every built-in stage does); otherwise they stop here.  Names stay
+        while the record shape still matches them.
+        """
+        src = StageSource(self, stage, args, kwargs, nonempty, native)
+        table = self.table
+        if table.carried and src.rows is None:
+            table = Columns(names=table.names)
+        return self.derive(src, (), meta, table)
 
     # ------------------------------------------------------------- iteration
 
@@ -264,6 +325,18 @@ class Node:
         if not self.fns and src.nonempty:
             return chunks
         return run_fns(chunks, self.fns, self.start)
+
+    def triples(self) -> Iterator[Triple]:
+        """The pull run with the columns: ``(chunk, time, key)`` for every output chunk
+        (time and key None when this node carries none)."""
+        if not self.table.carried:
+            return ((c, None, None) for c in self.chunks())
+        if self.dtype is None:
+            self.meta()
+        out = self.source.open_triples()
+        if not self.fns:
+            return (t for t in out if len(t[0]))
+        return run_fns_triples(out, self.fns, self.start)
 
     def peek_first(self) -> np.ndarray | None:
         """First non-empty output chunk, without consuming a one-shot source."""

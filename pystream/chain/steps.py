@@ -12,17 +12,20 @@ from typing import Any
 
 import numpy as np
 
-from ..stages.elementwise import AstypeFn, MapFn, SelectFn
+from .._columns import ALIGNED, RowCarrier, RowMap
+from ..stages.elementwise import AstypeFn, FilterFn, MapFn, SelectFn
 from ..stages.partitioning import POINTWISE, Cap, Mapping, Shift
 from ..stages.pushers import PusherDefaults
 from ..stages.structural import rechunk, skip, take
 from .generator_pusher import GeneratorPusher
 
-__all__ = ["Offsets", "Step", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
+__all__ = ["Offsets", "Step", "Triple", "carry_rows", "rows_of", "run_fns_triples", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
            "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note", "stage_step",
            "window_records"]
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
+#: A chunk with its time and key columns (None where the stream has none).
+Triple = tuple[np.ndarray, "np.ndarray | None", "np.ndarray | None"]
 
 #: The stages that run no user code and raise nothing of their own: the pull
 #: loop does not wrap them in error notes (the wrapper would double their cost).
@@ -210,6 +213,76 @@ def run_fns(chunks: Iterator[np.ndarray], fns: tuple[ChunkFn, ...],
         offset += k
         if len(c):
             yield c
+
+
+def run_fns_triples(triples: Iterator[Triple], fns: tuple[ChunkFn, ...],
+                    start: int) -> Iterator[Triple]:
+    """:func:`run_fns` on chunks with their columns: a filter's mask selects the
+    same rows of the time and key columns; other functions keep them as they are."""
+    offset = start
+    for v, t, k in triples:
+        n = len(v)
+        if not n:
+            continue
+        f: Any = None
+        try:
+            for f in fns:
+                if type(f) is FilterFn:
+                    mask = f.mask(v)
+                    v = v[mask]
+                    t = None if t is None else t[mask]
+                    k = None if k is None else k[mask]
+                else:
+                    v = f(v)
+                if not len(v):
+                    break
+        except Exception as e:
+            stage_note(e, fn_name(f), offset, offset + n)
+            raise
+        offset += n
+        if len(v):
+            yield v, t, k
+
+
+def rows_of(stage: Any, args: tuple[Any, ...]) -> RowMap | None:
+    """The row map of a generator stage (which input gives each output its time
+    and key), or None when the stage does not declare one (a ``pipe`` generator,
+    a plugin stage without ``rows()``)."""
+    if stage is take or stage is rechunk:
+        return ALIGNED
+    if stage is skip:
+        return RowMap(1, int(args[0]))
+    rows = getattr(stage, "rows", None)
+    if not callable(rows):
+        return None
+    r = rows()
+    if not isinstance(r, RowMap) or not (isinstance(r.step, int) and isinstance(r.offset, int)) \
+            or r.step < 1 or r.offset < 0:
+        raise TypeError(f"stage {stage_name(stage, args)!r}: rows() must return a "
+                        f"pystream.RowMap with step >= 1 and offset >= 0, got {r!r}")
+    return r
+
+
+def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int) -> Iterator[Triple]:
+    """Run `step` on the chunks of `triples`, giving each output record the time
+    and key of the input record its row map names."""
+    carrier = RowCarrier(rows)
+
+    def feed() -> Iterator[np.ndarray]:
+        try:
+            for v, t, k in triples:
+                carrier.push(t, k)
+                yield v
+        finally:
+            close_iterator(triples)
+
+    out = step.serial(feed()) if step.structural else step.run(feed(), start)
+    try:
+        for c in out:
+            t, k = carrier.claim(len(c))
+            yield c, t, k
+    finally:
+        close_iterator(out)
 
 
 class FnsPusher:

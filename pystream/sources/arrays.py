@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from .._columns import Columns, KeyColumn, TimeColumn, as_key_codes, as_time_values, check_names
 from .._native import read_only
 from .._checks import check_count, normalize_record_shape
 from ..engines.access import RandomAccess, array_chunks
 from ..engines.dask import dask_source
 from ..chain import CallableSource
+from ..chain.steps import Triple
 from ..stream import Stream
 from .common import _check_dtype, _chunk_size, _source
 
@@ -21,7 +23,8 @@ from .common import _check_dtype, _chunk_size, _source
 # --------------------------------------------------------------------------- from_array
 
 
-def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
+def from_array(a: ArrayLike, chunk_size: int | None = None, *, columns: Sequence[str] | None = None,
+               time: ArrayLike | None = None, key: ArrayLike | None = None) -> Stream:
     """Stream the records of an array (zero-copy views).
 
     Parameters
@@ -32,6 +35,17 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     chunk_size : int, optional
         Records per chunk; default from
         :func:`pystream._config.default_chunk_size`.
+    columns : sequence of str, optional
+        Names of the record's columns (records of shape ``(len(columns),)``,
+        or one name for scalar records): :attr:`Stream.columns`, ``select``
+        by name, labelled output.
+    time : array_like, optional
+        One time per record: ``datetime64`` (any unit; stored as int64
+        nanoseconds, UTC, shown as ``datetime64[ns]``) or real numbers.  It
+        travels with the records (:meth:`Stream.batches`).
+    key : array_like, optional
+        One key per record: integers (used as the codes) or strings
+        (dictionary encoded in first-seen order).
 
     Returns
     -------
@@ -47,7 +61,10 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
         If `a` is 0-d or `chunk_size` < 1.
     TypeError
         If `a` has an object dtype, is a masked array, or `chunk_size` is
-        not an integer.
+        not an integer; if `time` or `key` has a dtype they cannot have.
+    ValueError
+        If `time` or `key` does not hold one value per record, `time` has
+        NaT or NaN, or `columns` does not name the record's columns.
 
     Examples
     --------
@@ -58,6 +75,10 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     [4, 4, 2]
     >>> np.shares_memory(next(iter(s)), x)
     True
+    >>> t = np.array(["2024-01-01T00", "2024-01-01T01"], dtype="datetime64[h]")
+    >>> b = next(from_array([1.0, 2.0], time=t, key=["UA", "AA"]).batches())
+    >>> str(b.time[1]), b.key.tolist()
+    ('2024-01-01T01:00:00.000000000', [0, 1])
     """
     if isinstance(a, np.ma.MaskedArray):
         raise TypeError(
@@ -90,8 +111,42 @@ def from_array(a: ArrayLike, chunk_size: int | None = None) -> Stream:
     access = RandomAccess(
         f"from_array(<{arr.dtype} array of shape {arr.shape}>)", lambda: len(arr),
         lambda a, b, size=None: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
-    return Stream._from_source(CallableSource(chunks, nonempty=True, whole=arr, access=access),
-                               arr.dtype, rs)
+    table, triples = _array_columns(arr, cs, columns, time, key)
+    return Stream._from_source(CallableSource(chunks, nonempty=True, whole=arr, access=access,
+                                              triples=triples),
+                               arr.dtype, rs, table=table)
+
+
+def _array_columns(arr: np.ndarray, cs: int, columns: Sequence[str] | None, time: ArrayLike | None,
+                   key: ArrayLike | None) -> tuple[Columns, Callable[[], Iterator[Triple]] | None]:
+    """``from_array``'s column metadata and, with a time or key, its triples."""
+    rs = arr.shape[1:]
+    names = None
+    if columns is not None:
+        if len(rs) > 1:
+            raise ValueError(f"from_array: records of shape {rs} have no flat list of columns")
+        names = check_names(columns, rs[0] if rs else 1, "from_array")
+    n = len(arr)
+    t = tc = None
+    if time is not None:
+        t, shown = as_time_values(time, n, "from_array")
+        t = read_only(t)
+        tc = TimeColumn(None, shown)
+    k = kc = None
+    if key is not None:
+        k, dictionary = as_key_codes(key, n, "from_array")
+        k = read_only(k)
+        kc = KeyColumn(None, dictionary)
+    table = Columns(names, tc, kc)
+    if tc is None and kc is None:
+        return table, None
+
+    def triples() -> Iterator[Triple]:
+        for i in range(0, n, cs):
+            j = min(i + cs, n)
+            yield arr[i:j], None if t is None else t[i:j], None if k is None else k[i:j]
+
+    return table, triples
 
 
 # --------------------------------------------------------------------------- from_dask

@@ -266,10 +266,22 @@ class FilterFn:
         >>> FilterFn(lambda c: c > 1)(np.arange(4))
         array([2, 3])
         """
+        return chunk[self.mask(chunk)]
+
+    def mask(self, chunk: np.ndarray) -> np.ndarray:
+        """The predicate's mask for `chunk`, checked (what ``__call__`` selects with;
+        the time and key columns are selected with it too).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> FilterFn(lambda c: c > 1).mask(np.arange(4))
+        array([False, False,  True,  True])
+        """
         mask = self.predicate(chunk)
         if type(mask) is not _ndarray or mask.dtype is not _BOOL or mask.shape != chunk.shape[:1]:
             mask = self._check(mask, chunk)
-        return chunk[mask]
+        return mask
 
     def _check(self, mask: Any, chunk: np.ndarray) -> np.ndarray:
         name = getattr(self.predicate, "__name__", repr(self.predicate))

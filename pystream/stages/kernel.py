@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._buffers import BufferPool
+from .._columns import ALIGNED, RowMap
 from .._native import as_array, check_record_values, check_status, ffi, kernel_dtype, lib
 from .._checks import StateLock, as_int, check_nan_policy, first_nan_record, nan_error, restore_state
 from .pushers import drive
@@ -384,6 +385,11 @@ class KernelStage:
     kernel: str
     kernel_params: Mapping[str, Any]
     nan_policy: str
+
+    def rows(self) -> RowMap:
+        """Which input record gives each output its time and key: its own
+        (:class:`pystream.RowMap`; see ``docs/design.md``, "Tables")."""
+        return ALIGNED
 
     def output_meta(self, dtype: np.dtype, record_shape: tuple[int, ...]) -> tuple[np.dtype, tuple[int, ...]]:
         """float64 records of the input's shape; refuses non-numeric dtypes and

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_count
+from .._columns import RowMap
 from .partitioning import Records
 from .pushers import drive
 from .resampling import MAX_N, resample_stage
@@ -99,6 +100,11 @@ class SlidingWindow:
         """How outputs depend on inputs, for the parallel engines
         (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*step, i*step + n)``."""
         return Records(self.n, self.step)
+
+    def rows(self) -> RowMap:
+        """Which input record gives each window its time and key: the window's
+        last (newest) record, as for the moving stages."""
+        return RowMap(self.step, self.n - 1)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
@@ -283,6 +289,11 @@ class Tumbling:
         """How outputs depend on inputs, for the parallel engines
         (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``."""
         return Records(self.n, self.n)
+
+    def rows(self) -> RowMap:
+        """Which input record gives each block its time and key: the block's
+        first record (a bin labelled by its left edge, as pandas' ``resample``)."""
+        return RowMap(self.n, 0)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]

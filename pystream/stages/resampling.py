@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
+from .._columns import RowMap
 from .kernel import KernelStage
 from .partitioning import Records
 from .pushers import drive
@@ -108,6 +109,11 @@ class Resample:
         (:mod:`pystream.stages.partitioning`): output ``i`` is inputs ``[i*n, (i+1)*n)``
         (the partial last block is the final partition's flush)."""
         return Records(self.n, self.n)
+
+    def rows(self) -> RowMap:
+        """Which input record gives each block its time and key: the block's
+        first record (a bin labelled by its left edge, as pandas' ``resample``)."""
+        return RowMap(self.n, 0)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
@@ -318,6 +324,11 @@ class BlockReduce(KernelStage):
 
         n = self.kernel_params["window"]
         return Records(n, n)
+
+    def rows(self) -> RowMap:
+        """Which input record gives each block its time and key: the block's
+        first record (a bin labelled by its left edge, as pandas' ``resample``)."""
+        return RowMap(self.kernel_params["window"], 0)
 
 
 def resample_stage(n: int, how: str = "mean", nan_policy: str = "propagate",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_count, check_nan_policy, first_nan_record, nan_error
+from .._columns import ALIGNED, RowMap
 from .pushers import drive
 from .partitioning import POINTWISE, Records
 
@@ -29,6 +30,11 @@ class _CumExtreme:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(nan_policy={self.nan_policy!r})"
+
+    def rows(self) -> RowMap:
+        """Which input record gives each output its time and key: its own
+        (:class:`pystream.RowMap`; see ``docs/design.md``, "Tables")."""
+        return ALIGNED
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
@@ -275,6 +281,11 @@ class CumCount:
     def __repr__(self) -> str:
         return f"CumCount(nan_policy={self.nan_policy!r})"
 
+    def rows(self) -> RowMap:
+        """Which input record gives each output its time and key: its own
+        (:class:`pystream.RowMap`; see ``docs/design.md``, "Tables")."""
+        return ALIGNED
+
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
     ) -> tuple[np.dtype, tuple[int, ...]]:
@@ -427,6 +438,11 @@ class Diff:
         (:mod:`pystream.stages.partitioning`): output ``i`` is computed from inputs
         ``[i, i + n]``."""
         return Records(self.n + 1, 1) if self.n else POINTWISE
+
+    def rows(self) -> RowMap:
+        """Which input record gives each difference its time and key: the later
+        record (``x[i + n] - ...`` is labelled by record ``i + n``)."""
+        return RowMap(1, self.n)
 
     def output_meta(
         self, dtype: np.dtype, record_shape: tuple[int, ...]
