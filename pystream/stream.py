@@ -288,7 +288,16 @@ class Stream(ChainStageMethods, ColumnMethods, TerminalMethods, StageMethods):
         fns = ", ".join(repr(f) for f in node.fns)
         extra = f", pending=[{fns}]" if fns else ""
         shot = ", one_shot=True" if self.one_shot else ""
-        return f"<Stream {meta}{extra}{shot}>"
+        table = node.table
+        cols = ""
+        if table.names is not None and node.dtype is not None:
+            names = table.names_for(node.record_shape)  # type: ignore[arg-type]
+            cols = f", columns={list(names)}" if names is not None else ""
+        if table.time is not None:
+            cols += f", time={table.time.name or '<array>'}"
+        if table.key is not None:
+            cols += f", key={table.key.name or '<array>'}"
+        return f"<Stream {meta}{cols}{extra}{shot}>"
 
     # ------------------------------------------------------------- plugins
     def __getattr__(self, name: str) -> Any:

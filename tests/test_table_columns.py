@@ -256,3 +256,31 @@ def test_filter_errors_name_the_stage_in_column_mode() -> None:
     with pytest.raises(RuntimeError) as e:
         list(s.filter(bad).batches())
     assert "global records [4, 8)" in "".join(e.value.__notes__)
+
+
+class _DropsRecords(_Declared):
+    def __call__(self, chunks, start=0):  # declares RowMap() but drops the first record
+        first = True
+        for c in chunks:
+            yield c[1:] if first else c
+            first = False
+
+
+class _Duplicates(_Declared):
+    def __call__(self, chunks, start=0):
+        for c in chunks:
+            yield np.concatenate([c, c])
+
+
+def test_a_stage_that_breaks_its_row_map_is_named() -> None:
+    s = ps.from_array(np.arange(10.0), chunk_size=4, time=np.arange(10))
+    with pytest.raises(ValueError, match="'declared' declares RowMap.* gives 10 output records "
+                                         "for its 10 input records, but it gave 9"):
+        list(s._add_stage(_DropsRecords(ps.RowMap())).batches())
+    with pytest.raises(RuntimeError, match="'declared': a stage emitted records before reading"):
+        list(s._add_stage(_Duplicates(ps.RowMap())).batches())
+    # the values alone are not checked against a row map (iteration never reads it)
+    assert len(s._add_stage(_DropsRecords(ps.RowMap())).to_array()) == 9
+    # an early stop downstream (take) is not a broken row map
+    b = list(s.moving_mean(3).take(4).batches())
+    assert np.concatenate([x.time for x in b]).tolist() == [0, 1, 2, 3]

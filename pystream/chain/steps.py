@@ -275,11 +275,13 @@ def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int,
     of its first output and of the first input it is fed.
     """
     carrier = RowCarrier(rows, *first)
+    fed = [0]
 
     def feed() -> Iterator[np.ndarray]:
         try:
             for v, t, k in triples:
                 carrier.push(t, k)
+                fed[0] += len(v)
                 yield v
         finally:
             close_iterator(triples)
@@ -290,10 +292,32 @@ def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int,
         out = step.serial(feed()) if step.structural else step.run(feed(), start)
     try:
         for c in out:
-            t, k = carrier.claim(len(c))
+            try:
+                t, k = carrier.claim(len(c))
+            except RuntimeError as e:
+                raise RuntimeError(f"stage {step.name!r}: {e} ({rows})") from None
             yield c, t, k
     finally:
         close_iterator(out)
+    if run is None and not isinstance(step.mapping, Cap):
+        check_row_count(step.name, rows, fed[0], carrier.out)
+
+
+def check_row_count(name: str, rows: RowMap, inputs: int, outputs: int) -> None:
+    """Refuse a stage whose output count does not fit its row map (a plugin that
+    declares ``RowMap()`` but drops records would mislabel every later one).
+
+    A row map ``RowMap(step, offset)`` allows ``(inputs - offset) / step``
+    outputs, rounded down or up (a partial last block).
+    """
+    span = max(0, inputs - rows.offset)
+    lo, hi = span // rows.step, -(-span // rows.step)
+    if not lo <= outputs <= hi:
+        want = str(lo) if lo == hi else f"{lo} or {hi}"
+        raise ValueError(f"stage {name!r} declares {rows}, which gives {want} output records "
+                         f"for its {inputs} input records, but it gave {outputs}: its time and key "
+                         "columns would be wrong (fix its rows(), or leave rows() out so the "
+                         "columns stop at it)")
 
 
 class FnsPusher:
