@@ -75,27 +75,35 @@ def data(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, t, keys
 
 
+ENGINES = [("threads", None), ("threads", 777), ("threads", 5000), ("dask", None), ("dask", 3001)]
+
+
+def options(engine: str, size: int | None) -> EngineOptions:
+    return EngineOptions(engine, 2 if engine == "threads" else None, size)
+
+
 @pytest.mark.parametrize("name", sorted(PIPELINES))
-@pytest.mark.parametrize("size", [None, 777, 5000])
-def test_threads_triples_are_the_local_bytes(name: str, size: int | None) -> None:
+@pytest.mark.parametrize("engine,size", ENGINES)
+def test_engine_triples_are_the_local_bytes(name: str, engine: str, size: int | None) -> None:
     x, t, keys = data(30_000)
     make = PIPELINES[name]
     s = ps.from_array(x, chunk_size=1000, columns=["a", "b"], time=t,
                       key=np.where(keys == None, "none", keys).astype(str))  # noqa: E711
     want = cat(ordered_triples(node_of(make(s)), LOCAL))
-    got = cat(ordered_triples(node_of(make(s)), EngineOptions("threads", 2, size)))
+    got = cat(ordered_triples(node_of(make(s)), options(engine, size)))
     assert same(want, got)
 
 
 @pytest.mark.parametrize("name", sorted(PIPELINES))
-@pytest.mark.parametrize("size", [None, 999, 4096])
-def test_partition_dictionaries_merge_into_the_serial_codes(name: str, size: int | None) -> None:
+@pytest.mark.parametrize("engine,size", ENGINES)
+def test_partition_dictionaries_merge_into_the_serial_codes(name: str, engine: str,
+                                                            size: int | None) -> None:
     x, t, keys = data(20_000, seed=7)
     make = PIPELINES[name]
     serial = keyed_source(x, t, keys, 1000)
     want = cat(ordered_triples(node_of(make(serial)), LOCAL))
     fresh = keyed_source(x, t, keys, 1000)    # a dictionary that has seen nothing yet
-    got = cat(ordered_triples(node_of(make(fresh)), EngineOptions("threads", 2, size)))
+    got = cat(ordered_triples(node_of(make(fresh)), options(engine, size)))
     assert same(want, got)
     assert fresh.key_column.dictionary.keys[:len(serial.key_column.dictionary)] == \
         serial.key_column.dictionary.keys[:len(fresh.key_column.dictionary)]
@@ -108,5 +116,5 @@ def test_threads_needs_columns_by_range() -> None:
     node.root().source.access = RandomAccess("no columns", lambda: 10, lambda a, b, size=None: iter(()))
     with pytest.raises(ValueError, match="cannot read its time and key columns by range"):
         list(ordered_triples(node, EngineOptions("threads", 2)))
-    with pytest.raises(ValueError, match="engine='local' or 'threads'"):
-        ordered_triples(node, EngineOptions("dask"))
+    with pytest.raises(ValueError, match="cannot read its time and key columns by range"):
+        list(ordered_triples(node, EngineOptions("dask")))
