@@ -31,6 +31,7 @@ from .terminals.methods import TerminalMethods
 from .terminals.plugin import PluginSinkTerminal, PluginTerminal
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from .stream_columns import ColumnMethods
+from .stream_tables import TableSinkMethods
 from .stream_stages import ChainStageMethods
 from ._checks import check_count, normalize_record_shape
 
@@ -49,7 +50,7 @@ def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[in
 # --------------------------------------------------------------------------- Stream
 
 
-class Stream(ChainStageMethods, ColumnMethods, TerminalMethods, StageMethods):
+class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods, StageMethods):
     """A lazy sequence of numpy chunks with one dtype and one record shape.
 
     A chunk is an array of shape ``(k, *record_shape)`` holding ``k``
