@@ -337,12 +337,14 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
 
     @classmethod
     def _pushed(cls, peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
-                record_shape: tuple[int, ...], start: int) -> Stream:
+                record_shape: tuple[int, ...], start: int,
+                names: tuple[str, ...] | None = None) -> Stream:
         """A stream that is never read: it carries the dtype, record shape and
         start of what is pushed into a chain; ``peek()`` gives the data a
         ``map`` whose output type cannot be inferred looks at, as a pulled
-        stream would."""
-        return cls._from_source(CallableSource(peek), dtype, record_shape, start=start)
+        stream would; `names`: the columns' names, which the branches' stages carry."""
+        return cls._from_source(CallableSource(peek), dtype, record_shape, start=start,
+                                table=Columns(names) if names is not None else NO_COLUMNS)
 
 
 # Stream's own methods (take, astype, describe, ...) suggest the keyword meant,
