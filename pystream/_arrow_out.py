@@ -124,10 +124,11 @@ class TableLayout:
 
     Examples
     --------
+    >>> import pyarrow as pa
     >>> layout = TableLayout(np.dtype("f8"), (2,), ("a", "b"), None, None, "to_arrow")
     >>> b = layout.batch(np.array([[1.0, 2.0], [3.0, np.nan]]), None, None)
-    >>> b.column_names, b.column("b").to_pylist()
-    (['a', 'b'], [2.0, nan])
+    >>> isinstance(b, pa.RecordBatch), b.column_names, b.column("b").to_pylist()
+    (True, ['a', 'b'], [2.0, nan])
     """
 
     def __init__(self, dtype: np.dtype, record_shape: tuple[int, ...],

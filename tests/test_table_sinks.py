@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -157,11 +158,25 @@ def test_to_arrow_edge_cases():
         lambda c: c > 10).to_arrow().num_rows == 0
 
 
+def test_string_values_and_one_shot_streams():
+    words = np.array(["x", "yy", "", "zzz"])
+    tab = ps.from_array(words, columns=["w"]).to_arrow()
+    assert tab.schema.field("w").type == pa.string() and tab.column("w").to_pylist() == list(words)
+    one = ps.from_iterable(iter([1.0, 2.0, 3.0]), float)
+    assert one.to_arrow().column("value").to_pylist() == [1.0, 2.0, 3.0]
+    with pytest.raises(RuntimeError):
+        one.to_arrow()
+
+
 def test_to_arrow_refuses_multi_axis_records_and_name_clash():
     with pytest.raises(ValueError, match=r"shape \(2, 2\).*select"):
         ps.from_array(np.zeros((3, 2, 2))).to_arrow()
     with pytest.raises(ValueError, match="'time' is used twice"):
         ps.from_array(np.zeros((3, 1)), columns=["time"], time=np.arange(3)).to_arrow()
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        ps.from_array(np.zeros((3, 2, 2))).to_pandas()
+    with pytest.raises(ValueError, match="'key' has the key column's name"):
+        ps.from_array(np.zeros((3, 1)), columns=["key"], key=[1, 2, 3]).to_pandas()
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
@@ -351,8 +366,7 @@ def test_bad_targets(tmp_path, sink):
 
 
 def test_parquet_bounded_batches(tmp_path):
-    """A long stream is written batch by batch: the Python objects held are one
-    row group's batches, not the stream's (checked through the writer's calls)."""
+    """Row groups of `row_group_size` rows, whatever the chunk size (1000 here)."""
     n = 50_000
     x = np.arange(n, dtype=np.float64)
     s = ps.from_array(x, columns=["x"], time=np.arange(n), chunk_size=1000)
@@ -362,3 +376,33 @@ def test_parquet_bounded_batches(tmp_path):
     assert meta.num_row_groups == -(-n // 4096)
     assert all(meta.row_group(i).num_rows == 4096 for i in range(meta.num_row_groups - 1))
     assert np.array_equal(pq.read_table(path).column("x").to_numpy(), x)
+
+
+def test_memory_to_arrow_holds_the_data_once_files_hold_a_row_group(tmp_path):
+    """numpy memory (tracemalloc): to_arrow's table holds the values and times
+    once (each chunk's columns copied once, wrapped zero-copy); to_parquet and
+    to_ipc hold about a row group / a batch, not the stream."""
+    n = 2_000_000
+    x = np.arange(n, dtype=np.float64)
+    t = np.arange(n).astype("datetime64[s]")
+    s = ps.from_array(x, columns=["x"], time=t, chunk_size=65536)
+    data = x.nbytes * 2
+    ps.from_array(x[:10], columns=["x"], time=t[:10]).to_arrow()      # warm up imports
+    ps.from_array(x[:10], columns=["x"]).to_parquet(tmp_path / "warm.parquet")
+    tracemalloc.start()
+    try:
+        tab = s.to_arrow()
+        held, peak = tracemalloc.get_traced_memory()
+        assert tab.nbytes == data
+        assert held < 1.05 * data and peak < 1.1 * data, (held / data, peak / data)
+        del tab
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        assert s.to_parquet(tmp_path / "x.parquet", row_group_size=65536) == n
+        assert tracemalloc.get_traced_memory()[1] - base < 0.15 * data
+        tracemalloc.reset_peak()
+        assert s.to_ipc(tmp_path / "x.arrow") == n
+        assert tracemalloc.get_traced_memory()[1] - base < 0.15 * data
+    finally:
+        tracemalloc.stop()
+    assert pq.ParquetFile(tmp_path / "x.parquet").metadata.num_row_groups == -(-n // 65536)
