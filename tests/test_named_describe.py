@@ -143,3 +143,19 @@ def test_with_names_checks_the_shape():
     wide = ps.from_array(np.zeros((3, 30)), columns=[f"c{i}" for i in range(30)]).describe()
     head = repr(wide).splitlines()[1].split()
     assert head == ["stat", "c0", "c1", "c2", "...", "c27", "c28", "c29"]
+
+
+def test_cli_table_heads_columns_by_name():
+    from pystream.cli.inputs import Input
+    from pystream.cli.report import to_table
+
+    x = records(300)
+    named = stream(x)
+    d = named.describe()
+    text = to_table(Input(named, "npy", "flights.npy"), d, 300, d.dtype)
+    head = next(line for line in text.splitlines() if line.startswith("stat"))
+    assert head.split() == ["stat", *NAMES]
+    plain = ps.from_array(x).describe()
+    text = to_table(Input(named, "npy", "flights.npy"), plain, 300, plain.dtype)
+    head = next(line for line in text.splitlines() if line.startswith("stat"))
+    assert head.split() == ["stat", "[0]", "[1]", "[2]", "[3]"]
