@@ -163,7 +163,7 @@ class TableLayout:
 
     def _value_type(self, pa: Any) -> Any:
         dt = self.dtype
-        if dt.kind in "biufMm" and dt.kind != "c":
+        if dt.kind in "biufMm":
             try:
                 return pa.from_numpy_dtype(dt.newbyteorder("="))
             except (NotImplementedError, pa.ArrowNotImplementedError, TypeError):

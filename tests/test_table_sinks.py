@@ -286,6 +286,32 @@ def test_to_parquet_round_trip(tmp_path, row_group_size):
     assert same_table(pq.read_table(other), back)
 
 
+def test_files_of_empty_and_one_row_streams(tmp_path):
+    t = np.array(["2024-03-01T12:00"], dtype="datetime64[m]")
+    for n in (0, 1):
+        s = ps.from_array(np.full((n, 2), np.nan), columns=["a", "b"], time=t[:n],
+                          key=np.array(["k"] * n, dtype=object))
+        assert s.to_parquet(tmp_path / f"{n}.parquet") == n
+        assert same_table(pq.read_table(tmp_path / f"{n}.parquet"), s.to_arrow())
+        assert s.to_ipc(tmp_path / f"{n}.arrow") == n
+        assert same_table(feather.read_table(tmp_path / f"{n}.arrow"), s.to_arrow())
+    assert pq.read_table(tmp_path / "1.parquet").column("time").to_pylist()[0].isoformat() == \
+        "2024-03-01T12:00:00+00:00"
+
+
+def test_parquet_read_by_polars(tmp_path):
+    polars = pytest.importorskip("polars")
+    x, t, keys = data(n=64, k=2)
+    s = ps.from_array(x, columns=["a", "b"], time=t, key=keys, chunk_size=9)
+    s.to_parquet(tmp_path / "x.parquet", row_group_size=10)
+    df = polars.read_parquet(tmp_path / "x.parquet")
+    assert df.columns == ["time", "key", "a", "b"]
+    assert str(df.schema["time"]) == "Datetime(time_unit='ns', time_zone='UTC')"
+    assert np.array_equal(df["time"].dt.epoch("ns").to_numpy(), t.view(np.int64))
+    assert df["key"].cast(polars.String).to_list() == list(keys)
+    assert df["b"].to_numpy().tobytes() == x[:, 1].tobytes()
+
+
 def test_to_parquet_compression_and_pipeline(tmp_path):
     x, t, keys = data(n=300, k=2, nan=0.0)
     s = ps.from_array(x, columns=["u", "v"], time=t, key=keys).moving_mean(4).resample(3, "max")
