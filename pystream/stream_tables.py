@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._arguments import suggest_keywords
 from ._arrow_out import TableLayout, require_pandas, require_pyarrow, value_names
 from ._checks import check_count
 from .chain import Node, close_iterator
@@ -353,6 +354,12 @@ class TableSinkMethods:
                 writer.write_batch(b)
 
         return _write_file(self._node, layout, path, where, force, open_writer, write)
+
+
+# a misspelled keyword (``to_parquet(path, row_groupsize=...)``) gets the one meant suggested
+for _name in ("to_arrow", "to_pandas", "to_parquet", "to_ipc"):
+    setattr(TableSinkMethods, _name, suggest_keywords(getattr(TableSinkMethods, _name)))
+del _name
 
 
 def _concat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:

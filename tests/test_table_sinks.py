@@ -432,3 +432,12 @@ def test_memory_to_arrow_holds_the_data_once_files_hold_a_row_group(tmp_path):
     finally:
         tracemalloc.stop()
     assert pq.ParquetFile(tmp_path / "x.parquet").metadata.num_row_groups == -(-n // 65536)
+
+
+def test_misspelled_keyword_suggests_the_one_meant(tmp_path):
+    s = ps.from_array(np.zeros(3))
+    with pytest.raises(TypeError, match="did you mean 'row_group_size'"):
+        s.to_parquet(tmp_path / "x.parquet", row_groupsize=3)
+    with pytest.raises(TypeError, match="did you mean 'compression'"):
+        s.to_ipc(tmp_path / "x.arrow", compresion="lz4")
+    assert not list(tmp_path.iterdir())
