@@ -22,6 +22,7 @@ from ._arguments import suggest_keywords
 from ._arrow_out import TableLayout, require_pandas, require_pyarrow, value_names
 from ._checks import check_count
 from .chain import Node, close_iterator
+from .chain.materialise import ResultBuffer, expected_length
 from .sinks import AtomicFile, PathLike, check_target
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,27 +171,31 @@ class TableSinkMethods:
         if key_name is not None and key_name in names:
             raise ValueError(f"to_pandas: the value column {key_name!r} has the key column's "
                              "name; rename the value columns (.rename([...])) first")
-        values: list[np.ndarray] = []
-        times: list[np.ndarray] = []
-        keys: list[np.ndarray] = []
+        # each column is written once into one growing result (a stage may
+        # reuse its output memory, so every chunk is copied, but only once)
+        hint = expected_length(node)
+        values = ResultBuffer(dt, rs, hint)
+        times = None if table.time is None else ResultBuffer(
+            np.dtype(np.int64) if table.time.is_datetime else table.time.dtype, (), hint)
+        keys = None if table.key is None else ResultBuffer(np.dtype(np.int64), (), hint)
         it = node.triples()
         try:
             for v, t, k in it:
-                values.append(np.array(v, copy=True))
-                if t is not None:
-                    times.append(t)
-                if k is not None:
-                    keys.append(k)
+                values.put(v)
+                if times is not None:
+                    times.put(t)
+                if keys is not None:
+                    keys.put(k)
         finally:
             close_iterator(it)
-        data = _concat(values, np.empty((0, *rs), dt))
+        data = values.result()
         n = len(data)
         index: Any
         if table.time is None:
             index = pd.RangeIndex(node.start, node.start + n)
         else:
-            t = _concat(times, np.empty(0, table.time.dtype if not table.time.is_datetime
-                                        else np.int64))
+            assert times is not None
+            t = times.result()
             tname = table.time.name or "time"
             if table.time.is_datetime:
                 index = pd.DatetimeIndex(t.view(_NS), name=tname).tz_localize("UTC")
@@ -198,7 +203,8 @@ class TableSinkMethods:
                 index = pd.Index(t, name=tname)
         frame = pd.DataFrame(data.reshape(n, len(names)), columns=names, index=index, copy=False)
         if table.key is not None:
-            codes = _concat(keys, np.empty(0, np.int64))
+            assert keys is not None
+            codes = keys.result()
             if table.key.dictionary is not None:
                 column: Any = pd.Categorical.from_codes(
                     codes, categories=list(table.key.dictionary.keys))
@@ -360,12 +366,6 @@ class TableSinkMethods:
 for _name in ("to_arrow", "to_pandas", "to_parquet", "to_ipc"):
     setattr(TableSinkMethods, _name, suggest_keywords(getattr(TableSinkMethods, _name)))
 del _name
-
-
-def _concat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-    if not parts:
-        return empty
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _codec(compression: Any, known: tuple[str, ...], where: str) -> str:
