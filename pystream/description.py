@@ -3,6 +3,7 @@ and quantile estimates are printed."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,8 +63,14 @@ class Description:
         estimates at ``q + 0.01`` and ``q - 0.01`` (0: a tied value covers
         that rank range, the value is then exact); ``"relative"``,
         ``0.02 * |value|``.  The printed digits follow it.
+    names : tuple of str or None
+        The names of the record's columns (:attr:`pystream.Stream.columns`)
+        when the stream has them: the repr labels the columns by name,
+        :meth:`to_dict` lists them under ``"columns"``, and
+        ``d["name"]`` (:meth:`column`) is the Description of one column.
 
-    Two descriptions are equal when every statistic is (NaN equal to NaN).
+    Two descriptions are equal when every statistic is (NaN equal to NaN;
+    the names, like the dtype, are not compared).
     The repr prints what is meaningful: counts in full, ``sum``, ``mean``,
     ``std`` and ``var`` to 7 significant digits, ``min`` and ``max`` (exact
     values of the data) to 12, and each quantile to one digit finer than
@@ -85,6 +92,7 @@ class Description:
     quantiles: dict[float, Any] = field(default_factory=dict)
     quantile_method: str | None = field(default=None, compare=False)
     quantile_error: dict[float, Any] = field(default_factory=dict, compare=False, repr=False)
+    names: tuple[str, ...] | None = field(default=None, compare=False)
 
     STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
 
@@ -114,7 +122,108 @@ class Description:
                                 for q, v in self.quantiles.items()}
         out["ddof"] = self.ddof
         out["nan_policy"] = self.nan_policy
+        if self.names is not None:
+            out["columns"] = list(self.names)
         return out
+
+    def with_names(self, names: tuple[str, ...] | None) -> Description:
+        """The same statistics labelled by `names` (one per column of the record).
+
+        Raises
+        ------
+        ValueError
+            If the names do not match the record shape.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> d = ps.from_array(np.array([[1.0, 2.0], [3.0, 6.0]])).describe(quantiles=())
+        >>> d.with_names(("a", "b"))["b"].mean
+        np.float64(4.0)
+        """
+        if names is not None:
+            names = tuple(names)
+            rs = tuple(self.record_shape)
+            if not (rs == (len(names),) or (rs == () and len(names) == 1)):
+                raise ValueError(f"Description: {len(names)} names for records of shape {rs}")
+        return dataclasses.replace(self, names=names)
+
+    def _index(self, column: int | str) -> int:
+        rs = tuple(self.record_shape)
+        if len(rs) > 1:
+            raise ValueError(f"Description.column: records of shape {rs} have no flat list of "
+                             "columns; index the statistics' arrays instead")
+        width = rs[0] if rs else 1
+        if isinstance(column, str):
+            if self.names is None or column not in self.names:
+                known = list(self.names) if self.names is not None else "none (unnamed columns)"
+                raise KeyError(f"Description: no column named {column!r}; the columns are {known}")
+            return self.names.index(column)
+        if isinstance(column, (bool, np.bool_)) or not isinstance(column, (int, np.integer)):
+            raise TypeError(f"Description: a column is a name or an int, got {column!r}")
+        j = int(column) + (width if column < 0 else 0)
+        if not 0 <= j < width:
+            raise IndexError(f"Description: column {column} is out of range for {width} "
+                             "column(s)")
+        return j
+
+    def column(self, column: int | str) -> Description:
+        """The Description of one column of the record: a scalar Description.
+
+        Parameters
+        ----------
+        column : str or int
+            The column's name (when the stream has names) or its index
+            (negative counts from the end).  ``d[column]`` is the same.
+
+        Returns
+        -------
+        Description
+            Scalar statistics, quantiles and quantile errors of that column,
+            labelled by its name.
+
+        Raises
+        ------
+        KeyError
+            For a name the record does not have.
+        IndexError, TypeError
+            For an index out of range, or neither a name nor an int.
+        ValueError
+            For records with more than one axis.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> s = ps.from_array(np.array([[1.0, 10.0], [3.0, 30.0]]), columns=["lo", "hi"])
+        >>> d = s.describe()
+        >>> float(d.column("hi").mean), float(d[0].max), d["hi"].names
+        (20.0, 3.0, ('hi',))
+        """
+        j = self._index(column)
+        if self.record_shape == ():
+            return self
+        label = None if self.names is None else (self.names[j],)
+
+        def pick(value: Any) -> Any:
+            v = np.asarray(value).reshape(-1)[j]
+            return v.item() if isinstance(v, np.ndarray) and v.dtype.kind == "O" else v
+
+        def scalar(value: Any, kind: str) -> Any:
+            v = pick(value)
+            if kind == "int" or (kind == "sum" and isinstance(v, (int, np.integer))):
+                return int(v)
+            return np.float64(v) if kind in ("float", "sum") else v
+
+        return Description(
+            scalar(self.count, "int"), scalar(self.nan_count, "int"), scalar(self.sum, "sum"),
+            scalar(self.mean, "float"), scalar(self.var, "float"), scalar(self.std, "float"),
+            pick(self.min), pick(self.max), self.ddof, self.nan_policy, (), self.dtype,
+            {q: np.float64(pick(v)) for q, v in self.quantiles.items()}, self.quantile_method,
+            {q: np.float64(pick(v)) for q, v in self.quantile_error.items()}, label)
+
+    def __getitem__(self, column: int | str) -> Description:
+        """``d[column]``: :meth:`column`."""
+        return self.column(column)
 
     def formatted(self) -> dict[str, list[str]]:
         """Every statistic as text with the digits that are meaningful.
@@ -159,6 +268,8 @@ class Description:
         head = f"Description(dtype={self.dtype}, record_shape={self.record_shape}, " \
                f"ddof={self.ddof}, nan_policy={self.nan_policy!r}" + \
                (f", quantile_method={self.quantile_method!r})" if self.quantile_method else ")")
+        if self.names is not None:
+            return "\n".join([head, *self._labelled_rows()])
         rows = []
         for name, texts in self.formatted().items():
             if self.record_shape == ():
@@ -168,6 +279,20 @@ class Description:
                 texts = [*texts[:3], "...", *texts[-3:]]
             rows.append(f"  {name:<10} [{' '.join(texts)}]")
         return "\n".join([head, *rows])
+
+    def _labelled_rows(self) -> list[str]:
+        """The statistics as a table whose columns are headed by the names."""
+        assert self.names is not None
+        cols = list(range(len(self.names)))
+        if len(cols) > 20:
+            cols = [*cols[:3], -1, *cols[-3:]]
+        table = [["stat"] + [self.names[j] if j >= 0 else "..." for j in cols]]
+        for name, texts in self.formatted().items():
+            table.append([name] + [texts[j] if j >= 0 else "..." for j in cols])
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        return ["  " + "  ".join([row[0].ljust(widths[0])] +
+                                 [c.rjust(w) for c, w in zip(row[1:], widths[1:])]).rstrip()
+                for row in table]
 
 
 def _special(v: float) -> str | None:

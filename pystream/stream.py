@@ -31,6 +31,7 @@ from .terminals.methods import TerminalMethods
 from .terminals.plugin import PluginSinkTerminal, PluginTerminal
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from .stream_columns import ColumnMethods
+from .stream_tables import TableSinkMethods
 from .stream_stages import ChainStageMethods
 from ._checks import check_count, normalize_record_shape
 
@@ -49,7 +50,7 @@ def _with_offsets(chunks: Iterator[np.ndarray], start: int) -> Iterator[tuple[in
 # --------------------------------------------------------------------------- Stream
 
 
-class Stream(ChainStageMethods, ColumnMethods, TerminalMethods, StageMethods):
+class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods, StageMethods):
     """A lazy sequence of numpy chunks with one dtype and one record shape.
 
     A chunk is an array of shape ``(k, *record_shape)`` holding ``k``
@@ -345,12 +346,14 @@ class Stream(ChainStageMethods, ColumnMethods, TerminalMethods, StageMethods):
 
     @classmethod
     def _pushed(cls, peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
-                record_shape: tuple[int, ...], start: int) -> Stream:
+                record_shape: tuple[int, ...], start: int,
+                names: tuple[str, ...] | None = None) -> Stream:
         """A stream that is never read: it carries the dtype, record shape and
         start of what is pushed into a chain; ``peek()`` gives the data a
         ``map`` whose output type cannot be inferred looks at, as a pulled
-        stream would."""
-        return cls._from_source(CallableSource(peek), dtype, record_shape, start=start)
+        stream would; `names`: the columns' names, which the branches' stages carry."""
+        return cls._from_source(CallableSource(peek), dtype, record_shape, start=start,
+                                table=Columns(names) if names is not None else NO_COLUMNS)
 
 
 # Stream's own methods (take, astype, describe, ...) suggest the keyword meant,

@@ -123,6 +123,9 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
         body = _table(["stat", "value"], rows)
     else:
         labels = ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
+        column_names = getattr(desc, "names", None)   # the stream's, if it has any
+        if column_names is not None and len(column_names) == len(labels):
+            labels = list(column_names)
         if len(labels) <= MAX_COLUMNS:
             rows = [[name, *values[name]] for name in names]
             body = _table(["stat", *labels], rows)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,6 +67,18 @@ class DescribeConsumer(ReducerConsumer):
             # a quantile branch may read this state's sketches (phase 2)
             pool.setdefault("sketches", {}).setdefault(self.state.sketch.key,
                                                         (self, self.state.sketch))
+
+    names: tuple[str, ...] | None = None
+
+    def label_columns(self, names: tuple[str, ...] | None) -> None:
+        """Label the Description by the names of the input's columns."""
+        self.names = names
+
+    def _result(self) -> Any:
+        result = super()._result()
+        if self.names is not None and self.spec.pick is None:
+            return result.with_names(self.names)
+        return result
 
     def _can_follow(self, owner: DescribeConsumer) -> bool:
         """Same start, and no quantile sketches of different methods."""
@@ -137,6 +150,8 @@ class DescribeTerminal(ReducerTerminal):
     """
     #: The Description field a statistic returns (None: the whole Description).
     pick: ClassVar[str | None] = None
+    #: The names of the input's columns (set by :meth:`prepare`), labelling the Description.
+    names: tuple[str, ...] | None = None
 
     def __init__(self, ddof: float = 0, nan_policy: str = "propagate",
                  quantiles: Any = DEFAULT_QUANTILES, quantile_method: str = "kll") -> None:
@@ -149,6 +164,18 @@ class DescribeTerminal(ReducerTerminal):
 
     def state(self, start: int) -> DescribeState:
         return DescribeState(start, bool(self.qs), self.method)
+
+    def prepare(self, node: Any, options: Any) -> DescribeTerminal:
+        """The spec labelled by the names of the stream's columns, if it has any
+        (read from the chain node's table, the same on every engine)."""
+        if self.pick is not None:
+            return self
+        names = node.table.names_for(node.meta()[1])
+        if names is None:
+            return self
+        spec = copy.copy(self)
+        spec.names = names
+        return spec
 
     def early(self, state: DescribeState) -> None:
         if self.raises_nan and state.moments.first_nan is not None:
@@ -163,7 +190,7 @@ class DescribeTerminal(ReducerTerminal):
         d = describe_result(m, state.sketch if self.qs else None, self.qs, self.ddof, self.policy)
         pick = self.pick
         if pick is None:
-            return d
+            return d if self.names is None else d.with_names(self.names)
         if pick in ("min", "max") and m.stop == m.start:
             raise ValueError(f"{pick}: the stream is empty; a "
                              f"{'minimum' if pick == 'min' else 'maximum'} of zero records "

@@ -124,7 +124,9 @@ class Branch:
         def inner(r: Any) -> Consumer:
             if self.make is None:
                 return make_consumer(self.target, r)
-            return self.make((r.dtype, r.record_shape), r.start)
+            consumer = self.make((r.dtype, r.record_shape), r.start)
+            consumer.label_columns(r.columns)
+            return consumer
 
         if not self.pipeline._ops:
             return inner(root)
@@ -204,7 +206,9 @@ def root_of(stream: Any) -> Any:
     """The root for branches fed `stream`'s output (peeking at `stream`): a
     stream that is never read, carrying its dtype, record shape and start."""
     node = node_of(stream)
-    return stream._pushed(lambda: node.chunks(True), *node.meta(), node.start)
+    dt, rs = node.meta()
+    return stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
+                          node.table.names_for(rs))
 
 
 def make_consumer(spec: Any, root: Any) -> Consumer:

@@ -63,6 +63,9 @@ class Consumer(abc.ABC):
     def abort(self) -> None:
         """Release what the consumer holds after a failure elsewhere."""
 
+    def label_columns(self, names: tuple[str, ...] | None) -> None:
+        """The names of the input's columns, when known (``describe`` labels by them)."""
+
 
 class ReducerConsumer(Consumer):
     """A reduction terminal in push form: the spec's state, updated per chunk.
