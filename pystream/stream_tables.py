@@ -22,6 +22,9 @@ from ._arguments import suggest_keywords
 from ._arrow_out import TableLayout, require_pandas, require_pyarrow, value_names
 from ._checks import check_count
 from .chain import Node, close_iterator
+from .chain.steps import Triple
+from .engines import check_engine
+from .engines.columns import ordered_triples
 from .chain.materialise import ResultBuffer, expected_length
 from .sinks import AtomicFile, PathLike, check_target
 
@@ -57,7 +60,13 @@ class TableSinkMethods:
         t = node.table
         return TableLayout(dt, rs, t.names_for(rs), t.time, t.key, where)
 
-    def to_arrow(self) -> pyarrow.Table:
+    def _triples(self, engine: str, workers: int | None, partition_size: int | None,
+                 where: str) -> Iterator[Triple]:
+        """The stream's chunks with their columns, on the engine asked for."""
+        return ordered_triples(self._node, check_engine(engine, workers, partition_size, where))
+
+    def to_arrow(self, *, engine: str = "local", workers: int | None = None,
+                 partition_size: int | None = None) -> pyarrow.Table:
         """Read the stream into a ``pyarrow.Table``, with its time and key columns.
 
         Columns, in order: the time column (``timestamp[ns, tz=UTC]`` for
@@ -80,6 +89,14 @@ class TableSinkMethods:
         whose columns are copied once from the chunk (a stage may reuse its
         output memory, and a column of a record chunk is strided), so the
         table holds the data once.
+
+        Parameters
+        ----------
+        engine : {"local", "threads", "dask"}, default "local"
+            Where the stages run (see :doc:`/engines`); the table is the
+            same, bit for bit, time and key columns included.
+        workers, partition_size : int, optional
+            As for the other terminal operations.
 
         Returns
         -------
@@ -108,7 +125,7 @@ class TableSinkMethods:
         layout = self._layout("to_arrow")
         pa = layout.pa
         batches = []
-        it = self._node.triples()
+        it = self._triples(engine, workers, partition_size, "to_arrow")
         try:
             for v, t, k in it:
                 batches.append(layout.batch(v, t, k))
@@ -126,7 +143,8 @@ class TableSinkMethods:
             return layout.empty()
         return pa.Table.from_batches(batches, schema=layout.schema)
 
-    def to_pandas(self) -> pandas.DataFrame:
+    def to_pandas(self, *, engine: str = "local", workers: int | None = None,
+                  partition_size: int | None = None) -> pandas.DataFrame:
         """Read the stream into a ``pandas.DataFrame``: time as the index, key and values as columns.
 
         The index is the time column (a ``DatetimeIndex`` in UTC for
@@ -140,6 +158,14 @@ class TableSinkMethods:
         whether or not a null occurs.  Then the values by name, as
         :meth:`to_arrow` names them, in the stream's dtype (NaN stays NaN).
         Needs pandas only (not pyarrow).
+
+        Parameters
+        ----------
+        engine : {"local", "threads", "dask"}, default "local"
+            Where the stages run (see :doc:`/engines`); the table is the
+            same, bit for bit, time and key columns included.
+        workers, partition_size : int, optional
+            As for the other terminal operations.
 
         Returns
         -------
@@ -178,7 +204,7 @@ class TableSinkMethods:
         times = None if table.time is None else ResultBuffer(
             np.dtype(np.int64) if table.time.is_datetime else table.time.dtype, (), hint)
         keys = None if table.key is None else ResultBuffer(np.dtype(np.int64), (), hint)
-        it = node.triples()
+        it = self._triples(engine, workers, partition_size, "to_pandas")
         try:
             for v, t, k in it:
                 values.put(v)
@@ -215,7 +241,8 @@ class TableSinkMethods:
         return frame
 
     def to_parquet(self, path: PathLike, *, row_group_size: int | None = None,
-                   compression: str = "zstd", force: bool = False) -> int:
+                   compression: str = "zstd", force: bool = False, engine: str = "local",
+                   workers: int | None = None, partition_size: int | None = None) -> int:
         """Write the stream to a Parquet file, streaming, atomically.
 
         The table of :meth:`to_arrow` (time, key, values), written row group
@@ -244,6 +271,11 @@ class TableSinkMethods:
             DuckDB, Spark 3, pandas) reads it.
         force : bool, default False
             Replace `path` even if it is write-protected.
+        engine : {"local", "threads", "dask"}, default "local"
+            Where the stages run (see :doc:`/engines`); the table is the
+            same, bit for bit, time and key columns included.
+        workers, partition_size : int, optional
+            As for the other terminal operations.
 
         Returns
         -------
@@ -301,10 +333,12 @@ class TableSinkMethods:
                 writer.write_table(layout.pa.Table.from_batches(pending, schema=layout.schema),
                                    row_group_size=rows)
 
-        return _write_file(self._node, layout, path, where, force, open_writer, write)
+        return _write_file(lambda: self._triples(engine, workers, partition_size, where), layout,
+                           path, where, force, open_writer, write)
 
     def to_ipc(self, path: PathLike, *, compression: str | None = None,
-               force: bool = False) -> int:
+               force: bool = False, engine: str = "local", workers: int | None = None,
+               partition_size: int | None = None) -> int:
         """Write the stream to an Arrow IPC file (Feather v2), streaming, atomically.
 
         The table of :meth:`to_arrow`, one record batch per chunk, with
@@ -323,6 +357,11 @@ class TableSinkMethods:
             mapped and read without copying).
         force : bool, default False
             Replace `path` even if it is write-protected.
+        engine : {"local", "threads", "dask"}, default "local"
+            Where the stages run (see :doc:`/engines`); the table is the
+            same, bit for bit, time and key columns included.
+        workers, partition_size : int, optional
+            As for the other terminal operations.
 
         Returns
         -------
@@ -359,7 +398,8 @@ class TableSinkMethods:
             for b in batches:
                 writer.write_batch(b)
 
-        return _write_file(self._node, layout, path, where, force, open_writer, write)
+        return _write_file(lambda: self._triples(engine, workers, partition_size, where), layout,
+                           path, where, force, open_writer, write)
 
 
 # a misspelled keyword (``to_parquet(path, row_groupsize=...)``) gets the one meant suggested
@@ -389,15 +429,16 @@ def _check_regular(path: PathLike, where: str) -> str:
     return target
 
 
-def _write_file(node: Node, layout: TableLayout, path: PathLike, where: str, force: bool,
-                open_writer: Callable[[Any], Any],
+def _write_file(triples: Callable[[], Iterator[Triple]], layout: TableLayout, path: PathLike,
+                where: str, force: bool, open_writer: Callable[[Any], Any],
                 write: Callable[[Any, Iterator[Any]], None]) -> int:
-    """Write the stream's batches through ``open_writer(file)`` into a file that
-    becomes `path` only once complete; return the record count."""
+    """Write the stream's batches (``triples()``, made once the target is
+    checked) through ``open_writer(file)`` into a file that becomes `path`
+    only once complete; return the record count."""
     target = _check_regular(path, where)
     out = AtomicFile(target, where, force, seekable=True)
     count = 0
-    it = node.triples()
+    it = triples()
 
     def batches() -> Iterator[Any]:
         nonlocal count

@@ -118,3 +118,31 @@ def test_threads_needs_columns_by_range() -> None:
         list(ordered_triples(node, EngineOptions("threads", 2)))
     with pytest.raises(ValueError, match="cannot read its time and key columns by range"):
         list(ordered_triples(node, EngineOptions("dask")))
+
+
+@pytest.mark.parametrize("engine", ["threads", "dask"])
+def test_table_sinks_on_the_engines(engine: str, tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    x, t, keys = data(20_000, seed=3)
+    s = keyed_source(x, t, keys, 1000).skip(10).moving_mean(7).resample(3)
+    kw = dict(engine=engine, partition_size=2999)
+    local = s.to_arrow()
+
+    def same_table(a: "pa.Table", b: "pa.Table") -> bool:
+        # Table.equals holds NaN unequal to itself: compare the columns' bytes
+        return a.schema == b.schema and all(
+            x.combine_chunks().to_pylist() == y.combine_chunks().to_pylist()
+            if pa.types.is_dictionary(x.type) else
+            x.combine_chunks().to_numpy().tobytes() == y.combine_chunks().to_numpy().tobytes()
+            for x, y in zip(a.columns, b.columns))
+
+    assert same_table(local, s.to_arrow(**kw))
+    assert s.to_pandas().equals(s.to_pandas(**kw))
+    s.to_parquet(tmp_path / "a.parquet")
+    s.to_parquet(tmp_path / "b.parquet", **kw)
+    assert same_table(pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet"))
+    assert s.to_ipc(tmp_path / "c.arrow", **kw) == local.num_rows
+    assert same_table(pa.ipc.open_file(tmp_path / "c.arrow").read_all(), local)
+    with pytest.raises(ValueError, match="workers and partition_size apply"):
+        s.to_arrow(workers=2)
