@@ -58,13 +58,15 @@ def description_dict(desc: Any) -> dict[str, Any]:
 
 
 def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
-            stages: Sequence[str] = ()) -> str:
+            stages: Sequence[str] = (), columns: Sequence[str] | None = None) -> str:
+    """The describe result as JSON; `columns`: the record's column names (a table's)."""
     out: dict[str, Any] = {
         "file": inp.label,
         "format": inp.kind,
         "stages": list(stages),
         "dtype": str(dtype) if dtype is not None else None,
         "record_shape": list(_record_shape_of(desc)),
+        "columns": list(columns) if columns is not None else None,
         "records": records,
         "ddof": getattr(desc, "ddof", None),
         "nan_policy": getattr(desc, "nan_policy", None),
@@ -101,9 +103,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
              hist_note: str = "", stages: Sequence[str] = (),
-             accuracy_warnings: Sequence[str] = ()) -> str:
+             accuracy_warnings: Sequence[str] = (), columns: Sequence[str] | None = None) -> str:
     """The describe table; `accuracy_warnings` (a sketch's accuracy warnings) are
-    printed under the quantiles' note, whose bound they qualify."""
+    printed under the quantiles' note, whose bound they qualify; `columns` (a
+    table's column names) label the columns instead of ``[i]``."""
     shape = _record_shape_of(desc)
     head = [
         f"file        {inp.label} ({inp.kind})",
@@ -120,9 +123,11 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
     names = list(values)
     if not shape:
         rows = [[name, values[name][0]] for name in names]
-        body = _table(["stat", "value"], rows)
+        body = _table(["stat", columns[0] if columns else "value"], rows)
     else:
-        labels = ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)]
+        labels = (list(columns) if columns is not None and len(shape) == 1
+                  and len(columns) == shape[0] else
+                  ["[" + ",".join(map(str, idx)) + "]" for idx in np.ndindex(*shape)])
         if len(labels) <= MAX_COLUMNS:
             rows = [[name, *values[name]] for name in names]
             body = _table(["stat", *labels], rows)
