@@ -321,11 +321,11 @@ class RowCarrier:
 
     __slots__ = ("_base", "_parts", "_rows", "out")
 
-    def __init__(self, rows: RowMap) -> None:
+    def __init__(self, rows: RowMap, out: int = 0, base: int = 0) -> None:
         self._rows = rows
         self._parts: list[tuple[np.ndarray | None, np.ndarray | None]] = []
-        self._base = 0          # input index of the first record held
-        self.out = 0            # outputs claimed so far
+        self._base = base       # input index of the first record held
+        self.out = out          # index of the next output to claim
 
     def push(self, time: np.ndarray | None, key: np.ndarray | None) -> None:
         """Hold one input chunk's columns (in input order)."""

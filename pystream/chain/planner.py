@@ -15,7 +15,16 @@ import numpy as np
 
 from ..stages.partitioning import POINTWISE, Cap, Window
 from .nodes import Node, compile_chain
-from .steps import Offsets, Step, annotated, window_records
+from .steps import (
+    Offsets,
+    Step,
+    Triple,
+    annotated,
+    carry_rows,
+    run_fns_triples,
+    window_records,
+    window_triples,
+)
 
 __all__ = ["Plan", "make_plan"]
 
@@ -139,6 +148,19 @@ class Plan:
         output chunks are written to, ``j`` being the final output index of
         its first output.
         """
+        return self._partition(a, b, read, alloc_from, False)
+
+    def partition_triples(self, a: int, b: int | None,
+                          read: Callable[[int, int | None], Iterator[Triple]]) -> Iterator[Triple]:
+        """:meth:`partition` of chunks with their time and key columns: `read(p, b)`
+        gives the root's records ``[p, b)`` as ``(chunk, time, key)`` triples, and
+        each step moves the columns as its row map says (every prefix step of a
+        stream that carries columns has one)."""
+        return self._partition(a, b, read, None, True)
+
+    def _partition(self, a: int, b: int | None, read: Callable[[int, int | None], Iterator[Any]],
+                   alloc_from: Callable[[int], Callable[[int], np.ndarray]] | None,
+                   columns: bool) -> Iterator[Any]:
         # Backward: the first output each step must produce and the input it
         # needs for that; forward: run fresh stages from there, dropping the
         # warm-up outputs and stopping at the owned boundary.
@@ -150,13 +172,16 @@ class Plan:
         for i, step in enumerate(self.prefix):
             p = starts[i]
             assert step.fresh is not None
-            offsets = Offsets(it, self.start + p)
             m = step.mapping
-            extra: dict[str, Any] = {}
-            if (alloc_from is not None and i == n - 1 and step.writes_into
-                    and isinstance(m, Window)):
-                extra["alloc"] = alloc_from(m.first(p))
-            it = annotated(step.fresh(offsets, self.start + p, **extra), step.name, offsets)
+            if columns:
+                it = self._step_triples(step, it, p, filtered)
+            else:
+                offsets = Offsets(it, self.start + p)
+                extra: dict[str, Any] = {}
+                if (alloc_from is not None and i == n - 1 and step.writes_into
+                        and isinstance(m, Window)):
+                    extra["alloc"] = alloc_from(m.first(p))
+                it = annotated(step.fresh(offsets, self.start + p, **extra), step.name, offsets)
             if m is None:
                 filtered = True
             if filtered or m == POINTWISE:
@@ -166,8 +191,27 @@ class Plan:
             drop = target - m.first(p)
             keep = None if hi is None else max(0, hi - target)
             if drop or keep is not None:
-                it = window_records(it, drop, keep)
+                it = window_triples(it, drop, keep) if columns else window_records(it, drop, keep)
         return it
+
+    def _step_triples(self, step: Step, triples: Iterator[Triple], p: int,
+                      filtered: bool) -> Iterator[Triple]:
+        """One prefix step of a partition over triples; its fresh stage is fed
+        from its input `p` (step-local; unknown past a filter, where only
+        pointwise steps follow)."""
+        start = self.start + p
+        if step.fns is not None:
+            return run_fns_triples(triples, step.fns, start)
+        assert step.rows is not None and step.fresh is not None
+        fresh = step.fresh
+        m = step.mapping
+
+        def run(values: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+            offsets = Offsets(values, start)
+            return annotated(fresh(offsets, start), step.name, offsets)
+
+        first = (0, 0) if filtered or m is None else (m.first(p), p)
+        return carry_rows(step, step.rows, triples, start, run, first)
 
 
 def make_plan(node: Node) -> Plan:

@@ -19,7 +19,8 @@ from ..stages.pushers import PusherDefaults
 from ..stages.structural import rechunk, skip, take
 from .generator_pusher import GeneratorPusher
 
-__all__ = ["Offsets", "Step", "Triple", "carry_rows", "rows_of", "run_fns_triples", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
+__all__ = ["Offsets", "Step", "Triple", "carry_rows", "rows_of", "run_fns_triples", "serial_triples",
+           "window_triples", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
            "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note", "stage_step",
            "window_records"]
 
@@ -263,10 +264,17 @@ def rows_of(stage: Any, args: tuple[Any, ...]) -> RowMap | None:
     return r
 
 
-def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int) -> Iterator[Triple]:
+def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int,
+               run: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None,
+               first: tuple[int, int] = (0, 0)) -> Iterator[Triple]:
     """Run `step` on the chunks of `triples`, giving each output record the time
-    and key of the input record its row map names."""
-    carrier = RowCarrier(rows)
+    and key of the input record its row map names.
+
+    `run` replaces the serial run of the step (an engine's fresh stage for a
+    partition); `first` is then ``(output, input)``: the step-local indices
+    of its first output and of the first input it is fed.
+    """
+    carrier = RowCarrier(rows, *first)
 
     def feed() -> Iterator[np.ndarray]:
         try:
@@ -276,7 +284,10 @@ def carry_rows(step: Step, rows: RowMap, triples: Iterator[Triple], start: int) 
         finally:
             close_iterator(triples)
 
-    out = step.serial(feed()) if step.structural else step.run(feed(), start)
+    if run is not None:
+        out = run(feed())
+    else:
+        out = step.serial(feed()) if step.structural else step.run(feed(), start)
     try:
         for c in out:
             t, k = carrier.claim(len(c))
@@ -332,6 +343,11 @@ class Step:
         The step takes native-byte-order chunks only.
     structural : bool
         ``take``/``skip``/``rechunk``: the pull loop adds no error notes.
+    fns : tuple or None
+        The fused chunk functions of a functions step (they move the time
+        and key columns record for record, through a filter's mask too).
+    rows : RowMap or None
+        A generator stage's row map (:func:`rows_of`).
     """
 
     name: str
@@ -343,6 +359,8 @@ class Step:
     writes_into: bool = False
     native: bool = False
     structural: bool = False
+    fns: tuple[ChunkFn, ...] | None = None
+    rows: RowMap | None = None
 
     @property
     def sequential(self) -> bool:
@@ -363,7 +381,7 @@ def fns_step(fns: tuple[ChunkFn, ...]) -> Step:
         return run_fns(chunks, fns)
 
     return Step(name, run, run, POINTWISE if pointwise else None, lambda: FnsPusher(fns),
-                filter=not pointwise)
+                filter=not pointwise, fns=fns)
 
 
 def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -384,20 +402,22 @@ def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
     def passthrough(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         return chunks
 
+    rows = rows_of(stage, args)
     if stage in STRUCTURAL:
         mapping = Cap(args[0]) if stage is take else Shift(args[0]) if stage is skip else POINTWISE
-        return Step(name, serial, passthrough, mapping, pusher, native=native, structural=True)
+        return Step(name, serial, passthrough, mapping, pusher, native=native, structural=True,
+                    rows=rows)
     partitioning = getattr(stage, "partitioning", None)
     mapping = partitioning() if callable(partitioning) and "start" in kwargs else None
     if mapping is None:
-        return Step(name, serial, None, None, pusher, native=native)
+        return Step(name, serial, None, None, pusher, native=native, rows=rows)
 
     def fresh(chunks: Iterator[np.ndarray], start: int, **alloc: Any) -> Iterator[np.ndarray]:
         kw = dict(kwargs, start=start, **alloc)
         return stage(native_chunks(chunks) if native else chunks, *args, **kw)
 
     return Step(name, serial, fresh, mapping, pusher, native=native,
-                writes_into=bool(getattr(stage, "writes_into", False)))
+                writes_into=bool(getattr(stage, "writes_into", False)), rows=rows)
 
 
 def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
@@ -412,3 +432,33 @@ def window_records(chunks: Iterator[np.ndarray], drop: int, keep: int | None) ->
     if drop:
         chunks = skip(chunks, drop)
     return chunks if keep is None else take(chunks, keep)
+
+
+def window_triples(triples: Iterator[Triple], drop: int, keep: int | None) -> Iterator[Triple]:
+    """:func:`window_records` of chunks with their time and key columns."""
+    try:
+        for v, t, k in triples:
+            n = len(v)
+            lo = min(drop, n)
+            drop -= lo
+            hi = n if keep is None else min(n, lo + keep)
+            if keep is not None:
+                keep -= hi - lo
+            if hi > lo:
+                yield (v[lo:hi], None if t is None else t[lo:hi], None if k is None else k[lo:hi])
+            if keep == 0:
+                return
+    finally:
+        close_iterator(triples)
+
+
+def serial_triples(steps: list[Step], triples: Iterator[Triple], start: int) -> Iterator[Triple]:
+    """Run `steps` in order over chunks with their columns (every step moves them:
+    a functions step, or a stage with a row map)."""
+    for step in steps:
+        if step.fns is not None:
+            triples = run_fns_triples(triples, step.fns, start)
+        else:
+            assert step.rows is not None
+            triples = carry_rows(step, step.rows, triples, start)
+    return triples

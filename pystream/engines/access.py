@@ -39,6 +39,16 @@ class RandomAccess:
         The source itself is a Dask array (``from_dask``): the Dask engine
         maps over its blocks.  Without `array` or `dask`, Dask tasks call
         `read` themselves (it only captures file names, so it pickles small).
+    triples : callable or None
+        ``triples(a, b, chunk_size, keys)`` -> iterator of ``(chunk, time,
+        key)`` for records ``[a, b)``: a table source's columns, read by
+        range.  `keys` is a fresh :class:`~pystream.KeyDictionary` the key
+        codes are encoded into when :attr:`local_keys` (the engine merges
+        the partitions' dictionaries in order, which gives the serial
+        run's first-seen codes); otherwise it is None and the codes are the
+        stream's own.
+    local_keys : bool
+        The key codes `triples` gives are local to its `keys` dictionary.
     """
 
     name: str
@@ -47,6 +57,8 @@ class RandomAccess:
     in_memory: bool = False
     array: Callable[[], np.ndarray] | None = None
     dask: Any = None
+    triples: Callable[..., Iterator[Any]] | None = None
+    local_keys: bool = False
 
 
 def array_chunks(arr: np.ndarray, a: int, b: int | None, chunk_size: int) -> Iterator[np.ndarray]:

@@ -108,18 +108,21 @@ def from_array(a: ArrayLike, chunk_size: int | None = None, *, columns: Sequence
         for i in range(0, n, cs):
             yield arr[i : i + cs]
 
+    table, triples, by_range = _array_columns(arr, cs, columns, time, key)
     access = RandomAccess(
         f"from_array(<{arr.dtype} array of shape {arr.shape}>)", lambda: len(arr),
-        lambda a, b, size=None: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr)
-    table, triples = _array_columns(arr, cs, columns, time, key)
+        lambda a, b, size=None: array_chunks(arr, a, b, size or cs), in_memory=True, array=lambda: arr,
+        triples=by_range)
     return Stream._from_source(CallableSource(chunks, nonempty=True, whole=arr, access=access,
                                               triples=triples),
                                arr.dtype, rs, table=table)
 
 
 def _array_columns(arr: np.ndarray, cs: int, columns: Sequence[str] | None, time: ArrayLike | None,
-                   key: ArrayLike | None) -> tuple[Columns, Callable[[], Iterator[Triple]] | None]:
-    """``from_array``'s column metadata and, with a time or key, its triples."""
+                   key: ArrayLike | None
+                   ) -> tuple[Columns, Callable[[], Iterator[Triple]] | None, Any]:
+    """``from_array``'s column metadata and, with a time or key, its triples
+    (all of them, and by range for the engines)."""
     rs = arr.shape[1:]
     names = None
     if columns is not None:
@@ -139,14 +142,17 @@ def _array_columns(arr: np.ndarray, cs: int, columns: Sequence[str] | None, time
         kc = KeyColumn(None, dictionary)
     table = Columns(names, tc, kc)
     if tc is None and kc is None:
-        return table, None
+        return table, None, None
 
-    def triples() -> Iterator[Triple]:
-        for i in range(0, n, cs):
-            j = min(i + cs, n)
+    def by_range(a: int, b: int | None, size: int | None = None, keys: Any = None
+                 ) -> Iterator[Triple]:
+        stop = n if b is None else min(b, n)
+        step = size or cs
+        for i in range(a, stop, step):
+            j = min(i + step, stop)
             yield arr[i:j], None if t is None else t[i:j], None if k is None else k[i:j]
 
-    return table, triples
+    return table, lambda: by_range(0, None), by_range
 
 
 # --------------------------------------------------------------------------- from_dask

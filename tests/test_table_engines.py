@@ -1,0 +1,112 @@
+"""The time and key columns on the threads engine: the same bytes as the local run
+(issue 18), string keys encoded per partition and merged in order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import pystream as ps
+from pystream.chain import CallableSource, node_of
+from pystream.engines.access import RandomAccess
+from pystream.engines.columns import ordered_triples
+from pystream.engines.options import EngineOptions
+from pystream._columns import Columns, KeyColumn, TimeColumn
+
+LOCAL = EngineOptions("local")
+
+
+def cat(triples: Iterator) -> list[np.ndarray | None]:
+    got = list(triples)
+    if not got:
+        return [None, None, None]
+    return [None if got[0][i] is None else np.concatenate([g[i] for g in got]) for i in range(3)]
+
+
+def same(a: list, b: list) -> bool:
+    return all((u is None and v is None) or (u.dtype == v.dtype and u.tobytes() == v.tobytes())
+               for u, v in zip(a, b))
+
+
+def keyed_source(x: np.ndarray, t: np.ndarray, keys: np.ndarray, chunk: int) -> ps.Stream:
+    """A source that encodes its string keys as it reads them, like a CSV or
+    Parquet file: one dictionary for the serial run, a fresh one per range."""
+    dictionary = ps.KeyDictionary()
+    n = len(x)
+
+    def by_range(a: int, b: int | None, size: int | None = None,
+                 into: ps.KeyDictionary | None = None) -> Iterator:
+        d = dictionary if into is None else into
+        stop = n if b is None else min(b, n)
+        for i in range(a, stop, size or chunk):
+            j = min(i + (size or chunk), stop)
+            yield x[i:j], t[i:j], d.encode(keys[i:j])
+
+    access = RandomAccess("keyed", lambda: n, lambda a, b, size=None: (c for c, _, _ in by_range(a, b, size)),
+                          triples=by_range, local_keys=True)
+    src = CallableSource(lambda: (x[i:i + chunk] for i in range(0, n, chunk)), access=access,
+                         triples=lambda: by_range(0, None))
+    table = Columns(("a", "b"), TimeColumn("t", np.dtype(np.int64)), KeyColumn("k", dictionary))
+    return ps.Stream._from_source(src, x.dtype, x.shape[1:], table=table)
+
+
+PIPELINES = {
+    "source": lambda s: s,
+    "moving_mean": lambda s: s.moving_mean(50),
+    "skip-diff-resample": lambda s: s.skip(1234).diff(3).resample(7),
+    "filter-map": lambda s: s.filter(lambda c: c[:, 0] > 0).map(np.abs),
+    "sliding_window": lambda s: s.sliding_window(10, step=3),
+    "cumsum-moving_max": lambda s: s.cumsum().moving_max(5),
+    "take-tumbling": lambda s: s.take(5555).tumbling(10),
+    "filter-moving_mean": lambda s: s.filter(lambda c: c[:, 0] > 0).moving_mean(4),
+    "select-ewm": lambda s: s.select("b").ewm_mean(alpha=0.1),
+}
+
+
+def data(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    t = np.cumsum(rng.integers(1, 100, n))
+    # keys appearing for the first time late in the stream, and nulls
+    keys = np.array(list("abcdefg") + [None], dtype=object)[rng.integers(0, 8, n)]
+    keys[n // 2:n // 2 + 10] = "late"
+    return x, t, keys
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+@pytest.mark.parametrize("size", [None, 777, 5000])
+def test_threads_triples_are_the_local_bytes(name: str, size: int | None) -> None:
+    x, t, keys = data(30_000)
+    make = PIPELINES[name]
+    s = ps.from_array(x, chunk_size=1000, columns=["a", "b"], time=t,
+                      key=np.where(keys == None, "none", keys).astype(str))  # noqa: E711
+    want = cat(ordered_triples(node_of(make(s)), LOCAL))
+    got = cat(ordered_triples(node_of(make(s)), EngineOptions("threads", 2, size)))
+    assert same(want, got)
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+@pytest.mark.parametrize("size", [None, 999, 4096])
+def test_partition_dictionaries_merge_into_the_serial_codes(name: str, size: int | None) -> None:
+    x, t, keys = data(20_000, seed=7)
+    make = PIPELINES[name]
+    serial = keyed_source(x, t, keys, 1000)
+    want = cat(ordered_triples(node_of(make(serial)), LOCAL))
+    fresh = keyed_source(x, t, keys, 1000)    # a dictionary that has seen nothing yet
+    got = cat(ordered_triples(node_of(make(fresh)), EngineOptions("threads", 2, size)))
+    assert same(want, got)
+    assert fresh.key_column.dictionary.keys[:len(serial.key_column.dictionary)] == \
+        serial.key_column.dictionary.keys[:len(fresh.key_column.dictionary)]
+
+
+def test_threads_needs_columns_by_range() -> None:
+    x = np.arange(10.0)
+    s = ps.from_array(x, time=np.arange(10))
+    node = node_of(s)
+    node.root().source.access = RandomAccess("no columns", lambda: 10, lambda a, b, size=None: iter(()))
+    with pytest.raises(ValueError, match="cannot read its time and key columns by range"):
+        list(ordered_triples(node, EngineOptions("threads", 2)))
+    with pytest.raises(ValueError, match="engine='local' or 'threads'"):
+        ordered_triples(node, EngineOptions("dask"))
