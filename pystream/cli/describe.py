@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._native import kernel_dtype
+from ..chain import node_of
 from ..sketches import SketchAccuracyWarning
 from ..sketches.onepass import OnePassHistogram
 from .common import CLIError, _apply_stages, _stage_specs
@@ -41,6 +42,14 @@ def _describe(inp: Input, args: argparse.Namespace, bar: Any | None,
     return desc, records
 
 
+def _column_names(stream: Any) -> tuple[str, ...] | None:
+    """The described stream's column names (a table's), without reading a record
+    of a stream that has none."""
+    if node_of(stream).table.names is None:
+        return None
+    return stream.columns
+
+
 def _stream_dtype(inp: Input) -> Any:
     return getattr(inp.stream, "dtype", None)
 
@@ -51,8 +60,8 @@ def _second_pass_histogram(inp: Input, args: argparse.Namespace, desc: Any,
     """The text histogram's counts, from a second pass over FILE (or, for an
     input read once, from `binner`, which counted them in the first); or why not."""
     if _record_shape_of(desc):
-        return None, ("histogram: shown for one-column input only (for text input, pick "
-                      "a column with --usecols).")
+        return None, ("histogram: shown for one-column input only (pick a column: --usecols "
+                      "N for text, --columns NAME for a table).")
     if binner is not None:
         return binner.result()
     lo, hi = float(desc.min), float(desc.max)
@@ -148,9 +157,10 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         inp.close()
     if dtype is None:
         dtype = getattr(desc, "dtype", None)
+    columns = _column_names(_apply_stages(inp.stream, specs) if specs else inp.stream)
     hist, note = (None, "") if args.no_histogram else _second_pass_histogram(inp, args, desc, engine, binner)
-    text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
-            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy))
+    text = (to_json(inp, desc, records, dtype, hist, args.stage, columns) if args.json
+            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy, columns))
     for message in accuracy:
         stderr.write(f"pystream: warning: {message}\n")
     stdout.write(text + "\n")

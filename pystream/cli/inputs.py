@@ -19,6 +19,7 @@ from ..pipeformat import MAGIC as PIPE_MAGIC
 from ..pipeformat import PipeFormatError, from_pipe, open_pipe
 from ..sources import from_file, from_npy, from_text
 from .common import TEXT_ALWAYS, TEXT_SUFFIXES, CLIError, _call, _exc_text
+from .tables import csv_has_header, open_table, table_kind, table_options
 
 
 class Input:
@@ -30,7 +31,8 @@ class Input:
                  counter: "_CountingReader | None" = None,
                  once: bool = False, closer: Callable[[], None] | None = None):
         self.stream = stream
-        self.kind = kind                # "npy", "raw", "text" or "stream" (pipe format)
+        self.kind = kind                # "npy", "raw", "text", "stream" (pipe format),
+                                        # "parquet", "ipc" or "csv" (a table)
         self.label = label              # file name or "<stdin>"
         self.total = total              # size in `unit`, when known
         self.unit = unit
@@ -117,7 +119,9 @@ def open_input(args: argparse.Namespace) -> Input:
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path!r}")
     if os.path.isdir(path):
-        raise CLIError(f"is a directory, not a file: {path!r}")
+        if table_kind(path, "", b"") == "parquet":
+            return _open_table(path, "parquet", args)
+        raise CLIError(f"is a directory, not a file (nor a directory of .parquet files): {path!r}")
     if not os.access(path, os.R_OK):
         raise CLIError(f"permission denied: {path!r}")
     if not stat.S_ISREG(os.stat(path).st_mode):
@@ -139,6 +143,9 @@ def open_input(args: argparse.Namespace) -> Input:
     if suffix not in TEXT_ALWAYS and not gz:
         with open(path, "rb") as f:
             head = f.read(SNIFF_BYTES)
+    kind = table_kind(path, suffix, head) if args.dtype is None else None
+    if kind is not None:
+        return _open_table(path, kind, args)
     if head.startswith(PIPE_MAGIC):
         return _open_pipe_format(path, repr(path), path, args)
     if head.startswith(NPY_MAGIC) and args.dtype is None:
@@ -148,7 +155,6 @@ def open_input(args: argparse.Namespace) -> Input:
     if args.dtype is not None and suffix not in TEXT_ALWAYS:
         _check_options(args, "raw")
         return _open_raw(path, args)
-    _check_options(args, "text")
     if gz:
         try:
             with gzip.open(path, "rb") as f:
@@ -159,10 +165,40 @@ def open_input(args: argparse.Namespace) -> Input:
         with open(path, "rb") as f:
             head = f.read(SNIFF_BYTES)
     _refuse_binary(head, repr(path))
+    if _is_csv_table(args, suffix, head):
+        return _open_table(path, "csv", args)
+    _check_options(args, "text")
+    _refuse_table_options(args, repr(path), "is read as numeric text")
     return _open_text(path, args)
 
 
+def _is_csv_table(args: argparse.Namespace, suffix: str, head: bytes) -> bool:
+    """A CSV/TSV read as a table (by pyarrow, with names): it has a header line,
+    or --columns/--time/--key name its columns.  Without them it stays numeric
+    text (``from_text``, no pyarrow needed)."""
+    if suffix not in (".csv", ".tsv") or args.usecols is not None or args.skiprows is not None:
+        return False
+    delimiter = args.delimiter or TEXT_SUFFIXES[suffix]
+    return bool(table_options(args)) or csv_has_header(head, delimiter)
+
+
+def _refuse_table_options(args: argparse.Namespace, label: str, why: str) -> None:
+    given = table_options(args)
+    if given:
+        raise CLIError(f"{', '.join(given)} name the columns of a table (Parquet, Arrow "
+                       f"IPC/Feather, or CSV with a header); {label} {why}")
+
+
+def _open_table(path: str, kind: str, args: argparse.Namespace, reader: Any = None,
+                closer: Callable[[], None] | None = None) -> Input:
+    if kind == "csv" and args.delimiter is None:
+        args.delimiter = TEXT_SUFFIXES.get(_suffix(path)) or ","
+    stream = open_table(path, kind, args, reader)
+    return Input(stream, kind, path, once=reader is not None, closer=closer)
+
+
 def _open_npy(path: str, args: argparse.Namespace) -> Input:
+    _refuse_table_options(args, repr(path), "is a .npy file")
     stream = _call(from_npy, path, chunk_size=args.chunk_size)
     # A regular file (open_input sends every other path to _open_once): the
     # size from its header, for the progress bar.
@@ -176,6 +212,7 @@ def _record_bytes(dt: np.dtype, shape: tuple[int, ...]) -> int:
 
 
 def _open_raw(path: str, args: argparse.Namespace) -> Input:
+    _refuse_table_options(args, repr(path), "is read as raw binary (--dtype)")
     dt = args.dtype
     shape = args.record_shape or ()
     rec_bytes = _record_bytes(dt, shape)
@@ -387,6 +424,9 @@ def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
     stream, raw binary with --dtype, text otherwise.  `label` names it in
     errors ("<stdin>", "'/dev/fd/63'"), `name` in the output."""
     head, reader = _sniff(buf, label if label.startswith("<") else name)
+    if head.startswith((b"PAR1", b"ARROW1")):
+        raise CLIError(f"{label} is a Parquet or Arrow IPC file, which is read from its end "
+                       "(the footer), so it needs a regular file, not a pipe or standard input")
     if head.startswith(PIPE_MAGIC):
         return _open_pipe_format(reader, label, name, args, once=True, closer=closer)
     if head.startswith(NPY_MAGIC):
@@ -402,8 +442,13 @@ def _open_once(buf: Any, label: str, name: str, args: argparse.Namespace,
         return Input(stream, "raw", name,
                      bytes_per_record=_record_bytes(dt, args.record_shape or ()),
                      once=True, closer=closer)
-    _check_options(args, "text")
     _refuse_binary(head, label)
+    # a CSV table: named by the options, or a header line (stdin counts as CSV)
+    suffix = _suffix(name)
+    if _is_csv_table(args, suffix if suffix in (".csv", ".tsv") else ".csv", head):
+        return _open_table(name, "csv", args, reader, closer)
+    _check_options(args, "text")
+    _refuse_table_options(args, label, "is read as numeric text")
     # Binary, as for files: from_text decodes a block at a time, and a
     # decoding error then names the line and the byte offset.
     stream = _call(from_text, reader, **_text_kwargs(args, _suffix(name)))
@@ -435,11 +480,11 @@ def _check_engine(args: argparse.Namespace, inp: Input | None) -> dict[str, Any]
         why = "standard input can only be read in order"
     elif inp is not None and inp.once:
         why = f"{inp.label!r} is not a regular file: it can only be read once, in order"
-    elif inp is not None and inp.kind not in ("npy", "raw"):
+    elif inp is not None and inp.kind not in ("npy", "raw", "parquet", "ipc"):
         why = (f"{inp.label!r} is read as text, which is parsed in order (convert it "
                "once: pystream run FILE -o FILE.npy)")
     if why:
         raise CLIError("--engine threads reads partitions of the input from their own "
-                       "positions, so it needs a .npy or raw binary file; "
+                       "positions, so it needs a .npy, raw binary, Parquet or Arrow IPC file; "
                        f"{why}; use --engine local (the default)")
     return {"engine": "threads", "workers": args.workers}

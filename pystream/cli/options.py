@@ -104,6 +104,15 @@ def _delimiter(text: str) -> str:
     return value
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"empty column name in {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
+    return names
+
+
 def _dtype(text: str) -> np.dtype:
     try:
         dt = np.dtype(text)
@@ -135,6 +144,15 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                       help="comma-separated column indices to read, e.g. 0,2")
     text.add_argument("--skiprows", type=_nonneg_int, metavar="N",
                       help="lines to skip at the top (e.g. a header)")
+    table = p.add_argument_group(
+        "table input (Parquet, Arrow IPC/Feather, CSV with a header; needs pyarrow)")
+    table.add_argument("--columns", type=_names, metavar="NAMES",
+                       help="comma-separated column names to read, e.g. dep_delay,arr_delay "
+                            "(default: every numeric column); the output is labelled by them")
+    table.add_argument("--time", metavar="COLUMN",
+                       help="the time column (dates and timestamps, or numbers)")
+    table.add_argument("--key", metavar="COLUMN",
+                       help="the key column (text or integers), e.g. carrier")
 
 
 def _add_engine_options(group: Any) -> None:
