@@ -273,6 +273,27 @@ def test_directory_of_parquet_files(tmp_path, rng_table):
         ps.from_parquet(tmp_path / "empty", "x")
 
 
+def test_not_parquet_and_missing(tmp_path):
+    bad = write(tmp_path / "bad.parquet", "x,y\n1,2\n")
+    with pytest.raises(ValueError, match="is not a Parquet file"):
+        ps.from_parquet(bad)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        ps.from_parquet(tmp_path / "nope.parquet")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        ps.from_csv(tmp_path / "nope.csv")
+
+
+def test_one_row_sources(tmp_path):
+    t = pa.table({"t": pa.array([5], pa.timestamp("s")), "x": [2.5], "k": ["only"]})
+    p = tmp_path / "one.parquet"
+    pq.write_table(t, p)
+    c = write(tmp_path / "one.csv", "t,x,k\n1970-01-01T00:00:05,2.5,only\n")
+    for s in (ps.from_parquet(p, "x", time="t", key="k"), ps.from_table(t, "x", time="t", key="k"),
+              ps.from_csv(c, "x", time="t", key="k")):
+        v, tt, k = triples(s)
+        assert v.tolist() == [2.5] and tt.tolist() == [5 * 10**9] and k.tolist() == [0]
+
+
 def test_zero_row_parquet(tmp_path):
     p = tmp_path / "z.parquet"
     pq.write_table(pa.table({"x": pa.array([], pa.float64()), "k": pa.array([], pa.string())}), p)
@@ -439,6 +460,44 @@ def test_csv_chunkings_and_random_data_against_polars(tmp_path, rng_table, block
         back["k"].astype(object).where(back["k"].notna(), None).tolist()
     pl = pytest.importorskip("polars")
     assert same(vals, pl.read_csv(p).select(["x", "y", "z"]).to_numpy().astype(np.float64))
+
+
+def test_csv_stdin_and_encoding(tmp_path):
+    import subprocess
+
+    p = write(tmp_path / "s.csv", "x,k\n1.5,a\n2.5,b\n")
+    code = ("import pystream as ps; s = ps.from_csv('-', 'x', key='k'); "
+            "print(s.to_array().tolist(), s.key_column.dictionary.keys)")
+    with open(p, "rb") as f:
+        out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True,
+                             text=True, check=True).stdout
+    assert out.strip() == "[1.5, 2.5] ('a', 'b')"
+    latin = write(tmp_path / "l.csv", "x,k\n1,caf\xe9\n", encoding="latin-1")
+    s = ps.from_csv(latin, "x", key="k", encoding="latin-1")
+    assert s.key_column.decode(triples(s)[2]).tolist() == ["caf\xe9"]
+
+
+def test_ipc_reads_only_needed_fields(tmp_path, rng_table, monkeypatch):
+    import pyarrow.ipc as ipc
+
+    p = tmp_path / "f.arrow"
+    feather.write_feather(rng_table, p)
+    seen = []
+    orig = ipc.open_file
+
+    def spy(source, *args, options=None, **kwargs):
+        if options is not None:
+            seen.append(tuple(options.included_fields))
+        return orig(source, *args, options=options, **kwargs)
+
+    monkeypatch.setattr(ipc, "open_file", spy)
+    names = rng_table.schema.names
+    s = ps.from_ipc(p, ["y"], time="t", key="k")
+    s.to_array()
+    assert (names.index("y"),) in seen and all(len(f) == 1 for f in seen)
+    seen.clear()
+    list(s.batches())
+    assert sorted(names.index(c) for c in ("y", "t", "k")) == list(seen[-1])
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")

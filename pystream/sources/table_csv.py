@@ -143,6 +143,7 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
         return "error"
 
     def open_reader(include: list[str] | None = None, types: dict[str, Any] | None = None) -> Any:
+        bad_rows.clear()
         src: Any = p
         if p == "-":
             src = sys.stdin.buffer

@@ -195,9 +195,13 @@ def from_parquet(path_or_directory: PathLike, columns: Any = None, time: Any = N
     else:
         files = [p]
     size = _batch_size(batch_size, where)
+    pa = import_arrow(where)
     metas = []
     for f in files:
-        pf = pq.ParquetFile(f)
+        try:
+            pf = pq.ParquetFile(f)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise ValueError(f"{where}: {f!r} is not a Parquet file ({e})") from None
         try:
             metas.append((pf.schema_arrow, [pf.metadata.row_group(i).num_rows
                                             for i in range(pf.metadata.num_row_groups)]))
