@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -136,12 +136,15 @@ def _numpy_dtype(pa: Any, t: Any) -> np.dtype:
 
 
 def plan_table(schema: Any, columns: Any, time: Any, key: Any, *, dtype: Any, fill_null: Any,
-               where: str, shown: Sequence[str] | None = None) -> TablePlan:
+               where: str, shown: Sequence[str] | None = None,
+               has_nulls: Callable[[str], bool] | None = None) -> TablePlan:
     """The plan of reading `schema`'s columns: checks every choice against the schema.
 
     `columns`, `time` and `key` name columns by their (shown) name or by
     position (an int).  `shown`: the names the caller sees when they differ
-    from the schema's (a CSV without header).
+    from the schema's (a CSV without header).  `has_nulls(name)`: the
+    column is known to hold nulls (Parquet statistics, an in-memory table):
+    the default dtype is then float64, nulls read as NaN.
 
     Examples
     --------
@@ -204,7 +207,8 @@ def plan_table(schema: Any, columns: Any, time: Any, key: Any, *, dtype: Any, fi
                             "be numbers or booleans (a text column can be the key=)")
     col_types = [schema.field(i).type for i in vi]
     if dtype is None:
-        if any(pa.types.is_floating(t) or pa.types.is_null(t) for t in col_types):
+        nulls = [has_nulls is not None and has_nulls(arrow_names[i]) for i in vi]
+        if any(pa.types.is_floating(t) or pa.types.is_null(t) for t in col_types) or any(nulls):
             dt = np.dtype(np.float64)
         else:
             dt = np.result_type(*[_numpy_dtype(pa, t) for t in col_types])

@@ -139,16 +139,27 @@ def test_parquet_int_nulls_name_column_and_row(tmp_path):
     y = pa.array([1, 2, 3, 4, None, 6, 7], pa.int64())
     pq.write_table(pa.table({"y": y, "b": pa.array([True, None, False, True, True, True, True])}),
                    p, row_group_size=3)
+    # the statistics count the nulls: float64 with NaN, as pandas reads them
+    got = ps.from_parquet(p, "y").to_array()
+    assert same(got, pd.read_parquet(p)["y"].to_numpy(np.float64))
+    assert np.flatnonzero(np.isnan(got)).tolist() == [4]
     with pytest.raises(ValueError, match=r"column 'y' is null \(missing\) at row 4"):
-        ps.from_parquet(p, "y").to_array()
+        ps.from_parquet(p, "y", dtype="int64").to_array()
     with pytest.raises(ValueError, match=r"column 'b' is null \(missing\) at row 1"):
-        ps.from_parquet(p, "b").to_array()
-    assert ps.from_parquet(p, "y", fill_null=-1).to_array().tolist() == [1, 2, 3, 4, -1, 6, 7]
+        ps.from_parquet(p, "b", dtype=bool).to_array()
+    nostats = tmp_path / "nostats.parquet"
+    pq.write_table(pa.table({"y": y}), nostats, row_group_size=3, write_statistics=False)
+    assert ps.from_parquet(nostats, "y").dtype == np.int64
+    with pytest.raises(ValueError, match=r"column 'y' is null \(missing\) at row 4"):
+        ps.from_parquet(nostats, "y").to_array()
+    assert ps.from_parquet(p, "y", dtype="int64", fill_null=-1).to_array().tolist() == \
+        [1, 2, 3, 4, -1, 6, 7]
     got = ps.from_parquet(p, "y", dtype="float64", fill_null=np.nan).to_array()
     assert same(got, np.array([1, 2, 3, 4, np.nan, 6, 7.0]))
-    assert ps.from_parquet(p, "b", fill_null=False).to_array().tolist()[:2] == [True, False]
+    assert ps.from_parquet(p, "b", dtype=bool, fill_null=False).to_array().tolist()[:2] == \
+        [True, False]
     with pytest.raises(ValueError, match="fill_null=0.5 is not a int64 value"):
-        ps.from_parquet(p, "y", fill_null=0.5)
+        ps.from_parquet(p, "y", dtype="int64", fill_null=0.5)
     with pytest.raises(TypeError, match="fill_null must be a number"):
         ps.from_parquet(p, "y", fill_null="x")
 
@@ -300,6 +311,25 @@ def test_zero_row_parquet(tmp_path):
     s = ps.from_parquet(p, "x", key="k")
     assert s.to_array().shape == (0,) and list(s.batches()) == []
     assert s.count() == 0
+
+
+def test_memory_bounded_by_a_row_group_or_block(tmp_path):
+    """Arrow's allocations while streaming stay near one row group (CSV: the reader's
+    readahead of a few blocks), far below the file."""
+    n = 2_000_000
+    p = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"x": np.arange(n, dtype=float), "y": np.arange(n)}), p,
+                   row_group_size=50_000)  # 400 kB of x per row group, 16 MB in all
+    c = tmp_path / "m.csv"
+    with open(c, "w") as f:
+        f.write("x,y\n" + "".join(f"{i},{i}\n" for i in range(n)))  # 28 MB
+    for s, bound in ((ps.from_parquet(p, "x"), 4_000_000),
+                     (ps.from_csv(c, "x", block_size=1 << 16), 4_000_000)):
+        base, peak, total = pa.total_allocated_bytes(), 0, 0
+        for chunk in s:
+            peak = max(peak, pa.total_allocated_bytes() - base)
+            total += len(chunk)
+        assert total == n and peak < bound, peak
 
 
 # --------------------------------------------------------------------------- IPC and tables

@@ -144,13 +144,16 @@ def from_parquet(path_or_directory: PathLike, columns: Any = None, time: Any = N
         or integers used as the codes.  A null key has code -1.
     dtype : dtype-like, optional
         The values' dtype.  Default: float64 when a value column is a float
-        or all-null column, else numpy's result type of the columns.
+        or all-null column or holds nulls (as the file's statistics say),
+        else numpy's result type of the columns.
     fill_null : number, optional
         The value of a null in a value column.  Default: NaN when the
         stream's dtype is a float dtype (so an integer column with nulls
         read beside a float column, or with ``dtype="float64"``, gets NaN);
         with an integer or bool dtype a null is an error naming the column
-        and the row (global, 0-based).
+        and the row (global, 0-based).  A null in a column that the
+        statistics do not count (a file written without them) can still
+        meet an integer dtype: the error says so.
     batch_size : int, optional
         Records per chunk at most (default 65536).
 
@@ -196,19 +199,21 @@ def from_parquet(path_or_directory: PathLike, columns: Any = None, time: Any = N
         files = [p]
     size = _batch_size(batch_size, where)
     pa = import_arrow(where)
-    metas = []
+    metas, footers = [], []
     for f in files:
         try:
             pf = pq.ParquetFile(f)
         except (pa.ArrowInvalid, OSError) as e:
             raise ValueError(f"{where}: {f!r} is not a Parquet file ({e})") from None
         try:
-            metas.append((pf.schema_arrow, [pf.metadata.row_group(i).num_rows
-                                            for i in range(pf.metadata.num_row_groups)]))
+            meta = pf.metadata
+            metas.append((pf.schema_arrow, [meta.row_group(i).num_rows
+                                            for i in range(meta.num_row_groups)]))
+            footers.append(meta)
         finally:
             pf.close()
     plan = plan_table(metas[0][0], columns, time, key, dtype=dtype, fill_null=fill_null,
-                      where=where)
+                      where=where, has_nulls=lambda c: _counted_nulls(footers, c))
     for f, (schema, _) in zip(files[1:], metas[1:]):
         for c in plan.read_columns:
             first = metas[0][0].field(c).type
@@ -242,6 +247,20 @@ def from_parquet(path_or_directory: PathLike, columns: Any = None, time: Any = N
                 pf.close()
 
     return table_stream(plan, read, length=lambda: bounds[-1])
+
+
+def _counted_nulls(footers: list[Any], name: str) -> bool:
+    """Some row group's statistics count nulls in column `name`."""
+    for meta in footers:
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            for c in range(rg.num_columns):
+                col = rg.column(c)
+                if col.path_in_schema == name:
+                    st = col.statistics
+                    if st is not None and st.has_null_count and st.null_count:
+                        return True
+    return False
 
 
 # --------------------------------------------------------------------------- Arrow IPC
@@ -416,7 +435,7 @@ def from_table(obj: Any, columns: Any = None, time: Any = None, key: Any = None,
         return table_stream(plan, read_once, one_shot=True)
     table = _as_table(pa, obj, where)
     plan = plan_table(table.schema, columns, time, key, dtype=dtype, fill_null=fill_null,
-                      where=where)
+                      where=where, has_nulls=lambda c: table.column(c).null_count > 0)
     table = table.select(plan.read_columns)
     n = table.num_rows
 
