@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "pystream._machine": 0,
     "pystream._columns": 0,
     "pystream._arrow_out": 0,
+    "pystream._arrow": 0,
     "pystream._config": 0,
     "pystream._buffers": 0,
     "pystream._arguments": 0,

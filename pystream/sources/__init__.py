@@ -11,6 +11,8 @@ from .arrays import as_ndarray, from_array, from_chunks, from_dask, from_iterabl
 from .binary import from_file, from_npy
 from .reader import from_reader
 from .text import from_text
+from .tables import from_ipc, from_parquet, from_table
+from .table_csv import from_csv
 
-__all__ = ["from_array", "from_chunks", "from_dask", "from_file", "from_iterable", "from_npy",
-           "from_reader", "from_text"]
+__all__ = ["from_array", "from_chunks", "from_csv", "from_dask", "from_file", "from_ipc",
+           "from_iterable", "from_npy", "from_parquet", "from_reader", "from_table", "from_text"]
