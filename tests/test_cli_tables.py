@@ -178,3 +178,23 @@ def test_run_writes_a_parquet_column_to_npy(capsys, files, frame, tmp_path) -> N
                          "-o", out)
     assert status == 0, err
     np.testing.assert_array_equal(np.load(out), frame["arr_delay"].to_numpy())
+
+
+def test_run_writes_a_table_with_its_time_and_key(capsys, files, frame, tmp_path) -> None:
+    out = tmp_path / "smooth.parquet"
+    status, _, err = run(capsys, "run", files / "f.parquet", "--columns", "arr_delay",
+                         "--time", "time_hour", "--key", "carrier", "moving_mean:window=3",
+                         "-o", out, "-v")
+    assert status == 0, err
+    got = pq.read_table(out).to_pandas()
+    want = frame["arr_delay"].rolling(3).mean().to_numpy()
+    # pandas subtracts running sums (drift near 0); pystream sums each window
+    np.testing.assert_allclose(got["arr_delay"].to_numpy(), want, rtol=1e-12, atol=1e-12)
+    assert got["carrier"].astype(str).tolist() == frame["carrier"].tolist()
+    assert (got["time_hour"].to_numpy() == frame["time_hour"].to_numpy()).all()
+    status, _, err = run(capsys, "run", files / "f.parquet", "--columns", "arr_delay",
+                         "-o", tmp_path / "x.feather")
+    assert status == 0, err
+    assert feather.read_table(tmp_path / "x.feather").column_names == ["arr_delay"]
+    status, _, err = run(capsys, "run", files / "f.parquet", "--format", "parquet", "-o", "-")
+    assert status == 2 and "needs a file" in err

@@ -94,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
             "A STAGE is name or name:key=value,... (moving_mean:window=100,\n"
             "resample:10,how=max); no STAGE copies the input (a conversion).\n"
             "\n"
-            "Output: -o x.npy writes a .npy file, -o with any other suffix raw\n"
-            "binary (records back to back, C order, no header); both are written\n"
-            "under a temporary name and renamed when complete. Without -o (or\n"
+            "Output: -o x.npy writes a .npy file, -o x.parquet (or .arrow,\n"
+            ".feather) a table with the column names, time and key, -o with any\n"
+            "other suffix raw binary (records back to back, C order, no header);\n"
+            "all are written under a temporary name and renamed when complete.\n"
+            "Without -o (or\n"
             "with -o -) standard output gets a self-describing stream (a small\n"
             "header with the dtype and record shape, then the records), which\n"
             "'pystream describe -' and 'pystream run -' recognise: pipes between\n"
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
             "\n"
             "example:\n"
             f"  {PROG} run signal.npy moving_mean:window=100 -o smooth.npy\n"
-            f"  {PROG} run log.csv --usecols 2 resample:60,how=max | {PROG} describe -"
+            f"  {PROG} run log.csv --usecols 2 resample:60,how=max | {PROG} describe -\n"
+            f"  {PROG} run flights.parquet --columns dep_delay --time time_hour "
+            "moving_mean:window=10 -o smooth.parquet"
         ),
     )
     r.intermixed = True
@@ -116,13 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="name or name:key=value,... (listed below)")
     out = r.add_argument_group("output")
     out.add_argument("-o", "--output", metavar="OUTPUT",
-                     help="output file (.npy: a .npy file; other suffixes: raw "
-                          "binary), or '-' for standard output (the default: a "
-                          "self-describing stream)")
-    out.add_argument("--format", choices=("npy", "raw", "stream"),
-                     help="output format (default: npy for a .npy OUTPUT, raw for other "
-                          "files, stream for standard output); npy needs a file, stream "
-                          "standard output; raw is bare records")
+                     help="output file (.npy: a .npy file; .parquet, .arrow, .feather: "
+                          "a table; other suffixes: raw binary), or '-' for standard "
+                          "output (the default: a self-describing stream)")
+    out.add_argument("--format", choices=("npy", "parquet", "ipc", "raw", "stream"),
+                     help="output format (default: by the OUTPUT's suffix, raw for other "
+                          "files, stream for standard output); npy, parquet and ipc need "
+                          "a file, stream standard output; raw is bare records")
     out.add_argument("--force", action="store_true",
                      help="replace OUTPUT even if it is write-protected (refused by default)")
     out.add_argument("-v", "--verbose", action="store_true",

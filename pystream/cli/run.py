@@ -1,6 +1,7 @@
 """``pystream run``: stream INPUT through STAGE arguments and write the
-records to a ``.npy`` file, a raw file, or standard output (the pipe
-format, or bare records with ``--format raw``)."""
+records to a ``.npy`` file, a Parquet or Arrow IPC file (with the names,
+time and key columns), a raw file, or standard output (the pipe format, or
+bare records with ``--format raw``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def _run_target(args: argparse.Namespace, stdout: Any) -> tuple[str | None, str]
     """(output path or None for stdout, "npy", "raw" or "stream"), checked before reading."""
     path = args.output
     if path is None or path == "-":
+        if args.format in ("parquet", "ipc"):
+            raise CLIError(f"--format {args.format} needs a file (-o FILE): a table file's "
+                           "footer is written last, so a pipe cannot hold one")
         if args.format == "npy":
             raise CLIError(
                 "--format npy cannot be written to standard output: a .npy header holds "
@@ -45,7 +49,7 @@ def _run_target(args: argparse.Namespace, stdout: Any) -> tuple[str | None, str]
             "--format stream is the format of pipes (standard output); for a file give "
             "-o FILE.npy, which also records the number of records and can be read in "
             "partitions")
-    fmt = args.format or ("npy" if path.lower().endswith(".npy") else "raw")
+    fmt = args.format or _format_of(path)
     if os.path.isdir(path):
         raise CLIError(f"-o {path!r} is a directory; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
@@ -54,6 +58,17 @@ def _run_target(args: argparse.Namespace, stdout: Any) -> tuple[str | None, str]
     if not os.access(folder, os.W_OK):
         raise CLIError(f"-o {path!r}: permission denied (cannot write in {folder!r})")
     return path, fmt
+
+
+#: Output formats chosen by the file's extension (any other: raw records).
+_SUFFIX_FORMATS = {".npy": "npy", ".parquet": "parquet", ".pq": "parquet", ".arrow": "ipc",
+                   ".feather": "ipc", ".ipc": "ipc"}
+
+
+def _format_of(path: str) -> str:
+    """The output format of `path` by its extension: a table file (Parquet,
+    Arrow IPC) keeps the names, time and key columns; ``.npy`` the values."""
+    return _SUFFIX_FORMATS.get(os.path.splitext(path.lower())[1], "raw")
 
 
 def _dtype_arg(dt: np.dtype) -> str:
@@ -66,6 +81,13 @@ def _write(stream: Any, path: str | None, fmt: str, stdout: Any,
            engine: dict[str, Any], force: bool = False) -> int:
     """Write the records of `stream`; returns their number."""
     if path is not None:
+        if fmt in ("parquet", "ipc"):
+            sink = stream.to_parquet if fmt == "parquet" else stream.to_ipc
+            try:
+                return sink(path, force=force, **engine)
+            except ImportError as exc:
+                raise CLIError(f"-o {path!r} is a {'Parquet' if fmt == 'parquet' else 'Arrow IPC'}"
+                               f" file: {exc}") from None
         sink = stream.to_npy if fmt == "npy" else stream.to_file
         return sink(path, force=force, **engine)
     out = getattr(stdout, "buffer", None)
@@ -111,7 +133,8 @@ def cmd_run(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         where = "standard output" if path is None else repr(path)
         back = f"--dtype {_dtype_arg(dt)}" + (
             f" --record-shape {','.join(map(str, shape))}" if shape else "")
-        note = {"npy": "", "stream": "; pystream commands read it with no option"}.get(
+        note = {"npy": "", "parquet": "", "ipc": "",
+                "stream": "; pystream commands read it with no option"}.get(
             fmt, f"; read it back with {back}")
         stderr.write(f"{PROG}: wrote {n:,} records of {dt}"
                      + (f", record shape {shape}" if shape else "")
