@@ -351,6 +351,14 @@ def test_ipc_random_access_and_zero_copy(tmp_path, rng_table):
     lz4 = tmp_path / "c.feather"
     feather.write_feather(rng_table, lz4, chunksize=1000)  # compressed: still readable
     assert same(triples(ps.from_ipc(lz4, ["x", "y"], time="t", key="k"))[0], ref[0])
+    st = tmp_path / "s.arrows"
+    with pa.OSFile(str(st), "wb") as f, pa.ipc.new_stream(f, rng_table.schema) as w:
+        for b in rng_table.to_batches(800):
+            w.write_batch(b)
+    ss = ps.from_ipc(st, ["x", "y"], time="t", key="k", batch_size=300)
+    assert all(same(a, b) for a, b in zip(triples(ss), ref))
+    with pytest.raises(ValueError, match="random-access"):
+        ss.describe(engine="threads")
     bad = tmp_path / "bad.arrow"
     bad.write_bytes(b"not arrow at all")
     with pytest.raises(ValueError, match="not an Arrow IPC file"):
@@ -423,6 +431,17 @@ def test_csv_ragged_row_names_the_line(tmp_path):
     p = write(tmp_path / "r.csv", 'a,b,c\n1,2,3\n"x\ny",5,6\n7,8\n9,10,11\n')
     with pytest.raises(ValueError, match=r"line 5 has 2 fields, expected 3: '7,8'"):
         ps.from_csv(p, ["b", "c"]).to_array()
+
+
+def test_csv_ragged_row_in_a_later_block(tmp_path):
+    lines = ["a,b"] + [f"{i},{i}" for i in range(3000)]
+    lines[2500] = "7,8,9"
+    p = write(tmp_path / "late.csv", "\n".join(lines) + "\n")
+    s = ps.from_csv(p, "a", block_size=1000)
+    with pytest.raises(ValueError, match=r"line 2501 has 3 fields, expected 2: '7,8,9'"):
+        s.to_array()
+    with pytest.raises(ValueError, match=r"line 2501 has 3 fields"):
+        list(ps.from_csv(p, "a", time="b", block_size=1000).batches())
 
 
 def test_csv_nulls_all_null_empty_and_header_only(tmp_path):

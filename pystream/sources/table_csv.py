@@ -7,12 +7,13 @@ import gzip
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from .._arrow import import_arrow, plan_table
+from .._arrow import ColumnSpec, import_arrow, plan_table
 from .._checks import check_count
 from ..chain import CallableSource
 from ..stream import Stream
@@ -45,10 +46,12 @@ def _ragged_line(p: str, encoding: str, delimiter: str, expected: int) -> int | 
     return None
 
 
-def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = None, *,
-             delimiter: str = ",", header: bool = True, na_values: Any = None, dtype: Any = None,
-             fill_null: Any = None, encoding: str = "utf8", block_size: int | None = None,
-             time_format: str | None = None) -> Stream:
+def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+             time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
+             delimiter: str = ",", header: bool = True,
+             na_values: str | Sequence[str] | None = None, dtype: DTypeLike | None = None,
+             fill_null: float | None = None, encoding: str = "utf8",
+             block_size: int | None = None, time_format: str | None = None) -> Stream:
     """Stream a CSV file through pyarrow's streaming CSV reader, in bounded memory.
 
     Needs pyarrow (``pip install pystream-numeric[arrow]``).  The file is
