@@ -486,6 +486,10 @@ def test_csv_tz_offsets_to_utc_and_block_types(tmp_path):
     _, t, _ = triples(ps.from_csv(p, "x", time="t"))
     want = pd.to_datetime(["2024-01-01T00:00:00Z", "2024-01-01T00:30:00Z"])
     assert same(t, want.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64))
+    _, t2, _ = triples(ps.from_csv(p, "x", time="t", time_format="%d/%m/%Y"))  # ISO still read
+    assert same(t2, t)
+    with pytest.raises(TypeError, match="time column 'x2' has type string; .*time_format="):
+        ps.from_csv(write(tmp_path / "d.csv", "x2,x\n01.02.2024,1\n"), "x", time="x2")
     lines = ["x"] + ["1"] * 5000 + ["2.5"]
     q = write(tmp_path / "b.csv", "\n".join(lines) + "\n")
     with pytest.raises(ValueError, match="int64: invalid value '2.5'.*inferred from the first"):

@@ -92,13 +92,16 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
         first block.
     time_format : str, optional
         A ``strptime`` format for times that are not ISO-8601
-        (``"%d/%m/%Y %H:%M"``).
+        (``"%d/%m/%Y %H:%M"``); ISO-8601 times are still recognised.
 
     Returns
     -------
     Stream
         A re-iterable stream (a one-shot stream for a pipe), read in order
-        (no random access: ``engine="local"``).
+        (no random access: ``engine="local"``).  A header-only file gives
+        no records (its columns are all-null: float64); an empty file (not
+        even a header) gives no records, of the columns named by `columns`
+        (float64, or `dtype`), scalar records when `columns` is None.
 
     Raises
     ------
@@ -159,7 +162,8 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(
                 null_values=nulls, strings_can_be_null=True, include_columns=include,
-                column_types=types, timestamp_parsers=[time_format] if time_format else None))
+                column_types=types,
+                timestamp_parsers=[time_format, pcsv.ISO8601] if time_format else None))
         try:
             return pcsv.open_csv(src, **opts)
         except pa.ArrowInvalid as e:

@@ -419,7 +419,8 @@ def from_table(obj: Any, columns: ColumnSpec | Sequence[ColumnSpec] | None = Non
         A Table (or DataFrame) gives a re-iterable stream with random
         access; a RecordBatchReader, which can be read once, a one-shot
         stream.  pandas frames go through ``pyarrow.Table.from_pandas``
-        (their index is not a column; NaN becomes null, read back as NaN);
+        (their index is not a column: ``df.reset_index()`` first to read
+        it; NaN becomes null, read back as NaN);
         other objects through the Arrow PyCapsule stream protocol
         (``__arrow_c_stream__``).
     columns, time, key, dtype, fill_null
