@@ -174,6 +174,16 @@ def test_float_nulls_at_every_position_are_nan(tmp_path):
                        row_group_size=4)
         got = ps.from_parquet(p, "x", batch_size=3).to_array()
         assert np.flatnonzero(np.isnan(got)).tolist() == [i]
+        cells = ["" if j == i else str(j) for j in range(n)]
+        c = write(tmp_path / f"f{i}.csv", "x,k\n" + "".join(f"{v},{v}\n" for v in cells))
+        for s in (ps.from_csv(c, "x", key="k"),  # the null is in the first block
+                  ps.from_csv(c, "x", key="k", block_size=16, dtype="float64")):
+            v, _, k = triples(s)
+            assert s.dtype == np.float64 and np.flatnonzero(np.isnan(v)).tolist() == [i]
+            assert np.flatnonzero(k == -1).tolist() == [i]  # a null key is code -1
+        if i > 3:  # after the first block of 16 bytes: inferred int64, then the null
+            with pytest.raises(ValueError, match=f"column 'x' is null .missing. at row {i}"):
+                ps.from_csv(c, "x", block_size=16).to_array()
 
 
 def test_time_units_dates_numeric_and_null(tmp_path):
@@ -451,12 +461,13 @@ def test_csv_nulls_all_null_empty_and_header_only(tmp_path):
     df = pd.read_csv(p, na_values=["missing"])
     assert same(got, df[["x", "y", "e"]].to_numpy(np.float64))
     assert np.isnan(got[:, 2]).all()
+    # a null in the first block: float64 with NaN, as pandas reads it
+    assert same(ps.from_csv(p, "i").to_array(), pd.read_csv(p)["i"].to_numpy())
     with pytest.raises(ValueError, match=r"column 'i' is null \(missing\) at row 1"):
-        ps.from_csv(p, "i").to_array()
-    assert same(ps.from_csv(p, "i", dtype="float64").to_array(), np.array([1, np.nan, 3]))
+        ps.from_csv(p, "i", dtype="int64").to_array()
     with pytest.raises(ValueError, match="row is longer than block_size=8"):
         ps.from_csv(p, block_size=8).to_array()
-    assert ps.from_csv(p, "i", fill_null=0).to_array().tolist() == [1, 0, 3]
+    assert ps.from_csv(p, "i", dtype="int64", fill_null=0).to_array().tolist() == [1, 0, 3]
     h = write(tmp_path / "h.csv", "x,y\n")
     hs = ps.from_csv(h)
     assert hs.columns == ("x", "y") and hs.to_array().shape == (0, 2) and hs.dtype == np.float64

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv as _pycsv
 import gzip
+import itertools
 import os
 import stat
 import sys
@@ -83,8 +84,12 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
         Strings read as null, besides pyarrow's (and pandas') default list
         (the empty field, ``"NA"``, ``"NaN"``, ``"null"``, ``"N/A"``...).
     dtype, fill_null
-        As for :func:`~pystream.from_parquet`: a null in a float column is
-        NaN; an all-null column is float64 NaN.
+        As for :func:`~pystream.from_parquet`: the default dtype is float64
+        when a value column is a float column, or has a null in the first
+        block (as pandas reads it), with nulls as NaN; an all-null column
+        is float64 NaN.  An integer column whose first null comes after the
+        first block is an error naming the column and the row: give
+        ``dtype="float64"`` (or `fill_null`).
     encoding : str, optional
         The text encoding (default UTF-8).
     block_size : int, optional
@@ -190,9 +195,15 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
     except EOFError:
         return _empty(columns, time, key, dtype, where)
     schema = first.schema
+    try:  # the first block, parsed already: its nulls choose the default dtype, as pandas'
+        head = [first.read_next_batch()]
+    except StopIteration:
+        head = []
+    except pa.ArrowInvalid as e:
+        raise _error(e) from None
     shown = None if header else [str(i) for i in range(len(schema))]
     plan = plan_table(schema, columns, time, key, dtype=dtype, fill_null=fill_null, where=where,
-                      shown=shown)
+                      shown=shown, has_nulls=lambda c: any(b.column(c).null_count for b in head))
     # Pin the types seen in the first block (a values-only read infers the same), and give
     # the columns that were all null there a type later blocks can fill.
     types = {}
@@ -221,7 +232,7 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
              ) -> Iterator[tuple[Any, int]]:
         reader = first if one_shot else open_reader(cols, {c: types[c] for c in cols})
         row = 0
-        for batch in batches(reader):
+        for batch in itertools.chain(head if one_shot else (), batches(reader)):
             parts = [batch]
             if one_shot:  # the reader made for the schema: select and pin here
                 pinned = pa.schema([(c, types[c]) for c in cols])
@@ -232,6 +243,7 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
 
     if not one_shot:
         first.close() if hasattr(first, "close") else None
+        head.clear()
     return table_stream(plan, read, one_shot=one_shot)
 
 
