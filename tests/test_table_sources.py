@@ -294,6 +294,33 @@ def test_directory_of_parquet_files(tmp_path, rng_table):
         ps.from_parquet(tmp_path / "empty", "x")
 
 
+def test_argument_errors(tmp_path, rng_table):
+    with pytest.raises(ValueError, match="batch_size"):
+        ps.from_table(rng_table, "x", batch_size=0)
+    with pytest.raises(TypeError, match="dtype must be a real number or bool dtype"):
+        ps.from_table(rng_table, "x", dtype="U3")
+    with pytest.raises(TypeError, match="invalid dtype"):
+        ps.from_table(rng_table, "x", dtype="nonsense")
+    with pytest.raises(TypeError, match="columns must be a name, a position or a list"):
+        ps.from_table(rng_table, 1.5)
+    with pytest.raises(TypeError, match="a time column is a name .str. or a position .int."):
+        ps.from_table(rng_table, "x", time=1.5)
+    with pytest.raises(ValueError, match="columns=.. selects no column"):
+        ps.from_table(rng_table, [])
+    c = write(tmp_path / "a.csv", "x\n1\n")
+    with pytest.raises(ValueError, match="delimiter must be one character"):
+        ps.from_csv(c, delimiter=",,")
+    with pytest.raises(ValueError, match="block_size"):
+        ps.from_csv(c, block_size=0)
+    with pytest.raises(ValueError, match="does not fit int8"):
+        ps.from_table(pa.table({"v": [1, 300]}), "v", dtype="int8").to_array()
+    with pytest.raises(ValueError, match="is not finite"):
+        ps.from_table(pa.table({"v": [1.0, np.inf]}), "v", dtype="int64").to_array()
+    dup = pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
+    with pytest.raises(ValueError, match="appears more than once"):
+        ps.from_table(dup, "a")
+
+
 def test_not_parquet_and_missing(tmp_path):
     bad = write(tmp_path / "bad.parquet", "x,y\n1,2\n")
     with pytest.raises(ValueError, match="is not a Parquet file"):
