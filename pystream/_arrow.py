@@ -14,16 +14,18 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
 from ._columns import KeyDictionary
 
-__all__ = ["INSTALL_HINT", "ArrowMissingError", "TablePlan", "batch_key", "batch_time",
-           "batch_triple", "batch_values", "import_arrow", "plan_table"]
+__all__ = ["INSTALL_HINT", "ArrowMissingError", "ColumnSpec", "TablePlan", "batch_key",
+           "batch_time", "batch_triple", "batch_values", "import_arrow", "plan_table"]
 
 INSTALL_HINT = "pip install pystream-numeric[arrow]"
+#: A column, by name or position.
+ColumnSpec = Union[str, int]
 _NS = np.dtype("datetime64[ns]")
 _INT64_MAX = np.iinfo(np.int64).max
 _TO_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}

@@ -174,6 +174,16 @@ def test_float_nulls_at_every_position_are_nan(tmp_path):
                        row_group_size=4)
         got = ps.from_parquet(p, "x", batch_size=3).to_array()
         assert np.flatnonzero(np.isnan(got)).tolist() == [i]
+        cells = ["" if j == i else str(j) for j in range(n)]
+        c = write(tmp_path / f"f{i}.csv", "x,k\n" + "".join(f"{v},{v}\n" for v in cells))
+        for s in (ps.from_csv(c, "x", key="k"),  # the null is in the first block
+                  ps.from_csv(c, "x", key="k", block_size=16, dtype="float64")):
+            v, _, k = triples(s)
+            assert s.dtype == np.float64 and np.flatnonzero(np.isnan(v)).tolist() == [i]
+            assert np.flatnonzero(k == -1).tolist() == [i]  # a null key is code -1
+        if i > 3:  # after the first block of 16 bytes: inferred int64, then the null
+            with pytest.raises(ValueError, match=f"column 'x' is null .missing. at row {i}"):
+                ps.from_csv(c, "x", block_size=16).to_array()
 
 
 def test_time_units_dates_numeric_and_null(tmp_path):
@@ -284,6 +294,33 @@ def test_directory_of_parquet_files(tmp_path, rng_table):
         ps.from_parquet(tmp_path / "empty", "x")
 
 
+def test_argument_errors(tmp_path, rng_table):
+    with pytest.raises(ValueError, match="batch_size"):
+        ps.from_table(rng_table, "x", batch_size=0)
+    with pytest.raises(TypeError, match="dtype must be a real number or bool dtype"):
+        ps.from_table(rng_table, "x", dtype="U3")
+    with pytest.raises(TypeError, match="invalid dtype"):
+        ps.from_table(rng_table, "x", dtype="nonsense")
+    with pytest.raises(TypeError, match="columns must be a name, a position or a list"):
+        ps.from_table(rng_table, 1.5)
+    with pytest.raises(TypeError, match="a time column is a name .str. or a position .int."):
+        ps.from_table(rng_table, "x", time=1.5)
+    with pytest.raises(ValueError, match="columns=.. selects no column"):
+        ps.from_table(rng_table, [])
+    c = write(tmp_path / "a.csv", "x\n1\n")
+    with pytest.raises(ValueError, match="delimiter must be one character"):
+        ps.from_csv(c, delimiter=",,")
+    with pytest.raises(ValueError, match="block_size"):
+        ps.from_csv(c, block_size=0)
+    with pytest.raises(ValueError, match="does not fit int8"):
+        ps.from_table(pa.table({"v": [1, 300]}), "v", dtype="int8").to_array()
+    with pytest.raises(ValueError, match="is not finite"):
+        ps.from_table(pa.table({"v": [1.0, np.inf]}), "v", dtype="int64").to_array()
+    dup = pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["a", "a"])
+    with pytest.raises(ValueError, match="appears more than once"):
+        ps.from_table(dup, "a")
+
+
 def test_not_parquet_and_missing(tmp_path):
     bad = write(tmp_path / "bad.parquet", "x,y\n1,2\n")
     with pytest.raises(ValueError, match="is not a Parquet file"):
@@ -351,6 +388,14 @@ def test_ipc_random_access_and_zero_copy(tmp_path, rng_table):
     lz4 = tmp_path / "c.feather"
     feather.write_feather(rng_table, lz4, chunksize=1000)  # compressed: still readable
     assert same(triples(ps.from_ipc(lz4, ["x", "y"], time="t", key="k"))[0], ref[0])
+    st = tmp_path / "s.arrows"
+    with pa.OSFile(str(st), "wb") as f, pa.ipc.new_stream(f, rng_table.schema) as w:
+        for b in rng_table.to_batches(800):
+            w.write_batch(b)
+    ss = ps.from_ipc(st, ["x", "y"], time="t", key="k", batch_size=300)
+    assert all(same(a, b) for a, b in zip(triples(ss), ref))
+    with pytest.raises(ValueError, match="random-access"):
+        ss.describe(engine="threads")
     bad = tmp_path / "bad.arrow"
     bad.write_bytes(b"not arrow at all")
     with pytest.raises(ValueError, match="not an Arrow IPC file"):
@@ -425,6 +470,17 @@ def test_csv_ragged_row_names_the_line(tmp_path):
         ps.from_csv(p, ["b", "c"]).to_array()
 
 
+def test_csv_ragged_row_in_a_later_block(tmp_path):
+    lines = ["a,b"] + [f"{i},{i}" for i in range(3000)]
+    lines[2500] = "7,8,9"
+    p = write(tmp_path / "late.csv", "\n".join(lines) + "\n")
+    s = ps.from_csv(p, "a", block_size=1000)
+    with pytest.raises(ValueError, match=r"line 2501 has 3 fields, expected 2: '7,8,9'"):
+        s.to_array()
+    with pytest.raises(ValueError, match=r"line 2501 has 3 fields"):
+        list(ps.from_csv(p, "a", time="b", block_size=1000).batches())
+
+
 def test_csv_nulls_all_null_empty_and_header_only(tmp_path):
     p = write(tmp_path / "n.csv", "x,y,e,i\n1.5,,,1\n,2,,\n3,missing,,3\n")
     s = ps.from_csv(p, ["x", "y", "e"], na_values=["missing"])
@@ -432,12 +488,13 @@ def test_csv_nulls_all_null_empty_and_header_only(tmp_path):
     df = pd.read_csv(p, na_values=["missing"])
     assert same(got, df[["x", "y", "e"]].to_numpy(np.float64))
     assert np.isnan(got[:, 2]).all()
+    # a null in the first block: float64 with NaN, as pandas reads it
+    assert same(ps.from_csv(p, "i").to_array(), pd.read_csv(p)["i"].to_numpy())
     with pytest.raises(ValueError, match=r"column 'i' is null \(missing\) at row 1"):
-        ps.from_csv(p, "i").to_array()
-    assert same(ps.from_csv(p, "i", dtype="float64").to_array(), np.array([1, np.nan, 3]))
+        ps.from_csv(p, "i", dtype="int64").to_array()
     with pytest.raises(ValueError, match="row is longer than block_size=8"):
         ps.from_csv(p, block_size=8).to_array()
-    assert ps.from_csv(p, "i", fill_null=0).to_array().tolist() == [1, 0, 3]
+    assert ps.from_csv(p, "i", dtype="int64", fill_null=0).to_array().tolist() == [1, 0, 3]
     h = write(tmp_path / "h.csv", "x,y\n")
     hs = ps.from_csv(h)
     assert hs.columns == ("x", "y") and hs.to_array().shape == (0, 2) and hs.dtype == np.float64
@@ -467,6 +524,10 @@ def test_csv_tz_offsets_to_utc_and_block_types(tmp_path):
     _, t, _ = triples(ps.from_csv(p, "x", time="t"))
     want = pd.to_datetime(["2024-01-01T00:00:00Z", "2024-01-01T00:30:00Z"])
     assert same(t, want.tz_localize(None).to_numpy().astype("datetime64[ns]").view(np.int64))
+    _, t2, _ = triples(ps.from_csv(p, "x", time="t", time_format="%d/%m/%Y"))  # ISO still read
+    assert same(t2, t)
+    with pytest.raises(TypeError, match="time column 'x2' has type string; .*time_format="):
+        ps.from_csv(write(tmp_path / "d.csv", "x2,x\n01.02.2024,1\n"), "x", time="x2")
     lines = ["x"] + ["1"] * 5000 + ["2.5"]
     q = write(tmp_path / "b.csv", "\n".join(lines) + "\n")
     with pytest.raises(ValueError, match="int64: invalid value '2.5'.*inferred from the first"):

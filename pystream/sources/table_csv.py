@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import csv as _pycsv
 import gzip
+import itertools
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from .._arrow import import_arrow, plan_table
+from .._arrow import ColumnSpec, import_arrow, plan_table
 from .._checks import check_count
 from ..chain import CallableSource
 from ..stream import Stream
@@ -45,10 +47,12 @@ def _ragged_line(p: str, encoding: str, delimiter: str, expected: int) -> int | 
     return None
 
 
-def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = None, *,
-             delimiter: str = ",", header: bool = True, na_values: Any = None, dtype: Any = None,
-             fill_null: Any = None, encoding: str = "utf8", block_size: int | None = None,
-             time_format: str | None = None) -> Stream:
+def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+             time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
+             delimiter: str = ",", header: bool = True,
+             na_values: str | Sequence[str] | None = None, dtype: DTypeLike | None = None,
+             fill_null: float | None = None, encoding: str = "utf8",
+             block_size: int | None = None, time_format: str | None = None) -> Stream:
     """Stream a CSV file through pyarrow's streaming CSV reader, in bounded memory.
 
     Needs pyarrow (``pip install pystream-numeric[arrow]``).  The file is
@@ -80,8 +84,12 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
         Strings read as null, besides pyarrow's (and pandas') default list
         (the empty field, ``"NA"``, ``"NaN"``, ``"null"``, ``"N/A"``...).
     dtype, fill_null
-        As for :func:`~pystream.from_parquet`: a null in a float column is
-        NaN; an all-null column is float64 NaN.
+        As for :func:`~pystream.from_parquet`: the default dtype is float64
+        when a value column is a float column, or has a null in the first
+        block (as pandas reads it), with nulls as NaN; an all-null column
+        is float64 NaN.  An integer column whose first null comes after the
+        first block is an error naming the column and the row: give
+        ``dtype="float64"`` (or `fill_null`).
     encoding : str, optional
         The text encoding (default UTF-8).
     block_size : int, optional
@@ -89,13 +97,16 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
         first block.
     time_format : str, optional
         A ``strptime`` format for times that are not ISO-8601
-        (``"%d/%m/%Y %H:%M"``).
+        (``"%d/%m/%Y %H:%M"``); ISO-8601 times are still recognised.
 
     Returns
     -------
     Stream
         A re-iterable stream (a one-shot stream for a pipe), read in order
-        (no random access: ``engine="local"``).
+        (no random access: ``engine="local"``).  A header-only file gives
+        no records (its columns are all-null: float64); an empty file (not
+        even a header) gives no records, of the columns named by `columns`
+        (float64, or `dtype`), scalar records when `columns` is None.
 
     Raises
     ------
@@ -156,7 +167,8 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
                                             invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(
                 null_values=nulls, strings_can_be_null=True, include_columns=include,
-                column_types=types, timestamp_parsers=[time_format] if time_format else None))
+                column_types=types,
+                timestamp_parsers=[time_format, pcsv.ISO8601] if time_format else None))
         try:
             return pcsv.open_csv(src, **opts)
         except pa.ArrowInvalid as e:
@@ -183,9 +195,15 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
     except EOFError:
         return _empty(columns, time, key, dtype, where)
     schema = first.schema
+    try:  # the first block, parsed already: its nulls choose the default dtype, as pandas'
+        head = [first.read_next_batch()]
+    except StopIteration:
+        head = []
+    except pa.ArrowInvalid as e:
+        raise _error(e) from None
     shown = None if header else [str(i) for i in range(len(schema))]
     plan = plan_table(schema, columns, time, key, dtype=dtype, fill_null=fill_null, where=where,
-                      shown=shown)
+                      shown=shown, has_nulls=lambda c: any(b.column(c).null_count for b in head))
     # Pin the types seen in the first block (a values-only read infers the same), and give
     # the columns that were all null there a type later blocks can fill.
     types = {}
@@ -214,7 +232,7 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
              ) -> Iterator[tuple[Any, int]]:
         reader = first if one_shot else open_reader(cols, {c: types[c] for c in cols})
         row = 0
-        for batch in batches(reader):
+        for batch in itertools.chain(head if one_shot else (), batches(reader)):
             parts = [batch]
             if one_shot:  # the reader made for the schema: select and pin here
                 pinned = pa.schema([(c, types[c]) for c in cols])
@@ -225,6 +243,7 @@ def from_csv(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
 
     if not one_shot:
         first.close() if hasattr(first, "close") else None
+        head.clear()
     return table_stream(plan, read, one_shot=one_shot)
 
 

@@ -9,12 +9,14 @@ skips the time and key columns), one row group or record batch at a time;
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from .._arrow import TablePlan, batch_triple, batch_values, import_arrow, plan_table
+from .._arrow import (ColumnSpec, TablePlan, batch_triple, batch_values, import_arrow,
+                      plan_table)
 from .._checks import check_count
 from .._columns import Columns, KeyColumn, KeyDictionary, TimeColumn
 from ..chain import CallableSource, OneShotSource
@@ -109,8 +111,10 @@ def _path(path: Any, where: str) -> str:
 # --------------------------------------------------------------------------- Parquet
 
 
-def from_parquet(path_or_directory: PathLike, columns: Any = None, time: Any = None,
-                 key: Any = None, *, dtype: Any = None, fill_null: Any = None,
+def from_parquet(path_or_directory: PathLike,
+                 columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+                 time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
+                 dtype: DTypeLike | None = None, fill_null: float | None = None,
                  batch_size: int | None = None) -> Stream:
     """Stream a Parquet file, or a directory of ``.parquet`` files, row group by row group.
 
@@ -266,8 +270,10 @@ def _counted_nulls(footers: list[Any], name: str) -> bool:
 # --------------------------------------------------------------------------- Arrow IPC
 
 
-def from_ipc(path: PathLike, columns: Any = None, time: Any = None, key: Any = None, *,
-             dtype: Any = None, fill_null: Any = None, batch_size: int | None = None) -> Stream:
+def from_ipc(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+             time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
+             dtype: DTypeLike | None = None, fill_null: float | None = None,
+             batch_size: int | None = None) -> Stream:
     """Stream an Arrow IPC file (Feather v2), record batch by record batch.
 
     Needs pyarrow (``pip install pystream-numeric[arrow]``).  The file is
@@ -281,6 +287,8 @@ def from_ipc(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
     path : str or os.PathLike
         An Arrow IPC file (``pyarrow.ipc.new_file``,
         ``pyarrow.feather.write_feather``, ``polars.DataFrame.write_ipc``).
+        A file in the IPC *stream* format (``pyarrow.ipc.new_stream``) is
+        read too, in order, whole batches (no random access).
     columns, time, key, dtype, fill_null
         As for :func:`from_parquet`.
     batch_size : int, optional
@@ -331,9 +339,29 @@ def from_ipc(path: PathLike, columns: Any = None, time: Any = None, key: Any = N
             src.close()
             raise ValueError(f"{where}: not an Arrow IPC file (Feather v2): {e}") from None
 
-    plan = plan_table(open_reader(None).schema, columns, time, key, dtype=dtype,
-                      fill_null=fill_null, where=where)
     size = None if batch_size is None else _batch_size(batch_size, where)
+    try:
+        schema = open_reader(None).schema
+    except ValueError as e:
+        try:  # the IPC stream format: read in order, no random access
+            with pa.OSFile(p) as f:
+                schema = ipc.open_stream(f).schema
+        except pa.ArrowInvalid:
+            raise e from None
+        plan = plan_table(schema, columns, time, key, dtype=dtype, fill_null=fill_null,
+                          where=where)
+
+        def read_stream(cols: list[str], a: int, b: int | None, chunk: int | None
+                        ) -> Iterator[tuple[Any, int]]:
+            row = 0
+            with pa.memory_map(p) as src:
+                for batch in ipc.open_stream(src):
+                    yield from _sliced(iter([batch]), 0, batch.num_rows, row,
+                                       size or batch.num_rows or 1)
+                    row += batch.num_rows
+
+        return table_stream(plan, read_stream)
+    plan = plan_table(schema, columns, time, key, dtype=dtype, fill_null=fill_null, where=where)
     bounds: list[int] = []
 
     def counted() -> list[int]:
@@ -374,8 +402,10 @@ def _as_table(pa: Any, obj: Any, where: str) -> Any:
                     f"{type(obj).__name__}")
 
 
-def from_table(obj: Any, columns: Any = None, time: Any = None, key: Any = None, *,
-               dtype: Any = None, fill_null: Any = None, batch_size: int | None = None) -> Stream:
+def from_table(obj: Any, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+               time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
+               dtype: DTypeLike | None = None, fill_null: float | None = None,
+             batch_size: int | None = None) -> Stream:
     """Stream a table in memory: pyarrow, pandas or polars.
 
     Needs pyarrow (``pip install pystream-numeric[arrow]``).  A value column
@@ -389,7 +419,8 @@ def from_table(obj: Any, columns: Any = None, time: Any = None, key: Any = None,
         A Table (or DataFrame) gives a re-iterable stream with random
         access; a RecordBatchReader, which can be read once, a one-shot
         stream.  pandas frames go through ``pyarrow.Table.from_pandas``
-        (their index is not a column; NaN becomes null, read back as NaN);
+        (their index is not a column: ``df.reset_index()`` first to read
+        it; NaN becomes null, read back as NaN);
         other objects through the Arrow PyCapsule stream protocol
         (``__arrow_c_stream__``).
     columns, time, key, dtype, fill_null
