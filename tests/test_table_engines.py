@@ -146,3 +146,21 @@ def test_table_sinks_on_the_engines(engine: str, tmp_path) -> None:
     assert same_table(pa.ipc.open_file(tmp_path / "c.arrow").read_all(), local)
     with pytest.raises(ValueError, match="workers and partition_size apply"):
         s.to_arrow(workers=2)
+
+
+@pytest.mark.parametrize("engine", ["threads", "dask"])
+def test_parquet_columns_on_the_engines(engine: str, tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    x, t, keys = data(30_000, seed=11)
+    table = pa.table({"t": pa.array(t.astype("datetime64[ns]")), "k": pa.array(keys.tolist()),
+                      "a": x[:, 0], "b": x[:, 1]})
+    pq.write_table(table, tmp_path / "f.parquet", row_group_size=3_000)
+    make = lambda: ps.from_parquet(tmp_path / "f.parquet", columns=["a", "b"], time="t", key="k")
+    for pipeline in (lambda s: s, lambda s: s.skip(5000).moving_mean(9).resample(4),
+                     lambda s: s.filter(lambda c: c[:, 0] > 0.5)):
+        want = cat(ordered_triples(node_of(pipeline(make())), LOCAL))
+        s = pipeline(make())                       # a fresh dictionary
+        got = cat(ordered_triples(node_of(s), options(engine, 4_000)))
+        assert same(want, got)
+        assert s.to_pandas(engine=engine).equals(pipeline(make()).to_pandas())

@@ -39,8 +39,10 @@ def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int
                  one_shot: bool = False) -> Stream:
     """The stream of a table source: values, time and key of `read`'s batches.
 
-    With `length`, the source has random access (the threads and Dask
-    engines read any row range through `read`, values only).
+    With `length`, the source has random access: the threads and Dask
+    engines read any row range through `read`, the values, and the time
+    and key columns for the column outputs (string keys then encoded into
+    each partition's own dictionary, merged in order by the engine).
     """
     dictionary = KeyDictionary() if plan.key_strings else None
     values_only = list(plan.values)
@@ -51,11 +53,17 @@ def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int
                 yield batch_values(batch, plan, row0)
 
     triples: Callable[[], Iterator[Triple]] | None = None
+    by_range: Callable[..., Iterator[Triple]] | None = None
     if plan.time is not None or plan.key is not None:
-        def triples() -> Iterator[Triple]:
-            for batch, row0 in read(plan.read_columns, 0, None, None):
+        def by_range(a: int, b: int | None = None, size: int | None = None,
+                     keys: KeyDictionary | None = None) -> Iterator[Triple]:
+            into = dictionary if keys is None else keys
+            for batch, row0 in read(plan.read_columns, a, b, size):
                 if batch.num_rows:
-                    yield batch_triple(batch, plan, row0, dictionary)
+                    yield batch_triple(batch, plan, row0, into)
+
+        def triples() -> Iterator[Triple]:
+            return by_range(0)
 
     table = Columns(plan.names,
                     None if plan.time is None else TimeColumn(plan.time_name, plan.time_dtype),
@@ -63,7 +71,8 @@ def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int
     if one_shot:
         src: Any = OneShotSource(values, nonempty=True, triples=triples)
     else:
-        access = None if length is None else RandomAccess(plan.where, length, values)
+        access = None if length is None else RandomAccess(
+            plan.where, length, values, triples=by_range, local_keys=dictionary is not None)
         src = CallableSource(values, nonempty=True, access=access, triples=triples)
     return Stream._from_source(src, plan.dtype, plan.record_shape, table=table)
 
