@@ -668,3 +668,17 @@ def test_flights_describe_matches_pandas(flights, tmp_path, fmt):
     assert s.key_column.decode(k).tolist() == flights["carrier"].astype(object).tolist()
     assert same(t, flights["time_hour"].dt.tz_localize(None).astype("datetime64[ns]")
                 .to_numpy().view(np.int64))
+
+
+def test_from_csv_reads_a_binary_file_object_once(tmp_path) -> None:
+    import io as _io
+    data = b"t,k,x\n2024-01-01,a,1.5\n2024-01-02,b,\n2024-01-03,a,3\n"
+    s = ps.from_csv(_io.BytesIO(data), "x", time="t", key="k")
+    assert s.one_shot
+    b = list(s.batches())
+    assert np.concatenate([x.values for x in b]).tolist()[::2] == [1.5, 3.0]
+    assert s.key_column.decode(np.concatenate([x.key for x in b])).tolist() == ["a", "b", "a"]
+    with pytest.raises(RuntimeError, match="one-shot"):
+        s.to_array()
+    with pytest.raises(TypeError, match="binary mode"):
+        ps.from_csv(_io.StringIO("x\n1\n"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv as _pycsv
 import gzip
+import io
 import itertools
 import os
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -47,7 +48,7 @@ def _ragged_line(p: str, encoding: str, delimiter: str, expected: int) -> int | 
     return None
 
 
-def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
+def from_csv(path: PathLike | BinaryIO, columns: ColumnSpec | Sequence[ColumnSpec] | None = None,
              time: ColumnSpec | None = None, key: ColumnSpec | None = None, *,
              delimiter: str = ",", header: bool = True,
              na_values: str | Sequence[str] | None = None, dtype: DTypeLike | None = None,
@@ -64,8 +65,9 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The CSV file; ``"-"`` or a pipe/FIFO reads it once (a one-shot
+    path : str, os.PathLike or binary file object
+        The CSV file; ``"-"``, a pipe/FIFO or a file object (opened in
+        binary mode, e.g. ``sys.stdin.buffer``) reads it once (a one-shot
         stream: its first block is read when the stream is made, to learn
         the columns).
     columns, time, key
@@ -131,10 +133,19 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
     ...     print(b.values.tolist(), str(b.time[1]), s.key_column.decode(b.key).tolist())
     [-3.5, nan] 2024-01-02T00:00:00.000000000 ['Oslo, NO', 'Rome']
     """
-    where = f"from_csv({os.fspath(path)!r})"
+    fileobj = path if hasattr(path, "read") else None
+    if fileobj is not None:
+        if isinstance(fileobj, io.TextIOBase):
+            raise TypeError("from_csv: a file object must be opened in binary mode ('rb'), "
+                            "e.g. sys.stdin.buffer; the encoding is the `encoding` argument")
+        name = getattr(fileobj, "name", None)
+        where = f"from_csv({name if isinstance(name, str) else '<file object>'!r})"
+        p = "-"
+    else:
+        where = f"from_csv({os.fspath(path)!r})"  # type: ignore[arg-type]
+        p = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
     pa = import_arrow(where)
     pcsv = import_arrow(where, "pyarrow.csv")
-    p = os.fsdecode(os.fspath(path))
     if p != "-" and not os.path.exists(p):
         raise FileNotFoundError(f"{where}: no such file: {p!r}")
     if p != "-" and os.path.isdir(p):
@@ -156,7 +167,9 @@ def from_csv(path: PathLike, columns: ColumnSpec | Sequence[ColumnSpec] | None =
     def open_reader(include: list[str] | None = None, types: dict[str, Any] | None = None) -> Any:
         bad_rows.clear()
         src: Any = p
-        if p == "-":
+        if fileobj is not None:
+            src = fileobj
+        elif p == "-":
             src = sys.stdin.buffer
         elif one_shot:
             src = open(p, "rb")  # noqa: SIM115 -- the reader owns it
