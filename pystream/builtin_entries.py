@@ -15,16 +15,20 @@ from .reducers import Moments
 from .sources import (
     from_array,
     from_chunks,
+    from_csv,
     from_dask,
     from_file,
+    from_ipc,
     from_iterable,
     from_npy,
+    from_parquet,
     from_reader,
+    from_table,
     from_text,
 )
 from .stages.registry import BUILTIN_STAGES
 
-__all__ = ["BUILTIN_SOURCES", "STAGE_FACTORIES", "builtin_entries"]
+__all__ = ["BUILTIN_SOURCES", "STAGE_FACTORIES", "TABLE_SOURCES", "builtin_entries"]
 
 
 #: Stage name -> factory(*args, **params) returning the stage object (from the family tables).
@@ -37,6 +41,11 @@ BUILTIN_SOURCES: dict[str, Callable[..., Any]] = {
     "array": from_array, "chunks": from_chunks, "dask": from_dask, "file": from_file,
     "iterable": from_iterable, "npy": from_npy, "text": from_text, "reader": from_reader,
     "async_iterable": from_async_iterable,
+}
+
+#: The table sources (pyarrow, the ``[arrow]`` extra): family ``"tables"``.
+TABLE_SOURCES: dict[str, Callable[..., Any]] = {
+    "parquet": from_parquet, "csv": from_csv, "ipc": from_ipc, "table": from_table,
 }
 
 
@@ -58,6 +67,8 @@ def builtin_entries() -> dict[str, dict[str, Entry]]:
                                     info.summary)
     for name, func in BUILTIN_SOURCES.items():
         out["sources"][name] = entry("sources", name, func, "sources", _first_doc_line(func))
+    for name, func in TABLE_SOURCES.items():
+        out["sources"][name] = entry("sources", name, func, "tables", _first_doc_line(func))
     out["reducers"]["moments"] = entry(
         "reducers", "moments", Moments, "reductions",
         "Streaming moments: count, NaN count, sum, mean, var, min, max.")

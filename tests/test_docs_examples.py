@@ -27,6 +27,7 @@ FOLDER_OF_FAMILY = {
     "records": "records",
     "scans": "scans_ewm",
     "ewm": "scans_ewm",
+    "tables": "tables",
 }
 FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines",
                                             "push", "cli", "tables"}

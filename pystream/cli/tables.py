@@ -5,6 +5,7 @@ IPC / Feather, and CSV with a header, with ``--columns``, ``--time`` and
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 from typing import Any
 
@@ -70,13 +71,17 @@ def csv_has_header(head: bytes, delimiter: str | None) -> bool:
     >>> csv_has_header(b"a,b\\n1,2\\n", ","), csv_has_header(b"1,2\\n3,4\\n", ",")
     (True, False)
     """
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = head.split(b"\n", 1)[0]
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(first).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return False    # not UTF-8 text: the text reader names the line and byte
     line = next((ln for ln in text.splitlines() if ln.strip()), "")
     fields = line.split(delimiter) if delimiter else line.split()
     return any(not _is_number(f) for f in fields)
 
 
-def _names(args: argparse.Namespace) -> Any:
+def _columns_argument(args: argparse.Namespace) -> Any:
     """``--columns a,b`` as the source's `columns`: one name gives scalar records."""
     cols = getattr(args, "columns", None)
     if cols is None:
@@ -96,7 +101,7 @@ def open_table(path: str, kind: str, args: argparse.Namespace, reader: Any = Non
     if given:
         raise CLIError(f"{', '.join(given)} cannot be used here: {path!r} is read as a "
                        f"{_FORMAT_NAMES[kind]} table (choose its columns with --columns NAMES)")
-    common = dict(columns=_names(args), time=getattr(args, "time", None),
+    common = dict(columns=_columns_argument(args), time=getattr(args, "time", None),
                   key=getattr(args, "key", None))
     try:
         if kind == "parquet":
