@@ -276,8 +276,39 @@ def _time_kind(pa: Any, t: Any, name: str, where: str) -> tuple[int, np.dtype]:
 # --------------------------------------------------------------------------- conversion
 
 
+def _null_mask(col: Any) -> np.ndarray:
+    """True where `col` (an Arrow array with nulls) is null, from its validity bitmap."""
+    validity = col.buffers()[0]
+    if validity is None:
+        return col.is_null().to_numpy(zero_copy_only=False)
+    bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+    return bits[col.offset:col.offset + len(col)] == 0
+
+
+def _primitive(pa: Any, col: Any) -> np.ndarray | None:
+    """The values of a fixed-width numeric or boolean Arrow array as numpy (a view of
+    its buffer for numbers; null slots hold whatever the buffer holds), or None for
+    other types.
+
+    Read from the buffers rather than with ``Array.to_numpy``, which imports
+    pandas when it is installed (57 MB and 0.5 s: the whole memory budget of
+    a streamed Parquet file, ``benchmarks/bench_tables.py``).
+    """
+    t = col.type
+    if pa.types.is_boolean(t):
+        bits = np.unpackbits(np.frombuffer(col.buffers()[1], np.uint8), bitorder="little")
+        return bits[col.offset:col.offset + len(col)].astype(bool)
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        return None
+    dt = np.dtype(f"{'f' if pa.types.is_floating(t) else 'i' if pa.types.is_signed_integer(t) else 'u'}"
+                  f"{t.bit_width // 8}")
+    if not len(col):
+        return np.empty(0, dt)
+    return np.frombuffer(col.buffers()[1], dt, len(col), col.offset * dt.itemsize)
+
+
 def _first_null(col: Any) -> int:
-    return int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+    return int(np.flatnonzero(_null_mask(col))[0])
 
 
 def _column(pa: Any, col: Any, name: str, plan: TablePlan, row0: int) -> np.ndarray:
@@ -295,12 +326,14 @@ def _column(pa: Any, col: Any, name: str, plan: TablePlan, row0: int) -> np.ndar
                 f"{plan.where}: column {name!r} is null (missing) at row {row0 + _first_null(col)};"
                 f" {dt} values cannot be missing: give fill_null= (e.g. fill_null=0) or a float "
                 "dtype= (nulls become NaN)")
-        mask = col.is_null().to_numpy(zero_copy_only=False)
-        if not pa.types.is_floating(t):  # ints with nulls come out as float64: fill in Arrow
+        mask = _null_mask(col)
+    a = _primitive(pa, col)
+    if a is None:
+        if mask is not None and not pa.types.is_floating(t):
             col = col.fill_null(pa.scalar(False) if pa.types.is_boolean(t) else pa.scalar(0, t))
-        elif fill is None:
-            mask = None  # Arrow gives NaN for the nulls
-    a = col.to_numpy(zero_copy_only=False)
+        a = col.to_numpy(zero_copy_only=False)
+    elif mask is not None and a.dtype.kind in "iub":
+        a = np.where(mask, a.dtype.type(0), a)   # null slots' bytes are unspecified
     if a.dtype != dt:
         _check_cast(a, dt, name, plan.where, row0, mask)
         a = a.astype(dt)
@@ -360,7 +393,9 @@ def batch_time(batch: Any, plan: TablePlan, row0: int) -> np.ndarray:
         raise ValueError(f"{plan.where}: the time column {plan.time_name!r} is null (missing) "
                          f"at row {row0 + _first_null(col)}")
     if plan.time_scale == 0:
-        a = col.to_numpy(zero_copy_only=False)
+        a = _primitive(pa, col)
+        if a is None:
+            a = col.to_numpy(zero_copy_only=False)
         if a.dtype.kind == "f" and np.isnan(a).any():
             raise ValueError(f"{plan.where}: the time column {plan.time_name!r} is NaN at row "
                              f"{row0 + int(np.flatnonzero(np.isnan(a))[0])}")
@@ -368,7 +403,7 @@ def batch_time(batch: Any, plan: TablePlan, row0: int) -> np.ndarray:
     if pa.types.is_null(col.type):
         return np.zeros(0, np.int64)
     raw = col.view(pa.int32() if pa.types.is_date32(col.type) else pa.int64())
-    v = raw.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    v = _primitive(pa, raw).astype(np.int64, copy=False)  # type: ignore[union-attr]
     scale = plan.time_scale
     if scale != 1:
         lim = _INT64_MAX // scale
@@ -390,14 +425,20 @@ def batch_key(batch: Any, plan: TablePlan, dictionary: KeyDictionary | None) -> 
     if plan.key_strings:
         assert dictionary is not None
         d = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
-        idx = d.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        idx = _primitive(pa, d.indices).astype(np.int64)  # type: ignore[union-attr]
+        if d.indices.null_count:
+            idx[_null_mask(d.indices)] = -1
         return dictionary.encode_indexed(d.dictionary.to_pylist(), idx)
     if pa.types.is_dictionary(col.type):
         col = col.dictionary.take(col.indices)
-    mask = col.is_null().to_numpy(zero_copy_only=False) if col.null_count else None
-    if mask is not None:
-        col = col.fill_null(pa.scalar(0, col.type))
-    a = col.to_numpy(zero_copy_only=False)
+    mask = _null_mask(col) if col.null_count else None
+    a = _primitive(pa, col)
+    if a is None:
+        if mask is not None:
+            col = col.fill_null(pa.scalar(0, col.type))
+        a = col.to_numpy(zero_copy_only=False)
+    elif mask is not None:
+        a = np.where(mask, a.dtype.type(0), a)
     if a.dtype == np.uint64 and len(a) and a.max() > _INT64_MAX:
         raise OverflowError(f"{plan.where}: the key column {plan.key_name!r} has uint64 keys "
                             "above 2**63-1, which do not fit int64 codes")
