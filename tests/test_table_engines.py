@@ -164,3 +164,24 @@ def test_parquet_columns_on_the_engines(engine: str, tmp_path) -> None:
         got = cat(ordered_triples(node_of(s), options(engine, 4_000)))
         assert same(want, got)
         assert s.to_pandas(engine=engine).equals(pipeline(make()).to_pandas())
+
+
+def test_row_group_sources_are_cut_at_row_groups(tmp_path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from pystream.chain import make_plan
+    from pystream.engines.threads import granule_partitions
+    x = np.random.default_rng(5).normal(size=16_000)
+    pq.write_table(pa.table({"x": x}), tmp_path / "f.parquet", row_group_size=1_000)
+    s = ps.from_parquet(tmp_path / "f.parquet", "x")
+    granules = node_of(s).root().source.access.granules()
+    assert granules == list(range(0, 16_001, 1_000))
+    warm = make_plan(node_of(s.moving_median(101)))
+    cold = make_plan(node_of(s.map(np.abs)))
+    # a warm-up decodes one row group more per partition: one partition per worker
+    assert granule_partitions(16_000, granules, 2, warm) == [(0, 8_000), (8_000, None)]
+    parts = granule_partitions(16_000, granules, 2, cold)
+    assert len(parts) == 8 and all(a % 1_000 == 0 for a, _ in parts)
+    for st in (s.moving_median(101), s.map(np.abs)):
+        np.testing.assert_array_equal(st.to_array(engine="threads", workers=2), st.to_array())
+    assert granule_partitions(10, [0, 10], 4, None) == [(0, None)]

@@ -49,6 +49,12 @@ class RandomAccess:
         stream's own.
     local_keys : bool
         The key codes `triples` gives are local to its `keys` dictionary.
+    granules : callable or None
+        ``granules()`` -> the record indices where a read starts cheaply
+        (a Parquet file's row group starts: reading one record of a row
+        group decodes all of it).  The threads engine then cuts partitions
+        there, and into fewer of them when the stages need a warm-up (each
+        partition's warm-up decodes a whole row group before it).
     """
 
     name: str
@@ -59,6 +65,7 @@ class RandomAccess:
     dask: Any = None
     triples: Callable[..., Iterator[Any]] | None = None
     local_keys: bool = False
+    granules: Callable[[], list[int]] | None = None
 
 
 def array_chunks(arr: np.ndarray, a: int, b: int | None, chunk_size: int) -> Iterator[np.ndarray]:

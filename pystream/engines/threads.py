@@ -151,9 +151,38 @@ def _split_partitions(plan: Plan, access: Any, options: EngineOptions, ordered: 
     global multiples of :data:`ALIGN`, for states that are merged)."""
     n = plan.effective_length(access.length())
     workers = options.workers or default_workers()
+    granules = getattr(access, "granules", None)
+    if granules is not None and options.partition_size is None:
+        return n, workers, granule_partitions(n, granules(), workers, plan)
     size = _partition_size(n, workers, options, ordered, plan.record_nbytes, align)
     aligned = align and options.partition_size is None and size % ALIGN == 0
     return n, workers, partitions(n, size, plan.start if aligned else 0)
+
+
+def granule_partitions(n: int, granules: list[int], workers: int, plan: Plan
+                       ) -> list[tuple[int, int | None]]:
+    """Partitions of ``[0, n)`` cut at the granule starts nearest to even cuts:
+    one per worker when the stages need a warm-up (each partition then decodes
+    one granule more), else :data:`PARTITIONS_PER_WORKER` per worker.
+
+    Examples
+    --------
+    >>> granule_partitions(100, [0, 30, 60, 90, 100], 2, None)
+    [(0, 60), (60, None)]
+    """
+    warmup = plan is not None and any(plan.input_start(a, None) < a for a in (n // 2, n - 1) if a > 0)
+    count = workers if warmup or plan is None else workers * PARTITIONS_PER_WORKER
+    inner = sorted({g for g in granules if 0 < g < n})
+    cuts: list[int] = []
+    for i in range(1, count):
+        if not inner:
+            break
+        target = i * n / count
+        best = min(inner, key=lambda g: abs(g - target))
+        if not cuts or best > cuts[-1]:
+            cuts.append(best)
+    starts = [0, *cuts]
+    return [(a, b) for a, b in zip(starts, [*cuts, None])]
 
 
 def _threads_where(plan: Plan, a: int, b: int | None) -> str:

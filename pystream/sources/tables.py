@@ -36,7 +36,8 @@ BatchReader = Callable[[list[str], int, "int | None", "int | None"], Iterator[tu
 
 
 def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int] | None = None,
-                 one_shot: bool = False) -> Stream:
+                 one_shot: bool = False, granules: Callable[[], list[int]] | None = None
+                 ) -> Stream:
     """The stream of a table source: values, time and key of `read`'s batches.
 
     With `length`, the source has random access: the threads and Dask
@@ -72,7 +73,8 @@ def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int
         src: Any = OneShotSource(values, nonempty=True, triples=triples)
     else:
         access = None if length is None else RandomAccess(
-            plan.where, length, values, triples=by_range, local_keys=dictionary is not None)
+            plan.where, length, values, triples=by_range, local_keys=dictionary is not None,
+            granules=granules)
         src = CallableSource(values, nonempty=True, access=access, triples=triples)
     return Stream._from_source(src, plan.dtype, plan.record_shape, table=table)
 
@@ -259,7 +261,7 @@ def from_parquet(path_or_directory: PathLike,
             for pf in opened.values():
                 pf.close()
 
-    return table_stream(plan, read, length=lambda: bounds[-1])
+    return table_stream(plan, read, length=lambda: bounds[-1], granules=lambda: bounds)
 
 
 def _counted_nulls(footers: list[Any], name: str) -> bool:
