@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "pystream._native": 0,
     "pystream._machine": 0,
     "pystream._columns": 0,
+    "pystream._prefetch": 0,
     "pystream._arrow_out": 0,
     "pystream._arrow": 0,
     "pystream._config": 0,

@@ -682,3 +682,43 @@ def test_from_csv_reads_a_binary_file_object_once(tmp_path) -> None:
         s.to_array()
     with pytest.raises(TypeError, match="binary mode"):
         ps.from_csv(_io.StringIO("x\n1\n"))
+
+
+def test_read_ahead_passes_errors_and_stops_on_close() -> None:
+    import threading
+    from pystream._prefetch import read_ahead
+
+    closed = []
+
+    def items():
+        try:
+            for i in range(1000):
+                if i == 7:
+                    raise ValueError("bad row 7")
+                yield i
+        finally:
+            closed.append(threading.current_thread().name)
+
+    it = read_ahead(items())
+    got = []
+    with pytest.raises(ValueError, match="bad row 7"):
+        for x in it:
+            got.append(x)
+    assert got == list(range(7)) and closed
+
+    closed.clear()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+
+    it = read_ahead(endless(), depth=3)
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()                     # stops the producer and closes its generator
+    assert closed == [True]
+    assert not any(t.name == "pystream-read-ahead" for t in threading.enumerate())

@@ -19,6 +19,7 @@ from .._arrow import (ColumnSpec, TablePlan, batch_triple, batch_values, import_
                       plan_table)
 from .._checks import check_count
 from .._columns import Columns, KeyColumn, KeyDictionary, TimeColumn
+from .._prefetch import read_ahead
 from ..chain import CallableSource, OneShotSource
 from ..chain.steps import Triple
 from ..engines.access import RandomAccess
@@ -64,18 +65,22 @@ def table_stream(plan: TablePlan, read: BatchReader, *, length: Callable[[], int
                     yield batch_triple(batch, plan, row0, into)
 
         def triples() -> Iterator[Triple]:
-            return by_range(0)
+            return read_ahead(by_range(0))
 
     table = Columns(plan.names,
                     None if plan.time is None else TimeColumn(plan.time_name, plan.time_dtype),
                     None if plan.key is None else KeyColumn(plan.key_name, dictionary))
+    def serial() -> Iterator[np.ndarray]:
+        # the pull run reads ahead (the engines read their ranges in their workers)
+        return read_ahead(values())
+
     if one_shot:
-        src: Any = OneShotSource(values, nonempty=True, triples=triples)
+        src: Any = OneShotSource(serial, nonempty=True, triples=triples)
     else:
         access = None if length is None else RandomAccess(
             plan.where, length, values, triples=by_range, local_keys=dictionary is not None,
             granules=granules)
-        src = CallableSource(values, nonempty=True, access=access, triples=triples)
+        src = CallableSource(serial, nonempty=True, access=access, triples=triples)
     return Stream._from_source(src, plan.dtype, plan.record_shape, table=table)
 
 
