@@ -20,7 +20,7 @@ import numpy as np
 
 from ._columns import KeyDictionary
 
-__all__ = ["INSTALL_HINT", "ArrowMissingError", "ColumnSpec", "TablePlan", "batch_key",
+__all__ = ["INSTALL_HINT", "MissingExtraError", "ColumnSpec", "TablePlan", "batch_key",
            "batch_time", "batch_triple", "batch_values", "import_arrow", "plan_table"]
 
 INSTALL_HINT = "pip install pystream-numeric[arrow]"
@@ -31,8 +31,9 @@ _INT64_MAX = np.iinfo(np.int64).max
 _TO_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
-class ArrowMissingError(ImportError):
-    """pyarrow is not installed: the table sources need the ``[arrow]`` extra."""
+class MissingExtraError(ImportError):
+    """An optional dependency of a table function is not installed (pyarrow: the
+    ``[arrow]`` extra; pandas for ``to_pandas``); the message says what to install."""
 
 
 def import_arrow(where: str, module: str = "pyarrow") -> Any:
@@ -40,18 +41,18 @@ def import_arrow(where: str, module: str = "pyarrow") -> Any:
 
     Raises
     ------
-    ArrowMissingError
+    MissingExtraError
         An ImportError naming ``pip install pystream-numeric[arrow]``.
 
     Examples
     --------
-    >>> issubclass(ArrowMissingError, ImportError)
+    >>> issubclass(MissingExtraError, ImportError)
     True
     """
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        raise ArrowMissingError(f"{where} needs pyarrow, an optional dependency: "
+        raise MissingExtraError(f"{where} needs pyarrow, an optional dependency: "
                                 f"{INSTALL_HINT}") from e
 
 

@@ -7,7 +7,7 @@ shape, names, time and key columns, and :meth:`TableLayout.batch` turns one
 ``(values, time, key_codes)`` triple into a ``RecordBatch`` of that schema.
 
 pyarrow is an optional extra: it is imported when a layout is made
-(:func:`require_pyarrow`), never when pystream is.
+(:func:`pystream._arrow.import_arrow`), never when pystream is.
 """
 
 from __future__ import annotations
@@ -16,34 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from ._arrow import MissingExtraError, import_arrow
 from ._columns import KeyColumn, TimeColumn
 
-__all__ = ["MissingExtraError", "TableLayout", "require_pandas", "require_pyarrow"]
+__all__ = ["TableLayout", "require_pandas"]
 
 _NS = np.dtype("datetime64[ns]")
 _INT32_MAX = 2**31 - 1
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency of a table function is not installed."""
-
-
-def require_pyarrow(where: str) -> Any:
-    """The ``pyarrow`` module, or :class:`MissingExtraError` saying how to install it.
-
-    Examples
-    --------
-    >>> try:
-    ...     pa = require_pyarrow("to_arrow")
-    ... except ImportError as e:
-    ...     assert "pystream-numeric[arrow]" in str(e)
-    """
-    try:
-        import pyarrow
-    except ImportError as e:
-        raise MissingExtraError(f"{where} needs pyarrow, which is not installed: "
-                                "pip install pystream-numeric[arrow]") from e
-    return pyarrow
 
 
 def require_pandas(where: str) -> Any:
@@ -134,7 +113,7 @@ class TableLayout:
     def __init__(self, dtype: np.dtype, record_shape: tuple[int, ...],
                  names: tuple[str, ...] | None, time: TimeColumn | None,
                  key: KeyColumn | None, where: str) -> None:
-        pa = require_pyarrow(where)
+        pa = import_arrow(where)
         self.pa = pa
         self.where = where
         self.dtype = np.dtype(dtype)

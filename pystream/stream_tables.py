@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._arguments import suggest_keywords
-from ._arrow_out import TableLayout, require_pandas, require_pyarrow, value_names
+from ._arrow_out import TableLayout, require_pandas, value_names
 from ._checks import check_count
 from .chain import Node, close_iterator
 from .chain.steps import Triple

@@ -360,8 +360,10 @@ def test_memory_bounded_by_a_row_group_or_block(tmp_path):
     c = tmp_path / "m.csv"
     with open(c, "w") as f:
         f.write("x,y\n" + "".join(f"{i},{i}\n" for i in range(n)))  # 28 MB
-    for s, bound in ((ps.from_parquet(p, "x"), 4_000_000),
-                     (ps.from_csv(c, "x", block_size=1 << 16), 4_000_000)):
+    # ~2 MB measured idle; the pull run reads ahead (two batches queued, one
+    # being made), so a loaded machine lets the reader get further ahead
+    for s, bound in ((ps.from_parquet(p, "x"), 8_000_000),
+                     (ps.from_csv(c, "x", block_size=1 << 16), 8_000_000)):
         base, peak, total = pa.total_allocated_bytes(), 0, 0
         for chunk in s:
             peak = max(peak, pa.total_allocated_bytes() - base)

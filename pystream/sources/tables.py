@@ -185,7 +185,7 @@ def from_parquet(path_or_directory: PathLike,
     Raises
     ------
     ImportError
-        If pyarrow is not installed (``pystream._arrow.ArrowMissingError``).
+        If pyarrow is not installed (``pystream._arrow.MissingExtraError``).
     FileNotFoundError
         If the path does not exist, or a directory holds no ``.parquet`` file.
     KeyError, IndexError, TypeError
