@@ -146,7 +146,7 @@ class TableLayout:
             try:
                 return pa.from_numpy_dtype(dt.newbyteorder("="))
             except (NotImplementedError, pa.ArrowNotImplementedError, TypeError):
-                pass
+                pass  # no Arrow type for it: the TypeError below says what to do
         elif dt.kind in "US":
             return pa.string() if dt.kind == "U" else pa.binary()
         raise TypeError(f"{self.where}: Arrow has no column type for records of dtype {dt}; "

@@ -161,11 +161,8 @@ class TableSinkMethods:
 
         Parameters
         ----------
-        engine : {"local", "threads", "dask"}, default "local"
-            Where the stages run (see :doc:`/engines`); the table is the
-            same, bit for bit, time and key columns included.
-        workers, partition_size : int, optional
-            As for the other terminal operations.
+        engine, workers, partition_size
+            As for :meth:`to_arrow`.
 
         Returns
         -------
@@ -355,13 +352,8 @@ class TableSinkMethods:
         compression : {None, "lz4", "zstd"}, optional
             Buffer compression (default none: the file can be memory
             mapped and read without copying).
-        force : bool, default False
-            Replace `path` even if it is write-protected.
-        engine : {"local", "threads", "dask"}, default "local"
-            Where the stages run (see :doc:`/engines`); the table is the
-            same, bit for bit, time and key columns included.
-        workers, partition_size : int, optional
-            As for the other terminal operations.
+        force, engine, workers, partition_size
+            As for :meth:`to_parquet`.
 
         Returns
         -------

@@ -190,7 +190,7 @@ class StageSource:
     def step(self) -> Step:
         """This stage's :class:`Step` (compiled once)."""
         if self._step is None:
-            self._step = stage_step(self.stage, self.args, self.kwargs, self.native)
+            self._step = stage_step(self.stage, self.args, self.kwargs, self.native, self.rows)
         return self._step
 
     def _pull(self, peek: bool) -> Iterator[np.ndarray]:

@@ -409,8 +409,9 @@ def fns_step(fns: tuple[ChunkFn, ...]) -> Step:
 
 
 def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-               native: bool = False) -> Step:
-    """The step of a generator stage ``stage(chunks, *args, **kwargs)``."""
+               native: bool = False, rows: RowMap | None = None) -> Step:
+    """The step of a generator stage ``stage(chunks, *args, **kwargs)``; `rows` is
+    its row map (:func:`rows_of`, read once by the chain node)."""
     name = stage_name(stage, args)
 
     def serial(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -426,7 +427,6 @@ def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
     def passthrough(chunks: Iterator[np.ndarray], start: int = 0) -> Iterator[np.ndarray]:
         return chunks
 
-    rows = rows_of(stage, args)
     if stage in STRUCTURAL:
         mapping = Cap(args[0]) if stage is take else Shift(args[0]) if stage is skip else POINTWISE
         return Step(name, serial, passthrough, mapping, pusher, native=native, structural=True,

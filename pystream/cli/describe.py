@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from .._native import kernel_dtype
-from ..chain import node_of
 from ..sketches import SketchAccuracyWarning
 from ..sketches.onepass import OnePassHistogram
 from .common import CLIError, _apply_stages, _stage_specs
@@ -40,14 +39,6 @@ def _describe(inp: Input, args: argparse.Namespace, bar: Any | None,
     nans = np.asarray(desc.nan_count).reshape(-1)
     records = int(count[0]) + int(nans[0]) if count.size else 0
     return desc, records
-
-
-def _column_names(stream: Any) -> tuple[str, ...] | None:
-    """The described stream's column names (a table's), without reading a record
-    of a stream that has none."""
-    if node_of(stream).table.names is None:
-        return None
-    return stream.columns
 
 
 def _stream_dtype(inp: Input) -> Any:
@@ -157,10 +148,9 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
         inp.close()
     if dtype is None:
         dtype = getattr(desc, "dtype", None)
-    columns = _column_names(_apply_stages(inp.stream, specs) if specs else inp.stream)
     hist, note = (None, "") if args.no_histogram else _second_pass_histogram(inp, args, desc, engine, binner)
-    text = (to_json(inp, desc, records, dtype, hist, args.stage, columns) if args.json
-            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy, columns))
+    text = (to_json(inp, desc, records, dtype, hist, args.stage) if args.json
+            else to_table(inp, desc, records, dtype, hist, note, args.stage, accuracy))
     for message in accuracy:
         stderr.write(f"pystream: warning: {message}\n")
     stdout.write(text + "\n")

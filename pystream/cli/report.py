@@ -58,15 +58,15 @@ def description_dict(desc: Any) -> dict[str, Any]:
 
 
 def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
-            stages: Sequence[str] = (), columns: Sequence[str] | None = None) -> str:
-    """The describe result as JSON; `columns`: the record's column names (a table's)."""
+            stages: Sequence[str] = ()) -> str:
+    """The describe result as JSON (``columns``: the record's column names, a table's)."""
     out: dict[str, Any] = {
         "file": inp.label,
         "format": inp.kind,
         "stages": list(stages),
         "dtype": str(dtype) if dtype is not None else None,
         "record_shape": list(_record_shape_of(desc)),
-        "columns": list(columns) if columns is not None else None,
+        "columns": _names_of(desc),
         "records": records,
         "ddof": getattr(desc, "ddof", None),
         "nan_policy": getattr(desc, "nan_policy", None),
@@ -83,6 +83,12 @@ def to_json(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
                             "underflow": hist.underflow, "overflow": hist.overflow,
                             "nan_count": hist.nan_count}
     return _dumps(out)
+
+
+def _names_of(desc: Any) -> list[str] | None:
+    """The described stream's column names (a table's), or None."""
+    names = getattr(desc, "names", None)
+    return None if names is None else list(names)
 
 
 def _record_shape_of(desc: Any) -> tuple[int, ...]:
@@ -103,10 +109,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
              hist_note: str = "", stages: Sequence[str] = (),
-             accuracy_warnings: Sequence[str] = (), columns: Sequence[str] | None = None) -> str:
+             accuracy_warnings: Sequence[str] = ()) -> str:
     """The describe table; `accuracy_warnings` (a sketch's accuracy warnings) are
-    printed under the quantiles' note, whose bound they qualify; `columns` (a
-    table's column names) label the columns instead of ``[i]``."""
+    printed under the quantiles' note, whose bound they qualify; a table's
+    column names (carried by the Description) label the columns instead of ``[i]``."""
     shape = _record_shape_of(desc)
     head = [
         f"file        {inp.label} ({inp.kind})",
@@ -121,9 +127,7 @@ def to_table(inp: Input, desc: Any, records: int, dtype: Any, hist: Any = None,
     values = {name: texts[name] for name in STATS}
     values.update((quantile_label(q), texts[quantile_label(q)]) for q in desc.quantiles)
     names = list(values)
-    # the stream's names: the Description carries them; `columns` says so for
-    # a result that does not
-    column_names = getattr(desc, "names", None) or columns
+    column_names = _names_of(desc)
     if not shape:
         rows = [[name, values[name][0]] for name in names]
         body = _table(["stat", column_names[0] if column_names else "value"], rows)
