@@ -1,0 +1,709 @@
+/*
+ * timewin.c -- duration windows (issue 19): window bounds from a time
+ * column, and sum / mean / var / std / min / max / argmin / argmax /
+ * median / quantile / rank over windows given as row ranges.
+ *
+ * Bounds.  For non-decreasing times t and a width w > 0, the window of row
+ * i starts at the least j with t[i] - t[j] < w (left end open) or <= w
+ * (left end closed).  int64 times compare the difference as an unsigned
+ * 64-bit number (t[i] >= t[j], so the difference is exact in uint64 for
+ * any int64 times: no t[i] - w that could overflow near INT64_MIN).
+ * float64 times compare the exact real difference: d = fl(t[i] - t[j]) is
+ * compared with w and, only when d == w, the sign of the rounding error of
+ * the subtraction (Knuth's TwoSum) decides.  The end of a window is the
+ * caller's business (ends[], see time_kernels.py).
+ *
+ * Statistics, per value of the record (column), NaN-aware; count = the
+ * non-NaN values of the window; the output is NaN when count < min_count,
+ * and with propagate when count < the rows of the window.
+ *
+ * Sum / mean / var / std: the split rule (drift-free, chunk- and
+ * partition-invariant bit for bit).  For a non-empty window of GLOBAL rows
+ * [S, E) let k = the index of the highest bit of S ^ E and M = (E >> k) << k,
+ * the most aligned point of (S, E] (S < M <= E).  The window's aggregate is
+ * FRONT(S, M) combined with BACK(M, E):
+ * - FRONT folds the values from row M-1 down to S (right to left), BACK from
+ *   M up to E-1 (left to right); NaNs are skipped;
+ * - sum: plain float64 addition from the identity -0.0 (x + -0.0 == x for
+ *   every x, so an empty part changes nothing), total = FRONT + BACK,
+ *   mean = total / count;
+ * - var / std: Welford's (count, mean, M2) in each direction (n += 1;
+ *   d = x - mean; mean += d / n; M2 += d * (x - mean)), then Chan's merge
+ *   M2 = (M2f + M2b) + (delta * delta) * ((double)nf * nb / n),
+ *   delta = mean_b - mean_f (an empty part is the other one unchanged);
+ *   var = M2 / (count - ddof), NaN while count - ddof <= 0.
+ * So every output is a function of (values, S, E) only: no value is ever
+ * subtracted when it leaves a window, a constant window has M2 = 0 exactly
+ * and an inf that left the window leaves no trace.  M never decreases as
+ * windows slide (the most aligned point of a later interval cannot be
+ * smaller), so a call keeps the suffix folds for the current M (rows S..M-1)
+ * and the running prefix fold (M..E-1), rebuilt only when M changes.  When
+ * window lengths change slowly (the case of a time window over a regular
+ * or Poisson-like stream) each row is folded a bounded number of times
+ * (O(1) amortised); adversarial lengths (a window shrinking and growing by
+ * factors of 2) can refold a row once per power of two of the lengths
+ * involved, so O(log L) amortised at worst.
+ *
+ * Min / max / argmin / argmax: a monotone deque of row indices (ties go to
+ * the newest row, as bottleneck's move_argmin), O(1) amortised;
+ * argmin / argmax count back from the newest row of the window (0 = ends-1).
+ *
+ * Median / quantile / rank: exact order statistics.  The call's non-NaN
+ * values are sorted once (LSD radix sort of their IEEE total-order keys,
+ * -inf < ... < -0.0 < +0.0 < ... < inf, as window_order.c) and a Fenwick
+ * tree over the sorted positions holds the window: insert / delete /
+ * k-th / count-less in O(log n).  Median: the middle value, or the mean of
+ * the two middle ones; quantile: numpy's "linear" method, with numpy's
+ * _lerp (same as window_order.c); rank: bottleneck's move_rank of the
+ * newest row of the window (NaN when it is NaN, 0 when alone).
+ *
+ * Memory: O(n) scratch per call (n = rows of the call), freed before
+ * returning; PS_ERR_NOMEM when it is not available.
+ */
+#include "timewin.h"
+#include "serial.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGN64 0x8000000000000000ull
+
+/* ------------------------------------------------------------------------ */
+/* Bounds                                                                    */
+
+static inline int in_i64(int64_t ti, int64_t tj, uint64_t w, int lc)
+{
+    uint64_t d = (uint64_t)ti - (uint64_t)tj; /* exact: ti >= tj */
+    return lc ? d <= w : d < w;
+}
+
+/* Is the real number a - b below w (or equal, lc)?  a >= b finite. */
+static inline int in_f64(double a, double b, double w, int lc)
+{
+    double d = a - b;
+    if (d != w)
+        return d < w; /* rounding is monotone and w is a double */
+    {
+        /* TwoSum: a - b == d + err exactly */
+        double nb = -b;
+        double a1 = d - nb, b1 = d - a1;
+        double err = (a - a1) + (nb - b1);
+        if (err != err) /* intermediate overflow near DBL_MAX: d is exact enough */
+            return lc;
+        return err < 0 ? 1 : err > 0 ? 0 : lc;
+    }
+}
+
+int ps_tw_starts_i64(const int64_t *t, int64_t n, int64_t width, int left_closed,
+                     int64_t first, int64_t *starts, int64_t *bad)
+{
+    int64_t i, j, lo, hi;
+    const uint64_t w = (uint64_t)width;
+    if (!bad)
+        return PS_ERR_ARG;
+    *bad = -1;
+    if (n < 0 || first < 0 || first > n || width <= 0 || (n > 0 && !t) ||
+        (n > first && !starts))
+        return PS_ERR_ARG;
+    for (i = 1; i < n; i++)
+        if (t[i] < t[i - 1]) {
+            *bad = i;
+            return PS_ERR_ARG;
+        }
+    if (first == n)
+        return PS_OK;
+    lo = 0;
+    hi = first;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (in_i64(t[first], t[mid], w, left_closed))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    j = lo;
+    for (i = first; i < n; i++) {
+        while (!in_i64(t[i], t[j], w, left_closed))
+            j++;
+        starts[i - first] = j;
+    }
+    return PS_OK;
+}
+
+int ps_tw_starts_f64(const double *t, int64_t n, double width, int left_closed,
+                     int64_t first, int64_t *starts, int64_t *bad)
+{
+    int64_t i, j, lo, hi;
+    if (!bad)
+        return PS_ERR_ARG;
+    *bad = -1;
+    if (n < 0 || first < 0 || first > n || !(width > 0) || (n > 0 && !t) ||
+        (n > first && !starts))
+        return PS_ERR_ARG;
+    for (i = 0; i < n; i++)
+        if (!isfinite(t[i]) || (i > 0 && t[i] < t[i - 1])) {
+            *bad = i;
+            return PS_ERR_ARG;
+        }
+    if (first == n)
+        return PS_OK;
+    if (isinf(width)) { /* every earlier row */
+        for (i = first; i < n; i++)
+            starts[i - first] = 0;
+        return PS_OK;
+    }
+    lo = 0;
+    hi = first;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (in_f64(t[first], t[mid], width, left_closed))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    j = lo;
+    for (i = first; i < n; i++) {
+        while (!in_f64(t[i], t[j], width, left_closed))
+            j++;
+        starts[i - first] = j;
+    }
+    return PS_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Common                                                                    */
+
+typedef struct {
+    const int64_t *s, *e;
+    int64_t nout, base, mc;
+    int propagate;
+    double ddof, q;
+} tw_args;
+
+/* The most aligned point of (S, E], 0 <= S < E. */
+static inline int64_t split_point(int64_t S, int64_t E)
+{
+    uint64_t d = (uint64_t)S ^ (uint64_t)E;
+    int k;
+#if defined(__GNUC__)
+    k = 63 - __builtin_clzll(d);
+#else
+    k = 63;
+    while (!(d >> k))
+        k--;
+#endif
+    return (int64_t)(((uint64_t)E >> k) << k);
+}
+
+static inline int reject(const tw_args *a, int64_t cnt, int64_t rows)
+{
+    return cnt < a->mc || (a->propagate && cnt < rows);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sum / mean                                                                */
+
+static void run_sum(const tw_args *a, const double *x, int mean, double *suf,
+                    int64_t *sufc, double *out)
+{
+    int64_t m = -1, sb = 0, pe = 0, pc = 0;
+    double pacc = -0.0;
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = a->e[k];
+        int64_t cnt;
+        double total;
+        if (s >= e) {
+            out[k] = NAN;
+            continue;
+        }
+        {
+            int64_t m2 = split_point(a->base + s, a->base + e) - a->base;
+            if (m2 != m) {
+                double acc = -0.0;
+                int64_t c = 0;
+                m = m2;
+                sb = s;
+                for (int64_t j = m - 1; j >= s; j--) {
+                    double v = x[j];
+                    int ok = v == v;
+                    acc += ok ? v : -0.0;
+                    c += ok;
+                    suf[j - s] = acc;
+                    sufc[j - s] = c;
+                }
+                pacc = -0.0;
+                pc = 0;
+                pe = m;
+            }
+        }
+        for (; pe < e; pe++) {
+            double v = x[pe];
+            int ok = v == v;
+            pacc += ok ? v : -0.0;
+            pc += ok;
+        }
+        total = suf[s - sb] + pacc;
+        cnt = sufc[s - sb] + pc;
+        if (reject(a, cnt, e - s))
+            out[k] = NAN;
+        else
+            out[k] = mean ? total / (double)cnt : total;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Var / std                                                                 */
+
+static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
+                    double *smean, double *sm2, double *out)
+{
+    int64_t m = -1, sb = 0, pe = 0, pn = 0;
+    double pmean = 0.0, pm2 = 0.0;
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = a->e[k];
+        int64_t nf, n;
+        double mf, qf, m2;
+        if (s >= e) {
+            out[k] = NAN;
+            continue;
+        }
+        {
+            int64_t m2p = split_point(a->base + s, a->base + e) - a->base;
+            if (m2p != m) {
+                int64_t c = 0;
+                double mu = 0.0, q = 0.0;
+                m = m2p;
+                sb = s;
+                for (int64_t j = m - 1; j >= s; j--) {
+                    double v = x[j];
+                    if (v == v) {
+                        double d;
+                        c++;
+                        d = v - mu;
+                        mu += d / (double)c;
+                        q += d * (v - mu);
+                    }
+                    sn[j - s] = c;
+                    smean[j - s] = mu;
+                    sm2[j - s] = q;
+                }
+                pn = 0;
+                pmean = 0.0;
+                pm2 = 0.0;
+                pe = m;
+            }
+        }
+        for (; pe < e; pe++) {
+            double v = x[pe];
+            if (v == v) {
+                double d;
+                pn++;
+                d = v - pmean;
+                pmean += d / (double)pn;
+                pm2 += d * (v - pmean);
+            }
+        }
+        nf = sn[s - sb];
+        mf = smean[s - sb];
+        qf = sm2[s - sb];
+        n = nf + pn;
+        if (reject(a, n, e - s) || (double)n - a->ddof <= 0) {
+            out[k] = NAN;
+            continue;
+        }
+        if (nf == 0)
+            m2 = pm2;
+        else if (pn == 0)
+            m2 = qf;
+        else {
+            double delta = pmean - mf;
+            m2 = (qf + pm2) + (delta * delta) * ((double)nf * (double)pn / (double)n);
+        }
+        {
+            double var = m2 / ((double)n - a->ddof);
+            out[k] = sd ? sqrt(var) : var;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Min / max / argmin / argmax                                               */
+
+static void run_ext(const tw_args *a, const double *x, int64_t n, int ismax, int isarg,
+                    int64_t *dq, int64_t *pc, double *out)
+{
+    int64_t h = 0, tl = 0, pe = 0;
+    pc[0] = 0;
+    for (int64_t i = 0; i < n; i++)
+        pc[i + 1] = pc[i] + (x[i] == x[i]);
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = a->e[k];
+        int64_t cnt;
+        for (; pe < e; pe++) {
+            double v = x[pe];
+            if (v != v)
+                continue;
+            if (ismax)
+                while (tl > h && x[dq[tl - 1]] <= v)
+                    tl--;
+            else
+                while (tl > h && x[dq[tl - 1]] >= v)
+                    tl--;
+            dq[tl++] = pe;
+        }
+        while (h < tl && dq[h] < s)
+            h++;
+        cnt = pc[e] - pc[s];
+        if (s >= e || reject(a, cnt, e - s))
+            out[k] = NAN;
+        else
+            out[k] = isarg ? (double)(e - 1 - dq[h]) : x[dq[h]];
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Order statistics: sort once, Fenwick tree over sorted positions          */
+
+typedef struct {
+    uint64_t key;
+    int64_t row;
+} kr;
+
+static inline uint64_t to_key(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, 8);
+    return u ^ ((0 - (u >> 63)) | SIGN64);
+}
+
+static int cmp_kr(const void *pa, const void *pb)
+{
+    const kr *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+#define RBITS 11
+#define RBUCKETS (1 << RBITS)
+#define RPASSES 6
+
+/* Sort v[0..m) by key (LSD radix, 11-bit digits, passes where every key
+   has the same digit skipped); tmp has room for m.  Returns the sorted
+   array (v or tmp). */
+static kr *sort_keys(kr *v, kr *tmp, int64_t m, int64_t *hist)
+{
+    if (m < 2048) {
+        qsort(v, (size_t)m, sizeof *v, cmp_kr);
+        return v;
+    }
+    memset(hist, 0, sizeof(int64_t) * RPASSES * RBUCKETS);
+    for (int64_t i = 0; i < m; i++)
+        for (int p = 0; p < RPASSES; p++)
+            hist[p * RBUCKETS + ((v[i].key >> (p * RBITS)) & (RBUCKETS - 1))]++;
+    for (int p = 0; p < RPASSES; p++) {
+        int64_t *h = hist + p * RBUCKETS, sum = 0;
+        int skip = 0;
+        for (int b = 0; b < RBUCKETS; b++)
+            if (h[b] == m)
+                skip = 1;
+        if (skip)
+            continue;
+        for (int b = 0; b < RBUCKETS; b++) {
+            int64_t c = h[b];
+            h[b] = sum;
+            sum += c;
+        }
+        for (int64_t i = 0; i < m; i++) {
+            int b = (int)((v[i].key >> (p * RBITS)) & (RBUCKETS - 1));
+            tmp[h[b]++] = v[i];
+        }
+        {
+            kr *t = v;
+            v = tmp;
+            tmp = t;
+        }
+    }
+    return v;
+}
+
+static inline void fw_add(int32_t *t, int64_t m, int64_t p, int32_t d)
+{
+    for (int64_t i = p + 1; i <= m; i += i & -i)
+        t[i] += d;
+}
+
+/* Number of window values at sorted positions < p. */
+static inline int64_t fw_prefix(const int32_t *t, int64_t p)
+{
+    int64_t s = 0;
+    for (int64_t i = p; i > 0; i -= i & -i)
+        s += t[i];
+    return s;
+}
+
+/* Sorted position (0-based) of the k-th smallest window value, 1 <= k <= count. */
+static inline int64_t fw_kth(const int32_t *t, int64_t m, int64_t top, int64_t k)
+{
+    int64_t pos = 0;
+    for (int64_t step = top; step; step >>= 1) {
+        int64_t nx = pos + step;
+        if (nx <= m && t[nx] < k) {
+            pos = nx;
+            k -= t[nx];
+        }
+    }
+    return pos;
+}
+
+static inline double lerp(double a, double b, double t)
+{
+    double diff = b - a; /* numpy's _lerp */
+    if (t >= 0.5)
+        return b - diff * (1 - t);
+    return a + diff * t;
+}
+
+typedef struct {
+    kr *v, *tmp;
+    int64_t *hist;
+    int32_t *pos, *tree, *glo, *ghi;
+    double *sv;
+} order_mem;
+
+static void run_order(const tw_args *a, int stat, const double *x, int64_t n, order_mem *om,
+                      double *out)
+{
+    int64_t m = 0, top = 1, cs = 0, ce = 0, cnt = 0;
+    kr *sorted;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] == x[i]) {
+            om->v[m].key = to_key(x[i]);
+            om->v[m].row = i;
+            m++;
+        }
+    sorted = sort_keys(om->v, om->tmp, m, om->hist);
+    for (int64_t p = 0; p < m; p++) {
+        om->pos[sorted[p].row] = (int32_t)p;
+        om->sv[p] = x[sorted[p].row];
+    }
+    if (stat == PS_TW_RANK) { /* runs of equal values (-0.0 == +0.0) */
+        for (int64_t p = 0; p < m; p++)
+            om->glo[p] = p > 0 && om->sv[p] == om->sv[p - 1] ? om->glo[p - 1] : (int32_t)p;
+        for (int64_t p = m - 1; p >= 0; p--)
+            om->ghi[p] = p + 1 < m && om->sv[p] == om->sv[p + 1] ? om->ghi[p + 1] : (int32_t)p;
+    }
+    memset(om->tree, 0, sizeof(int32_t) * (size_t)(m + 1));
+    while (top * 2 <= m)
+        top *= 2;
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t lim = s < ce ? s : ce;
+        for (; cs < lim; cs++)
+            if (x[cs] == x[cs]) {
+                fw_add(om->tree, m, om->pos[cs], -1);
+                cnt--;
+            }
+        if (cs < s)
+            cs = ce = s; /* the window is empty: jump */
+        for (; ce < e; ce++)
+            if (x[ce] == x[ce]) {
+                fw_add(om->tree, m, om->pos[ce], 1);
+                cnt++;
+            }
+        if (stat == PS_TW_RANK && (s >= e || x[e - 1] != x[e - 1])) {
+            out[k] = NAN;
+            continue;
+        }
+        if (s >= e || reject(a, cnt, e - s)) {
+            out[k] = NAN;
+            continue;
+        }
+        if (stat == PS_TW_MEDIAN) {
+            double lo = om->sv[fw_kth(om->tree, m, top, (cnt + 1) / 2)];
+            if (cnt & 1)
+                out[k] = lo;
+            else
+                out[k] = (lo + om->sv[fw_kth(om->tree, m, top, cnt / 2 + 1)]) / 2.0;
+        } else if (stat == PS_TW_QUANTILE) {
+            /* numpy: virtual index h = (cnt - 1) * q; at or past the last
+               index both neighbours are the last value and gamma = h + 1 */
+            double h = (double)(cnt - 1) * a->q;
+            if (h >= (double)(cnt - 1)) {
+                double v = om->sv[fw_kth(om->tree, m, top, cnt)];
+                out[k] = lerp(v, v, h + 1.0);
+            } else {
+                double fl = floor(h);
+                int64_t L = (int64_t)fl + 1;
+                double lo = om->sv[fw_kth(om->tree, m, top, L)];
+                double hi = om->sv[fw_kth(om->tree, m, top, L + 1)];
+                out[k] = lerp(lo, hi, h - fl);
+            }
+        } else { /* rank of the newest row */
+            int64_t p = om->pos[e - 1];
+            int64_t lt = fw_prefix(om->tree, om->glo[p]);
+            int64_t le = fw_prefix(om->tree, (int64_t)om->ghi[p] + 1);
+            if (cnt == 1) {
+                out[k] = 0.0;
+            } else {
+                double g = (double)(2 * lt), eq = (double)(le - lt);
+                double r = 0.5 * (g + eq - 1.0);
+                r = r / ((double)cnt - 1.0);
+                out[k] = 2.0 * (r - 0.5);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry point                                                               */
+
+static int check_windows(const int64_t *s, const int64_t *e, int64_t nout, int64_t n,
+                         int64_t *bad)
+{
+    for (int64_t k = 0; k < nout; k++) {
+        if (s[k] < 0 || s[k] > e[k] || e[k] > n || (k > 0 && (s[k] < s[k - 1] || e[k] < e[k - 1]))) {
+            *bad = k;
+            return PS_ERR_ARG;
+        }
+    }
+    return PS_OK;
+}
+
+int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
+                 const int64_t *starts, const int64_t *ends, int64_t nout,
+                 int64_t base, int64_t min_count, int propagate, double ddof,
+                 double q, double *out, int64_t *bad)
+{
+    tw_args a;
+    int status = PS_OK;
+    const int order = stat == PS_TW_MEDIAN || stat == PS_TW_QUANTILE || stat == PS_TW_RANK;
+    double *xc = NULL, *oc = NULL, *d1 = NULL, *d2 = NULL;
+    int64_t *i1 = NULL, *i2 = NULL;
+    order_mem om;
+    memset(&om, 0, sizeof om);
+    if (!bad)
+        return PS_ERR_ARG;
+    *bad = -1;
+    if (stat < PS_TW_SUM || stat > PS_TW_RANK || n < 0 || width < 1 || nout < 0 ||
+        base < 0 || base > INT64_MAX - n || min_count < 1 || (propagate != 0 && propagate != 1) ||
+        !(ddof >= 0) || isinf(ddof) || (stat == PS_TW_QUANTILE && !(q >= 0 && q <= 1)) ||
+        (nout > 0 && (!starts || !ends || !out)) || (n > 0 && !x) ||
+        n > PS_MAX_WIDTH * 64 / width || (order && n >= INT32_MAX))
+        return PS_ERR_ARG;
+    if (check_windows(starts, ends, nout, n, bad) != PS_OK)
+        return PS_ERR_ARG;
+    if (nout == 0)
+        return PS_OK;
+    a.s = starts;
+    a.e = ends;
+    a.nout = nout;
+    a.base = base;
+    a.mc = min_count;
+    a.propagate = propagate;
+    a.ddof = ddof;
+    a.q = q;
+
+    if (width > 1) {
+        xc = ps_malloc_n(n + 1, sizeof(double));
+        oc = ps_malloc_n(nout, sizeof(double));
+        if (!xc || !oc)
+            goto nomem;
+    }
+    switch (stat) {
+    case PS_TW_SUM:
+    case PS_TW_MEAN:
+        d1 = ps_malloc_n(n + 1, sizeof(double));
+        i1 = ps_malloc_n(n + 1, sizeof(int64_t));
+        if (!d1 || !i1)
+            goto nomem;
+        break;
+    case PS_TW_VAR:
+    case PS_TW_STD:
+        d1 = ps_malloc_n(n + 1, sizeof(double));
+        d2 = ps_malloc_n(n + 1, sizeof(double));
+        i1 = ps_malloc_n(n + 1, sizeof(int64_t));
+        if (!d1 || !d2 || !i1)
+            goto nomem;
+        break;
+    case PS_TW_MIN:
+    case PS_TW_MAX:
+    case PS_TW_ARGMIN:
+    case PS_TW_ARGMAX:
+        i1 = ps_malloc_n(n + 1, sizeof(int64_t));
+        i2 = ps_malloc_n(n + 1, sizeof(int64_t));
+        if (!i1 || !i2)
+            goto nomem;
+        break;
+    default:
+        om.v = ps_malloc_n(n + 1, sizeof(kr));
+        om.tmp = ps_malloc_n(n + 1, sizeof(kr));
+        om.hist = ps_malloc_n(RPASSES * RBUCKETS, sizeof(int64_t));
+        om.pos = ps_malloc_n(n + 1, sizeof(int32_t));
+        om.tree = ps_malloc_n(n + 2, sizeof(int32_t));
+        om.sv = ps_malloc_n(n + 1, sizeof(double));
+        if (!om.v || !om.tmp || !om.hist || !om.pos || !om.tree || !om.sv)
+            goto nomem;
+        if (stat == PS_TW_RANK) {
+            om.glo = ps_malloc_n(n + 1, sizeof(int32_t));
+            om.ghi = ps_malloc_n(n + 1, sizeof(int32_t));
+            if (!om.glo || !om.ghi)
+                goto nomem;
+        }
+        break;
+    }
+
+    for (int64_t j = 0; j < width; j++) {
+        const double *col = x + j;
+        double *o = out + j;
+        if (width > 1) {
+            for (int64_t i = 0; i < n; i++)
+                xc[i] = x[i * width + j];
+            col = xc;
+            o = oc;
+        }
+        switch (stat) {
+        case PS_TW_SUM:
+        case PS_TW_MEAN:
+            run_sum(&a, col, stat == PS_TW_MEAN, d1, i1, o);
+            break;
+        case PS_TW_VAR:
+        case PS_TW_STD:
+            run_var(&a, col, stat == PS_TW_STD, i1, d1, d2, o);
+            break;
+        case PS_TW_MIN:
+        case PS_TW_MAX:
+        case PS_TW_ARGMIN:
+        case PS_TW_ARGMAX:
+            run_ext(&a, col, n, stat == PS_TW_MAX || stat == PS_TW_ARGMAX,
+                    stat == PS_TW_ARGMIN || stat == PS_TW_ARGMAX, i1, i2, o);
+            break;
+        default:
+            run_order(&a, stat, col, n, &om, o);
+            break;
+        }
+        if (width > 1)
+            for (int64_t k = 0; k < nout; k++)
+                out[k * width + j] = oc[k];
+    }
+    goto done;
+nomem:
+    status = PS_ERR_NOMEM;
+done:
+    free(xc);
+    free(oc);
+    free(d1);
+    free(d2);
+    free(i1);
+    free(i2);
+    free(om.v);
+    free(om.tmp);
+    free(om.hist);
+    free(om.pos);
+    free(om.tree);
+    free(om.sv);
+    free(om.glo);
+    free(om.ghi);
+    return status;
+}
