@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "pystream._extensions": 0,
     "pystream._npy": 0,
     "pystream._text": 0,
+    "pystream._timeunits": 0,
+    "pystream._calendar": 0,
     "pystream._version": 0,
     "pystream._pystream_c": 0,
     "pystream.hookspecs": 0,
