@@ -18,7 +18,7 @@ from ._version import __version__
 from ._columns import Batch, KeyColumn, KeyDictionary, RowMap, TimeColumn
 from ._machine import SIMD_LEVELS, MachineInfo, machine, set_simd_level, simd_level
 from .aio import from_async_iterable
-from .pipeline import Branch, Pipeline, PushSink, Tee, pipeline, tee
+from .pipeline import Branch, LateRecords, Pipeline, PushSink, Tee, TimedPushSink, pipeline, tee
 from .chain import PushError
 from .reducers import Description, Moments
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
@@ -38,6 +38,7 @@ from .sources import (
     from_text,
 )
 from .stages.kernel import StageState
+from .stages.timed import duration
 from .stream import Stream
 from . import plugins  # noqa: E402 -- installs the registry's finder (loads no plugin)
 
@@ -51,6 +52,7 @@ __all__ = [
     "KLLSketch",
     "KeyColumn",
     "KeyDictionary",
+    "LateRecords",
     "MachineInfo",
     "Moments",
     "Pipeline",
@@ -63,6 +65,8 @@ __all__ = [
     "Stream",
     "Tee",
     "TimeColumn",
+    "TimedPushSink",
+    "duration",
     "from_array",
     "from_async_iterable",
     "from_chunks",

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["NAN_POLICIES", "NanPolicy", "StateLock", "as_int", "check_count", "check_ddof",
-           "check_nan_policy", "first_nan_record", "nan_error", "nan_policy_error",
+__all__ = ["DEFAULT_DDOF", "NAN_POLICIES", "NanPolicy", "StateLock", "as_int", "check_count",
+           "check_ddof", "check_nan_policy", "check_quantile", "first_nan_record", "nan_error", "nan_policy_error",
            "normalize_record_shape", "restore_state"]
 
 
@@ -221,3 +221,30 @@ def restore_state(cls: Any, data: bytes, *args: Any) -> Any:
     cloudpickle (used by Dask) would serialize by value, C library included.
     """
     return cls.from_bytes(data, *args)
+
+
+#: The default ``ddof`` of the variance *stages* (``moving_var``/``moving_std``,
+#: ``cumvar``/``cumstd``): 1, the sample variance, as pandas' ``rolling``,
+#: ``expanding`` and ``ewm`` and polars' ``rolling_std``.  The *reducers*
+#: (``Stream.var``/``std``, ``describe``, ``Moments``) keep numpy's 0
+#: (see docs/design.md, "ddof: stages follow pandas, reducers follow numpy").
+DEFAULT_DDOF = 1
+
+
+def check_quantile(q: object, where: str) -> float:
+    """Validate a quantile: a real number in [0, 1].
+
+    Examples
+    --------
+    >>> check_quantile(0.25, "moving_quantile")
+    0.25
+    """
+    if isinstance(q, bool) or not isinstance(q, (int, float)) and not hasattr(q, "__float__"):
+        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}")
+    try:
+        value = float(q)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses NaN
+        raise ValueError(f"{where}: q must be in [0, 1], got {q!r}")
+    return value

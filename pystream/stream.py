@@ -23,7 +23,7 @@ from .chain import (
     native_dtype,
 )
 from .chain.nodes import Meta, Resolver, Source
-from ._columns import NO_COLUMNS, Columns
+from ._columns import NO_COLUMNS, Columns, KeyColumn, TimeColumn
 from ._arguments import call_checked
 from ._extensions import find as find_entry, names as entry_names
 from .stages.untrusted import checked_stage
@@ -31,6 +31,7 @@ from .terminals.methods import TerminalMethods
 from .terminals.plugin import PluginSinkTerminal, PluginTerminal
 from .stages.methods import StageMethods, _suggest_keywords_on_methods
 from .stream_columns import ColumnMethods
+from .stages.timed import TimedStage
 from .stream_tables import TableSinkMethods
 from .stream_stages import ChainStageMethods
 from ._checks import check_count, normalize_record_shape
@@ -331,6 +332,8 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
         on the way in (one copy per chunk, only for such data).
         """
         parent = self._node
+        if isinstance(stage, TimedStage):
+            return self._add_timed(stage)
         stage = checked_stage(stage, lambda: (native_dtype(parent.meta()[0]), parent.meta()[1]))
         meta: Meta | Resolver
         if parent.dtype is not None:
@@ -340,6 +343,23 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
         return self._derive(parent.with_stage(stage, (), {"start": parent.start}, meta,
                                               native=True))
 
+    def _add_timed(self, stage: TimedStage) -> Stream:
+        """Pipe a stage that reads the time column (:mod:`pystream.stages.timed`),
+        bound to this stream's time column; its output's names, time and key
+        are the stage's to say."""
+        parent = self._node
+        table = parent.table
+        if table.time is None:
+            raise ValueError(f"{stage.name} needs a time column: give the stream one "
+                             "(from_array(x, time=t), from_parquet/from_csv(..., time='col'), "
+                             "or --time COLUMN on the command line)")
+        stage = stage.bind(table.time)
+        dt, rs = parent.meta()
+        meta = stage.output_meta(native_dtype(dt), rs)
+        out = Columns(stage.output_names(table.names_for(rs)), stage.output_time(),
+                      table.key if stage.keeps_key else None)
+        return self._derive(parent.with_timed(stage, meta, out))
+
     # ------------------------------------------------------------- what the terminals ask
     # (the terminal methods come from pystream.terminals.methods.TerminalMethods;
     # the terminals read the chain through pystream.chain.node_of)
@@ -347,13 +367,16 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
     @classmethod
     def _pushed(cls, peek: Callable[[], Iterator[np.ndarray]], dtype: np.dtype,
                 record_shape: tuple[int, ...], start: int,
-                names: tuple[str, ...] | None = None) -> Stream:
+                names: tuple[str, ...] | None = None, time: TimeColumn | None = None,
+                key: KeyColumn | None = None) -> Stream:
         """A stream that is never read: it carries the dtype, record shape and
         start of what is pushed into a chain; ``peek()`` gives the data a
         ``map`` whose output type cannot be inferred looks at, as a pulled
         stream would; `names`: the columns' names, which the branches' stages carry."""
+        table = Columns(names, time, key) if names is not None or time is not None \
+            or key is not None else NO_COLUMNS
         return cls._from_source(CallableSource(peek), dtype, record_shape, start=start,
-                                table=Columns(names) if names is not None else NO_COLUMNS)
+                                table=table)
 
 
 # Stream's own methods (take, astype, describe, ...) suggest the keyword meant,

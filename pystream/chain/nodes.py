@@ -26,9 +26,11 @@ from .steps import (
     run_fns,
     run_fns_triples,
     stage_step,
+    timed_step,
 )
 
-__all__ = ["ONE_SHOT_MESSAGE", "CallableSource", "Node", "OneShotSource", "StageSource", "compile_chain",
+__all__ = ["ONE_SHOT_MESSAGE", "CallableSource", "Node", "OneShotSource", "StageSource", "TimedSource",
+           "compile_chain",
            "first_chunk_resolver", "push_steps"]
 
 Meta = tuple[np.dtype, tuple[int, ...]]
@@ -215,7 +217,59 @@ class StageSource:
         return carry_rows(self.step(), self.rows, self.parent.triples(), self.parent.start)
 
 
-Source = Union[CallableSource, OneShotSource, StageSource]
+class TimedSource:
+    """A stage that reads the time column, over the ``(chunk, time, key)`` triples
+    of a parent node (duration windows, calendar resampling, sessions, EWM over
+    times: :mod:`pystream.stages.timed`).
+
+    The stage object has ``name`` and ``run_timed(triples, start)``, the pull
+    run over triples, which gives each output chunk its time (and key) itself.
+    """
+
+    __slots__ = ("_step", "nonempty", "parent", "stage")
+
+    def __init__(self, parent: Node, stage: Any) -> None:
+        self.parent = parent
+        self.stage = stage
+        self.nonempty = True
+        self._step: Step | None = None
+
+    @property
+    def one_shot(self) -> bool:
+        return self.parent.one_shot
+
+    def step(self) -> Step:
+        """This stage's :class:`Step` (compiled once): sequential, over triples only."""
+        if self._step is None:
+            self._step = timed_step(self.stage)
+        return self._step
+
+    def open_triples(self) -> Iterator[Triple]:
+        """The stage's output chunks with their time and key."""
+        timed = self.step().timed
+        assert timed is not None
+        return timed(self.parent.triples(), self.parent.start)
+
+    def open(self) -> Iterator[np.ndarray]:
+        return _values_of(self.open_triples())
+
+    def peek(self) -> Iterator[np.ndarray]:
+        if self.parent.one_shot:
+            raise RuntimeError(
+                f"{self.stage.name}: the output type after this stage cannot be learned without "
+                "reading the one-shot source; give the map after it its dtype (map(f, dtype=...))")
+        return self.open()
+
+
+def _values_of(triples: Iterator[Triple]) -> Iterator[np.ndarray]:
+    try:
+        for v, _t, _k in triples:
+            yield v
+    finally:
+        close_iterator(triples)
+
+
+Source = Union[CallableSource, OneShotSource, StageSource, TimedSource]
 
 
 # --------------------------------------------------------------------------- nodes
@@ -316,6 +370,15 @@ class Node:
 
     # ------------------------------------------------------------- iteration
 
+    def with_timed(self, stage: Any, meta: Meta | Resolver, table: Columns) -> Node:
+        """A node reading this one through a stage that reads the time column
+        (:class:`TimedSource`); `table` is the output's names, time and key."""
+        if self.table.time is None:
+            raise ValueError(f"{stage.name} needs a time column: give the stream one "
+                             "(from_array(x, time=t), from_parquet/from_csv(..., time='col'), "
+                             "or --time COLUMN on the command line)")
+        return self.derive(TimedSource(self, stage), (), meta, table)
+
     def chunks(self, peek: bool = False) -> Iterator[np.ndarray]:
         """The pull run: the output chunks (``peek``: without consuming a one-shot source)."""
         if not peek and self.dtype is None:
@@ -351,7 +414,7 @@ class Node:
     def root(self) -> Node:
         """The node reading the source (through no generator stage)."""
         n = self
-        while isinstance(n.source, StageSource):
+        while isinstance(n.source, (StageSource, TimedSource)):
             n = n.source.parent
         return n
 
@@ -418,7 +481,7 @@ def compile_chain(node: Node, root: Node | None = None) -> tuple[Node, list[Step
         src = n.source
         if root is not None and src is root.source:
             break
-        if not isinstance(src, StageSource):
+        if not isinstance(src, (StageSource, TimedSource)):
             if root is not None:
                 raise TypeError("a pipeline must only add stages to the stream it is given; "
                                 "this one returned a stream of another source")

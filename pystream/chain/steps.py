@@ -21,7 +21,8 @@ from .generator_pusher import GeneratorPusher
 
 __all__ = ["Offsets", "Step", "Triple", "carry_rows", "rows_of", "run_fns_triples", "serial_triples",
            "window_triples", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
-           "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note", "stage_step",
+           "has_timed", "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note",
+           "stage_step", "timed_step",
            "window_records"]
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
@@ -372,6 +373,11 @@ class Step:
         and key columns record for record, through a filter's mask too).
     rows : RowMap or None
         A generator stage's row map (:func:`rows_of`).
+    timed : callable or None
+        ``timed(triples, start) -> triples``: a stage that reads the time
+        column (:mod:`pystream.stages.timed`); it runs over chunks with their
+        columns only (the engines and push mode route such a chain through
+        its triples).
     """
 
     name: str
@@ -385,6 +391,7 @@ class Step:
     structural: bool = False
     fns: tuple[ChunkFn, ...] | None = None
     rows: RowMap | None = None
+    timed: Callable[[Iterator[Triple], int], Iterator[Triple]] | None = None
 
     @property
     def sequential(self) -> bool:
@@ -444,6 +451,65 @@ def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                 writes_into=bool(getattr(stage, "writes_into", False)), rows=rows)
 
 
+class _NeedsTime:
+    """The push form of a stage that reads the time column, in a push chain
+    given values only: it refuses the first chunk with what to do instead."""
+
+    __slots__ = ("name",)
+    done = False
+    error = None
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
+        raise TypeError(f"{self.name} reads the time column, and this push sink is given "
+                        "values only: make it with pipeline.push(time=...) and send "
+                        "send(values, time=times)")
+
+    def close(self) -> list[np.ndarray]:
+        return []
+
+
+def timed_step(stage: Any) -> Step:
+    """The step of a stage that reads the time column (``stage.run_timed(triples,
+    start)``): sequential, run over chunks with their columns only."""
+    name = stage.name
+
+    def serial(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        raise TypeError(f"{name} reads the time column: it runs on chunks with their "
+                        "columns only (this is a bug of the caller, which lost them)")
+
+    def timed(triples: Iterator[Triple], start: int) -> Iterator[Triple]:
+        offsets = _TripleOffsets(triples, start)  # type: ignore[arg-type]
+        return annotated(stage.run_timed(offsets, start), name, offsets)  # type: ignore[arg-type]
+
+    return Step(name, serial, None, None, lambda: _NeedsTime(name), timed=timed)
+
+
+class _TripleOffsets(Offsets):
+    """:class:`Offsets` of chunks with their columns (a record count per triple)."""
+
+    __slots__ = ()
+
+    def __next__(self) -> Any:
+        try:
+            item = next(self.chunks)
+        except StopIteration:
+            raise
+        except Exception as e:
+            add_note(e, f"pystream: raised while reading the source, at global record {self.next}")
+            raise
+        self.offset = self.next
+        self.next += len(item[0])
+        return item
+
+
+def has_timed(steps: list[Step]) -> bool:
+    """Whether any of `steps` reads the time column (the chain then runs over triples)."""
+    return any(s.timed is not None for s in steps)
+
+
 def run_serial(steps: list[Step], chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
     """Run `steps` in order over `chunks` (whose first record has global index `start`)."""
     for step in steps:
@@ -482,6 +548,8 @@ def serial_triples(steps: list[Step], triples: Iterator[Triple], start: int) -> 
     for step in steps:
         if step.fns is not None:
             triples = run_fns_triples(triples, step.fns, start)
+        elif step.timed is not None:
+            triples = step.timed(triples, start)
         else:
             assert step.rows is not None
             triples = carry_rows(step, step.rows, triples, start)

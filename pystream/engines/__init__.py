@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..chain import Node
+from ..chain import Node, compile_chain
+from ..chain.steps import has_timed
+from .columns import ordered_triples
 from .dask import dask_chunks, dask_reduce
 from .options import (
     ENGINES,
@@ -33,6 +35,8 @@ def reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
     """Run `reduction` over the chain `node` on the engine of `options`; return the state."""
     if options.name == "local":
         return reduce_in_order(node.chunks(), reduction, node.start)
+    if _reads_time(node):
+        return reduce_in_order(ordered_chunks(node, options), reduction, node.start)
     if options.name == "threads":
         return threads_reduce(node, reduction, options)
     return dask_reduce(node, reduction, options)
@@ -42,6 +46,25 @@ def ordered_chunks(node: Node, options: EngineOptions) -> Iterator[np.ndarray]:
     """The chunks of the chain `node`, in order, computed on the engine of `options`."""
     if options.name == "local":
         return node.chunks()
+    if _reads_time(node):
+        return _values(ordered_triples(node, options))
     if options.name == "threads":
         return threads_chunks(node, options)
     return dask_chunks(node, options)
+
+
+def _reads_time(node: Node) -> bool:
+    """Whether a stage of the chain reads the time column: the engines then run it
+    over chunks with their columns (its partitions carry the time; the stage
+    itself runs in order in the calling thread, as every sequential step)."""
+    return has_timed(compile_chain(node)[1])
+
+
+def _values(triples: Iterator[Any]) -> Iterator[np.ndarray]:
+    try:
+        for v, _t, _k in triples:
+            yield v
+    finally:
+        close = getattr(triples, "close", None)
+        if close is not None:
+            close()

@@ -20,8 +20,10 @@ from ..stream import Stream
 from ..terminals.fanout import Branch, Tee, Unbound, fork, make_consumer, root_of, tee
 from ..terminals.methods import branch_methods
 from .sink import PushSink, as_chunk
+from .timed_sink import LateRecords, TimedPushSink
 
-__all__ = ["Branch", "Pipeline", "PushError", "PushSink", "Tee", "as_chunk", "fork", "make_consumer",
+__all__ = ["Branch", "LateRecords", "Pipeline", "PushError", "PushSink", "Tee", "TimedPushSink",
+           "as_chunk", "fork", "make_consumer",
            "pipeline", "root_of", "tee"]
 
 Op = Callable[[Any], Any]
@@ -220,7 +222,9 @@ class Pipeline(Unbound, StageMethods):
 
     def push(self, target: Any = None, /, *, dtype: DTypeLike | None = None,
              record_shape: tuple[int, ...] | None = None, start: int = 0,
-             **branches: Any) -> PushSink:
+             time: Any = None, allowed_lateness: Any = 0,
+             late: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+             **branches: Any) -> PushSink | TimedPushSink:
         """Drive the pipeline by pushing chunks: return a :class:`PushSink`.
 
         Parameters
@@ -241,13 +245,29 @@ class Pipeline(Unbound, StageMethods):
             taken as one record.
         start : int, optional
             Global index of the first record pushed (as ``Stream.start``).
+        time : True or dtype, optional
+            Push records with their times: ``send(values, time=times)``
+            returns a :class:`~pystream.Batch` of outputs with theirs
+            (:class:`~pystream.pipeline.timed_sink.TimedPushSink`); True (or
+            a datetime64 dtype) for calendar times, a numeric dtype
+            otherwise.  Needed by the stages that read the time column
+            (duration windows, calendar resampling, sessions, EWM over times).
+        allowed_lateness : duration, default 0
+            With `time`: how far behind the newest time a record may arrive
+            and still be placed in order; outputs wait until the watermark
+            (newest time minus this) passes them, and then equal the pull
+            run over the records sorted by time, bit for bit.
+        late : callable, optional
+            With `time`: ``late(values, times)`` gets the records that
+            arrive behind the watermark; without it, ``send`` raises
+            :class:`~pystream.LateRecords`.
         **branches
             Named targets: ``push(stats="describe", out=...)`` is
             ``push(ps.tee(stats="describe", out=...))``.
 
         Returns
         -------
-        PushSink
+        PushSink or TimedPushSink
 
         Raises
         ------
@@ -263,6 +283,14 @@ class Pipeline(Unbound, StageMethods):
         >>> float(sink.result()), float(sink.close())
         (6.0, 6.0)
         """
+        if time is not None:
+            if target is not None or branches:
+                raise TypeError("push(time=...): the outputs come back from send() with their "
+                                "times; a target or branches take values only (apply a "
+                                "terminal to the outputs, or push without time)")
+            return TimedPushSink(self, time, allowed_lateness, late, dtype, record_shape, start)
+        if allowed_lateness != 0 or late is not None:
+            raise TypeError("push: allowed_lateness and late need time=... (the records' times)")
         if branches:
             if target is not None:
                 raise TypeError("push: give either one target or named branches, not both")

@@ -15,8 +15,9 @@ from .._checks import check_count
 from .kernel import KernelStage
 from .slow_twins import slow_ewm
 from .table import StageRow, numpydoc
+from .time_ewm import EwmTime, uses_times
 
-__all__ = ["EWM", "EWM_STAGES", "TABLE", "resolve_alpha"]
+__all__ = ["EWM", "EWM_STAGES", "TABLE", "ewm_stage", "resolve_alpha"]
 
 
 def _number(value: object, name: str, where: str) -> float:
@@ -144,6 +145,28 @@ class EWM(KernelStage):
         self.kernel_params = params
 
 
+def ewm_stage(name: str, com: float | None = None, span: float | None = None,
+              halflife: Any = None, alpha: float | None = None, min_periods: int = 0,
+              adjust: bool = True, ignore_na: bool = False, bias: bool = False,
+              times: Any = None) -> EWM | EwmTime:
+    """The EWM stage `name`: decaying per record, or over the time column when
+    `times` is given or `halflife` is a duration (``"10s"``).
+
+    Examples
+    --------
+    >>> type(ewm_stage("ewm_mean", alpha=0.5)).__name__, type(ewm_stage("ewm_mean", halflife="10s")).__name__
+    ('EWM', 'EwmTime')
+    """
+    if uses_times(halflife, times):
+        given = [n for n, v in (("com", com), ("span", span), ("alpha", alpha)) if v is not None]
+        if given:
+            raise ValueError(f"{name}: an EWM over times takes halflife only (pandas' rule), "
+                             f"not {', '.join(given)}")
+        return EwmTime(name, halflife, True if times is None else times, min_periods, adjust,
+                       ignore_na, bias)
+    return EWM(name, com, span, halflife, alpha, min_periods, adjust, ignore_na, bias)
+
+
 # --------------------------------------------------------------------------- the table
 
 _PARAMS = """Parameters
@@ -152,21 +175,29 @@ com, span, halflife, alpha : float, optional
     Exactly one: the decay (pandas' definitions).
 min_periods : int, default 0
 adjust : bool, default True
-ignore_na : bool, default False"""
+ignore_na : bool, default False
+times : True or str, optional
+    Weigh by the stream's time column (True, or its name), as pandas'
+    ``ewm(halflife=..., times=...)``: the weight of an observation
+    ``dt`` earlier is ``0.5 ** (dt / halflife)``.  A duration
+    `halflife` (``"10s"``, a timedelta) implies it; see
+    ``docs/time_ewm.rst``."""
 
 _SIGNATURE = ("com: float | None = None, span: float | None = None, "
-              "halflife: float | None = None, alpha: float | None = None, "
+              "halflife: float | str | None = None, alpha: float | None = None, "
               "min_periods: int = 0, adjust: bool = True, ignore_na: bool = False")
 _CALL = "com, span, halflife, alpha, min_periods, adjust, ignore_na"
+_TIMES = ", times: bool | str | None = None"
 
 
 def _ewm_row(name: str, summary: str, example: str, bias: bool = True) -> StageRow:
     doc = numpydoc(summary, _PARAMS + ("\nbias : bool, default False" if bias else ""),
                    "Returns\n-------\nStream\n    float64 records.",
                    "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
-    row = StageRow(name, "ewm", doc, partial(EWM, name),
-                   _SIGNATURE + (", bias: bool = False" if bias else ""),
-                   _CALL + (", bias" if bias else ""), partial(slow_ewm, name), {"alpha": 0.3},
+    row = StageRow(name, "ewm", doc, partial(ewm_stage, name),
+                   _SIGNATURE + (", bias: bool = False" if bias else "") + _TIMES,
+                   _CALL + (", bias" if bias else ", False") + ", times=times",
+                   partial(slow_ewm, name), {"alpha": 0.3},
                    kinds=(name,))
     row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
     return row

@@ -19,7 +19,8 @@ from .._columns import RowMap
 from .partitioning import Records
 from .pushers import drive
 from .resampling import MAX_N, resample_stage
-from .slow_twins import slow_resample, slow_sliding_window, slow_tumbling
+from .slow_twins import slow_resample, slow_session, slow_sliding_window, slow_tumbling
+from .time_bins import Session
 from .table import StageRow
 
 __all__ = ["NWise", "SlidingWindow", "TABLE", "Tumbling"]
@@ -432,19 +433,73 @@ TABLE: tuple[StageRow, ...] = (
         "array([[0, 1],\n       [2, 3]])"),
         Tumbling, "n: int", "n", slow_tumbling, {"n": 4}, partitioning="records"),
     StageRow("resample", "records", _record_doc(
-        "Reduce each block of `n` consecutive records to one record (decimation).",
-        "n : int\n    Records per block (``>= 1``), aligned on the stream's first record.\n"
-        'how : {"mean", "sum", "min", "max", "first", "last"}, default "mean"\n'
-        "    ``\"sum\"`` and ``\"mean\"`` accumulate in float64 in record order\n"
-        "    and give float64; the others keep the dtype.\n"
-        'nan_policy : {"propagate", "omit", "raise"}, default "propagate"\n'
+        "Reduce each block of `n` records, or each bin of time, to one record.\n\n"
+        "With an integer `n`, blocks of `n` consecutive records (decimation).  With a\n"
+        "frequency (``\"1h\"``, ``\"15min\"``, ``\"1D\"``, ``\"1W\"``, ``\"1MS\"``, a timedelta,\n"
+        "``ps.duration(x)`` for numeric times), bins of the time column with pandas'\n"
+        "``resample`` semantics (``origin``, ``offset``, ``closed``, ``label``, calendar\n"
+        "months and years, bins in a time zone); the output's time is the bin's label\n"
+        "(see ``docs/time.rst``).",
+        "n : int, str or timedelta\n"
+        "    Records per block (``>= 1``, aligned on the stream's first record), or the\n"
+        "    bins' frequency.\n"
+        'how : str or list of str, default "mean"\n'
+        '    Blocks: one of "mean", "sum", "min", "max", "first", "last" (``"sum"`` and\n'
+        '    ``"mean"`` accumulate in float64 in record order and give float64; the others\n'
+        '    keep the dtype).  Bins: those and "count", "var", "std", "quantile", or a\n'
+        "    list of them at once (one output value per reducer, float64).\n"
+        'nan_policy : {"propagate", "omit", "raise"}, optional\n'
+        '    Default "propagate" for blocks, "omit" for bins (pandas skips NaNs).\n'
         "partial : bool, default True\n"
-        "    Emit the reduction of an incomplete last block at the end.",
+        "    Emit the reduction of an incomplete last block (or the last bin) at the end.\n"
+        "origin, offset, closed, label : optional\n"
+        "    Bins only: pandas' ``resample`` parameters (default origin ``\"start_day\"``;\n"
+        "    ``\"end\"`` and ``\"end_day\"`` need the last record, so they are refused).\n"
+        "tz : str or tzinfo, optional\n"
+        "    Bins only: compute the bins on this zone's wall clock (``\"Europe/Paris\"``: a\n"
+        "    day bin across a DST change is 23 or 25 hours long).\n"
+        'empty : {"nan", "omit"}, default "nan"\n'
+        "    Bins only: emit the bins no record falls in as pandas does (count and sum 0,\n"
+        "    the rest NaN), or leave them out as polars' ``group_by_dynamic``.\n"
+        "q : float, optional\n    Bins only: the quantile of ``how=\"quantile\"``.\n"
+        "ddof : float, default 1\n    Bins only: for ``\"var\"`` / ``\"std\"``.",
         ">>> ps.from_array(np.arange(7.0), chunk_size=3).resample(3).to_array()\n"
         "array([1., 4., 6.])\n"
         ">>> ps.from_array(np.arange(7), chunk_size=3).resample(3, how=\"max\", "
-        "partial=False).to_array()\narray([2, 5])"),
-        resample_stage, "n: int, how: str = \"mean\", nan_policy: str = \"propagate\", "
-        "partial: bool = True", "n, how, nan_policy, partial", slow_resample,
+        "partial=False).to_array()\narray([2, 5])\n"
+        ">>> t = np.array([0, 1800, 3700], dtype=\"datetime64[s]\")\n"
+        ">>> ps.from_array(np.array([1.0, 3.0, 5.0]), time=t).resample(\"1h\", how=[\"mean\", "
+        "\"count\"]).to_array()\narray([[2., 2.],\n       [5., 1.]])"),
+        resample_stage, "n: int | str, how: str | list[str] = \"mean\", "
+        "nan_policy: str | None = None, partial: bool = True, *, origin: Any = \"start_day\", "
+        "offset: Any = None, closed: str | None = None, label: str | None = None, "
+        "tz: Any = None, empty: str = \"nan\", q: float | None = None, "
+        "ddof: float | None = None",
+        "n, how, nan_policy, partial, origin=origin, offset=offset, closed=closed, "
+        "label=label, tz=tz, empty=empty, q=q, ddof=ddof", slow_resample,
         {"n": 4, "how": "mean"}, kinds=("resample_sum", "resample_mean"), partitioning="records"),
+    StageRow("session", "records", _record_doc(
+        "Reduce each session -- a run of records whose gaps are at most `gap` -- to one\n"
+        "record, labelled by the session's first (or last) time.",
+        "gap : str, timedelta or duration\n"
+        "    The longest gap inside a session (``\"30min\"``; ``ps.duration(x)`` for\n"
+        "    numeric times): a record more than `gap` after the one before starts a new one.\n"
+        'how : str or list of str, default "mean"\n'
+        '    "count", "sum", "mean", "var", "std", "min", "max", "first", "last",\n'
+        '    "quantile", "duration" (the last time minus the first, in seconds for\n'
+        "    calendar times), or a list of them at once.\n"
+        'label : {"start", "end"}, default "start"\n'
+        "    The output's time: the session's first record's, or its last's.\n"
+        'nan_policy : {"omit", "propagate", "raise"}, default "omit"\n'
+        "partial : bool, default True\n    Emit the last session at the end of the stream.\n"
+        "q : float, optional\n    The quantile of ``how=\"quantile\"``.\n"
+        "ddof : float, default 1\n    For ``\"var\"`` / ``\"std\"``.",
+        ">>> t = np.array([0, 60, 90, 4000, 4010], dtype=\"datetime64[s]\")\n"
+        ">>> s = ps.from_array(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), time=t)\n"
+        ">>> s.session(\"30min\", how=[\"count\", \"mean\"]).to_array()\n"
+        "array([[3. , 2. ],\n       [2. , 4.5]])"),
+        Session, "gap: Any, how: str | list[str] = \"mean\", label: str = \"start\", "
+        "nan_policy: str | None = None, partial: bool = True, q: float | None = None, "
+        "ddof: float | None = None", "gap, how, label, nan_policy, partial, q, ddof",
+        slow_session, {"gap": 3.0, "how": ["count", "mean", "max"]}, needs_time=True),
 )

@@ -13,6 +13,8 @@ from .._columns import RowMap
 from .kernel import KernelStage
 from .partitioning import Records
 from .pushers import drive
+from .time_bins import TimeResample
+from .timed import is_duration
 
 __all__ = ["BlockReduce", "MAX_N", "RESAMPLE_HOWS", "Resample", "resample_stage"]
 
@@ -331,9 +333,14 @@ class BlockReduce(KernelStage):
         return RowMap(self.kernel_params["window"], 0)
 
 
-def resample_stage(n: int, how: str = "mean", nan_policy: str = "propagate",
-                   partial: bool = True) -> BlockReduce | Resample:
-    """The stage for ``resample(n, how)``: C block sums/means, numpy for the rest.
+def resample_stage(n: Any, how: Any = "mean", nan_policy: str | None = None,
+                   partial: bool = True, *, origin: Any = "start_day", offset: Any = None,
+                   closed: str | None = None, label: str | None = None, tz: Any = None,
+                   empty: str = "nan", q: float | None = None,
+                   ddof: float | None = None) -> BlockReduce | Resample | TimeResample:
+    """The stage for ``resample(n, how)``: blocks of `n` records (C block sums and
+    means, numpy for the rest), or calendar bins when `n` is a frequency
+    (``"1h"``, ``"1MS"``, a timedelta: :class:`~pystream.stages.time_bins.TimeResample`).
 
     Examples
     --------
@@ -341,7 +348,32 @@ def resample_stage(n: int, how: str = "mean", nan_policy: str = "propagate",
     BlockReduce(resample: window=4)
     >>> resample_stage(4, "max")
     Resample(n=4, how='max', nan_policy='propagate', partial=True)
+    >>> resample_stage("1h", ["mean", "max"])
+    TimeResample(freq='1h', how=('mean', 'max'))
     """
+    if is_duration(n):
+        return TimeResample(n, how, nan_policy, partial, origin=origin, offset=offset,
+                            closed=closed, label=label, tz=tz, empty=empty, q=q, ddof=ddof)
+    calendar = {k: v for k, v in (("offset", offset), ("closed", closed), ("label", label),
+                                  ("tz", tz), ("q", q), ("ddof", ddof)) if v is not None}
+    if origin != "start_day":
+        calendar["origin"] = origin
+    if empty != "nan":
+        calendar["empty"] = empty
+    if calendar:
+        raise TypeError(f"resample: {', '.join(calendar)} apply to calendar bins "
+                        f"(resample('1h', ...)), not to blocks of n={n!r} records")
+    if isinstance(how, str) and how in ("count", "var", "std", "quantile"):
+        raise ValueError(f"resample: how={how!r} is a reducer of calendar bins "
+                         "(resample('1h', ...)); blocks of records take "
+                         f"{', '.join(map(repr, RESAMPLE_HOWS))}")
+    if not isinstance(how, str):
+        raise TypeError(f"resample: several reducers at once (how={how!r}) apply to calendar "
+                        "bins (resample('1h', ...)); blocks of records take one")
+    if isinstance(n, (float, np.floating)):
+        raise TypeError(f"resample: n={n!r}: a block of records is an integer; for bins on a "
+                        f"numeric time column write ps.duration({n!r})")
+    policy = "propagate" if nan_policy is None else nan_policy
     if how in ("sum", "mean"):
-        return BlockReduce(n, how, nan_policy, partial)
-    return Resample(n, how, nan_policy, partial)
+        return BlockReduce(n, how, policy, partial)
+    return Resample(n, how, policy, partial)

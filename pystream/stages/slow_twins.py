@@ -13,7 +13,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["slow_cumcount", "slow_cummax", "slow_cummin", "slow_diff", "slow_ewm", "slow_moving",
-           "slow_rank", "slow_resample", "slow_scan", "slow_sliding_window", "slow_tumbling"]
+           "slow_rank", "slow_reduce_bin", "slow_resample", "slow_scan", "slow_session",
+           "slow_sliding_window", "slow_tumbling"]
 
 
 def slow_rank(values: np.ndarray) -> float:
@@ -234,3 +235,65 @@ def slow_cumcount(x: np.ndarray) -> np.ndarray:
 def slow_diff(x: np.ndarray, n: int = 1) -> np.ndarray:
     """``np.diff`` along the stream."""
     return np.diff(x, n, axis=0)
+
+
+def slow_reduce_bin(v: np.ndarray, how: str, nan_policy: str = "omit", ddof: float = 1,
+                    q: float | None = None) -> float:
+    """One reducer of calendar bins and sessions over the values `v` of one bin
+    (pandas' resample reducers: NaNs skipped under ``"omit"``; sum of none 0)."""
+    if nan_policy == "propagate" and np.isnan(v).any() and how not in ("count", "first", "last"):
+        return math.nan
+    if nan_policy == "propagate" and how in ("first", "last"):
+        return float(v[0] if how == "first" else v[-1])
+    ok = v[~np.isnan(v)]
+    n = len(ok)
+    if how == "count":
+        return float(n)
+    if how == "sum":
+        total = 0.0
+        for value in ok:        # in record order, as the stage accumulates
+            total += float(value)
+        return total
+    if n == 0:
+        return math.nan
+    if how == "mean":
+        return float(ok.sum() / n)
+    if how in ("var", "std"):
+        if n - ddof <= 0:
+            return math.nan
+        var = float(np.var(ok) * n / (n - ddof))
+        return math.sqrt(var) if how == "std" else var
+    if how in ("min", "max"):
+        return float(ok.min() if how == "min" else ok.max())
+    if how in ("first", "last"):
+        return float(ok[0] if how == "first" else ok[-1])
+    assert how == "quantile" and q is not None
+    return float(np.quantile(ok, q))
+
+
+def slow_session(x: np.ndarray, gap: float, how: str | list[str] = "mean", label: str = "start",
+                 nan_policy: str | None = None, partial: bool = True, q: float | None = None,
+                 ddof: float | None = None, times: np.ndarray | None = None) -> np.ndarray:
+    """``session(gap, how)`` of the ``(N, width)`` array `x` at numeric `times`."""
+    assert times is not None
+    hows = [how] if isinstance(how, str) else list(how)
+    policy = "omit" if nan_policy is None else nan_policy
+    d = 1.0 if ddof is None else ddof
+    width = x.shape[1]
+    cuts = [0] + [i for i in range(1, len(times)) if times[i] - times[i - 1] > gap] + [len(times)]
+    rows = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if b <= a:
+            continue
+        vals = []
+        for c in range(width):
+            for h in hows:
+                if h == "duration":
+                    vals.append(float(times[b - 1] - times[a]))
+                else:
+                    vals.append(slow_reduce_bin(x[a:b, c], h, policy, d, q))
+        rows.append(vals)
+    if not partial and rows:
+        rows.pop()
+    out = np.array(rows, dtype=np.float64).reshape(len(rows), width * len(hows))
+    return out[:, 0] if isinstance(how, str) and width == 1 else out

@@ -53,6 +53,10 @@ class StageRow:
         (meta-tests, the docs' engines table).
     partitioning : str
         One of :data:`PARTITIONINGS`.
+    needs_time : bool
+        The stage reads the time column (:mod:`pystream.stages.timed`): the
+        meta-tests give the stream times, and the twin takes them as
+        ``times=`` (numeric, in the units of `sample`'s durations).
     """
 
     name: str
@@ -65,6 +69,7 @@ class StageRow:
     sample: Mapping[str, Any] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()
     partitioning: str = "sequential"
+    needs_time: bool = False
 
     @property
     def docstring(self) -> str:

@@ -9,43 +9,22 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from .._checks import as_int, check_count, check_ddof, check_nan_policy
+import numpy as np
+
+from .._checks import DEFAULT_DDOF, as_int, check_count, check_ddof, check_nan_policy, check_quantile
 from .kernel import KernelStage
 from .partitioning import Window
 from .slow_twins import slow_moving
+from .time_windows import TimeMoving
+from .timed import is_duration
 from .table import StageRow, numpydoc
 
-__all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "TABLE", "check_quantile"]
-
-#: The default ``ddof`` of the variance *stages* (``moving_var``/``moving_std``,
-#: ``cumvar``/``cumstd``): 1, the sample variance, as pandas' ``rolling``,
-#: ``expanding`` and ``ewm`` and polars' ``rolling_std``.  The *reducers*
-#: (``Stream.var``/``std``, ``describe``, ``Moments``) keep numpy's 0
-#: (see docs/design.md, "ddof: stages follow pandas, reducers follow numpy").
-DEFAULT_DDOF = 1
+__all__ = ["DEFAULT_DDOF", "MAX_WINDOW", "MOVING_STAGES", "Moving", "TABLE", "check_quantile",
+           "moving_stage"]
 
 #: The largest ``window`` of the moving stages: 2**52 records (the C
 #: kernels' ``PS_WINDOW_MAX``; positions in a window stay exact in float64).
 MAX_WINDOW = 2**52
-
-def check_quantile(q: object, where: str) -> float:
-    """Validate a quantile: a real number in [0, 1].
-
-    Examples
-    --------
-    >>> check_quantile(0.25, "moving_quantile")
-    0.25
-    """
-    if isinstance(q, bool) or not isinstance(q, (int, float)) and not hasattr(q, "__float__"):
-        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}")
-    try:
-        value = float(q)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(f"{where}: q must be a number in [0, 1], got {q!r}") from None
-    if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise ValueError(f"{where}: q must be in [0, 1], got {q!r}")
-    return value
-
 
 class Moving(KernelStage):
     """A moving-window stage (one of :data:`MOVING_STAGES`).
@@ -145,22 +124,58 @@ class Moving(KernelStage):
         return Window(self.kernel_params["window"])
 
 
+def moving_stage(name: str, window: Any, min_count: int | None = None, nan_policy: str = "omit",
+                 closed: str | None = None, ddof: float | None = None,
+                 q: float | None = None) -> Moving | TimeMoving:
+    """The moving-window stage `name` over `window`: records (an int) or a duration
+    on the time column (a string such as ``"5min"``, a timedelta, ``ps.duration(x)``).
+
+    Examples
+    --------
+    >>> type(moving_stage("moving_mean", 3)).__name__, type(moving_stage("moving_mean", "5min")).__name__
+    ('Moving', 'TimeMoving')
+    """
+    if is_duration(window):
+        return TimeMoving(name, window, min_count, nan_policy, closed, ddof, q)
+    if isinstance(window, (float, np.floating)):
+        raise TypeError(f"{name}: window={window!r}: a window of records is an integer; for a "
+                        f"duration on a numeric time column write ps.duration({window!r})")
+    if closed is not None and closed != "right":
+        raise ValueError(f"{name}: closed={closed!r} applies to duration windows "
+                         "(window='5min'); a window of records ends at the record itself")
+    kw: dict[str, Any] = {}
+    if ddof is not None:
+        kw["ddof"] = ddof
+    if q is not None:
+        kw["q"] = q
+    return Moving(name, window, min_count, nan_policy, **kw)
+
+
 # --------------------------------------------------------------------------- the table
 
 _PARAMS = """Parameters
 ----------
-window : int
-    Window length in records, ``1 <= window <= 2**52``.  Memory
-    follows the records seen, not the window: a window longer than
-    the stream costs what the stream holds.
+window : int, str or timedelta
+    The window: a number of records, ``1 <= window <= 2**52``; or a
+    duration on the stream's time column (``"5min"``, ``"1D"``,
+    ``np.timedelta64``, ``datetime.timedelta``; ``ps.duration(x)``
+    for numeric times, in their units), pandas' offset windows: the
+    window of a record at time t holds the records up to it whose times
+    are in ``(t - window, t]`` (see `closed`).  Memory follows the
+    records in the window, not its nominal length.
 min_count : int, optional
     Least number of non-NaN values in the window for a non-NaN
-    output (``1 <= min_count <= window``); default `window`, so the
-    first ``window - 1`` outputs are NaN (bottleneck's rule).
+    output.  Default: `window` for a window of records (the first
+    ``window - 1`` outputs are NaN, bottleneck's rule); 1 for a
+    duration (pandas' ``min_periods`` for offset windows).
 nan_policy : {"omit", "propagate", "raise"}, default "omit"
     ``"omit"`` skips NaNs (bottleneck, pandas); ``"propagate"``
     gives NaN for every window holding a NaN; ``"raise"`` raises
-    ``ValueError`` naming the record of the first NaN."""
+    ``ValueError`` naming the record of the first NaN.
+closed : {"right", "both", "left", "neither"}, optional
+    Duration windows only: which ends of ``(t - window, t]`` are in the
+    window (pandas' ``closed``; default ``"right"``).  With an open
+    right end the record itself is out of its window."""
 
 _DDOF = """
 ddof : float, default 1
@@ -181,14 +196,16 @@ Raises
 TypeError, ValueError
     For invalid parameters, when the stage is added (not mid-stream)."""
 
-_SIGNATURE = "window: int, min_count: int | None = None, nan_policy: str = \"omit\""
+_SIGNATURE = "window: int | str, min_count: int | None = None, nan_policy: str = \"omit\""
 
 
 def _window_row(name: str, summary: str, example: str, sample: dict[str, Any], extra: str = "",
                 params: str = _SIGNATURE, call: str = "window, min_count, nan_policy") -> StageRow:
     doc = numpydoc(summary, _PARAMS + extra, _TAIL,
                    "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
-    row = StageRow(name, "windows", doc, partial(Moving, name), params, call,
+    params += ", closed: str | None = None"
+    call += ", closed=closed"
+    row = StageRow(name, "windows", doc, partial(moving_stage, name), params, call,
                    partial(slow_moving, name), sample, kinds=(name,), partitioning="window")
     row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
     return row
@@ -250,7 +267,7 @@ TABLE: tuple[StageRow, ...] = (
                 ">>> ps.from_array(np.arange(6.0)).moving_quantile(4, q=0.25).to_array()\n"
                 "array([ nan,  nan,  nan, 0.75, 1.75, 2.75])", {"window": 6, "q": 0.7},
                 "\nq : float\n    The quantile, in [0, 1].",
-                "window: int, q: float, min_count: int | None = None, nan_policy: str = \"omit\"",
+                "window: int | str, q: float, min_count: int | None = None, nan_policy: str = \"omit\"",
                 "window, min_count, nan_policy, q=q"),
     _window_row("moving_rank",
                 "Rank of the newest record within its window, scaled to [-1, 1] (ties averaged), "

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
+
 
 import numpy as np
 
@@ -12,6 +14,8 @@ from .._arguments import check_call
 from .._checks import check_count
 from .._extensions import find, names
 from ..chain import ChainConsumer, ParallelTee, TeeConsumer, close_iterator, node_of, push_steps
+from ..chain.steps import has_timed
+from ..chain.timed_consumer import ColumnFeed, TimedChainConsumer
 from .protocol import Consumer, Meta, share_states
 from .plugin import PluginSinkTerminal, PluginTerminal
 from .specs import TERMINALS
@@ -132,6 +136,13 @@ class Branch:
             return inner(root)
         bound = self.pipeline(root)
         steps = push_steps(node_of(bound), node_of(root))
+        if has_timed(steps):
+            feed = _FEEDS.get(root)
+            if feed is None:
+                raise TypeError(f"{steps[0].name}...: a branch that reads the time column is fed "
+                                "by Stream.fork on a stream with a time column, or by "
+                                "pipeline.push(time=...); this one is fed values only")
+            return TimedChainConsumer(steps, inner(root_of(bound)), root.start, feed.register())
         return ChainConsumer(steps, inner(root_of(bound)), root.start)
 
 
@@ -202,13 +213,24 @@ def check_branch(spec: Any, name: str) -> None:
         f"(update and result), a Branch, a Pipeline or a tee(), got {spec!r}")
 
 
-def root_of(stream: Any) -> Any:
+def root_of(stream: Any, feed: ColumnFeed | None = None) -> Any:
     """The root for branches fed `stream`'s output (peeking at `stream`): a
-    stream that is never read, carrying its dtype, record shape and start."""
+    stream that is never read, carrying its dtype, record shape and start
+    (and, with a `feed`, its time and key columns, which the fork feeds to
+    the branches that read them)."""
     node = node_of(stream)
     dt, rs = node.meta()
-    return stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
-                          node.table.names_for(rs))
+    if feed is None:
+        return stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
+                              node.table.names_for(rs))
+    root = stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
+                          node.table.names_for(rs), node.table.time, node.table.key)
+    _FEEDS[root] = feed
+    return root
+
+
+#: The column feed of each fork's root (read by the branches that need times).
+_FEEDS: weakref.WeakKeyDictionary[Any, ColumnFeed] = weakref.WeakKeyDictionary()
 
 
 def make_consumer(spec: Any, root: Any) -> Consumer:
@@ -231,7 +253,9 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
     spec = Tee("fork", **branches)
     if workers is not None:
         workers = check_count(workers, "workers", "fork", minimum=1)
-    root = root_of(stream)
+    node = node_of(stream)
+    feed = ColumnFeed() if node.table.time is not None else None
+    root = root_of(stream, feed)
     if workers is not None and workers > 1:
         consumer: Consumer = ParallelTee({name: make_consumer(s, root)
                                           for name, s in spec.branches.items()}, workers,
@@ -240,8 +264,15 @@ def fork(stream: Any, branches: dict[str, Any], workers: int | None = None) -> d
         consumer = make_consumer(spec, root)
     it: Iterator[np.ndarray] | None = None
     try:
-        if not consumer.done:
-            it = node_of(stream).chunks()
+        if not consumer.done and feed is not None and feed.wanted:
+            it = node.triples()
+            for chunk, t, k in it:
+                feed.put(t, k)
+                consumer.send(chunk)
+                if consumer.done:
+                    break
+        elif not consumer.done:
+            it = node.chunks()
             for chunk in it:
                 consumer.send(chunk)
                 if consumer.done:

@@ -1,0 +1,286 @@
+"""Push sinks for records with times: ``pipeline.push(time=..., allowed_lateness=...)``
+(:class:`TimedPushSink`).
+
+Records may arrive out of time order, up to `allowed_lateness` behind the
+newest time seen.  The sink holds them until the watermark (the newest time
+minus the lateness) passes them, then hands them to the stages in time order
+(ties in arrival order), so the outputs are those of the pull run over the
+records sorted by time, bit for bit.  A record older than the watermark when
+it arrives can no longer be placed: it goes to the ``late`` callback, or the
+send raises -- it never vanishes silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._checks import check_count
+from .._columns import Batch, Columns, TimeColumn, as_time_values
+from .._timeunits import parse_duration
+from ..chain import CallableSource, GeneratorPusher, PushError, node_of, push_steps
+from ..chain.steps import Triple, serial_triples
+from ..stages.timed import format_time
+from ..stream import Stream
+from .sink import as_chunk
+
+__all__ = ["LateRecords", "TimedPushSink"]
+
+_NS = np.dtype("datetime64[ns]")
+
+
+class LateRecords(ValueError):
+    """Records sent after the watermark had passed their time (and no ``late``
+    callback was given).  ``values`` and ``time`` hold them; the sink is
+    unchanged and still open."""
+
+    def __init__(self, message: str, values: np.ndarray, time: np.ndarray) -> None:
+        super().__init__(message)
+        self.values = values
+        self.time = time
+
+
+def _push_time_dtype(time: Any) -> np.dtype:
+    """The time column's shown dtype from ``push(time=...)``: True for calendar times."""
+    if time is True:
+        return _NS
+    try:
+        dt = np.dtype(time)
+    except TypeError:
+        raise TypeError(f"push: time must be True (calendar times) or a dtype "
+                        f"('datetime64[ns]', 'float64', 'int64'), got {time!r}") from None
+    if dt.kind == "M":
+        return _NS
+    if dt.kind in "iuf" and dt.itemsize <= 8:
+        return dt
+    raise TypeError(f"push: time must be a datetime64 or real dtype, got {dt}")
+
+
+class TimedPushSink:
+    """A pipeline driven by chunks with their times (made by ``Pipeline.push(time=...)``).
+
+    :meth:`send` ``(values, time=times)`` any number of times, then
+    :meth:`close`; each returns the output the records complete as a
+    :class:`~pystream.Batch` (values and their times).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+    time : True or dtype
+        The times' kind: True (or a datetime64 dtype) for calendar times,
+        or a numeric dtype.
+    allowed_lateness : duration, default 0
+        How far behind the newest time a record may arrive and still be
+        placed in order (``"30s"``, a timedelta; a number for numeric times).
+    late : callable, optional
+        ``late(values, times)`` receives the records that arrive later than
+        that; without it, :meth:`send` raises :class:`LateRecords`.
+    dtype, record_shape, start
+        As for :meth:`Pipeline.push`.
+
+    Examples
+    --------
+    >>> import numpy as np, pystream as ps
+    >>> sink = ps.pipeline().cumsum().push(time=True, allowed_lateness="10s")
+    >>> t = np.array([0, 20, 15, 40], dtype="datetime64[s]")
+    >>> sink.send(np.array([1.0, 2.0, 3.0, 4.0]), time=t).values    # 20 s waits for 30 s
+    array([1., 4., 6.])
+    >>> sink.close().values
+    array([10.])
+    """
+
+    def __init__(self, pipeline: Any, time: Any = True, allowed_lateness: Any = 0,
+                 late: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+                 dtype: DTypeLike | None = None, record_shape: tuple[int, ...] | None = None,
+                 start: int = 0) -> None:
+        self._pipeline = pipeline
+        self._tdtype = _push_time_dtype(time)
+        datetime = self._tdtype == _NS
+        if allowed_lateness == 0 or allowed_lateness is None:
+            self._lateness: int | float = 0
+        else:
+            self._lateness = parse_duration(allowed_lateness, datetime, "push")
+        if late is not None and not callable(late):
+            raise TypeError(f"push: late must be a callable late(values, times), got {late!r}")
+        self._late = late
+        self._dtype = None if dtype is None else np.dtype(dtype)
+        self._record_shape = None if record_shape is None else tuple(record_shape)
+        self._start = check_count(start, "start", "push")
+        self._pusher: GeneratorPusher | None = None
+        self._out_time: TimeColumn | None = None
+        self._out_meta: tuple[np.dtype, tuple[int, ...]] = (np.dtype(np.float64), ())
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []
+        self._newest: Any = None
+        self._state = "open"
+        self._emitted = self._start
+        self.records = 0
+        self.late_records = 0
+
+    def __repr__(self) -> str:
+        return (f"<TimedPushSink {self._pipeline!r} {self._state}, {self.records} records in, "
+                f"{self.late_records} late>")
+
+    @property
+    def watermark(self) -> Any:
+        """The newest time seen minus the allowed lateness (None before any record):
+        records older than this are late; the held ones up to it have been released."""
+        return None if self._newest is None else self._newest - self._lateness
+
+    def _bind(self, first: np.ndarray) -> None:
+        dt = self._dtype if self._dtype is not None else first.dtype
+        rs = self._record_shape if self._record_shape is not None else tuple(first.shape[1:])
+        self._dtype, self._record_shape = dt, rs
+        seen = (first,)
+        table = Columns(None, TimeColumn("time", self._tdtype))
+        root = Stream._from_source(CallableSource(lambda: iter(seen)), dt, rs,
+                                   start=self._start, table=table)
+        bound = self._pipeline(root)
+        self._out_time = bound.time_column
+        self._out_meta = (bound.dtype, bound.record_shape)
+        if self._out_time is None:
+            raise TypeError("push(time=...): the pipeline drops the time column (a pipe or a "
+                            "plugin stage without rows()), so its outputs would have no times")
+        steps = push_steps(node_of(bound), node_of(root))
+        start = self._start
+
+        def make(feed: Iterator[Triple]) -> Iterator[Triple]:
+            return serial_triples(steps, feed, start)
+
+        self._pusher = GeneratorPusher(make, "push(time=...)")  # type: ignore[arg-type]
+
+    def _check_open(self, what: str) -> None:
+        if self._state != "open":
+            raise PushError(f"{what}: this push sink is {self._state}")
+
+    def send(self, values: Any, time: Any) -> Batch:
+        """Push records with their times; return the outputs they complete.
+
+        Raises
+        ------
+        LateRecords
+            Some records are older than the watermark and no ``late``
+            callback was given (nothing of this send was taken).
+        TypeError, ValueError
+            For values or times of the wrong type or shape (nothing taken).
+        """
+        self._check_open("send")
+        chunk = as_chunk(values, self._dtype, self._record_shape,
+                         f"push: the data sent at record {self._start + self.records}")
+        stored, shown = as_time_values(time, len(chunk), "push")
+        if (shown == _NS) != (self._tdtype == _NS):
+            raise TypeError(f"push: the times sent are {shown}, the sink's are {self._tdtype}")
+        if self._pusher is None and len(chunk):
+            self._bind(chunk)
+        stored = stored.astype(np.int64 if self._tdtype == _NS else self._tdtype, copy=False)
+        mark = self.watermark
+        if mark is not None and len(stored):
+            late = stored < mark
+            if late.any():
+                lv, lt = chunk[late], self._shown(stored[late])
+                if self._late is None:
+                    i = int(np.argmax(late))
+                    raise LateRecords(
+                        f"push: {int(late.sum())} record(s) arrived later than allowed_lateness "
+                        f"(the first, record {i} of this send, at "
+                        f"{format_time(stored[i], self._out_time)}, behind the watermark "
+                        f"{format_time(mark, self._out_time)}); nothing of this send was taken. "
+                        "Pass late=callback to collect them, or a larger allowed_lateness",
+                        lv, lt)
+                self.late_records += int(late.sum())
+                self._late(lv, lt)
+                chunk, stored = chunk[~late], stored[~late]
+        if not len(chunk):
+            return self._batch([])
+        self.records += len(chunk)
+        self._held.append((chunk, stored))
+        newest = stored.max()
+        self._newest = newest if self._newest is None else max(self._newest, newest)
+        return self._release(self.watermark)
+
+    def _release(self, mark: Any) -> Batch:
+        """Hand the held records up to `mark` (all: None) to the stages, in time order."""
+        if not self._held:
+            return self._batch([])
+        v = np.concatenate([h[0] for h in self._held]) if len(self._held) > 1 else self._held[0][0]
+        t = np.concatenate([h[1] for h in self._held]) if len(self._held) > 1 else self._held[0][1]
+        order = np.argsort(t, kind="stable")
+        v, t = v[order], t[order]
+        n = len(t) if mark is None else int(np.searchsorted(t, mark, side="right"))
+        self._held = [(v[n:], t[n:])] if n < len(t) else []
+        if not n:
+            return self._batch([])
+        assert self._pusher is not None
+        try:
+            out = self._pusher.send((v[:n], t[:n], None))  # type: ignore[arg-type]
+            error = self._pusher.error
+        except BaseException:
+            self._fail()
+            raise
+        if error is not None:
+            self._fail()
+            raise error
+        return self._batch(out)  # type: ignore[arg-type]
+
+    def _shown(self, t: np.ndarray) -> np.ndarray:
+        return t.view(_NS) if self._tdtype == _NS else t
+
+    def _batch(self, out: list[Triple]) -> Batch:
+        outs = [o for o in out if len(o[0])]
+        if outs:
+            v = np.concatenate([o[0] for o in outs])
+            t = np.concatenate([o[1] for o in outs])  # type: ignore[misc]
+        else:
+            dt, rs = self._out_meta
+            v = np.empty((0,) + rs, dt)
+            t = np.empty(0, np.int64 if self._out_time is None or self._out_time.is_datetime
+                         else self._out_time.dtype)
+        shown = t.view(_NS) if self._out_time is not None and self._out_time.is_datetime \
+            and t.dtype == np.int64 else t
+        batch = Batch(v, shown, None, self._emitted)
+        self._emitted += len(v)
+        return batch
+
+    def _fail(self) -> None:
+        self._state = "failed"
+        if self._pusher is not None:
+            self._pusher.abort()
+
+    def close(self) -> Batch:
+        """End of input: release every held record, flush the stages, return the rest."""
+        self._check_open("close")
+        if self._pusher is None:
+            self._state = "closed"
+            return self._batch([])
+        first = self._release(None)
+        try:
+            rest = self._pusher.close()
+            error = self._pusher.error
+        except BaseException:
+            self._fail()
+            raise
+        if error is not None:
+            self._fail()
+            raise error
+        self._state = "closed"
+        tail = self._batch(rest)  # type: ignore[arg-type]
+        if not len(first.values):
+            return Batch(tail.values, tail.time, None, first.start)
+        return Batch(np.concatenate([first.values, tail.values]),
+                     np.concatenate([first.time, tail.time]), None, first.start)
+
+    def abort(self) -> None:
+        """Give up: stop the stages (their cleanup runs)."""
+        if self._state == "open":
+            self._state = "aborted"
+            if self._pusher is not None:
+                self._pusher.abort()
+
+    def __enter__(self) -> TimedPushSink:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._state == "open":
+            self.close() if exc_type is None else self.abort()
