@@ -174,7 +174,7 @@ class _BinPusher(TimedPusher):
         if self.quantile is not None:
             qids, qout = self.quantile.flush() if rows is None else self.quantile.update(rows, b)
             ids = qids if ids is None else ids
-            got["quantile"] = qout.reshape(len(qids), -1)
+            got["quantile"] = qout.reshape(len(qids), self.quantile.width)
         assert ids is not None
         stage = self.stage
         assert isinstance(stage, _Bins)
