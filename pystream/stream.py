@@ -352,7 +352,8 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
         if table.time is None:
             raise ValueError(f"{stage.name} needs a time column: give the stream one "
                              "(from_array(x, time=t), from_parquet/from_csv(..., time='col'), "
-                             "or --time COLUMN on the command line)")
+                             "--time COLUMN on the command line, or pipeline.push(time=True) "
+                             "to push records with their times)")
         stage = stage.bind(table.time)
         dt, rs = parent.meta()
         meta = stage.output_meta(native_dtype(dt), rs)

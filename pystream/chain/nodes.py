@@ -373,10 +373,6 @@ class Node:
     def with_timed(self, stage: Any, meta: Meta | Resolver, table: Columns) -> Node:
         """A node reading this one through a stage that reads the time column
         (:class:`TimedSource`); `table` is the output's names, time and key."""
-        if self.table.time is None:
-            raise ValueError(f"{stage.name} needs a time column: give the stream one "
-                             "(from_array(x, time=t), from_parquet/from_csv(..., time='col'), "
-                             "or --time COLUMN on the command line)")
         return self.derive(TimedSource(self, stage), (), meta, table)
 
     def chunks(self, peek: bool = False) -> Iterator[np.ndarray]:
