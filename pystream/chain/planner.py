@@ -202,6 +202,10 @@ class Plan:
         start = self.start + p
         if step.fns is not None:
             return run_fns_triples(triples, step.fns, start)
+        if step.timed is not None:
+            # A duration window fed from its warm-up (TimeWindow.need): each
+            # output is a function of its window and global indices only.
+            return step.timed(triples, start)
         assert step.rows is not None and step.fresh is not None
         fresh = step.fresh
         m = step.mapping
@@ -214,9 +218,49 @@ class Plan:
         return carry_rows(step, step.rows, triples, start, run, first)
 
 
-def make_plan(node: Node) -> Plan:
-    """Cut the chain of `node` into its parallel prefix and sequential suffix."""
+def _time_windows(steps: list[Step], access: Any) -> list[Step]:
+    """`steps` with each duration window that follows the source through pointwise
+    steps only made a partitioned step: its warm-up found by reading the
+    source's times (:class:`~pystream.stages.partitioning.TimeWindow`)."""
+    if access is None or getattr(access, "triples", None) is None:
+        return steps
+    out = list(steps)
+    for i, step in enumerate(steps):
+        if step.time_mapping is not None:
+            out[i] = dataclasses.replace(step, fresh=_timed_fresh,
+                                         mapping=step.time_mapping(_TimesReader(access)))
+        if step.mapping != POINTWISE:
+            break
+    return out
+
+
+def _timed_fresh(chunks: Iterator[np.ndarray], start: int) -> Iterator[np.ndarray]:
+    raise TypeError("a duration window runs over chunks with their columns")  # pragma: no cover
+
+
+class _TimesReader:
+    """The times of the source's records ``[a, b)``, as the kernels take them
+    (a class, not a closure: a Dask task pickles it)."""
+
+    def __init__(self, access: Any) -> None:
+        self.triples = access.triples
+
+    def __call__(self, a: int, b: int) -> np.ndarray:
+        parts = [t for _v, t, _k in self.triples(a, b, None, None) if t is not None]
+        if not parts:
+            return np.empty(0, np.int64)
+        t = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return t if t.dtype in (np.int64, np.float64) else \
+            t.astype(np.int64 if t.dtype.kind in "iu" else np.float64)
+
+
+def make_plan(node: Node, columns: bool = False) -> Plan:
+    """Cut the chain of `node` into its parallel prefix and sequential suffix
+    (`columns`: the run carries the time and key columns, so a duration window
+    right after the source can be split into partitions too)."""
     root, steps = compile_chain(node)
+    if columns:
+        steps = _time_windows(steps, getattr(root.source, "access", None))
     dt, rs = root.meta()
     nbytes = max(1, dt.itemsize * int(np.prod(rs, dtype=np.int64)))
     prefix: list[Step] = []

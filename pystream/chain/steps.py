@@ -378,6 +378,10 @@ class Step:
         column (:mod:`pystream.stages.timed`); it runs over chunks with their
         columns only (the engines and push mode route such a chain through
         its triples).
+    time_mapping : callable or None
+        A timed stage that partitions (a duration window):
+        ``time_mapping(read_times)`` is its :class:`TimeWindow` mapping, given
+        how to read its input's times by range (the planner binds it).
     """
 
     name: str
@@ -392,6 +396,7 @@ class Step:
     fns: tuple[ChunkFn, ...] | None = None
     rows: RowMap | None = None
     timed: Callable[[Iterator[Triple], int], Iterator[Triple]] | None = None
+    time_mapping: Callable[[Callable[[int, int], Any]], Mapping] | None = None
 
     @property
     def sequential(self) -> bool:
@@ -484,7 +489,8 @@ def timed_step(stage: Any) -> Step:
         offsets = _TripleOffsets(triples, start)  # type: ignore[arg-type]
         return annotated(stage.run_timed(offsets, start), name, offsets)  # type: ignore[arg-type]
 
-    return Step(name, serial, None, None, lambda: _NeedsTime(name), timed=timed)
+    return Step(name, serial, None, None, lambda: _NeedsTime(name), timed=timed,
+                time_mapping=getattr(stage, "time_mapping", None))
 
 
 class _TripleOffsets(Offsets):

@@ -127,7 +127,7 @@ def _local_keys(node: Node, access: Any) -> bool:
 def threads_triples(node: Node, options: EngineOptions) -> Iterator[Triple]:
     """The chunks of `node` with their time and key columns, in order, computed by
     partitions on a thread pool (bit-identical to :meth:`Node.triples`)."""
-    plan = make_plan(node)
+    plan = make_plan(node, columns=True)
     access = _column_access(plan, "threads")
     local = _local_keys(node, access)
     _, workers, parts = _split_partitions(plan, access, options, ordered=True)
@@ -170,7 +170,7 @@ def dask_triples(node: Node, options: EngineOptions) -> Iterator[Triple]:
     import dask
 
     import_dask()
-    plan = make_plan(node)
+    plan = make_plan(node, columns=True)
     access = _column_access(plan, "dask")
     local = _local_keys(node, access)
     n = plan.effective_length(access.length())

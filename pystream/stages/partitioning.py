@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["Cap", "Mapping", "POINTWISE", "Records", "Shift", "Window"]
+import numpy as np
+
+__all__ = ["Cap", "Mapping", "POINTWISE", "Records", "Shift", "TimeWindow", "Window"]
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -122,3 +126,59 @@ class Cap(Mapping):
 
     def first(self, p: int) -> int:
         return p
+
+
+class TimeWindow(Mapping):
+    """A duration window: output ``j`` needs the inputs whose times are in the
+    window of input ``j``'s time (one output per input, as :class:`Window`),
+    so the warm-up of a partition is found by reading times, not counted.
+
+    Parameters
+    ----------
+    width : int or float
+        The window's width in the time column's units (ns for calendar times).
+    left_closed : bool
+        The window's left end is closed (``closed="both"`` or ``"left"``).
+    read_times : callable
+        ``read_times(a, b)`` -> the times of inputs ``[a, b)`` (int64 or
+        float64, as the kernels take them).
+
+    Examples
+    --------
+    >>> t = [0, 10, 20, 30, 40]
+    >>> m = TimeWindow(25, False, lambda a, b: t[a:b])
+    >>> m.need(4), m.need(0)
+    (2, 0)
+    """
+
+    def __init__(self, width: int | float, left_closed: bool,
+                 read_times: Callable[[int, int], Sequence[Any]]) -> None:
+        self.width = width
+        self.left_closed = left_closed
+        self.read_times = read_times
+
+    def owned(self, a: int) -> int:
+        return a
+
+    def first(self, p: int) -> int:
+        return p
+
+    def need(self, q: int) -> int:
+        """The first input in the window of input `q`: times read backwards from
+        `q` in blocks that double until one starts outside the window."""
+        if q <= 0:
+            return 0
+        block = 1024
+        while True:
+            lo = max(0, q - block)
+            t = np.asarray(self.read_times(lo, q + 1))
+            bound = t[-1] - self.width
+            side = "left" if self.left_closed else "right"
+            i = int(np.searchsorted(t, bound, side=side))
+            if i > 0 or lo == 0:
+                # One record earlier than the bound says: a warm-up that starts
+                # early changes nothing (each output is a function of its own
+                # window), one that starts late would, should the kernel's
+                # comparison of float times round the other way at the edge.
+                return max(0, lo + i - 1)
+            block *= 2

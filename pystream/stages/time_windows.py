@@ -29,6 +29,7 @@ from .._checks import (
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
 from .kernel import to_float64_rows
+from .partitioning import TimeWindow
 from .time_kernels import TIME_STATS, time_window, window_starts
 from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
 
@@ -127,6 +128,12 @@ class TimeMoving(TimedStage):
         kernel_dtype(dtype, self.name)
         check_record_values(record_shape, self.name)
         return np.dtype(np.float64), tuple(record_shape)
+
+    def time_mapping(self, read_times: Any) -> TimeWindow:
+        """The engines' mapping: one output per input, the warm-up of a partition
+        being the window of its first record, found by reading `read_times`."""
+        assert self.width is not None
+        return TimeWindow(self.width, self.closed in ("both", "left"), read_times)
 
     def push_timed(self, start: int = 0) -> _TimeWindowPusher:
         """A fresh push form (send a chunk with its times, get the outputs)."""
