@@ -268,6 +268,23 @@ def test_engines_give_the_local_bytes(name, engine):
         np.float64(s.sum()).tobytes()
 
 
+@pytest.mark.parametrize("engine", ["threads", "dask"])
+def test_partitions_of_a_duration_window_warm_up_by_time(engine):
+    from pystream.chain import make_plan, node_of
+
+    x, t = irregular(6000, seed=4)
+    secs = (t.view(np.int64) - t.view(np.int64)[0]) / 7e8      # numeric (float) times
+    for times, width in ((t, "2h"), (t, "45s"), (secs, ps.duration(100.0))):
+        s = ps.from_array(x, time=times, chunk_size=512).map(np.abs).moving_mean(
+            width, closed="both")
+        plan = make_plan(node_of(s), columns=True)
+        assert [st.name for st in plan.prefix][-1] == "moving_mean" and not plan.suffix
+        local = s.to_array()
+        # windows far longer than a partition: each warms up over several others
+        got = s.to_array(engine=engine, partition_size=250)
+        assert got.tobytes() == local.tobytes()
+
+
 @pytest.mark.parametrize("workers", [None, 2])
 def test_fork_feeds_branches_that_read_the_time_column(workers):
     x, t = irregular(5000, seed=8)
