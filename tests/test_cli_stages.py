@@ -119,9 +119,9 @@ def test_builtin_stage_parameters_are_its_method_s():
     ("moving_mean:window=5,,", "empty parameter"),
     ("moving_mean:,window=5", "empty parameter"),
     (":window=5", "no stage name"),
-    ("moving_mean:window=abc", "window must be an integer, got 'abc'"),
-    ("moving_mean:window=5.0", "window must be an integer, got 5.0"),
-    ("moving_mean:window=True", "window must be an integer, got True"),
+    ("moving_mean:window=abc", "cannot read 'abc' as a duration"),
+    ("moving_mean:window=5.0", "window must be an integer or a string, got 5.0"),
+    ("moving_mean:window=True", "window must be an integer or a string, got True"),
     ("moving_mean:window=5,min_count=x", "min_count must be an integer or None"),
     ("ewm_mean:alpha=0.5,adjust=maybe", "adjust must be True or False, got 'maybe'"),
     ("moving_var:window=5,ddof=one", "ddof must be a number"),
@@ -197,7 +197,7 @@ def test_catalogue_has_every_registered_and_structural_stage():
     assert list(stages)[-len(STRUCTURAL):] == list(STRUCTURAL)
     assert "map" not in stages and "filter" not in stages and "pipe" not in stages
     mean = stages["moving_mean"]
-    assert list(mean.signature.parameters) == ["window", "min_count", "nan_policy"]
+    assert list(mean.signature.parameters) == ["window", "min_count", "nan_policy", "closed"]
     assert mean.family == "windows" and mean.origin == "pystream"
     assert stages["take"].family == "structural"
 

@@ -135,6 +135,10 @@ def moving_stage(name: str, window: Any, min_count: int | None = None, nan_polic
     >>> type(moving_stage("moving_mean", 3)).__name__, type(moving_stage("moving_mean", "5min")).__name__
     ('Moving', 'TimeMoving')
     """
+    if isinstance(window, str) and window.strip().lstrip("+-").isdigit():
+        raise TypeError(f"{name}: window={window!r}: a window of records is an integer "
+                        f"(window={window.strip()}); a duration needs a unit "
+                        f"('{window.strip()}s', '{window.strip()}min')")
     if is_duration(window):
         return TimeMoving(name, window, min_count, nan_policy, closed, ddof, q)
     if isinstance(window, (float, np.floating)):
