@@ -333,3 +333,16 @@ def test_the_command_line_takes_durations_and_frequencies(tmp_path):
     np.testing.assert_allclose(pd.read_parquet(out)["v"].to_numpy(),
                                pd.Series(x, index=pd.DatetimeIndex(t)).rolling("30s").mean(),
                                rtol=1e-12)
+
+
+def test_the_command_line_names_a_bad_duration_or_a_missing_time_column(tmp_path, capsys):
+    from pystream.cli.app import main
+
+    x, t = irregular(50, nan=0.0)
+    csv = tmp_path / "x.csv"
+    pd.DataFrame({"time": t, "v": x}).to_csv(csv, index=False)
+    assert main(["run", str(csv), "--time", "time", "--columns", "v",
+                 "moving_mean:window=abc"]) == 2
+    assert "unknown unit 'abc'" in capsys.readouterr().err
+    assert main(["run", str(csv), "--columns", "v", "moving_mean:window=5min"]) == 2
+    assert "needs a time column" in capsys.readouterr().err
