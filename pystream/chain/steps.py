@@ -102,8 +102,13 @@ class Offsets:
             add_note(e, f"pystream: raised while reading the source, at global record {self.next}")
             raise
         self.offset = self.next
-        self.next += len(c)
+        self.next += self._records(c)
         return c
+
+    @staticmethod
+    def _records(item: Any) -> int:
+        """How many records `item` holds (a chunk here)."""
+        return len(item)
 
     def close(self) -> None:
         close_iterator(self.chunks)
@@ -498,17 +503,9 @@ class _TripleOffsets(Offsets):
 
     __slots__ = ()
 
-    def __next__(self) -> Any:
-        try:
-            item = next(self.chunks)
-        except StopIteration:
-            raise
-        except Exception as e:
-            add_note(e, f"pystream: raised while reading the source, at global record {self.next}")
-            raise
-        self.offset = self.next
-        self.next += len(item[0])
-        return item
+    @staticmethod
+    def _records(item: Any) -> int:
+        return len(item[0])
 
 
 def has_timed(steps: list[Step]) -> bool:

@@ -212,17 +212,23 @@ class TimedPushSink:
         self._held = [(v[n:], t[n:])] if n < len(t) else []
         if not n:
             return self._batch([])
-        assert self._pusher is not None
+        return self._batch(self._call("send", (v[:n], t[:n], None)))
+
+    def _call(self, method: str, *args: Any) -> list[Triple]:
+        """The chain's ``send`` or ``close``; a failure aborts the sink and is raised
+        (after the outputs before it, which the chain hands on first)."""
+        pusher = self._pusher
+        assert pusher is not None
         try:
-            out = self._pusher.send((v[:n], t[:n], None))  # type: ignore[arg-type]
-            error = self._pusher.error
+            out = getattr(pusher, method)(*args)
+            error = pusher.error
         except BaseException:
             self._fail()
             raise
         if error is not None:
             self._fail()
             raise error
-        return self._batch(out)  # type: ignore[arg-type]
+        return out
 
     def _shown(self, t: np.ndarray) -> np.ndarray:
         return t.view(_NS) if self._tdtype == _NS else t
@@ -255,17 +261,8 @@ class TimedPushSink:
             self._state = "closed"
             return self._batch([])
         first = self._release(None)
-        try:
-            rest = self._pusher.close()
-            error = self._pusher.error
-        except BaseException:
-            self._fail()
-            raise
-        if error is not None:
-            self._fail()
-            raise error
+        tail = self._batch(self._call("close"))
         self._state = "closed"
-        tail = self._batch(rest)  # type: ignore[arg-type]
         if not len(first.values):
             return Batch(tail.values, tail.time, None, first.start)
         return Batch(np.concatenate([first.values, tail.values]),

@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 
 from .._calendar import Binner
-from .._checks import as_int, check_ddof, check_nan_policy, check_quantile, first_nan_record, nan_error
+from .._checks import check_ddof, check_nan_policy, check_quantile
 from .._columns import TimeColumn
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
 from .bin_kernels import BIN_STATS, BinQuantile, BinReducer
-from .kernel import to_float64_rows
 from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
 
 __all__ = ["EMPTY", "Session", "TIME_HOWS", "TimeResample", "check_hows"]
@@ -150,11 +149,7 @@ class _BinPusher(TimedPusher):
     def _send(self, values: np.ndarray, time: np.ndarray, key: np.ndarray | None) -> list[Triple]:
         stage = self.stage
         assert isinstance(stage, _Bins)
-        rows = to_float64_rows(values, stage.name)
-        if stage.nan_policy == "raise":
-            i = first_nan_record(rows)
-            if i >= 0:
-                raise nan_error(stage.name, self.position + i)
+        rows = self.rows(values, stage.nan_policy)
         if self.reducer is None and self.quantile is None:
             self.record_shape = tuple(values.shape[1:])
             self._make(rows.shape[1])

@@ -19,7 +19,6 @@ from .._columns import TimeColumn
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
 from .ewm_time_kernels import EwmTimeState
-from .kernel import to_float64_rows
 from .timed import Duration, TimedPusher, TimedStage, Triple, is_duration, time_values
 
 __all__ = ["EwmTime", "uses_times"]
@@ -115,7 +114,7 @@ class _EwmTimePusher(TimedPusher):
     def _send(self, values: np.ndarray, time: np.ndarray, key: np.ndarray | None) -> list[Triple]:
         stage = self.stage
         assert isinstance(stage, EwmTime) and stage.halflife is not None
-        rows = to_float64_rows(values, stage.name)
+        rows = self.rows(values, "omit")
         if self.state is None:
             self.state = EwmTimeState(stage.name.removeprefix("ewm_"), stage.halflife,
                                       rows.shape[1], stage.adjust, stage.ignore_na,

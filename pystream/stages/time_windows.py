@@ -17,18 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import (
-    DEFAULT_DDOF,
-    as_int,
-    check_ddof,
-    check_nan_policy,
-    check_quantile,
-    first_nan_record,
-    nan_error,
-)
+from .._checks import DEFAULT_DDOF, as_int, check_ddof, check_nan_policy, check_quantile
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
-from .kernel import to_float64_rows
 from .partitioning import TimeWindow
 from .time_kernels import TIME_STATS, time_window, window_starts
 from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
@@ -168,11 +159,7 @@ class _TimeWindowPusher(TimedPusher):
     def _send(self, values: np.ndarray, time: np.ndarray, key: np.ndarray | None) -> list[Triple]:
         stage = self.stage
         assert isinstance(stage, TimeMoving)
-        rows = to_float64_rows(values, stage.name)
-        if stage.nan_policy == "raise":
-            i = first_nan_record(rows)
-            if i >= 0:
-                raise nan_error(stage.name, self.position + i)
+        rows = self.rows(values, stage.nan_policy)
         t = self._times(time)
         if self.tail_values is None or not len(self.tail_values):
             buf_v, buf_t, first = rows, t, 0

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import first_nan_record, nan_error
 from .._columns import TimeColumn
+from .kernel import to_float64_rows
 
 __all__ = ["Duration", "Triple", "duration", "TimeOrder", "TimedPusher", "TimedStage", "format_time",
            "is_duration", "time_values"]
@@ -177,6 +179,16 @@ class TimedPusher:
     def close(self) -> list[Triple]:
         """The outputs still pending at the end of the stream."""
         return self._close()
+
+    def rows(self, values: np.ndarray, nan_policy: str) -> np.ndarray:
+        """`values` as float64 rows for a kernel; under ``nan_policy="raise"`` a
+        NaN raises ValueError naming its global record."""
+        rows = to_float64_rows(values, self.stage.name)
+        if nan_policy == "raise":
+            i = first_nan_record(rows)
+            if i >= 0:
+                raise nan_error(self.stage.name, self.position + i)
+        return rows
 
     def _send(self, values: np.ndarray, time: np.ndarray,
               key: np.ndarray | None) -> list[Triple]:  # pragma: no cover - abstract
