@@ -28,8 +28,9 @@ import re
 
 import numpy as np
 
-__all__ = ["DAY_NS", "HOUR_NS", "MINUTE_NS", "SECOND_NS", "WEEK_NS", "format_duration",
-           "is_calendar_alias", "parse_duration", "parse_fixed_string"]
+__all__ = ["DAY_NS", "HOUR_NS", "MINUTE_NS", "SECOND_NS", "WEEK_NS", "Freq", "format_duration",
+           "is_calendar_alias", "parse_duration", "parse_fixed_string", "parse_freq",
+           "parse_signed_duration"]
 
 SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
@@ -37,6 +38,11 @@ HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
 WEEK_NS = 7 * DAY_NS
 _INT64_MAX = np.iinfo(np.int64).max
+
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_REMOVED = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "AS": "YS", "BA": "BYE", "H": "h",
+            "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
 
 #: Fixed units (pandas 3's offset aliases) and their length in ns.
 UNIT_NS: dict[str, int] = {
@@ -285,3 +291,99 @@ def format_duration(ns: int) -> str:
     compound = _compound(ns)
     single = next(f"{ns // size}{unit}" for unit, size in _FORMAT_UNITS if ns % size == 0)
     return single if len(single) < len(compound) else compound
+
+
+def parse_signed_duration(value: object, datetime_times: bool, where: str) -> int | float:
+    """A duration that may be negative (``offset=``): ``"-1h"``, ``-timedelta(...)``..."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_duration(value.strip()[1:], datetime_times, where)
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)) and value < 0:
+        return -parse_duration(-value, datetime_times, where)
+    if isinstance(value, datetime.timedelta) and value < datetime.timedelta(0):
+        return -parse_duration(-value, datetime_times, where)
+    if isinstance(value, np.timedelta64) and not np.isnat(value) and value < np.timedelta64(0):
+        return -parse_duration(-value, datetime_times, where)
+    if value == 0 if isinstance(value, (int, float)) and not isinstance(value, bool) else False:
+        return 0
+    return parse_duration(value, datetime_times, where)
+
+
+class Freq:
+    """A parsed frequency.  ``kind``: "fixed" (``ns``), "day", "week" (anchor
+    ``weekday``, Monday 0) or "month" (anchors every ``period`` months at month
+    index residue ``phase``; ``end``: on the month's last day)."""
+
+    def __init__(self, kind: str, n: int, ns: int = 0, weekday: int = 6, period: int = 1,
+                 phase: int = 0, end: bool = False) -> None:
+        self.kind, self.n, self.ns, self.weekday = kind, n, ns, weekday
+        self.period, self.phase, self.end = period, phase, end
+
+    def anchor_day(self, j: np.ndarray) -> np.ndarray:
+        """Days since the epoch of anchors number `j` (int64 array)."""
+        if self.kind == "day":
+            return j
+        if self.kind == "week":
+            return 7 * j + (self.weekday - 3) % 7          # 1970-01-01 was a Thursday
+        month = self.period * j + self.phase + int(self.end)
+        first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        return first - 1 if self.end else first
+
+    def floor_anchor(self, day: int) -> int:
+        """The largest anchor number whose day is <= `day`."""
+        if self.kind == "day":
+            return day
+        if self.kind == "week":
+            return (day - (self.weekday - 3) % 7) // 7
+        month = int(np.array(day, "datetime64[D]").astype("datetime64[M]").astype(np.int64))
+        j = (month - self.phase) // self.period
+        if int(self.anchor_day(np.array([j]))[0]) > day:
+            j -= 1
+        return j
+
+
+_CAL = re.compile(r"\s*(\d*)\s*(W|MS|ME|QS|QE|YS|YE|D|d)(?:-([A-Za-z]{3}))?\s*")
+
+
+def parse_freq(freq: object, zoned: bool, where: str) -> Freq:
+    if isinstance(freq, (bool, np.bool_)):
+        raise TypeError(f"{where}: freq cannot be a bool")
+    if not isinstance(freq, str):
+        return Freq("fixed", 1, ns=int(parse_duration(freq, True, where)))
+    match = _CAL.fullmatch(freq)
+    if match is None:
+        head = re.fullmatch(r"\s*\d*\s*([A-Za-z]+)(?:-[A-Za-z]+)?\s*", freq)
+        if head and head.group(1) in _REMOVED:
+            raise ValueError(f"{where}: frequency {freq!r} is not a pandas 3 alias; write "
+                             f"{_REMOVED[head.group(1)]!r} instead")
+        if head and head.group(1).startswith(("B", "C", "SM")):
+            raise ValueError(f"{where}: business and semi-month frequencies ({freq!r}) are "
+                             f"not supported; use D, W, MS, ME, QS, QE, YS, YE or a duration")
+        return Freq("fixed", 1, ns=parse_fixed_string(freq, where))
+    count, unit, anchor = match.groups()
+    n = int(count) if count else 1
+    if n <= 0:
+        raise ValueError(f"{where}: frequency {freq!r} must be positive")
+    if unit in ("D", "d"):
+        if anchor:
+            raise ValueError(f"{where}: unknown frequency {freq!r}")
+        if not zoned:             # pandas: on a naive index, Day is 24h (GH#44996)
+            return Freq("fixed", 1, ns=n * DAY_NS)
+        return Freq("day", n)
+    if unit == "W":
+        if anchor and anchor.upper() not in _WEEKDAYS:
+            raise ValueError(f"{where}: unknown week day {anchor!r} in {freq!r} "
+                             f"(one of {', '.join(_WEEKDAYS)})")
+        day = _WEEKDAYS.index(anchor.upper()) if anchor else 6
+        return Freq("week", n, weekday=day, end=True)
+    if anchor and anchor.upper() not in _MONTHS:
+        raise ValueError(f"{where}: unknown month {anchor!r} in {freq!r} (one of "
+                         f"{', '.join(_MONTHS)})")
+    if unit in ("MS", "ME"):
+        if anchor:
+            raise ValueError(f"{where}: unknown frequency {freq!r}")
+        return Freq("month", n, period=1, end=unit == "ME")
+    period = 3 if unit[0] == "Q" else 12
+    default = 1 if unit.endswith("S") else 12
+    month = _MONTHS.index(anchor.upper()) + 1 if anchor else default
+    return Freq("month", n, period=period, phase=(month - 1) % period, end=unit.endswith("E"))
