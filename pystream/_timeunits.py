@@ -100,7 +100,7 @@ def _month_error(text: str, where: str) -> ValueError:
         f"'1h') here, or resample(...) for calendar bins")
 
 
-def parse_fixed_string(text: str, where: str) -> int:
+def parse_fixed_string(text: str, where: str, allow_zero: bool = False) -> int:
     """Parse a fixed-duration alias string into int nanoseconds (> 0).
 
     Parameters
@@ -156,7 +156,7 @@ def parse_fixed_string(text: str, where: str) -> int:
             total += value
         else:
             total += int(count) * size
-    if total <= 0:
+    if total <= 0 and not (allow_zero and total == 0):
         raise ValueError(f"{where}: duration must be positive, got {text!r}")
     if total > _INT64_MAX:
         raise ValueError(f"{where}: duration {text!r} is longer than int64 nanoseconds "
@@ -166,7 +166,7 @@ def parse_fixed_string(text: str, where: str) -> int:
 
 def _timedelta_ns(value: object, where: str) -> int:
     """int ns of a timedelta-like value (np.timedelta64, datetime.timedelta, duck typed)."""
-    if isinstance(value, datetime.timedelta):
+    if isinstance(value, datetime.timedelta) and not hasattr(value, "to_timedelta64"):
         return (value.days * 86_400 + value.seconds) * SECOND_NS + value.microseconds * 1_000
     if not isinstance(value, np.timedelta64):
         value = value.to_timedelta64()  # type: ignore[attr-defined]
@@ -294,25 +294,54 @@ def format_duration(ns: int) -> str:
 
 
 def parse_signed_duration(value: object, datetime_times: bool, where: str) -> int | float:
-    """A duration that may be negative (``offset=``): ``"-1h"``, ``-timedelta(...)``..."""
-    if isinstance(value, str) and value.strip().startswith("-"):
-        return -parse_duration(value.strip()[1:], datetime_times, where)
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-            value, (bool, np.bool_)) and value < 0:
-        return -parse_duration(-value, datetime_times, where)
-    if isinstance(value, datetime.timedelta) and value < datetime.timedelta(0):
-        return -parse_duration(-value, datetime_times, where)
-    if isinstance(value, np.timedelta64) and not np.isnat(value) and value < np.timedelta64(0):
-        return -parse_duration(-value, datetime_times, where)
-    if value == 0 if isinstance(value, (int, float)) and not isinstance(value, bool) else False:
-        return 0
-    return parse_duration(value, datetime_times, where)
+    """A duration that may be zero or negative, such as resample's ``offset=``.
+
+    Same spellings as :func:`parse_duration`, with a leading ``-`` allowed on
+    strings (``"-30min"``), negative timedeltas and numbers.
+
+    Examples
+    --------
+    >>> parse_signed_duration("-30min", True, "resample")
+    -1800000000000
+    >>> parse_signed_duration(0, False, "resample")
+    0
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: a duration cannot be a bool, got {value!r}")
+    if not datetime_times:
+        if isinstance(value, (int, float, np.integer, np.floating)) and value <= 0:
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: offset must be finite, got {value!r}")
+            return value.item() if isinstance(value, np.generic) else value
+        return parse_duration(value, False, where)
+    if isinstance(value, str):
+        body = value.strip()
+        sign = -1 if body.startswith("-") else 1
+        return sign * parse_fixed_string(body.lstrip("+-"), where, allow_zero=True)
+    if isinstance(value, (datetime.timedelta, np.timedelta64)) or hasattr(
+            value, "to_timedelta64"):
+        return _timedelta_ns(value, where)
+    return parse_duration(value, True, where)
 
 
 class Freq:
-    """A parsed frequency.  ``kind``: "fixed" (``ns``), "day", "week" (anchor
-    ``weekday``, Monday 0) or "month" (anchors every ``period`` months at month
-    index residue ``phase``; ``end``: on the month's last day)."""
+    """A parsed resampling frequency: ``n`` steps of a unit.
+
+    ``kind`` is "fixed" (``ns`` long), "numeric" (numbers, width kept by the
+    caller), "day" (local days), "week" (anchored on ``weekday``, Monday 0)
+    or "month" (anchors every ``period`` months, 1, 3 or 12, on the months
+    whose index since 1970-01 is ``phase`` modulo ``period``; ``end``: on
+    the month's last day, else its first).  Anchors are numbered: anchor
+    ``j`` falls on day ``anchor_day(j)`` since the epoch.
+
+    Examples
+    --------
+    >>> freq = parse_freq("QE-NOV", True, "resample")
+    >>> freq.anchor_day(np.array([0])).astype("datetime64[D]")  # first anchor from 1970
+    array(['1970-02-28'], dtype='datetime64[D]')
+    >>> int(freq.floor_anchor(0))       # 1970-01-01 comes after anchor -1 (1969-11-30)
+    -1
+    """
 
     def __init__(self, kind: str, n: int, ns: int = 0, weekday: int = 6, period: int = 1,
                  phase: int = 0, end: bool = False) -> None:
@@ -346,6 +375,33 @@ _CAL = re.compile(r"\s*(\d*)\s*(W|MS|ME|QS|QE|YS|YE|D|d)(?:-([A-Za-z]{3}))?\s*")
 
 
 def parse_freq(freq: object, zoned: bool, where: str) -> Freq:
+    """Parse a resampling frequency of datetime times (pandas 3's aliases).
+
+    Parameters
+    ----------
+    freq : str or timedelta-like
+        A fixed duration (see :func:`parse_fixed_string`; timedeltas are fixed)
+        or ``W[-DAY]``, ``MS``, ``ME``, ``QS[-MON]``, ``QE[-MON]``, ``YS[-MON]``,
+        ``YE[-MON]`` with an optional multiple, or ``nD``.
+    zoned : bool
+        Whether bins are computed in a time zone: then ``"nD"`` is n local
+        calendar days (23 or 25 hours across DST), else ``n * 24`` hours, as
+        pandas does (GH#44996).  Compound strings (``"1D2h"``) and timedeltas
+        are always fixed.
+    where : str
+        Caller, for error messages.
+
+    Returns
+    -------
+    Freq
+
+    Examples
+    --------
+    >>> parse_freq("2MS", False, "resample").kind, parse_freq("2D", True, "resample").kind
+    ('month', 'day')
+    >>> parse_freq("90min", True, "resample").ns
+    5400000000000
+    """
     if isinstance(freq, (bool, np.bool_)):
         raise TypeError(f"{where}: freq cannot be a bool")
     if not isinstance(freq, str):
