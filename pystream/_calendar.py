@@ -140,7 +140,7 @@ _TABLES: dict[Any, _ZoneTable] = {}
 _TABLES_LOCK = threading.Lock()
 
 
-def _table(tz: datetime.tzinfo) -> _ZoneTable:
+def _zone_table(tz: datetime.tzinfo) -> _ZoneTable:
     try:
         hash(tz)
     except TypeError:
@@ -187,7 +187,7 @@ def local_offsets(t: np.ndarray, tz: object) -> np.ndarray:
         raise TypeError(f"local_offsets: times must be int64 ns since the epoch, got {t.dtype}")
     if zone is None or t.size == 0:
         return np.zeros(t.shape, np.int64)
-    trans, offs = _table(zone).cover(int(t.min()), int(t.max()))
+    trans, offs = _zone_table(zone).cover(int(t.min()), int(t.max()))
     return _lookup(trans, offs, t.ravel(), "right").reshape(t.shape)
 
 
@@ -220,7 +220,7 @@ def localize(wall: np.ndarray, tz: datetime.tzinfo | None, *, ambiguous: str = "
     wall = np.asarray(wall, np.int64)
     if tz is None or wall.size == 0:
         return wall.copy()
-    trans, offs = _table(tz).cover(int(wall.min()) - 2 * DAY_NS, int(wall.max()) + 2 * DAY_NS)
+    trans, offs = _zone_table(tz).cover(int(wall.min()) - 2 * DAY_NS, int(wall.max()) + 2 * DAY_NS)
     a = wall - offs[np.searchsorted(trans, wall - DAY_NS, "right")]
     ok_a = a + offs[np.searchsorted(trans, a, "right")] == wall
     b = wall - offs[np.searchsorted(trans, wall + DAY_NS, "right")]
