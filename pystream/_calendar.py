@@ -458,6 +458,12 @@ class Binner:
         days = (np.array([tmin, tmax], dtype=object) + offs.astype(object)) // DAY_NS
         lo = (freq.floor_anchor(int(days[0])) - r) // freq.n - 2
         hi = (freq.floor_anchor(int(days[1])) - r) // freq.n + 2
+        # near the ends of the int64 ns range, drop the margin edges that fall out of
+        # it: the records between them and the range's end are in the outer bins
+        while int(freq.anchor_day(np.array([r + lo * freq.n]))[0]) < _MIN_DAY:
+            lo += 1
+        while int(freq.anchor_day(np.array([r + hi * freq.n]))[0]) > _MAX_DAY - 1:
+            hi -= 1
         numbers = np.arange(lo, hi + 1, dtype=np.int64)
         edges = self._member_edges(numbers)
         if np.any(np.diff(edges) <= 0):
