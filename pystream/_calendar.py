@@ -152,16 +152,21 @@ def _zone_table(tz: datetime.tzinfo) -> _ZoneTable:
         return table
 
 
-def _is_sorted(t: np.ndarray) -> bool:
-    return t.size < 2 or not bool(np.less(t[1:], t[:-1]).any())
+def _span(t: np.ndarray) -> tuple[int, int, bool]:
+    """``(min, max, is_sorted)`` of a non-empty int64 array: its ends when it is
+    sorted (one pass for the check), else two more passes."""
+    if t.size < 2 or not bool(np.less(t[1:], t[:-1]).any()):
+        return int(t[0]), int(t[-1]), True
+    return int(t.min()), int(t.max()), False
 
 
-def _lookup(edges: np.ndarray, values: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+def _lookup(edges: np.ndarray, values: np.ndarray, t: np.ndarray, side: str,
+            is_sorted: bool) -> np.ndarray:
     """``values[np.searchsorted(edges, t, side)]``; by segment counts when `t` is sorted
     (one ``np.repeat`` instead of a search per record)."""
     if edges.size == 0:
         return np.full(t.shape, values[0], values.dtype)
-    if t.size > 4 * edges.size and _is_sorted(t):
+    if is_sorted:
         pos = np.searchsorted(t, edges, side="left" if side == "right" else "right")
         counts = np.diff(pos, prepend=0, append=t.size)
         return np.repeat(values, counts)
@@ -187,8 +192,10 @@ def local_offsets(t: np.ndarray, tz: object) -> np.ndarray:
         raise TypeError(f"local_offsets: times must be int64 ns since the epoch, got {t.dtype}")
     if zone is None or t.size == 0:
         return np.zeros(t.shape, np.int64)
-    trans, offs = _zone_table(zone).cover(int(t.min()), int(t.max()))
-    return _lookup(trans, offs, t.ravel(), "right").reshape(t.shape)
+    flat = t.ravel()
+    lo, hi, is_sorted = _span(flat)
+    trans, offs = _zone_table(zone).cover(lo, hi)
+    return _lookup(trans, offs, flat, "right", is_sorted).reshape(t.shape)
 
 
 def localize(wall: np.ndarray, tz: datetime.tzinfo | None, *, ambiguous: str = "raise",
@@ -434,7 +441,8 @@ class Binner:
         t = _as_ns(t, self.where)
         if t.size == 0:
             return np.empty(0, np.int64)
-        tmin = int(t.min())
+        calendar = self._freq.kind != "fixed"
+        tmin, tmax, is_sorted = _span(t) if calendar else (int(t.min()), 0, False)
         if tmin == _I64.min:
             raise ValueError(f"{self.where}: the time of record {int(np.argmin(t))} is NaT "
                              f"(missing); every record needs a time")
@@ -449,9 +457,10 @@ class Binner:
             out = np.subtract(t, shift)
             np.floor_divide(out, step, out=out)
             return out
-        return self._calendar_bins(t, tmin, int(t.max()))
+        return self._calendar_bins(t, tmin, tmax, is_sorted)
 
-    def _calendar_bins(self, t: np.ndarray, tmin: int, tmax: int) -> np.ndarray:
+    def _calendar_bins(self, t: np.ndarray, tmin: int, tmax: int,
+                       is_sorted: bool) -> np.ndarray:
         freq, r = self._freq, self._residue
         assert r is not None
         offs = local_offsets(np.array([tmin, tmax], np.int64), self.tz)
@@ -471,7 +480,8 @@ class Binner:
                              f"around {_wall_text(tmin)}; this zone's clock changes make "
                              f"these bins ill-defined")
         values = np.arange(lo - 1, hi + 1, dtype=np.int64)
-        return _lookup(edges, values, t, "right" if self.closed == "left" else "left")
+        return _lookup(edges, values, t, "right" if self.closed == "left" else "left",
+                       is_sorted)
 
     def _nominal(self, b: np.ndarray) -> np.ndarray:
         freq, r = self._freq, self._residue
