@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import pickle
 import warnings
 import zoneinfo
 
@@ -183,19 +184,31 @@ def test_one_record_and_one_bin(freq, tz):
 @pytest.mark.parametrize("tz", ZONES)
 @pytest.mark.parametrize("closed", ["left", "right"])
 def test_records_exactly_on_edges(freq, tz, closed):
-    """Records at every edge, one ns before and one after, for each closed."""
+    """Records at every edge, one ns before and one ns after, for each closed."""
+    first = ns("2023-01-15")
     binner = Binner(freq, tz=tz, closed=closed)
-    binner.bins(np.array([ns("2023-01-15")]))
-    edges = binner.left(np.arange(-3, 40) + binner.bins(np.array([ns("2023-01-15")]))[0])
+    edges = binner.left(np.arange(-3, 40) + binner.bins(np.array([first]))[0])
     if freq in ("W", "ME", "QE") and closed == "right":   # members run to the day's end
         edges = localize(edges + local_offsets(edges, tz) + DAY - 1, resolve_tz(tz, "x"))
-    t = np.sort(np.concatenate([edges - 1, edges, edges + 1]))
-    t = t[t >= ns("2023-01-15")]
-    assert_like_pandas(t, freq, tz, closed=closed)
-    b = binner.bins(t)
-    lo, on, hi = b.reshape(-1, 3).T if len(t) % 3 == 0 else (None, None, None)
-    if lo is not None:
-        assert np.all(on == (hi if closed == "left" else lo))
+    edges = edges[edges > first]
+    t = np.stack([edges - 1, edges, edges + 1], axis=1).ravel()
+    before, on, after = binner.bins(t).reshape(-1, 3).T
+    assert np.all(after - before == 1)
+    assert np.all(on == (after if closed == "left" else before))
+    assert_like_pandas(np.concatenate([[first], t]), freq, tz, closed=closed)
+
+
+def test_pickled_binner_continues_the_same_bins():
+    rng = np.random.default_rng(6)
+    t = random_times(rng, "2023-03-01", 400)
+    for freq, tz in (("2MS", "Europe/Paris"), ("90min", "America/New_York"), ("W", None)):
+        origin = "start" if freq == "90min" else "start_day"
+        binner = Binner(freq, tz=tz, origin=origin)
+        whole = Binner(freq, tz=tz, origin=origin).bins(t)
+        head = binner.bins(t[:100])
+        clone = pickle.loads(pickle.dumps(binner))
+        np.testing.assert_array_equal(np.concatenate([head, clone.bins(t[100:])]), whole)
+        assert clone.origin_point == binner.origin_point
 
 
 def test_dst_days_are_23_and_25_hours():
