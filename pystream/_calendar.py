@@ -33,10 +33,26 @@ call to :meth:`Binner.bins` (pandas uses the smallest time: the same on
 non-decreasing data).  ``origin="end"``/``"end_day"`` need the last record and
 are refused for streams.
 
+Where pandas raises, and what we do (checked in ``tests/test_calendar.py``):
+a bin edge whose end-of-day instant happens twice (``ME`` closed right in
+Beirut 1957) raises as in pandas.  Bin edges at a local midnight the clock
+skips or shows twice take pandas' ``date_range`` rules (``shift_forward``,
+the first occurrence) everywhere; pandas raises instead when the *first or
+last record's* own day starts in such a gap (``Timestamp.normalize``), which a
+stream cannot mimic (the last record is unknown), so we give the bins pandas
+gives every other day.  A label past 2262-04-11 is not an int64 ns: pandas
+fails building it, :meth:`Binner.label_of` raises for it.
+
+Speed: fixed bins are three numpy passes (min, subtract, floor-divide);
+calendar bins find the few edges in the data's range and fill sorted times'
+numbers with ``np.repeat`` (unsorted: a ``searchsorted`` per record, ~10x).
+
 Time zones: :func:`local_offsets` turns UTC ns into the zone's UTC offsets,
 vectorised: the zone's offset changes in the data's range are found once by
 probing ``utcoffset`` daily and bisecting each change to the second
 (``zoneinfo`` does not list them), cached per zone, and applied with numpy.
+Two changes within one day that cancel out would be missed (the tests
+compare 20,000 instants of 1900-2200 with pandas in eight zones).
 """
 
 from __future__ import annotations
