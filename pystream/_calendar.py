@@ -396,9 +396,8 @@ class Binner:
             return
         if self._start is not None:
             self._origin = None
-        elif isinstance(origin, str) and origin == "epoch":
-            self._origin = int(localize(np.zeros(1, np.int64), self.tz, where=where)[0])
-            self._origin += self._offset
+        elif isinstance(origin, str) and origin == "epoch":   # local 1970-01-01, as pandas
+            self._origin = int(localize(np.zeros(1, np.int64), self.tz)[0]) + self._offset
         else:
             self._origin = _origin_ns(origin, self.tz, where) + self._offset
 
@@ -414,9 +413,8 @@ class Binner:
         return self._freq.kind not in ("fixed", "numeric")
 
     def __repr__(self) -> str:
-        kind = self._freq.kind
-        return (f"Binner({kind}, n={self._freq.n}, closed={self.closed!r}, label={self.label!r},"
-                f" tz={self.tz}, origin_point={self._origin})")
+        return (f"Binner({self._freq.kind}, n={self._freq.n}, closed={self.closed!r}, "
+                f"label={self.label!r}, tz={self.tz}, origin_point={self._origin})")
 
     # ------------------------------------------------------------------ first record
     def _fix_start(self, t0: int | float) -> None:
