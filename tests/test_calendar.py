@@ -401,3 +401,41 @@ def test_origin_point_and_global_numbers():
     assert Binner("1h", origin=aware).origin_point == ns("2024-01-01T00:07")
     naive = Binner("1h", origin=datetime.datetime(2024, 1, 1), tz="Europe/Paris")
     assert naive.origin_point == ns("2023-12-31T23:00")             # read on Paris' clock
+
+
+@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize("freq,every", [("MS", "1mo"), ("QS", "1q"), ("YS", "1y"), ("1D", "1d"),
+                                        ("1h", "1h"), ("W-MON", "1w")])
+def test_bin_starts_like_polars_truncate(freq, every, tz):
+    """A second oracle: polars' ``dt.truncate`` (local calendar for a zoned column)."""
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(21)
+    t = random_times(rng, "1995-01-01", 12_000, 2000)
+    series = pl.Series(t.view("datetime64[ns]")).dt.replace_time_zone("UTC")
+    if tz:
+        series = series.dt.convert_time_zone(tz)
+    want = series.dt.truncate(every).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    fixed = tz is None and freq in ("1D", "1h")     # polars lays fixed bins from the epoch
+    binner = Binner(freq, tz=tz, closed="left", label="left",
+                    origin="epoch" if fixed else "start_day")
+    np.testing.assert_array_equal(binner.left(binner.bins(t)),
+                                  want.to_numpy().astype("datetime64[ns]").view(np.int64))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_missing_times_named_at_every_position(n):
+    for i in range(n):
+        t = np.arange(n, dtype=np.int64) * NS
+        t[i] = np.iinfo(np.int64).min
+        for freq in ("1h", "MS"):
+            with pytest.raises(ValueError, match=f"record {i} is NaT"):
+                Binner(freq).bins(t)
+        for bad in (np.nan, np.inf, -np.inf):
+            x = np.arange(n, dtype=np.float64)
+            x[i] = bad
+            for dtype in (np.float64, np.float32):
+                with pytest.raises(ValueError, match=f"record {i} is"):
+                    Binner(1.5, datetime_times=False).bins(x.astype(dtype))
+    all_nan = np.full(n, np.nan)
+    with pytest.raises(ValueError, match="record 0 is nan"):
+        Binner(1.5, datetime_times=False).bins(all_nan)
