@@ -250,6 +250,9 @@ def localize(wall: np.ndarray, tz: datetime.tzinfo | None, *, ambiguous: str = "
     ok_b = b + offs[np.searchsorted(trans, b, "right")] == wall
     out = np.where(ok_a, a, b)
     amb = ok_a & ok_b & (a != b)
+    if ambiguous not in ("raise", "earliest") or nonexistent not in ("raise", "shift_forward"):
+        raise ValueError(f"{where}: ambiguous must be 'raise' or 'earliest' and nonexistent "
+                         f"'raise' or 'shift_forward', got {ambiguous!r}, {nonexistent!r}")
     if amb.any() and ambiguous != "earliest":
         raise ValueError(f"{where}: local time {_wall_text(wall[amb][0])} happens twice in "
                          f"{tz} (clocks turned back); pandas raises here too")
@@ -271,6 +274,8 @@ def _as_ns(t: np.ndarray, where: str) -> np.ndarray:
     if t.dtype.kind == "M":
         return t.astype("datetime64[ns]").view(np.int64)
     if t.dtype.kind in "iu":
+        if t.dtype == np.uint64 and t.size and int(t.max()) > _I64.max:
+            raise ValueError(f"{where}: time {int(t.max())} is past int64 ns (2262-04-11)")
         return t if t.dtype == np.int64 else t.astype(np.int64)
     raise TypeError(f"{where}: datetime times must be int64 ns since the epoch (or "
                     f"datetime64), got dtype {t.dtype}")
@@ -290,10 +295,8 @@ def _origin_ns(origin: object, tz: datetime.tzinfo | None, where: str) -> int:
             if aware:
                 origin = origin.astimezone(datetime.timezone.utc).replace(tzinfo=None)
             value = np.datetime64(origin, "ns")
-        elif isinstance(origin, (np.datetime64, str)):
+        else:                                         # np.datetime64, ISO string
             value = np.datetime64(origin, "ns")
-        else:
-            raise TypeError(type(origin).__name__)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: origin must be 'epoch', 'start', 'start_day', a datetime, a "
                          f"numpy.datetime64 or int ns, got {origin!r} ({err})") from None
@@ -468,9 +471,10 @@ class Binner:
             if tmin < _I64.min + shift:
                 raise ValueError(f"{self.where}: time {_wall_text(tmin)} is too close to the "
                                  f"int64 ns limit (1677-09-21) for {step} ns bins")
+            if shift == 0:                  # e.g. hours from a midnight: one pass
+                return np.floor_divide(t, step)
             out = np.subtract(t, shift)
-            np.floor_divide(out, step, out=out)
-            return out
+            return np.floor_divide(out, step, out=out)
         return self._calendar_bins(t, tmin, tmax, is_sorted)
 
     def _calendar_bins(self, t: np.ndarray, tmin: int, tmax: int,
@@ -530,8 +534,7 @@ class Binner:
         elif t.dtype.kind == "u" and int(t.max()) > _I64.max:
             raise ValueError(f"{self.where}: time {int(t.max())} exceeds int64")
         if self._origin is None:
-            first = t[0].item()
-            self._fix_start(first)
+            self._fix_start(t[0].item())
         o, w = self._origin, self._width
         assert o is not None
         if t.dtype.kind in "iu" and all(isinstance(v, int) for v in (o, w)):
@@ -540,16 +543,14 @@ class Binner:
                 raise ValueError(f"{self.where}: times minus the origin {o} overflow int64")
             shift = o + (self.closed == "right")           # type: ignore[operator]
             out = np.subtract(t.astype(np.int64), np.int64(shift))
-            np.floor_divide(out, w, out=out)
-            return out
+            return np.floor_divide(out, w, out=out)
         tf = t.astype(np.float64)
         q = np.floor((tf - o) / w)
         if np.abs(q).max() > 2.0 ** 62:
             raise ValueError(f"{self.where}: times are more than 2**62 bins of {w} from the "
                              f"origin {o}")
         b = q.astype(np.int64)
-        lo = self._numeric_left(b)
-        hi = self._numeric_left(b + 1)
+        lo, hi = self._numeric_left(b), self._numeric_left(b + 1)
         if self.closed == "left":
             b -= tf < lo
             b += tf >= hi
