@@ -1,4 +1,4 @@
-"""Durations of event time: parsing and formatting (issue 19).
+"""Durations and frequencies of event time: parsing and formatting (issue 19).
 
 A stream's time column holds either int64 nanoseconds since the Unix epoch,
 UTC ("datetime" times), or plain numbers in the user's own units ("numeric"
@@ -18,6 +18,11 @@ spelling named.  ``m`` is refused too: ``Timedelta`` reads it as minutes and
 ``to_offset`` refuses it, and it reads as a month to many.  Months, quarters
 and years are not fixed durations: they are refused with a pointer to
 ``resample``, which bins them on the calendar (``pystream._calendar``).
+
+:func:`parse_freq` reads resampling frequencies: the fixed durations above
+and pandas 3's calendar aliases (``W[-DAY]``, ``MS``, ``ME``, ``QS[-MON]``,
+``QE[-MON]``, ``YS[-MON]``, ``YE[-MON]``, ``nD`` in a zone) into a
+:class:`Freq`, whose anchors the calendar binner lays its bins on.
 """
 
 from __future__ import annotations
