@@ -1,4 +1,4 @@
-"""Durations of event time: parsing and formatting (issue 19).
+"""Durations and frequencies of event time: parsing and formatting (issue 19).
 
 A stream's time column holds either int64 nanoseconds since the Unix epoch,
 UTC ("datetime" times), or plain numbers in the user's own units ("numeric"
@@ -18,6 +18,11 @@ spelling named.  ``m`` is refused too: ``Timedelta`` reads it as minutes and
 ``to_offset`` refuses it, and it reads as a month to many.  Months, quarters
 and years are not fixed durations: they are refused with a pointer to
 ``resample``, which bins them on the calendar (``pystream._calendar``).
+
+:func:`parse_freq` reads resampling frequencies: the fixed durations above
+and pandas 3's calendar aliases (``W[-DAY]``, ``MS``, ``ME``, ``QS[-MON]``,
+``QE[-MON]``, ``YS[-MON]``, ``YE[-MON]``, ``nD`` in a zone) into a
+:class:`Freq`, whose anchors the calendar binner lays its bins on.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ import re
 
 import numpy as np
 
-__all__ = ["DAY_NS", "HOUR_NS", "MINUTE_NS", "SECOND_NS", "WEEK_NS", "format_duration",
-           "is_calendar_alias", "parse_duration", "parse_fixed_string"]
+__all__ = ["DAY_NS", "HOUR_NS", "MINUTE_NS", "SECOND_NS", "WEEK_NS", "Freq", "format_duration",
+           "is_calendar_alias", "parse_duration", "parse_fixed_string", "parse_freq",
+           "parse_signed_duration"]
 
 SECOND_NS = 1_000_000_000
 MINUTE_NS = 60 * SECOND_NS
@@ -37,6 +43,11 @@ HOUR_NS = 60 * MINUTE_NS
 DAY_NS = 24 * HOUR_NS
 WEEK_NS = 7 * DAY_NS
 _INT64_MAX = np.iinfo(np.int64).max
+
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_REMOVED = {"M": "ME", "Q": "QE", "Y": "YE", "A": "YE", "AS": "YS", "BA": "BYE", "H": "h",
+            "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns"}
 
 #: Fixed units (pandas 3's offset aliases) and their length in ns.
 UNIT_NS: dict[str, int] = {
@@ -94,7 +105,7 @@ def _month_error(text: str, where: str) -> ValueError:
         f"'1h') here, or resample(...) for calendar bins")
 
 
-def parse_fixed_string(text: str, where: str) -> int:
+def parse_fixed_string(text: str, where: str, allow_zero: bool = False) -> int:
     """Parse a fixed-duration alias string into int nanoseconds (> 0).
 
     Parameters
@@ -150,7 +161,7 @@ def parse_fixed_string(text: str, where: str) -> int:
             total += value
         else:
             total += int(count) * size
-    if total <= 0:
+    if total <= 0 and not (allow_zero and total == 0):
         raise ValueError(f"{where}: duration must be positive, got {text!r}")
     if total > _INT64_MAX:
         raise ValueError(f"{where}: duration {text!r} is longer than int64 nanoseconds "
@@ -160,7 +171,7 @@ def parse_fixed_string(text: str, where: str) -> int:
 
 def _timedelta_ns(value: object, where: str) -> int:
     """int ns of a timedelta-like value (np.timedelta64, datetime.timedelta, duck typed)."""
-    if isinstance(value, datetime.timedelta):
+    if isinstance(value, datetime.timedelta) and not hasattr(value, "to_timedelta64"):
         return (value.days * 86_400 + value.seconds) * SECOND_NS + value.microseconds * 1_000
     if not isinstance(value, np.timedelta64):
         value = value.to_timedelta64()  # type: ignore[attr-defined]
@@ -285,3 +296,155 @@ def format_duration(ns: int) -> str:
     compound = _compound(ns)
     single = next(f"{ns // size}{unit}" for unit, size in _FORMAT_UNITS if ns % size == 0)
     return single if len(single) < len(compound) else compound
+
+
+def parse_signed_duration(value: object, datetime_times: bool, where: str) -> int | float:
+    """A duration that may be zero or negative, such as resample's ``offset=``.
+
+    Same spellings as :func:`parse_duration`, with a leading ``-`` allowed on
+    strings (``"-30min"``), negative timedeltas and numbers.
+
+    Examples
+    --------
+    >>> parse_signed_duration("-30min", True, "resample")
+    -1800000000000
+    >>> parse_signed_duration(0, False, "resample")
+    0
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: a duration cannot be a bool, got {value!r}")
+    if not datetime_times:
+        if isinstance(value, (int, float, np.integer, np.floating)) and value <= 0:
+            if not math.isfinite(value):
+                raise ValueError(f"{where}: offset must be finite, got {value!r}")
+            return value.item() if isinstance(value, np.generic) else value
+        return parse_duration(value, False, where)
+    if isinstance(value, str):
+        body = value.strip()
+        sign = -1 if body.startswith("-") else 1
+        return sign * parse_fixed_string(body.lstrip("+-"), where, allow_zero=True)
+    if isinstance(value, (datetime.timedelta, np.timedelta64)) or hasattr(
+            value, "to_timedelta64"):
+        return _timedelta_ns(value, where)
+    return parse_duration(value, True, where)
+
+
+class Freq:
+    """A parsed resampling frequency: ``n`` steps of a unit.
+
+    ``kind`` is "fixed" (``ns`` long), "numeric" (numbers, width kept by the
+    caller), "day" (local days), "week" (anchored on ``weekday``, Monday 0)
+    or "month" (anchors every ``period`` months, 1, 3 or 12, on the months
+    whose index since 1970-01 is ``phase`` modulo ``period``; ``end``: on
+    the month's last day, else its first).  Anchors are numbered: anchor
+    ``j`` falls on day ``anchor_day(j)`` since the epoch.
+
+    Examples
+    --------
+    >>> freq = parse_freq("QE-NOV", True, "resample")
+    >>> freq.anchor_day(np.array([0])).astype("datetime64[D]")  # first anchor from 1970
+    array(['1970-02-28'], dtype='datetime64[D]')
+    >>> int(freq.floor_anchor(0))       # 1970-01-01 comes after anchor -1 (1969-11-30)
+    -1
+    """
+
+    def __init__(self, kind: str, n: int, ns: int = 0, weekday: int = 6, period: int = 1,
+                 phase: int = 0, end: bool = False) -> None:
+        self.kind, self.n, self.ns, self.weekday = kind, n, ns, weekday
+        self.period, self.phase, self.end = period, phase, end
+
+    def anchor_day(self, j: np.ndarray) -> np.ndarray:
+        """Days since the epoch of anchors number `j` (int64 array)."""
+        if self.kind == "day":
+            return j
+        if self.kind == "week":
+            return 7 * j + (self.weekday - 3) % 7          # 1970-01-01 was a Thursday
+        month = self.period * j + self.phase + int(self.end)
+        first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        return first - 1 if self.end else first
+
+    def floor_anchor(self, day: int) -> int:
+        """The largest anchor number whose day is <= `day`."""
+        if self.kind == "day":
+            return day
+        if self.kind == "week":
+            return (day - (self.weekday - 3) % 7) // 7
+        month = int(np.array(day, "datetime64[D]").astype("datetime64[M]").astype(np.int64))
+        j = (month - self.phase) // self.period
+        if int(self.anchor_day(np.array([j]))[0]) > day:
+            j -= 1
+        return j
+
+
+_CAL = re.compile(r"\s*(\d*)\s*(W|MS|ME|QS|QE|YS|YE|D|d)(?:-([A-Za-z]{3}))?\s*")
+
+
+def parse_freq(freq: object, zoned: bool, where: str) -> Freq:
+    """Parse a resampling frequency of datetime times (pandas 3's aliases).
+
+    Parameters
+    ----------
+    freq : str or timedelta-like
+        A fixed duration (see :func:`parse_fixed_string`; timedeltas are fixed)
+        or ``W[-DAY]``, ``MS``, ``ME``, ``QS[-MON]``, ``QE[-MON]``, ``YS[-MON]``,
+        ``YE[-MON]`` with an optional multiple, or ``nD``.
+    zoned : bool
+        Whether bins are computed in a time zone: then ``"nD"`` is n local
+        calendar days (23 or 25 hours across DST), else ``n * 24`` hours, as
+        pandas does (GH#44996).  Compound strings (``"1D2h"``) and timedeltas
+        are always fixed.
+    where : str
+        Caller, for error messages.
+
+    Returns
+    -------
+    Freq
+
+    Examples
+    --------
+    >>> parse_freq("2MS", False, "resample").kind, parse_freq("2D", True, "resample").kind
+    ('month', 'day')
+    >>> parse_freq("90min", True, "resample").ns
+    5400000000000
+    """
+    if isinstance(freq, (bool, np.bool_)):
+        raise TypeError(f"{where}: freq cannot be a bool")
+    if not isinstance(freq, str):
+        return Freq("fixed", 1, ns=int(parse_duration(freq, True, where)))
+    match = _CAL.fullmatch(freq)
+    if match is None:
+        head = re.fullmatch(r"\s*\d*\s*([A-Za-z]+)(?:-[A-Za-z]+)?\s*", freq)
+        if head and head.group(1) in _REMOVED:
+            raise ValueError(f"{where}: frequency {freq!r} is not a pandas 3 alias; write "
+                             f"{_REMOVED[head.group(1)]!r} instead")
+        if head and head.group(1).startswith(("B", "C", "SM")):
+            raise ValueError(f"{where}: business and semi-month frequencies ({freq!r}) are "
+                             f"not supported; use D, W, MS, ME, QS, QE, YS, YE or a duration")
+        return Freq("fixed", 1, ns=parse_fixed_string(freq, where))
+    count, unit, anchor = match.groups()
+    n = int(count) if count else 1
+    if n <= 0:
+        raise ValueError(f"{where}: frequency {freq!r} must be positive")
+    if unit in ("D", "d"):
+        if anchor:
+            raise ValueError(f"{where}: unknown frequency {freq!r}")
+        if not zoned:             # pandas: on a naive index, Day is 24h (GH#44996)
+            return Freq("fixed", 1, ns=n * DAY_NS)
+        return Freq("day", n)
+    if unit == "W":
+        if anchor and anchor.upper() not in _WEEKDAYS:
+            raise ValueError(f"{where}: unknown week day {anchor!r} in {freq!r} "
+                             f"(one of {', '.join(_WEEKDAYS)})")
+        day = _WEEKDAYS.index(anchor.upper()) if anchor else 6
+        return Freq("week", n, weekday=day, end=True)
+    if anchor and anchor.upper() not in _MONTHS:
+        raise ValueError(f"{where}: unknown month {anchor!r} in {freq!r} (one of "
+                         f"{', '.join(_MONTHS)})")
+    if unit in ("MS", "ME"):
+        if anchor:
+            raise ValueError(f"{where}: unknown frequency {freq!r}")
+        return Freq("month", n, period=1, end=unit == "ME")
+    period = 3 if unit[0] == "Q" else 12
+    default = 1 if unit.endswith("S") else 12
+    month = _MONTHS.index(anchor.upper()) + 1 if anchor else default
+    return Freq("month", n, period=period, phase=(month - 1) % period, end=unit.endswith("E"))
