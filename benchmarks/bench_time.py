@@ -14,9 +14,11 @@ that asks polars the same question.  Frames, Series and indexes are built
 before timing; pystream is timed as the whole-array call
 ``ps.from_array(x, time=t).<stage>.to_array()`` at the default chunk size.
 
-Parts (``--parts``), each timed best of ``--repeat`` (gc off); the result of
-each peer's first timed call is checked against pystream's (``np.allclose``,
-NaN = null = NaN; the output says so, or ``WARNING:`` on stderr):
+Parts (``--parts``), each contender timed best of ``--repeat`` rounds (gc
+off; pystream and its peers alternate round by round, so a burst of load on
+a shared machine hits them alike); the result of each peer's first call is
+checked against pystream's (``np.allclose``, NaN = null = NaN; the output
+says so, or ``WARNING:`` on stderr):
 
 1. **windows**: ``moving_mean`` / ``moving_std`` / ``moving_max`` over
    ``"5min"`` (``closed="right"``, the default of all three) against polars
@@ -131,13 +133,23 @@ def last_of_timestamp(t: np.ndarray) -> np.ndarray:
     return keep
 
 
-def best_of_with_first(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Best of `repeat` timed calls and the result of the first (the one checked):
-    the check costs no extra run."""
-    t, first = best_of(func, 1)
-    if repeat > 1:
-        t = min(t, best_of(func, repeat - 1)[0])
-    return t, first
+def alternate(funcs: list[Callable[[], Any]], repeat: int) -> tuple[list[float], list[Any]]:
+    """Each function's best time over `repeat` rounds, and its first result.
+
+    Round r calls them in order, or in reverse when r is odd (ABBA), each
+    call timed alone with gc off: on a shared machine a burst of load hits
+    every contender alike instead of one.
+    """
+    best = [float("inf")] * len(funcs)
+    firsts: list[Any] = [None] * len(funcs)
+    for r in range(max(1, repeat)):
+        for i in (range(len(funcs)) if r % 2 == 0 else reversed(range(len(funcs)))):
+            t, out = best_of(funcs[i], 1)
+            best[i] = min(best[i], t)
+            if r == 0:
+                firsts[i] = out
+            del out
+    return best, firsts
 
 
 def verdict(r: float | None, goal: float | None) -> str:
@@ -163,24 +175,31 @@ class Report:
                                float | None]],
              where: dict[str, np.ndarray] | None = None, tol: float = 1e-9) -> np.ndarray:
         """Time pystream and each peer (name, func, to_numpy, goal); check each peer's
-        result of its first timed call against pystream's.
+        result of its first call against pystream's.
 
-        ``where[name]``: the records to compare with that peer (all if absent).
-        Returns pystream's result.
+        The contenders alternate, round by round (pystream, peer, peer,
+        pystream, ...), and each keeps its best round: on a shared machine a
+        burst of load then hits them alike.  ``where[name]``: the records to
+        compare with that peer (all if absent).  Returns pystream's result.
         """
-        t_ps, want = best_of_with_first(ps_func, self.repeat)
-        self.rows.append([label, "pystream", f"{t_ps:.3f}", f"{t_ps / self.n * 1e9:.1f}", ""])
-        for name, func, conv, goal in peers:
-            if func is None:
-                self.rows.append([label, name, "not installed", "", ""])
-                continue
-            t, out = best_of_with_first(func, self.repeat)
+        live = [(name, func, conv) for name, func, conv, _ in peers if func is not None]
+        best, firsts = alternate([ps_func] + [func for _, func, _ in live], self.repeat)
+        want = firsts[0]
+        for (name, _, conv), out in zip(live, firsts[1:]):
             ok, how = agree(want, conv(out), (where or {}).get(name), tol)
-            del out
             line = f"{label}: {name} {'agrees' if ok else 'DIFFERS'} ({how})"
             self.checks.append(line)
             if not ok:
                 print(f"WARNING: {line}", file=sys.stderr)
+        del firsts
+        t_ps = best[0]
+        times = dict(zip([name for name, _, _ in live], best[1:]))
+        self.rows.append([label, "pystream", f"{t_ps:.3f}", f"{t_ps / self.n * 1e9:.1f}", ""])
+        for name, func, _, goal in peers:
+            if func is None:
+                self.rows.append([label, name, "not installed", "", ""])
+                continue
+            t = times[name]
             r = t / t_ps
             self.rows.append([label, name, f"{t:.3f}", f"{t / self.n * 1e9:.1f}", f"{r:.2f}x"])
             if goal is not None:
@@ -340,12 +359,16 @@ def part_sweep(ps: Any, pl: Any, f: Frames, args: Any) -> None:
         for w_ps, w_pl in SWEEP:
             def run_ps(stat: str = stat, w: str = w_ps) -> np.ndarray:
                 return getattr(ps.from_array(f.x, time=f.t), "moving_" + stat)(w).to_array()
-            t_ps, got = best_of(run_ps, args.repeat)
-            cells = [f"moving_{stat}", w_ps, f"{t_ps / n * 1e9:.1f}"]
+            funcs: list[Callable[[], Any]] = [run_ps]
             if pl is not None:
                 expr = getattr(pl.col("x"), f"rolling_{stat}_by")("t", window_size=w_pl)
-                t_pl, out = best_of(functools.partial(f.pl_df.select, expr), args.repeat)
-                ok, how = agree(got, polars_col(out), f.last)
+                funcs.append(functools.partial(f.pl_df.select, expr))
+            best, firsts = alternate(funcs, args.repeat)
+            t_ps = best[0]
+            cells = [f"moving_{stat}", w_ps, f"{t_ps / n * 1e9:.1f}"]
+            if pl is not None:
+                t_pl = best[1]
+                ok, how = agree(firsts[0], polars_col(firsts[1]), f.last)
                 checks.append(f"moving_{stat}('{w_ps}'): polars {'agrees' if ok else 'DIFFERS'}"
                               f" ({how})")
                 if not ok:
