@@ -43,7 +43,7 @@ fast); each goal line says ``PASS`` or ``SHORT``.
 
 Usage::
 
-    python benchmarks/bench_time.py            # 1e7 records, ~3-4 min
+    python benchmarks/bench_time.py            # 1e7 records, ~5 min on a busy 2-core machine
     python benchmarks/bench_time.py --small    # 1e6 records, quick check
     python benchmarks/bench_time.py --parts windows,ewm --repeat 5
 """
