@@ -68,6 +68,7 @@ sphinx_gallery_conf = {
         "examples/windows",
         "examples/records",
         "examples/tables",
+        "examples/time",
         "examples/scans_ewm",
         "examples/engines",
         "examples/push",
