@@ -263,6 +263,8 @@ def as_time_values(t: Any, n: int, where: str) -> tuple[np.ndarray, np.dtype]:
         if np.isnat(arr).any():
             i = int(np.flatnonzero(np.isnat(arr))[0])
             raise ValueError(f"{where}: time is NaT (missing) at record {i}")
+        if arr.dtype == _NS:            # already nanoseconds: a view, nothing to check
+            return (arr if arr.dtype.isnative else arr.astype(_NS)).view(_INT64), _NS
         ns = arr.astype(_NS)
         if not np.array_equal(ns.astype(arr.dtype), arr):
             raise OverflowError(f"{where}: times outside datetime64[ns]'s range "

@@ -122,3 +122,21 @@ def test_a_failing_stage_aborts_the_sink():
         sink.send(np.array([1.0, np.nan]), time=np.array([0, 1], dtype="datetime64[s]"))
     with pytest.raises(ps.PushError):
         sink.send(np.array([1.0]), time=np.array([2], dtype="datetime64[s]"))
+
+
+def test_lateness_does_not_depend_on_how_records_are_batched():
+    t = np.array([0, 100, 5, 95, 120], dtype="datetime64[s]")
+    x = np.arange(5.0)
+    got = []
+    for cuts in ([5], [1, 4], [2, 3], [1, 1, 1, 1, 1]):
+        late: list[float] = []
+        sink = ps.pipeline().cumsum().push(time=True, allowed_lateness="10s",
+                                           late=lambda v, tt: late.extend(v.tolist()))
+        out, lo = [], 0
+        for c in cuts:
+            out.append(sink.send(x[lo:lo + c], time=t[lo:lo + c]).values)
+            lo += c
+        out.append(sink.close().values)
+        got.append((late, np.concatenate(out).tolist()))
+    # 5 s arrives 95 s behind the newest time before it (100 s): late in every batching
+    assert all(g == ([2.0], [0.0, 3.0, 4.0, 8.0]) for g in got), got

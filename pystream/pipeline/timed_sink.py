@@ -175,13 +175,18 @@ class TimedPushSink:
         if self._pusher is None and len(chunk):
             self._bind(chunk)
         stored = stored.astype(np.int64 if self._tdtype == _NS else self._tdtype, copy=False)
-        mark = self.watermark
-        if mark is not None and len(stored):
-            late = stored < mark
+        if len(stored):
+            # Each record is measured against the newest time that arrived before
+            # it (earlier sends and earlier records of this one): which records are
+            # late does not depend on how the records were batched into sends.
+            seed = stored[:1] if self._newest is None else np.array([self._newest], stored.dtype)
+            before = np.maximum.accumulate(np.concatenate([seed, stored]))[:-1]
+            late = stored < before - self._lateness
             if late.any():
+                i = int(np.argmax(late))
+                mark = before[i] - self._lateness
                 lv, lt = chunk[late], self._shown(stored[late])
                 if self._late is None:
-                    i = int(np.argmax(late))
                     raise LateRecords(
                         f"push: {int(late.sum())} record(s) arrived later than allowed_lateness "
                         f"(the first, record {i} of this send, at "

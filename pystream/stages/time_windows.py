@@ -26,6 +26,8 @@ from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
 
 __all__ = ["CLOSED", "TimeMoving"]
 
+#: Most records given to one kernel call (a larger chunk is cut into blocks).
+_BLOCK = 1 << 16
 #: The ``closed`` values of duration windows (pandas' names).
 CLOSED: tuple[str, ...] = ("right", "both", "left", "neither")
 
@@ -161,6 +163,19 @@ class _TimeWindowPusher(TimedPusher):
         assert isinstance(stage, TimeMoving)
         rows = self.rows(values, stage.nan_policy)
         t = self._times(time)
+        if len(rows) <= _BLOCK:
+            out = self._block(rows, t)
+        else:
+            # Bounded calls: the order structures of median / quantile / rank are
+            # sized by the call, and stay in cache for a block.
+            out = np.concatenate([self._block(rows[i:i + _BLOCK], t[i:i + _BLOCK])
+                                  for i in range(0, len(rows), _BLOCK)])
+        return [(out.reshape(values.shape), time, key)]
+
+    def _block(self, rows: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The outputs of `rows` at times `t`, with the records kept from before."""
+        stage = self.stage
+        assert isinstance(stage, TimeMoving)
         if self.tail_values is None or not len(self.tail_values):
             buf_v, buf_t, first = rows, t, 0
         else:
@@ -179,7 +194,7 @@ class _TimeWindowPusher(TimedPusher):
         self.tail_values = buf_v[keep:].copy()
         self.tail_times = buf_t[keep:].copy()
         self.tail_base += keep
-        return [(out.reshape(values.shape), time, key)]
+        return out
 
     def _close(self) -> list[Triple]:
         return []
