@@ -28,7 +28,10 @@
  *   every x, so an empty part changes nothing), total = FRONT + BACK,
  *   mean = total / count;
  * - var / std: Welford's (count, mean, M2) in each direction (n += 1;
- *   d = x - mean; mean += d / n; M2 += d * (x - mean)), then Chan's merge
+ *   d = x - mean; mean += d * (1.0 / n); M2 += d * (x - mean): the
+ *   reciprocal depends on the count only, so it is off the chain of
+ *   dependent operations, which a division d / n would lengthen by ~13
+ *   cycles per value), then Chan's merge
  *   M2 = (M2f + M2b) + (delta * delta) * ((double)nf * nb / n),
  *   delta = mean_b - mean_f (an empty part is the other one unchanged);
  *   var = M2 / (count - ddof), NaN while count - ddof <= 0.
@@ -69,14 +72,16 @@
 
 #define SIGN64 0x8000000000000000ull
 
+/* Longest window (in rows) whose order statistics use a sorted array
+   (binary search + memmove: linear in the window, but cache-resident and
+   branch-light); longer ones use the Fenwick tree.  Both give the same
+   bits; the C tests rebuild with 0 (Fenwick always) and a large value. */
+#ifndef PS_TW_SORTED_MAX
+#define PS_TW_SORTED_MAX 1024
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Bounds                                                                    */
-
-static inline int in_i64(int64_t ti, int64_t tj, uint64_t w, int lc)
-{
-    uint64_t d = (uint64_t)ti - (uint64_t)tj; /* exact: ti >= tj */
-    return lc ? d <= w : d < w;
-}
 
 /* Is the real number a - b below w (or equal, lc)?  a >= b finite. */
 static inline int in_f64(double a, double b, double w, int lc)
@@ -95,11 +100,62 @@ static inline int in_f64(double a, double b, double w, int lc)
     }
 }
 
+/* Rows [i0, i1) of the two-pointer walk, from j = the start of row i0, in
+   TW_LANES interleaved independent walks (the loads of one walk wait on its
+   own j only, so the walks overlap); each step advances j by up to two
+   branch-free increments, then by a loop for longer jumps (rare). */
+#define TW_LANES 4
+static void starts_walk_i64(const int64_t *t, int64_t i0, int64_t i1, uint64_t wl,
+                            int64_t first, int64_t *starts, const int64_t *j0)
+{
+    const int64_t len = (i1 - i0) / TW_LANES;
+    int64_t j[TW_LANES], r[TW_LANES];
+    for (int l = 0; l < TW_LANES; l++) {
+        j[l] = j0[l];
+        r[l] = i0 + l * len;
+    }
+    for (int64_t step = 0; step < len; step++) {
+        for (int l = 0; l < TW_LANES; l++) {
+            const uint64_t ti = (uint64_t)t[r[l] + step];
+            int64_t jj = j[l];
+            jj += ti - (uint64_t)t[jj] >= wl;
+            jj += ti - (uint64_t)t[jj] >= wl;
+            while (ti - (uint64_t)t[jj] >= wl)
+                jj++;
+            j[l] = jj;
+            starts[r[l] + step - first] = jj;
+        }
+    }
+    {
+        int64_t jj = j[TW_LANES - 1];
+        for (int64_t i = i0 + TW_LANES * len; i < i1; i++) {
+            while ((uint64_t)t[i] - (uint64_t)t[jj] >= wl)
+                jj++;
+            starts[i - first] = jj;
+        }
+    }
+}
+
+/* The start of row i (binary search over rows 0 .. i). */
+static int64_t start_of_i64(const int64_t *t, int64_t i, uint64_t wl)
+{
+    int64_t lo = 0, hi = i;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((uint64_t)t[i] - (uint64_t)t[mid] < wl)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
 int ps_tw_starts_i64(const int64_t *t, int64_t n, int64_t width, int left_closed,
                      int64_t first, int64_t *starts, int64_t *bad)
 {
-    int64_t i, j, lo, hi;
-    const uint64_t w = (uint64_t)width;
+    int64_t i, j0[TW_LANES], len;
+    /* in the window iff t[i] - t[j] < wl (exact in uint64; wl <= 2**63) */
+    const uint64_t wl = (uint64_t)width + (left_closed ? 1u : 0u);
     if (!bad)
         return PS_ERR_ARG;
     *bad = -1;
@@ -113,21 +169,11 @@ int ps_tw_starts_i64(const int64_t *t, int64_t n, int64_t width, int left_closed
         }
     if (first == n)
         return PS_OK;
-    lo = 0;
-    hi = first;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (in_i64(t[first], t[mid], w, left_closed))
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    j = lo;
-    for (i = first; i < n; i++) {
-        while (!in_i64(t[i], t[j], w, left_closed))
-            j++;
-        starts[i - first] = j;
-    }
+    len = (n - first) / TW_LANES;
+    for (int l = 0; l < TW_LANES; l++)
+        j0[l] = start_of_i64(t, first + l * len, wl);
+    /* the remainder continues the last lane: its j is where lane 3 ends */
+    starts_walk_i64(t, first, n, wl, first, starts, j0);
     return PS_OK;
 }
 
@@ -204,8 +250,8 @@ static inline int reject(const tw_args *a, int64_t cnt, int64_t rows)
 /* ------------------------------------------------------------------------ */
 /* Sum / mean                                                                */
 
-static void run_sum(const tw_args *a, const double *x, int mean, double *suf,
-                    int64_t *sufc, double *out)
+static void run_sum(const tw_args *a, const double *x, int mean, int64_t *sufc,
+                    double *suf, double *out)
 {
     int64_t m = -1, sb = 0, pe = 0, pc = 0;
     double pacc = -0.0;
@@ -226,9 +272,8 @@ static void run_sum(const tw_args *a, const double *x, int mean, double *suf,
                 sb = s;
                 for (int64_t j = m - 1; j >= s; j--) {
                     double v = x[j];
-                    int ok = v == v;
-                    acc += ok ? v : -0.0;
-                    c += ok;
+                    acc += v == v ? v : -0.0;
+                    c += v == v;
                     suf[j - s] = acc;
                     sufc[j - s] = c;
                 }
@@ -239,9 +284,8 @@ static void run_sum(const tw_args *a, const double *x, int mean, double *suf,
         }
         for (; pe < e; pe++) {
             double v = x[pe];
-            int ok = v == v;
-            pacc += ok ? v : -0.0;
-            pc += ok;
+            pacc += v == v ? v : -0.0;
+            pc += v == v;
         }
         total = suf[s - sb] + pacc;
         cnt = sufc[s - sb] + pc;
@@ -281,7 +325,7 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
                         double d;
                         c++;
                         d = v - mu;
-                        mu += d / (double)c;
+                        mu += d * (1.0 / (double)c);
                         q += d * (v - mu);
                     }
                     sn[j - s] = c;
@@ -300,7 +344,7 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
                 double d;
                 pn++;
                 d = v - pmean;
-                pmean += d / (double)pn;
+                pmean += d * (1.0 / (double)pn);
                 pm2 += d * (v - pmean);
             }
         }
@@ -330,35 +374,68 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
 /* ------------------------------------------------------------------------ */
 /* Min / max / argmin / argmax                                               */
 
-static void run_ext(const tw_args *a, const double *x, int64_t n, int ismax, int isarg,
-                    int64_t *dq, int64_t *pc, double *out)
+/* The same FRONT / BACK split as the sums (exact, so any split gives the
+   same result; this one is branch-free and O(1) amortised): FRONT keeps the
+   newest extremum of rows M-1 down to S (strict comparison), BACK the newest
+   of rows M .. E-1 (>=), and BACK wins ties (its rows are newer).  NaNs never
+   compare, so they are skipped; an empty part has index -1. */
+static void run_ext(const tw_args *a, const double *x, int ismax, int isarg,
+                    int64_t *sc, double *sv, int64_t *si, double *out)
 {
-    int64_t h = 0, tl = 0, pe = 0;
-    pc[0] = 0;
-    for (int64_t i = 0; i < n; i++)
-        pc[i + 1] = pc[i] + (x[i] == x[i]);
+    int64_t m = -1, sb = 0, pe = 0, pi = -1, pc = 0;
+    double pv = NAN;
     for (int64_t k = 0; k < a->nout; k++) {
         const int64_t s = a->s[k], e = a->e[k];
-        int64_t cnt;
+        int64_t cnt, fi, idx;
+        if (s >= e) {
+            out[k] = NAN;
+            continue;
+        }
+        {
+            int64_t m2 = split_point(a->base + s, a->base + e) - a->base;
+            if (m2 != m) {
+                double cv = NAN;
+                int64_t ci = -1, c = 0;
+                m = m2;
+                sb = s;
+                for (int64_t j = m - 1; j >= s; j--) {
+                    double v = x[j];
+                    int take = ismax ? v > cv : v < cv;
+                    take |= ci < 0 && v == v;
+                    cv = take ? v : cv;
+                    ci = take ? j : ci;
+                    c += v == v;
+                    sv[j - s] = cv;
+                    si[j - s] = ci;
+                    sc[j - s] = c;
+                }
+                pv = NAN;
+                pi = -1;
+                pc = 0;
+                pe = m;
+            }
+        }
         for (; pe < e; pe++) {
             double v = x[pe];
-            if (v != v)
-                continue;
-            if (ismax)
-                while (tl > h && x[dq[tl - 1]] <= v)
-                    tl--;
-            else
-                while (tl > h && x[dq[tl - 1]] >= v)
-                    tl--;
-            dq[tl++] = pe;
+            int take = ismax ? v >= pv : v <= pv;
+            take |= pi < 0 && v == v;
+            pv = take ? v : pv;
+            pi = take ? pe : pi;
+            pc += v == v;
         }
-        while (h < tl && dq[h] < s)
-            h++;
-        cnt = pc[e] - pc[s];
-        if (s >= e || reject(a, cnt, e - s))
+        cnt = sc[s - sb] + pc;
+        if (reject(a, cnt, e - s)) {
             out[k] = NAN;
+            continue;
+        }
+        fi = si[s - sb];
+        if (pi < 0)
+            idx = fi;
+        else if (fi < 0)
+            idx = pi;
         else
-            out[k] = isarg ? (double)(e - 1 - dq[h]) : x[dq[h]];
+            idx = (ismax ? pv >= sv[s - sb] : pv <= sv[s - sb]) ? pi : fi;
+        out[k] = isarg ? (double)(e - 1 - idx) : x[idx];
     }
 }
 
@@ -470,6 +547,7 @@ typedef struct {
     int64_t *hist;
     int32_t *pos, *tree, *glo, *ghi;
     double *sv;
+    uint64_t *srt; /* short windows: the sorted keys */
 } order_mem;
 
 static void run_order(const tw_args *a, int stat, const double *x, int64_t n, order_mem *om,
@@ -557,6 +635,93 @@ static void run_order(const tw_args *a, int stat, const double *x, int64_t n, or
 }
 
 /* ------------------------------------------------------------------------ */
+/* Order statistics, short windows: a sorted array of keys                   */
+
+static inline double from_key(uint64_t k)
+{
+    uint64_t u = k ^ ((0 - ((k >> 63) ^ 1)) | SIGN64);
+    double x;
+    memcpy(&x, &u, 8);
+    return x;
+}
+
+/* First index of a[0..c) whose key is >= k (branch-free halving). */
+static inline int64_t lower_bound(const uint64_t *a, int64_t c, uint64_t k)
+{
+    const uint64_t *base = a;
+    int64_t len = c;
+    while (len > 1) {
+        int64_t half = len / 2;
+        base = base[half - 1] < k ? base + half : base;
+        len -= half;
+    }
+    return (base - a) + (len == 1 && *base < k);
+}
+
+static inline double key_value(const uint64_t *a, int64_t p) { return from_key(a[p]); }
+
+static void run_sorted(const tw_args *a, int stat, const double *x, uint64_t *srt, double *out)
+{
+    int64_t cs = 0, ce = 0, cnt = 0;
+    const uint64_t kneg0 = to_key(-0.0), kpos0 = to_key(0.0);
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t lim = s < ce ? s : ce;
+        for (; cs < lim; cs++)
+            if (x[cs] == x[cs]) {
+                int64_t p = lower_bound(srt, cnt, to_key(x[cs]));
+                memmove(srt + p, srt + p + 1, (size_t)(cnt - p - 1) * 8);
+                cnt--;
+            }
+        if (cs < s)
+            cs = ce = s; /* the window is empty: jump */
+        for (; ce < e; ce++)
+            if (x[ce] == x[ce]) {
+                uint64_t kx = to_key(x[ce]);
+                int64_t p = lower_bound(srt, cnt, kx);
+                memmove(srt + p + 1, srt + p, (size_t)(cnt - p) * 8);
+                srt[p] = kx;
+                cnt++;
+            }
+        if (stat == PS_TW_RANK && (s >= e || x[e - 1] != x[e - 1])) {
+            out[k] = NAN;
+            continue;
+        }
+        if (s >= e || reject(a, cnt, e - s)) {
+            out[k] = NAN;
+            continue;
+        }
+        if (stat == PS_TW_MEDIAN) {
+            double lo = key_value(srt, (cnt + 1) / 2 - 1);
+            out[k] = cnt & 1 ? lo : (lo + key_value(srt, cnt / 2)) / 2.0;
+        } else if (stat == PS_TW_QUANTILE) {
+            double h = (double)(cnt - 1) * a->q;
+            if (h >= (double)(cnt - 1)) {
+                double v = key_value(srt, cnt - 1);
+                out[k] = lerp(v, v, h + 1.0);
+            } else {
+                double fl = floor(h);
+                int64_t L = (int64_t)fl;
+                out[k] = lerp(key_value(srt, L), key_value(srt, L + 1), h - fl);
+            }
+        } else {
+            double v = x[e - 1];
+            uint64_t klo = v == 0 ? kneg0 : to_key(v), khi = v == 0 ? kpos0 : to_key(v);
+            int64_t lt = lower_bound(srt, cnt, klo);
+            int64_t le = khi == UINT64_MAX ? cnt : lower_bound(srt, cnt, khi + 1);
+            if (cnt == 1) {
+                out[k] = 0.0;
+            } else {
+                double g = (double)(2 * lt), eq = (double)(le - lt);
+                double r = 0.5 * (g + eq - 1.0);
+                r = r / ((double)cnt - 1.0);
+                out[k] = 2.0 * (r - 0.5);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Entry point                                                               */
 
 static int check_windows(const int64_t *s, const int64_t *e, int64_t nout, int64_t n,
@@ -580,7 +745,7 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     int status = PS_OK;
     const int order = stat == PS_TW_MEDIAN || stat == PS_TW_QUANTILE || stat == PS_TW_RANK;
     double *xc = NULL, *oc = NULL, *d1 = NULL, *d2 = NULL;
-    int64_t *i1 = NULL, *i2 = NULL;
+    int64_t *i1 = NULL, *i2 = NULL, maxrows;
     order_mem om;
     memset(&om, 0, sizeof om);
     if (!bad)
@@ -615,8 +780,8 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     case PS_TW_SUM:
     case PS_TW_MEAN:
         d1 = ps_malloc_n(n + 1, sizeof(double));
-        i1 = ps_malloc_n(n + 1, sizeof(int64_t));
-        if (!d1 || !i1)
+        i2 = ps_malloc_n(n + 1, sizeof(int64_t));
+        if (!d1 || !i2)
             goto nomem;
         break;
     case PS_TW_VAR:
@@ -631,12 +796,23 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     case PS_TW_MAX:
     case PS_TW_ARGMIN:
     case PS_TW_ARGMAX:
+        d1 = ps_malloc_n(n + 1, sizeof(double));
         i1 = ps_malloc_n(n + 1, sizeof(int64_t));
         i2 = ps_malloc_n(n + 1, sizeof(int64_t));
-        if (!i1 || !i2)
+        if (!d1 || !i1 || !i2)
             goto nomem;
         break;
     default:
+        maxrows = 0;
+        for (int64_t k = 0; k < nout; k++)
+            if (ends[k] - starts[k] > maxrows)
+                maxrows = ends[k] - starts[k];
+        if (maxrows <= PS_TW_SORTED_MAX) {
+            om.srt = ps_malloc_n(maxrows + 1, sizeof(uint64_t));
+            if (!om.srt)
+                goto nomem;
+            break;
+        }
         om.v = ps_malloc_n(n + 1, sizeof(kr));
         om.tmp = ps_malloc_n(n + 1, sizeof(kr));
         om.hist = ps_malloc_n(RPASSES * RBUCKETS, sizeof(int64_t));
@@ -666,7 +842,7 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
         switch (stat) {
         case PS_TW_SUM:
         case PS_TW_MEAN:
-            run_sum(&a, col, stat == PS_TW_MEAN, d1, i1, o);
+            run_sum(&a, col, stat == PS_TW_MEAN, i2, d1, o);
             break;
         case PS_TW_VAR:
         case PS_TW_STD:
@@ -676,11 +852,14 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
         case PS_TW_MAX:
         case PS_TW_ARGMIN:
         case PS_TW_ARGMAX:
-            run_ext(&a, col, n, stat == PS_TW_MAX || stat == PS_TW_ARGMAX,
-                    stat == PS_TW_ARGMIN || stat == PS_TW_ARGMAX, i1, i2, o);
+            run_ext(&a, col, stat == PS_TW_MAX || stat == PS_TW_ARGMAX,
+                    stat == PS_TW_ARGMIN || stat == PS_TW_ARGMAX, i2, d1, i1, o);
             break;
         default:
-            run_order(&a, stat, col, n, &om, o);
+            if (om.srt)
+                run_sorted(&a, stat, col, om.srt, o);
+            else
+                run_order(&a, stat, col, n, &om, o);
             break;
         }
         if (width > 1)
@@ -705,5 +884,6 @@ done:
     free(om.sv);
     free(om.glo);
     free(om.ghi);
+    free(om.srt);
     return status;
 }

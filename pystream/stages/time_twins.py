@@ -70,7 +70,7 @@ def _welford(vals: np.ndarray) -> tuple[int, float, float]:
         if not math.isnan(v):
             n += 1
             d = v - mean
-            mean += d / n
+            mean += d * (1.0 / n)
             m2 += d * (v - mean)
     return n, mean, m2
 
