@@ -201,6 +201,8 @@ def _bounds(a: object, name: str, length: int, where: str) -> np.ndarray:
     if arr.ndim != 1 or len(arr) != length:
         raise ValueError(f"{where}: {name} must be 1-d of length {length} (rows first .. n-1), "
                          f"got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{where}: {name} must hold integers (row indices), got {arr.dtype}")
     if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and length and arr.max() > 2**62:
