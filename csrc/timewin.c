@@ -47,18 +47,24 @@
  * factors of 2) can refold a row once per power of two of the lengths
  * involved, so O(log L) amortised at worst.
  *
- * Min / max / argmin / argmax: a monotone deque of row indices (ties go to
- * the newest row, as bottleneck's move_argmin), O(1) amortised;
- * argmin / argmax count back from the newest row of the window (0 = ends-1).
+ * Min / max / argmin / argmax: the same FRONT / BACK split (exact, so the
+ * split changes nothing but the speed): branch-free folds keep the newest
+ * extremum of each part (ties go to the newest row, as bottleneck's
+ * move_argmin), BACK wins ties; O(1) amortised as the sums.
+ * argmin / argmax count back from the newest row of the window (ends - 1).
  *
- * Median / quantile / rank: exact order statistics.  The call's non-NaN
- * values are sorted once (LSD radix sort of their IEEE total-order keys,
- * -inf < ... < -0.0 < +0.0 < ... < inf, as window_order.c) and a Fenwick
- * tree over the sorted positions holds the window: insert / delete /
- * k-th / count-less in O(log n).  Median: the middle value, or the mean of
- * the two middle ones; quantile: numpy's "linear" method, with numpy's
- * _lerp (same as window_order.c); rank: bottleneck's move_rank of the
- * newest row of the window (NaN when it is NaN, 0 when alone).
+ * Median / quantile / rank: exact order statistics of the window's non-NaN
+ * values, so the structure used changes nothing but the speed:
+ * - windows of at most PS_TW_SORTED_MAX rows: a sorted array of IEEE
+ *   total-order keys (-inf < ... < -0.0 < +0.0 < ... < inf, as
+ *   window_order.c), binary search + memmove per entering / leaving row;
+ * - longer windows: the call's non-NaN values are sorted once (LSD radix
+ *   sort of their keys) and a Fenwick tree over the sorted positions holds
+ *   the window: insert / delete / k-th / count-less in O(log n).
+ * Median: the middle value, or the mean of the two middle ones; quantile:
+ * numpy's "linear" method with numpy's _lerp (as window_order.c); rank:
+ * bottleneck's move_rank of the newest row of the window (NaN when it is
+ * NaN, 0 when alone; -0.0 == +0.0 there, as the float comparison).
  *
  * Memory: O(n) scratch per call (n = rows of the call), freed before
  * returning; PS_ERR_NOMEM when it is not available.
