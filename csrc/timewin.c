@@ -28,13 +28,13 @@
  *   every x, so an empty part changes nothing), total = FRONT + BACK,
  *   mean = total / count;
  * - var / std: Welford's (count, mean, M2) in each direction (n += 1;
- *   d = x - mean; mean += d * (1.0 / n); M2 += d * (x - mean): the
- *   reciprocal depends on the count only, so it is off the chain of
- *   dependent operations, which a division d / n would lengthen by ~13
- *   cycles per value), then Chan's merge
- *   M2 = (M2f + M2b) + (delta * delta) * ((double)nf * nb / n),
+ *   d = x - mean; mean += d * (1.0 / n); M2 += d * (x - mean)), then Chan's
+ *   merge M2 = (M2f + M2b) + (delta * delta) * (((double)nf * nb) * (1.0 / n)),
  *   delta = mean_b - mean_f (an empty part is the other one unchanged);
- *   var = M2 / (count - ddof), NaN while count - ddof <= 0.
+ *   var = M2 * (1.0 / (count - ddof)), NaN while count - ddof <= 0 (as
+ *   window.c's invd).  The reciprocals come from a table of the call's
+ *   counts: a division per value would cost the divider's throughput (~5
+ *   cycles each, 4 per row) and lengthen the dependency chain of the mean.
  * So every output is a function of (values, S, E) only: no value is ever
  * subtracted when it leaves a window, a constant window has M2 = 0 exactly
  * and an inf that left the window leaves no trace.  M never decreases as
@@ -306,7 +306,8 @@ static void run_sum(const tw_args *a, const double *x, int mean, int64_t *sufc,
 /* Var / std                                                                 */
 
 static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
-                    double *smean, double *sm2, double *out)
+                    double *smean, double *sm2, const double *inv, const double *invd,
+                    double *out)
 {
     int64_t m = -1, sb = 0, pe = 0, pn = 0;
     double pmean = 0.0, pm2 = 0.0;
@@ -331,7 +332,7 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
                         double d;
                         c++;
                         d = v - mu;
-                        mu += d * (1.0 / (double)c);
+                        mu += d * inv[c];
                         q += d * (v - mu);
                     }
                     sn[j - s] = c;
@@ -350,7 +351,7 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
                 double d;
                 pn++;
                 d = v - pmean;
-                pmean += d * (1.0 / (double)pn);
+                pmean += d * inv[pn];
                 pm2 += d * (v - pmean);
             }
         }
@@ -368,10 +369,10 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
             m2 = qf;
         else {
             double delta = pmean - mf;
-            m2 = (qf + pm2) + (delta * delta) * ((double)nf * (double)pn / (double)n);
+            m2 = (qf + pm2) + (delta * delta) * (((double)nf * (double)pn) * inv[n]);
         }
         {
-            double var = m2 / ((double)n - a->ddof);
+            double var = m2 * invd[n];
             out[k] = sd ? sqrt(var) : var;
         }
     }
@@ -750,8 +751,8 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     tw_args a;
     int status = PS_OK;
     const int order = stat == PS_TW_MEDIAN || stat == PS_TW_QUANTILE || stat == PS_TW_RANK;
-    double *xc = NULL, *oc = NULL, *d1 = NULL, *d2 = NULL;
-    int64_t *i1 = NULL, *i2 = NULL, maxrows;
+    double *xc = NULL, *oc = NULL, *d1 = NULL, *d2 = NULL, *inv = NULL;
+    int64_t *i1 = NULL, *i2 = NULL, maxrows = 0;
     order_mem om;
     memset(&om, 0, sizeof om);
     if (!bad)
@@ -792,11 +793,24 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
         break;
     case PS_TW_VAR:
     case PS_TW_STD:
+        maxrows = 0;
+        for (int64_t k = 0; k < nout; k++)
+            if (ends[k] - starts[k] > maxrows)
+                maxrows = ends[k] - starts[k];
         d1 = ps_malloc_n(n + 1, sizeof(double));
         d2 = ps_malloc_n(n + 1, sizeof(double));
         i1 = ps_malloc_n(n + 1, sizeof(int64_t));
-        if (!d1 || !d2 || !i1)
+        inv = ps_malloc_n(2 * (maxrows + 1), sizeof(double));
+        if (!d1 || !d2 || !i1 || !inv)
             goto nomem;
+        /* reciprocals of the counts and of count - ddof (NaN where <= 0):
+           no division in the folds nor per output */
+        inv[0] = 0.0;
+        inv[maxrows + 1] = NAN;
+        for (int64_t c = 1; c <= maxrows; c++) {
+            inv[c] = 1.0 / (double)c;
+            inv[maxrows + 1 + c] = (double)c - ddof > 0 ? 1.0 / ((double)c - ddof) : NAN;
+        }
         break;
     case PS_TW_MIN:
     case PS_TW_MAX:
@@ -852,7 +866,7 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
             break;
         case PS_TW_VAR:
         case PS_TW_STD:
-            run_var(&a, col, stat == PS_TW_STD, i1, d1, d2, o);
+            run_var(&a, col, stat == PS_TW_STD, i1, d1, d2, inv, inv + maxrows + 1, o);
             break;
         case PS_TW_MIN:
         case PS_TW_MAX:
@@ -880,6 +894,7 @@ done:
     free(oc);
     free(d1);
     free(d2);
+    free(inv);
     free(i1);
     free(i2);
     free(om.v);

@@ -227,8 +227,8 @@ static void test_split(void)
             {
                 double m2 = nf == 0 ? qb : nb == 0 ? qf
                           : (qf + qb) + ((mb - mf) * (mb - mf)) *
-                                ((double)nf * (double)nb / (double)(nf + nb));
-                ok_var &= same_bits(o2[i], m2 / (double)(nf + nb));
+                                (((double)nf * (double)nb) * (1.0 / (double)(nf + nb)));
+                ok_var &= same_bits(o2[i], m2 * (1.0 / (double)(nf + nb)));
             }
         }
         CHECK(ok_sum);
