@@ -76,6 +76,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__) && !defined(PS_NO_SIMD)
+#include <emmintrin.h>
+#define TW_SSE2 1
+#endif
+
 #define SIGN64 0x8000000000000000ull
 
 /* Longest window (in rows) whose order statistics use a sorted array
@@ -228,6 +233,7 @@ int ps_tw_starts_f64(const double *t, int64_t n, double width, int left_closed,
 
 typedef struct {
     const int64_t *s, *e;
+    int64_t e0; /* e == NULL: window k ends at e0 + k */
     int64_t nout, base, mc;
     int propagate;
     double ddof, q;
@@ -248,6 +254,8 @@ static inline int64_t split_point(int64_t S, int64_t E)
     return (int64_t)(((uint64_t)E >> k) << k);
 }
 
+#define END(a, k) ((a)->e ? (a)->e[k] : (a)->e0 + (k))
+
 static inline int reject(const tw_args *a, int64_t cnt, int64_t rows)
 {
     return cnt < a->mc || (a->propagate && cnt < rows);
@@ -262,7 +270,7 @@ static void run_sum(const tw_args *a, const double *x, int mean, int64_t *sufc,
     int64_t m = -1, sb = 0, pe = 0, pc = 0;
     double pacc = -0.0;
     for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t s = a->s[k], e = END(a, k);
         int64_t cnt;
         double total;
         if (s >= e) {
@@ -305,6 +313,20 @@ static void run_sum(const tw_args *a, const double *x, int mean, int64_t *sufc,
 /* ------------------------------------------------------------------------ */
 /* Var / std                                                                 */
 
+/* o[i] = sqrt(o[i]) (correctly rounded either way: the same bits), two at a
+   time: a square root per output in the loop above would wait on its
+   latency. */
+static void sqrt_all(double *o, int64_t n)
+{
+    int64_t i = 0;
+#ifdef TW_SSE2
+    for (; i + 2 <= n; i += 2)
+        _mm_storeu_pd(o + i, _mm_sqrt_pd(_mm_loadu_pd(o + i)));
+#endif
+    for (; i < n; i++)
+        o[i] = sqrt(o[i]);
+}
+
 static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
                     double *smean, double *sm2, const double *inv, const double *invd,
                     double *out)
@@ -312,7 +334,7 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
     int64_t m = -1, sb = 0, pe = 0, pn = 0;
     double pmean = 0.0, pm2 = 0.0;
     for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t s = a->s[k], e = END(a, k);
         int64_t nf, n;
         double mf, qf, m2;
         if (s >= e) {
@@ -371,11 +393,10 @@ static void run_var(const tw_args *a, const double *x, int sd, int64_t *sn,
             double delta = pmean - mf;
             m2 = (qf + pm2) + (delta * delta) * (((double)nf * (double)pn) * inv[n]);
         }
-        {
-            double var = m2 * invd[n];
-            out[k] = sd ? sqrt(var) : var;
-        }
+        out[k] = m2 * invd[n];
     }
+    if (sd)
+        sqrt_all(out, a->nout);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -392,7 +413,7 @@ static void run_ext(const tw_args *a, const double *x, int ismax, int isarg,
     int64_t m = -1, sb = 0, pe = 0, pi = -1, pc = 0;
     double pv = NAN;
     for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t s = a->s[k], e = END(a, k);
         int64_t cnt, fi, idx;
         if (s >= e) {
             out[k] = NAN;
@@ -583,7 +604,7 @@ static void run_order(const tw_args *a, int stat, const double *x, int64_t n, or
     while (top * 2 <= m)
         top *= 2;
     for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t s = a->s[k], e = END(a, k);
         const int64_t lim = s < ce ? s : ce;
         for (; cs < lim; cs++)
             if (x[cs] == x[cs]) {
@@ -672,7 +693,7 @@ static void run_sorted(const tw_args *a, int stat, const double *x, uint64_t *sr
     int64_t cs = 0, ce = 0, cnt = 0;
     const uint64_t kneg0 = to_key(-0.0), kpos0 = to_key(0.0);
     for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = a->e[k];
+        const int64_t s = a->s[k], e = END(a, k);
         const int64_t lim = s < ce ? s : ce;
         for (; cs < lim; cs++)
             if (x[cs] == x[cs]) {
@@ -731,20 +752,26 @@ static void run_sorted(const tw_args *a, int stat, const double *x, uint64_t *sr
 /* ------------------------------------------------------------------------ */
 /* Entry point                                                               */
 
-static int check_windows(const int64_t *s, const int64_t *e, int64_t nout, int64_t n,
-                         int64_t *bad)
+/* Checks the windows; returns the most rows of one, or -1 with *bad = the
+   first bad window. */
+static int64_t check_windows(const tw_args *a, int64_t n, int64_t *bad)
 {
-    for (int64_t k = 0; k < nout; k++) {
-        if (s[k] < 0 || s[k] > e[k] || e[k] > n || (k > 0 && (s[k] < s[k - 1] || e[k] < e[k - 1]))) {
+    int64_t most = 0, ps = 0, pe = 0;
+    for (int64_t k = 0; k < a->nout; k++) {
+        const int64_t s = a->s[k], e = END(a, k);
+        if (s < 0 || s > e || e > n || s < ps || e < pe) {
             *bad = k;
-            return PS_ERR_ARG;
+            return -1;
         }
+        most = e - s > most ? e - s : most;
+        ps = s;
+        pe = e;
     }
-    return PS_OK;
+    return most;
 }
 
 int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
-                 const int64_t *starts, const int64_t *ends, int64_t nout,
+                 const int64_t *starts, const int64_t *ends, int64_t end0, int64_t nout,
                  int64_t base, int64_t min_count, int propagate, double ddof,
                  double q, double *out, int64_t *bad)
 {
@@ -752,7 +779,7 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     int status = PS_OK;
     const int order = stat == PS_TW_MEDIAN || stat == PS_TW_QUANTILE || stat == PS_TW_RANK;
     double *xc = NULL, *oc = NULL, *d1 = NULL, *d2 = NULL, *inv = NULL;
-    int64_t *i1 = NULL, *i2 = NULL, maxrows = 0;
+    int64_t *i1 = NULL, *i2 = NULL, maxrows;
     order_mem om;
     memset(&om, 0, sizeof om);
     if (!bad)
@@ -761,16 +788,18 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
     if (stat < PS_TW_SUM || stat > PS_TW_RANK || n < 0 || width < 1 || nout < 0 ||
         base < 0 || base > INT64_MAX - n || min_count < 1 || (propagate != 0 && propagate != 1) ||
         !(ddof >= 0) || isinf(ddof) || (stat == PS_TW_QUANTILE && !(q >= 0 && q <= 1)) ||
-        (nout > 0 && (!starts || !ends || !out)) || (n > 0 && !x) ||
+        (nout > 0 && (!starts || !out)) || (n > 0 && !x) || end0 < 0 ||
         n > PS_MAX_WIDTH * 64 / width || (order && n >= INT32_MAX))
         return PS_ERR_ARG;
-    if (check_windows(starts, ends, nout, n, bad) != PS_OK)
+    a.s = starts;
+    a.e = ends;
+    a.e0 = end0;
+    a.nout = nout;
+    maxrows = check_windows(&a, n, bad);
+    if (maxrows < 0)
         return PS_ERR_ARG;
     if (nout == 0)
         return PS_OK;
-    a.s = starts;
-    a.e = ends;
-    a.nout = nout;
     a.base = base;
     a.mc = min_count;
     a.propagate = propagate;
@@ -793,10 +822,6 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
         break;
     case PS_TW_VAR:
     case PS_TW_STD:
-        maxrows = 0;
-        for (int64_t k = 0; k < nout; k++)
-            if (ends[k] - starts[k] > maxrows)
-                maxrows = ends[k] - starts[k];
         d1 = ps_malloc_n(n + 1, sizeof(double));
         d2 = ps_malloc_n(n + 1, sizeof(double));
         i1 = ps_malloc_n(n + 1, sizeof(int64_t));
@@ -823,10 +848,6 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
             goto nomem;
         break;
     default:
-        maxrows = 0;
-        for (int64_t k = 0; k < nout; k++)
-            if (ends[k] - starts[k] > maxrows)
-                maxrows = ends[k] - starts[k];
         if (maxrows <= PS_TW_SORTED_MAX) {
             om.srt = ps_malloc_n(maxrows + 1, sizeof(uint64_t));
             if (!om.srt)

@@ -104,7 +104,7 @@ static void run(int stat, const double *x, int64_t n, const int64_t *s, const in
                 double *out)
 {
     int64_t bad;
-    CHECK(ps_tw_window(stat, x, n, 1, s, e, nout, base, mc, prop, ddof, q, out, &bad) == PS_OK);
+    CHECK(ps_tw_window(stat, x, n, 1, s, e, 0, nout, base, mc, prop, ddof, q, out, &bad) == PS_OK);
 }
 
 static int equal(const double *a, const double *b, int64_t n)
@@ -268,28 +268,42 @@ static void test_arguments(void)
 {
     double x[4] = {1, 2, 3, 4}, o[4];
     int64_t s[4] = {0, 0, 1, 2}, e[4] = {1, 2, 3, 4}, bad;
-    CHECK(ps_tw_window(11, x, 4, 1, s, e, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_QUANTILE, x, 4, 1, s, e, 4, 0, 1, 0, 1, 1.5, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_QUANTILE, x, 4, 1, s, e, 4, 0, 1, 0, 1, NAN, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, 0, 0, 0, 1, 0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, -1, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, INT64_MAX - 3, 1, 0, 1, 0, o, &bad) ==
+    CHECK(ps_tw_window(11, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_QUANTILE, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 1.5, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_QUANTILE, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, NAN, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 0, 0, 1, 0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, -1, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, INT64_MAX - 3, 1, 0, 1, 0, o, &bad) ==
           PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_VAR, x, 4, 1, s, e, 4, 0, 1, 0, -1, 0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 0, s, e, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, 0, 1, 0, 1, 0, o, NULL) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_VAR, x, 4, 1, s, e, 0, 4, 0, 1, 0, -1, 0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 0, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, NULL) == PS_ERR_ARG);
     s[2] = 4; /* start > end of window 2 */
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
           bad == 2);
     s[2] = 1;
     e[3] = 5; /* past the rows */
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
           bad == 3);
     e[3] = 4;
     s[3] = 0; /* starts decrease */
-    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_ERR_ARG &&
           bad == 3);
-    CHECK(ps_tw_window(PS_TW_SUM, x, 0, 1, s, e, 0, 0, 1, 0, 1, 0, o, &bad) == PS_OK);
+    CHECK(ps_tw_window(PS_TW_SUM, x, 0, 1, s, e, 0, 0, 0, 1, 0, 1, 0, o, &bad) == PS_OK);
+    /* ends == NULL: window k ends at end0 + k */
+    s[3] = 2;
+    {
+        double o2[4];
+        CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1, 0, o, &bad) == PS_OK);
+        CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, NULL, 1, 4, 0, 1, 0, 1, 0, o2, &bad) == PS_OK);
+        CHECK(equal(o, o2, 4));
+        CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, NULL, 0, 4, 0, 1, 0, 1, 0, o2, &bad) == PS_OK);
+        CHECK(o2[0] != o2[0] && o2[1] == 1 && o2[2] == 2 && o2[3] == 3);
+        CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, NULL, 2, 4, 0, 1, 0, 1, 0, o2, &bad) ==
+                  PS_ERR_ARG && bad == 3);
+        CHECK(ps_tw_window(PS_TW_SUM, x, 4, 1, s, NULL, 5, 4, 0, 1, 0, 1, 0, o2, &bad) ==
+              PS_ERR_ARG);
+    }
 }
 
 /* ---------------------------------------------------------------- fingerprint */
@@ -315,7 +329,8 @@ static uint64_t fingerprint(void)
                 e[i] = i + lc;
             for (int stat = PS_TW_SUM; stat <= PS_TW_RANK; stat++)
                 for (int prop = 0; prop < 2; prop++) {
-                    CHECK(ps_tw_window(stat, x, N, W, s, e, N, 77, 2, prop, 1, 0.3, o,
+                    CHECK(ps_tw_window(stat, x, N, W, s, w == 500 ? NULL : e, lc, N, 77, 2,
+                                       prop, 1, 0.3, o,
                                        &b) == PS_OK);
                     for (int i = 0; i < N * W; i++) {
                         uint64_t u;
