@@ -58,9 +58,11 @@
  * - windows of at most PS_TW_SORTED_MAX rows: a sorted array of IEEE
  *   total-order keys (-inf < ... < -0.0 < +0.0 < ... < inf, as
  *   window_order.c), binary search + memmove per entering / leaving row;
- * - longer windows: the call's non-NaN values are sorted once (LSD radix
- *   sort of their keys) and a Fenwick tree over the sorted positions holds
- *   the window: insert / delete / k-th / count-less in O(log n).
+ * - longer windows (L rows): segments of max(2 L, 4096) outputs; the
+ *   segment's non-NaN values (about 3 L rows) are sorted (LSD radix sort of
+ *   their keys) and a Fenwick tree over the sorted positions holds the
+ *   window: insert / delete / k-th / count-less in O(log L), on a tree that
+ *   stays in cache (one tree over a whole call of 1e7 rows missed it).
  * Median: the middle value, or the mean of the two middle ones; quantile:
  * numpy's "linear" method with numpy's _lerp (as window_order.c); rank:
  * bottleneck's move_rank of the newest row of the window (NaN when it is
@@ -85,10 +87,12 @@
 
 /* Longest window (in rows) whose order statistics use a sorted array
    (binary search + memmove: linear in the window, but cache-resident and
-   branch-light); longer ones use the Fenwick tree.  Both give the same
+   branch-light); longer ones use the Fenwick tree.  Measured on 1e7
+   records (median): 60 rows 119 ns/record sorted vs 157 Fenwick, 300 rows
+   198 vs 140, 3600 rows 748 vs 134.  Both give the same
    bits; the C tests rebuild with 0 (Fenwick always) and a large value. */
 #ifndef PS_TW_SORTED_MAX
-#define PS_TW_SORTED_MAX 1024
+#define PS_TW_SORTED_MAX 128
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -578,21 +582,23 @@ typedef struct {
     uint64_t *srt; /* short windows: the sorted keys */
 } order_mem;
 
-static void run_order(const tw_args *a, int stat, const double *x, int64_t n, order_mem *om,
-                      double *out)
+/* Outputs k0 .. k1-1, whose windows lie in rows [lo, hi): the segment's
+   non-NaN values sorted, the Fenwick tree over their sorted positions. */
+static void order_segment(const tw_args *a, int stat, const double *x, int64_t lo, int64_t hi,
+                          int64_t k0, int64_t k1, order_mem *om, double *out)
 {
-    int64_t m = 0, top = 1, cs = 0, ce = 0, cnt = 0;
+    int64_t m = 0, top = 1, cs = lo, ce = lo, cnt = 0;
     kr *sorted;
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = lo; i < hi; i++)
         if (x[i] == x[i]) {
             om->v[m].key = to_key(x[i]);
-            om->v[m].row = i;
+            om->v[m].row = i - lo;
             m++;
         }
     sorted = sort_keys(om->v, om->tmp, m, om->hist);
     for (int64_t p = 0; p < m; p++) {
         om->pos[sorted[p].row] = (int32_t)p;
-        om->sv[p] = x[sorted[p].row];
+        om->sv[p] = x[lo + sorted[p].row];
     }
     if (stat == PS_TW_RANK) { /* runs of equal values (-0.0 == +0.0) */
         for (int64_t p = 0; p < m; p++)
@@ -603,19 +609,19 @@ static void run_order(const tw_args *a, int stat, const double *x, int64_t n, or
     memset(om->tree, 0, sizeof(int32_t) * (size_t)(m + 1));
     while (top * 2 <= m)
         top *= 2;
-    for (int64_t k = 0; k < a->nout; k++) {
+    for (int64_t k = k0; k < k1; k++) {
         const int64_t s = a->s[k], e = END(a, k);
         const int64_t lim = s < ce ? s : ce;
         for (; cs < lim; cs++)
             if (x[cs] == x[cs]) {
-                fw_add(om->tree, m, om->pos[cs], -1);
+                fw_add(om->tree, m, om->pos[cs - lo], -1);
                 cnt--;
             }
         if (cs < s)
             cs = ce = s; /* the window is empty: jump */
         for (; ce < e; ce++)
             if (x[ce] == x[ce]) {
-                fw_add(om->tree, m, om->pos[ce], 1);
+                fw_add(om->tree, m, om->pos[ce - lo], 1);
                 cnt++;
             }
         if (stat == PS_TW_RANK && (s >= e || x[e - 1] != x[e - 1])) {
@@ -647,7 +653,7 @@ static void run_order(const tw_args *a, int stat, const double *x, int64_t n, or
                 out[k] = lerp(lo, hi, h - fl);
             }
         } else { /* rank of the newest row */
-            int64_t p = om->pos[e - 1];
+            int64_t p = om->pos[e - 1 - lo];
             int64_t lt = fw_prefix(om->tree, om->glo[p]);
             int64_t le = fw_prefix(om->tree, (int64_t)om->ghi[p] + 1);
             if (cnt == 1) {
@@ -659,6 +665,22 @@ static void run_order(const tw_args *a, int stat, const double *x, int64_t n, or
                 out[k] = 2.0 * (r - 0.5);
             }
         }
+    }
+}
+
+/* Long windows: the outputs in segments of max(2 L, 4096) outputs (L = the
+   rows of the segment's first window), each with its own sort and tree, so
+   the tree spans about 3 L rows (cache-resident) instead of the whole call,
+   at the cost of sorting each row about twice. */
+static void run_order(const tw_args *a, int stat, const double *x, order_mem *om, double *out)
+{
+    int64_t k0 = 0;
+    while (k0 < a->nout) {
+        const int64_t lo = a->s[k0], len = END(a, k0) - lo;
+        const int64_t seg = len > 2048 ? 2 * len : 4096;
+        const int64_t k1 = seg < a->nout - k0 ? k0 + seg : a->nout;
+        order_segment(a, stat, x, lo, END(a, k1 - 1), k0, k1, om, out);
+        k0 = k1;
     }
 }
 
@@ -900,7 +922,7 @@ int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
             if (om.srt)
                 run_sorted(&a, stat, col, om.srt, o);
             else
-                run_order(&a, stat, col, n, &om, o);
+                run_order(&a, stat, col, &om, o);
             break;
         }
         if (width > 1)
