@@ -146,6 +146,14 @@ ctest:
 	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_portable --fingerprint)"
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_timewin.c csrc/timewin.c -lm -o $(BUILD)/test_timewin
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_TW_SORTED_MAX=0 -Icsrc csrc/tests/test_timewin.c csrc/timewin.c -lm -o $(BUILD)/test_timewin_fenwick
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_TW_SORTED_MAX=1000000 -Icsrc csrc/tests/test_timewin.c csrc/timewin.c -lm -o $(BUILD)/test_timewin_sorted
+	$(BUILD)/test_timewin
+	$(BUILD)/test_timewin_fenwick
+	$(BUILD)/test_timewin_sorted
+	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_fenwick --fingerprint)"
+	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_sorted --fingerprint)"
 
 # The core suite, then the two plugin packages' own suites; a plugin that
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).

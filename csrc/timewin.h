@@ -48,15 +48,15 @@ int ps_tw_starts_f64(const double *t, int64_t n, double width, int left_closed,
                      int64_t first, int64_t *starts, int64_t *bad);
 
 /* The statistic `stat` over nout windows of the n x width row-major float64
-   values x: window k is rows [starts[k], ends[k]), with 0 <= starts[k] <=
-   ends[k] <= n and both non-decreasing; `base` is the global index of row 0
+   values x: window k is rows [starts[k], ends[k]) (ends NULL: ends[k] =
+   end0 + k), with 0 <= starts[k] <= ends[k] <= n and both non-decreasing; `base` is the global index of row 0
    (base + n <= INT64_MAX).  min_count >= 1, ddof >= 0 (var/std), q in
    [0, 1] (quantile), propagate 0 (NaNs skipped) or 1 (a NaN in the window
    gives NaN).  Writes nout x width rows to `out`.  PS_ERR_ARG for a bad
    argument (*bad = the offending window, or -1), PS_ERR_NOMEM when the
    scratch memory (O(n) per call) is not available. */
 int ps_tw_window(int stat, const double *x, int64_t n, int64_t width,
-                 const int64_t *starts, const int64_t *ends, int64_t nout,
+                 const int64_t *starts, const int64_t *ends, int64_t end0, int64_t nout,
                  int64_t base, int64_t min_count, int propagate, double ddof,
                  double q, double *out, int64_t *bad);
 

@@ -38,6 +38,8 @@ LAYERS: dict[str, int] = {
     "pystream._pystream_c": 0,
     "pystream.hookspecs": 0,
     "pystream.stages": 1,
+    "pystream.stages.time_kernels": 1,
+    "pystream.stages.time_twins": 1,
     "pystream.reducers": 1,
     "pystream.description": 1,
     "pystream.sketches": 1,

@@ -201,6 +201,8 @@ def _bounds(a: object, name: str, length: int, where: str) -> np.ndarray:
     if arr.ndim != 1 or len(arr) != length:
         raise ValueError(f"{where}: {name} must be 1-d of length {length} (rows first .. n-1), "
                          f"got shape {arr.shape}")
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{where}: {name} must hold integers (row indices), got {arr.dtype}")
     if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and length and arr.max() > 2**62:
@@ -291,12 +293,8 @@ def time_window(stat: str, values: np.ndarray, starts: np.ndarray, first: int, c
         raise ValueError(f"{where}: first must be in [0, n={n}], got {first}")
     nout = n - first
     s = _bounds(starts, "starts", nout, where)
-    if ends is None:
-        right_closed = _check_closed(closed, where) in ("right", "both")
-        e = np.arange(first + right_closed, n + right_closed, dtype=np.int64)
-    else:
-        _check_closed(closed, where)
-        e = _bounds(ends, "ends", nout, where)
+    end0 = first + (_check_closed(closed, where) in ("right", "both"))
+    e = None if ends is None else _bounds(ends, "ends", nout, where)
     base = _index(base, "base", where)
     if base > 2**63 - 1 - n:
         raise ValueError(f"{where}: base + n must fit in int64, got base={base}, n={n}")
@@ -321,13 +319,15 @@ def time_window(stat: str, values: np.ndarray, starts: np.ndarray, first: int, c
     out = np.empty((nout, width), dtype=np.float64)
     bad = ffi.new("int64_t *")
     status = lib.ps_tw_window(_STAT_CODE[stat], ffi.from_buffer("double[]", x), n, width,
-                              ffi.from_buffer("int64_t[]", s), ffi.from_buffer("int64_t[]", e),
+                              ffi.from_buffer("int64_t[]", s),
+                              ffi.NULL if e is None else ffi.from_buffer("int64_t[]", e), end0,
                               nout, base, min_count, nan_policy == "propagate", ddof_f, q_f,
                               ffi.from_buffer("double[]", out), bad)
     if bad[0] >= 0:
         k = int(bad[0])
-        raise ValueError(f"{where}: window {k} (row {first + k}) is [starts={s[k]}, "
-                         f"end={e[k]}): starts and ends must be non-decreasing with "
+        raise ValueError(f"{where}: window {k} (row {first + k}) is [start={s[k]}, "
+                         f"end={end0 + k if e is None else e[k]}): starts and ends must be "
+                         f"non-decreasing with "
                          f"0 <= start <= end <= n={n}")
     check_status(status, where)
     return out[:, 0] if one_d else out

@@ -70,7 +70,7 @@ def _welford(vals: np.ndarray) -> tuple[int, float, float]:
         if not math.isnan(v):
             n += 1
             d = v - mean
-            mean += d / n
+            mean += d * (1.0 / n)
             m2 += d * (v - mean)
     return n, mean, m2
 
@@ -92,7 +92,7 @@ def _split_m2(x: np.ndarray, s: int, e: int, base: int) -> tuple[int, float]:
     if nb == 0:
         return n, qf
     delta = mb - mf
-    return n, (qf + qb) + (delta * delta) * (float(nf) * float(nb) / float(n))
+    return n, (qf + qb) + (delta * delta) * ((float(nf) * float(nb)) * (1.0 / n))
 
 
 def _total_order(v: np.ndarray) -> np.ndarray:
@@ -134,7 +134,7 @@ def _one(stat: str, x: np.ndarray, s: int, e: int, base: int, min_count: int,
         count, m2 = _split_m2(x, s, e, base)
         if count - ddof <= 0:
             return math.nan
-        var = m2 / (count - ddof)
+        var = m2 * (1.0 / (count - ddof))
         return math.sqrt(var) if stat == "std" else var
     if stat in ("min", "max", "argmin", "argmax"):
         best = np.min(v) if stat in ("min", "argmin") else np.max(v)
