@@ -21,7 +21,7 @@ from .._checks import DEFAULT_DDOF, as_int, check_ddof, check_nan_policy, check_
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
 from .partitioning import TimeWindow
-from .time_kernels import TIME_STATS, time_window, window_starts
+from .time_kernels import TIME_STATS, time_window, window_ends, window_starts
 from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
 
 __all__ = ["CLOSED", "TimeMoving"]
@@ -187,9 +187,13 @@ class _TimeWindowPusher(TimedPusher):
         if buf_t.dtype == np.int64:
             width = int(width)  # type: ignore[arg-type]
         starts = window_starts(buf_t, width, stage.closed, first)  # type: ignore[arg-type]
+        # An open right end leaves out every record at the record's own time
+        # (pandas' rule for repeated times), not only the record itself.
+        ends = None if stage.closed in ("right", "both") else \
+            window_ends(buf_t, stage.closed, first)
         policy = "omit" if stage.nan_policy == "raise" else stage.nan_policy
         out = time_window(stage.stat, buf_v, starts, first, stage.closed, self.tail_base,
-                          stage.min_count, policy, stage.ddof, stage.q)
+                          stage.min_count, policy, stage.ddof, stage.q, ends=ends)
         keep = int(starts[-1])        # the newest record's window: all a later one can reach
         self.tail_values = buf_v[keep:].copy()
         self.tail_times = buf_t[keep:].copy()
