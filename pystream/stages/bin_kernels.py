@@ -258,9 +258,10 @@ class BinReducer:
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """numpy's ``_lerp`` (np.quantile, method "linear"), elementwise."""
-    diff = b - a
-    out = a + diff * t
-    return np.where(t >= 0.5, b - diff * (1 - t), out)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in np.quantile
+        diff = b - a
+        out = a + diff * t
+        return np.where(t >= 0.5, b - diff * (1 - t), out)
 
 
 class BinQuantile:
