@@ -296,3 +296,14 @@ def test_bad_arguments():
     state["seen"] = np.array([1])
     with pytest.raises(ValueError, match="corrupt state"):
         EwmTimeState.__new__(EwmTimeState).__setstate__(state)
+
+
+def test_user_page_code_blocks_run():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "time_ewm.rst"
+    blocks = re.findall(r"^\.\. code-block:: python\n((?:\n|   .*\n)+)", page.read_text(), re.M)
+    assert len(blocks) == 4
+    for i, block in enumerate(blocks):
+        exec(compile(re.sub(r"^   ", "", block, flags=re.M), f"time_ewm.rst[{i}]", "exec"), {})
