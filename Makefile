@@ -147,8 +147,10 @@ ctest:
 	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_histogram --fingerprint)" = "$$($(BUILD)/test_histogram_portable --fingerprint)"
 	$(CC) $(CFLAGS_C) -O2 -fsyntax-only -Icsrc csrc/stage.c
-	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_bins.c csrc/bins.c -lm -o $(BUILD)/test_bins
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins_portable
 	$(BUILD)/test_bins
+	$(BUILD)/test_bins_portable
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_time.c csrc/ewm_time.c -lm -o $(BUILD)/test_ewm_time
 	$(BUILD)/test_ewm_time
 

@@ -37,6 +37,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
+
 #define LANES PS_BIN_LANES
 enum { S_SUM, S_MIN, S_MAX, S_FIRST, S_LAST, S_NAN, S_NEGZ, S_POSZ, S_MEAN0 = 8, S_M20 = 16 };
 
@@ -158,12 +160,80 @@ static void emit(const double *acc, const int64_t *count, int64_t width, const i
     }
 }
 
+#if defined(PS_HAVE_AVX2)
+#include <immintrin.h>
+
+/* The block path for contiguous values (width 1) in AVX2 registers: blocks
+   of 8 values from x[i] while they hold no NaN (c % 8 == 0 on entry, so at
+   every block); the same operations as the block path of accumulate_value
+   (the lanes' Welford steps lane by lane, the sum in order, min / max
+   order-free but for signed zeros, which the flags settle).  Returns the
+   index after the last block taken. */
+PS_TARGET_AVX2 static int64_t blocks_avx2(double *a, const double *x, int64_t i, int64_t r1,
+                                          int welford, int64_t *pc, double *psum, double *plo,
+                                          double *phi, double *pfirst, double *plast)
+{
+    int64_t c = *pc;
+    double s = *psum;
+    __m256d wm0 = _mm256_loadu_pd(a + S_MEAN0), wm1 = _mm256_loadu_pd(a + S_MEAN0 + 4);
+    __m256d q0 = _mm256_loadu_pd(a + S_M20), q1 = _mm256_loadu_pd(a + S_M20 + 4);
+    __m256d lo = _mm256_set1_pd(*plo), hi = _mm256_set1_pd(*phi), zero = _mm256_setzero_pd();
+    int64_t i0 = i;
+    for (; i + LANES <= r1; i += LANES) {
+        __m256d v0 = _mm256_loadu_pd(x + i), v1 = _mm256_loadu_pd(x + i + 4);
+        __m256d bad = _mm256_or_pd(_mm256_cmp_pd(v0, v0, _CMP_UNORD_Q),
+                                   _mm256_cmp_pd(v1, v1, _CMP_UNORD_Q));
+        if (_mm256_movemask_pd(bad))
+            break;
+        if (welford) {
+            __m256d m = _mm256_set1_pd((double)(c / LANES + 1));
+            __m256d d0 = _mm256_sub_pd(v0, wm0), d1 = _mm256_sub_pd(v1, wm1);
+            wm0 = _mm256_add_pd(wm0, _mm256_div_pd(d0, m));
+            wm1 = _mm256_add_pd(wm1, _mm256_div_pd(d1, m));
+            q0 = _mm256_add_pd(q0, _mm256_mul_pd(d0, _mm256_sub_pd(v0, wm0)));
+            q1 = _mm256_add_pd(q1, _mm256_mul_pd(d1, _mm256_sub_pd(v1, wm1)));
+        }
+        for (int L = 0; L < LANES; L++)
+            s += x[i + L];
+        lo = _mm256_min_pd(lo, _mm256_min_pd(v0, v1));
+        hi = _mm256_max_pd(hi, _mm256_max_pd(v0, v1));
+        __m256d z = _mm256_or_pd(_mm256_cmp_pd(v0, zero, _CMP_EQ_OQ),
+                                 _mm256_cmp_pd(v1, zero, _CMP_EQ_OQ));
+        if (_mm256_movemask_pd(z))
+            for (int L = 0; L < LANES; L++)
+                if (x[i + L] == 0.0)
+                    a[signbit(x[i + L]) ? S_NEGZ : S_POSZ] = 1.0;
+        c += LANES;
+    }
+    if (i == i0)
+        return i;
+    _mm256_storeu_pd(a + S_MEAN0, wm0);
+    _mm256_storeu_pd(a + S_MEAN0 + 4, wm1);
+    _mm256_storeu_pd(a + S_M20, q0);
+    _mm256_storeu_pd(a + S_M20 + 4, q1);
+    double l4[4], h4[4];
+    _mm256_storeu_pd(l4, lo);
+    _mm256_storeu_pd(h4, hi);
+    for (int k = 0; k < 4; k++) {
+        *plo = l4[k] < *plo ? l4[k] : *plo;
+        *phi = h4[k] > *phi ? h4[k] : *phi;
+    }
+    if (*pc == 0)
+        *pfirst = x[i0];
+    *plast = x[i - 1];
+    *pc = c;
+    *psum = s;
+    return i;
+}
+#endif
+
 /* Accumulate records [r0, r1) of one bin, value j; `fresh` = they open the
    bin.  Blocks of LANES values without NaN that start at a lane-0 position
    take the vectorisable path; the rest goes value by value; both do the
    same arithmetic. */
-static void accumulate_value(double *a, int64_t *count, const double *x, int64_t width,
-                             int welford, int propagate, int64_t r0, int64_t r1, int fresh)
+static inline __attribute__((always_inline)) void
+accumulate_value(double *a, int64_t *count, const double *x, int64_t width, int welford,
+                 int propagate, int64_t r0, int64_t r1, int fresh, int avx2)
 {
     double sum = a[S_SUM], lo = a[S_MIN], hi = a[S_MAX], first = a[S_FIRST], last = a[S_LAST];
     double wm[LANES], w2[LANES];
@@ -173,6 +243,26 @@ static void accumulate_value(double *a, int64_t *count, const double *x, int64_t
     int nan = 0;
     int64_t i = r0;
     while (i < r1) {
+#if defined(PS_HAVE_AVX2)
+        if (avx2 && width == 1 && c % LANES == 0 && i + LANES <= r1) {
+            double lastv = last, firstv = first;
+            memcpy(a + S_MEAN0, wm, sizeof wm);
+            memcpy(a + S_M20, w2, sizeof w2);
+            int64_t e = blocks_avx2(a, x, i, r1, welford, &c, &sum, &lo, &hi, &firstv, &lastv);
+            if (e > i) {
+                memcpy(wm, a + S_MEAN0, sizeof wm);
+                memcpy(w2, a + S_M20, sizeof w2);
+                if (!propagate) {
+                    first = firstv;
+                    last = lastv;
+                }
+                i = e;
+                continue;
+            }
+        }
+#else
+        (void)avx2;
+#endif
         if (c % LANES == 0 && i + LANES <= r1) {
             double blk[LANES];
             int bad = 0, zero = 0;
@@ -246,12 +336,69 @@ static void accumulate_value(double *a, int64_t *count, const double *x, int64_t
     *count = c;
 }
 
-static void accumulate(double *acc, int64_t *count, int64_t width, int welford, int propagate,
-                       const double *values, int64_t r0, int64_t r1, int fresh)
+/* The same code compiled for the baseline and, where the build and the CPU
+   have it, for AVX2 (the eight lanes in two registers): the same IEEE
+   operations per value, so the same bits (see simd.h). */
+#define ACCUMULATE_BODY                                                                  \
+    for (int64_t j = 0; j < width; j++)                                                  \
+        accumulate_value(acc + j * PS_BIN_SLOTS, count + j, values + j, width, welford,  \
+                         propagate, r0, r1, fresh, AVX2_FLAG);
+
+#define AVX2_FLAG 0
+static void accumulate_base(double *acc, int64_t *count, int64_t width, int welford,
+                            int propagate, const double *values, int64_t r0, int64_t r1,
+                            int fresh)
 {
-    for (int64_t j = 0; j < width; j++)
-        accumulate_value(acc + j * PS_BIN_SLOTS, count + j, values + j, width, welford,
-                         propagate, r0, r1, fresh);
+    ACCUMULATE_BODY
+}
+
+#undef AVX2_FLAG
+#define AVX2_FLAG 1
+#if defined(PS_HAVE_AVX2)
+PS_TARGET_AVX2 static void accumulate_avx2(double *acc, int64_t *count, int64_t width,
+                                           int welford, int propagate, const double *values,
+                                           int64_t r0, int64_t r1, int fresh)
+{
+    ACCUMULATE_BODY
+}
+#endif
+
+static void accumulate(double *acc, int64_t *count, int64_t width, int welford, int propagate,
+                       const double *values, int64_t r0, int64_t r1, int fresh, int level)
+{
+#if defined(PS_HAVE_AVX2)
+    if (level >= PS_SIMD_AVX2) {
+        accumulate_avx2(acc, count, width, welford, propagate, values, r0, r1, fresh);
+        return;
+    }
+#endif
+    (void)level;
+    accumulate_base(acc, count, width, welford, propagate, values, r0, r1, fresh);
+}
+
+/* Whether some bins[i] < bins[i - 1] (0 < i < n): the sign bit of the
+   wrapped difference flags every decrease and a few increases by more than
+   2**63 (the caller then looks exactly); vectorised. */
+#define DISORDER_BODY                                                                    \
+    uint64_t flag = 0;                                                                   \
+    for (int64_t i = 1; i < n; i++)                                                      \
+        flag |= ((uint64_t)bins[i] - (uint64_t)bins[i - 1]) >> 63;                       \
+    return flag != 0;
+
+static int maybe_disorder_base(const int64_t *bins, int64_t n) { DISORDER_BODY }
+
+#if defined(PS_HAVE_AVX2)
+PS_TARGET_AVX2 static int maybe_disorder_avx2(const int64_t *bins, int64_t n) { DISORDER_BODY }
+#endif
+
+static int maybe_disorder(const int64_t *bins, int64_t n, int level)
+{
+#if defined(PS_HAVE_AVX2)
+    if (level >= PS_SIMD_AVX2)
+        return maybe_disorder_avx2(bins, n);
+#endif
+    (void)level;
+    return maybe_disorder_base(bins, n);
 }
 
 /* First index >= i + 1 whose bin differs from bins[i] (bins non-decreasing). */
@@ -286,13 +433,8 @@ int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
         return PS_ERR_ARG;
     *nout = 0;
     /* Check the order first, so a bad call changes nothing. */
-    /* The sign bit of the wrapped difference flags every decrease (and a few
-       increases by more than 2**63); vectorisable with SSE2.  The exact
-       check runs only when something was flagged. */
-    uint64_t flag = n > 0 && head[0] && bins[0] < head[1];
-    for (int64_t i = 1; i < n; i++)
-        flag |= ((uint64_t)bins[i] - (uint64_t)bins[i - 1]) >> 63;
-    if (flag) {
+    int level = ps_simd();
+    if ((n > 0 && head[0] && bins[0] < head[1]) || maybe_disorder(bins, n, level)) {
         for (int64_t i = 0; i < n; i++)
             if (i ? bins[i] < bins[i - 1] : head[0] && bins[0] < head[1]) {
                 *bad_row = i;
@@ -318,7 +460,7 @@ int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
             head[1] = b;
             head[2] = 0;
         }
-        accumulate(acc, count, width, welford, propagate, values, i, e, fresh);
+        accumulate(acc, count, width, welford, propagate, values, i, e, fresh, level);
         head[2] += e - i;
         i = e;
     }

@@ -289,3 +289,24 @@ def test_quantile_errors_and_scalar_q():
         bq.update(np.array([1.0, 1.0]), np.array([6, 4]))
     with pytest.raises(ValueError, match="row 0 has bin 2 after bin 5"):
         bq.update(np.array([1.0]), np.array([2]))
+
+
+def test_every_simd_level_gives_the_same_bits():
+    from pystream._native import lib
+
+    rng = np.random.default_rng(9)
+    v, b = random_case(rng, 3000, 1, nan_rate=0.02)
+    v[100:140] = 0.0
+    v[120] = -0.0
+    v2, b2 = random_case(rng, 3000, 2, nan_rate=0.0)
+    want1 = slow_bins(v, b, BIN_STATS)
+    want2 = slow_bins(v2, b2, BIN_STATS, "propagate")
+    previous = lib.ps_simd_level()
+    try:
+        for level in range(lib.ps_simd_best() + 1):
+            lib.ps_simd_set_limit(level)
+            assert same_bits(run(BinReducer(BIN_STATS, 1), v, b, [5, 999])[1], want1[1]), level
+            got = run(BinReducer(BIN_STATS, 2, "propagate"), v2, b2, [77])[1]
+            assert same_bits(got, want2[1]), level
+    finally:
+        lib.ps_simd_set_limit(previous)
