@@ -20,7 +20,10 @@
  * the runs are, so any cut of the stream into calls gives the same bits.
  * Eight values without NaN starting at a position p % 8 == 0 take a
  * block path doing the same arithmetic (the eight lanes then share m, and
- * the compiler vectorises them); other values go one by one.
+ * the compiler vectorises them; with AVX2, by simd.h's dispatch, contiguous
+ * values take blocks_avx2, which keeps the lanes in registers); other
+ * values go one by one.  Every level performs the same IEEE operations per
+ * value, so every level gives the same bits.
  *
  * At the end of a bin the lanes are merged (Chan, Golub, LeVeque) in the
  * fixed tree ((0,1),(2,3)),((4,5),(6,7)):

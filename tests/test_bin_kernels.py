@@ -310,3 +310,13 @@ def test_every_simd_level_gives_the_same_bits():
             assert same_bits(got, want2[1]), level
     finally:
         lib.ps_simd_set_limit(previous)
+
+
+def test_quantile_long_bin_in_many_chunks():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=5000)
+    b = np.r_[np.zeros(4990, dtype=np.int64), np.ones(10, dtype=np.int64)]
+    k, o = run(BinQuantile([0.5, 0.9], 1), x, b, list(range(10, 5000, 10)))
+    assert k.tolist() == [0, 1]
+    assert same_bits(o[0, :, 0], np.quantile(x[:4990], [0.5, 0.9]))
+    assert same_bits(o[1, :, 0], np.quantile(x[4990:], [0.5, 0.9]))

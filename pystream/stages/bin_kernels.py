@@ -123,8 +123,13 @@ class BinReducer:
     -----
     Semantics per value (pandas' ``resample().count/sum/mean/var/std/min/max/
     first/last``): sum is the sequential float64 sum of the non-NaN values
-    (0.0 for none), mean = sum / count (NaN for none), var by Welford
-    (sequential; a constant bin gives exactly 0), min / max are IEEE minimum
+    (0.0 for none), mean = sum / count (NaN for none), var by Welford's
+    recurrence in eight interleaved lanes fixed by the position of the value
+    in its bin (the k-th non-NaN value goes to lane k % 8), merged at the end
+    of the bin by Chan et al.'s formula in a fixed tree: the lanes run in
+    parallel (one Welford chain has a division on its critical path), the
+    result does not depend on the chunking, and a constant bin gives exactly
+    0 (``csrc/bins.c``).  min / max are IEEE minimum
     / maximum (-0.0 < +0.0, so the result does not depend on order), first /
     last skip NaN.  ±inf are values (pandas: the mean is inf, the var NaN).
     The state is a few numpy arrays: the object pickles, and a restored
@@ -304,7 +309,9 @@ class BinQuantile:
         self.q = qs
         self.width = _check_width(width, where)
         self.open_bin: int | None = None
-        self.held = np.empty((0, self.width), dtype=np.float64)
+        # the open bin's values, as the pieces that came (joined only when the
+        # bin completes, so a long bin in many chunks costs linear time)
+        self.pieces: list[np.ndarray] = []
 
     def update(self, values: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add records; return the bins they complete (see :meth:`BinReducer.update`)."""
@@ -319,12 +326,16 @@ class BinQuantile:
                                    self.open_bin if self.open_bin is not None else 0)
         if not len(b):
             return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
+        if self.open_bin is not None and b[-1] == self.open_bin:
+            self.pieces.append(v.copy())  # all in the open bin
+            return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
         if self.open_bin is not None:
-            v = np.concatenate((self.held, v))
-            b = np.concatenate((np.full(len(self.held), self.open_bin, dtype=np.int64), b))
+            held = np.concatenate(self.pieces) if self.pieces else np.empty((0, self.width))
+            v = np.concatenate((held, v))
+            b = np.concatenate((np.full(len(held), self.open_bin, dtype=np.int64), b))
         last = int(b[-1])
         done = int(np.searchsorted(b, last, side="left"))
-        self.held = v[done:].copy()
+        self.pieces = [v[done:].copy()]
         self.open_bin = last
         return self._quantiles(v[:done], b[:done])
 
@@ -332,9 +343,10 @@ class BinQuantile:
         """Complete the open bin and empty the state (see :meth:`BinReducer.flush`)."""
         if self.open_bin is None:
             return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
-        v, b = self.held, np.full(len(self.held), self.open_bin, dtype=np.int64)
+        v = np.concatenate(self.pieces)
+        b = np.full(len(v), self.open_bin, dtype=np.int64)
         self.open_bin = None
-        self.held = np.empty((0, self.width), dtype=np.float64)
+        self.pieces = []
         return self._quantiles(v, b)
 
     def _quantiles(self, v: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
