@@ -320,3 +320,15 @@ def test_quantile_long_bin_in_many_chunks():
     assert k.tolist() == [0, 1]
     assert same_bits(o[0, :, 0], np.quantile(x[:4990], [0.5, 0.9]))
     assert same_bits(o[1, :, 0], np.quantile(x[4990:], [0.5, 0.9]))
+
+
+def test_strided_and_big_endian_input():
+    rng = np.random.default_rng(13)
+    v, b = random_case(rng, 400, 2)
+    want = run(BinReducer(BIN_STATS, 2), v, b)
+    wide = np.zeros((400, 5))
+    wide[:, 1:5:2] = v
+    got = run(BinReducer(BIN_STATS, 2), wide[:, 1:5:2], b.astype(">i8"))
+    assert same_bits(got[1], want[1])
+    got = run(BinReducer(BIN_STATS, 2), v.astype(">f8"), b[::-1][::-1])
+    assert same_bits(got[1], want[1])

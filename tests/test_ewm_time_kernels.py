@@ -307,3 +307,14 @@ def test_user_page_code_blocks_run():
     assert len(blocks) == 4
     for i, block in enumerate(blocks):
         exec(compile(re.sub(r"^   ", "", block, flags=re.M), f"time_ewm.rst[{i}]", "exec"), {})
+
+
+def test_strided_and_big_endian_input():
+    rng = np.random.default_rng(14)
+    x = noisy(rng, 300, 2)
+    t = irregular(rng, 300)
+    want = EwmTimeState("var", 3e9, 2).update(x, t)
+    wide = np.zeros((300, 4))
+    wide[:, ::2] = x
+    assert same_bits(EwmTimeState("var", 3e9, 2).update(wide[:, ::2], t.astype(">i8")), want)
+    assert same_bits(EwmTimeState("var", 3e9, 2).update(x.astype(">f8"), t), want)
