@@ -425,19 +425,22 @@ static int64_t run_end(const int64_t *bins, int64_t i, int64_t n)
 
 int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
                    const int32_t *stats, int64_t nstats, int propagate, double ddof,
-                   const double *values, const int64_t *bins, int64_t n,
-                   int64_t *out_bins, double *out, int64_t *nout, int64_t *bad_row)
+                   const double *values, const int64_t *bins, int64_t n, int check_order,
+                   int64_t cap, int64_t *out_bins, double *out, int64_t *nout,
+                   int64_t *consumed, int64_t *bad_row)
 {
     if (bad_row)
         *bad_row = -1;
-    if (!bad_row || !check_args(head, acc, count, width, stats, nstats, ddof, out_bins, out,
-                                nout) ||
+    if (!bad_row || !consumed || cap < 1 ||
+        !check_args(head, acc, count, width, stats, nstats, ddof, out_bins, out, nout) ||
         n < 0 || (n > 0 && (!values || !bins)))
         return PS_ERR_ARG;
     *nout = 0;
+    *consumed = 0;
     /* Check the order first, so a bad call changes nothing. */
     int level = ps_simd();
-    if ((n > 0 && head[0] && bins[0] < head[1]) || maybe_disorder(bins, n, level)) {
+    if (check_order &&
+        ((n > 0 && head[0] && bins[0] < head[1]) || maybe_disorder(bins, n, level))) {
         for (int64_t i = 0; i < n; i++)
             if (i ? bins[i] < bins[i - 1] : head[0] && bins[0] < head[1]) {
                 *bad_row = i;
@@ -452,6 +455,8 @@ int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
         int64_t b = bins[i], e = run_end(bins, i, n);
         int fresh = !head[0] || head[1] != b;
         if (fresh) {
+            if (head[0] && k == cap)
+                break; /* the output is full: the caller calls again from row i */
             if (head[0]) {
                 out_bins[k] = head[1];
                 emit(acc, count, width, stats, nstats, propagate, ddof,
@@ -468,6 +473,7 @@ int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
         i = e;
     }
     *nout = k;
+    *consumed = i;
     return PS_OK;
 }
 

@@ -68,19 +68,24 @@ enum {
    NULL or width < 1. */
 int ps_bins_reset(int64_t *head, double *acc, int64_t *count, int64_t width);
 
-/* Accumulate n records (values: n x width contiguous float64, row-major;
+/* Accumulate records (values: n x width contiguous float64, row-major;
    bins: n bin numbers, non-decreasing, and not below the open bin).
    Writes the bins completed by these records: their numbers to out_bins
    and their statistics to out (row b, statistic s, value j at
-   out[(b * nstats + s) * width + j]); *nout = their count (at most n, so
-   buffers of n rows always suffice).  stats: nstats codes PS_BIN_*.
-   ddof >= 0 (finite).  A decreasing bin number gives PS_ERR_ARG with
-   *bad_row = its row and changes nothing; so do invalid arguments
-   (*bad_row = -1). */
+   out[(b * nstats + s) * width + j]); *nout = their count, at most cap
+   (>= 1).  When a further bin would complete with the output full, the
+   call stops before the record that starts it: *consumed = the records
+   taken (n when all were), and the caller calls again with the rest.
+   stats: nstats codes PS_BIN_*.  ddof >= 0 (finite).  With check_order,
+   a decreasing bin number gives PS_ERR_ARG with *bad_row = its row and
+   changes nothing; check_order = 0 is only for records a previous call
+   already checked (the rest of a stopped call).  Invalid arguments give
+   PS_ERR_ARG with *bad_row = -1. */
 int ps_bins_update(int64_t *head, double *acc, int64_t *count, int64_t width,
                    const int32_t *stats, int64_t nstats, int propagate, double ddof,
-                   const double *values, const int64_t *bins, int64_t n,
-                   int64_t *out_bins, double *out, int64_t *nout, int64_t *bad_row);
+                   const double *values, const int64_t *bins, int64_t n, int check_order,
+                   int64_t cap, int64_t *out_bins, double *out, int64_t *nout,
+                   int64_t *consumed, int64_t *bad_row);
 
 /* Complete the open bin, if any (*nout = 1, its number in out_bins[0],
    its statistics in out as above), and empty the state; *nout = 0 when no

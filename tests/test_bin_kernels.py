@@ -332,3 +332,21 @@ def test_strided_and_big_endian_input():
     assert same_bits(got[1], want[1])
     got = run(BinReducer(BIN_STATS, 2), v.astype(">f8"), b[::-1][::-1])
     assert same_bits(got[1], want[1])
+
+
+def test_output_in_several_calls_when_bins_are_many(monkeypatch):
+    # the wrapper caps each C call's output (8 MB); a tiny cap makes every
+    # chunk take several calls, with the same bits
+    import pystream.stages.bin_kernels as bk
+
+    rng = np.random.default_rng(15)
+    v, b = random_case(rng, 2000, 3)
+    b = np.sort(rng.integers(0, 1500, 2000))  # mostly one or two records per bin
+    want = slow_bins(v, b, BIN_STATS)
+    monkeypatch.setattr(bk, "_OUT_BUDGET", 2 * len(BIN_STATS) * 3)
+    got = run(BinReducer(BIN_STATS, 3), v, b, [700, 701, 1500])
+    assert np.array_equal(got[0], want[0]) and same_bits(got[1], want[1])
+    r = BinReducer(["sum"], 3)
+    with pytest.raises(ValueError, match="row 1999"):
+        r.update(v, np.r_[b[:-1], -1])
+    assert r.flush()[0].shape == (0,)  # the failed call added nothing

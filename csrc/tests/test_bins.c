@@ -64,10 +64,18 @@ static int64_t reduce(const double *x, const int64_t *b, int64_t n, int64_t widt
         int64_t m = split < 0 ? n - i : split > 0 ? split : (int64_t)(rnd() % 50);
         if (m > n - i)
             m = n - i;
-        CHECK(ps_bins_update(s.head, s.acc, s.count, width, ALL, NS, propagate, ddof,
-                             x + i * width, b + i, m, obins + k, out + k * NS * width, &nout,
-                             &bad) == PS_OK);
-        k += nout;
+        /* random splits also take tiny outputs (cap 1..3): the call stops and
+           is called again on the rest, without the order check */
+        int64_t done = 0, used;
+        for (int first = 1; first || done < m; first = 0) {
+            int64_t cap = split == 0 ? 1 + (int64_t)(rnd() % 3) : m + 1;
+            CHECK(ps_bins_update(s.head, s.acc, s.count, width, ALL, NS, propagate, ddof,
+                                 x + (i + done) * width, b + i + done, m - done, first, cap,
+                                 obins + k, out + k * NS * width, &nout, &used, &bad) == PS_OK);
+            CHECK(nout <= cap && used <= m - done && (used > 0 || m == done));
+            k += nout;
+            done += used;
+        }
         i += m;
     }
     CHECK(ps_bins_flush(s.head, s.acc, s.count, width, ALL, NS, propagate, ddof, obins + k,
@@ -209,30 +217,30 @@ static void test_errors(void)
     state s;
     st_init(&s, 1);
     double x[3] = {1.0, 2.0, 3.0}, o[3 * NS];
-    int64_t b[3] = {4, 5, 3}, ob[3], nout = 7, bad = 7;
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b, 3, ob, o, &nout,
-                         &bad) == PS_ERR_ARG && bad == 2);
+    int64_t b[3] = {4, 5, 3}, ob[3], nout = 7, bad = 7, used = 0;
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b, 3, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG && bad == 2);
     CHECK(s.head[0] == 0 && s.count[0] == 0);
     int64_t b2[2] = {4, 5};
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b2, 2, ob, o, &nout,
-                         &bad) == PS_OK && nout == 1 && bad == -1);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_OK && nout == 1 && bad == -1);
     int64_t b3[1] = {INT64_MIN};
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b3, 1, ob, o, &nout,
-                         &bad) == PS_ERR_ARG && bad == 0);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b3, 1, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG && bad == 0);
     CHECK(s.head[1] == 5 && s.count[0] == 1);
     int32_t wrong[1] = {PS_BIN_KINDS};
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, wrong, 1, 0, 1.0, x, b2, 2, ob, o, &nout,
-                         &bad) == PS_ERR_ARG && bad == -1);
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, -1.0, x, b2, 2, ob, o, &nout,
-                         &bad) == PS_ERR_ARG);
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, NAN, x, b2, 2, ob, o, &nout,
-                         &bad) == PS_ERR_ARG);
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 0, ALL, NS, 0, 1.0, x, b2, 2, ob, o, &nout,
-                         &bad) == PS_ERR_ARG);
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, NULL, b2, 2, ob, o, &nout,
-                         &bad) == PS_ERR_ARG);
-    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b2, 0, ob, o, &nout,
-                         &bad) == PS_OK && nout == 0);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, wrong, 1, 0, 1.0, x, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG && bad == -1);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, -1.0, x, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, NAN, x, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 0, ALL, NS, 0, 1.0, x, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, NULL, b2, 2, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_ERR_ARG);
+    CHECK(ps_bins_update(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, x, b2, 0, 1, 3, ob, o, &nout,
+                         &used, &bad) == PS_OK && nout == 0);
     s.head[0] = 2;
     CHECK(ps_bins_flush(s.head, s.acc, s.count, 1, ALL, NS, 0, 1.0, ob, o, &nout) == PS_ERR_ARG);
     CHECK(ps_bins_reset(NULL, s.acc, s.count, 1) == PS_ERR_ARG);

@@ -31,6 +31,7 @@ __all__ = ["BIN_STATS", "BinQuantile", "BinReducer", "as_values", "as_int64_colu
 BIN_STATS: tuple[str, ...] = ("count", "sum", "mean", "var", "std", "min", "max", "first", "last")
 
 _SLOTS = int(lib.PS_BIN_SLOTS)
+_OUT_BUDGET = 1 << 20  # output values per C call (8 MB) when the chunk is long
 
 
 def as_values(values: Any, width: int, where: str) -> np.ndarray:
@@ -225,21 +226,41 @@ class BinReducer:
         v = as_values(values, self.width, where)
         n = v.shape[0]
         b = as_int64_column(bins, n, "bins", where)
-        out_bins = np.empty(max(n, 1), dtype=np.int64)
-        out = np.empty((max(n, 1), len(self._codes), self.width), dtype=np.float64)
+        # Output rows per C call: all n when that is small, else about 8 MB of
+        # output (the completed bins are few unless the bins are tiny); the
+        # call stops when its output is full and is called again on the rest.
+        per_row = len(self._codes) * self.width
+        cap = max(1, min(n, max(_OUT_BUDGET // per_row, 1)))
         nout = ffi.new("int64_t *")
+        used = ffi.new("int64_t *")
         bad = ffi.new("int64_t *")
+        nums: list[np.ndarray] = []
+        outs: list[np.ndarray] = []
+        start = 0
         with StateLock(self._lock, where):
             previous = int(self.head[1])
-            status = lib.ps_bins_update(
-                *self._buffers(), ffi.from_buffer("double[]", v), ffi.from_buffer("int64_t[]", b),
-                n, ffi.from_buffer("int64_t[]", out_bins), ffi.from_buffer("double[]", out),
-                nout, bad)
+            while True:
+                out_bins = np.empty(cap, dtype=np.int64)
+                out = np.empty((cap, len(self._codes), self.width), dtype=np.float64)
+                status = lib.ps_bins_update(
+                    *self._buffers(), ffi.from_buffer("double[]", v[start:]),
+                    ffi.from_buffer("int64_t[]", b[start:]), n - start, int(start == 0), cap,
+                    ffi.from_buffer("int64_t[]", out_bins), ffi.from_buffer("double[]", out),
+                    nout, used, bad)
+                if status != lib.PS_OK:
+                    break
+                k = int(nout[0])
+                nums.append(out_bins[:k].copy() if k < cap else out_bins)
+                outs.append(out[:k].copy() if k < cap else out)
+                start += int(used[0])
+                if start >= n:
+                    break
         if status == lib.PS_ERR_ARG and bad[0] >= 0:
             raise _order_error(where, int(bad[0]), b, previous)
         check_status(status, where)
-        k = int(nout[0])
-        return out_bins[:k].copy(), out[:k].copy()
+        if len(nums) == 1:
+            return nums[0], outs[0]
+        return np.concatenate(nums), np.concatenate(outs)
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """Complete the open bin (``k = 1``; ``k = 0`` when none) and empty the state.
