@@ -410,7 +410,7 @@ static int64_t run_end(const int64_t *bins, int64_t i, int64_t n)
     int64_t b = bins[i], lo = i, step = 1; /* bins[lo] == b */
     while (step < n - lo && bins[lo + step] == b) {
         lo += step;
-        step *= 2;
+        step = step < (n - lo) / 2 ? 2 * step : n - lo; /* no overflow */
     }
     int64_t hi = step < n - lo ? lo + step : n; /* bins[hi] != b or hi == n */
     while (hi - lo > 1) {
