@@ -77,7 +77,8 @@ docs-clean:
 # gets (AVX2 where supported), with SSE2 only (-DPS_NO_AVX2) and with the
 # portable C ones (-DPS_NO_SIMD); all must print the same fingerprint.
 # Then the stage families (windows, order statistics, scans/EWM/blocks)
-# and the sketches (KLL, DDSketch, histogram),
+# and the sketches (KLL, DDSketch, histogram), the per-bin reductions and
+# the EWM over irregular times (issue 19),
 # also in builds that force each code path (portable, SSE2, the lane scheme
 # for small windows too (PS_WINDOW_DIRECT=1), heaps only, search
 # only, scalar one-pass only, AVX-512 one-pass, no AVX-512).
@@ -154,6 +155,12 @@ ctest:
 	$(BUILD)/test_timewin_sorted
 	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_fenwick --fingerprint)"
 	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_sorted --fingerprint)"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins_portable
+	$(BUILD)/test_bins
+	$(BUILD)/test_bins_portable
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_time.c csrc/ewm_time.c -lm -o $(BUILD)/test_ewm_time
+	$(BUILD)/test_ewm_time
 
 # The core suite, then the two plugin packages' own suites; a plugin that
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).

@@ -147,6 +147,83 @@ static double var_out(const double *c, int bias)
     return den > 0.0 ? num / den * c[V_COV] : NAN;
 }
 
+/* Width 1, mean, adjust=1 (the common case): the same steps as mean_obs,
+   with the state in locals for the whole call, and the decays of a block of
+   rows computed first (the exp2 calls then do not wait for the recurrence
+   and overlap; exp2 is deterministic, so the values are the same). */
+enum { EWMT_BLOCK = 64 };
+
+static void mean_adjust_w1(double *c, int64_t *nobs, int64_t *last_i, double *last_f,
+                           const double *x, const int64_t *ti, const double *tf, int64_t n,
+                           double halflife, int64_t minp, double *out)
+{
+    double S = c[M_S], W = c[M_W], m = c[M_MEAN];
+    int overflowed = c[M_MODE] != 0.0;
+    int64_t k = *nobs, tli = last_i ? last_i[0] : 0;
+    double tlf = last_f ? last_f[0] : 0.0, cached_dt = 0.0, cached_d = 1.0;
+    double dd[EWMT_BLOCK];
+    for (int64_t i0 = 0; i0 < n; i0 += EWMT_BLOCK) {
+        int64_t i1 = n - i0 < EWMT_BLOCK ? n : i0 + EWMT_BLOCK;
+        /* the decay of every observation from the previous one */
+        for (int64_t i = i0; i < i1; i++) {
+            if (!is_obs(x[i]))
+                continue;
+            double dt = ti ? (double)((uint64_t)ti[i] - (uint64_t)tli) : tf[i] - tlf;
+            if (dt != cached_dt) {
+                cached_dt = dt;
+                cached_d = exp2(-dt / halflife);
+            }
+            dd[i - i0] = cached_d;
+            if (ti)
+                tli = ti[i];
+            else
+                tlf = tf[i];
+        }
+        for (int64_t i = i0; i < i1; i++) {
+            double v = x[i];
+            if (is_obs(v)) {
+                if (k == 0) {
+                    S = v;
+                    W = 1.0;
+                    m = v;
+                } else {
+                    double d = dd[i - i0];
+                    int done = 0;
+                    if (!overflowed) {
+                        double s2 = S * d + v, w2 = W * d + 1.0;
+                        if (fabs(s2) <= DBL_MAX) {
+                            S = s2;
+                            W = w2;
+                            if (v != m)
+                                m = s2 / w2;
+                            done = 1;
+                        } else {
+                            overflowed = 1;
+                        }
+                    }
+                    if (!done) {
+                        double od = W * d, w = od + 1.0;
+                        W = w;
+                        if (v != m)
+                            m = (od / w) * m + (1.0 / w) * v;
+                    }
+                }
+                k++;
+            }
+            out[i] = k < minp ? NAN : m;
+        }
+    }
+    c[M_S] = S;
+    c[M_W] = W;
+    c[M_MEAN] = m;
+    c[M_MODE] = overflowed ? 1.0 : 0.0;
+    *nobs = k;
+    if (last_i)
+        last_i[0] = tli;
+    else
+        last_f[0] = tlf;
+}
+
 int ps_ewmt_update(int kind, int adjust, int bias, int64_t minp, double halflife,
                    int64_t width, double *st, int64_t *nobs, int64_t *seen,
                    int64_t *last_i, double *last_f,
@@ -179,7 +256,11 @@ int ps_ewmt_update(int kind, int adjust, int bias, int64_t minp, double halflife
         }
     }
     double cached_dt = 0.0, cached_d = 1.0; /* exp2(-0 / h) */
-    for (int64_t i = 0; i < n; i++) {
+    int fast = width == 1 && kind == PS_EWMT_MEAN && adjust;
+    if (fast)
+        mean_adjust_w1(st, nobs, last_i, last_f, values, times_i, times_f, n, halflife, minp,
+                       out);
+    for (int64_t i = 0; !fast && i < n; i++) {
         for (int64_t j = 0; j < width; j++) {
             double *c = st + j * PS_EWMT_SLOTS;
             double x = values[i * width + j];

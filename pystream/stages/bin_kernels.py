@@ -31,6 +31,7 @@ __all__ = ["BIN_STATS", "BinQuantile", "BinReducer", "as_values", "as_int64_colu
 BIN_STATS: tuple[str, ...] = ("count", "sum", "mean", "var", "std", "min", "max", "first", "last")
 
 _SLOTS = int(lib.PS_BIN_SLOTS)
+_OUT_BUDGET = 1 << 20  # output values per C call (8 MB) when the chunk is long
 
 
 def as_values(values: Any, width: int, where: str) -> np.ndarray:
@@ -123,8 +124,13 @@ class BinReducer:
     -----
     Semantics per value (pandas' ``resample().count/sum/mean/var/std/min/max/
     first/last``): sum is the sequential float64 sum of the non-NaN values
-    (0.0 for none), mean = sum / count (NaN for none), var by Welford
-    (sequential; a constant bin gives exactly 0), min / max are IEEE minimum
+    (0.0 for none), mean = sum / count (NaN for none), var by Welford's
+    recurrence in eight interleaved lanes fixed by the position of the value
+    in its bin (the k-th non-NaN value goes to lane k % 8), merged at the end
+    of the bin by Chan et al.'s formula in a fixed tree: the lanes run in
+    parallel (one Welford chain has a division on its critical path), the
+    result does not depend on the chunking, and a constant bin gives exactly
+    0 (``csrc/bins.c``).  min / max are IEEE minimum
     / maximum (-0.0 < +0.0, so the result does not depend on order), first /
     last skip NaN.  ±inf are values (pandas: the mean is inf, the var NaN).
     The state is a few numpy arrays: the object pickles, and a restored
@@ -220,21 +226,41 @@ class BinReducer:
         v = as_values(values, self.width, where)
         n = v.shape[0]
         b = as_int64_column(bins, n, "bins", where)
-        out_bins = np.empty(max(n, 1), dtype=np.int64)
-        out = np.empty((max(n, 1), len(self._codes), self.width), dtype=np.float64)
+        # Output rows per C call: all n when that is small, else about 8 MB of
+        # output (the completed bins are few unless the bins are tiny); the
+        # call stops when its output is full and is called again on the rest.
+        per_row = len(self._codes) * self.width
+        cap = max(1, min(n, max(_OUT_BUDGET // per_row, 1)))
         nout = ffi.new("int64_t *")
+        used = ffi.new("int64_t *")
         bad = ffi.new("int64_t *")
+        nums: list[np.ndarray] = []
+        outs: list[np.ndarray] = []
+        start = 0
         with StateLock(self._lock, where):
             previous = int(self.head[1])
-            status = lib.ps_bins_update(
-                *self._buffers(), ffi.from_buffer("double[]", v), ffi.from_buffer("int64_t[]", b),
-                n, ffi.from_buffer("int64_t[]", out_bins), ffi.from_buffer("double[]", out),
-                nout, bad)
+            while True:
+                out_bins = np.empty(cap, dtype=np.int64)
+                out = np.empty((cap, len(self._codes), self.width), dtype=np.float64)
+                status = lib.ps_bins_update(
+                    *self._buffers(), ffi.from_buffer("double[]", v[start:]),
+                    ffi.from_buffer("int64_t[]", b[start:]), n - start, int(start == 0), cap,
+                    ffi.from_buffer("int64_t[]", out_bins), ffi.from_buffer("double[]", out),
+                    nout, used, bad)
+                if status != lib.PS_OK:
+                    break
+                k = int(nout[0])
+                nums.append(out_bins[:k].copy() if k < cap else out_bins)
+                outs.append(out[:k].copy() if k < cap else out)
+                start += int(used[0])
+                if start >= n:
+                    break
         if status == lib.PS_ERR_ARG and bad[0] >= 0:
             raise _order_error(where, int(bad[0]), b, previous)
         check_status(status, where)
-        k = int(nout[0])
-        return out_bins[:k].copy(), out[:k].copy()
+        if len(nums) == 1:
+            return nums[0], outs[0]
+        return np.concatenate(nums), np.concatenate(outs)
 
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """Complete the open bin (``k = 1``; ``k = 0`` when none) and empty the state.
@@ -258,9 +284,10 @@ class BinReducer:
 
 def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """numpy's ``_lerp`` (np.quantile, method "linear"), elementwise."""
-    diff = b - a
-    out = a + diff * t
-    return np.where(t >= 0.5, b - diff * (1 - t), out)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as in np.quantile
+        diff = b - a
+        out = a + diff * t
+        return np.where(t >= 0.5, b - diff * (1 - t), out)
 
 
 class BinQuantile:
@@ -303,7 +330,9 @@ class BinQuantile:
         self.q = qs
         self.width = _check_width(width, where)
         self.open_bin: int | None = None
-        self.held = np.empty((0, self.width), dtype=np.float64)
+        # the open bin's values, as the pieces that came (joined only when the
+        # bin completes, so a long bin in many chunks costs linear time)
+        self.pieces: list[np.ndarray] = []
 
     def update(self, values: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Add records; return the bins they complete (see :meth:`BinReducer.update`)."""
@@ -318,12 +347,16 @@ class BinQuantile:
                                    self.open_bin if self.open_bin is not None else 0)
         if not len(b):
             return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
+        if self.open_bin is not None and b[-1] == self.open_bin:
+            self.pieces.append(v.copy())  # all in the open bin
+            return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
         if self.open_bin is not None:
-            v = np.concatenate((self.held, v))
-            b = np.concatenate((np.full(len(self.held), self.open_bin, dtype=np.int64), b))
+            held = np.concatenate(self.pieces) if self.pieces else np.empty((0, self.width))
+            v = np.concatenate((held, v))
+            b = np.concatenate((np.full(len(held), self.open_bin, dtype=np.int64), b))
         last = int(b[-1])
         done = int(np.searchsorted(b, last, side="left"))
-        self.held = v[done:].copy()
+        self.pieces = [v[done:].copy()]
         self.open_bin = last
         return self._quantiles(v[:done], b[:done])
 
@@ -331,9 +364,10 @@ class BinQuantile:
         """Complete the open bin and empty the state (see :meth:`BinReducer.flush`)."""
         if self.open_bin is None:
             return np.empty(0, dtype=np.int64), np.empty((0, len(self.q), self.width))
-        v, b = self.held, np.full(len(self.held), self.open_bin, dtype=np.int64)
+        v = np.concatenate(self.pieces)
+        b = np.full(len(v), self.open_bin, dtype=np.int64)
         self.open_bin = None
-        self.held = np.empty((0, self.width), dtype=np.float64)
+        self.pieces = []
         return self._quantiles(v, b)
 
     def _quantiles(self, v: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,30 @@ def _max(v: float, m: float) -> float:
     return v if v > m or (v == m and math.copysign(1.0, v) > 0) else m
 
 
+LANES = 8
+
+
+def _chan(c: int, means: list[float], m2s: list[float]) -> float:
+    """M2 of the eight Welford lanes merged (Chan et al.) in the tree ((0,1),(2,3)),((4,5),(6,7))."""
+    ns = [float((c + LANES - 1 - lane) // LANES) for lane in range(LANES)]
+    means, m2s = list(means), list(m2s)
+    step = 1
+    while step < LANES:
+        for a in range(0, LANES - step, 2 * step):
+            b = a + step
+            if ns[b] == 0.0:
+                continue
+            if ns[a] == 0.0:
+                ns[a], means[a], m2s[a] = ns[b], means[b], m2s[b]
+                continue
+            tot, delta = ns[a] + ns[b], means[b] - means[a]
+            means[a] = means[a] + delta * (ns[b] / tot)
+            m2s[a] = m2s[a] + m2s[b] + delta * delta * (ns[a] * ns[b] / tot)
+            ns[a] = tot
+        step *= 2
+    return m2s[0]
+
+
 def slow_bins(values: np.ndarray, bins: np.ndarray, stats: Sequence[str],
               nan_policy: str = "omit", ddof: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Every bin's statistics of ``values`` ``(n, width)`` (bins ``(n,)`` non-decreasing).
@@ -54,25 +78,27 @@ def slow_bins(values: np.ndarray, bins: np.ndarray, stats: Sequence[str],
         for s in stats:
             col = []
             for j in range(width):
-                c, total, wm, m2 = 0, 0.0, 0.0, 0.0
+                c, total = 0, 0.0
+                wm, m2 = [0.0] * LANES, [0.0] * LANES
                 mn, mx, first, last, nan = math.inf, -math.inf, math.nan, math.nan, False
                 for r in range(i, e):
                     v = float(values[r, j])
                     if math.isnan(v):
                         nan = True
                         continue
+                    lane, m = c % LANES, c // LANES + 1
                     c += 1
                     total += v
-                    d = v - wm
-                    wm += d / c
-                    m2 += d * (v - wm)
+                    d = v - wm[lane]
+                    wm[lane] += d / m
+                    m2[lane] += d * (v - wm[lane])
                     mn, mx = _min(v, mn), _max(v, mx)
                     if c == 1:
                         first = v
                     last = v
                 if propagate:
                     first, last = float(values[i, j]), float(values[e - 1, j])
-                var = m2 / (c - ddof) if c - ddof > 0 else math.nan
+                var = _chan(c, wm, m2) / (c - ddof) if c - ddof > 0 else math.nan
                 out = {"count": float(c), "sum": total, "mean": total / c if c else math.nan,
                        "var": var, "std": math.sqrt(var) if not math.isnan(var) else math.nan,
                        "min": mn if c else math.nan, "max": mx if c else math.nan,
