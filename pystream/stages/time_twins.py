@@ -100,7 +100,7 @@ def _total_order(v: np.ndarray) -> np.ndarray:
     return v[np.lexsort((~np.signbit(v), v))]
 
 
-def _lerp(a: float, b: float, t: float) -> float:
+def _scalar_lerp(a: float, b: float, t: float) -> float:
     diff = b - a
     return b - diff * (1 - t) if t >= 0.5 else a + diff * t
 
@@ -113,9 +113,9 @@ def _order_stat(stat: str, v: np.ndarray, q: float | None) -> float:
         return lo if c % 2 else (lo + float(srt[c // 2])) / 2.0
     h = (c - 1) * float(q)  # type: ignore[arg-type]
     if h >= c - 1:
-        return _lerp(float(srt[-1]), float(srt[-1]), h + 1.0)
+        return _scalar_lerp(float(srt[-1]), float(srt[-1]), h + 1.0)
     lo = math.floor(h)
-    return _lerp(float(srt[lo]), float(srt[lo + 1]), h - lo)
+    return _scalar_lerp(float(srt[lo]), float(srt[lo + 1]), h - lo)
 
 
 def _one(stat: str, x: np.ndarray, s: int, e: int, base: int, min_count: int,
