@@ -111,9 +111,12 @@ def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
     """``(call, where it runs, what a partition needs)`` from the engines' planner."""
     from pystream.chain import make_plan
     from pystream.stream import node_of
-    from pystream.stages.partitioning import POINTWISE, Cap, Records, Shift, Window
+    from pystream.stages.partitioning import POINTWISE, Cap, Records, Shift, TimeWindow, Window
 
-    plan = make_plan(node_of(stream))
+    plan = make_plan(node_of(stream), columns=True)
+    if plan.suffix and plan.suffix[0].timed is not None:
+        return (call, "sequential", "reads the time column: runs in order in the calling "
+                "thread, after the partitions of the stages before it")
     if plan.suffix:
         return (call, "sequential",
                 "its whole history: runs in order, in the calling thread")
@@ -127,6 +130,9 @@ def _engine_row(call: str, stream: Any) -> tuple[str, str, str]:
     if isinstance(m, Window):
         return (call, "parallel",
                 f"a warm-up of the {m.history - 1} records before the partition (a halo)")
+    if isinstance(m, TimeWindow):
+        return (call, "parallel", "a warm-up back to the first record in its first record's "
+                "window, found by reading the source's times")
     if isinstance(m, Records):
         if m.size == m.step:
             what = f"blocks of {m.size} aligned on the global index"
@@ -147,8 +153,12 @@ def write_engine_stages(path: Path) -> None:
     import pystream as ps
     from pystream.plugins import get_registry
 
+    from pystream.stages.registry import BUILTIN_STAGES
+
     reg = get_registry()
     base = ps.from_array(np.zeros(256))
+    timed = ps.from_array(np.zeros(256), time=np.arange(256).astype("datetime64[s]"))
+    numeric = ps.from_array(np.zeros(256), time=np.arange(256.0))   # the rows' samples
 
     def passthrough(chunks: Any) -> Any:
         yield from chunks
@@ -160,14 +170,19 @@ def write_engine_stages(path: Path) -> None:
         ("core", "pystream", *_engine_row("take(n) / skip(n)", base.take(10))),
         ("core", "pystream", *_engine_row("rechunk(n)", base.rechunk(10))),
         ("core", "pystream", *_engine_row("pipe(generator)", base.pipe(passthrough))),
+        ("windows", "pystream", *_engine_row("moving_mean(window='5min') (a duration)",
+                                             timed.moving_mean("5min"))),
+        ("records", "pystream", *_engine_row("resample('1h') (calendar bins)",
+                                             timed.resample("1h"))),
     ]
     for name in sorted(reg.stages, key=lambda n: (reg.stages[n].plugin != "pystream",
                                                    reg.stages[n].family, n)):
         e = reg.stages[name]
-        kwargs = _example_call(name, getattr(base, name))
+        src = numeric if name in BUILTIN_STAGES and BUILTIN_STAGES[name].needs_time else base
+        kwargs = _example_call(name, getattr(src, name))
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         rows.append((e.family, e.origin, *_engine_row(f"{name}({args})",
-                                                      getattr(base, name)(**kwargs))))
+                                                      getattr(src, name)(**kwargs))))
     out = [".. list-table::", "   :header-rows: 1", "   :widths: 30 10 14 12 40", "",
            "   * - stage (example call)", "     - family", "     - package",
            "     - on threads / Dask", "     - what a partition needs"]

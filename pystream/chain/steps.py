@@ -474,7 +474,7 @@ class _NeedsTime:
 
     def send(self, chunk: np.ndarray) -> list[np.ndarray]:
         raise TypeError(f"{self.name} reads the time column, and this push sink is given "
-                        "values only: make it with pipeline.push(time=...) and send "
+                        "values only: make it with pipeline.push(time=...) and call "
                         "send(values, time=times)")
 
     def close(self) -> list[np.ndarray]:
