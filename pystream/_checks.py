@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["DEFAULT_DDOF", "NAN_POLICIES", "NanPolicy", "StateLock", "as_int", "check_count",
+__all__ = ["DEFAULT_DDOF", "adopt_arrays", "NAN_POLICIES", "NanPolicy", "StateLock", "as_int", "check_count",
            "check_ddof", "check_nan_policy", "check_quantile", "first_nan_record", "nan_error", "nan_policy_error",
            "normalize_record_shape", "restore_state"]
 
@@ -248,3 +248,16 @@ def check_quantile(q: object, where: str) -> float:
     if not 0.0 <= value <= 1.0:  # also refuses NaN
         raise ValueError(f"{where}: q must be in [0, 1], got {q!r}")
     return value
+
+
+def adopt_arrays(fresh: Any, state: Any, names: tuple[str, ...], where: str) -> None:
+    """Give `fresh` (a new state object) copies of the arrays ``state[name]``,
+    each of the dtype and shape of ``fresh.<name>``, or raise ValueError saying
+    which is corrupt (unpickling a state held in numpy arrays)."""
+    for name in names:
+        like = getattr(fresh, name)
+        a = state.get(name)
+        if not isinstance(a, np.ndarray) or a.dtype != like.dtype or a.shape != like.shape:
+            raise ValueError(f"{where}: corrupt state: {name} must be {like.dtype} "
+                             f"of shape {like.shape}")
+        setattr(fresh, name, np.ascontiguousarray(a).copy())

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import StateLock, check_ddof, check_nan_policy
+from .._checks import StateLock, adopt_arrays, check_ddof, check_nan_policy
 from .._native import check_status, ffi, lib
 
 __all__ = ["BIN_STATS", "BinQuantile", "BinReducer", "as_values", "as_int64_column"]
@@ -177,12 +177,7 @@ class BinReducer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         fresh = BinReducer(state["stats"], state["width"], state["nan_policy"], state["ddof"])
-        for name, like in (("head", fresh.head), ("acc", fresh.acc), ("count", fresh.count)):
-            a = state.get(name)
-            if not isinstance(a, np.ndarray) or a.dtype != like.dtype or a.shape != like.shape:
-                raise ValueError(f"BinReducer: corrupt state: {name} must be {like.dtype} "
-                                 f"of shape {like.shape}")
-            setattr(fresh, name, np.ascontiguousarray(a).copy())
+        adopt_arrays(fresh, state, ("head", "acc", "count"), "BinReducer")
         if fresh.head[0] not in (0, 1) or fresh.head[2] < 0 or (fresh.count < 0).any() or \
                 (fresh.count > fresh.head[2]).any():
             raise ValueError("BinReducer: corrupt state: inconsistent counts")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import StateLock, check_count
+from .._checks import StateLock, adopt_arrays, check_count
 from .._native import check_status, ffi, lib
 from .bin_kernels import as_values
 
@@ -155,12 +155,7 @@ class EwmTimeState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         fresh = EwmTimeState(state["stat"], state["halflife"], state["width"], state["adjust"],
                              state["ignore_na"], state["min_periods"], state["bias"])
-        for name, like in (("st", fresh.st), ("nobs", fresh.nobs), ("seen", fresh.seen)):
-            a = state.get(name)
-            if not isinstance(a, np.ndarray) or a.dtype != like.dtype or a.shape != like.shape:
-                raise ValueError(f"EwmTimeState: corrupt state: {name} must be {like.dtype} "
-                                 f"of shape {like.shape}")
-            setattr(fresh, name, np.ascontiguousarray(a).copy())
+        adopt_arrays(fresh, state, ("st", "nobs", "seen"), "EwmTimeState")
         last = state.get("last")
         if last is not None:
             if not isinstance(last, np.ndarray) or last.dtype not in (np.int64, np.float64) or \

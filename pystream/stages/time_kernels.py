@@ -116,12 +116,8 @@ def window_starts(times: np.ndarray, width: int | float, closed: str = "right",
     [3, 4]
     """
     where = "window_starts"
-    t = _times(times, where)
-    left_closed = _check_closed(closed, where) in ("both", "left")
-    n = len(t)
-    first = _index(first, "first", where)
-    if first > n:
-        raise ValueError(f"{where}: first must be in [0, len(times)={n}], got {first}")
+    t, closed, n, first = _rows_from(times, closed, first, where)
+    left_closed = closed in ("both", "left")
     out = np.empty(n - first, dtype=np.int64)
     bad = ffi.new("int64_t *")
     optr = ffi.from_buffer("int64_t[]", out)
@@ -181,12 +177,8 @@ def window_ends(times: np.ndarray, closed: str = "right", first: int = 0) -> np.
     [4, 5]
     """
     where = "window_ends"
-    t = _times(times, where)
-    right_closed = _check_closed(closed, where) in ("right", "both")
-    n = len(t)
-    first = _index(first, "first", where)
-    if first > n:
-        raise ValueError(f"{where}: first must be in [0, len(times)={n}], got {first}")
+    t, closed, n, first = _rows_from(times, closed, first, where)
+    right_closed = closed in ("right", "both")
     rows = np.arange(first, n, dtype=np.int64)
     if right_closed:
         return rows + 1
@@ -194,6 +186,18 @@ def window_ends(times: np.ndarray, closed: str = "right", first: int = 0) -> np.
     new[1:] = t[1:] != t[:-1]  # the first row of each run of equal times
     run_start = np.maximum.accumulate(np.where(new, np.arange(n, dtype=np.int64), 0))
     return np.ascontiguousarray(run_start[first:])
+
+
+def _rows_from(times: object, closed: object, first: object, where: str
+               ) -> tuple[np.ndarray, str, int, int]:
+    """The checked times, `closed`, their count and `first` (in ``[0, n]``)."""
+    t = _times(times, where)
+    c = _check_closed(closed, where)
+    n = len(t)
+    f = _index(first, "first", where)
+    if f > n:
+        raise ValueError(f"{where}: first must be in [0, len(times)={n}], got {f}")
+    return t, c, n, f
 
 
 def _bounds(a: object, name: str, length: int, where: str) -> np.ndarray:
