@@ -574,6 +574,51 @@ static inline double lerp(double a, double b, double t)
     return a + diff * t;
 }
 
+/* Whether output k is NaN whatever its order statistic: an empty window, a
+   NaN newest row (rank), or too few values (reject). */
+static inline int order_nan(const tw_args *a, int stat, const double *x, int64_t s, int64_t e,
+                            int64_t cnt)
+{
+    if (s >= e || (stat == PS_TW_RANK && x[e - 1] != x[e - 1]))
+        return 1;
+    return reject(a, cnt, e - s);
+}
+
+/* The value of rank r (0-based) among the window's sorted values. */
+typedef double (*rank_value)(const void *ctx, int64_t r);
+
+/* Median or quantile (numpy's "linear") of the cnt >= 1 values read by `at`. */
+static inline double order_quantile(int stat, double q, int64_t cnt, rank_value at,
+                                    const void *ctx)
+{
+    if (stat == PS_TW_MEDIAN) {
+        double lo = at(ctx, (cnt + 1) / 2 - 1);
+        return cnt & 1 ? lo : (lo + at(ctx, cnt / 2)) / 2.0;
+    }
+    /* numpy: virtual index h = (cnt - 1) * q; at or past the last index both
+       neighbours are the last value and gamma = h + 1 */
+    double h = (double)(cnt - 1) * q;
+    if (h >= (double)(cnt - 1)) {
+        double v = at(ctx, cnt - 1);
+        return lerp(v, v, h + 1.0);
+    }
+    double fl = floor(h);
+    int64_t L = (int64_t)fl;
+    return lerp(at(ctx, L), at(ctx, L + 1), h - fl);
+}
+
+/* bottleneck's move_rank from the counts of values below (lt) and at most
+   (le) the newest one, among cnt >= 1. */
+static inline double order_rank(int64_t lt, int64_t le, int64_t cnt)
+{
+    if (cnt == 1)
+        return 0.0;
+    double g = (double)(2 * lt), eq = (double)(le - lt);
+    double r = 0.5 * (g + eq - 1.0);
+    r = r / ((double)cnt - 1.0);
+    return 2.0 * (r - 0.5);
+}
+
 typedef struct {
     kr *v, *tmp;
     int64_t *hist;
@@ -581,6 +626,17 @@ typedef struct {
     double *sv;
     uint64_t *srt; /* short windows: the sorted keys */
 } order_mem;
+
+typedef struct {
+    const order_mem *om;
+    int64_t m, top;
+} tree_ctx;
+
+static double tree_value(const void *ctx, int64_t r)
+{
+    const tree_ctx *c = ctx;
+    return c->om->sv[fw_kth(c->om->tree, c->m, c->top, r + 1)];
+}
 
 /* Outputs k0 .. k1-1, whose windows lie in rows [lo, hi): the segment's
    non-NaN values sorted, the Fenwick tree over their sorted positions. */
@@ -624,46 +680,15 @@ static void order_segment(const tw_args *a, int stat, const double *x, int64_t l
                 fw_add(om->tree, m, om->pos[ce - lo], 1);
                 cnt++;
             }
-        if (stat == PS_TW_RANK && (s >= e || x[e - 1] != x[e - 1])) {
+        if (order_nan(a, stat, x, s, e, cnt)) {
             out[k] = NAN;
-            continue;
-        }
-        if (s >= e || reject(a, cnt, e - s)) {
-            out[k] = NAN;
-            continue;
-        }
-        if (stat == PS_TW_MEDIAN) {
-            double lo = om->sv[fw_kth(om->tree, m, top, (cnt + 1) / 2)];
-            if (cnt & 1)
-                out[k] = lo;
-            else
-                out[k] = (lo + om->sv[fw_kth(om->tree, m, top, cnt / 2 + 1)]) / 2.0;
-        } else if (stat == PS_TW_QUANTILE) {
-            /* numpy: virtual index h = (cnt - 1) * q; at or past the last
-               index both neighbours are the last value and gamma = h + 1 */
-            double h = (double)(cnt - 1) * a->q;
-            if (h >= (double)(cnt - 1)) {
-                double v = om->sv[fw_kth(om->tree, m, top, cnt)];
-                out[k] = lerp(v, v, h + 1.0);
-            } else {
-                double fl = floor(h);
-                int64_t L = (int64_t)fl + 1;
-                double lo = om->sv[fw_kth(om->tree, m, top, L)];
-                double hi = om->sv[fw_kth(om->tree, m, top, L + 1)];
-                out[k] = lerp(lo, hi, h - fl);
-            }
+        } else if (stat != PS_TW_RANK) {
+            const tree_ctx c = {om, m, top};
+            out[k] = order_quantile(stat, a->q, cnt, tree_value, &c);
         } else { /* rank of the newest row */
             int64_t p = om->pos[e - 1 - lo];
-            int64_t lt = fw_prefix(om->tree, om->glo[p]);
-            int64_t le = fw_prefix(om->tree, (int64_t)om->ghi[p] + 1);
-            if (cnt == 1) {
-                out[k] = 0.0;
-            } else {
-                double g = (double)(2 * lt), eq = (double)(le - lt);
-                double r = 0.5 * (g + eq - 1.0);
-                r = r / ((double)cnt - 1.0);
-                out[k] = 2.0 * (r - 0.5);
-            }
+            out[k] = order_rank(fw_prefix(om->tree, om->glo[p]),
+                                fw_prefix(om->tree, (int64_t)om->ghi[p] + 1), cnt);
         }
     }
 }
@@ -708,7 +733,10 @@ static inline int64_t lower_bound(const uint64_t *a, int64_t c, uint64_t k)
     return (base - a) + (len == 1 && *base < k);
 }
 
-static inline double key_value(const uint64_t *a, int64_t p) { return from_key(a[p]); }
+static double sorted_value(const void *ctx, int64_t r)
+{
+    return from_key(((const uint64_t *)ctx)[r]);
+}
 
 static void run_sorted(const tw_args *a, int stat, const double *x, uint64_t *srt, double *out)
 {
@@ -733,40 +761,16 @@ static void run_sorted(const tw_args *a, int stat, const double *x, uint64_t *sr
                 srt[p] = kx;
                 cnt++;
             }
-        if (stat == PS_TW_RANK && (s >= e || x[e - 1] != x[e - 1])) {
+        if (order_nan(a, stat, x, s, e, cnt)) {
             out[k] = NAN;
-            continue;
-        }
-        if (s >= e || reject(a, cnt, e - s)) {
-            out[k] = NAN;
-            continue;
-        }
-        if (stat == PS_TW_MEDIAN) {
-            double lo = key_value(srt, (cnt + 1) / 2 - 1);
-            out[k] = cnt & 1 ? lo : (lo + key_value(srt, cnt / 2)) / 2.0;
-        } else if (stat == PS_TW_QUANTILE) {
-            double h = (double)(cnt - 1) * a->q;
-            if (h >= (double)(cnt - 1)) {
-                double v = key_value(srt, cnt - 1);
-                out[k] = lerp(v, v, h + 1.0);
-            } else {
-                double fl = floor(h);
-                int64_t L = (int64_t)fl;
-                out[k] = lerp(key_value(srt, L), key_value(srt, L + 1), h - fl);
-            }
+        } else if (stat != PS_TW_RANK) {
+            out[k] = order_quantile(stat, a->q, cnt, sorted_value, srt);
         } else {
             double v = x[e - 1];
             uint64_t klo = v == 0 ? kneg0 : to_key(v), khi = v == 0 ? kpos0 : to_key(v);
             int64_t lt = lower_bound(srt, cnt, klo);
             int64_t le = khi == UINT64_MAX ? cnt : lower_bound(srt, cnt, khi + 1);
-            if (cnt == 1) {
-                out[k] = 0.0;
-            } else {
-                double g = (double)(2 * lt), eq = (double)(le - lt);
-                double r = 0.5 * (g + eq - 1.0);
-                r = r / ((double)cnt - 1.0);
-                out[k] = 2.0 * (r - 0.5);
-            }
+            out[k] = order_rank(lt, le, cnt);
         }
     }
 }

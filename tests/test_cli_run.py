@@ -332,7 +332,7 @@ def test_help_lists_plugin_stages_with_parameters():
                              "moving_mean, moving_var", "take, skip"]),
     ("moving_mean:windw=5", ["no parameter 'windw'", "did you mean 'window'",
                              "window, min_count=None, nan_policy='omit'"]),
-    ("moving_mean:window=x", ["window must be an integer, got 'x'"]),
+    ("moving_mean:window=x", ["unknown unit 'x' in duration 'x'"]),
     ("moving_mean:window=0", ["window must be >= 1"]),
     ("moving_mean", ["parameter 'window' is required"]),
     ("resample:10,how=mode", ["stage 'resample:10,how=mode'", "mode"]),
