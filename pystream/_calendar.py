@@ -91,11 +91,8 @@ def resolve_tz(tz: object, where: str) -> datetime.tzinfo | None:
         try:
             return zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:
-            hint = "" if zoneinfo.available_timezones() else (
-                "; this system has no time-zone database: pip install "
-                "pystream-numeric[tz] (tzdata)")
-            raise ValueError(f"{where}: unknown time zone {tz!r} ({type(err).__name__}: "
-                             f"{err}){hint}") from err
+            none = "" if zoneinfo.available_timezones() else "; no zone database: pip install tzdata"
+            raise ValueError(f"{where}: unknown time zone {tz!r} ({err!r}){none}") from err
     raise TypeError(f"{where}: tz must be None, a zone name like 'Europe/Paris' or a "
                     f"datetime.tzinfo, got {type(tz).__name__}")
 

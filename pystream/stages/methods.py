@@ -49,8 +49,33 @@ class StageMethods:
         """Pipe the stage registered as `name` (a built-in unless a plugin
         replaced it with ``override=True``), built from the arguments."""
         entry = find("stages", name)
-        factory = BUILTIN_STAGES[name].build if entry is None else entry.factory
-        return self._add_stage(factory(*args, **kwargs))
+        if entry is None:
+            return self._add_stage(BUILTIN_STAGES[name].build(*args, **kwargs))
+        return self._add_stage(entry.factory(*args, **_for_override(name, entry.factory, kwargs)))
+
+
+def _for_override(name: str, factory: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keywords a plugin's override of the built-in `name` is given: those the
+    method passes at their default (``closed=None``, ``times=None``, added to the
+    built-in after the plugin was written) are left out when the factory does not
+    take them, so an override keeps working; a value the caller set is passed on
+    (and refused by the factory if it does not know it)."""
+    try:
+        params = inspect.signature(factory).parameters
+        defaults = inspect.signature(BUILTIN_STAGES[name].build).parameters
+    except (TypeError, ValueError):  # no inspectable signature
+        return kwargs
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items()
+            if k in params or k not in defaults or not _is_default(v, defaults[k].default)}
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    try:
+        return value is default or bool(value == default)
+    except Exception:  # an array compared elementwise
+        return False
 
 
 for _row in BUILTIN_STAGES.values():

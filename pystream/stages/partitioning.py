@@ -147,8 +147,8 @@ class TimeWindow(Mapping):
     --------
     >>> t = [0, 10, 20, 30, 40]
     >>> m = TimeWindow(25, False, lambda a, b: t[a:b])
-    >>> m.need(4), m.need(0)
-    (2, 0)
+    >>> m.need(4), m.need(0)         # the window of 40 starts at 20 (index 2); one early
+    (1, 0)
     """
 
     def __init__(self, width: int | float, left_closed: bool,

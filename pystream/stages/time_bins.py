@@ -278,7 +278,7 @@ class TimeResample(_Bins):
     >>> s = ps.from_array(np.array([1.0, 3.0, 5.0]), time=t).resample("1h")
     >>> s.to_array()
     array([ 2., nan,  5.])
-    >>> next(s.batches()).time
+    >>> np.concatenate([b.time for b in s.batches()])   # the bins' labels
     array(['2024-01-01T00:00:00.000000000', '2024-01-01T01:00:00.000000000',
            '2024-01-01T02:00:00.000000000'], dtype='datetime64[ns]')
     """
@@ -361,8 +361,8 @@ class Session(_Bins):
     >>> t = np.array([0, 60, 90, 4000, 4010], dtype="datetime64[s]")
     >>> s = ps.from_array(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), time=t)
     >>> s.session("30min", how=["count", "mean", "duration"]).to_array()
-    array([[ 3.,  2., 90.],
-           [ 2.,  4.5, 10.]])
+    array([[ 3. ,  2. , 90. ],
+           [ 2. ,  4.5, 10. ]])
     """
 
     def __init__(self, gap: Any, how: Any = "mean", label: str = "start",

@@ -53,7 +53,7 @@ class EwmTime(TimedStage):
     >>> import numpy as np, pystream as ps
     >>> t = np.array([0, 1, 3], dtype="datetime64[s]")
     >>> ps.from_array(np.array([1.0, 2.0, 3.0]), time=t).ewm_mean(halflife="1s").to_array()
-    array([1.        , 1.66666667, 2.76923077])
+    array([1.        , 1.66666667, 2.63636364])
     """
 
     def __init__(self, name: str, halflife: Any, times: Any = True, min_periods: int = 0,
