@@ -221,6 +221,17 @@ def test_sessions_match_the_twin_and_pandas_groups():
     assert np.concatenate([b.time for b in out]).tobytes() == ends.tobytes()
 
 
+def test_session_durations_alone_and_records_of_several_values():
+    t = np.array([0, 60, 90, 4000, 4010], dtype="datetime64[s]")
+    x = np.arange(10.0).reshape(5, 2)
+    s = ps.from_array(x, time=t, columns=["a", "b"])
+    assert s.session("30min", how="duration").to_array().tolist() == [[90.0, 90.0],
+                                                                     [10.0, 10.0]]
+    both = s.session("30min", how=["max", "duration"], partial=False)
+    assert both.columns == ("a_max", "a_duration", "b_max", "b_duration")
+    assert both.to_array().tolist() == [[4.0, 90.0, 5.0, 90.0]]
+
+
 # --------------------------------------------------------------------------- EWM over times
 
 

@@ -119,6 +119,9 @@ class _BinPusher(TimedPusher):
     def __init__(self, stage: _Bins, start: int) -> None:
         super().__init__(stage, start)
         self.bin_stats = tuple(h for h in stage.hows if h not in ("quantile", "duration"))
+        if not self.bin_stats and stage.q is None:
+            self.bin_stats = ("count",)      # "duration" alone: the bins still need a reducer
+        self.width = 1
         self.reducer: BinReducer | None = None
         self.quantile: BinQuantile | None = None
         self.last_bin: int | None = None     # the last bin emitted (for the empty ones)
@@ -141,6 +144,7 @@ class _BinPusher(TimedPusher):
         stage = self.stage
         assert isinstance(stage, _Bins)
         policy = "omit" if stage.nan_policy == "raise" else stage.nan_policy
+        self.width = width
         if self.bin_stats:
             self.reducer = BinReducer(self.bin_stats, width, policy, stage.ddof)
         if stage.q is not None:
@@ -175,8 +179,7 @@ class _BinPusher(TimedPusher):
         assert isinstance(stage, _Bins)
         if "duration" in stage.hows:
             d = self.durations(ids).astype(np.float64)
-            width = next(iter(got.values())).shape[1] if got else 1
-            got["duration"] = np.repeat(d[:, None], width, axis=1)
+            got["duration"] = np.repeat(d[:, None], self.width, axis=1)
         return ids, [got[h] for h in stage.hows]
 
     def _emit(self, ids: np.ndarray, parts: list[np.ndarray]) -> list[Triple]:
