@@ -109,6 +109,11 @@ def test_duration_window_errors_say_what_and_where():
     back[57] = back[56] - np.timedelta64(1, "s")
     with pytest.raises(ValueError, match="time goes backwards at record 57"):
         ps.from_array(x, time=back, chunk_size=10).moving_mean("5s").to_array()
+    back = t.copy()
+    back[60] = back[59] - np.timedelta64(1, "s")          # at a chunk boundary
+    for stage in (lambda s: s.moving_median("5s"), lambda s: s.resample("1min")):
+        with pytest.raises(ValueError, match="time goes backwards at record 60"):
+            stage(ps.from_array(x, time=back, chunk_size=10)).to_array()
     with pytest.raises(ValueError, match="NaN at record"):
         ps.from_array(x, time=t).moving_mean("5s", nan_policy="raise").to_array()
 

@@ -27,6 +27,7 @@ from .steps import (
     run_fns_triples,
     stage_step,
     timed_step,
+    values_of,
 )
 
 __all__ = ["ONE_SHOT_MESSAGE", "CallableSource", "Node", "OneShotSource", "StageSource", "TimedSource",
@@ -251,7 +252,7 @@ class TimedSource:
         return timed(self.parent.triples(), self.parent.start)
 
     def open(self) -> Iterator[np.ndarray]:
-        return _values_of(self.open_triples())
+        return values_of(self.open_triples())
 
     def peek(self) -> Iterator[np.ndarray]:
         if self.parent.one_shot:
@@ -259,14 +260,6 @@ class TimedSource:
                 f"{self.stage.name}: the output type after this stage cannot be learned without "
                 "reading the one-shot source; give the map after it its dtype (map(f, dtype=...))")
         return self.open()
-
-
-def _values_of(triples: Iterator[Triple]) -> Iterator[np.ndarray]:
-    try:
-        for v, _t, _k in triples:
-            yield v
-    finally:
-        close_iterator(triples)
 
 
 Source = Union[CallableSource, OneShotSource, StageSource, TimedSource]

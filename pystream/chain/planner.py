@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..stages.partitioning import POINTWISE, Cap, Window
+from ..stages.timed import time_values
 from .nodes import Node, compile_chain
 from .steps import (
     Offsets,
@@ -249,9 +250,7 @@ class _TimesReader:
         parts = [t for _v, t, _k in self.triples(a, b, None, None) if t is not None]
         if not parts:
             return np.empty(0, np.int64)
-        t = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        return t if t.dtype in (np.int64, np.float64) else \
-            t.astype(np.int64 if t.dtype.kind in "iu" else np.float64)
+        return time_values(np.concatenate(parts) if len(parts) > 1 else parts[0])
 
 
 def make_plan(node: Node, columns: bool = False) -> Plan:

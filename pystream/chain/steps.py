@@ -21,7 +21,7 @@ from .generator_pusher import GeneratorPusher
 
 __all__ = ["Offsets", "Step", "Triple", "carry_rows", "rows_of", "run_fns_triples", "serial_triples",
            "window_triples", "add_note", "annotated", "close_iterator", "fns_step", "fuse",
-           "has_timed", "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note",
+           "has_timed", "values_of", "native_chunks", "native_dtype", "run_fns", "run_serial", "stage_note",
            "stage_step", "timed_step",
            "window_records"]
 
@@ -461,24 +461,12 @@ def stage_step(stage: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
                 writes_into=bool(getattr(stage, "writes_into", False)), rows=rows)
 
 
-class _NeedsTime:
-    """The push form of a stage that reads the time column, in a push chain
-    given values only: it refuses the first chunk with what to do instead."""
-
-    __slots__ = ("name",)
-    done = False
-    error = None
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def send(self, chunk: np.ndarray) -> list[np.ndarray]:
-        raise TypeError(f"{self.name} reads the time column, and this push sink is given "
-                        "values only: make it with pipeline.push(time=...) and call "
-                        "send(values, time=times)")
-
-    def close(self) -> list[np.ndarray]:
-        return []
+def _needs_time(name: str) -> Any:
+    """The push form of a stage that reads the time column, asked for by a push
+    chain fed values only: refused with what to do instead."""
+    raise TypeError(f"{name} reads the time column, and this push chain is given values "
+                    "only: make it with pipeline.push(time=...) and call "
+                    "send(values, time=times)")
 
 
 def timed_step(stage: Any) -> Step:
@@ -494,7 +482,7 @@ def timed_step(stage: Any) -> Step:
         offsets = _TripleOffsets(triples, start)  # type: ignore[arg-type]
         return annotated(stage.run_timed(offsets, start), name, offsets)  # type: ignore[arg-type]
 
-    return Step(name, serial, None, None, lambda: _NeedsTime(name), timed=timed,
+    return Step(name, serial, None, None, lambda: _needs_time(name), timed=timed,
                 time_mapping=getattr(stage, "time_mapping", None))
 
 
@@ -506,6 +494,15 @@ class _TripleOffsets(Offsets):
     @staticmethod
     def _records(item: Any) -> int:
         return len(item[0])
+
+
+def values_of(triples: Iterator[Triple]) -> Iterator[np.ndarray]:
+    """The value chunks of chunks with their columns (closing them when stopped)."""
+    try:
+        for v, _t, _k in triples:
+            yield v
+    finally:
+        close_iterator(triples)
 
 
 def has_timed(steps: list[Step]) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..chain import Node, compile_chain
-from ..chain.steps import has_timed
+from ..chain.steps import has_timed, values_of
 from .columns import ordered_triples
 from .dask import dask_chunks, dask_reduce
 from .options import (
@@ -47,7 +47,7 @@ def ordered_chunks(node: Node, options: EngineOptions) -> Iterator[np.ndarray]:
     if options.name == "local":
         return node.chunks()
     if _reads_time(node):
-        return _values(ordered_triples(node, options))
+        return values_of(ordered_triples(node, options))
     if options.name == "threads":
         return threads_chunks(node, options)
     return dask_chunks(node, options)
@@ -59,12 +59,3 @@ def _reads_time(node: Node) -> bool:
     itself runs in order in the calling thread, as every sequential step)."""
     return has_timed(compile_chain(node)[1])
 
-
-def _values(triples: Iterator[Any]) -> Iterator[np.ndarray]:
-    try:
-        for v, _t, _k in triples:
-            yield v
-    finally:
-        close = getattr(triples, "close", None)
-        if close is not None:
-            close()

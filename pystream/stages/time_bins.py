@@ -13,6 +13,7 @@ sum 0, as pandas) when ``empty="nan"``.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +65,8 @@ class _Bins(TimedStage):
     shape and names, the empty bins."""
 
     keeps_key = False
+    #: What to do with the bins no record falls in (:data:`EMPTY`).
+    empty = "omit"
 
     def __init__(self, name: str, how: Any, nan_policy: str | None, partial: bool, q: Any,
                  ddof: float | None, allowed: Sequence[str]) -> None:
@@ -127,15 +130,18 @@ class _BinPusher(TimedPusher):
         self.last_bin: int | None = None     # the last bin emitted (for the empty ones)
         self.record_shape: tuple[int, ...] = ()
 
-    # subclasses: the bin numbers of a chunk, the labels of emitted bins
-    def bins(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def bins(self, t: np.ndarray) -> np.ndarray:
+        """The bin number of each time of a chunk."""
 
-    def labels(self, b: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def labels(self, b: np.ndarray) -> np.ndarray:
+        """The output time of each bin `b` about to be emitted."""
 
-    def durations(self, b: np.ndarray) -> np.ndarray:  # pragma: no cover - sessions only
-        raise NotImplementedError
+    def extra(self, b: np.ndarray) -> dict[str, np.ndarray]:
+        """Results of the bins `b` that the reducers do not give, one ``(k,)``
+        array per name (sessions: ``"duration"``)."""
+        return {}
 
     def emitted(self, b: np.ndarray) -> None:
         """Forget what was kept for the bins `b`, now emitted."""
@@ -177,9 +183,8 @@ class _BinPusher(TimedPusher):
         assert ids is not None
         stage = self.stage
         assert isinstance(stage, _Bins)
-        if "duration" in stage.hows:
-            d = self.durations(ids).astype(np.float64)
-            got["duration"] = np.repeat(d[:, None], self.width, axis=1)
+        for name, column in self.extra(ids).items():
+            got[name] = np.repeat(column[:, None], self.width, axis=1)
         return ids, [got[h] for h in stage.hows]
 
     def _emit(self, ids: np.ndarray, parts: list[np.ndarray]) -> list[Triple]:
@@ -190,11 +195,10 @@ class _BinPusher(TimedPusher):
         labels = self.labels(ids)
         self.emitted(ids)
         out: list[Triple] = []
-        if getattr(stage, "empty", "omit") == "nan" and self.last_bin is not None \
-                and ids[0] > self.last_bin + 1:
+        fill = stage.empty == "nan"
+        if fill and self.last_bin is not None and ids[0] > self.last_bin + 1:
             out.extend(self._empty_bins(self.last_bin + 1, int(ids[0]), len(parts)))
-        gaps = np.flatnonzero(np.diff(ids) > 1) if getattr(stage, "empty", "omit") == "nan" \
-            else np.empty(0, np.intp)
+        gaps = np.flatnonzero(np.diff(ids) > 1) if fill else np.empty(0, np.intp)
         lo = 0
         for g in [*gaps.tolist(), len(ids) - 1]:
             hi = g + 1
@@ -375,7 +379,6 @@ class Session(_Bins):
         if label not in ("start", "end"):
             raise ValueError(f"session: label must be 'start' or 'end', got {label!r}")
         self.label = label
-        self.empty = "omit"
         self.gap_value = gap.value if isinstance(gap, Duration) else gap
         self.gap: int | float | None = None
         if isinstance(self.gap_value, str) or not isinstance(self.gap_value,
@@ -438,11 +441,17 @@ class _SessionPusher(_BinPusher):
         pos = self._at(b)
         return (self.first if self.label == "start" else self.last)[pos]
 
-    def durations(self, b: np.ndarray) -> np.ndarray:
+    def extra(self, b: np.ndarray) -> dict[str, np.ndarray]:
+        """``"duration"``: each session's last time minus its first (seconds for
+        calendar times)."""
+        stage = self.stage
+        assert isinstance(stage, Session)
+        if "duration" not in stage.hows:
+            return {}
         assert self.first is not None and self.last is not None
         pos = self._at(b)
         d = (self.last[pos] - self.first[pos]).astype(np.float64)
-        return d / 1e9 if self.datetime else d
+        return {"duration": d / 1e9 if self.datetime else d}
 
     def emitted(self, b: np.ndarray) -> None:
         if not len(b) or self.first is None or self.last is None:

@@ -121,6 +121,3 @@ class _EwmTimePusher(TimedPusher):
                                       stage.min_periods, stage.bias)
         out = self.state.update(rows, time_values(time))
         return [(out.reshape(values.shape), time, key)]
-
-    def _close(self) -> list[Triple]:
-        return []

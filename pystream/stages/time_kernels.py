@@ -22,14 +22,22 @@ The slow twins are in :mod:`pystream.stages.time_twins`.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
-from .._checks import check_ddof
+from .._checks import as_int, check_ddof
 from .._native import as_array, check_status, ffi, lib
 
-__all__ = ["CLOSED", "TIME_STATS", "time_window", "window_ends", "window_starts"]
+__all__ = ["CLOSED", "TIME_STATS", "TimesOutOfOrder", "time_window", "window_ends",
+           "window_starts"]
+
+
+class TimesOutOfOrder(ValueError):
+    """Times that go back: ``times[row] < times[row - 1]`` (:attr:`row`)."""
+
+    def __init__(self, message: str, row: int) -> None:
+        super().__init__(message)
+        self.row = row
 
 #: The statistics of :func:`time_window`, in the C enum's order (``PS_TW_*``).
 TIME_STATS: tuple[str, ...] = ("sum", "mean", "var", "std", "min", "max", "argmin", "argmax",
@@ -48,12 +56,7 @@ def _check_closed(closed: object, where: str) -> str:
 
 
 def _index(value: object, name: str, where: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}: {name} must be an integer, got {value!r}")
-    try:
-        out = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{where}: {name} must be an integer, got {value!r}") from None
+    out = as_int(value, f"{name} must be an integer", where)
     if out < minimum:
         raise ValueError(f"{where}: {name} must be >= {minimum}, got {out}")
     return out
@@ -139,8 +142,8 @@ def window_starts(times: np.ndarray, width: int | float, closed: str = "right",
         i = int(bad[0])
         if t.dtype == np.float64 and not math.isfinite(t[i]):
             raise ValueError(f"{where}: times[{i}] = {t[i]} is not finite")
-        raise ValueError(f"{where}: times must be non-decreasing; times[{i}] = {t[i]} < "
-                         f"times[{i - 1}] = {t[i - 1]}")
+        raise TimesOutOfOrder(f"{where}: times must be non-decreasing; times[{i}] = {t[i]} < "
+                              f"times[{i - 1}] = {t[i - 1]}", i)
     check_status(status, where)
     return out
 

@@ -21,7 +21,7 @@ from .._checks import DEFAULT_DDOF, as_int, check_ddof, check_nan_policy, check_
 from .._native import check_record_values, kernel_dtype
 from .._timeunits import parse_duration
 from .partitioning import TimeWindow
-from .time_kernels import TIME_STATS, time_window, window_ends, window_starts
+from .time_kernels import TIME_STATS, TimesOutOfOrder, time_window, window_ends, window_starts
 from .timed import Duration, TimedPusher, TimedStage, Triple, time_values
 
 __all__ = ["CLOSED", "TimeMoving"]
@@ -139,6 +139,8 @@ class _TimeWindowPusher(TimedPusher):
     """Keeps the records that may still be in a later window (those within the
     window of the newest time) and runs the kernel on them plus each new chunk."""
 
+    checks_order = False            # window_starts checks it (TimesOutOfOrder)
+
     def __init__(self, stage: TimeMoving, start: int) -> None:
         super().__init__(stage, start)
         self.tail_values: np.ndarray | None = None
@@ -186,7 +188,10 @@ class _TimeWindowPusher(TimedPusher):
         width = stage.width
         if buf_t.dtype == np.int64:
             width = int(width)  # type: ignore[arg-type]
-        starts = window_starts(buf_t, width, stage.closed, first)  # type: ignore[arg-type]
+        try:
+            starts = window_starts(buf_t, width, stage.closed, first)  # type: ignore[arg-type]
+        except TimesOutOfOrder as e:   # the kernel checks the order as it walks the times
+            self.order.fail(self.tail_base + e.row, buf_t[e.row - 1], buf_t[e.row])
         # An open right end leaves out every record at the record's own time
         # (pandas' rule for repeated times), not only the record itself.
         ends = None if stage.closed in ("right", "both") else \
@@ -199,6 +204,3 @@ class _TimeWindowPusher(TimedPusher):
         self.tail_times = buf_t[keep:].copy()
         self.tail_base += keep
         return out
-
-    def _close(self) -> list[Triple]:
-        return []
