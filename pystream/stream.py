@@ -374,10 +374,8 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
         start of what is pushed into a chain; ``peek()`` gives the data a
         ``map`` whose output type cannot be inferred looks at, as a pulled
         stream would; `names`: the columns' names, which the branches' stages carry."""
-        table = Columns(names, time, key) if names is not None or time is not None \
-            or key is not None else NO_COLUMNS
         return cls._from_source(CallableSource(peek), dtype, record_shape, start=start,
-                                table=table)
+                                table=Columns(names, time, key))
 
 
 # Stream's own methods (take, astype, describe, ...) suggest the keyword meant,

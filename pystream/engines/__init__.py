@@ -36,7 +36,7 @@ def reduce(node: Node, reduction: Reduction, options: EngineOptions) -> Any:
     if options.name == "local":
         return reduce_in_order(node.chunks(), reduction, node.start)
     if _reads_time(node):
-        return reduce_in_order(ordered_chunks(node, options), reduction, node.start)
+        return reduce_in_order(values_of(ordered_triples(node, options)), reduction, node.start)
     if options.name == "threads":
         return threads_reduce(node, reduction, options)
     return dask_reduce(node, reduction, options)

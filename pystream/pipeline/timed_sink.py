@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._checks import check_count
+from .._checks import check_count, normalize_record_shape
 from .._columns import Batch, Columns, TimeColumn, as_time_values
 from .._timeunits import parse_duration
 from ..chain import CallableSource, GeneratorPusher, PushError, node_of, push_steps
@@ -107,7 +107,9 @@ class TimedPushSink:
             raise TypeError(f"push: late must be a callable late(values, times), got {late!r}")
         self._late = late
         self._dtype = None if dtype is None else np.dtype(dtype)
-        self._record_shape = None if record_shape is None else tuple(record_shape)
+        self._record_shape = (None if record_shape is None
+                              else normalize_record_shape(record_shape, "push"))
+        self._time_column = TimeColumn("time", self._tdtype)
         self._start = check_count(start, "start", "push")
         self._pusher: GeneratorPusher | None = None
         self._out_time: TimeColumn | None = None
@@ -134,7 +136,7 @@ class TimedPushSink:
         rs = self._record_shape if self._record_shape is not None else tuple(first.shape[1:])
         self._dtype, self._record_shape = dt, rs
         seen = (first,)
-        table = Columns(None, TimeColumn("time", self._tdtype))
+        table = Columns(None, self._time_column)
         root = Stream._from_source(CallableSource(lambda: iter(seen)), dt, rs,
                                    start=self._start, table=table)
         bound = self._pipeline(root)
@@ -190,8 +192,8 @@ class TimedPushSink:
                     raise LateRecords(
                         f"push: {int(late.sum())} record(s) arrived later than allowed_lateness "
                         f"(the first, record {i} of this send, at "
-                        f"{format_time(stored[i], self._out_time)}, behind the watermark "
-                        f"{format_time(mark, self._out_time)}); nothing of this send was taken. "
+                        f"{format_time(stored[i], self._time_column)}, behind the watermark "
+                        f"{format_time(mark, self._time_column)}); nothing of this send was taken. "
                         "Pass late=callback to collect them, or a larger allowed_lateness",
                         lv, lt)
                 self.late_records += int(late.sum())

@@ -7,7 +7,6 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
-
 import numpy as np
 
 from .._arguments import check_call
@@ -139,7 +138,8 @@ class Branch:
         if has_timed(steps):
             feed = _FEEDS.get(root)
             if feed is None:
-                raise TypeError(f"{steps[0].name}...: a branch that reads the time column is fed "
+                name = next(s.name for s in steps if s.timed is not None)
+                raise TypeError(f"{name}: a branch that reads the time column is fed "
                                 "by Stream.fork on a stream with a time column, or by "
                                 "pipeline.push(time=...); this one is fed values only")
             return TimedChainConsumer(steps, inner(root_of(bound)), root.start, feed.register())
@@ -220,12 +220,11 @@ def root_of(stream: Any, feed: ColumnFeed | None = None) -> Any:
     the branches that read them)."""
     node = node_of(stream)
     dt, rs = node.meta()
-    if feed is None:
-        return stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
-                              node.table.names_for(rs))
+    time, key = (None, None) if feed is None else (node.table.time, node.table.key)
     root = stream._pushed(lambda: node.chunks(True), dt, rs, node.start,
-                          node.table.names_for(rs), node.table.time, node.table.key)
-    _FEEDS[root] = feed
+                          node.table.names_for(rs), time, key)
+    if feed is not None:
+        _FEEDS[root] = feed
     return root
 
 
