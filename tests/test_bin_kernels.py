@@ -11,7 +11,6 @@ import pickle
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pytest
 
 from pystream.stages.bin_kernels import BIN_STATS, BinQuantile, BinReducer
@@ -228,6 +227,7 @@ def test_oracle_pandas_resample(seed):
 
 
 def test_oracle_polars_group_by_dynamic():
+    pl = pytest.importorskip("polars")
     rng = np.random.default_rng(5)
     n = 20000
     t = random_times(rng, n, hours=12)

@@ -12,7 +12,6 @@ import pickle
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pytest
 
 from pystream.stages.ewm_time_kernels import EWM_TIME_STATS, EwmTimeState
@@ -162,6 +161,7 @@ def test_oracle_pandas_var_std_on_regular_times(stat, h, bias):
 
 
 def test_oracle_polars_ewm_mean_by_is_adjust_false():
+    pl = pytest.importorskip("polars")
     rng = np.random.default_rng(40)
     n = 3000
     x = rng.normal(size=n) + 5
