@@ -333,6 +333,7 @@ def test_a_checkpointed_stage_continues_bit_for_bit(stage):
 
 
 def test_the_command_line_takes_durations_and_frequencies(tmp_path):
+    pytest.importorskip("pyarrow")  # the CSV source
     from pystream.cli.app import main
 
     x, t = irregular(500, seed=3, nan=0.0)
@@ -352,6 +353,7 @@ def test_the_command_line_takes_durations_and_frequencies(tmp_path):
 
 
 def test_the_command_line_names_a_bad_duration_or_a_missing_time_column(tmp_path, capsys):
+    pytest.importorskip("pyarrow")  # the CSV source
     from pystream.cli.app import main
 
     x, t = irregular(50, nan=0.0)
