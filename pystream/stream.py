@@ -344,21 +344,22 @@ class Stream(ChainStageMethods, ColumnMethods, TableSinkMethods, TerminalMethods
                                               native=True))
 
     def _add_timed(self, stage: TimedStage) -> Stream:
-        """Pipe a stage that reads the time column (:mod:`pystream.stages.timed`),
-        bound to this stream's time column; its output's names, time and key
-        are the stage's to say."""
+        """Pipe a stage that reads the time column (:mod:`pystream.stages.timed`), or
+        the key column (a stage per key, :mod:`pystream.keyed.stages`), bound to
+        this stream's columns; its output's names, time and key are the stage's
+        to say."""
         parent = self._node
         table = parent.table
-        if table.time is None:
+        if stage.reads_time and table.time is None:
             raise ValueError(f"{stage.name} needs a time column: give the stream one "
                              "(from_array(x, time=t), from_parquet/from_csv(..., time='col'), "
                              "--time COLUMN on the command line, or pipeline.push(time=True) "
                              "to push records with their times)")
-        stage = stage.bind(table.time)
+        stage = stage.bind_columns(table.time, table.key)
         dt, rs = parent.meta()
         meta = stage.output_meta(native_dtype(dt), rs)
         out = Columns(stage.output_names(table.names_for(rs)), stage.output_time(),
-                      table.key if stage.keeps_key else None)
+                      stage.output_key(table.key))
         return self._derive(parent.with_timed(stage, meta, out))
 
     # ------------------------------------------------------------- what the terminals ask

@@ -5,12 +5,15 @@ the key column, and the one way to iterate them with the values
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._columns import Batch, Columns, KeyColumn, TimeColumn, check_names
+from ._columns import Batch, Columns, KeyColumn, TimeColumn, as_key_codes, check_names
 from .chain import Node
+from .keyed.stages import AttachKeys
+from .keyed.terminals import KeySpec
+from .stream_keyed import KeyedStream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .stream import Stream
@@ -152,3 +155,63 @@ class ColumnMethods:
         node = self._node
         table = Columns(names, node.table.time, node.table.key)
         return self._derive(node.derive(table=table))
+
+    def by(self, key: Any = None, *, sort: bool = False, max_keys: int | None = None,
+           ttl: Any = None) -> KeyedStream:
+        """The stream keyed: terminals and stages per key (see :doc:`/keys`).
+
+        Parameters
+        ----------
+        key : str or array_like, optional
+            The stream's key column (its name, or None), or, for a stream
+            without one, one key per record (integers, or strings encoded in
+            first-seen order): record ``i`` gets ``key[i]``, and the stream
+            must have exactly ``len(key)`` records.
+        sort : bool, default False
+            Results list the keys in the order they are first seen (False),
+            or sorted (True: numbers ascending, strings by code point).
+        max_keys : int, optional
+            At most this many distinct keys: the record bringing one more
+            raises :class:`~pystream.keyed.grouping.TooManyKeys` (naming the
+            record and the key) before its chunk changes anything.
+        ttl : duration, optional
+            For stages per key, on a stream with a time column: a record
+            more than `ttl` after its key's previous record starts that key
+            afresh (its outputs are the stage's over the key's records from
+            there on), and keys idle for more than `ttl` are let go, so an
+            endless stream of changing keys runs in bounded memory.
+
+        Returns
+        -------
+        KeyedStream
+
+        Raises
+        ------
+        ValueError
+            If the stream has no key column and `key` is a name or None, or
+            names another column.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> x = np.array([1.0, 2.0, 4.0, 8.0])
+        >>> ps.from_array(x).by([0, 1, 0, 1]).mean().to_dict()
+        {0: 2.5, 1: 5.0}
+        """
+        spec = KeySpec.checked(sort, max_keys)
+        node = self._node
+        current = node.table.key
+        if key is None or isinstance(key, str):
+            if current is None:
+                raise ValueError(
+                    "by: the stream has no key column; give one at the source "
+                    "(from_array(x, key=k), from_parquet/from_csv(..., key='col'), --key COLUMN "
+                    "on the command line) or give the keys here, one per record: by(keys)")
+            if key is not None and key != current.name:
+                raise ValueError(f"by: the stream's key column is {current.name!r}, not "
+                                 f"{key!r}")
+            return KeyedStream(self, spec, ttl)  # type: ignore[arg-type]
+        arr = np.asarray(key) if not isinstance(key, np.ndarray) else key
+        codes, dictionary = as_key_codes(arr, len(arr), "by")
+        attach = AttachKeys(codes, KeyColumn(None, dictionary))
+        return KeyedStream(self._add_stage(attach), spec, ttl)  # type: ignore[attr-defined]

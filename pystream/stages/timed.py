@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import first_nan_record, nan_error
-from .._columns import TimeColumn
+from .._columns import KeyColumn, TimeColumn
 from .kernel import to_float64_rows
 
 __all__ = ["Duration", "Triple", "duration", "TimeOrder", "TimedPusher", "TimedStage", "format_time",
@@ -221,6 +221,19 @@ class TimedStage(abc.ABC):
     #: Whether outputs keep their input record's key (windows, EWM) or lose
     #: it (bins: records of several keys fall in one bin).
     keeps_key: bool = True
+
+    #: Whether the stage needs the time column (a stage per key may read the key only).
+    reads_time: bool = True
+
+    def bind_columns(self, time: TimeColumn | None, key: KeyColumn | None) -> TimedStage:
+        """A copy of this stage for a stream with these time and key columns
+        (by default :meth:`bind` to the time column)."""
+        assert time is not None
+        return self.bind(time)
+
+    def output_key(self, key: KeyColumn | None) -> KeyColumn | None:
+        """The output's key column, given the input's (kept by windows and EWM)."""
+        return key if self.keeps_key else None
 
     def bind(self, time: TimeColumn) -> TimedStage:
         """A copy of this stage for a stream whose time column is `time`
