@@ -342,3 +342,30 @@ def test_push_keys_errors():
         ps.pipeline().push("mean", time=True)
     with pytest.raises(ValueError, match="runs per key and the stream has no key column"):
         ps.pipeline().by().cumsum()(ps.from_array(np.ones(3)))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_the_command_line_describes_per_key(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    import json
+
+    from pystream.cli.app import main
+
+    x, k, _ = data(n=500, seed=14, strings=True)
+    path = tmp_path / "f.parquet"
+    pd.DataFrame({"carrier": k, "dep_delay": x}).to_parquet(path)
+    assert main(["describe", str(path), "--key", "carrier", "--columns", "dep_delay",
+                 "--nan-policy", "omit", "--sort-keys"]) == 0
+    out = capsys.readouterr().out
+    keys = sorted(set(k.tolist()))
+    assert f"keys        {len(keys)} (carrier, sorted order)" in out
+    lines = [line.split()[0] for line in out.splitlines()[5:]]
+    assert lines == keys
+    assert main(["describe", str(path), "--key", "carrier", "--columns", "dep_delay",
+                 "--nan-policy", "omit", "--json", "--stage", "cumsum"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = ps.from_array(x, key=k).by().cumsum().describe(nan_policy="omit")
+    assert [r["key"] for r in got["keys"]] == want.keys.tolist()
+    assert [r["mean"] for r in got["keys"]] == [d.mean for d in want.values]
