@@ -151,6 +151,10 @@ class KeySlots:
         """The live slots, in slot order (the order of :meth:`keys`)."""
         return np.flatnonzero(np.asarray(self._live, bool)).astype(np.int64)
 
+    def key_at(self, slot: int) -> int:
+        """The key of one slot."""
+        return self._keys[slot]
+
     def key_of(self, slots: np.ndarray) -> np.ndarray:
         """The keys of `slots` (live ones)."""
         return np.asarray(self._keys, np.int64)[slots] if len(slots) else np.empty(0, np.int64)

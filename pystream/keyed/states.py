@@ -74,7 +74,7 @@ class PerKeyStates:
     def _feed(self, slot: int, part: np.ndarray) -> None:
         state = self.states[slot]
         if state is None:
-            key = int(self.slots.key_of(np.array([slot]))[0])
+            key = self.slots.key_at(slot)
             state = self.states[slot] = self.make(0, key)
         state.update(part)
 
