@@ -37,13 +37,19 @@ def describe_result(m: Moments, sketch: Any, qs: tuple[float, ...], ddof: float,
                     nan_policy: str) -> Description:
     """``describe()``'s result from its state: the moments and, when quantiles
     were asked for, the column sketches (:class:`~pystream.sketches.columns.ColumnQuantiles`)."""
-    d = m.result(ddof=ddof, nan_policy=nan_policy)  # type: ignore[arg-type]
-    if sketch is not None:
-        values = sketch.result(qs, nan_policy, d.record_shape)
-        d = dataclasses.replace(
-            d, quantiles=values, quantile_method=sketch.make.method,
-            quantile_error=sketch.uncertainty(qs, values, nan_policy, d.record_shape))
-    return d
+    return with_quantiles(m.result(ddof=ddof, nan_policy=nan_policy),  # type: ignore[arg-type]
+                          sketch, qs, nan_policy)
+
+
+def with_quantiles(d: Description, sketch: Any, qs: tuple[float, ...],
+                   nan_policy: str) -> Description:
+    """`d` with the quantiles of the column sketches `sketch` (None: `d` itself)."""
+    if sketch is None:
+        return d
+    values = sketch.result(qs, nan_policy, d.record_shape)
+    return dataclasses.replace(
+        d, quantiles=values, quantile_method=sketch.make.method,
+        quantile_error=sketch.uncertainty(qs, values, nan_policy, d.record_shape))
 
 
 class _ChunkAt:

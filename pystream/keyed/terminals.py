@@ -30,11 +30,13 @@ from ..terminals.distribution import HistogramTerminal
 from ..terminals.plugin import PluginTerminal
 from ..terminals.protocol import ReducerTerminal
 from ..terminals.specs import TERMINALS
+from .describe import KeyedDescribe
 from .grouping import check_max_keys
 from .results import KeyedResult
 from .states import PerKeyStates
 
-__all__ = ["KeySpec", "KeyedReduction", "keyed_call", "keyed_result", "keyed_target"]
+__all__ = ["KeySpec", "KeyedReduction", "keyed_call", "keyed_reduction", "keyed_result",
+           "keyed_target"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,15 @@ class KeyedReduction:
                            names, order)
 
 
+def keyed_reduction(spec: ReducerTerminal, key: KeySpec, column: KeyColumn | None = None,
+                    make: Any = None) -> KeyedReduction | KeyedDescribe:
+    """The per-key form of `spec`: every key's moments in one C state for the describe
+    family, one state of the terminal's own per key otherwise."""
+    if isinstance(spec, DescribeTerminal):
+        return KeyedDescribe(spec, key.sort, key.max_keys, column)
+    return KeyedReduction(spec, key, make, column)
+
+
 def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) -> KeyedResult:
     """The result of `spec` per key over the chain `node` (records with their key)."""
     column = node.table.key
@@ -136,7 +147,7 @@ def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) 
         raise ValueError(f"by(...).{spec.name}: the stream has no key column")
     if isinstance(spec, DescribeTerminal):
         spec = spec.prepare(node, options)
-    reduction = KeyedReduction(spec, key, _maker(node, key, spec, options), column)
+    reduction = keyed_reduction(spec, key, column, _maker(node, key, spec, options))
     for values, _time, codes in ordered_triples(node, options):
         reduction.update(values, codes)
     return reduction.result(node.meta, node.table.names_for(node.meta()[1]))

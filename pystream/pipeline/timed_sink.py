@@ -25,7 +25,7 @@ from .._columns import Batch, Columns, KeyColumn, KeyDictionary, TimeColumn, as_
 from .._timeunits import parse_duration
 from ..chain import CallableSource, GeneratorPusher, PushError, node_of, push_steps
 from ..chain.steps import Triple, serial_triples
-from ..keyed.terminals import KeyedReduction, KeySpec, keyed_target
+from ..keyed.terminals import KeySpec, keyed_reduction, keyed_target
 from ..stages.timed import format_time
 from ..stream import Stream
 from .sink import as_chunk
@@ -129,13 +129,13 @@ class TimedPushSink:
                               else normalize_record_shape(record_shape, "push"))
         self._time_column = None if self._tdtype is None else TimeColumn("time", self._tdtype)
         self._keyed = bool(key)
-        self._reduction: KeyedReduction | None = None
+        self._reduction: Any = None
         if target is not None:
             if not key:
                 raise TypeError("push(time=...): the outputs come back from send() with their "
                                 "times; a target takes values only (push with key=True to "
                                 "reduce per key, or push without time)")
-            self._reduction = KeyedReduction(keyed_target(target, "push"), KeySpec())
+            self._reduction = keyed_reduction(keyed_target(target, "push"), KeySpec())
         #: The key column of the records pushed (None before the first keyed send, or
         #: without keys): ``key_column.decode(batch.key)`` gives string keys back.
         self.key_column: KeyColumn | None = None
