@@ -1072,6 +1072,7 @@ static const char *const MESSAGES[] = {
     "overflow: record count or 128-bit integer sum out of range",
     "output buffer too small",
     "state has no dtype yet (no data seen)",
+    "more keys than max_keys",
 };
 
 const char *ps_status_message(int status)
