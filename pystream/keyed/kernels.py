@@ -262,9 +262,10 @@ class KeyedMomentsState(_Keyed):
         """
         where = "KeyedMomentsState.preset"
         st = as_array(starts, where)
-        k = as_keys(keys, len(st) if st.ndim == 1 else -1, where)
-        if st.dtype.kind not in "iu":
-            raise TypeError(f"{where}: starts must be integers, not {st.dtype}")
+        if st.dtype.kind not in "iu" or st.ndim != 1:
+            raise TypeError(f"{where}: starts must be a 1-d array of integers, not "
+                            f"{st.dtype} of shape {st.shape}")
+        k = as_keys(keys, len(st), where)
         st = np.ascontiguousarray(st, dtype=np.int64)
         with self._use(where):
             status = lib.ps_keyed_moments_preset(self._state, ffi.from_buffer("int64_t[]", k),
