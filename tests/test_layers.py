@@ -43,7 +43,6 @@ LAYERS: dict[str, int] = {
     "pystream.reducers": 1,
     "pystream.description": 1,
     "pystream.sketches": 1,
-    "pystream.keyed": 1,
     "pystream.sinks": 1,
     "pystream.keyed": 1,
     "pystream.keyed.terminals": 3,
