@@ -12,11 +12,12 @@ by slot, stably, so each key's records are fed to its state in stream order.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KeySlots", "TooManyKeys", "check_max_keys", "group_rows"]
+__all__ = ["BATCH_RECORDS", "KeySlots", "TooManyKeys", "batched", "check_max_keys", "group_rows"]
 
 
 class TooManyKeys(ValueError):
@@ -178,3 +179,55 @@ def group_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     offsets = np.concatenate(([0], cut, [len(ids)])).astype(np.int64)
     slots = sorted_ids[offsets[:-1]] if len(ids) else np.empty(0, np.int64)
     return order.astype(np.int64, copy=False), slots.astype(np.int64, copy=False), offsets
+
+
+#: Records a keyed pull run hands to the keyed states at once: with many keys, a
+#: chunk holds few records of each, and the per-key work (a state's update) is
+#: paid per key and call, so consecutive chunks are joined up to this many
+#: records (or :data:`BATCH_BYTES` of values).  Results do not depend on it.
+BATCH_RECORDS = 1 << 20
+BATCH_BYTES = 64 << 20
+
+
+def batched(triples: Iterator[Any]) -> Iterator[Any]:
+    """Consecutive ``(values, time, key)`` chunks joined into batches of about
+    :data:`BATCH_RECORDS` records (at most :data:`BATCH_BYTES` of values); a
+    chunk as large alone passes as it is.
+
+    Examples
+    --------
+    >>> chunks = [(np.arange(3.0), None, np.zeros(3, np.int64))] * 2
+    >>> [len(v) for v, t, k in batched(iter(chunks))]
+    [6]
+    """
+    pending: list[Any] = []
+    count = 0
+    limit = BATCH_RECORDS
+    try:
+        for item in triples:
+            v = item[0]
+            if not len(v):
+                continue
+            if not pending:
+                per = max(1, v.nbytes // len(v))
+                limit = max(1, min(BATCH_RECORDS, BATCH_BYTES // per))
+            pending.append(item)
+            count += len(v)
+            if count >= limit:
+                yield _join(pending)
+                pending, count = [], 0
+        if pending:
+            yield _join(pending)
+    finally:
+        close = getattr(triples, "close", None)
+        if close is not None:
+            close()
+
+
+def _join(items: list[Any]) -> Any:
+    if len(items) == 1:
+        return items[0]
+    v = np.concatenate([i[0] for i in items])
+    t = None if items[0][1] is None else np.concatenate([i[1] for i in items])
+    k = None if items[0][2] is None else np.concatenate([i[2] for i in items])
+    return v, t, k

@@ -17,6 +17,7 @@ one push form per key present in the chunk.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,9 @@ from .._checks import first_nan_record, nan_error
 from .._columns import ALIGNED, KeyColumn, RowCarrier, TimeColumn
 from .._timeunits import parse_duration
 from ..stages.timed import Duration, TimedStage, TimeOrder, Triple, format_time, time_values
-from .grouping import KeySlots, check_max_keys, group_rows
+from ..stages.kernel import KernelStage, StageState
+from .grouping import KeySlots, TooManyKeys, batched, check_max_keys, group_rows
+from .kernels import KeyedStageState, KeyLimitError
 
 __all__ = ["AttachKeys", "KeyedPusher", "KeyedStage"]
 
@@ -102,6 +105,11 @@ class KeyedStage(TimedStage):
     def push_timed(self, start: int = 0) -> KeyedPusher:
         return KeyedPusher(self, start)
 
+    def run_timed(self, triples: Iterator[Triple], start: int = 0) -> Iterator[Triple]:
+        """The pull run, fed batches of consecutive chunks (:func:`batched`): the
+        per-key work is paid per key and batch, and the outputs are the same."""
+        return super().run_timed(batched(triples), start)
+
 
 def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:
     """`ttl` in the stored time's units (ns for calendar times)."""
@@ -139,8 +147,35 @@ class KeyedPusher:
         self.rows = ALIGNED if stage.timed_inner else getattr(inner, "rows", lambda: ALIGNED)()
         self.order = TimeOrder(stage.name, stage.time) if stage.ttl is not None else None
         self.newest: Any = None
+        #: All keys in one C state (count-preserving C stages, without ttl), made on
+        #: the first chunk (:meth:`_fast_state`); False: one push form per key.
+        self.fast: Any = None
         self.done = False
         self.error: BaseException | None = None
+
+    def _fast_state(self, values: np.ndarray) -> Any:
+        """The one C state of every key, when the stage is a count-preserving C kernel
+        for this input (a scan of integers runs exactly, per key, instead)."""
+        inner = self.stage.inner
+        if self.stage.ttl is not None or not isinstance(inner, KernelStage) \
+                or inner.rows() != ALIGNED or inner.kernel.startswith("resample"):
+            return False
+        if type(inner.new_state(values[:1], 0)) is not StageState:
+            return False
+        limit = -1 if self.stage.max_keys is None else self.stage.max_keys
+        return KeyedStageState(inner.kernel, tuple(values.shape[1:]), limit, inner.nan_policy,
+                               **inner.kernel_params)
+
+    def _send_fast(self, values: np.ndarray, time: np.ndarray | None,
+                   key: np.ndarray) -> list[Triple]:
+        try:
+            out = self.fast.update(values, key)
+        except KeyLimitError as e:
+            assert self.stage.max_keys is not None
+            shown = self.slots.describe_key(e.key) if self.slots.describe_key else e.key
+            raise TooManyKeys(self.stage.name, self.position + e.row, shown,
+                              self.stage.max_keys) from None
+        return [(out, time, key)]
 
     # ---------------------------------------------------------------- per key
 
@@ -188,6 +223,15 @@ class KeyedPusher:
             if bad >= 0:       # the records before the NaN go through, then the error
                 values, time, key = values[:bad], None if time is None else time[:bad], key[:bad]
                 n = bad
+        if self.fast is None:
+            self.fast = self._fast_state(values)
+        if self.fast is not False:
+            result = self._send_fast(values, time, key) if n else []
+            self.position += n
+            if bad >= 0:
+                self.error = nan_error(name, self.position)
+                self.done = True
+            return result
         outs: list[tuple[Any, ...]] = []
         if n:
             ids = self.slots.encode(key, self.position)

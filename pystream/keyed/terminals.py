@@ -31,7 +31,7 @@ from ..terminals.plugin import PluginTerminal
 from ..terminals.protocol import ReducerTerminal
 from ..terminals.specs import TERMINALS
 from .describe import KeyedDescribe
-from .grouping import check_max_keys
+from .grouping import batched, check_max_keys
 from .results import KeyedResult
 from .states import PerKeyStates
 
@@ -148,7 +148,7 @@ def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) 
     if isinstance(spec, DescribeTerminal):
         spec = spec.prepare(node, options)
     reduction = keyed_reduction(spec, key, column, _maker(node, key, spec, options))
-    for values, _time, codes in ordered_triples(node, options):
+    for values, _time, codes in batched(ordered_triples(node, options)):
         reduction.update(values, codes)
     return reduction.result(node.meta, node.table.names_for(node.meta()[1]))
 
