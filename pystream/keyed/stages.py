@@ -49,9 +49,11 @@ class KeyedStage(TimedStage):
         Idle time after which a key starts afresh: a record more than `ttl`
         after its key's previous record starts a new state for that key (its
         outputs are the stage's over the key's records from there on), and
-        keys idle for more than `ttl` before the newest record are let go at
-        the end of each chunk (memory; the outputs do not depend on when).
-        Needs a time column, in time order.
+        before each chunk the keys whose last record is more than `ttl` before
+        the chunk's first record are let go (memory; the outputs do not depend
+        on it).  ``max_keys`` then counts the keys held after that plus the
+        chunk's new keys, so where it trips depends on the chunking; the
+        outputs never do.  Needs a time column, in time order.
     """
 
     keeps_key = True
@@ -107,8 +109,11 @@ class KeyedStage(TimedStage):
 
     def run_timed(self, triples: Iterator[Triple], start: int = 0) -> Iterator[Triple]:
         """The pull run, fed batches of consecutive chunks (:func:`batched`): the
-        per-key work is paid per key and batch, and the outputs are the same."""
-        return super().run_timed(batched(triples), start)
+        per-key work is paid per key and batch, and the outputs are the same.
+        With a ttl the chunks go as they come, since idle keys are let go
+        before each chunk (which bounds the keys held, see ``max_keys``)."""
+        return super().run_timed(triples if self.ttl_spec is not None else batched(triples),
+                                 start)
 
 
 def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:
@@ -234,6 +239,9 @@ class KeyedPusher:
             return result
         outs: list[tuple[Any, ...]] = []
         if n:
+            if self.stage.ttl is not None:
+                assert time is not None
+                self._let_go(time_values(time[:1])[0])
             ids = self.slots.encode(key, self.position)
             while len(self.keys) < self.slots.capacity:
                 self.keys.append(None)
@@ -247,9 +255,6 @@ class KeyedPusher:
                 lo, hi = int(offsets[j]), int(offsets[j + 1])
                 self._feed_key(slot, gv[lo:hi], None if gt is None else gt[lo:hi],
                                positions[lo:hi], outs)
-            if self.stage.ttl is not None:
-                assert time is not None
-                self._let_go(time_values(time[-1:])[0])
         self.position += n
         result = self._assemble(outs)
         if bad >= 0:
@@ -321,13 +326,14 @@ class KeyedPusher:
                 out.append((v, t, p))
         return out
 
-    def _let_go(self, newest: Any) -> None:
-        """Drop the keys idle for more than the ttl before `newest` (their open bins
-        were already emitted when a later record restarted them; a key let go
-        here has its pending output emitted at the end of the stream instead)."""
+    def _let_go(self, now: Any) -> None:
+        """Before a chunk whose first record is at `now`: drop the keys whose last
+        record is more than the ttl before it (any record of theirs from now on
+        would start them afresh anyway, so the outputs do not change; keys with
+        an open bin are kept until it is emitted)."""
         ttl = self.stage.ttl
         idle = [s for s, k in enumerate(self.keys)
-                if k is not None and k.last is not None and newest - k.last > ttl
+                if k is not None and k.last is not None and now - k.last > ttl
                 and not self._has_pending(k)]
         if idle:
             self.slots.remove(self.slots.key_of(np.asarray(idle, np.int64)))
