@@ -56,10 +56,13 @@ def test_key_slots_first_seen_limit_and_reuse():
 @pytest.mark.parametrize("seed", range(5))
 def test_group_rows_is_a_stable_sort(seed):
     ids = np.random.default_rng(seed).integers(0, 1 + seed * 10, 500)
-    order, slots, offsets = group_rows(ids)
-    assert order.tolist() == np.argsort(ids, kind="stable").tolist()
+    order, slots, offsets = group_rows(ids, int(ids.max()) + 1)
+    assert sorted(order.tolist()) == list(range(500))
+    # the slots in the order they first appear, each segment its rows in input order
+    assert slots.tolist() == list(dict.fromkeys(ids.tolist()))
     for j, s in enumerate(slots.tolist()):
-        assert (ids[order[offsets[j]:offsets[j + 1]]] == s).all()
+        rows = order[offsets[j]:offsets[j + 1]]
+        assert rows.tolist() == np.flatnonzero(ids == s).tolist()
 
 
 # --------------------------------------------------------------------------- terminals
@@ -216,6 +219,25 @@ def test_each_key_equals_the_plain_stage_on_its_records(name, args, kwargs):
                 assert not (kk == key).any()
             else:
                 assert np.array_equal(tt[kk == key], rt)
+
+
+def test_count_bins_of_all_keys_come_in_one_order_for_any_chunking():
+    x, k, t = data(n=600, seed=15)
+    want = keyed_outputs(ps.from_array(x, time=t, key=k).by().resample(3, how="sum"))
+    for chunk in (1, 7, 64):
+        got = keyed_outputs(ps.from_array(x, time=t, key=k, chunk_size=chunk)
+                            .by().resample(3, how="sum"))
+        assert np.array_equal(bits(got[0]), bits(want[0])) and np.array_equal(got[1], want[1])
+    # each full block comes at the record completing it (its key's 3rd, 6th...
+    # record); the partial blocks at the end, keys in first-seen order
+    places, partial = [], []
+    for key in dict.fromkeys(k.tolist()):
+        rows = np.flatnonzero(k == key)
+        places += [(rows[i + 2], key) for i in range(0, len(rows) - 2, 3)]
+        if len(rows) % 3:
+            partial.append(key)
+    expected = [key for _, key in sorted(places)] + partial
+    assert want[1].tolist() == expected
 
 
 def test_aligned_stage_outputs_keep_the_record_order_time_and_key():

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import first_nan_record, nan_error
-from .._columns import ALIGNED, KeyColumn, RowCarrier, TimeColumn
+from .._columns import ALIGNED, KeyColumn, RowCarrier, RowMap, TimeColumn
 from .._timeunits import parse_duration
 from ..stages.timed import Duration, TimedStage, TimeOrder, Triple, format_time, time_values
 from ..stages.kernel import KernelStage, StageState
@@ -126,14 +126,20 @@ def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:
 
 
 class _Key:
-    """One key's push form and what maps its outputs back to records."""
+    """One key's push form and what maps its outputs back to records: `carrier`
+    gives each output its time (and, for outputs that keep a record's place,
+    that record's global position); `done` the position of the record that
+    completes a block of records (count bins)."""
 
-    __slots__ = ("carrier", "last", "pusher")
+    __slots__ = ("carrier", "code", "done", "last", "pusher")
 
-    def __init__(self, pusher: Any, carrier: RowCarrier | None) -> None:
+    def __init__(self, pusher: Any, code: int, carrier: RowCarrier | None = None,
+                 done: RowCarrier | None = None) -> None:
         self.pusher = pusher
+        self.code = code
         self.carrier = carrier
-        self.last: Any = None      # time of its newest record (ttl)
+        self.done = done
+        self.last: Any = None      # time of its newest record
 
 
 class KeyedPusher:
@@ -184,25 +190,35 @@ class KeyedPusher:
 
     # ---------------------------------------------------------------- per key
 
-    def _new_key(self) -> _Key:
+    def _new_key(self, code: int) -> _Key:
         inner = self.stage.inner
         if self.stage.timed_inner:
-            return _Key(inner.push_timed(0), None)
-        return _Key(inner.push(0), RowCarrier(self.rows))
+            return _Key(inner.push_timed(0), code)
+        rows = self.rows
+        done = None if rows.step == 1 else RowCarrier(RowMap(rows.step, rows.step - 1))
+        return _Key(inner.push(0), code, RowCarrier(rows), done)
 
     def _feed(self, k: _Key, values: np.ndarray, time: np.ndarray | None,
               positions: np.ndarray, slot: int, outs: list[tuple[Any, ...]]) -> None:
+        """Feed one key's records; each output goes to `outs` as ``(values, times,
+        places, slot, code)``, `places` the global position the output is put at
+        (its own record's, or the one completing its block; None: the chunk's end)."""
         if self.stage.timed_inner:
+            keeps = self.stage.inner.keeps_key
             for v, t, p in k.pusher.send(values, time, positions):
-                outs.append((v, t, p, slot))
-        else:
-            assert k.carrier is not None
-            k.carrier.push(time, positions)
-            for v in k.pusher.send(values):
-                t, p = k.carrier.claim(len(v))
-                outs.append((v, t, p, slot))
-            if getattr(k.pusher, "error", None) is not None:
-                raise k.pusher.error
+                outs.append((v, t, p if keeps else None, slot, k.code))
+            return
+        assert k.carrier is not None
+        k.carrier.push(time, positions)
+        if k.done is not None:
+            k.done.push(None, positions)
+        for v in k.pusher.send(values):
+            t, p = k.carrier.claim(len(v))
+            if k.done is not None:
+                p = k.done.claim(len(v))[1]
+            outs.append((v, t, p, slot, k.code))
+        if getattr(k.pusher, "error", None) is not None:
+            raise k.pusher.error
 
     # ---------------------------------------------------------------- protocol
 
@@ -245,15 +261,17 @@ class KeyedPusher:
             ids = self.slots.encode(key, self.position)
             while len(self.keys) < self.slots.capacity:
                 self.keys.append(None)
-            order, slots, offsets = group_rows(ids)
+            order, slots, offsets = group_rows(ids, self.slots.capacity)
             positions = self.position + order
             gv = values[order] if len(slots) > 1 else values
             gt = None if time is None else (time[order] if len(slots) > 1 else time)
             if gt is not None and self.stage.reads_time:
-                self._check_order(time_values(gt), slots, offsets, positions)
+                self._check_order(time_values(gt), key[order[offsets[:-1]]], slots, offsets,
+                                  positions)
+            codes = key[order[offsets[:-1]]].tolist()
             for j, slot in enumerate(slots.tolist()):
                 lo, hi = int(offsets[j]), int(offsets[j + 1])
-                self._feed_key(slot, gv[lo:hi], None if gt is None else gt[lo:hi],
+                self._feed_key(slot, codes[j], gv[lo:hi], None if gt is None else gt[lo:hi],
                                positions[lo:hi], outs)
         self.position += n
         result = self._assemble(outs)
@@ -262,8 +280,8 @@ class KeyedPusher:
             self.done = True
         return result
 
-    def _check_order(self, t: np.ndarray, slots: np.ndarray, offsets: np.ndarray,
-                     positions: np.ndarray) -> None:
+    def _check_order(self, t: np.ndarray, codes: np.ndarray, slots: np.ndarray,
+                     offsets: np.ndarray, positions: np.ndarray) -> None:
         """Each key's times must not go back (across chunks too); the error names the
         first record, in stream order, whose time is before its key's previous one."""
         seg = np.repeat(np.arange(len(slots)), np.diff(offsets))
@@ -277,7 +295,7 @@ class KeyedPusher:
             i = int(np.flatnonzero(back)[np.argmin(positions[back])])
             j = int(seg[i])
             before = t[i - 1] if i > offsets[j] else lasts[j]
-            code = int(self.slots.key_of(slots[j:j + 1])[0])
+            code = int(codes[j])
             shown = self.slots.describe_key(code) if self.slots.describe_key else code
             column = self.stage.time
             raise ValueError(
@@ -286,14 +304,14 @@ class KeyedPusher:
                 f"{format_time(before, column)}); a stage per key needs each key's records "
                 "in time order")
 
-    def _feed_key(self, slot: int, v: np.ndarray, t: np.ndarray | None, p: np.ndarray,
-                  outs: list[tuple[Any, ...]]) -> None:
+    def _feed_key(self, slot: int, code: int, v: np.ndarray, t: np.ndarray | None,
+                  p: np.ndarray, outs: list[tuple[Any, ...]]) -> None:
         """Feed one key's records, starting it afresh after each gap over the ttl."""
         ttl = self.stage.ttl
         k = self.keys[slot]
         if ttl is None:
             if k is None:
-                k = self.keys[slot] = self._new_key()
+                k = self.keys[slot] = self._new_key(code)
             self._feed(k, v, t, p, slot, outs)
             if t is not None:
                 k.last = time_values(t[-1:])[0]
@@ -309,22 +327,23 @@ class KeyedPusher:
                 continue
             if k is None or a > 0 or (k.last is not None and tv[0] - k.last > ttl):
                 if k is not None:
-                    outs.extend((v2, t2, p2, slot) for v2, t2, p2 in self._close_key(k))
-                k = self.keys[slot] = self._new_key()
+                    self._close_key(k, slot, int(p[a]), outs)
+                k = self.keys[slot] = self._new_key(code)
             self._feed(k, v[a:b], t[a:b], p[a:b], slot, outs)
             k.last = tv[b - 1]
 
-    def _close_key(self, k: _Key) -> list[tuple[Any, Any, Any]]:
-        """A key's pending outputs (a bin left open) when its state ends."""
-        out = []
+    def _close_key(self, k: _Key, slot: int, at: int | None,
+                   outs: list[tuple[Any, ...]]) -> None:
+        """A key's pending outputs (a bin left open) when its state ends, put at
+        global position `at` (the record that restarts the key; None: the end)."""
         if self.stage.timed_inner:
-            out.extend(k.pusher.close())
+            closed = [(v, t) for v, t, _p in k.pusher.close()]
         else:
             assert k.carrier is not None
-            for v in k.pusher.close():
-                t, p = k.carrier.claim(len(v))
-                out.append((v, t, p))
-        return out
+            closed = [(v, k.carrier.claim(len(v))[0]) for v in k.pusher.close()]
+        for v, t in closed:
+            outs.append((v, t, None if at is None else np.full(len(v), at, np.int64),
+                         slot, k.code))
 
     def _let_go(self, now: Any) -> None:
         """Before a chunk whose first record is at `now`: drop the keys whose last
@@ -336,7 +355,7 @@ class KeyedPusher:
                 if k is not None and k.last is not None and now - k.last > ttl
                 and not self._has_pending(k)]
         if idle:
-            self.slots.remove(self.slots.key_of(np.asarray(idle, np.int64)))
+            self.slots.remove(np.asarray([self.keys[s].code for s in idle], np.int64))
             for s in idle:
                 self.keys[s] = None
 
@@ -353,29 +372,30 @@ class KeyedPusher:
         outs: list[tuple[Any, ...]] = []
         for slot, k in enumerate(self.keys):
             if k is not None:
-                outs.extend((v, t, p, slot) for v, t, p in self._close_key(k))
+                self._close_key(k, slot, None, outs)
         return self._assemble(outs)
 
     # ---------------------------------------------------------------- outputs
 
     def _assemble(self, outs: list[tuple[Any, ...]]) -> list[Triple]:
-        """One output chunk in record order, with each output's time and key."""
+        """One output chunk, each output at its place: its record's, or the record
+        completing its block; outputs whose place is not known (bins by time, which
+        the key's stage closes while reading the chunk; open bins at the end) come
+        after, by label time, then key (first seen)."""
         outs = [o for o in outs if len(o[0])]
         if not outs:
             return []
         values = np.concatenate([o[0] for o in outs])
         times = None if outs[0][1] is None else np.concatenate([o[1] for o in outs])
         slot = np.concatenate([np.full(len(o[0]), o[3], np.int64) for o in outs])
-        keys = self.slots.key_of(slot)
-        if outs[0][2] is not None:
-            pos = np.concatenate([o[2] for o in outs])
-            order = np.argsort(pos, kind="stable")
-        elif times is not None:      # bins by time: by label, then key (first seen)
-            order = np.lexsort((slot, time_values(times)))
-        else:
-            order = np.arange(len(values))
+        keys = np.concatenate([np.full(len(o[0]), o[4], np.int64) for o in outs])
+        unknown = np.iinfo(np.int64).max
+        place = np.concatenate([o[2] if o[2] is not None else np.full(len(o[0]), unknown)
+                                for o in outs])
+        columns = (slot, time_values(times), place) if times is not None else (slot, place)
+        order = np.lexsort(columns)
         if not np.array_equal(order, np.arange(len(order))):
-            values, slot, keys = values[order], slot[order], keys[order]
+            values, keys = values[order], keys[order]
             if times is not None:
                 times = times[order]
         return [(values, times, keys)]
