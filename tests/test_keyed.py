@@ -229,14 +229,14 @@ def test_count_bins_of_all_keys_come_in_one_order_for_any_chunking():
                             .by().resample(3, how="sum"))
         assert np.array_equal(bits(got[0]), bits(want[0])) and np.array_equal(got[1], want[1])
     # each full block comes at the record completing it (its key's 3rd, 6th...
-    # record); the partial blocks at the end, keys in first-seen order
+    # record); the partial blocks at the end, by label time, then first-seen key
     places, partial = [], []
-    for key in dict.fromkeys(k.tolist()):
+    for seen, key in enumerate(dict.fromkeys(k.tolist())):
         rows = np.flatnonzero(k == key)
         places += [(rows[i + 2], key) for i in range(0, len(rows) - 2, 3)]
         if len(rows) % 3:
-            partial.append(key)
-    expected = [key for _, key in sorted(places)] + partial
+            partial.append((t[rows[len(rows) - len(rows) % 3]], seen, key))
+    expected = [key for _, key in sorted(places)] + [key for *_, key in sorted(partial)]
     assert want[1].tolist() == expected
 
 
