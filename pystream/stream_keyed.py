@@ -80,6 +80,25 @@ class KeyedStream(StageMethods):
         """The records with their key (and time) columns (:meth:`pystream.Stream.to_pandas`)."""
         return self.stream.to_pandas(*args, **kwargs)
 
+    # ---------------------------------------------------------------- per record
+
+    def map(self, func: Any, dtype: Any = None) -> KeyedStream:
+        """:meth:`Stream.map <pystream.Stream.map>` (record by record: the keys
+        travel with the records)."""
+        return KeyedStream(self.stream.map(func, dtype), self.keys, self.ttl)
+
+    def filter(self, predicate: Any) -> KeyedStream:
+        """:meth:`Stream.filter <pystream.Stream.filter>` (the kept records keep their keys)."""
+        return KeyedStream(self.stream.filter(predicate), self.keys, self.ttl)
+
+    def astype(self, dtype: Any, casting: str = "unsafe") -> KeyedStream:
+        """:meth:`Stream.astype <pystream.Stream.astype>`."""
+        return KeyedStream(self.stream.astype(dtype, casting), self.keys, self.ttl)
+
+    def select(self, columns: Any) -> KeyedStream:
+        """:meth:`Stream.select <pystream.Stream.select>`."""
+        return KeyedStream(self.stream.select(columns), self.keys, self.ttl)
+
     # ---------------------------------------------------------------- stages
 
     def _add_stage(self, stage: Any) -> KeyedStream:

@@ -68,6 +68,10 @@ class KeyedStage(TimedStage):
 
     def bind_columns(self, time: TimeColumn | None, key: KeyColumn | None) -> KeyedStage:
         """A copy for a stream with these time and key columns."""
+        if key is None:
+            raise ValueError(f"{self.name} runs per key and the stream has no key column: give "
+                             "it one (from_array(x, key=k), stream.by(keys), "
+                             "push(key=True))")
         bound = self.bind(time) if time is not None else self._copy()
         bound.key_column = key
         if bound.timed_inner:
