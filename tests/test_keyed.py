@@ -391,3 +391,19 @@ def test_the_command_line_describes_per_key(tmp_path, capsys):
     want = ps.from_array(x, key=k).by().cumsum().describe(nan_policy="omit")
     assert [r["key"] for r in got["keys"]] == want.keys.tolist()
     assert [r["mean"] for r in got["keys"]] == [d.mean for d in want.values]
+
+
+def test_the_keys_page_examples_run():
+    pytest.importorskip("pyarrow")
+    import doctest
+    import pathlib
+
+    page = pathlib.Path(__file__).parents[1] / "docs" / "keys.rst"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 30 and result.failed == 0
+
+
+def test_a_terminal_refuses_a_ttl():
+    s = ps.from_array(np.ones(3), time=np.arange(3).astype("datetime64[s]"), key=[0, 1, 0])
+    with pytest.raises(ValueError, match=r"by\(ttl=...\).sum: a terminal per key reduces"):
+        s.by(ttl="1s").sum()

@@ -19,7 +19,8 @@ import numpy as np
 
 from .._native import check_status, ffi, lib
 
-__all__ = ["BATCH_RECORDS", "KeySlots", "TooManyKeys", "batched", "check_max_keys", "group_rows"]
+__all__ = ["BATCH_RECORDS", "KeySlots", "TooManyKeys", "batch_size", "batched", "check_max_keys",
+           "group_rows"]
 
 
 class TooManyKeys(ValueError):
@@ -29,8 +30,8 @@ class TooManyKeys(ValueError):
     def __init__(self, where: str, record: int, key: Any, max_keys: int) -> None:
         super().__init__(
             f"{where}: record {record} has key {key!r}, one more than max_keys={max_keys} "
-            "distinct keys; raise max_keys, or give the keyed stage a ttl so idle keys are "
-            "let go")
+            "distinct keys; raise max_keys (or, for stages per key, let idle keys go with a "
+            "ttl)")
         self.record = record
         self.key = key
         self.max_keys = max_keys
@@ -177,6 +178,21 @@ def group_rows(ids: np.ndarray, nslots: int) -> tuple[np.ndarray, np.ndarray, np
 #: records (or :data:`BATCH_BYTES` of values).  Results do not depend on it.
 BATCH_RECORDS = 1 << 20
 BATCH_BYTES = 64 << 20
+
+
+def batch_size(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> int:
+    """Records per batch for records of this type: :data:`BATCH_RECORDS`, or fewer
+    so a batch's values stay within :data:`BATCH_BYTES`.
+
+    Examples
+    --------
+    >>> batch_size(np.dtype(np.float64), ()), batch_size(np.dtype(np.float64), (100,))
+    (1048576, 83886)
+    """
+    if dtype is None or record_shape is None:
+        return BATCH_RECORDS
+    per = max(1, int(np.prod(record_shape, dtype=np.int64)) * dtype.itemsize)
+    return max(1, min(BATCH_RECORDS, BATCH_BYTES // per))
 
 
 def batched(triples: Iterator[Any]) -> Iterator[Any]:

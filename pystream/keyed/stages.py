@@ -27,7 +27,7 @@ from .._columns import ALIGNED, KeyColumn, RowCarrier, RowMap, TimeColumn
 from .._timeunits import parse_duration
 from ..stages.timed import Duration, TimedStage, TimeOrder, Triple, format_time, time_values
 from ..stages.kernel import KernelStage, StageState
-from .grouping import KeySlots, TooManyKeys, batched, check_max_keys, group_rows
+from .grouping import KeySlots, TooManyKeys, check_max_keys, group_rows
 from .kernels import KeyedStageState, KeyLimitError
 
 __all__ = ["AttachKeys", "KeyedPusher", "KeyedStage"]
@@ -107,13 +107,6 @@ class KeyedStage(TimedStage):
     def push_timed(self, start: int = 0) -> KeyedPusher:
         return KeyedPusher(self, start)
 
-    def run_timed(self, triples: Iterator[Triple], start: int = 0) -> Iterator[Triple]:
-        """The pull run, fed batches of consecutive chunks (:func:`batched`): the
-        per-key work is paid per key and batch, and the outputs are the same.
-        With a ttl the chunks go as they come, since idle keys are let go
-        before each chunk (which bounds the keys held, see ``max_keys``)."""
-        return super().run_timed(triples if self.ttl_spec is not None else batched(triples),
-                                 start)
 
 
 def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:

@@ -1,6 +1,6 @@
 """A reducer state per key: :class:`PerKeyStates`, the keyed form of any terminal's
 mergeable state (sketches, histograms, plugin reducers; the moments family has
-a C state of its own, :mod:`pystream.keyed.moments`).
+a C state of its own, :mod:`pystream.keyed.describe`).
 
 Each key's state is the terminal's own unkeyed state, made for the key's first
 record with the key's own record index as its start, and fed
