@@ -1274,6 +1274,10 @@ static int64_t scan_first_nan(int dtype, const char *p, int64_t n, ptrdiff_t s0,
 static void copy_records(unsigned char *dst, const char *p, int64_t n,
                          ptrdiff_t s0, ptrdiff_t s1, int64_t d, size_t isz)
 {
+    if (n > 0 && s1 == (ptrdiff_t)isz && s0 == (ptrdiff_t)((size_t)d * isz)) {
+        memcpy(dst, p, (size_t)n * (size_t)d * isz); /* contiguous records: one copy */
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         const char *row = p + i * s0;
         if (s1 == (ptrdiff_t)isz) {
