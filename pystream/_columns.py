@@ -288,7 +288,7 @@ def as_key_codes(k: Any, n: int, where: str) -> tuple[np.ndarray, KeyDictionary 
     if arr.dtype.kind in "iub":
         if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and len(arr) and arr.max() > 2**63 - 1:
             raise OverflowError(f"{where}: uint64 keys above 2**63-1 do not fit int64 codes")
-        return arr.astype(np.int64), None
+        return arr.astype(np.int64, copy=False), None
     if arr.dtype.kind in "USO":
         d = KeyDictionary()
         return d.encode(arr), d

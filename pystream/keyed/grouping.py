@@ -233,7 +233,35 @@ def batched(triples: Iterator[Any]) -> Iterator[Any]:
 def _join(items: list[Any]) -> Any:
     if len(items) == 1:
         return items[0]
-    v = np.concatenate([i[0] for i in items])
-    t = None if items[0][1] is None else np.concatenate([i[1] for i in items])
-    k = None if items[0][2] is None else np.concatenate([i[2] for i in items])
-    return v, t, k
+    return tuple(None if items[0][c] is None else _joined([i[c] for i in items])
+                 for c in range(3))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """`parts` as one array: a view when they are consecutive pieces of one buffer
+    (an in-memory source's chunks, read-only as they were), else a copy.
+
+    Examples
+    --------
+    >>> a = np.arange(6.0)
+    >>> j = _joined([a[:2], a[2:6]])
+    >>> j.tolist(), np.shares_memory(j, a)
+    ([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], True)
+    """
+    first = parts[0]
+    base = first.base
+    ok = base is not None and first.ndim >= 1 and len(first) > 0
+    end = first.__array_interface__["data"][0] + len(first) * first.strides[0] if ok else 0
+    for p in parts[1:]:
+        if not ok:
+            break
+        ok = (p.base is base and p.dtype == first.dtype and p.strides == first.strides
+              and p.shape[1:] == first.shape[1:] and len(p) > 0
+              and p.__array_interface__["data"][0] == end)
+        end += len(p) * first.strides[0]
+    if not ok or first.strides[0] <= 0:
+        return np.concatenate(parts)
+    n = sum(len(p) for p in parts)
+    view = np.lib.stride_tricks.as_strided(first, shape=(n, *first.shape[1:]),
+                                           strides=first.strides, writeable=False)
+    return view
