@@ -108,11 +108,21 @@ class _Keyed:
 
     __slots__ = ("_state", "_lock", "_broken", "_out")
 
+    nkeys: int
+
     def _use(self, what: str) -> StateLock:
         if self._broken:
             raise RuntimeError(f"{what}: this state ran out of memory in an earlier update and "
                                "may be partly updated; rebuild it from a checkpoint")
         return StateLock(self._lock, what)
+
+    def _per_key(self, fn: Any, where: str) -> np.ndarray:
+        """One int64 per live key from the C getter `fn` (keys, first NaNs, positions)."""
+        with self._use(where):
+            out = np.empty(self.nkeys, np.int64)
+            check_status(fn(self._state, ffi.from_buffer("int64_t[]", out, require_writable=True)),
+                         where)
+        return out
 
     def _fail(self, status: int, where: str, keys: np.ndarray, limit: int) -> None:
         row = int(self._out[0])
@@ -311,13 +321,6 @@ class KeyedMomentsState(_Keyed):
             check_status(status, where)
         return self
 
-    def _per_key(self, fn: Any, where: str) -> np.ndarray:
-        with self._use(where):
-            out = np.empty(self.nkeys, np.int64)
-            check_status(fn(self._state, ffi.from_buffer("int64_t[]", out, require_writable=True)),
-                         where)
-        return out
-
     def keys(self) -> np.ndarray:
         """int64 keys holding records, in first-seen order."""
         return self._per_key(lib.ps_keyed_moments_keys, "KeyedMomentsState.keys")
@@ -515,13 +518,6 @@ class KeyedStageState(_Keyed):
             check_status(lib.ps_keyed_stage_evict(self._state, ffi.from_buffer("int64_t[]", k),
                                                   len(k)), where)
         return self
-
-    def _per_key(self, fn: Any, where: str) -> np.ndarray:
-        with self._use(where):
-            out = np.empty(self.nkeys, np.int64)
-            check_status(fn(self._state, ffi.from_buffer("int64_t[]", out, require_writable=True)),
-                         where)
-        return out
 
     def keys(self) -> np.ndarray:
         """Live keys in slot order (first seen; a new key may take an evicted key's slot)."""
