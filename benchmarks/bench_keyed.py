@@ -58,8 +58,9 @@ pystream's before it counts (key sets equal; counts exact; floats within
    records, over up to 200 keys (the sketch's own data, what a key's
    state ships between processes).  The child also checks the keyed
    quantile of 20 keys against the plain ``quantile`` of their records
-   alone (bit for bit).  Records per key are printed: KLL grows with them
-   (about k log(n/k) values), DDSketch with the spread of the values.
+   alone (bit for bit).  Records per key are printed: a KLL state grows
+   with them (raw values up to its block size, then block sketches of
+   about 3k values), a DDSketch with the spread of the values.
 
 Ratios are *peer time / pystream time* (``2.00x`` = pystream twice as
 fast); each goal line says ``PASS`` or ``SHORT``.
