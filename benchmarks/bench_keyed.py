@@ -246,8 +246,15 @@ class Report:
         sys.stdout.flush()
 
 
+def short(n: float) -> str:
+    """1e7, 2.5e6, 300: a count as the command line takes it."""
+    if n < 1e4:
+        return f"{n:g}"
+    return f"{n:.3g}".replace("e+0", "e").replace("e+", "e")
+
+
 def case_name(n: int, keys: int) -> str:
-    return f"{n:.0e} rows, {keys:,} keys".replace("e+0", "e")
+    return f"{short(n)} rows, {keys:,} keys"
 
 
 # --------------------------------------------------------------------------- 1. describe
@@ -315,6 +322,19 @@ def check_describe(rep: Report, case: str, ps_r: Any, uniq: np.ndarray, outs: di
                       f"{s} {how}" for s, (_, how) in zip(STATS, res)))
 
 
+def describe_peers(f: Frames, pd: Any, pl: Any
+                   ) -> tuple[Callable[[], Any] | None, Callable[[], Any] | None]:
+    """pandas' and polars' describe per key (None when not installed).  The groupby
+    is made in the call: pandas caches the grouping on the groupby object."""
+    pd_f = pl_f = None
+    if pd is not None:
+        pd_f = lambda: f.pd_df.groupby("k")["x"].agg(STATS)  # noqa: E731
+    if pl is not None:
+        aggs = [getattr(pl.col("x"), s)().alias(s) for s in STATS]
+        pl_f = lambda: f.pl_df.group_by("k").agg(aggs)  # noqa: E731
+    return pd_f, pl_f
+
+
 def part_describe(ps: Any, pd: Any, pl: Any, nb: Any, args: Any) -> None:
     rep = Report("1. describe per key: count, mean, std (ddof=1), min, max", args.repeat,
                  args.wait_idle)
@@ -328,17 +348,10 @@ def part_describe(ps: Any, pd: Any, pl: Any, nb: Any, args: Any) -> None:
                 return ps.from_array(f.x, key=f.k).by().describe(
                     quantiles=(), nan_policy="omit", ddof=1)
 
-            pd_f = pl_f = nb_f = None
-            labels_of = None
+            pd_f, pl_f = describe_peers(f, pd, pl)
+            nb_f = labels_of = None
             label_keys = np.empty(0, np.int64)
-            if pd is not None:
-                def pd_f() -> Any:   # the groupby inside: pandas caches its grouping
-                    return f.pd_df.groupby("k")["x"].agg(STATS)
-            if pl is not None:
-                aggs = [getattr(pl.col("x"), s)().alias(s) for s in STATS]
-                def pl_f() -> Any:
-                    return f.pl_df.group_by("k").agg(aggs)
-            if nb is not None and pd is not None:
+            if nb is not None and (pd is not None or args.key_spread == "dense"):
                 labels_of, label_keys = numbagg_labels(f, pd, args.key_spread)
 
                 def nb_f() -> dict[str, np.ndarray]:
@@ -351,7 +364,8 @@ def part_describe(ps: Any, pd: Any, pl: Any, nb: Any, args: Any) -> None:
             outs = rep.timed(case, n, names, [run_ps, pd_f, pl_f, nb_f],
                              [None, 2.0, 1.0, 1.0], args.budget)
             uniq = np.unique(k)
-            check_describe(rep, case, outs[0], uniq, {"pandas": outs[1], "polars": outs[2], "numbagg": outs[3]},
+            check_describe(rep, case, outs[0], uniq,
+                           {"pandas": outs[1], "polars": outs[2], "numbagg": outs[3]},
                            label_keys)
             del outs
             if nb is not None and labels_of is not None:
@@ -406,8 +420,8 @@ def part_moving(ps: Any, pd: Any, pl: Any, args: Any) -> None:
     rep = Report(f"2. moving_mean({WINDOW}) per key, outputs in stream order", args.repeat,
                  args.wait_idle)
     skipped = (f"skipped (pandas' grouped rolling is very slow: run only at <= "
-               f"{args.pandas_rolling_rows:.0e} rows and <= {args.pandas_rolling_keys:,} keys)"
-               ).replace("e+0", "e")
+               f"{short(args.pandas_rolling_rows)} rows and <= {args.pandas_rolling_keys:,} "
+               "keys)")
     for n in args.rows:
         for keys in args.keys:
             k, x = make_data(n, keys, args.key_spread, args.seed)
@@ -423,8 +437,7 @@ def part_moving(ps: Any, pd: Any, pl: Any, args: Any) -> None:
                     f.pl_df.select, pl.col("x").rolling_mean(WINDOW).over("k"))
             slow = n > args.pandas_rolling_rows or keys > args.pandas_rolling_keys
             if pd is not None and not slow:
-                def pd_f() -> Any:
-                    return f.pd_df.groupby("k")["x"].rolling(WINDOW).mean()
+                pd_f = lambda: f.pd_df.groupby("k")["x"].rolling(WINDOW).mean()  # noqa: E731
             names = ["pystream by().moving_mean", "polars rolling_mean.over",
                      "pandas groupby.rolling"]
             notes = {"pandas groupby.rolling": skipped} if pd is not None else {}
