@@ -483,12 +483,14 @@ def _reset_peak() -> bool:
 
 
 def memory_child(spec: str) -> int:
-    """One measurement in this fresh process; prints a JSON line.
+    """One measurement in this fresh process; prints a JSON line after each step
+    (the parent keeps the last one, also when it stops a slow child).
 
-    `spec` is ``keyed|plain,method,n,keys,spread,seed``.
+    `spec` is ``keyed|plain,method,n,keys,spread,seed,budget``: the tracemalloc
+    run is skipped when the first run took more than `budget` seconds.
     """
     import pystream as ps
-    what, method, n_s, keys_s, spread, seed_s = spec.split(",")
+    what, method, n_s, keys_s, spread, seed_s, budget_s = spec.split(",")
     n, keys = int(n_s), int(keys_s)
     k, x = make_data(n, keys, spread, int(seed_s))
     kw: dict[str, Any] = {"method": method, "nan_policy": "omit"}
@@ -498,32 +500,39 @@ def memory_child(spec: str) -> int:
             return ps.from_array(x, key=k).by().quantile(0.5, **kw)
         return ps.from_array(x).quantile(0.5, **kw)
 
+    def report() -> None:
+        print(json.dumps(out), flush=True)
+
     # imports and first calls, on two keys (few states to free and reuse)
     ps.from_array(x[:1000], key=k[:1000] % 2).by().quantile(0.5, **kw)
     ps.from_array(x[:1000]).quantile(0.5, **kw)
     gc.collect()
     out: dict[str, Any] = {}
     base = _status_kb("VmRSS")
-    if base is not None and _reset_peak():
-        t0 = time.perf_counter()
-        r = run()
-        out["seconds"] = time.perf_counter() - t0
-        peak = _status_kb("VmHWM")
-        out["rss_growth"] = None if peak is None else (peak - base) * 1024
-        del r
-    gc.collect()
-    tracemalloc.start()
+    reset = base is not None and _reset_peak()
+    t0 = time.perf_counter()
     r = run()
-    out["traced_peak"] = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    out["seconds"] = time.perf_counter() - t0
+    peak = _status_kb("VmHWM") if reset else None
+    out["rss_growth"] = None if peak is None or base is None else (peak - base) * 1024
+    report()
     if what == "keyed":
-        out.update(_serialized_and_checked(ps, r, k, x, method, keys))
-    print(json.dumps(out))
+        out.update(_serialized_and_checked(ps, r, k, x, method))
+        report()
+    del r
+    gc.collect()
+    if out["seconds"] <= float(budget_s):
+        tracemalloc.start()
+        r = run()
+        out["traced_peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    out["done"] = True
+    report()
     return 0
 
 
-def _serialized_and_checked(ps: Any, r: Any, k: np.ndarray, x: np.ndarray, method: str,
-                            keys: int) -> dict[str, Any]:
+def _serialized_and_checked(ps: Any, r: Any, k: np.ndarray, x: np.ndarray, method: str
+                            ) -> dict[str, Any]:
     """Mean serialized sketch size over up to 200 keys; 20 keys checked bit for bit."""
     order = np.argsort(k, kind="stable")
     sk = k[order]
@@ -540,16 +549,38 @@ def _serialized_and_checked(ps: Any, r: Any, k: np.ndarray, x: np.ndarray, metho
         xs = xs[~np.isnan(xs)]
         sketch = ps.KLLSketch(k=400) if method == "kll" else ps.DDSketch(alpha=0.01)
         sizes.append(len(sketch.update(xs).to_bytes()))
-    return {"serialized": float(np.mean(sizes)), "keys": len(r.keys),
+    keys_ok = np.array_equal(np.sort(np.asarray(r.keys)), np.unique(k))
+    return {"serialized": float(np.mean(sizes)), "keys_ok": bool(keys_ok),
             "checked": min(20, len(sample)), "mismatched": bad[:5]}
 
 
-def run_child(spec: str) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", spec],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory child {spec} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run_child(spec: str, timeout: float) -> dict[str, Any]:
+    """The last report of a memory child (``{}`` if it gave none; ``timeout`` set
+    when it was stopped after `timeout` seconds)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-child", spec]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        stdout, failed = proc.stdout, proc.returncode != 0
+        if failed:
+            print(f"WARNING: memory child {spec} failed:\n{proc.stderr[-2000:]}",
+                  file=sys.stderr, flush=True)
+    except subprocess.TimeoutExpired as e:
+        raw = e.stdout or b""
+        stdout = raw.decode() if isinstance(raw, bytes) else raw
+        failed = False
+        print(f"WARNING: memory child {spec} stopped after {timeout:.0f} s",
+              file=sys.stderr, flush=True)
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    out: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    if not out.get("done"):
+        out["failed" if failed else "timeout"] = True
+    return out
+
+
+def _per_key(keyed: Any, plain: Any, keys: int) -> str:
+    if keyed is None or plain is None:
+        return "n/a"
+    return f"{(keyed - plain) / keys:,.0f}"
 
 
 def part_memory(args: Any) -> None:
@@ -559,36 +590,41 @@ def part_memory(args: Any) -> None:
     rows, checks = [], []
     for method, label in (("kll", "KLL k=400 (default)"), ("relative", "DDSketch alpha=0.01")):
         for keys in args.memory_keys:
-            common = f"{method},{n},{keys},{args.key_spread},{args.seed}"
-            plain = run_child("plain," + common)
-            keyed = run_child("keyed," + common)
-            if keyed["keys"] != keys:
-                checks.append(f"WARNING: {keys:,} keys asked, {keyed['keys']:,} seen")
-            ok = not keyed["mismatched"]
-            line = (f"{label}, {keys:,} keys: keyed quantile of {keyed['checked']} keys "
-                    f"{'equals' if ok else 'DIFFERS FROM'} the plain quantile of their records"
-                    + ("" if ok else f" (keys {keyed['mismatched']})"))
-            checks.append(line)
-            if not ok:
-                print(f"WARNING: {line}", file=sys.stderr, flush=True)
+            common = f"{method},{n},{keys},{args.key_spread},{args.seed},{args.budget}"
+            plain = run_child("plain," + common, args.memory_timeout)
+            keyed = run_child("keyed," + common, args.memory_timeout)
+            if "keys_ok" in keyed and not keyed["keys_ok"]:
+                checks.append(f"WARNING: {label}, {keys:,} keys: the result's keys are not "
+                              "the data's")
+            if "mismatched" in keyed:
+                ok = not keyed["mismatched"]
+                line = (f"{label}, {keys:,} keys: keyed quantile of {keyed['checked']} keys "
+                        f"{'equals' if ok else 'DIFFERS FROM'} the plain quantile of their "
+                        "records" + ("" if ok else f" (keys {keyed['mismatched']})"))
+                checks.append(line)
+                if not ok:
+                    print(f"WARNING: {line}", file=sys.stderr, flush=True)
             rss_k, rss_p = keyed.get("rss_growth"), plain.get("rss_growth")
-            rss_per_key = ((rss_k - rss_p) / keys if rss_k is not None and rss_p is not None
-                           else None)
-            tr_per_key = (keyed["traced_peak"] - plain["traced_peak"]) / keys
+            note = ("stopped" if keyed.get("timeout") else "failed" if keyed.get("failed")
+                    else "")
+            seconds = keyed.get("seconds")
             rows.append([label, f"{keys:,}", f"{n / keys:,.0f}",
-                         f"{keyed.get('seconds', float('nan')):.2f}",
+                         note if seconds is None else f"{seconds:.2f}",
                          "n/a" if rss_k is None else f"{rss_k / 2**20:,.1f}",
                          "n/a" if rss_p is None else f"{rss_p / 2**20:,.1f}",
-                         "n/a" if rss_per_key is None else f"{rss_per_key:,.0f}",
-                         f"{tr_per_key:,.0f}", f"{keyed['serialized']:,.0f}"])
+                         _per_key(rss_k, rss_p, keys),
+                         _per_key(keyed.get("traced_peak"), plain.get("traced_peak"), keys),
+                         "n/a" if "serialized" not in keyed else f"{keyed['serialized']:,.0f}"])
     print()
     print(f"== 3. memory per key of by().quantile(0.5) ({n:,} rows; one fresh process per "
-          "run; bytes/key = (keyed - plain) / keys)")
+          "run; B/key = (keyed - plain) / keys)")
     others = meter.others()
     if others is not None:
         print(f"(other processes used {others:.2f} cpu on average meanwhile)")
     for line in checks:
         print(f"check: {line}")
+    print("(n/a: not measured -- no /proc, a child stopped after --memory-timeout s, or "
+          "tracemalloc skipped after a first run over --budget s)")
     print_table(["sketch", "keys", "rows/key", "keyed s", "RSS growth MB", "plain MB",
                  "RSS B/key", "tracemalloc B/key", "serialized B/key"], rows)
     sys.stdout.flush()
@@ -618,6 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-rows", type=float, default=None,
                    help="records of part 3 (default: the first of --rows)")
     p.add_argument("--memory-keys", type=_counts, default=[1000, 100000])
+    p.add_argument("--memory-timeout", type=float, default=600.0,
+                   help="seconds after which a memory child is stopped (its finished "
+                        "measurements are kept)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wait-idle", type=float, default=10.0,
                    help="seconds to wait for other processes to calm down before each part")
