@@ -131,6 +131,10 @@ ctest:
 	test "$$($(BUILD)/test_ewm --fingerprint)" = "$$($(BUILD)/test_ewm_portable --fingerprint)"
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_stage.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_stage
 	$(BUILD)/test_stage
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_keyed.c csrc/keyed.c csrc/moments.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_keyed
+	$(CC) $(CFLAGS_C) -O2 -Icsrc csrc/tests/test_keyed.c csrc/keyed.c csrc/moments.c csrc/stage.c csrc/window.c csrc/window_order.c csrc/scan.c csrc/ewm.c csrc/block.c csrc/simd.c -lm -o $(BUILD)/test_keyed_plain
+	$(BUILD)/test_keyed
+	$(BUILD)/test_keyed_plain
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_kll.c csrc/kll.c csrc/simd.c -lm -o $(BUILD)/test_kll
 	$(BUILD)/test_kll
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ddsketch.c csrc/ddsketch.c csrc/simd.c -lm -o $(BUILD)/test_ddsketch

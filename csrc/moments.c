@@ -1032,22 +1032,51 @@ typedef struct {
     summ s;
 } node;
 
+/* Memory grows with the records seen (issue 20: keyed streams hold one
+   state per key, so a state with a few records must cost little): the
+   shape is allocated only for ndim > 0, the raw head / tail buffers start
+   at RAW_MIN records and double up to B, and the node array grows by
+   doubling up to MAX_NODES.  None of this changes the arithmetic. */
 struct ps_moments {
     int dtype;
     int ndim;
-    int64_t shape[PS_MAX_NDIM];
+    int64_t *shape; /* ndim entries (NULL for ndim == 0) */
     int64_t d;
     int64_t B;
     size_t isz;
     int64_t start, stop, first_nan;
     unsigned char *head; /* records [start, start + head_n) */
-    int64_t head_n;
+    int64_t head_n, head_cap;
     unsigned char *tail; /* records [stop - tail_n, stop); starts on a block boundary */
-    int64_t tail_n;
+    int64_t tail_n, tail_cap;
     int nnodes;
     int nalloc; /* node slots whose summ is allocated */
-    node nodes[MAX_NODES];
+    int ncap;   /* room of nodes[] */
+    node *nodes;
 };
+
+/* First room of a raw buffer, in records (then doubled up to B). */
+#define RAW_MIN 8
+
+/* Room for `want` records (<= B) in a raw buffer; contents kept. */
+static int raw_room(const ps_moments *m, unsigned char **buf, int64_t *cap, int64_t want)
+{
+    int64_t n;
+    unsigned char *p;
+    if (want <= *cap)
+        return PS_OK;
+    n = *cap < RAW_MIN ? RAW_MIN : *cap;
+    while (n < want)
+        n *= 2;
+    if (n > m->B)
+        n = m->B;
+    p = realloc(*buf, (size_t)(n * m->d) * m->isz);
+    if (!p)
+        return PS_ERR_NOMEM;
+    *buf = p;
+    *cap = n;
+    return PS_OK;
+}
 
 static size_t dtype_size(int dt)
 {
@@ -1072,6 +1101,7 @@ static const char *const MESSAGES[] = {
     "overflow: record count or 128-bit integer sum out of range",
     "output buffer too small",
     "state has no dtype yet (no data seen)",
+    "more keys than max_keys",
 };
 
 const char *ps_status_message(int status)
@@ -1105,6 +1135,11 @@ static int set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape)
             return PS_ERR_ARG;
         d *= shape[k];
     }
+    if (ndim > 0) {
+        m->shape = malloc((size_t)ndim * sizeof(int64_t));
+        if (!m->shape)
+            return PS_ERR_NOMEM;
+    }
     m->dtype = dtype;
     m->ndim = ndim;
     for (int k = 0; k < ndim; k++)
@@ -1112,15 +1147,6 @@ static int set_type(ps_moments *m, int dtype, int ndim, const int64_t *shape)
     m->d = d;
     m->B = ps_moments_block(d);
     m->isz = dtype_size(dtype);
-    m->head = malloc((size_t)(m->B * d) * m->isz);
-    m->tail = malloc((size_t)(m->B * d) * m->isz);
-    if (!m->head || !m->tail) {
-        free(m->head);
-        free(m->tail);
-        m->head = m->tail = NULL;
-        m->dtype = PS_DTYPE_UNSET;
-        return PS_ERR_NOMEM;
-    }
     return PS_OK;
 }
 
@@ -1165,6 +1191,8 @@ void ps_moments_free(ps_moments *m)
         return;
     for (int k = 0; k < m->nalloc; k++)
         summ_free(&m->nodes[k].s);
+    free(m->nodes);
+    free(m->shape);
     free(m->head);
     free(m->tail);
     free(m);
@@ -1193,6 +1221,14 @@ static int slot_ready(ps_moments *m, int k)
     while (m->nalloc <= k) {
         if (m->nalloc >= MAX_NODES)
             return PS_ERR_OVERFLOW;
+        if (m->nalloc == m->ncap) {
+            int n = m->ncap < 4 ? 4 : (m->ncap > MAX_NODES / 2 ? MAX_NODES : 2 * m->ncap);
+            node *p = realloc(m->nodes, (size_t)n * sizeof(node));
+            if (!p)
+                return PS_ERR_NOMEM;
+            m->nodes = p;
+            m->ncap = n;
+        }
         if (summ_alloc(&m->nodes[m->nalloc].s, m->d) != PS_OK)
             return PS_ERR_NOMEM;
         m->nalloc++;
@@ -1273,11 +1309,15 @@ static int append(ps_moments *m, const char *p, int64_t n, ptrdiff_t s0,
         int64_t k;
         if (m->stop < hb) { /* records before the first block boundary */
             k = hb - m->stop < n ? hb - m->stop : n;
+            if (raw_room(m, &m->head, &m->head_cap, m->head_n + k) != PS_OK)
+                return PS_ERR_NOMEM;
             copy_records(m->head + (size_t)(m->head_n * rec), p, k, s0, s1, m->d, m->isz);
             note_nans(m, p, k, s0, s1);
             m->head_n += k;
         } else if (m->tail_n > 0 || n < B) { /* a partial block */
             k = B - m->tail_n < n ? B - m->tail_n : n;
+            if (raw_room(m, &m->tail, &m->tail_cap, m->tail_n + k) != PS_OK)
+                return PS_ERR_NOMEM;
             copy_records(m->tail + (size_t)(m->tail_n * rec), p, k, s0, s1, m->d, m->isz);
             note_nans(m, p, k, s0, s1);
             m->tail_n += k;
@@ -1331,26 +1371,29 @@ int ps_moments_update(ps_moments *m, const void *data, int64_t n,
 
 static int copy_into(ps_moments *c, const ps_moments *m)
 {
-    size_t raw = (size_t)(m->B * m->d) * m->isz;
+    if (m->ndim > 0) {
+        c->shape = malloc((size_t)m->ndim * sizeof(int64_t));
+        if (!c->shape)
+            return PS_ERR_NOMEM;
+        memcpy(c->shape, m->shape, (size_t)m->ndim * sizeof(int64_t));
+    }
     c->dtype = m->dtype;
     c->ndim = m->ndim;
-    memcpy(c->shape, m->shape, sizeof c->shape);
     c->d = m->d;
     c->B = m->B;
     c->isz = m->isz;
     c->start = m->start;
     c->stop = m->stop;
     c->first_nan = m->first_nan;
+    if (raw_room(c, &c->head, &c->head_cap, m->head_n) != PS_OK ||
+        raw_room(c, &c->tail, &c->tail_cap, m->tail_n) != PS_OK)
+        return PS_ERR_NOMEM;
+    if (m->head_n > 0)
+        memcpy(c->head, m->head, (size_t)(m->head_n * m->d) * m->isz);
+    if (m->tail_n > 0)
+        memcpy(c->tail, m->tail, (size_t)(m->tail_n * m->d) * m->isz);
     c->head_n = m->head_n;
     c->tail_n = m->tail_n;
-    if (m->dtype != PS_DTYPE_UNSET) {
-        c->head = malloc(raw);
-        c->tail = malloc(raw);
-        if (!c->head || !c->tail)
-            return PS_ERR_NOMEM;
-        memcpy(c->head, m->head, (size_t)(m->head_n * m->d) * m->isz);
-        memcpy(c->tail, m->tail, (size_t)(m->tail_n * m->d) * m->isz);
-    }
     for (int k = 0; k < m->nnodes; k++) {
         int st = slot_ready(c, k);
         if (st != PS_OK)
@@ -1991,6 +2034,11 @@ static int read_state(cursor *r, ps_moments **out)
         }
         if ((r->cap - r->pos) / m->isz / (size_t)m->d < (size_t)(head_n + tail_n))
             goto corrupt;
+        if (raw_room(m, &m->head, &m->head_cap, head_n) != PS_OK ||
+            raw_room(m, &m->tail, &m->tail_cap, tail_n) != PS_OK) {
+            ps_moments_free(m);
+            return PS_ERR_NOMEM;
+        }
         get_raw(r, m->head, head_n * m->d, m->isz);
         get_raw(r, m->tail, tail_n * m->d, m->isz);
         if (r->bad || r->pos != r->cap)

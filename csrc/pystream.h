@@ -61,7 +61,8 @@ enum {
     PS_ERR_VERSION = 7,      /* serialized bytes of an unknown version */
     PS_ERR_OVERFLOW = 8,     /* record count or 128-bit sum overflow */
     PS_ERR_BUFSIZE = 9,      /* output buffer too small */
-    PS_ERR_UNSET = 10        /* state has no dtype yet */
+    PS_ERR_UNSET = 10,       /* state has no dtype yet */
+    PS_ERR_KEYS = 11         /* keyed states: more keys than max_keys */
 };
 
 #define PS_MAX_NDIM 64

@@ -69,6 +69,7 @@ sphinx_gallery_conf = {
         "examples/records",
         "examples/tables",
         "examples/time",
+        "examples/keys",
         "examples/scans_ewm",
         "examples/engines",
         "examples/push",

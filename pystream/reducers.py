@@ -37,13 +37,19 @@ def describe_result(m: Moments, sketch: Any, qs: tuple[float, ...], ddof: float,
                     nan_policy: str) -> Description:
     """``describe()``'s result from its state: the moments and, when quantiles
     were asked for, the column sketches (:class:`~pystream.sketches.columns.ColumnQuantiles`)."""
-    d = m.result(ddof=ddof, nan_policy=nan_policy)  # type: ignore[arg-type]
-    if sketch is not None:
-        values = sketch.result(qs, nan_policy, d.record_shape)
-        d = dataclasses.replace(
-            d, quantiles=values, quantile_method=sketch.make.method,
-            quantile_error=sketch.uncertainty(qs, values, nan_policy, d.record_shape))
-    return d
+    return with_quantiles(m.result(ddof=ddof, nan_policy=nan_policy),  # type: ignore[arg-type]
+                          sketch, qs, nan_policy)
+
+
+def with_quantiles(d: Description, sketch: Any, qs: tuple[float, ...],
+                   nan_policy: str) -> Description:
+    """`d` with the quantiles of the column sketches `sketch` (None: `d` itself)."""
+    if sketch is None:
+        return d
+    values = sketch.result(qs, nan_policy, d.record_shape)
+    return dataclasses.replace(
+        d, quantiles=values, quantile_method=sketch.make.method,
+        quantile_error=sketch.uncertainty(qs, values, nan_policy, d.record_shape))
 
 
 class _ChunkAt:
@@ -311,39 +317,8 @@ class Moments:
             setattr(out, name, ffi.cast(ffi.typeof(getattr(out, name)), arr.ctypes.data))
         check_status(lib.ps_moments_result(state, out), "Moments.result")
 
-        count, nan_count = arrays["count"], arrays["nan_count"]
-        empty = count == 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dof = count - ddof
-            var = np.where(dof > 0, arrays["m2"] / np.where(dof > 0, dof, 1), np.nan)
-            std = np.sqrt(var)
-        mean, fsum = arrays["mean"], arrays["sum"]
-        if dtype.kind in "biu":
-            unsigned = dtype.kind in "bu"
-            lo = arrays["isum_lo"].tolist()
-            hi = arrays["isum_hi"].tolist()
-            exact = [h * 2**64 + l for h, l in zip(hi, lo)]
-            isum = _int_sums(exact, unsigned)
-            bits = np.uint64 if unsigned else np.int64
-            vmin = arrays["imin"].view(bits).astype(dtype)
-            vmax = arrays["imax"].view(bits).astype(dtype)
-            if empty.any():
-                vmin = np.where(empty, np.nan, vmin)
-                vmax = np.where(empty, np.nan, vmax)
-            return _shape_description(count, nan_count, isum, mean, var, std, vmin,
-                                      vmax, ddof, nan_policy, shape, dtype)
-        vmin = arrays["min"].astype(dtype)
-        vmax = arrays["max"].astype(dtype)
-        if nan_policy == "propagate" and first_nan >= 0:
-            has_nan = nan_count > 0
-            fsum = np.where(has_nan, np.nan, fsum)
-            mean = np.where(has_nan, np.nan, mean)
-            var = np.where(has_nan, np.nan, var)
-            std = np.where(has_nan, np.nan, std)
-            vmin = np.where(has_nan, np.nan, vmin).astype(dtype)
-            vmax = np.where(has_nan, np.nan, vmax).astype(dtype)
-        return _shape_description(count, nan_count, fsum, mean, var, std, vmin, vmax,
-                                  ddof, nan_policy, shape, dtype)
+        stats = moment_statistics(arrays, dtype, ddof, nan_policy)
+        return description_of(stats, slice(None), ddof, nan_policy, shape, dtype)
 
     # -- serialization ------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -395,6 +370,63 @@ class Moments:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Moments:
         return self.copy()
+
+
+def moment_statistics(arrays: dict[str, np.ndarray], dtype: np.dtype, ddof: float,
+                      nan_policy: str) -> dict[str, Any]:
+    """The statistics of ``ps_moments_result``'s arrays, value by value (arrays of any
+    length: one state's values, or several keys' states one after the other).
+
+    ``sum`` is a list of exact Python ints for integer dtypes (see
+    :func:`description_of`), a float64 array otherwise; under
+    ``nan_policy="propagate"`` the statistics of a value that saw a NaN are NaN.
+    """
+    count, nan_count = arrays["count"], arrays["nan_count"]
+    empty = count == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dof = count - ddof
+        var = np.where(dof > 0, arrays["m2"] / np.where(dof > 0, dof, 1), np.nan)
+        std = np.sqrt(var)
+    mean, fsum = arrays["mean"], arrays["sum"]
+    if dtype.kind in "biu":
+        unsigned = dtype.kind in "bu"
+        lo = arrays["isum_lo"].tolist()
+        hi = arrays["isum_hi"].tolist()
+        exact = [h * 2**64 + l for h, l in zip(hi, lo)]
+        bits = np.uint64 if unsigned else np.int64
+        vmin = arrays["imin"].view(bits).astype(dtype)
+        vmax = arrays["imax"].view(bits).astype(dtype)
+        if empty.any():
+            vmin = np.where(empty, np.nan, vmin)
+            vmax = np.where(empty, np.nan, vmax)
+        return {"count": count, "nan_count": nan_count, "sum": exact, "mean": mean, "var": var,
+                "std": std, "min": vmin, "max": vmax}
+    vmin = arrays["min"].astype(dtype)
+    vmax = arrays["max"].astype(dtype)
+    if nan_policy == "propagate":
+        has_nan = nan_count > 0
+        if has_nan.any():
+            fsum = np.where(has_nan, np.nan, fsum)
+            mean = np.where(has_nan, np.nan, mean)
+            var = np.where(has_nan, np.nan, var)
+            std = np.where(has_nan, np.nan, std)
+            vmin = np.where(has_nan, np.nan, vmin).astype(dtype)
+            vmax = np.where(has_nan, np.nan, vmax).astype(dtype)
+    return {"count": count, "nan_count": nan_count, "sum": fsum, "mean": mean, "var": var,
+            "std": std, "min": vmin, "max": vmax}
+
+
+def description_of(stats: dict[str, Any], part: slice, ddof: float, nan_policy: str,
+                   shape: tuple[int, ...], dtype: np.dtype) -> Description:
+    """The :class:`Description` of the values `part` of :func:`moment_statistics`'s
+    output (one state's, or one key's)."""
+    total = stats["sum"][part]
+    if dtype.kind in "biu":
+        total = _int_sums(total, dtype.kind in "bu")
+    return _shape_description(stats["count"][part], stats["nan_count"][part], total,
+                              stats["mean"][part], stats["var"][part], stats["std"][part],
+                              stats["min"][part], stats["max"][part], ddof, nan_policy, shape,
+                              dtype)
 
 
 def _int_sums(exact: list[int], unsigned: bool) -> Any:

@@ -15,6 +15,7 @@ from ._arguments import suggest_keywords
 from ._columns import Batch
 from ._extensions import find as find_entry
 from .chain import node_of
+from .keyed.grouping import batch_size
 from .keyed.stages import KeyedStage
 from .keyed.terminals import KeySpec, keyed_call
 from .stages.methods import StageMethods
@@ -48,13 +49,16 @@ class KeyedStream(StageMethods):
     array([ 1., 10.,  3., 30.])
     """
 
-    __slots__ = ("keys", "stream", "ttl")
+    __slots__ = ("batched", "keys", "stream", "ttl")
 
-    def __init__(self, stream: Any, keys: KeySpec, ttl: Any = None) -> None:
+    def __init__(self, stream: Any, keys: KeySpec, ttl: Any = None,
+                 batched: bool = False) -> None:
         #: The records with their key column (a :class:`~pystream.Stream`).
         self.stream = stream
         self.keys = keys
         self.ttl = ttl
+        #: Whether `stream` already comes in batches (a keyed stage's output).
+        self.batched = batched
 
     def __repr__(self) -> str:
         column = node_of(self.stream).table.key
@@ -80,12 +84,47 @@ class KeyedStream(StageMethods):
         """The records with their key (and time) columns (:meth:`pystream.Stream.to_pandas`)."""
         return self.stream.to_pandas(*args, **kwargs)
 
+    # ---------------------------------------------------------------- per record
+
+    def map(self, func: Any, dtype: Any = None) -> KeyedStream:
+        """:meth:`Stream.map <pystream.Stream.map>` (record by record: the keys
+        travel with the records)."""
+        return KeyedStream(self.stream.map(func, dtype), self.keys, self.ttl, self.batched)
+
+    def filter(self, predicate: Any) -> KeyedStream:
+        """:meth:`Stream.filter <pystream.Stream.filter>` (the kept records keep their keys)."""
+        return KeyedStream(self.stream.filter(predicate), self.keys, self.ttl)
+
+    def astype(self, dtype: Any, casting: str = "unsafe") -> KeyedStream:
+        """:meth:`Stream.astype <pystream.Stream.astype>`."""
+        return KeyedStream(self.stream.astype(dtype, casting), self.keys, self.ttl, self.batched)
+
+    def select(self, columns: Any) -> KeyedStream:
+        """:meth:`Stream.select <pystream.Stream.select>`."""
+        return KeyedStream(self.stream.select(columns), self.keys, self.ttl, self.batched)
+
     # ---------------------------------------------------------------- stages
 
     def _add_stage(self, stage: Any) -> KeyedStream:
-        """Run `stage` per key (what the generated stage methods call)."""
+        """Run `stage` per key (what the generated stage methods call).
+
+        Without a ttl the stage reads its input in batches of about a million
+        records (:func:`~pystream.keyed.grouping.batch_size`): with many keys a
+        chunk holds few records of each, and the per-key work is paid per key
+        and chunk.  The outputs are the same; a stage with a ttl reads the
+        chunks as they come, since idle keys are let go before each.
+        """
         keyed = KeyedStage(stage, self.keys.max_keys, self.ttl)
-        return KeyedStream(self.stream._add_stage(keyed), self.keys, self.ttl)
+        stream = self.stream
+        if self.ttl is None and not self.batched:
+            stream = stream.rechunk(batch_size(stream.dtype, stream.record_shape))
+        return KeyedStream(stream._add_stage(keyed), self.keys, self.ttl, self.ttl is None)
+
+    def _no_ttl(self, name: str) -> None:
+        if self.ttl is not None:
+            raise ValueError(f"by(ttl=...).{name}: a terminal per key reduces every record of "
+                             "each key, so a ttl does not apply; drop it (ttl is for the "
+                             "stages per key)")
 
     # ---------------------------------------------------------------- plugins
 
@@ -98,6 +137,7 @@ class KeyedStream(StageMethods):
 
             def reducer(*args: Any, engine: str = "local", workers: int | None = None,
                         partition_size: int | None = None, **kwargs: Any) -> Any:
+                self._no_ttl(name)
                 return keyed_call(node_of(self.stream), self.keys, make, args, kwargs,
                                   engine, workers, partition_size)
             reducer.__name__ = name
@@ -117,6 +157,7 @@ def _terminal_method(name: str, spec: Any) -> Any:
     """``KeyedStream.<name>``: the terminal per key, with the Stream method's signature."""
     def method(self: KeyedStream, *args: Any, engine: str = "local", workers: int | None = None,
                partition_size: int | None = None, **kwargs: Any) -> Any:
+        self._no_ttl(name)
         return keyed_call(node_of(self.stream), self.keys, spec, args, kwargs, engine,
                           workers, partition_size)
     method.__name__ = name

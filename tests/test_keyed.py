@@ -56,10 +56,13 @@ def test_key_slots_first_seen_limit_and_reuse():
 @pytest.mark.parametrize("seed", range(5))
 def test_group_rows_is_a_stable_sort(seed):
     ids = np.random.default_rng(seed).integers(0, 1 + seed * 10, 500)
-    order, slots, offsets = group_rows(ids)
-    assert order.tolist() == np.argsort(ids, kind="stable").tolist()
+    order, slots, offsets = group_rows(ids, int(ids.max()) + 1)
+    assert sorted(order.tolist()) == list(range(500))
+    # the slots in the order they first appear, each segment its rows in input order
+    assert slots.tolist() == list(dict.fromkeys(ids.tolist()))
     for j, s in enumerate(slots.tolist()):
-        assert (ids[order[offsets[j]:offsets[j + 1]]] == s).all()
+        rows = order[offsets[j]:offsets[j + 1]]
+        assert rows.tolist() == np.flatnonzero(ids == s).tolist()
 
 
 # --------------------------------------------------------------------------- terminals
@@ -218,6 +221,25 @@ def test_each_key_equals_the_plain_stage_on_its_records(name, args, kwargs):
                 assert np.array_equal(tt[kk == key], rt)
 
 
+def test_count_bins_of_all_keys_come_in_one_order_for_any_chunking():
+    x, k, t = data(n=600, seed=15)
+    want = keyed_outputs(ps.from_array(x, time=t, key=k).by().resample(3, how="sum"))
+    for chunk in (1, 7, 64):
+        got = keyed_outputs(ps.from_array(x, time=t, key=k, chunk_size=chunk)
+                            .by().resample(3, how="sum"))
+        assert np.array_equal(bits(got[0]), bits(want[0])) and np.array_equal(got[1], want[1])
+    # each full block comes at the record completing it (its key's 3rd, 6th...
+    # record); the partial blocks at the end, by label time, then first-seen key
+    places, partial = [], []
+    for seen, key in enumerate(dict.fromkeys(k.tolist())):
+        rows = np.flatnonzero(k == key)
+        places += [(rows[i + 2], key) for i in range(0, len(rows) - 2, 3)]
+        if len(rows) % 3:
+            partial.append((t[rows[len(rows) - len(rows) % 3]], seen, key))
+    expected = [key for _, key in sorted(places)] + [key for *_, key in sorted(partial)]
+    assert want[1].tolist() == expected
+
+
 def test_aligned_stage_outputs_keep_the_record_order_time_and_key():
     x, k, t = data(seed=5, strings=True)
     s = ps.from_array(x, time=t, key=k, chunk_size=100)
@@ -293,3 +315,95 @@ def test_ttl_bounds_the_keys_held():
     assert out.tolist() == [1.0] * n
     with pytest.raises(TooManyKeys, match="record 200 has key 200"):
         s.by(max_keys=200).moving_sum(3).to_array()
+
+
+# --------------------------------------------------------------------------- push
+
+
+@pytest.mark.parametrize("sizes", [[3000], [1] * 50 + [2950], [7, 500, 13, 2480]])
+def test_push_per_key_equals_the_pull_run(sizes):
+    x, k, t = data(seed=12, strings=True)
+    want = ps.from_array(x, time=t, key=k).by().moving_mean("6s")
+    wv, wk, wt = keyed_outputs(want)
+    sink = ps.pipeline().by().moving_mean("6s").push(time=True, key=True)
+    outs, at = [], 0
+    for n in sizes:
+        outs.append(sink.send(x[at:at + n], time=t[at:at + n], key=k[at:at + n]))
+        at += n
+    outs.append(sink.close())
+    v = np.concatenate([b.values for b in outs])
+    assert np.array_equal(bits(v), bits(wv))
+    assert sink.key_column.decode(np.concatenate([b.key for b in outs])).tolist() == k.tolist()
+
+
+def test_push_reduces_per_key_into_a_target():
+    x, k, _ = data(seed=13)
+    sink = ps.pipeline().by().cumsum().push("max", key=True)
+    for a in range(0, len(x), 400):
+        assert sink.send(x[a:a + 400], key=k[a:a + 400]) is None
+    got = sink.close()
+    want = ps.from_array(x, key=k).by().cumsum().max()
+    assert got.keys.tolist() == want.keys.tolist()
+    assert np.array_equal(bits(np.array(got.values)), bits(np.array(want.values)))
+    q = ps.pipeline().push(ps.pipeline().quantile(0.5, nan_policy="omit"), key=True)
+    q.send(x, key=k)
+    assert q.result().to_dict() == ps.from_array(x, key=k).by().quantile(
+        0.5, nan_policy="omit").to_dict()
+
+
+def test_push_keys_errors():
+    sink = ps.pipeline().by().cumsum().push(key=True)
+    with pytest.raises(TypeError, match="this sink's records come with keys"):
+        sink.send([1.0])
+    sink.send([1.0], key=[3])
+    with pytest.raises(TypeError, match="this sink's keys are integers, and these are strings"):
+        sink.send([1.0], key=["a"])
+    with pytest.raises(ValueError, match="a pushed histogram reads its input once"):
+        ps.pipeline().push("histogram", key=True)
+    with pytest.raises(TypeError, match="a target takes values only"):
+        ps.pipeline().push("mean", time=True)
+    with pytest.raises(ValueError, match="runs per key and the stream has no key column"):
+        ps.pipeline().by().cumsum()(ps.from_array(np.ones(3)))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_the_command_line_describes_per_key(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    import json
+
+    from pystream.cli.app import main
+
+    x, k, _ = data(n=500, seed=14, strings=True)
+    path = tmp_path / "f.parquet"
+    pd.DataFrame({"carrier": k, "dep_delay": x}).to_parquet(path)
+    assert main(["describe", str(path), "--key", "carrier", "--columns", "dep_delay",
+                 "--nan-policy", "omit", "--sort-keys"]) == 0
+    out = capsys.readouterr().out
+    keys = sorted(set(k.tolist()))
+    assert f"keys        {len(keys)} (carrier, sorted order)" in out
+    lines = [line.split()[0] for line in out.splitlines()[5:]]
+    assert lines == keys
+    assert main(["describe", str(path), "--key", "carrier", "--columns", "dep_delay",
+                 "--nan-policy", "omit", "--json", "--stage", "cumsum"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = ps.from_array(x, key=k).by().cumsum().describe(nan_policy="omit")
+    assert [r["key"] for r in got["keys"]] == want.keys.tolist()
+    assert [r["mean"] for r in got["keys"]] == [d.mean for d in want.values]
+
+
+def test_the_keys_page_examples_run():
+    pytest.importorskip("pyarrow")
+    import doctest
+    import pathlib
+
+    page = pathlib.Path(__file__).parents[1] / "docs" / "keys.rst"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 30 and result.failed == 0
+
+
+def test_a_terminal_refuses_a_ttl():
+    s = ps.from_array(np.ones(3), time=np.arange(3).astype("datetime64[s]"), key=[0, 1, 0])
+    with pytest.raises(ValueError, match=r"by\(ttl=...\).sum: a terminal per key reduces"):
+        s.by(ttl="1s").sum()

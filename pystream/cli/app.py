@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--no-histogram", action="store_true",
                        help="skip the histogram (a second pass over FILE; an input "
                             "read once is binned in the first)")
+    stats.add_argument("--sort-keys", action="store_true",
+                       help="with --key: list the keys sorted (default: in the order "
+                            "they are first seen)")
     _add_engine_options(d.add_argument_group("running"))
     d.set_defaults(func=cmd_describe)
 

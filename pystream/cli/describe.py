@@ -16,6 +16,7 @@ from ..sketches import SketchAccuracyWarning
 from ..sketches.onepass import OnePassHistogram
 from .common import CLIError, _apply_stages, _stage_specs
 from .inputs import Input, _check_engine, open_input
+from .keyed import describe_per_key
 from .progress import _Ticker, make_progress
 from .report import _record_shape_of, to_json, to_table
 
@@ -130,6 +131,17 @@ def cmd_describe(args: argparse.Namespace, stdout: Any, stderr: Any) -> int:
     specs = _stage_specs(args.stage)        # checked before any input is read
     _check_engine(args, None)
     inp = open_input(args)
+    if inp.stream.key_column is not None:
+        try:
+            with _AccuracyWarnings() as accuracy:
+                text = describe_per_key(inp, args, _check_engine(args, inp) or {})
+        finally:
+            inp.close()
+        for message in accuracy:
+            stderr.write(f"pystream: warning: {message}\n")
+        stdout.write(text + "\n")
+        stdout.flush()
+        return 0
     try:
         engine = _check_engine(args, inp)
         # the dtype described: the last stage's output

@@ -12,11 +12,15 @@ by slot, stably, so each key's records are fed to its state in stream order.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["KeySlots", "TooManyKeys", "check_max_keys", "group_rows"]
+from .._native import check_status, ffi, lib
+
+__all__ = ["BATCH_RECORDS", "KeySlots", "TooManyKeys", "batch_size", "batched", "check_max_keys",
+           "group_rows"]
 
 
 class TooManyKeys(ValueError):
@@ -26,8 +30,8 @@ class TooManyKeys(ValueError):
     def __init__(self, where: str, record: int, key: Any, max_keys: int) -> None:
         super().__init__(
             f"{where}: record {record} has key {key!r}, one more than max_keys={max_keys} "
-            "distinct keys; raise max_keys, or give the keyed stage a ttl so idle keys are "
-            "let go")
+            "distinct keys; raise max_keys (or, for stages per key, let idle keys go with a "
+            "ttl)")
         self.record = record
         self.key = key
         self.max_keys = max_keys
@@ -50,7 +54,8 @@ def check_max_keys(max_keys: object, where: str) -> int | None:
 
 
 class KeySlots:
-    """int64 key codes to dense slots, first-seen order, at most `max_keys` live.
+    """int64 key codes to dense slots, first-seen order, at most `max_keys` live
+    (a ``ps_keymap`` of the C core: a hash table, slots of removed keys reused).
 
     Examples
     --------
@@ -61,25 +66,25 @@ class KeySlots:
     ([1], [7, 5, 9])
     """
 
-    __slots__ = ("_free", "_keys", "_live", "_map", "describe_key", "max_keys", "where")
+    __slots__ = ("_bad", "_map", "describe_key", "max_keys", "where")
 
     def __init__(self, max_keys: int | None = None, where: str = "by") -> None:
         self.max_keys = max_keys
         self.where = where
-        self._map: dict[int, int] = {}
-        self._keys: list[int] = []        # key of each slot (meaningless when not live)
-        self._live: list[bool] = []
-        self._free: list[int] = []        # freed slots, reused smallest first
+        out = ffi.new("ps_keymap **")
+        check_status(lib.ps_keymap_new(out), where)
+        self._map = ffi.gc(out[0], lib.ps_keymap_free)
+        self._bad = ffi.new("int64_t *")
         #: How a key code is shown in errors (string keys decode it).
         self.describe_key: Any = None
 
     def __len__(self) -> int:
-        return len(self._map)
+        return int(lib.ps_keymap_size(self._map))
 
     @property
     def capacity(self) -> int:
         """Slots ever handed out (the largest slot + 1)."""
-        return len(self._keys)
+        return int(lib.ps_keymap_capacity(self._map))
 
     def encode(self, keys: np.ndarray, start: int) -> np.ndarray:
         """Slots of `keys` (records ``start, start+1, ...``), adding the new keys.
@@ -90,87 +95,145 @@ class KeySlots:
             When the chunk brings more new keys than ``max_keys`` allows; the
             map is then unchanged.
         """
-        if not len(keys):
-            return np.empty(0, np.int64)
-        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        m = self._map
-        slot_of = np.empty(len(uniq), np.int64)
-        new = []
-        for i, k in enumerate(uniq.tolist()):
-            s = m.get(k)
-            if s is None:
-                new.append(i)
-            else:
-                slot_of[i] = s
-        if new:
-            new_idx = np.asarray(new, np.int64)
-            new_idx = new_idx[np.argsort(first[new_idx], kind="stable")]
-            limit = self.max_keys
-            if limit is not None and len(m) + len(new_idx) > limit:
-                i = int(new_idx[limit - len(m)])
-                k = int(uniq[i])
-                shown = self.describe_key(k) if self.describe_key is not None else k
-                raise TooManyKeys(self.where, start + int(first[i]), shown, limit)
-            for i in new_idx.tolist():
-                slot_of[i] = self._add(int(uniq[i]))
-        return slot_of[inverse.reshape(-1)]
-
-    def _add(self, key: int) -> int:
-        if self._free:
-            s = self._free.pop()
-            self._keys[s] = key
-            self._live[s] = True
-        else:
-            s = len(self._keys)
-            self._keys.append(key)
-            self._live.append(True)
-        self._map[key] = s
-        return s
+        k = np.ascontiguousarray(keys, dtype=np.int64)
+        ids = np.empty(len(k), np.int64)
+        if not len(k):
+            return ids
+        limit = -1 if self.max_keys is None else self.max_keys
+        status = lib.ps_keymap_encode(self._map, ffi.from_buffer("int64_t[]", k), len(k), limit,
+                                      ffi.from_buffer("int64_t[]", ids, require_writable=True),
+                                      self._bad)
+        if status == lib.PS_ERR_KEYS:
+            assert self.max_keys is not None
+            row = int(self._bad[0])
+            code = int(k[row])
+            shown = self.describe_key(code) if self.describe_key is not None else code
+            raise TooManyKeys(self.where, start + row, shown, self.max_keys)
+        check_status(status, self.where)
+        return ids
 
     def slot(self, key: int) -> int:
         """The slot of `key`, or -1."""
-        return self._map.get(int(key), -1)
+        return int(lib.ps_keymap_find(self._map, int(key)))
 
-    def remove(self, keys: np.ndarray) -> np.ndarray:
-        """Forget `keys` (evicted); return their slots, free for later keys."""
-        out = []
+    def remove(self, keys: np.ndarray) -> None:
+        """Forget `keys` (evicted): their slots are free for later keys."""
         for k in np.asarray(keys, np.int64).tolist():
-            s = self._map.pop(k, None)
-            if s is not None:
-                self._live[s] = False
-                out.append(s)
-        self._free.extend(out)
-        self._free.sort(reverse=True)
-        return np.asarray(out, np.int64)
+            if lib.ps_keymap_find(self._map, k) >= 0:
+                check_status(lib.ps_keymap_remove(self._map, k), self.where)
+
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        n = self.capacity
+        keys = np.empty(n, np.int64)
+        live = np.empty(n, np.uint8)
+        if n:
+            check_status(lib.ps_keymap_keys(
+                self._map, ffi.from_buffer("int64_t[]", keys, require_writable=True),
+                ffi.from_buffer("uint8_t[]", live, require_writable=True)), self.where)
+        return keys, live.astype(bool)
 
     def keys(self) -> np.ndarray:
         """The live keys, by slot (first-seen order while nothing is evicted)."""
-        return np.asarray([k for k, live in zip(self._keys, self._live) if live], np.int64)
+        keys, live = self._table()
+        return keys[live]
 
     def live_slots(self) -> np.ndarray:
         """The live slots, in slot order (the order of :meth:`keys`)."""
-        return np.flatnonzero(np.asarray(self._live, bool)).astype(np.int64)
-
-    def key_of(self, slots: np.ndarray) -> np.ndarray:
-        """The keys of `slots` (live ones)."""
-        return np.asarray(self._keys, np.int64)[slots] if len(slots) else np.empty(0, np.int64)
+        return np.flatnonzero(self._table()[1]).astype(np.int64)
 
 
-def group_rows(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of a chunk grouped by slot, stably: ``(order, slots, offsets)``.
+def group_rows(ids: np.ndarray, nslots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of a chunk grouped by slot (``0 <= ids < nslots``), stably, by a
+    counting sort in C: ``(order, slots, offsets)``.
 
     ``order[offsets[j]:offsets[j+1]]`` are the rows of slot ``slots[j]`` in
-    input order; the slots come in ascending order.
+    input order; the slots come in the order they first appear in the chunk.
 
     Examples
     --------
-    >>> o, s, b = group_rows(np.array([2, 0, 2, 1]))
+    >>> o, s, b = group_rows(np.array([2, 0, 2, 1]), 3)
     >>> o.tolist(), s.tolist(), b.tolist()
-    ([1, 3, 0, 2], [0, 1, 2], [0, 1, 2, 4])
+    ([0, 2, 1, 3], [2, 0, 1], [0, 2, 3, 4])
     """
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    cut = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1
-    offsets = np.concatenate(([0], cut, [len(ids)])).astype(np.int64)
-    slots = sorted_ids[offsets[:-1]] if len(ids) else np.empty(0, np.int64)
-    return order.astype(np.int64, copy=False), slots.astype(np.int64, copy=False), offsets
+    n = len(ids)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    order = np.empty(n, np.int64)
+    slots = np.empty(n, np.int64)
+    offsets = np.empty(n + 1, np.int64)
+    scratch = np.zeros(max(nslots, 1), np.int64)
+    nseg = ffi.new("int64_t *")
+    check_status(lib.ps_group_rows(
+        ffi.from_buffer("int64_t[]", ids), n, nslots,
+        ffi.from_buffer("int64_t[]", scratch, require_writable=True),
+        ffi.from_buffer("int64_t[]", order, require_writable=True),
+        ffi.from_buffer("int64_t[]", slots, require_writable=True),
+        ffi.from_buffer("int64_t[]", offsets, require_writable=True), nseg), "group_rows")
+    m = int(nseg[0])
+    return order, slots[:m], offsets[:m + 1]
+
+
+#: Records a keyed pull run hands to the keyed states at once: with many keys, a
+#: chunk holds few records of each, and the per-key work (a state's update) is
+#: paid per key and call, so consecutive chunks are joined up to this many
+#: records (or :data:`BATCH_BYTES` of values).  Results do not depend on it.
+BATCH_RECORDS = 1 << 20
+BATCH_BYTES = 64 << 20
+
+
+def batch_size(dtype: np.dtype | None, record_shape: tuple[int, ...] | None) -> int:
+    """Records per batch for records of this type: :data:`BATCH_RECORDS`, or fewer
+    so a batch's values stay within :data:`BATCH_BYTES`.
+
+    Examples
+    --------
+    >>> batch_size(np.dtype(np.float64), ()), batch_size(np.dtype(np.float64), (100,))
+    (1048576, 83886)
+    """
+    if dtype is None or record_shape is None:
+        return BATCH_RECORDS
+    per = max(1, int(np.prod(record_shape, dtype=np.int64)) * dtype.itemsize)
+    return max(1, min(BATCH_RECORDS, BATCH_BYTES // per))
+
+
+def batched(triples: Iterator[Any]) -> Iterator[Any]:
+    """Consecutive ``(values, time, key)`` chunks joined into batches of about
+    :data:`BATCH_RECORDS` records (at most :data:`BATCH_BYTES` of values); a
+    chunk as large alone passes as it is.
+
+    Examples
+    --------
+    >>> chunks = [(np.arange(3.0), None, np.zeros(3, np.int64))] * 2
+    >>> [len(v) for v, t, k in batched(iter(chunks))]
+    [6]
+    """
+    pending: list[Any] = []
+    count = 0
+    limit = BATCH_RECORDS
+    try:
+        for item in triples:
+            v = item[0]
+            if not len(v):
+                continue
+            if not pending:
+                per = max(1, v.nbytes // len(v))
+                limit = max(1, min(BATCH_RECORDS, BATCH_BYTES // per))
+            pending.append(item)
+            count += len(v)
+            if count >= limit:
+                yield _join(pending)
+                pending, count = [], 0
+        if pending:
+            yield _join(pending)
+    finally:
+        close = getattr(triples, "close", None)
+        if close is not None:
+            close()
+
+
+def _join(items: list[Any]) -> Any:
+    if len(items) == 1:
+        return items[0]
+    v = np.concatenate([i[0] for i in items])
+    t = None if items[0][1] is None else np.concatenate([i[1] for i in items])
+    k = None if items[0][2] is None else np.concatenate([i[2] for i in items])
+    return v, t, k

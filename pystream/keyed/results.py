@@ -4,7 +4,7 @@ first-seen order (or sorted, when asked), with ``to_dict``, ``to_pandas``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -48,18 +48,31 @@ class KeyedResult:
     (3.0, {'a': 3.0, 'b': 2.0})
     """
 
-    def __init__(self, name: str, keys: np.ndarray, values: list[Any], key_name: str | None,
-                 columns: tuple[str, ...] | None = None, ordered: str = "first-seen") -> None:
+    def __init__(self, name: str, keys: np.ndarray, values: list[Any] | None,
+                 key_name: str | None, columns: tuple[str, ...] | None = None,
+                 ordered: str = "first-seen", *, item: Callable[[int], Any] | None = None,
+                 table: Callable[[], dict[str, Any]] | None = None) -> None:
         self.name = name
         self.keys = keys
-        self.values = values
+        self._values = values
+        self._item = item
+        self._table = table
         self.key_name = key_name or "key"
         self.columns = columns
         self.ordered = ordered
         self._index: dict[Any, int] | None = None
 
+    @property
+    def values(self) -> list[Any]:
+        """The results, in the order of :attr:`keys` (made on first use when the
+        result was computed for all keys at once)."""
+        if self._values is None:
+            assert self._item is not None
+            self._values = [self._item(i) for i in range(len(self.keys))]
+        return self._values
+
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.keys)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.keys.tolist())
@@ -80,7 +93,10 @@ class KeyedResult:
             shown = ", ".join(repr(k) for k in self.keys[:5].tolist())
             more = ", ..." if len(self.keys) > 5 else ""
             raise KeyError(f"{key!r} is not a key of this result (keys: {shown}{more})")
-        return self.values[index[key]]
+        i = index[key]
+        if self._values is None and self._item is not None:
+            return self._item(i)
+        return self.values[i]
 
     def items(self) -> Iterator[tuple[Any, Any]]:
         """``(key, result)`` pairs, in the order of :attr:`keys`."""
@@ -97,7 +113,10 @@ class KeyedResult:
         """The result as columns: the key, then one column per statistic (and per
         record column), one row per key."""
         cols: dict[str, Any] = {self.key_name: self.keys}
-        if not self.values:
+        if self._table is not None:
+            cols.update(self._table())
+            return cols
+        if not len(self):
             return cols
         rows = [_row(v, self.name, self.columns) for v in self.values]
         for name in rows[0]:
@@ -128,7 +147,7 @@ class KeyedResult:
     def __repr__(self) -> str:
         head = (f"KeyedResult {self.name} per key ({len(self)} key{'s' * (len(self) != 1)}, "
                 f"{self.ordered} order)")
-        if not self.values:
+        if not len(self):
             return head
         cols = self.table_columns()
         shown = min(len(self), 20)

@@ -17,15 +17,18 @@ one push form per key present in the chunk.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .._checks import first_nan_record, nan_error
-from .._columns import ALIGNED, KeyColumn, RowCarrier, TimeColumn
+from .._columns import ALIGNED, KeyColumn, RowCarrier, RowMap, TimeColumn
 from .._timeunits import parse_duration
 from ..stages.timed import Duration, TimedStage, TimeOrder, Triple, format_time, time_values
-from .grouping import KeySlots, check_max_keys, group_rows
+from ..stages.kernel import KernelStage, StageState
+from .grouping import KeySlots, TooManyKeys, check_max_keys, group_rows
+from .kernels import KeyedStageState, KeyLimitError
 
 __all__ = ["AttachKeys", "KeyedPusher", "KeyedStage"]
 
@@ -46,9 +49,11 @@ class KeyedStage(TimedStage):
         Idle time after which a key starts afresh: a record more than `ttl`
         after its key's previous record starts a new state for that key (its
         outputs are the stage's over the key's records from there on), and
-        keys idle for more than `ttl` before the newest record are let go at
-        the end of each chunk (memory; the outputs do not depend on when).
-        Needs a time column, in time order.
+        before each chunk the keys whose last record is more than `ttl` before
+        the chunk's first record are let go (memory; the outputs do not depend
+        on it).  ``max_keys`` then counts the keys held after that plus the
+        chunk's new keys, so where it trips depends on the chunking; the
+        outputs never do.  Needs a time column, in time order.
     """
 
     keeps_key = True
@@ -68,6 +73,10 @@ class KeyedStage(TimedStage):
 
     def bind_columns(self, time: TimeColumn | None, key: KeyColumn | None) -> KeyedStage:
         """A copy for a stream with these time and key columns."""
+        if key is None:
+            raise ValueError(f"{self.name} runs per key and the stream has no key column: give "
+                             "it one (from_array(x, key=k), stream.by(keys), "
+                             "push(key=True))")
         bound = self.bind(time) if time is not None else self._copy()
         bound.key_column = key
         if bound.timed_inner:
@@ -99,6 +108,7 @@ class KeyedStage(TimedStage):
         return KeyedPusher(self, start)
 
 
+
 def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:
     """`ttl` in the stored time's units (ns for calendar times)."""
     raw = ttl.value if isinstance(ttl, Duration) else ttl
@@ -109,14 +119,20 @@ def _ttl_value(ttl: Any, time: TimeColumn, where: str) -> Any:
 
 
 class _Key:
-    """One key's push form and what maps its outputs back to records."""
+    """One key's push form and what maps its outputs back to records: `carrier`
+    gives each output its time (and, for outputs that keep a record's place,
+    that record's global position); `done` the position of the record that
+    completes a block of records (count bins)."""
 
-    __slots__ = ("carrier", "last", "pusher")
+    __slots__ = ("carrier", "code", "done", "last", "pusher")
 
-    def __init__(self, pusher: Any, carrier: RowCarrier | None) -> None:
+    def __init__(self, pusher: Any, code: int, carrier: RowCarrier | None = None,
+                 done: RowCarrier | None = None) -> None:
         self.pusher = pusher
+        self.code = code
         self.carrier = carrier
-        self.last: Any = None      # time of its newest record (ttl)
+        self.done = done
+        self.last: Any = None      # time of its newest record
 
 
 class KeyedPusher:
@@ -135,30 +151,67 @@ class KeyedPusher:
         self.rows = ALIGNED if stage.timed_inner else getattr(inner, "rows", lambda: ALIGNED)()
         self.order = TimeOrder(stage.name, stage.time) if stage.ttl is not None else None
         self.newest: Any = None
+        #: All keys in one C state (count-preserving C stages, without ttl), made on
+        #: the first chunk (:meth:`_fast_state`); False: one push form per key.
+        self.fast: Any = None
         self.done = False
         self.error: BaseException | None = None
 
+    def _fast_state(self, values: np.ndarray) -> Any:
+        """The one C state of every key, when the stage is a count-preserving C kernel
+        for this input (a scan of integers runs exactly, per key, instead)."""
+        inner = self.stage.inner
+        if self.stage.ttl is not None or not isinstance(inner, KernelStage) \
+                or inner.rows() != ALIGNED or inner.kernel.startswith("resample"):
+            return False
+        if type(inner.new_state(values[:1], 0)) is not StageState:
+            return False
+        limit = -1 if self.stage.max_keys is None else self.stage.max_keys
+        return KeyedStageState(inner.kernel, tuple(values.shape[1:]), limit, inner.nan_policy,
+                               **inner.kernel_params)
+
+    def _send_fast(self, values: np.ndarray, time: np.ndarray | None,
+                   key: np.ndarray) -> list[Triple]:
+        try:
+            out = self.fast.update(values, key)
+        except KeyLimitError as e:
+            assert self.stage.max_keys is not None
+            shown = self.slots.describe_key(e.key) if self.slots.describe_key else e.key
+            raise TooManyKeys(self.stage.name, self.position + e.row, shown,
+                              self.stage.max_keys) from None
+        return [(out, time, key)]
+
     # ---------------------------------------------------------------- per key
 
-    def _new_key(self) -> _Key:
+    def _new_key(self, code: int) -> _Key:
         inner = self.stage.inner
         if self.stage.timed_inner:
-            return _Key(inner.push_timed(0), None)
-        return _Key(inner.push(0), RowCarrier(self.rows))
+            return _Key(inner.push_timed(0), code)
+        rows = self.rows
+        done = None if rows.step == 1 else RowCarrier(RowMap(rows.step, rows.step - 1))
+        return _Key(inner.push(0), code, RowCarrier(rows), done)
 
     def _feed(self, k: _Key, values: np.ndarray, time: np.ndarray | None,
               positions: np.ndarray, slot: int, outs: list[tuple[Any, ...]]) -> None:
+        """Feed one key's records; each output goes to `outs` as ``(values, times,
+        places, slot, code)``, `places` the global position the output is put at
+        (its own record's, or the one completing its block; None: the chunk's end)."""
         if self.stage.timed_inner:
+            keeps = self.stage.inner.keeps_key
             for v, t, p in k.pusher.send(values, time, positions):
-                outs.append((v, t, p, slot))
-        else:
-            assert k.carrier is not None
-            k.carrier.push(time, positions)
-            for v in k.pusher.send(values):
-                t, p = k.carrier.claim(len(v))
-                outs.append((v, t, p, slot))
-            if getattr(k.pusher, "error", None) is not None:
-                raise k.pusher.error
+                outs.append((v, t, p if keeps else None, slot, k.code))
+            return
+        assert k.carrier is not None
+        k.carrier.push(time, positions)
+        if k.done is not None:
+            k.done.push(None, positions)
+        for v in k.pusher.send(values):
+            t, p = k.carrier.claim(len(v))
+            if k.done is not None:
+                p = k.done.claim(len(v))[1]
+            outs.append((v, t, p, slot, k.code))
+        if getattr(k.pusher, "error", None) is not None:
+            raise k.pusher.error
 
     # ---------------------------------------------------------------- protocol
 
@@ -184,24 +237,35 @@ class KeyedPusher:
             if bad >= 0:       # the records before the NaN go through, then the error
                 values, time, key = values[:bad], None if time is None else time[:bad], key[:bad]
                 n = bad
+        if self.fast is None:
+            self.fast = self._fast_state(values)
+        if self.fast is not False:
+            result = self._send_fast(values, time, key) if n else []
+            self.position += n
+            if bad >= 0:
+                self.error = nan_error(name, self.position)
+                self.done = True
+            return result
         outs: list[tuple[Any, ...]] = []
         if n:
+            if self.stage.ttl is not None:
+                assert time is not None
+                self._let_go(time_values(time[:1])[0])
             ids = self.slots.encode(key, self.position)
             while len(self.keys) < self.slots.capacity:
                 self.keys.append(None)
-            order, slots, offsets = group_rows(ids)
+            order, slots, offsets = group_rows(ids, self.slots.capacity)
             positions = self.position + order
             gv = values[order] if len(slots) > 1 else values
             gt = None if time is None else (time[order] if len(slots) > 1 else time)
             if gt is not None and self.stage.reads_time:
-                self._check_order(time_values(gt), slots, offsets, positions)
+                self._check_order(time_values(gt), key[order[offsets[:-1]]], slots, offsets,
+                                  positions)
+            codes = key[order[offsets[:-1]]].tolist()
             for j, slot in enumerate(slots.tolist()):
                 lo, hi = int(offsets[j]), int(offsets[j + 1])
-                self._feed_key(slot, gv[lo:hi], None if gt is None else gt[lo:hi],
+                self._feed_key(slot, codes[j], gv[lo:hi], None if gt is None else gt[lo:hi],
                                positions[lo:hi], outs)
-            if self.stage.ttl is not None:
-                assert time is not None
-                self._let_go(time_values(time[-1:])[0])
         self.position += n
         result = self._assemble(outs)
         if bad >= 0:
@@ -209,8 +273,8 @@ class KeyedPusher:
             self.done = True
         return result
 
-    def _check_order(self, t: np.ndarray, slots: np.ndarray, offsets: np.ndarray,
-                     positions: np.ndarray) -> None:
+    def _check_order(self, t: np.ndarray, codes: np.ndarray, slots: np.ndarray,
+                     offsets: np.ndarray, positions: np.ndarray) -> None:
         """Each key's times must not go back (across chunks too); the error names the
         first record, in stream order, whose time is before its key's previous one."""
         seg = np.repeat(np.arange(len(slots)), np.diff(offsets))
@@ -224,7 +288,7 @@ class KeyedPusher:
             i = int(np.flatnonzero(back)[np.argmin(positions[back])])
             j = int(seg[i])
             before = t[i - 1] if i > offsets[j] else lasts[j]
-            code = int(self.slots.key_of(slots[j:j + 1])[0])
+            code = int(codes[j])
             shown = self.slots.describe_key(code) if self.slots.describe_key else code
             column = self.stage.time
             raise ValueError(
@@ -233,14 +297,14 @@ class KeyedPusher:
                 f"{format_time(before, column)}); a stage per key needs each key's records "
                 "in time order")
 
-    def _feed_key(self, slot: int, v: np.ndarray, t: np.ndarray | None, p: np.ndarray,
-                  outs: list[tuple[Any, ...]]) -> None:
+    def _feed_key(self, slot: int, code: int, v: np.ndarray, t: np.ndarray | None,
+                  p: np.ndarray, outs: list[tuple[Any, ...]]) -> None:
         """Feed one key's records, starting it afresh after each gap over the ttl."""
         ttl = self.stage.ttl
         k = self.keys[slot]
         if ttl is None:
             if k is None:
-                k = self.keys[slot] = self._new_key()
+                k = self.keys[slot] = self._new_key(code)
             self._feed(k, v, t, p, slot, outs)
             if t is not None:
                 k.last = time_values(t[-1:])[0]
@@ -256,33 +320,35 @@ class KeyedPusher:
                 continue
             if k is None or a > 0 or (k.last is not None and tv[0] - k.last > ttl):
                 if k is not None:
-                    outs.extend((v2, t2, p2, slot) for v2, t2, p2 in self._close_key(k))
-                k = self.keys[slot] = self._new_key()
+                    self._close_key(k, slot, int(p[a]), outs)
+                k = self.keys[slot] = self._new_key(code)
             self._feed(k, v[a:b], t[a:b], p[a:b], slot, outs)
             k.last = tv[b - 1]
 
-    def _close_key(self, k: _Key) -> list[tuple[Any, Any, Any]]:
-        """A key's pending outputs (a bin left open) when its state ends."""
-        out = []
+    def _close_key(self, k: _Key, slot: int, at: int | None,
+                   outs: list[tuple[Any, ...]]) -> None:
+        """A key's pending outputs (a bin left open) when its state ends, put at
+        global position `at` (the record that restarts the key; None: the end)."""
         if self.stage.timed_inner:
-            out.extend(k.pusher.close())
+            closed = [(v, t) for v, t, _p in k.pusher.close()]
         else:
             assert k.carrier is not None
-            for v in k.pusher.close():
-                t, p = k.carrier.claim(len(v))
-                out.append((v, t, p))
-        return out
+            closed = [(v, k.carrier.claim(len(v))[0]) for v in k.pusher.close()]
+        for v, t in closed:
+            outs.append((v, t, None if at is None else np.full(len(v), at, np.int64),
+                         slot, k.code))
 
-    def _let_go(self, newest: Any) -> None:
-        """Drop the keys idle for more than the ttl before `newest` (their open bins
-        were already emitted when a later record restarted them; a key let go
-        here has its pending output emitted at the end of the stream instead)."""
+    def _let_go(self, now: Any) -> None:
+        """Before a chunk whose first record is at `now`: drop the keys whose last
+        record is more than the ttl before it (any record of theirs from now on
+        would start them afresh anyway, so the outputs do not change; keys with
+        an open bin are kept until it is emitted)."""
         ttl = self.stage.ttl
         idle = [s for s, k in enumerate(self.keys)
-                if k is not None and k.last is not None and newest - k.last > ttl
+                if k is not None and k.last is not None and now - k.last > ttl
                 and not self._has_pending(k)]
         if idle:
-            self.slots.remove(self.slots.key_of(np.asarray(idle, np.int64)))
+            self.slots.remove(np.asarray([self.keys[s].code for s in idle], np.int64))
             for s in idle:
                 self.keys[s] = None
 
@@ -299,29 +365,30 @@ class KeyedPusher:
         outs: list[tuple[Any, ...]] = []
         for slot, k in enumerate(self.keys):
             if k is not None:
-                outs.extend((v, t, p, slot) for v, t, p in self._close_key(k))
+                self._close_key(k, slot, None, outs)
         return self._assemble(outs)
 
     # ---------------------------------------------------------------- outputs
 
     def _assemble(self, outs: list[tuple[Any, ...]]) -> list[Triple]:
-        """One output chunk in record order, with each output's time and key."""
+        """One output chunk, each output at its place: its record's, or the record
+        completing its block; outputs whose place is not known (bins by time, which
+        the key's stage closes while reading the chunk; open bins at the end) come
+        after, by label time, then key (first seen)."""
         outs = [o for o in outs if len(o[0])]
         if not outs:
             return []
         values = np.concatenate([o[0] for o in outs])
         times = None if outs[0][1] is None else np.concatenate([o[1] for o in outs])
         slot = np.concatenate([np.full(len(o[0]), o[3], np.int64) for o in outs])
-        keys = self.slots.key_of(slot)
-        if outs[0][2] is not None:
-            pos = np.concatenate([o[2] for o in outs])
-            order = np.argsort(pos, kind="stable")
-        elif times is not None:      # bins by time: by label, then key (first seen)
-            order = np.lexsort((slot, time_values(times)))
-        else:
-            order = np.arange(len(values))
+        keys = np.concatenate([np.full(len(o[0]), o[4], np.int64) for o in outs])
+        unknown = np.iinfo(np.int64).max
+        place = np.concatenate([o[2] if o[2] is not None else np.full(len(o[0]), unknown)
+                                for o in outs])
+        columns = (slot, time_values(times), place) if times is not None else (slot, place)
+        order = np.lexsort(columns)
         if not np.array_equal(order, np.arange(len(order))):
-            values, slot, keys = values[order], slot[order], keys[order]
+            values, keys = values[order], keys[order]
             if times is not None:
                 times = times[order]
         return [(values, times, keys)]

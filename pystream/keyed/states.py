@@ -1,6 +1,6 @@
 """A reducer state per key: :class:`PerKeyStates`, the keyed form of any terminal's
 mergeable state (sketches, histograms, plugin reducers; the moments family has
-a C state of its own, :mod:`pystream.keyed.moments`).
+a C state of its own, :mod:`pystream.keyed.describe`).
 
 Each key's state is the terminal's own unkeyed state, made for the key's first
 record with the key's own record index as its start, and fed
@@ -63,19 +63,19 @@ class PerKeyStates:
         self.position += n
         while len(self.states) < self.slots.capacity:
             self.states.append(None)
-        order, slots, offsets = group_rows(ids)
+        order, slots, offsets = group_rows(ids, self.slots.capacity)
+        codes = keys[order[offsets[:-1]]].tolist()
         if len(slots) == 1:
-            self._feed(int(slots[0]), chunk)
+            self._feed(int(slots[0]), codes[0], chunk)
             return
         grouped = chunk[order]
         for j, slot in enumerate(slots.tolist()):
-            self._feed(slot, grouped[offsets[j]:offsets[j + 1]])
+            self._feed(slot, codes[j], grouped[offsets[j]:offsets[j + 1]])
 
-    def _feed(self, slot: int, part: np.ndarray) -> None:
+    def _feed(self, slot: int, code: int, part: np.ndarray) -> None:
         state = self.states[slot]
         if state is None:
-            key = int(self.slots.key_of(np.array([slot]))[0])
-            state = self.states[slot] = self.make(0, key)
+            state = self.states[slot] = self.make(0, code)
         state.update(part)
 
     def keys(self) -> np.ndarray:

@@ -15,6 +15,8 @@ from .._arguments import call_checked
 from .._checks import check_count
 from .._extensions import find, names
 from ..chain import PushError
+from ..keyed.stages import KeyedStage
+from ..keyed.terminals import KeySpec
 from ..stages.methods import StageMethods, _suggest_keywords_on_methods
 from ..stream import Stream
 from ..terminals.fanout import Branch, Tee, Unbound, fork, make_consumer, root_of, tee
@@ -66,16 +68,35 @@ class Pipeline(Unbound, StageMethods):
     array([], dtype=float64)
     """
 
-    __slots__ = ("_labels", "_ops")
+    __slots__ = ("_keyed", "_labels", "_ops")
 
     def __init__(self) -> None:
         self._ops: tuple[Op, ...] = ()
         self._labels: tuple[str, ...] = ()
+        self._keyed: tuple[int | None, Any] | None = None
 
     def _then(self, op: Op, label: str) -> Pipeline:
         p = Pipeline.__new__(Pipeline)
         p._ops = self._ops + (op,)
         p._labels = self._labels + (label,)
+        p._keyed = self._keyed
+        return p
+
+    def by(self, *, max_keys: int | None = None, ttl: Any = None) -> Pipeline:
+        """The stages after this run per key (:meth:`Stream.by <pystream.Stream.by>`):
+        the pipeline is applied to a stream with a key column, or pushed with
+        ``push(key=True)``.
+
+        Examples
+        --------
+        >>> import numpy as np, pystream as ps
+        >>> sink = ps.pipeline().by().cumsum().push(key=True)
+        >>> sink.send([1.0, 10.0, 2.0], key=[0, 1, 0]).values
+        array([ 1., 10.,  3.])
+        """
+        KeySpec.checked(False, max_keys)
+        p = self._then(lambda s: s, "by()")
+        p._keyed = (max_keys, ttl)
         return p
 
     def __repr__(self) -> str:
@@ -111,6 +132,8 @@ class Pipeline(Unbound, StageMethods):
     # ------------------------------------------------------------- stages
 
     def _add_stage(self, stage: Any) -> Pipeline:  # type: ignore[override]
+        if self._keyed is not None:
+            stage = KeyedStage(stage, *self._keyed)
         return self._then(lambda s: s._add_stage(stage), str(getattr(stage, "name", stage)))
 
     def map(self, func: Callable[[np.ndarray], Any], dtype: DTypeLike | None = None) -> Pipeline:
@@ -224,7 +247,7 @@ class Pipeline(Unbound, StageMethods):
              record_shape: tuple[int, ...] | None = None, start: int = 0,
              time: Any = None, allowed_lateness: Any = 0,
              late: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-             **branches: Any) -> PushSink | TimedPushSink:
+             key: bool = False, **branches: Any) -> PushSink | TimedPushSink:
         """Drive the pipeline by pushing chunks: return a :class:`PushSink`.
 
         Parameters
@@ -261,6 +284,16 @@ class Pipeline(Unbound, StageMethods):
             With `time`: ``late(values, times)`` gets the records that
             arrive behind the watermark; without it, ``send`` raises
             :class:`~pystream.LateRecords`.
+        key : bool, default False
+            Push records with their keys, for stages per key (:meth:`by`):
+            ``send(values, key=keys)`` (with `time`, ``send(values,
+            time=times, key=keys)``) returns a :class:`~pystream.Batch` of
+            outputs with their key codes
+            (:class:`~pystream.pipeline.timed_sink.TimedPushSink`); with a
+            `target` (a reduction's name, ``"describe"``, or a branch
+            without stages, ``ps.pipeline().quantile(0.5)``), the outputs
+            are reduced per key instead and ``close()`` returns its
+            :class:`~pystream.keyed.results.KeyedResult`.
         **branches
             Named targets: ``push(stats="describe", out=...)`` is
             ``push(ps.tee(stats="describe", out=...))``.
@@ -283,12 +316,12 @@ class Pipeline(Unbound, StageMethods):
         >>> float(sink.result()), float(sink.close())
         (6.0, 6.0)
         """
-        if time is not None:
-            if target is not None or branches:
-                raise TypeError("push(time=...): the outputs come back from send() with their "
-                                "times; a target or branches take values only (apply a "
-                                "terminal to the outputs, or push without time)")
-            return TimedPushSink(self, time, allowed_lateness, late, dtype, record_shape, start)
+        if time is not None or key:
+            if branches:
+                raise TypeError("push(time=..., key=...): the outputs come back from send() with "
+                                "their times and keys, or go to one target per key")
+            return TimedPushSink(self, time, allowed_lateness, late, dtype, record_shape, start,
+                                 key, target)
         if allowed_lateness != 0 or late is not None:
             raise TypeError("push: allowed_lateness and late need time=... (the records' times)")
         if branches:

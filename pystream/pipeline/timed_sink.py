@@ -1,5 +1,5 @@
-"""Push sinks for records with times: ``pipeline.push(time=..., allowed_lateness=...)``
-(:class:`TimedPushSink`).
+"""Push sinks for records with times and keys: ``pipeline.push(time=...,
+allowed_lateness=..., key=...)`` (:class:`TimedPushSink`).
 
 Records may arrive out of time order, up to `allowed_lateness` behind the
 newest time seen.  The sink holds them until the watermark (the newest time
@@ -7,7 +7,9 @@ minus the lateness) passes them, then hands them to the stages in time order
 (ties in arrival order), so the outputs are those of the pull run over the
 records sorted by time, bit for bit.  A record older than the watermark when
 it arrives can no longer be placed: it goes to the ``late`` callback, or the
-send raises -- it never vanishes silently.
+send raises -- it never vanishes silently.  With ``key=True`` each record comes
+with its key (``send(values, time=..., key=...)``), for stages per key
+(``pipeline.by()``); without times, records go to the stages as they arrive.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._checks import check_count, normalize_record_shape
-from .._columns import Batch, Columns, TimeColumn, as_time_values
+from .._columns import Batch, Columns, KeyColumn, KeyDictionary, TimeColumn, as_time_values
 from .._timeunits import parse_duration
 from ..chain import CallableSource, GeneratorPusher, PushError, node_of, push_steps
 from ..chain.steps import Triple, serial_triples
+from ..keyed.terminals import KeySpec, keyed_reduction, keyed_target
 from ..stages.timed import format_time
 from ..stream import Stream
 from .sink import as_chunk
@@ -60,18 +63,23 @@ def _push_time_dtype(time: Any) -> np.dtype:
 
 
 class TimedPushSink:
-    """A pipeline driven by chunks with their times (made by ``Pipeline.push(time=...)``).
+    """A pipeline driven by chunks with their times and/or keys (made by
+    ``Pipeline.push(time=..., key=...)``).
 
-    :meth:`send` ``(values, time=times)`` any number of times, then
+    :meth:`send` ``(values, time=times, key=keys)`` any number of times, then
     :meth:`close`; each returns the output the records complete as a
-    :class:`~pystream.Batch` (values and their times).
+    :class:`~pystream.Batch` (values with their times and key codes;
+    :attr:`key_column` decodes string keys).
 
     Parameters
     ----------
     pipeline : Pipeline
-    time : True or dtype
+    time : True, dtype or None
         The times' kind: True (or a datetime64 dtype) for calendar times,
-        or a numeric dtype.
+        or a numeric dtype; None: records without times (then `key` is True).
+    key : bool, default False
+        Each record comes with a key: integers, or strings (encoded in the
+        order they are first seen; :attr:`key_column` decodes them).
     allowed_lateness : duration, default 0
         How far behind the newest time a record may arrive and still be
         placed in order (``"30s"``, a timedelta; a number for numeric times).
@@ -90,17 +98,27 @@ class TimedPushSink:
     array([1., 4., 6.])
     >>> sink.close().values
     array([10.])
+    >>> keyed = ps.pipeline().by().cumsum().push(key=True)
+    >>> b = keyed.send([1.0, 2.0, 3.0], key=["a", "b", "a"])
+    >>> b.values, keyed.key_column.decode(b.key).tolist()
+    (array([1., 2., 4.]), ['a', 'b', 'a'])
     """
 
     def __init__(self, pipeline: Any, time: Any = True, allowed_lateness: Any = 0,
                  late: Callable[[np.ndarray, np.ndarray], Any] | None = None,
                  dtype: DTypeLike | None = None, record_shape: tuple[int, ...] | None = None,
-                 start: int = 0) -> None:
+                 start: int = 0, key: bool = False, target: Any = None) -> None:
         self._pipeline = pipeline
-        self._tdtype = _push_time_dtype(time)
+        if not isinstance(key, (bool, np.bool_)):
+            raise TypeError(f"push: key must be True or False, got {key!r}")
+        if time is None and not key:
+            raise TypeError("push: a sink of columns needs time=... or key=True")
+        self._tdtype: np.dtype | None = None if time is None else _push_time_dtype(time)
         datetime = self._tdtype == _NS
         if allowed_lateness == 0 or allowed_lateness is None:
             self._lateness: int | float = 0
+        elif self._tdtype is None:
+            raise TypeError("push: allowed_lateness needs time=... (the records' times)")
         else:
             self._lateness = parse_duration(allowed_lateness, datetime, "push")
         if late is not None and not callable(late):
@@ -109,12 +127,23 @@ class TimedPushSink:
         self._dtype = None if dtype is None else np.dtype(dtype)
         self._record_shape = (None if record_shape is None
                               else normalize_record_shape(record_shape, "push"))
-        self._time_column = TimeColumn("time", self._tdtype)
+        self._time_column = None if self._tdtype is None else TimeColumn("time", self._tdtype)
+        self._keyed = bool(key)
+        self._reduction: Any = None
+        if target is not None:
+            if not key:
+                raise TypeError("push(time=...): the outputs come back from send() with their "
+                                "times; a target takes values only (push with key=True to "
+                                "reduce per key, or push without time)")
+            self._reduction = keyed_reduction(keyed_target(target, "push"), KeySpec())
+        #: The key column of the records pushed (None before the first keyed send, or
+        #: without keys): ``key_column.decode(batch.key)`` gives string keys back.
+        self.key_column: KeyColumn | None = None
         self._start = check_count(start, "start", "push")
         self._pusher: GeneratorPusher | None = None
         self._out_time: TimeColumn | None = None
         self._out_meta: tuple[np.dtype, tuple[int, ...]] = (np.dtype(np.float64), ())
-        self._held: list[tuple[np.ndarray, np.ndarray]] = []
+        self._held: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         self._newest: Any = None
         self._state = "open"
         self._emitted = self._start
@@ -136,13 +165,13 @@ class TimedPushSink:
         rs = self._record_shape if self._record_shape is not None else tuple(first.shape[1:])
         self._dtype, self._record_shape = dt, rs
         seen = (first,)
-        table = Columns(None, self._time_column)
+        table = Columns(None, self._time_column, self.key_column)
         root = Stream._from_source(CallableSource(lambda: iter(seen)), dt, rs,
                                    start=self._start, table=table)
         bound = self._pipeline(root)
         self._out_time = bound.time_column
         self._out_meta = (bound.dtype, bound.record_shape)
-        if self._out_time is None:
+        if self._out_time is None and self._tdtype is not None:
             raise TypeError("push(time=...): the pipeline drops the time column (a pipe or a "
                             "plugin stage without rows()), so its outputs would have no times")
         steps = push_steps(node_of(bound), node_of(root))
@@ -151,14 +180,19 @@ class TimedPushSink:
         def make(feed: Iterator[Triple]) -> Iterator[Triple]:
             return serial_triples(steps, feed, start)
 
+        if self._keyed and bound.key_column is None:
+            raise TypeError("push(key=True): the pipeline drops the key column (a bin of "
+                            "several keys, a pipe or a plugin stage without rows()); run the "
+                            "stages per key with pipeline.by()")
         self._pusher = GeneratorPusher(make, "push(time=...)")  # type: ignore[arg-type]
 
     def _check_open(self, what: str) -> None:
         if self._state != "open":
             raise PushError(f"{what}: this push sink is {self._state}")
 
-    def send(self, values: Any, time: Any) -> Batch:
-        """Push records with their times; return the outputs they complete.
+    def send(self, values: Any, time: Any = None, key: Any = None) -> Batch | None:
+        """Push records with their times and/or keys; return the outputs they complete
+        (None when a target reduces them per key: :meth:`result`).
 
         Raises
         ------
@@ -166,11 +200,48 @@ class TimedPushSink:
             Some records are older than the watermark and no ``late``
             callback was given (nothing of this send was taken).
         TypeError, ValueError
-            For values or times of the wrong type or shape (nothing taken).
+            For values, times or keys of the wrong type or shape (nothing taken).
         """
+        batch = self._send(values, time, key)
+        if self._reduction is None:
+            return batch
+        self._reduce(batch)
+        return None
+
+    def _reduce(self, batch: Batch) -> None:
+        """Feed the outputs to the target per key."""
+        reduction = self._reduction
+        assert reduction is not None
+        reduction.column = self.key_column
+        if len(batch.values):
+            reduction.update(batch.values, batch.key)
+
+    def result(self) -> Any:
+        """With a target: its :class:`~pystream.keyed.results.KeyedResult` so far."""
+        if self._reduction is None:
+            raise TypeError("push: result() is the target's result; this sink returns its "
+                            "outputs from send()")
+        self._reduction.column = self.key_column
+        return self._reduction.result(lambda: self._out_meta, None)
+
+    def _send(self, values: Any, time: Any, key: Any) -> Batch:
         self._check_open("send")
         chunk = as_chunk(values, self._dtype, self._record_shape,
                          f"push: the data sent at record {self._start + self.records}")
+        codes = self._codes(key, len(chunk))
+        if self._tdtype is None:
+            if time is not None:
+                raise TypeError("push: this sink was made without time=...; its records have "
+                                "no times")
+            if self._pusher is None and len(chunk):
+                self._bind(chunk)
+            if not len(chunk):
+                return self._batch([])
+            self.records += len(chunk)
+            return self._batch(self._call("send", (chunk, None, codes)))
+        if time is None:
+            raise TypeError("push: send(values, time=times): this sink's records come with "
+                            "their times")
         stored, shown = as_time_values(time, len(chunk), "push")
         if (shown == _NS) != (self._tdtype == _NS):
             raise TypeError(f"push: the times sent are {shown}, the sink's are {self._tdtype}")
@@ -199,27 +270,60 @@ class TimedPushSink:
                 self.late_records += int(late.sum())
                 self._late(lv, lt)
                 chunk, stored = chunk[~late], stored[~late]
+                codes = None if codes is None else codes[~late]
         if not len(chunk):
             return self._batch([])
         self.records += len(chunk)
-        self._held.append((chunk, stored))
+        self._held.append((chunk, stored, codes))
         newest = stored.max()
         self._newest = newest if self._newest is None else max(self._newest, newest)
         return self._release(self.watermark)
+
+    def _codes(self, key: Any, n: int) -> np.ndarray | None:
+        """The int64 codes of the keys sent (strings encoded by the sink's dictionary)."""
+        if not self._keyed:
+            if key is not None:
+                raise TypeError("push: this sink was made without key=True; its records have "
+                                "no keys")
+            return None
+        if key is None:
+            raise TypeError("push: send(values, key=keys): this sink's records come with keys")
+        arr = np.asarray(key)
+        if arr.ndim != 1 or len(arr) != n:
+            raise ValueError(f"push: key must be 1-d with one key per record ({n}), "
+                             f"got shape {arr.shape}")
+        strings = arr.dtype.kind in "USO"
+        if not strings and arr.dtype.kind not in "iub":
+            raise TypeError(f"push: keys must be integers or strings, got dtype {arr.dtype}")
+        if self.key_column is None:
+            self.key_column = KeyColumn("key", KeyDictionary() if strings else None)
+        dictionary = self.key_column.dictionary
+        if (dictionary is not None) != strings:
+            raise TypeError(f"push: this sink's keys are {'strings' if dictionary else 'integers'}"
+                            f", and these are {'strings' if strings else 'integers'}")
+        if dictionary is not None:
+            return dictionary.encode(arr)
+        if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and n and arr.max() > 2**63 - 1:
+            raise OverflowError("push: uint64 keys above 2**63-1 do not fit int64 codes")
+        return arr.astype(np.int64)
 
     def _release(self, mark: Any) -> Batch:
         """Hand the held records up to `mark` (all: None) to the stages, in time order."""
         if not self._held:
             return self._batch([])
-        v = np.concatenate([h[0] for h in self._held]) if len(self._held) > 1 else self._held[0][0]
-        t = np.concatenate([h[1] for h in self._held]) if len(self._held) > 1 else self._held[0][1]
+        held = self._held
+        v = np.concatenate([h[0] for h in held]) if len(held) > 1 else held[0][0]
+        t = np.concatenate([h[1] for h in held]) if len(held) > 1 else held[0][1]
+        k = None if held[0][2] is None else (
+            np.concatenate([h[2] for h in held]) if len(held) > 1 else held[0][2])  # type: ignore[misc]
         order = np.argsort(t, kind="stable")
         v, t = v[order], t[order]
+        k = None if k is None else k[order]
         n = len(t) if mark is None else int(np.searchsorted(t, mark, side="right"))
-        self._held = [(v[n:], t[n:])] if n < len(t) else []
+        self._held = [(v[n:], t[n:], None if k is None else k[n:])] if n < len(t) else []
         if not n:
             return self._batch([])
-        return self._batch(self._call("send", (v[:n], t[:n], None)))
+        return self._batch(self._call("send", (v[:n], t[:n], None if k is None else k[:n])))
 
     def _call(self, method: str, *args: Any) -> list[Triple]:
         """The chain's ``send`` or ``close``; a failure aborts the sink and is raised
@@ -242,17 +346,22 @@ class TimedPushSink:
 
     def _batch(self, out: list[Triple]) -> Batch:
         outs = [o for o in out if len(o[0])]
+        timed = self._out_time is not None
+        keyed = self._keyed
         if outs:
             v = np.concatenate([o[0] for o in outs])
-            t = np.concatenate([o[1] for o in outs])  # type: ignore[misc]
+            t = np.concatenate([o[1] for o in outs]) if timed else None  # type: ignore[misc]
+            k = np.concatenate([o[2] for o in outs]) if keyed else None  # type: ignore[misc]
         else:
             dt, rs = self._out_meta
             v = np.empty((0,) + rs, dt)
             t = np.empty(0, np.int64 if self._out_time is None or self._out_time.is_datetime
-                         else self._out_time.dtype)
-        shown = t.view(_NS) if self._out_time is not None and self._out_time.is_datetime \
-            and t.dtype == np.int64 else t
-        batch = Batch(v, shown, None, self._emitted)
+                         else self._out_time.dtype) if timed else None
+            k = np.empty(0, np.int64) if keyed else None
+        if t is not None and self._out_time is not None and self._out_time.is_datetime \
+                and t.dtype == np.int64:
+            t = t.view(_NS)
+        batch = Batch(v, t, k, self._emitted)
         self._emitted += len(v)
         return batch
 
@@ -261,19 +370,29 @@ class TimedPushSink:
         if self._pusher is not None:
             self._pusher.abort()
 
-    def close(self) -> Batch:
-        """End of input: release every held record, flush the stages, return the rest."""
+    def close(self) -> Any:
+        """End of input: release every held record, flush the stages, return the rest
+        (with a target: its final result)."""
+        batch = self._close()
+        if self._reduction is None:
+            return batch
+        self._reduce(batch)
+        return self.result()
+
+    def _close(self) -> Batch:
         self._check_open("close")
         if self._pusher is None:
             self._state = "closed"
             return self._batch([])
-        first = self._release(None)
+        first = self._release(None) if self._tdtype is not None else self._batch([])
         tail = self._batch(self._call("close"))
         self._state = "closed"
         if not len(first.values):
-            return Batch(tail.values, tail.time, None, first.start)
+            return Batch(tail.values, tail.time, tail.key, first.start)
         return Batch(np.concatenate([first.values, tail.values]),
-                     np.concatenate([first.time, tail.time]), None, first.start)
+                     None if first.time is None else np.concatenate([first.time, tail.time]),
+                     None if first.key is None else np.concatenate([first.key, tail.key]),
+                     first.start)
 
     def abort(self) -> None:
         """Give up: stop the stages (their cleanup runs)."""
