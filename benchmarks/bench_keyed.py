@@ -48,10 +48,11 @@ pystream's before it counts (key sets equal; counts exact; floats within
    first of ``--rows``).  Each run is a fresh subprocess (data built,
    imports and first calls warmed on two keys), measured three ways:
    *RSS* -- peak resident memory growth (``VmHWM`` after resetting it
-   through ``/proc/self/clear_refs``) of the keyed run, minus that of the
-   plain ``quantile`` over the same records in another fresh process
-   (chunks, buffers), divided by K: everything the keyed states hold,
-   C allocations included; *tracemalloc* -- the same difference of
+   through ``/proc/self/clear_refs``) of the run over K keys, minus that
+   of the same keyed run with every record under one key in another fresh
+   process (chunks, batches, grouping buffers, one state), divided by
+   K - 1: what each further key costs, its states' C allocations and the
+   allocator's slack included; *tracemalloc* -- the same difference of
    ``tracemalloc`` peaks (Python objects and numpy buffers only, not the
    C kernels' own ``malloc``); *serialized* -- the mean ``to_bytes()``
    length of ``KLLSketch(k=400)`` / ``DDSketch(alpha=0.01)`` fed one key's
@@ -189,6 +190,7 @@ class Report:
         self.rows: list[list[str]] = []
         self.goals: list[list[str]] = []
         self.checks: list[str] = []
+        self.notes: list[str] = []
         wait_idle(wait, f"before {title}")
         self.meter = CpuMeter()
 
@@ -240,6 +242,8 @@ class Report:
         for line in self.checks:
             print(f"check: {line}")
         print_table(["case", "contender", "seconds", "ns/row", "peer/ps"], self.rows)
+        for line in self.notes:
+            print(f"note: {line}")
         if self.goals:
             print()
             print_table(["goal (peer time / pystream time)", "ratio", "goal", ""], self.goals)
@@ -419,9 +423,9 @@ def _positions(label_keys: np.ndarray, keys: np.ndarray) -> np.ndarray | None:
 def part_moving(ps: Any, pd: Any, pl: Any, args: Any) -> None:
     rep = Report(f"2. moving_mean({WINDOW}) per key, outputs in stream order", args.repeat,
                  args.wait_idle)
-    skipped = (f"skipped (pandas' grouped rolling is very slow: run only at <= "
-               f"{short(args.pandas_rolling_rows)} rows and <= {args.pandas_rolling_keys:,} "
-               "keys)")
+    rep.notes.append(f"pandas' grouped rolling is very slow: it runs only at <= "
+                     f"{short(args.pandas_rolling_rows)} rows and <= "
+                     f"{args.pandas_rolling_keys:,} keys (skipped elsewhere)")
     for n in args.rows:
         for keys in args.keys:
             k, x = make_data(n, keys, args.key_spread, args.seed)
@@ -440,7 +444,7 @@ def part_moving(ps: Any, pd: Any, pl: Any, args: Any) -> None:
                 pd_f = lambda: f.pd_df.groupby("k")["x"].rolling(WINDOW).mean()  # noqa: E731
             names = ["pystream by().moving_mean", "polars rolling_mean.over",
                      "pandas groupby.rolling"]
-            notes = {"pandas groupby.rolling": skipped} if pd is not None else {}
+            notes = {"pandas groupby.rolling": "skipped"} if pd is not None else {}
             ps_out, pl_out, pd_out = rep.timed(case, n, names, [run_ps, pl_f, pd_f],
                                                [None, 1.5, 10.0], args.budget, notes)
             if pl_out is not None:
@@ -486,7 +490,7 @@ def memory_child(spec: str) -> int:
     """One measurement in this fresh process; prints a JSON line after each step
     (the parent keeps the last one, also when it stops a slow child).
 
-    `spec` is ``keyed|plain,method,n,keys,spread,seed,budget``: the tracemalloc
+    `spec` is ``keyed|onekey,method,n,keys,spread,seed,budget``: the tracemalloc
     run is skipped when the first run took more than `budget` seconds.
     """
     import pystream as ps
@@ -495,17 +499,16 @@ def memory_child(spec: str) -> int:
     k, x = make_data(n, keys, spread, int(seed_s))
     kw: dict[str, Any] = {"method": method, "nan_policy": "omit"}
 
+    one = np.zeros(n, np.int64)
+
     def run() -> Any:
-        if what == "keyed":
-            return ps.from_array(x, key=k).by().quantile(0.5, **kw)
-        return ps.from_array(x).quantile(0.5, **kw)
+        return ps.from_array(x, key=k if what == "keyed" else one).by().quantile(0.5, **kw)
 
     def report() -> None:
         print(json.dumps(out), flush=True)
 
     # imports and first calls, on two keys (few states to free and reuse)
     ps.from_array(x[:1000], key=k[:1000] % 2).by().quantile(0.5, **kw)
-    ps.from_array(x[:1000]).quantile(0.5, **kw)
     gc.collect()
     out: dict[str, Any] = {}
     base = _status_kb("VmRSS")
@@ -577,10 +580,11 @@ def run_child(spec: str, timeout: float) -> dict[str, Any]:
     return out
 
 
-def _per_key(keyed: Any, plain: Any, keys: int) -> str:
-    if keyed is None or plain is None:
+def _per_key(keyed: Any, one: Any, keys: int) -> str:
+    """Bytes per key beyond the first: (K keys - 1 key) / (K - 1)."""
+    if keyed is None or one is None or keys < 2:
         return "n/a"
-    return f"{(keyed - plain) / keys:,.0f}"
+    return f"{(keyed - one) / (keys - 1):,.0f}"
 
 
 def part_memory(args: Any) -> None:
@@ -591,7 +595,7 @@ def part_memory(args: Any) -> None:
     for method, label in (("kll", "KLL k=400 (default)"), ("relative", "DDSketch alpha=0.01")):
         for keys in args.memory_keys:
             common = f"{method},{n},{keys},{args.key_spread},{args.seed},{args.budget}"
-            plain = run_child("plain," + common, args.memory_timeout)
+            one = run_child("onekey," + common, args.memory_timeout)
             keyed = run_child("keyed," + common, args.memory_timeout)
             if "keys_ok" in keyed and not keyed["keys_ok"]:
                 checks.append(f"WARNING: {label}, {keys:,} keys: the result's keys are not "
@@ -604,20 +608,20 @@ def part_memory(args: Any) -> None:
                 checks.append(line)
                 if not ok:
                     print(f"WARNING: {line}", file=sys.stderr, flush=True)
-            rss_k, rss_p = keyed.get("rss_growth"), plain.get("rss_growth")
+            rss_k, rss_1 = keyed.get("rss_growth"), one.get("rss_growth")
             note = ("stopped" if keyed.get("timeout") else "failed" if keyed.get("failed")
                     else "")
             seconds = keyed.get("seconds")
             rows.append([label, f"{keys:,}", f"{n / keys:,.0f}",
                          note if seconds is None else f"{seconds:.2f}",
                          "n/a" if rss_k is None else f"{rss_k / 2**20:,.1f}",
-                         "n/a" if rss_p is None else f"{rss_p / 2**20:,.1f}",
-                         _per_key(rss_k, rss_p, keys),
-                         _per_key(keyed.get("traced_peak"), plain.get("traced_peak"), keys),
+                         "n/a" if rss_1 is None else f"{rss_1 / 2**20:,.1f}",
+                         _per_key(rss_k, rss_1, keys),
+                         _per_key(keyed.get("traced_peak"), one.get("traced_peak"), keys),
                          "n/a" if "serialized" not in keyed else f"{keyed['serialized']:,.0f}"])
     print()
     print(f"== 3. memory per key of by().quantile(0.5) ({n:,} rows; one fresh process per "
-          "run; B/key = (keyed - plain) / keys)")
+          "run; B/key = (K keys - 1 key) / (K - 1))")
     others = meter.others()
     if others is not None:
         print(f"(other processes used {others:.2f} cpu on average meanwhile)")
@@ -625,7 +629,7 @@ def part_memory(args: Any) -> None:
         print(f"check: {line}")
     print("(n/a: not measured -- no /proc, a child stopped after --memory-timeout s, or "
           "tracemalloc skipped after a first run over --budget s)")
-    print_table(["sketch", "keys", "rows/key", "keyed s", "RSS growth MB", "plain MB",
+    print_table(["sketch", "keys", "rows/key", "keyed s", "RSS growth MB", "1 key MB",
                  "RSS B/key", "tracemalloc B/key", "serialized B/key"], rows)
     sys.stdout.flush()
 
