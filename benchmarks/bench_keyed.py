@@ -55,7 +55,8 @@ the same places; a ``WARNING:`` on stderr if not):
    K - 1: what each further key costs, its states' C allocations and the
    allocator's slack included; *tracemalloc* -- the same difference of
    ``tracemalloc`` peaks (Python objects and numpy buffers only, not the
-   C kernels' own ``malloc``); *serialized* -- the mean ``to_bytes()``
+   C kernels' own ``malloc``; a second run, made only when the first took
+   less than ``--tracemalloc-budget`` seconds); *serialized* -- the mean ``to_bytes()``
    length of ``KLLSketch(k=400)`` / ``DDSketch(alpha=0.01)`` fed one key's
    records, over up to 200 keys (the sketch's own data, what a key's
    state ships between processes).  The child also checks the keyed
@@ -606,7 +607,8 @@ def part_memory(args: Any) -> None:
     rows, checks = [], []
     for method, label in (("kll", "KLL k=400 (default)"), ("relative", "DDSketch alpha=0.01")):
         for keys in args.memory_keys:
-            common = f"{method},{n},{keys},{args.key_spread},{args.seed},{args.budget}"
+            common = (f"{method},{n},{keys},{args.key_spread},{args.seed},"
+                      f"{args.tracemalloc_budget}")
             one = run_child("onekey," + common, args.memory_timeout)
             keyed = run_child("keyed," + common, args.memory_timeout)
             if "keys_ok" in keyed and not keyed["keys_ok"]:
@@ -640,7 +642,7 @@ def part_memory(args: Any) -> None:
     for line in checks:
         print(f"check: {line}")
     print("(n/a: not measured -- no /proc, a child stopped after --memory-timeout s, or "
-          "tracemalloc skipped after a first run over --budget s)")
+          "tracemalloc skipped after a first run over --tracemalloc-budget s)")
     print_table(["sketch", "keys", "rows/key", "keyed s", "RSS growth MB", "1 key MB",
                  "RSS B/key", "tracemalloc B/key", "serialized B/key"], rows)
     sys.stdout.flush()
@@ -670,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-rows", type=float, default=None,
                    help="records of part 3 (default: the first of --rows)")
     p.add_argument("--memory-keys", type=_counts, default=[1000, 100000])
+    p.add_argument("--tracemalloc-budget", type=float, default=15.0,
+                   help="part 3 measures tracemalloc (a second run) only after a first "
+                        "run shorter than this (seconds)")
     p.add_argument("--memory-timeout", type=float, default=600.0,
                    help="seconds after which a memory child is stopped (its finished "
                         "measurements are kept)")
