@@ -26,9 +26,13 @@
 /* ======================================================================== */
 /* Key map                                                                  */
 
+typedef struct {
+    int64_t key;
+    int64_t slot; /* -1 = empty */
+} kentry;
+
 struct ps_keymap {
-    int64_t *tkey;   /* open-addressing table: key */
-    int64_t *tslot;  /* its slot, -1 = empty */
+    kentry *tab;     /* open-addressing table (one cache line per probe) */
     int64_t tcap;    /* power of two */
     int64_t size;    /* live keys */
     int64_t cap;     /* slots ever handed out */
@@ -62,24 +66,21 @@ static int64_t table_pos(const ps_keymap *m, int64_t key)
 static int64_t probe(const ps_keymap *m, int64_t key)
 {
     int64_t i = table_pos(m, key), mask = m->tcap - 1;
-    while (m->tslot[i] >= 0 && m->tkey[i] != key)
+    while (m->tab[i].slot >= 0 && m->tab[i].key != key)
         i = (i + 1) & mask;
     return i;
 }
 
 static int table_alloc(ps_keymap *m, int64_t tcap)
 {
-    int64_t *k = ps_malloc_n(tcap, sizeof(int64_t));
-    int64_t *s = ps_malloc_n(tcap, sizeof(int64_t));
-    if (!k || !s) {
-        free(k);
-        free(s);
+    kentry *t = ps_malloc_n(tcap, sizeof(kentry));
+    if (!t)
         return PS_ERR_NOMEM;
+    for (int64_t i = 0; i < tcap; i++) {
+        t[i].key = 0;
+        t[i].slot = -1;
     }
-    for (int64_t i = 0; i < tcap; i++)
-        s[i] = -1;
-    m->tkey = k;
-    m->tslot = s;
+    m->tab = t;
     m->tcap = tcap;
     return PS_OK;
 }
@@ -87,21 +88,17 @@ static int table_alloc(ps_keymap *m, int64_t tcap)
 /* Rehash into a table of tcap entries (unchanged on failure). */
 static int table_resize(ps_keymap *m, int64_t tcap)
 {
-    int64_t *ok = m->tkey, *os = m->tslot, ocap = m->tcap;
+    kentry *old = m->tab;
+    int64_t ocap = m->tcap;
     if (table_alloc(m, tcap) != PS_OK) {
-        m->tkey = ok;
-        m->tslot = os;
+        m->tab = old;
         m->tcap = ocap;
         return PS_ERR_NOMEM;
     }
     for (int64_t i = 0; i < ocap; i++)
-        if (os[i] >= 0) {
-            int64_t j = probe(m, ok[i]);
-            m->tkey[j] = ok[i];
-            m->tslot[j] = os[i];
-        }
-    free(ok);
-    free(os);
+        if (old[i].slot >= 0)
+            m->tab[probe(m, old[i].key)] = old[i];
+    free(old);
     return PS_OK;
 }
 
@@ -160,8 +157,7 @@ void ps_keymap_free(ps_keymap *m)
 {
     if (!m)
         return;
-    free(m->tkey);
-    free(m->tslot);
+    free(m->tab);
     free(m->skey);
     free(m->live);
     free(m->freel);
@@ -182,8 +178,7 @@ int ps_keymap_copy(ps_keymap **out, const ps_keymap *m)
         ps_keymap_free(c);
         return PS_ERR_NOMEM;
     }
-    memcpy(c->tkey, m->tkey, (size_t)m->tcap * sizeof(int64_t));
-    memcpy(c->tslot, m->tslot, (size_t)m->tcap * sizeof(int64_t));
+    memcpy(c->tab, m->tab, (size_t)m->tcap * sizeof(kentry));
     if (m->cap) {
         memcpy(c->skey, m->skey, (size_t)m->cap * sizeof(int64_t));
         memcpy(c->live, m->live, (size_t)m->cap);
@@ -204,7 +199,7 @@ int64_t ps_keymap_find(const ps_keymap *m, int64_t key)
 {
     if (!m)
         return -1;
-    return m->tslot[probe(m, key)];
+    return m->tab[probe(m, key)].slot;
 }
 
 /* Add an absent key; *slot = its slot, *fresh = 1 if the slot is new. */
@@ -225,8 +220,8 @@ static int keymap_add(ps_keymap *m, int64_t key, int64_t *slot, int *fresh)
         *fresh = 1;
     }
     i = probe(m, key);
-    m->tkey[i] = key;
-    m->tslot[i] = s;
+    m->tab[i].key = key;
+    m->tab[i].slot = s;
     m->skey[s] = key;
     m->live[s] = 1;
     m->size++;
@@ -238,21 +233,20 @@ static int keymap_add(ps_keymap *m, int64_t key, int64_t *slot, int *fresh)
    or -1.  The slot's bookkeeping is the caller's. */
 static int64_t table_remove(ps_keymap *m, int64_t key)
 {
-    int64_t mask = m->tcap - 1, i = probe(m, key), j, s = m->tslot[i];
+    int64_t mask = m->tcap - 1, i = probe(m, key), j, s = m->tab[i].slot;
     if (s < 0)
         return -1;
-    m->tslot[i] = -1;
+    m->tab[i].slot = -1;
     j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (m->tslot[j] < 0)
+        if (m->tab[j].slot < 0)
             break;
-        int64_t home = table_pos(m, m->tkey[j]);
+        int64_t home = table_pos(m, m->tab[j].key);
         /* entry j may fill the hole i if i lies on its probe path [home, j] */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            m->tkey[i] = m->tkey[j];
-            m->tslot[i] = m->tslot[j];
-            m->tslot[j] = -1;
+            m->tab[i] = m->tab[j];
+            m->tab[j].slot = -1;
             i = j;
         }
     }
@@ -307,6 +301,9 @@ static int journal(ps_keymap *m, int64_t v)
     return PS_OK;
 }
 
+#define PREFETCH_TABLE 8192
+#define PREFETCH_AHEAD 8
+
 /* encode, keeping the journal of additions (for keymap_rollback). */
 static int keymap_encode_j(ps_keymap *m, const int64_t *keys, int64_t n, int64_t max_keys,
                            int64_t *ids, int64_t *bad_row)
@@ -318,7 +315,12 @@ static int keymap_encode_j(ps_keymap *m, const int64_t *keys, int64_t n, int64_t
             ids[i] = ids[i - 1];
             continue;
         }
-        s = m->tslot[probe(m, key)];
+#ifdef __GNUC__
+        /* a table beyond the caches: fetch the entry of a row ahead */
+        if (m->tcap >= PREFETCH_TABLE && i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&m->tab[table_pos(m, keys[i + PREFETCH_AHEAD])]);
+#endif
+        s = m->tab[probe(m, key)].slot;
         if (s < 0) {
             int fresh, st;
             if (max_keys >= 0 && m->size >= max_keys) {
@@ -403,10 +405,10 @@ static int keymap_read(ps_reader *r, ps_keymap *m, int64_t max_keys)
         m->skey[s] = key;
         if (lv) {
             int64_t i = probe(m, key);
-            if (m->tslot[i] >= 0) /* a key twice */
+            if (m->tab[i].slot >= 0) /* a key twice */
                 return PS_ERR_CORRUPT;
-            m->tkey[i] = key;
-            m->tslot[i] = s;
+            m->tab[i].key = key;
+            m->tab[i].slot = s;
             m->size++;
         }
     }
@@ -610,6 +612,8 @@ struct ps_keyed_moments {
     int64_t *start;  /* per slot: the key's start index */
     int64_t room;    /* of st (and start: same room) */
     int64_t nrec;    /* slots whose st is not NULL */
+    int64_t bound;   /* >= every key's stop: while bound + n fits, no key can
+                        overflow and the per-key check is skipped */
     scratch sc;
 };
 
@@ -737,6 +741,7 @@ int ps_keyed_moments_copy(ps_keyed_moments **out, const ps_keyed_moments *k)
     c->d = k->d;
     c->isz = k->isz;
     c->max_keys = k->max_keys;
+    c->bound = k->bound;
     st = ps_keymap_copy(&c->map, k->map);
     if (st == PS_OK)
         st = km_room(c);
@@ -780,8 +785,11 @@ int ps_keyed_moments_preset(ps_keyed_moments *k, const int64_t *keys, const int6
         keymap_rollback(k->map, keys);
         return st;
     }
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++) {
         k->start[ids[i]] = starts[i];
+        if (starts[i] > k->bound)
+            k->bound = starts[i];
+    }
     k->map->jlen = 0;
     return PS_OK;
 }
@@ -854,7 +862,7 @@ int ps_keyed_moments_update(ps_keyed_moments *k, const void *data, int64_t n,
         goto undo;
     for (int64_t g = 0; g < nseg; g++) {
         int64_t s = sc->seg[g], cnt = sc->off[g + 1] - sc->off[g];
-        if (km_stop(k, s) > MOMENTS_INDEX_MAX - cnt) {
+        if (k->bound > MOMENTS_INDEX_MAX - n && km_stop(k, s) > MOMENTS_INDEX_MAX - cnt) {
             if (bad_row)
                 *bad_row = sc->order[sc->off[g]];
             st = PS_ERR_OVERFLOW;
@@ -884,10 +892,15 @@ int ps_keyed_moments_update(ps_keyed_moments *k, const void *data, int64_t n,
     /* Nothing below can fail but a key's own allocation (NOMEM). */
     k->nrec += nmade;
     k->map->jlen = 0;
+    k->bound = k->bound > INT64_MAX - n ? INT64_MAX : k->bound + n;
     if (nseg == 1)
         return ps_moments_update(k->st[sc->seg[0]], data, n, record_stride, value_stride);
     for (int64_t g = 0; g < nseg; g++) {
         int64_t s = sc->seg[g], a = sc->off[g], cnt = sc->off[g + 1] - a;
+#ifdef __GNUC__
+        if (g + 4 < nseg) /* many small keys: fetch a key's state ahead */
+            __builtin_prefetch(k->st[sc->seg[g + 4]]);
+#endif
         gather_records(sc->buf, (const char *)data, sc->order + a, cnt, record_stride,
                        value_stride, k->d, k->isz);
         st = ps_moments_update(k->st[s], sc->buf, cnt, (ptrdiff_t)((size_t)k->d * k->isz),
@@ -961,6 +974,8 @@ int ps_keyed_moments_merge(ps_keyed_moments *left, const ps_keyed_moments *right
         return st;
     }
     left->map->jlen = 0;
+    if (right->bound > left->bound) /* a key's stop after the merge is one side's */
+        left->bound = right->bound;
     if (left->dtype == PS_DTYPE_UNSET && right->dtype != PS_DTYPE_UNSET)
         (void)km_set_type(left, right->dtype, right->ndim, right->shape);
     /* 3. per key: adopt right's start, or merge right's records */
@@ -1227,6 +1242,8 @@ int ps_keyed_moments_deserialize(ps_keyed_moments **out, const uint8_t *buf, siz
             goto fail;
         }
         k->start[s] = start;
+        if (start > k->bound)
+            k->bound = start;
         if (len == 0)
             continue;
         st = ps_moments_deserialize(&m, p, len);
@@ -1236,6 +1253,8 @@ int ps_keyed_moments_deserialize(ps_keyed_moments **out, const uint8_t *buf, siz
         }
         k->st[s] = m;
         k->nrec++;
+        if (ps_moments_stop(m) > k->bound)
+            k->bound = ps_moments_stop(m);
         if (ps_moments_dtype(m) != k->dtype || ps_moments_ndim(m) != k->ndim ||
             ps_moments_start(m) != start || ps_moments_stop(m) <= start) {
             st = PS_ERR_CORRUPT;
@@ -1268,6 +1287,7 @@ struct ps_keyed_stage {
     ps_keymap *map;
     ps_stage **st; /* per slot; NULL for a dead slot or before the first record */
     int64_t room;
+    int64_t bound; /* >= every key's position (records fed, saturated) */
     scratch sc;
 };
 
@@ -1350,6 +1370,7 @@ int ps_keyed_stage_copy(ps_keyed_stage **out, const ps_keyed_stage *s)
     c->p = s->p;
     c->width = s->width;
     c->max_keys = s->max_keys;
+    c->bound = s->bound;
     st = ps_keymap_copy(&c->map, s->map);
     if (st == PS_OK)
         st = ks_room(c);
@@ -1384,7 +1405,8 @@ int ps_keyed_stage_update(ps_keyed_stage *s, const double *in, const int64_t *ke
         goto undo;
     for (int64_t g = 0; g < nseg; g++) {
         int64_t k = sc->seg[g], cnt = sc->off[g + 1] - sc->off[g];
-        if (s->st[k] && ps_stage_position(s->st[k]) > INT64_MAX - cnt) {
+        if (s->bound > INT64_MAX - n && s->st[k] &&
+            ps_stage_position(s->st[k]) > INT64_MAX - cnt) {
             if (bad_row)
                 *bad_row = sc->order[sc->off[g]];
             st = PS_ERR_OVERFLOW;
@@ -1413,6 +1435,7 @@ int ps_keyed_stage_update(ps_keyed_stage *s, const double *in, const int64_t *ke
     }
     /* Nothing below can fail but a key's own allocation (NOMEM). */
     s->map->jlen = 0;
+    s->bound = s->bound > INT64_MAX - n ? INT64_MAX : s->bound + n;
     if (nseg == 1) {
         int64_t nout;
         return ps_stage_update(s->st[sc->seg[0]], in, n, out, &nout);
@@ -1423,6 +1446,10 @@ int ps_keyed_stage_update(ps_keyed_stage *s, const double *in, const int64_t *ke
         for (int64_t g = 0; g < nseg; g++) {
             int64_t k = sc->seg[g], a = sc->off[g], cnt = sc->off[g + 1] - a, nout;
             const int64_t *ord = sc->order + a;
+#ifdef __GNUC__
+            if (g + 4 < nseg)
+                __builtin_prefetch(s->st[sc->seg[g + 4]]);
+#endif
             if (w == 1) {
                 for (int64_t j = 0; j < cnt; j++)
                     gin[j] = in[ord[j]];
@@ -1599,6 +1626,8 @@ int ps_keyed_stage_deserialize(ps_keyed_stage **out, const uint8_t *buf, size_t 
         if (st != PS_OK)
             goto fail;
         s->st[i] = one;
+        if (ps_stage_position(one) > s->bound)
+            s->bound = ps_stage_position(one);
         ps_stage_get_params(one, &sp);
         if (!same_params(&sp, &s->p) || ps_stage_width(one) != width ||
             ps_stage_start(one) != 0 || ps_stage_position(one) < 1) {

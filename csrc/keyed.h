@@ -127,7 +127,7 @@ int ps_keyed_moments_result(const ps_keyed_moments *k, ps_moments_out *out);
 /* Per key: global index (among the key's records) of its first record
    holding a NaN, or -1. */
 int ps_keyed_moments_first_nan(const ps_keyed_moments *k, int64_t *first_nan);
-/* Bytes of memory held (approximate: the allocations it made). */
+/* Approximate bytes held: the tables plus each key's serialized size. */
 int64_t ps_keyed_moments_nbytes(const ps_keyed_moments *k);
 int ps_keyed_moments_serialize(const ps_keyed_moments *k, uint8_t *buf, size_t cap,
                                size_t *size);

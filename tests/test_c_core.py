@@ -12,6 +12,7 @@ CODES = {
     "PS_OK": 0, "PS_ERR_NOMEM": 1, "PS_ERR_ARG": 2, "PS_ERR_DTYPE": 3,
     "PS_ERR_NOT_ADJACENT": 4, "PS_ERR_MISMATCH": 5, "PS_ERR_CORRUPT": 6,
     "PS_ERR_VERSION": 7, "PS_ERR_OVERFLOW": 8, "PS_ERR_BUFSIZE": 9, "PS_ERR_UNSET": 10,
+    "PS_ERR_KEYS": 11,
 }
 DTYPES = {
     "PS_DTYPE_UNSET": -1, "PS_BOOL": 0, "PS_INT8": 1, "PS_INT16": 2, "PS_INT32": 3,
@@ -66,7 +67,7 @@ def test_status_messages():
     assert ffi.string(lib.ps_status_message(0)) == b"ok"
     assert b"overflow" in ffi.string(lib.ps_status_message(lib.PS_ERR_OVERFLOW))
     assert b"adjacent" in ffi.string(lib.ps_status_message(lib.PS_ERR_NOT_ADJACENT))
-    for bad in (-1, 11, 12, 1000, -(2**31), 2**31 - 1):
+    for bad in (-1, 12, 13, 1000, -(2**31), 2**31 - 1):
         assert ffi.string(lib.ps_status_message(bad)) == b"unknown status"
 
 

@@ -230,8 +230,9 @@ def test_merge_refuses_gaps_and_mismatch():
     with pytest.raises(TypeError):
         a.merge(c)
     lim = KeyedMomentsState(max_keys=2).update(np.ones(2), [1, 2])
-    with pytest.raises(KeyLimitError):
+    with pytest.raises(KeyLimitError, match="key 9 would be key number 3") as e:
         lim.merge(KeyedMomentsState().update(np.ones(1), [9]))
+    assert e.value.row == -1 and lim.keys().tolist() == [1, 2]  # unchanged
 
 
 def test_pickle_round_trip_continues_bit_for_bit():

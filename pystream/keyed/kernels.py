@@ -35,6 +35,7 @@ class KeyLimitError(ValueError):
     row : int
         Row of the chunk (0-based, relative to the chunk) holding the first
         key beyond the limit; the caller adds the chunk's global offset.
+        -1 for a merge (the key comes from the other state).
     key : int
         That key.
     limit : int
@@ -42,8 +43,9 @@ class KeyLimitError(ValueError):
     """
 
     def __init__(self, where: str, row: int, key: int, limit: int) -> None:
-        super().__init__(f"{where}: key {key} at row {row} of the chunk would be key number "
-                         f"{limit + 1}, more than max_keys={limit}")
+        at = f"at row {row} of the chunk " if row >= 0 else ""
+        super().__init__(f"{where}: key {key} {at}would be key number {limit + 1}, more than "
+                         f"max_keys={limit}")
         self.row, self.key, self.limit = row, key, limit
 
 
@@ -191,8 +193,8 @@ class KeyedMomentsState(_Keyed):
 
     @property
     def nbytes(self) -> int:
-        """Approximate bytes of C memory held (serialized size of the per-key states
-        plus the tables)."""
+        """Approximate bytes held: the key tables plus each key's serialized
+        size (O(keys) to compute)."""
         return int(lib.ps_keyed_moments_nbytes(self._state))
 
     def __repr__(self) -> str:
