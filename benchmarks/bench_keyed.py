@@ -56,10 +56,10 @@ the same places; a ``WARNING:`` on stderr if not):
    allocator's slack included; *tracemalloc* -- the same difference of
    ``tracemalloc`` peaks (Python objects and numpy buffers only, not the
    C kernels' own ``malloc``; a second run, made only when the first took
-   less than ``--tracemalloc-budget`` seconds); *serialized* -- the mean ``to_bytes()``
-   length of ``KLLSketch(k=400)`` / ``DDSketch(alpha=0.01)`` fed one key's
-   records, over up to 200 keys (the sketch's own data, what a key's
-   state ships between processes).  The child also checks the keyed
+   less than ``--tracemalloc-budget`` seconds); *serialized* -- the mean
+   ``to_bytes()`` length of ``KLLSketch(k=400)`` / ``DDSketch(alpha=0.01)``
+   fed one key's records, over up to 200 keys (the sketch's own data, what
+   a key's state ships between processes).  The child also checks the keyed
    quantile of 20 keys against the plain ``quantile`` of their records
    alone (bit for bit).  Records per key are printed: a KLL state grows
    with them (raw values up to its block size, then block sketches of
@@ -70,7 +70,7 @@ fast); each goal line says ``PASS`` or ``SHORT``.
 
 Usage::
 
-    python benchmarks/bench_keyed.py                      # 1e7 rows, ~5 min
+    python benchmarks/bench_keyed.py                      # 1e7 rows, ~5 min (295 s)
     python benchmarks/bench_keyed.py --rows 1e8           # 1e8 rows (data and frames ~5 GB)
     python benchmarks/bench_keyed.py --rows 1e6 --parts describe,moving   # quick check
 """
