@@ -407,3 +407,12 @@ def test_a_terminal_refuses_a_ttl():
     s = ps.from_array(np.ones(3), time=np.arange(3).astype("datetime64[s]"), key=[0, 1, 0])
     with pytest.raises(ValueError, match=r"by\(ttl=...\).sum: a terminal per key reduces"):
         s.by(ttl="1s").sum()
+
+
+@pytest.mark.parametrize("stage", ["moving_mean", "cumsum", "moving_median"])
+def test_nan_policy_raise_per_key_names_the_global_record(stage):
+    x = np.array([1.0, 2.0, 3.0, np.nan, 5.0])
+    s = ps.from_array(x, key=[0, 1, 0, 1, 0], chunk_size=2).by()
+    args = (2,) if stage.startswith("moving") else ()
+    with pytest.raises(ValueError, match="NaN at record 3"):
+        getattr(s, stage)(*args, nan_policy="raise").to_array()

@@ -154,8 +154,6 @@ class KeyedPusher:
         #: All keys in one C state (count-preserving C stages, without ttl), made on
         #: the first chunk (:meth:`_fast_state`); False: one push form per key.
         self.fast: Any = None
-        self.done = False
-        self.error: BaseException | None = None
 
     def _fast_state(self, values: np.ndarray) -> Any:
         """The one C state of every key, when the stage is a count-preserving C kernel
@@ -231,47 +229,37 @@ class KeyedPusher:
         if self.order is not None:
             assert time is not None
             self.order.check(time, self.position)
-        bad = -1
         if getattr(self.stage.inner, "nan_policy", None) == "raise":
             bad = first_nan_record(values)
-            if bad >= 0:       # the records before the NaN go through, then the error
-                values, time, key = values[:bad], None if time is None else time[:bad], key[:bad]
-                n = bad
+            if bad >= 0:       # as the stages that read time: the chunk is refused whole
+                raise nan_error(name, self.position + bad)
         if self.fast is None:
             self.fast = self._fast_state(values)
         if self.fast is not False:
-            result = self._send_fast(values, time, key) if n else []
+            result = self._send_fast(values, time, key)
             self.position += n
-            if bad >= 0:
-                self.error = nan_error(name, self.position)
-                self.done = True
             return result
         outs: list[tuple[Any, ...]] = []
-        if n:
-            if self.stage.ttl is not None:
-                assert time is not None
-                self._let_go(time_values(time[:1])[0])
-            ids = self.slots.encode(key, self.position)
-            while len(self.keys) < self.slots.capacity:
-                self.keys.append(None)
-            order, slots, offsets = group_rows(ids, self.slots.capacity)
-            positions = self.position + order
-            gv = values[order] if len(slots) > 1 else values
-            gt = None if time is None else (time[order] if len(slots) > 1 else time)
-            if gt is not None and self.stage.reads_time:
-                self._check_order(time_values(gt), key[order[offsets[:-1]]], slots, offsets,
-                                  positions)
-            codes = key[order[offsets[:-1]]].tolist()
-            for j, slot in enumerate(slots.tolist()):
-                lo, hi = int(offsets[j]), int(offsets[j + 1])
-                self._feed_key(slot, codes[j], gv[lo:hi], None if gt is None else gt[lo:hi],
-                               positions[lo:hi], outs)
+        if self.stage.ttl is not None:
+            assert time is not None
+            self._let_go(time_values(time[:1])[0])
+        ids = self.slots.encode(key, self.position)
+        while len(self.keys) < self.slots.capacity:
+            self.keys.append(None)
+        order, slots, offsets = group_rows(ids, self.slots.capacity)
+        positions = self.position + order
+        gv = values[order] if len(slots) > 1 else values
+        gt = None if time is None else (time[order] if len(slots) > 1 else time)
+        if gt is not None and self.stage.reads_time:
+            self._check_order(time_values(gt), key[order[offsets[:-1]]], slots, offsets,
+                              positions)
+        codes = key[order[offsets[:-1]]].tolist()
+        for j, slot in enumerate(slots.tolist()):
+            lo, hi = int(offsets[j]), int(offsets[j + 1])
+            self._feed_key(slot, codes[j], gv[lo:hi], None if gt is None else gt[lo:hi],
+                           positions[lo:hi], outs)
         self.position += n
-        result = self._assemble(outs)
-        if bad >= 0:
-            self.error = nan_error(name, self.position)
-            self.done = True
-        return result
+        return self._assemble(outs)
 
     def _check_order(self, t: np.ndarray, codes: np.ndarray, slots: np.ndarray,
                      offsets: np.ndarray, positions: np.ndarray) -> None:
