@@ -416,3 +416,13 @@ def test_nan_policy_raise_per_key_names_the_global_record(stage):
     args = (2,) if stage.startswith("moving") else ()
     with pytest.raises(ValueError, match="NaN at record 3"):
         getattr(s, stage)(*args, nan_policy="raise").to_array()
+
+
+def test_a_plugin_reducer_runs_per_key():
+    pytest.importorskip("pystream_signal")
+    x = np.random.default_rng(16).normal(size=4096)
+    k = np.arange(4096) % 3
+    got = ps.from_array(x, key=k, chunk_size=500).by().welch(nperseg=64)
+    for key in range(3):
+        want = ps.from_array(x[k == key]).welch(nperseg=64)
+        assert all(np.array_equal(bits(a), bits(b)) for a, b in zip(got[key], want))

@@ -5,7 +5,7 @@ giving a :class:`~pystream.keyed.results.KeyedResult`.
 Each key's state is the terminal's own, made for the key's first record and
 fed the key's records in stream order, so each key's result is, bit for bit,
 the terminal's result over that key's records alone.  The describe family
-keeps all keys' moments in one C state (:mod:`pystream.keyed.kernels`).
+keeps all keys' moments in one C state (:mod:`pystream.keyed.describe`).
 On the threads and Dask engines the chain's stages run by partitions and the
 keyed states are fed the records in order in the calling thread, so the
 results are those of the local run.
