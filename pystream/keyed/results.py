@@ -19,7 +19,8 @@ class KeyedResult:
 
     ``r[key]`` is that key's result, exactly what the terminal gives over
     that key's records alone (a :class:`~pystream.Description`, a number,
-    an array, a histogram...); ``len(r)``, ``list(r)`` (the keys), ``r.items()``.
+    an array, a histogram...); ``len(r)``, ``list(r)`` (the keys), ``r.items()``;
+    the property ``values`` lists the results in the order of ``keys``.
 
     Attributes
     ----------
@@ -28,8 +29,6 @@ class KeyedResult:
     keys : ndarray
         The keys: strings (object array) or int64; first-seen order unless
         ``by(..., sort=True)``.
-    values : list
-        The results, in the order of `keys`.
     key_name : str
         The key column's name (``"key"`` when it has none).
     columns : tuple of str or None
