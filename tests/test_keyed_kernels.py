@@ -2,14 +2,12 @@
 grouping, keyed moments and keyed stages, each compared bit for bit with
 the unkeyed states fed one key's records alone, and with pandas / polars.
 
-Speed figures: ``PYSTREAM_KEYED_BENCH=1 pytest -s tests/test_keyed_kernels.py -k speed``.
+Speed figures: ``benchmarks/bench_keyed.py`` (timings live in the benchmarks, not the tests).
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import time
 
 import numpy as np
 import pytest
@@ -375,44 +373,3 @@ def test_keyed_stage_against_polars():
     want = pl.DataFrame({"x": x, "k": keys}).select(
         pl.col("x").rolling_mean(100).over("k"))["x"].to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, equal_nan=True)
-
-
-# -- speed (printed, not asserted) -----------------------------------------
-
-def best(f, reps=3):
-    t = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        t.append(time.perf_counter() - t0)
-    return min(t)
-
-
-@pytest.mark.skipif(not os.environ.get("PYSTREAM_KEYED_BENCH"), reason="PYSTREAM_KEYED_BENCH=1")
-def test_speed():
-    pl = pytest.importorskip("polars")
-    n, chunk = 10**7, 65536
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(n)
-    t = best(lambda: _feed_unkeyed(x, chunk))
-    print(f"\nMoments unkeyed 1e7: {t / n * 1e9:.2f} ns/record")
-    for nk in (10, 1000, 100000):
-        keys = rng.integers(0, nk, n)
-        tk = best(lambda: _feed_keyed(KeyedMomentsState(), x, keys, chunk))
-        ts = best(lambda: _feed_keyed(KeyedStageState("moving_mean", window=100, min_count=1),
-                                      x, keys, chunk))
-        df = pl.DataFrame({"x": x, "k": keys})
-        tp = best(lambda: df.select(pl.col("x").rolling_mean(100, min_samples=1).over("k")))
-        print(f"{nk:>6} keys: keyed moments {tk / n * 1e9:.2f} ns/rec; keyed moving_mean(100) "
-              f"{ts / n * 1e9:.2f} ns/rec; polars rolling_mean.over {tp / n * 1e9:.2f} ns/rec")
-
-
-def _feed_unkeyed(x, chunk):
-    m = Moments()
-    for a in range(0, len(x), chunk):
-        m.update(x[a:a + chunk])
-
-
-def _feed_keyed(s, x, keys, chunk):
-    for a in range(0, len(x), chunk):
-        s.update(x[a:a + chunk], keys[a:a + chunk])
