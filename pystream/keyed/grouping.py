@@ -215,8 +215,7 @@ def batched(triples: Iterator[Any]) -> Iterator[Any]:
             if not len(v):
                 continue
             if not pending:
-                per = max(1, v.nbytes // len(v))
-                limit = max(1, min(BATCH_RECORDS, BATCH_BYTES // per))
+                limit = batch_size(v.dtype, v.shape[1:])
             pending.append(item)
             count += len(v)
             if count >= limit:

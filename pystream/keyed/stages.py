@@ -150,7 +150,6 @@ class KeyedPusher:
         inner = stage.inner
         self.rows = ALIGNED if stage.timed_inner else getattr(inner, "rows", lambda: ALIGNED)()
         self.order = TimeOrder(stage.name, stage.time) if stage.ttl is not None else None
-        self.newest: Any = None
         #: All keys in one C state (count-preserving C stages, without ttl), made on
         #: the first chunk (:meth:`_fast_state`); False: one push form per key.
         self.fast: Any = None
