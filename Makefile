@@ -175,9 +175,11 @@ pytest: venv
 
 # The Python suite against an ASan + UBSan build of the extension.  A regular
 # (not editable) install into its own venv, so the in-tree build used by
-# `make test` is left alone; the venv's `pytest` script (not `python -m`)
-# keeps the source tree off sys.path, so the installed sanitizer build is
-# what the tests import.
+# `make test` is left alone.  The venv's `pytest` script (not `python -m`)
+# and --confcutdir=. (the repository root's conftest.py would put the root,
+# and so the in-tree build, first on sys.path) keep the source tree off
+# sys.path; PYSTREAM_EXPECT_NATIVE makes tests/conftest.py stop the session
+# if the tests import any build but the sanitizer one.
 test-asan:
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -188,7 +190,8 @@ test-asan:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	PYSTREAM_SKIP_PACKAGING=1 && \
 	../$(ASAN_VENV)/bin/python -c "import pystream._pystream_c as c; assert '$(ASAN_VENV)' in c.__file__, c.__file__; print('sanitizer build:', c.__file__)" && \
-	../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml --ignore=docs .
+	PYSTREAM_EXPECT_NATIVE=$(ASAN_VENV) ../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
+	    --confcutdir=. --ignore=docs .
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[bench]"

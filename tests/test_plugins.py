@@ -310,13 +310,19 @@ def test_hook_reference_in_the_guide_is_generated_from_the_hookspecs():
     assert gen_hook_reference.reference() in guide, "run scripts/gen_hook_reference.py"
 
 
-def test_registry_load_is_fast():
-    """First registry use in a fresh process: well under 50 ms (bench_plugins.py reports it)."""
-    code = ("import time, pystream, pystream.plugins as p; t = time.perf_counter(); "
-            "p.get_registry(); print(time.perf_counter() - t)")
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(3)]
-    assert min(runs) < 0.25  # generous bound for a loaded CI machine; the goal (50 ms) is benchmarked
+def test_registry_load_imports_only_what_it_needs():
+    """First registry use in a fresh process pulls in no optional package.
+
+    Its time (goal: well under 50 ms) is measured by ``benchmarks/bench_plugins.py``;
+    timings stay out of the tests, which check what the load imports instead.
+    """
+    code = ("import json, sys, pystream, pystream.plugins as p; before = set(sys.modules); "
+            "p.get_registry(); print(json.dumps(sorted(set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    new = json.loads(out.stdout)
+    heavy = {"pandas", "polars", "pyarrow", "scipy", "matplotlib", "dask", "numba", "tqdm"}
+    assert "pluggy" in new
+    assert not [m for m in new if m.split(".")[0] in heavy], new
 
 
 C_SOURCE = """
