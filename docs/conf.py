@@ -70,6 +70,7 @@ sphinx_gallery_conf = {
         "examples/tables",
         "examples/time",
         "examples/keys",
+        "examples/multivariate",
         "examples/scans_ewm",
         "examples/engines",
         "examples/push",
