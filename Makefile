@@ -179,7 +179,9 @@ pytest: venv
 # and --confcutdir=. (the repository root's conftest.py would put the root,
 # and so the in-tree build, first on sys.path) keep the source tree off
 # sys.path; PYSTREAM_EXPECT_NATIVE makes tests/conftest.py stop the session
-# if the tests import any build but the sanitizer one.
+# if the tests import any build but the sanitizer one.  PYTHONSAFEPATH=1 keeps
+# the tests' child processes (`python -c ...` run in the repository) from
+# importing the source tree's pystream the same way.
 test-asan:
 	test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -188,7 +190,7 @@ test-asan:
 	cd tests && export LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	PYSTREAM_SKIP_PACKAGING=1 && \
+	PYSTREAM_SKIP_PACKAGING=1 PYTHONSAFEPATH=1 && \
 	../$(ASAN_VENV)/bin/python -c "import pystream._pystream_c as c; assert '$(ASAN_VENV)' in c.__file__, c.__file__; print('sanitizer build:', c.__file__)" && \
 	PYSTREAM_EXPECT_NATIVE=$(ASAN_VENV) ../$(ASAN_VENV)/bin/pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml \
 	    --confcutdir=. --ignore=docs .
