@@ -52,6 +52,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#if defined(__SSE2__) && !defined(PS_NO_SIMD)
+#include <emmintrin.h>
+#define CM_SSE2 1
+#endif
+
 typedef struct {
     const int64_t *s, *e;
     int64_t e0, nout, base, mc;
@@ -59,11 +64,14 @@ typedef struct {
     double ddof;
 } cm_args;
 
-/* One part of a window: valid records c, shift (kx, ky) and shifted sums. */
+/* The sums of one part of a window: valid records c and the sums of the
+   shifted values (the shift is kept by the caller). */
 typedef struct {
     int64_t c;
-    double kx, ky, sx, sy, sxx, syy, sxy;
-} cm_part;
+    double sx, sy, sxx, syy, sxy;
+} cm_sums;
+
+static const cm_sums EMPTY = {0, 0.0, 0.0, 0.0, 0.0, 0.0};
 
 #define END(a, k) ((a)->e ? (a)->e[k] : (a)->e0 + (k))
 
@@ -82,29 +90,18 @@ static inline int64_t split_point(int64_t S, int64_t E)
     return (int64_t)(((uint64_t)E >> k) << k);
 }
 
-static inline void fold(cm_part *p, double u, double v)
+static inline void add(cm_sums *p, double dx, double dy)
 {
-    if (u == u && v == v) {
-        double dx, dy;
-        if (p->c == 0) {
-            p->kx = u;
-            p->ky = v;
-        }
-        p->c++;
-        dx = u - p->kx;
-        dy = v - p->ky;
-        p->sx += dx;
-        p->sy += dy;
-        p->sxx += dx * dx;
-        p->syy += dy * dy;
-        p->sxy += dx * dy;
-    }
+    p->c++;
+    p->sx += dx;
+    p->sy += dy;
+    p->sxx += dx * dx;
+    p->syy += dy * dy;
+    p->sxy += dx * dy;
 }
 
-static const cm_part EMPTY = {0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-
 /* Centred co-moments of one non-empty part. */
-static inline void moments(const cm_part *p, const double *inv, double *vx, double *vy,
+static inline void moments(const cm_sums *p, const double *inv, double *vx, double *vy,
                            double *cxy)
 {
     double r = inv[p->c];
@@ -117,97 +114,316 @@ static inline void moments(const cm_part *p, const double *inv, double *vx, doub
         *vy = 0.0;
 }
 
-/* The statistic of the window made of parts f (FRONT) and b (BACK). */
-static double value(const cm_args *a, const cm_part *f, const cm_part *b, int64_t rows, int diag,
-                    const double *inv)
+/* Outputs are made in blocks of CM_BLOCK: a first loop folds the windows
+   and leaves each output as a fraction (num, p1, p2), a second one divides
+   (and takes the square roots) with nothing else in the way, so the divider
+   and the square root unit work at their throughput instead of waiting on
+   the folds.  The same IEEE operations either way (SSE2 or scalar), so the
+   bits do not depend on the path. */
+#define CM_BLOCK 256
+
+/* 0: never take run_dense (a C test build checks both paths agree). */
+#ifndef PS_COMOVING_DENSE
+#define PS_COMOVING_DENSE 1
+#endif
+
+/* An output's fraction from its window's count n and centred co-moments:
+   cov = num / p1, beta = num / p1, corr = num / (sqrt(p1) * sqrt(p2)). */
+static inline void prepare(const cm_args *a, int64_t n, double vx, double vy, double cxy,
+                           int diag, double *num, double *p1, double *p2)
 {
-    int64_t n = f->c + b->c;
-    double vx, vy, cxy;
-    if (n < a->mc || (a->propagate && n < rows) || n == 0)
-        return NAN;
-    if (f->c == 0)
-        moments(b, inv, &vx, &vy, &cxy);
-    else if (b->c == 0)
-        moments(f, inv, &vx, &vy, &cxy);
-    else {
-        double vxf, vyf, cf, vxb, vyb, cb, dx, dy, w;
-        moments(f, inv, &vxf, &vyf, &cf);
-        moments(b, inv, &vxb, &vyb, &cb);
-        dx = (b->kx - f->kx) + (b->sx * inv[b->c] - f->sx * inv[f->c]);
-        dy = (b->ky - f->ky) + (b->sy * inv[b->c] - f->sy * inv[f->c]);
-        w = ((double)f->c * (double)b->c) * inv[n];
-        vx = (vxf + vxb) + (dx * dx) * w;
-        vy = (vyf + vyb) + (dy * dy) * w;
-        cxy = (cf + cb) + (dx * dy) * w;
+    *p1 = 1.0;
+    *p2 = 1.0;
+    if (!(vx <= DBL_MAX) || !(vy <= DBL_MAX) || !(fabs(cxy) <= DBL_MAX)) {
+        *num = NAN; /* an inf in the window, or an overflow */
+        return;
     }
-    if (!(vx <= DBL_MAX) || !(vy <= DBL_MAX) || !(fabs(cxy) <= DBL_MAX))
-        return NAN; /* an inf in the window, or an overflow */
-    switch (a->stat) {
-    case PS_COMOVE_COV:
-        return (double)n - a->ddof > 0.0 ? cxy / ((double)n - a->ddof) : NAN;
-    case PS_COMOVE_CORR: {
-        double r;
+    if (a->stat == PS_COMOVE_COV) {
+        *num = cxy;
+        *p1 = (double)n - a->ddof > 0.0 ? (double)n - a->ddof : NAN;
+    } else if (a->stat == PS_COMOVE_CORR) {
         if (diag)
-            return vx > 0.0 ? 1.0 : NAN;
-        r = cxy / (sqrt(vx) * sqrt(vy));
-        if (r > 1.0)
-            r = 1.0;
-        else if (r < -1.0)
-            r = -1.0;
-        return r;
-    }
-    default: /* PS_COMOVE_BETA */
-        return cxy / vx;
+            *num = vx > 0.0 ? 1.0 : NAN;
+        else if (vx > 0.0 && vy > 0.0) {
+            *num = cxy;
+            *p1 = vx;
+            *p2 = vy;
+        } else
+            *num = NAN; /* a constant column: 0 / 0 */
+    } else { /* PS_COMOVE_BETA */
+        *num = cxy;
+        *p1 = vx;
     }
 }
 
-/* Every output of the pair of columns (ca, cb): written at out[k * stride +
-   o1] (and o2). */
-static void run_pair(const cm_args *a, const double *x, int64_t d, int64_t ca, int64_t cb,
-                     cm_part *suf, const double *inv, double *out, int64_t stride, int64_t o1,
-                     int64_t o2)
+/* out[i * stride] = the fractions' values (corr clipped to [-1, 1]). */
+static void divide(int stat, const double *num, const double *p1, const double *p2, int64_t m,
+                   double *out, int64_t stride)
+{
+    int64_t i = 0;
+    if (stat != PS_COMOVE_CORR) {
+        for (; i < m; i++)
+            out[i * stride] = num[i] / p1[i];
+        return;
+    }
+#ifdef CM_SSE2
+    {
+        const __m128d one = _mm_set1_pd(1.0), mone = _mm_set1_pd(-1.0);
+        for (; i + 2 <= m; i += 2) {
+            __m128d d = _mm_mul_pd(_mm_sqrt_pd(_mm_loadu_pd(p1 + i)),
+                                   _mm_sqrt_pd(_mm_loadu_pd(p2 + i)));
+            __m128d r = _mm_div_pd(_mm_loadu_pd(num + i), d);
+            /* max(a, b), min(a, b) return b when either is NaN: NaN stays */
+            r = _mm_min_pd(one, _mm_max_pd(mone, r));
+            out[i * stride] = _mm_cvtsd_f64(r);
+            out[(i + 1) * stride] = _mm_cvtsd_f64(_mm_unpackhi_pd(r, r));
+        }
+    }
+#endif
+    for (; i < m; i++) {
+        double r = num[i] / (sqrt(p1[i]) * sqrt(p2[i]));
+        out[i * stride] = r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
+    }
+}
+
+/* Every output of the pair of columns (ca, cb) of rows of d values: written
+   at out[k * stride + o1] (and o2).  At each split point M: when row M-1 is
+   valid for the pair (it lies in every window split at M), both parts are
+   shifted by it and their sums simply add ("common"); otherwise each part
+   is shifted by its own first valid record and they are joined by Chan's
+   formula.  Either way every number used is a function of the window's
+   values and of M. */
+static inline void run_pair(const cm_args *a, const double *x, const int64_t d, int64_t ca,
+                            int64_t cb, cm_sums *suf, const double *inv, double *out,
+                            int64_t stride, int64_t o1, int64_t o2)
 {
     int64_t m = -1, sb = 0, pe = 0;
-    cm_part back = EMPTY;
-    const int diag = ca == cb;
-    for (int64_t k = 0; k < a->nout; k++) {
-        const int64_t s = a->s[k], e = END(a, k);
-        double v;
-        if (s >= e) {
-            v = NAN;
-        } else {
-            int64_t mp = split_point(a->base + s, a->base + e) - a->base;
+    int common = 0, bset = 0;
+    double fkx = 0.0, fky = 0.0, bkx = 0.0, bky = 0.0;
+    double num[CM_BLOCK], q1[CM_BLOCK], q2[CM_BLOCK];
+    cm_sums back = EMPTY;
+    const int diag = ca == cb, propagate = a->propagate;
+    const int64_t nout = a->nout, base = a->base, mc = a->mc;
+    const int64_t *starts = a->s;
+    for (int64_t k0 = 0; k0 < nout; k0 += CM_BLOCK) {
+        const int64_t kb = nout - k0 < CM_BLOCK ? nout - k0 : CM_BLOCK;
+        for (int64_t i = 0; i < kb; i++) {
+            const int64_t k = k0 + i, s = starts[k], e = END(a, k);
+            int64_t mp, n;
+            const cm_sums *f;
+            double vx, vy, cxy;
+            num[i] = NAN;
+            q1[i] = 1.0;
+            q2[i] = 1.0;
+            if (s >= e)
+                continue;
+            mp = split_point(base + s, base + e) - base;
             if (mp != m) {
-                cm_part f = EMPTY;
+                cm_sums acc = EMPTY;
+                int fset = 0;
                 m = mp;
                 sb = s;
                 for (int64_t j = m - 1; j >= s; j--) {
-                    fold(&f, x[j * d + ca], x[j * d + cb]);
-                    suf[j - s] = f;
+                    double u = x[j * d + ca], w = x[j * d + cb];
+                    if (u == u && w == w) {
+                        if (!fset) {
+                            fkx = u;
+                            fky = w;
+                            fset = 1;
+                            common = j == m - 1;
+                        }
+                        add(&acc, u - fkx, w - fky);
+                    }
+                    suf[j - s] = acc;
                 }
+                if (!fset)
+                    common = 0;
                 back = EMPTY;
+                bset = common;
+                bkx = fkx;
+                bky = fky;
                 pe = m;
             }
-            for (; pe < e; pe++)
-                fold(&back, x[pe * d + ca], x[pe * d + cb]);
-            v = value(a, s < m ? &suf[s - sb] : &EMPTY, &back, e - s, diag, inv);
+            for (; pe < e; pe++) {
+                double u = x[pe * d + ca], w = x[pe * d + cb];
+                if (u == u && w == w) {
+                    if (!bset) {
+                        bkx = u;
+                        bky = w;
+                        bset = 1;
+                    }
+                    add(&back, u - bkx, w - bky);
+                }
+            }
+            f = &suf[s - sb];
+            n = f->c + back.c;
+            if (n < mc || (propagate && n < e - s) || n == 0)
+                continue;
+            if (common) {
+                cm_sums t;
+                t.c = n;
+                t.sx = f->sx + back.sx;
+                t.sy = f->sy + back.sy;
+                t.sxx = f->sxx + back.sxx;
+                t.syy = f->syy + back.syy;
+                t.sxy = f->sxy + back.sxy;
+                moments(&t, inv, &vx, &vy, &cxy);
+            } else if (f->c == 0) {
+                moments(&back, inv, &vx, &vy, &cxy);
+            } else if (back.c == 0) {
+                moments(f, inv, &vx, &vy, &cxy);
+            } else {
+                double vxf, vyf, cf, vxb, vyb, cbk, dx, dy, wt;
+                moments(f, inv, &vxf, &vyf, &cf);
+                moments(&back, inv, &vxb, &vyb, &cbk);
+                dx = (bkx - fkx) + (back.sx * inv[back.c] - f->sx * inv[f->c]);
+                dy = (bky - fky) + (back.sy * inv[back.c] - f->sy * inv[f->c]);
+                wt = ((double)f->c * (double)back.c) * inv[n];
+                vx = (vxf + vxb) + (dx * dx) * wt;
+                vy = (vyf + vyb) + (dy * dy) * wt;
+                cxy = (cf + cbk) + (dx * dy) * wt;
+            }
+            prepare(a, n, vx, vy, cxy, diag, &num[i], &q1[i], &q2[i]);
         }
-        out[k * stride + o1] = v;
+        divide(a->stat, num, q1, q2, kb, out + k0 * stride + o1, stride);
         if (o2 != o1)
-            out[k * stride + o2] = v;
+            for (int64_t i = 0; i < kb; i++)
+                out[(k0 + i) * stride + o2] = out[(k0 + i) * stride + o1];
     }
 }
 
-static int64_t check_windows(const cm_args *a, int64_t n)
+/* run_pair when no row of the call has a NaN in the pair's columns: every
+   split point is "common" (row M-1 is valid), counts are row counts, and the
+   FRONT folds keep no count.  The same operations in the same order as
+   run_pair's common case, so the same bits (csrc/tests/test_comoving.c
+   checks it); a third of its instructions. */
+typedef struct {
+    double sx, sy, sxx, syy, sxy;
+} cm_five;
+
+static inline void run_dense(const cm_args *a, const double *x, const int64_t d, int64_t ca,
+                             int64_t cb, cm_five *suf, const double *inv, double *out,
+                             int64_t stride, int64_t o1, int64_t o2)
 {
-    int64_t ps = 0, pe = 0;
+    int64_t m = -1, sb = 0, pe = 0;
+    double kx = 0.0, ky = 0.0;
+    double num[CM_BLOCK], q1[CM_BLOCK], q2[CM_BLOCK];
+    double bx = 0.0, by = 0.0, bxx = 0.0, byy = 0.0, bxy = 0.0;
+    const int diag = ca == cb;
+    const int64_t nout = a->nout, base = a->base, mc = a->mc;
+    const int64_t *starts = a->s;
+    for (int64_t k0 = 0; k0 < nout; k0 += CM_BLOCK) {
+        const int64_t kb = nout - k0 < CM_BLOCK ? nout - k0 : CM_BLOCK;
+        for (int64_t i = 0; i < kb; i++) {
+            const int64_t k = k0 + i, s = starts[k], e = END(a, k), n = e - s;
+            int64_t mp;
+            const cm_five *f;
+            double vx, vy, cxy, r, tx, ty;
+            num[i] = NAN;
+            q1[i] = 1.0;
+            q2[i] = 1.0;
+            if (n <= 0)
+                continue;
+            mp = split_point(base + s, base + e) - base;
+            if (mp != m) {
+                double sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0;
+                m = mp;
+                sb = s;
+                kx = x[(m - 1) * d + ca];
+                ky = x[(m - 1) * d + cb];
+                for (int64_t j = m - 1; j >= s; j--) {
+                    double dx = x[j * d + ca] - kx, dy = x[j * d + cb] - ky;
+                    sx += dx;
+                    sy += dy;
+                    sxx += dx * dx;
+                    syy += dy * dy;
+                    sxy += dx * dy;
+                    suf[j - s].sx = sx;
+                    suf[j - s].sy = sy;
+                    suf[j - s].sxx = sxx;
+                    suf[j - s].syy = syy;
+                    suf[j - s].sxy = sxy;
+                }
+                bx = by = bxx = byy = bxy = 0.0;
+                pe = m;
+            }
+            for (; pe < e; pe++) {
+                double dx = x[pe * d + ca] - kx, dy = x[pe * d + cb] - ky;
+                bx += dx;
+                by += dy;
+                bxx += dx * dx;
+                byy += dy * dy;
+                bxy += dx * dy;
+            }
+            if (n < mc)
+                continue;
+            f = &suf[s - sb];
+            r = inv[n];
+            tx = f->sx + bx;
+            ty = f->sy + by;
+            vx = (f->sxx + bxx) - tx * tx * r;
+            vy = (f->syy + byy) - ty * ty * r;
+            cxy = (f->sxy + bxy) - tx * ty * r;
+            if (vx < 0.0)
+                vx = 0.0;
+            if (vy < 0.0)
+                vy = 0.0;
+            prepare(a, n, vx, vy, cxy, diag, &num[i], &q1[i], &q2[i]);
+        }
+        divide(a->stat, num, q1, q2, kb, out + k0 * stride + o1, stride);
+        if (o2 != o1)
+            for (int64_t i = 0; i < kb; i++)
+                out[(k0 + i) * stride + o2] = out[(k0 + i) * stride + o1];
+    }
+}
+
+/* Whether rows [lo, hi) have a NaN in column c or cc. */
+static int has_nan(const double *x, int64_t d, int64_t c, int64_t cc, int64_t lo, int64_t hi)
+{
+    int any = 0;
+    for (int64_t j = lo; j < hi; j++) {
+        double u = x[j * d + c], w = x[j * d + cc];
+        any |= (u != u) | (w != w);
+    }
+    return any;
+}
+
+/* Two columns: the same code with d, the columns and the output layout
+   known to the compiler. */
+static void run_two(const cm_args *a, const double *x, int dense, cm_sums *suf,
+                    const double *inv, double *out)
+{
+    if (dense)
+        run_dense(a, x, 2, 0, 1, (cm_five *)(void *)suf, inv, out, 1, 0, 0);
+    else
+        run_pair(a, x, 2, 0, 1, suf, inv, out, 1, 0, 0);
+}
+
+static void run_many(const cm_args *a, const double *x, int64_t d, int64_t ca, int64_t cb,
+                     int dense, cm_sums *suf, const double *inv, double *out)
+{
+    if (dense)
+        run_dense(a, x, d, ca, cb, (cm_five *)(void *)suf, inv, out, d * d, ca * d + cb,
+                  cb * d + ca);
+    else
+        run_pair(a, x, d, ca, cb, suf, inv, out, d * d, ca * d + cb, cb * d + ca);
+}
+
+/* The first bad window (out of [0, n] or out of order), or -1; *longest =
+   the most rows of a window. */
+static int64_t check_windows(const cm_args *a, int64_t n, int64_t *longest)
+{
+    int64_t ps = 0, pe = 0, most = 0;
     for (int64_t k = 0; k < a->nout; k++) {
         int64_t s = a->s[k], e = END(a, k);
         if (s < ps || e < pe || s < 0 || s > e || e > n)
             return k;
+        if (e - s > most)
+            most = e - s;
         ps = s;
         pe = e;
     }
+    *longest = most;
     return -1;
 }
 
@@ -217,9 +433,9 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
                 double *out, int64_t *bad)
 {
     cm_args a;
-    cm_part *suf;
+    cm_sums *suf;
     double *inv;
-    int64_t width, i;
+    int64_t width, i, longest = 0, lo, hi;
     if (bad)
         *bad = -1;
     if (!bad || n < 0 || d < 2 || nout < 0 || base < 0 || min_count < 1 ||
@@ -250,25 +466,30 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
     a.ddof = ddof;
     if (nout == 0)
         return PS_OK;
-    *bad = check_windows(&a, n);
+    *bad = check_windows(&a, n, &longest);
     if (*bad >= 0)
         return PS_ERR_ARG;
-    suf = ps_malloc_n(n + 1, sizeof *suf);
-    inv = ps_malloc_n(n + 1, sizeof *inv);
+    /* a FRONT part and a count are at most a window's rows */
+    suf = ps_malloc_n(longest + 1, sizeof *suf);
+    inv = ps_malloc_n(longest + 1, sizeof *inv);
     if (!suf || !inv) {
         free(suf);
         free(inv);
         return PS_ERR_NOMEM;
     }
     inv[0] = NAN;
-    for (i = 1; i <= n; i++)
+    for (i = 1; i <= longest; i++)
         inv[i] = 1.0 / (double)i;
+    /* the rows the windows read */
+    lo = starts[0];
+    hi = END(&a, nout - 1);
     if (d == 2)
-        run_pair(&a, x, 2, 0, 1, suf, inv, out, 1, 0, 0);
+        run_two(&a, x, PS_COMOVING_DENSE && !has_nan(x, 2, 0, 1, lo, hi), suf, inv, out);
     else
         for (int64_t ca = 0; ca < d; ca++)
             for (int64_t cb = ca; cb < d; cb++)
-                run_pair(&a, x, d, ca, cb, suf, inv, out, width, ca * d + cb, cb * d + ca);
+                run_many(&a, x, d, ca, cb, PS_COMOVING_DENSE && !has_nan(x, d, ca, cb, lo, hi),
+                         suf, inv, out);
     free(suf);
     free(inv);
     for (i = 0; i < nout * width; i++) /* one canonical NaN */

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import StateLock, restore_state
-from .._native import check_status, ffi, lib
+from .._native import check_status, ffi, kernel_dtype, lib
 
 __all__ = ["COMOVING_STATS", "CoMovingState", "comoving", "out_shape"]
 
@@ -169,12 +169,25 @@ class CoMovingState:
         `buffer` (scratch memory for the output) is accepted for the pusher
         protocol and not used.
         """
-        rows = np.ascontiguousarray(chunk[:, self.columns], dtype=np.float64)
+        chunk = np.asarray(chunk)
+        if chunk.dtype != np.float64:
+            kernel_dtype(chunk.dtype, f"moving_{self.stat}")
+        k = len(self.columns)
+        if chunk.ndim != 2 or chunk.shape[1] <= int(self.columns.max()):
+            raise ValueError(f"moving_{self.stat}: chunk at record {self.position} has records "
+                             f"of shape {chunk.shape[1:]}, this state reads columns "
+                             f"{self.columns.tolist()}")
+        whole = chunk.shape[1] == k and bool((self.columns == np.arange(k)).all())
         with StateLock(self._lock, "CoMovingState.update"):
-            tail = self.tail
-            held = len(tail)
-            buf = np.concatenate([tail, rows]) if held else rows
-            n = len(rows)
+            held = len(self.tail)
+            n = len(chunk)
+            if not held and whole and chunk.dtype == np.float64 and chunk.flags.c_contiguous \
+                    and chunk.flags.aligned:
+                buf = chunk                     # no copy
+            else:                               # one copy: the kept records, then the chunk
+                buf = np.empty((held + n, k))
+                buf[:held] = self.tail
+                buf[held:] = chunk if whole else chunk[:, self.columns]
             starts = np.arange(held + 1 - self.window, held + n + 1 - self.window, dtype=np.int64)
             np.maximum(starts, 0, out=starts)
             out = comoving(self.stat, buf, starts, self.position - held, end0=held + 1,
