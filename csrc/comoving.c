@@ -59,7 +59,7 @@
 
 typedef struct {
     const int64_t *s, *e;
-    int64_t e0, nout, base, mc;
+    int64_t e0, nout, base, mc, window;
     int propagate, stat;
     double ddof;
 } cm_args;
@@ -74,6 +74,8 @@ typedef struct {
 static const cm_sums EMPTY = {0, 0.0, 0.0, 0.0, 0.0, 0.0};
 
 #define END(a, k) ((a)->e ? (a)->e[k] : (a)->e0 + (k))
+/* starts NULL: windows of `window` rows ending at END */
+#define START(a, k, e) ((a)->s ? (a)->s[k] : ((e) - (a)->window > 0 ? (e) - (a)->window : 0))
 
 /* The most aligned point of (S, E], 0 <= S < E. */
 static inline int64_t split_point(int64_t S, int64_t E)
@@ -204,11 +206,10 @@ static inline void run_pair(const cm_args *a, const double *x, const int64_t d, 
     cm_sums back = EMPTY;
     const int diag = ca == cb, propagate = a->propagate;
     const int64_t nout = a->nout, base = a->base, mc = a->mc;
-    const int64_t *starts = a->s;
     for (int64_t k0 = 0; k0 < nout; k0 += CM_BLOCK) {
         const int64_t kb = nout - k0 < CM_BLOCK ? nout - k0 : CM_BLOCK;
         for (int64_t i = 0; i < kb; i++) {
-            const int64_t k = k0 + i, s = starts[k], e = END(a, k);
+            const int64_t k = k0 + i, e = END(a, k), s = START(a, k, e);
             int64_t mp, n;
             const cm_sums *f;
             double vx, vy, cxy;
@@ -311,11 +312,10 @@ static inline void run_dense(const cm_args *a, const double *x, const int64_t d,
     double bx = 0.0, by = 0.0, bxx = 0.0, byy = 0.0, bxy = 0.0;
     const int diag = ca == cb;
     const int64_t nout = a->nout, base = a->base, mc = a->mc;
-    const int64_t *starts = a->s;
     for (int64_t k0 = 0; k0 < nout; k0 += CM_BLOCK) {
         const int64_t kb = nout - k0 < CM_BLOCK ? nout - k0 : CM_BLOCK;
         for (int64_t i = 0; i < kb; i++) {
-            const int64_t k = k0 + i, s = starts[k], e = END(a, k), n = e - s;
+            const int64_t k = k0 + i, e = END(a, k), s = START(a, k, e), n = e - s;
             int64_t mp;
             const cm_five *f;
             double vx, vy, cxy, r, tx, ty;
@@ -381,6 +381,11 @@ static inline void run_dense(const cm_args *a, const double *x, const int64_t d,
 static int has_nan(const double *x, int64_t d, int64_t c, int64_t cc, int64_t lo, int64_t hi)
 {
     int any = 0;
+    if (d == 2) { /* contiguous: a loop the compiler vectorizes */
+        for (int64_t j = 2 * lo; j < 2 * hi; j++)
+            any |= x[j] != x[j];
+        return any;
+    }
     for (int64_t j = lo; j < hi; j++) {
         double u = x[j * d + c], w = x[j * d + cc];
         any |= (u != u) | (w != w);
@@ -411,11 +416,19 @@ static void run_many(const cm_args *a, const double *x, int64_t d, int64_t ca, i
 
 /* The first bad window (out of [0, n] or out of order), or -1; *longest =
    the most rows of a window. */
+static int ps_has_nan_any(const double *v, int64_t m)
+{
+    int any = 0;
+    for (int64_t i = 0; i < m; i++)
+        any |= v[i] != v[i];
+    return any;
+}
+
 static int64_t check_windows(const cm_args *a, int64_t n, int64_t *longest)
 {
     int64_t ps = 0, pe = 0, most = 0;
     for (int64_t k = 0; k < a->nout; k++) {
-        int64_t s = a->s[k], e = END(a, k);
+        int64_t e = END(a, k), s = START(a, k, e);
         if (s < ps || e < pe || s < 0 || s > e || e > n)
             return k;
         if (e - s > most)
@@ -429,7 +442,7 @@ static int64_t check_windows(const cm_args *a, int64_t n, int64_t *longest)
 
 int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
                 const int64_t *starts, const int64_t *ends, int64_t end0, int64_t nout,
-                int64_t base, int64_t min_count, int propagate, double ddof,
+                int64_t window, int64_t base, int64_t min_count, int propagate, double ddof,
                 double *out, int64_t *bad)
 {
     cm_args a;
@@ -439,7 +452,8 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
     if (bad)
         *bad = -1;
     if (!bad || n < 0 || d < 2 || nout < 0 || base < 0 || min_count < 1 ||
-        (propagate != 0 && propagate != 1) || (nout > 0 && (!starts || !out)) ||
+        (propagate != 0 && propagate != 1) || (nout > 0 && !out) ||
+        (!starts && window < 1) ||
         (n > 0 && !x) || n > INT64_MAX - base || n > INT64_MAX / d)
         return PS_ERR_ARG;
     if (stat != PS_COMOVE_COV && stat != PS_COMOVE_CORR && stat != PS_COMOVE_BETA)
@@ -458,6 +472,7 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
     a.s = starts;
     a.e = ends;
     a.e0 = end0;
+    a.window = window;
     a.nout = nout;
     a.base = base;
     a.mc = min_count;
@@ -466,9 +481,13 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
     a.ddof = ddof;
     if (nout == 0)
         return PS_OK;
-    *bad = check_windows(&a, n, &longest);
-    if (*bad >= 0)
-        return PS_ERR_ARG;
+    if (!starts && !ends) /* windows of records: in range (end0 + nout - 1 <= n, checked) */
+        longest = window < n ? window : n;
+    else {
+        *bad = check_windows(&a, n, &longest);
+        if (*bad >= 0)
+            return PS_ERR_ARG;
+    }
     /* a FRONT part and a count are at most a window's rows */
     suf = ps_malloc_n(longest + 1, sizeof *suf);
     inv = ps_malloc_n(longest + 1, sizeof *inv);
@@ -481,7 +500,8 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
     for (i = 1; i <= longest; i++)
         inv[i] = 1.0 / (double)i;
     /* the rows the windows read */
-    lo = starts[0];
+    hi = END(&a, 0);
+    lo = START(&a, 0, hi);
     hi = END(&a, nout - 1);
     if (d == 2)
         run_two(&a, x, PS_COMOVING_DENSE && !has_nan(x, 2, 0, 1, lo, hi), suf, inv, out);
@@ -492,8 +512,9 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
                          suf, inv, out);
     free(suf);
     free(inv);
-    for (i = 0; i < nout * width; i++) /* one canonical NaN */
-        if (out[i] != out[i])
-            out[i] = NAN;
+    if (ps_has_nan_any(out, nout * width)) /* one canonical NaN */
+        for (i = 0; i < nout * width; i++)
+            if (out[i] != out[i])
+                out[i] = NAN;
     return PS_OK;
 }

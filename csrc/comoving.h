@@ -30,8 +30,9 @@ enum {
 
 /* The statistic `stat` over nout windows of the n x d row-major float64
    values x (d >= 2): window k is rows [starts[k], ends[k]) (ends NULL:
-   ends[k] = end0 + k), with 0 <= starts[k] <= ends[k] <= n and both
-   non-decreasing; `base` is the global index of row 0 (base + n <=
+   ends[k] = end0 + k; starts NULL: starts[k] = max(0, ends[k] - window),
+   windows of `window` >= 1 rows), with 0 <= starts[k] <= ends[k] <= n and
+   both non-decreasing; `base` is the global index of row 0 (base + n <=
    INT64_MAX).  min_count >= 1, ddof >= 0 (cov), propagate 0 (a record with
    a NaN in either column of a pair does not count for that pair) or 1 (such
    a record in the window gives NaN).
@@ -41,7 +42,7 @@ enum {
    PS_ERR_NOMEM when the scratch memory (O(n) per call) is not available. */
 int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
                 const int64_t *starts, const int64_t *ends, int64_t end0, int64_t nout,
-                int64_t base, int64_t min_count, int propagate, double ddof,
+                int64_t window, int64_t base, int64_t min_count, int propagate, double ddof,
                 double *out, int64_t *bad);
 
 /* cffi-cdef-end */

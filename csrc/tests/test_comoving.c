@@ -38,7 +38,7 @@ static void test_hand(void)
     int64_t s[5], bad;
     double o[5];
     count_starts(5, 0, 3, s);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 2, 0, 1.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 0, 2, 0, 1.0, o, &bad) == PS_OK);
     /* rows (1,2),(2,4),(4,5),(nan,1),(3,1); windows of 3 rows */
     CHECK(isnan(o[0]));                      /* one pair: min_count 2 */
     CHECK(o[1] == 1.0);                      /* (1,2),(2,4): (0.5 + 0.5) / 1 */
@@ -46,19 +46,19 @@ static void test_hand(void)
     CHECK(fabs(o[3] - 1.0) < 1e-15);         /* (2,4),(4,5) (nan row skipped) */
     CHECK(fabs(o[4] - 2.0) < 1e-15);         /* (4,5),(3,1) */
     /* propagate: a NaN in the window gives NaN */
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 1, 1, 1.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 0, 1, 1, 1.0, o, &bad) == PS_OK);
     CHECK(isnan(o[3]) && isnan(o[4]) && o[1] == 1.0);
     /* ddof 0 */
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 2, 0, 0.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 0, 2, 0, 0.0, o, &bad) == PS_OK);
     CHECK(o[1] == 0.5);
     /* ddof >= count: NaN */
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 1, 0, 2.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 5, 2, s, NULL, 1, 5, 0, 0, 1, 0, 2.0, o, &bad) == PS_OK);
     CHECK(isnan(o[1]) && !isnan(o[2]));
     /* correlation of a perfect line is 1, of (4,5),(3,1) also (two points) */
-    CHECK(ps_comoving(PS_COMOVE_CORR, x, 5, 2, s, NULL, 1, 5, 0, 2, 0, 1.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_CORR, x, 5, 2, s, NULL, 1, 5, 0, 0, 2, 0, 1.0, o, &bad) == PS_OK);
     CHECK(fabs(o[1] - 1.0) < 1e-15 && fabs(o[4] - 1.0) < 1e-15 && o[2] > 0.9 && o[2] < 1.0);
     /* beta: slope of column 1 on column 0 */
-    CHECK(ps_comoving(PS_COMOVE_BETA, x, 5, 2, s, NULL, 1, 5, 0, 2, 0, 1.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_BETA, x, 5, 2, s, NULL, 1, 5, 0, 0, 2, 0, 1.0, o, &bad) == PS_OK);
     CHECK(o[1] == 2.0 && fabs(o[4] - 4.0) < 1e-15);
     /* three columns: a 3 x 3 matrix per window, symmetric, diagonal = variances */
     {
@@ -66,7 +66,7 @@ static void test_hand(void)
         double m[27];
         int64_t s3[3];
         count_starts(3, 0, 3, s3);
-        CHECK(ps_comoving(PS_COMOVE_COV, y, 3, 3, s3, NULL, 1, 3, 0, 3, 0, 1.0, m, &bad) ==
+        CHECK(ps_comoving(PS_COMOVE_COV, y, 3, 3, s3, NULL, 1, 3, 0, 0, 3, 0, 1.0, m, &bad) ==
               PS_OK);
         for (int k = 0; k < 18; k++)
             CHECK(isnan(m[k]));
@@ -74,7 +74,7 @@ static void test_hand(void)
         CHECK(fabs(m[18 + 4] - 7.0 / 3.0) < 1e-15);   /* var(2,4,5) */
         CHECK(fabs(m[18 + 8] - 7.0 / 3.0) < 1e-15);   /* var(3,1,0) */
         CHECK(same_bits(m[18 + 1], m[18 + 3]) && same_bits(m[18 + 2], m[18 + 6]));
-        CHECK(ps_comoving(PS_COMOVE_CORR, y, 3, 3, s3, NULL, 1, 3, 0, 3, 0, 1.0, m, &bad) ==
+        CHECK(ps_comoving(PS_COMOVE_CORR, y, 3, 3, s3, NULL, 1, 3, 0, 0, 3, 0, 1.0, m, &bad) ==
               PS_OK);
         CHECK(m[18] == 1.0 && m[22] == 1.0 && m[26] == 1.0 && m[18 + 2] < 0);
     }
@@ -131,7 +131,7 @@ static void test_reference(void)
         for (int64_t w = 1; w <= 300; w = w * 3 + 1) {
             count_starts(N, 0, w, s);
             for (int stat = PS_COMOVE_COV; stat <= PS_COMOVE_CORR; stat++) {
-                CHECK(ps_comoving(stat, x, N, D, s, NULL, 1, N, 5, 1, 0, 1.0, o, &bad) == PS_OK);
+                CHECK(ps_comoving(stat, x, N, D, s, NULL, 1, N, 0, 5, 1, 0, 1.0, o, &bad) == PS_OK);
                 for (int64_t i = 0; i < N; i++)
                     for (int a = 0; a < D; a++)
                         for (int b = 0; b < D; b++) {
@@ -161,10 +161,10 @@ static void test_spike(void)
     }
     for (int64_t w = 2; w <= 40; w += 3) {
         count_starts(N, 0, w, s);
-        CHECK(ps_comoving(PS_COMOVE_COV, x, N, 2, s, NULL, 1, N, 3, w, 0, 1.0, o, &bad) == PS_OK);
+        CHECK(ps_comoving(PS_COMOVE_COV, x, N, 2, s, NULL, 1, N, 0, 3, w, 0, 1.0, o, &bad) == PS_OK);
         for (int64_t i = 20 + w - 1; i < N; i++)
             CHECK(same_bits(o[i], 0.0));
-        CHECK(ps_comoving(PS_COMOVE_CORR, x, N, 2, s, NULL, 1, N, 3, w, 0, 1.0, o, &bad) == PS_OK);
+        CHECK(ps_comoving(PS_COMOVE_CORR, x, N, 2, s, NULL, 1, N, 0, 3, w, 0, 1.0, o, &bad) == PS_OK);
         for (int64_t i = 20 + w - 1; i < N; i++)
             CHECK(isnan(o[i]));
     }
@@ -182,7 +182,7 @@ static void test_cuts(void)
     for (int64_t w = 1; w <= 200; w = 2 * w + 3)
         for (int stat = PS_COMOVE_COV; stat <= PS_COMOVE_BETA; stat++) {
             count_starts(N, 0, w, s);
-            CHECK(ps_comoving(stat, x, N, 2, s, NULL, 1, N, 1000, 1, 0, 1.0, whole, &bad) ==
+            CHECK(ps_comoving(stat, x, N, 2, s, NULL, 1, N, 0, 1000, 1, 0, 1.0, whole, &bad) ==
                   PS_OK);
             for (int64_t cut = 1; cut < N; cut += 37) {
                 int64_t lo = cut - (w - 1) < 0 ? 0 : cut - (w - 1), m = N - cut;
@@ -191,7 +191,7 @@ static void test_cuts(void)
                     s[i] = (g - w + 1 < lo ? lo : g - w + 1) - lo;
                     e[i] = g + 1 - lo;
                 }
-                CHECK(ps_comoving(stat, x + 2 * lo, N - lo, 2, s, e, 0, m, 1000 + lo, 1, 0, 1.0,
+                CHECK(ps_comoving(stat, x + 2 * lo, N - lo, 2, s, e, 0, m, 0, 1000 + lo, 1, 0, 1.0,
                                   part, &bad) == PS_OK);
                 for (int64_t i = 0; i < m; i++)
                     CHECK_CTX(same_bits(part[i], whole[cut + i]), "w %lld cut %lld",
@@ -205,37 +205,63 @@ static void test_cuts(void)
     free(e);
 }
 
+/* starts NULL with a window: the same windows as explicit starts, the same bits */
+static void test_count_mode(void)
+{
+    enum { N = 300 };
+    double *x = malloc(N * 3 * sizeof *x), *a = malloc(N * 9 * sizeof *a);
+    double *b = malloc(N * 9 * sizeof *b);
+    int64_t *s = malloc(N * sizeof *s), bad;
+    for (int i = 0; i < 3 * N; i++)
+        x[i] = rnd() % 17 == 0 ? NAN : rnd_normal();
+    for (int64_t w = 1; w <= 400; w = 3 * w + 2)
+        for (int d = 2; d <= 3; d++) {
+            count_starts(N, 0, w, s);
+            CHECK(ps_comoving(PS_COMOVE_CORR, x, N, d, s, NULL, 1, N, 0, 9, 1, 0, 1.0, a, &bad) ==
+                  PS_OK);
+            CHECK(ps_comoving(PS_COMOVE_CORR, x, N, d, NULL, NULL, 1, N, w, 9, 1, 0, 1.0, b,
+                              &bad) == PS_OK);
+            CHECK(memcmp(a, b, (size_t)N * (d == 2 ? 1 : 9) * sizeof *a) == 0);
+        }
+    CHECK(ps_comoving(PS_COMOVE_CORR, x, N, 2, NULL, NULL, 1, N, 0, 9, 1, 0, 1.0, b, &bad) ==
+          PS_ERR_ARG);
+    free(x);
+    free(a);
+    free(b);
+    free(s);
+}
+
 static void test_arguments(void)
 {
     double x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, o[4];
     int64_t s[4] = {0, 0, 1, 2}, e[4] = {1, 2, 3, 4}, bad;
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_OK);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 1, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_BETA, x, 2, 4, s, e, 0, 1, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(7, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 0, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 2, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, -1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, NAN, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, -1, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, INT64_MAX - 2, 1, 0, 1.0, o, &bad) ==
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 1, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_BETA, x, 2, 4, s, e, 0, 1, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(7, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 0, 0, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 2, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, -1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, NAN, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, -1, 1, 0, 1.0, o, &bad) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, INT64_MAX - 2, 1, 0, 1.0, o, &bad) ==
           PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, NULL) == PS_ERR_ARG);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, NULL, 1, 5, 0, 1, 0, 1.0, o, &bad) ==
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, NULL) == PS_ERR_ARG);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, NULL, 1, 5, 0, 0, 1, 0, 1.0, o, &bad) ==
           PS_ERR_ARG);
     s[2] = 3; /* a start after its end */
     e[2] = 2;
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
           bad == 2);
     s[2] = 1;
     e[2] = 5; /* past the rows */
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
           bad == 2);
     e[2] = 3;
     s[3] = 0; /* starts going back */
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 4, 0, 0, 1, 0, 1.0, o, &bad) == PS_ERR_ARG &&
           bad == 3);
-    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 0, 0, 1, 0, 1.0, NULL, &bad) == PS_OK);
+    CHECK(ps_comoving(PS_COMOVE_COV, x, 4, 2, s, e, 0, 0, 0, 0, 1, 0, 1.0, NULL, &bad) == PS_OK);
 }
 
 static uint64_t fingerprint(void)
@@ -255,7 +281,7 @@ static uint64_t fingerprint(void)
                 for (int prop = 0; prop < 2; prop++) {
                     /* d == 2 reads the first half of each row of 4: rows of 2 of x */
                     count_starts(N, 0, w, s);
-                    CHECK(ps_comoving(stat, x, N, d, s, NULL, 1, N, 77, 2, prop, 1.0, o, &bad) ==
+                    CHECK(ps_comoving(stat, x, N, d, s, NULL, 1, N, 0, 77, 2, prop, 1.0, o, &bad) ==
                           PS_OK);
                     for (int i = 0; i < N * (d == 2 ? 1 : d * d); i++) {
                         uint64_t u;
@@ -270,7 +296,7 @@ static uint64_t fingerprint(void)
     for (int64_t w = 3; w <= 3000; w *= 10)
         for (int stat = PS_COMOVE_COV; stat <= PS_COMOVE_CORR; stat++) {
             count_starts(N, 0, w, s);
-            CHECK(ps_comoving(stat, x, N, 4, s, NULL, 1, N, 5, 2, 0, 1.0, o, &bad) == PS_OK);
+            CHECK(ps_comoving(stat, x, N, 4, s, NULL, 1, N, 0, 5, 2, 0, 1.0, o, &bad) == PS_OK);
             for (int i = 0; i < N * 16; i++) {
                 uint64_t u;
                 memcpy(&u, &o[i], 8);
@@ -293,6 +319,7 @@ int main(int argc, char **argv)
     test_reference();
     test_spike();
     test_cuts();
+    test_count_mode();
     test_arguments();
     (void)fingerprint();
     printf("test_comoving: %d passed, %d failed\n", passed, failed);

@@ -42,9 +42,10 @@ def out_shape(k: int) -> tuple[int, ...]:
     return () if k == 2 else (k, k)
 
 
-def comoving(stat: str, values: np.ndarray, starts: np.ndarray, base: int, *,
-             end0: int | None = None, ends: np.ndarray | None = None, min_count: int = 1,
-             propagate: bool = False, ddof: float = 1.0) -> np.ndarray:
+def comoving(stat: str, values: np.ndarray, starts: np.ndarray | None, base: int, *,
+             end0: int | None = None, ends: np.ndarray | None = None, nout: int | None = None,
+             window: int = 0, min_count: int = 1, propagate: bool = False, ddof: float = 1.0,
+             out: np.ndarray | None = None) -> np.ndarray:
     """Moving covariance, correlation or slope over windows given as row ranges.
 
     Parameters
@@ -53,25 +54,32 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray, base: int, *,
         ``beta`` (two columns only) is the slope of column 1 on column 0.
     values : ndarray
         ``(n, k)`` C-contiguous float64 rows, ``k >= 2``.
-    starts : ndarray
-        int64, one per output: the first row of its window (non-decreasing).
+    starts : ndarray or None
+        int64, one per output: the first row of its window (non-decreasing);
+        None: windows of `window` rows (``max(0, end - window)``).
     base : int
         Global index of row 0 (the split rule works on global rows).
     end0 : int, optional
         Window ``i`` ends at ``end0 + i`` (exclusive); or give `ends`.
     ends : ndarray, optional
         int64, the end (exclusive) of each window (non-decreasing).
+    nout : int, optional
+        Number of outputs when `starts` and `ends` are None.
+    window : int
+        Rows per window when `starts` is None.
     min_count : int, default 1
         Least number of records valid for a pair for a non-NaN output.
     propagate : bool, default False
         A record with a NaN in a pair's columns makes the pair's output NaN.
     ddof : float, default 1
         ``cov`` only: divisor ``count - ddof``.
+    out : ndarray, optional
+        C-contiguous float64 of the output's shape, written in place.
 
     Returns
     -------
     ndarray
-        float64 of shape ``(len(starts), *out_shape(k))``.
+        float64 of shape ``(nout, *out_shape(k))``.
 
     Raises
     ------
@@ -83,23 +91,30 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray, base: int, *,
     >>> x = np.array([[1.0, 2.0], [2.0, 4.0], [4.0, 5.0]])
     >>> comoving("cov", x, np.array([0, 0, 1]), 0, end0=1, min_count=2)
     array([nan, 1. , 1. ])
+    >>> comoving("cov", x, None, 0, end0=1, nout=3, window=2, min_count=2)
+    array([nan, 1. , 1. ])
     """
     n, k = values.shape
-    nout = len(starts)
-    out = np.empty((nout, *out_shape(k)))
-    starts = np.ascontiguousarray(starts, dtype=np.int64)
     bad = ffi.new("int64_t *")
-    ends_p = ffi.NULL
+    starts_p = ends_p = ffi.NULL
+    if starts is not None:
+        starts = np.ascontiguousarray(starts, dtype=np.int64)
+        starts_p = ffi.from_buffer("int64_t[]", starts)
+        nout = len(starts)
     if ends is not None:
         ends = np.ascontiguousarray(ends, dtype=np.int64)
-        if len(ends) != nout:
-            raise ValueError(f"comoving: {nout} starts but {len(ends)} ends")
+        if nout is not None and len(ends) != nout:
+            raise ValueError(f"comoving: {nout} windows but {len(ends)} ends")
         ends_p = ffi.from_buffer("int64_t[]", ends)
+        nout = len(ends)
     elif end0 is None:
         raise TypeError("comoving: give end0 or ends")
-    status = lib.ps_comoving(_CODE[stat], ffi.from_buffer("double[]", values), n, k,
-                             ffi.from_buffer("int64_t[]", starts), ends_p,
-                             0 if end0 is None else end0, nout, base, min_count,
+    if nout is None:
+        raise TypeError("comoving: give starts, ends or nout")
+    if out is None:
+        out = np.empty((nout, *out_shape(k)))
+    status = lib.ps_comoving(_CODE[stat], ffi.from_buffer("double[]", values), n, k, starts_p,
+                             ends_p, 0 if end0 is None else end0, nout, window, base, min_count,
                              1 if propagate else 0, ddof,
                              ffi.from_buffer("double[]", out, require_writable=True), bad)
     if status == lib.PS_ERR_ARG:
@@ -166,8 +181,8 @@ class CoMovingState:
     def update(self, chunk: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
         """Feed records of shape ``(m,)`` (``m`` > every column read); return their outputs.
 
-        `buffer` (scratch memory for the output) is accepted for the pusher
-        protocol and not used.
+        `buffer` (a uint8 array) holds the output when it is large enough
+        (the pusher's pooled memory); otherwise a new array does.
         """
         chunk = np.asarray(chunk)
         if chunk.dtype != np.float64:
@@ -178,22 +193,40 @@ class CoMovingState:
                              f"of shape {chunk.shape[1:]}, this state reads columns "
                              f"{self.columns.tolist()}")
         whole = chunk.shape[1] == k and bool((self.columns == np.arange(k)).all())
+        if whole and chunk.dtype == np.float64 and chunk.flags.c_contiguous \
+                and chunk.flags.aligned:
+            rows = chunk                               # no copy
+        else:
+            rows = np.ascontiguousarray(chunk if whole else chunk[:, self.columns],
+                                        dtype=np.float64)
+        n = len(rows)
+        shape = out_shape(k)
+        size = n * (1 if k == 2 else k * k)
+        if buffer is not None and buffer.nbytes >= 8 * size:
+            out = buffer[:8 * size].view(np.float64).reshape(n, *shape)
+        else:
+            out = np.empty((n, *shape))
+        w = self.window
+        kw = {"window": w, "min_count": self.min_count, "propagate": self.propagate,
+              "ddof": self.ddof}
         with StateLock(self._lock, "CoMovingState.update"):
-            held = len(self.tail)
-            n = len(chunk)
-            if not held and whole and chunk.dtype == np.float64 and chunk.flags.c_contiguous \
-                    and chunk.flags.aligned:
-                buf = chunk                     # no copy
-            else:                               # one copy: the kept records, then the chunk
-                buf = np.empty((held + n, k))
-                buf[:held] = self.tail
-                buf[held:] = chunk if whole else chunk[:, self.columns]
-            starts = np.arange(held + 1 - self.window, held + n + 1 - self.window, dtype=np.int64)
-            np.maximum(starts, 0, out=starts)
-            out = comoving(self.stat, buf, starts, self.position - held, end0=held + 1,
-                           min_count=self.min_count, propagate=self.propagate, ddof=self.ddof)
-            keep = min(self.window - 1, len(buf))
-            self.tail = buf[len(buf) - keep:].copy()
+            tail = self.tail
+            held = len(tail)
+            # the first outputs, whose windows reach back into the kept records, from
+            # [kept + their rows]; the others straight from the chunk (no copy of it)
+            m = min(n, w - 1) if held else 0
+            if m:
+                head = np.concatenate([tail, rows[:m]])
+                comoving(self.stat, head, None, self.position - held, end0=held + 1, nout=m,
+                         out=out[:m], **kw)
+            if n > m:
+                comoving(self.stat, rows, None, self.position, end0=m + 1, nout=n - m,
+                         out=out[m:], **kw)
+            keep = w - 1
+            if n >= keep:
+                self.tail = rows[n - keep:].copy()
+            else:
+                self.tail = np.concatenate([tail, rows])[-keep:].copy() if keep else tail
             self.position += n
         return out
 
