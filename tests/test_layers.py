@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "pystream.stages.comoving": 1,
     "pystream.stages.comoving_kernel": 1,
     "pystream.stages.comoving_twins": 1,
+    "pystream.stages.comoving_ols": 1,
     "pystream.reducers": 1,
     "pystream.description": 1,
     "pystream.sketches": 1,

@@ -387,3 +387,88 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError):
         ps.from_array(np.ones((5, 2)), time=np.arange(5)).moving_cov(ps.duration(2.0),
                                                                      closed="up")
+
+
+# ------------------------------------------------------------------ moving_ols
+
+
+def ols_data(n: int, seed: int, nan: float = 0.03) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 3.0, 0.5] + [0.0, 10.0, -2.0]
+    y = 1.5 + X @ np.array([2.0, -1.0, 0.5]) + 0.3 * rng.normal(size=n)
+    v = np.column_stack([X, y])
+    v[rng.random(v.shape) < nan] = np.nan
+    return v
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_ols_matches_lstsq_per_window_in_every_chunking(intercept):
+    from pystream.stages.comoving_twins import slow_moving_ols
+    v = ols_data(400, 1)
+    kw = {"y": 3, "intercept": intercept, "min_count": 8}
+    whole = ps.from_array(v).moving_ols(30, **kw).to_array()
+    assert whole.shape == (400, 3 + intercept)
+    for c in (1, 7, 1000):
+        got = ps.from_array(v, chunk_size=c).moving_ols(30, **kw).to_array()
+        np.testing.assert_array_equal(bits(got), bits(whole))
+    np.testing.assert_allclose(whole, slow_moving_ols(v, 30, **kw), rtol=1e-9, atol=1e-10,
+                               equal_nan=True)
+    sub = ps.from_array(v, chunk_size=7).moving_ols(30, y=3, x=[2, 0], intercept=intercept,
+                                                     min_count=8).to_array()
+    np.testing.assert_allclose(sub, slow_moving_ols(v, 30, y=3, x=[2, 0], intercept=intercept,
+                                                    min_count=8), rtol=1e-9, atol=1e-10,
+                               equal_nan=True)
+
+
+def test_ols_against_statsmodels_rolling_ols():
+    rolling = pytest.importorskip("statsmodels.regression.rolling")
+    sm = pytest.importorskip("statsmodels.api")
+    v = ols_data(500, 2, nan=0.0)
+    for w in (10, 60):
+        res = rolling.RollingOLS(v[:, 3], sm.add_constant(v[:, :3]), window=w).fit()
+        got = ps.from_array(v, chunk_size=7).moving_ols(w, y=3).to_array()
+        np.testing.assert_allclose(got, res.params, rtol=1e-8, atol=1e-9, equal_nan=True)
+    # a NaN drops its record from every window holding it (missing="drop"), as the twin
+    nan = ols_data(300, 3)
+    from pystream.stages.comoving_twins import slow_moving_ols
+    np.testing.assert_allclose(ps.from_array(nan).moving_ols(25, y=3, min_count=10).to_array(),
+                               slow_moving_ols(nan, 25, y=3, min_count=10), rtol=1e-9,
+                               atol=1e-10, equal_nan=True)
+
+
+def test_ols_singular_windows_give_nan_and_names_work():
+    v = ols_data(100, 4, nan=0.0)
+    v[:, 1] = 2 * v[:, 0]                     # collinear regressors
+    assert np.isnan(ps.from_array(v).moving_ols(10, y=3).to_array()).all()
+    v = ols_data(100, 5, nan=0.0)
+    v[40:60, 0] = 7.0                         # a constant regressor with an intercept
+    got = ps.from_array(v).moving_ols(10, y=3, x=[0]).to_array()
+    assert np.isnan(got[49:60]).all() and not np.isnan(got[60:]).any()
+    named = ps.from_array(v).rename(["a", "b", "c", "y"])
+    np.testing.assert_array_equal(bits(named.moving_ols(10, y="y", x=["c", "a"]).to_array()),
+                                  bits(ps.from_array(v).moving_ols(10, y=3, x=[2, 0]).to_array()))
+
+
+def test_ols_per_key_checkpoint_and_bad_input():
+    v = ols_data(500, 6)
+    k = np.random.default_rng(6).integers(0, 4, 500)
+    got = ps.from_array(v, chunk_size=7).by(k).moving_ols(20, y=3, min_count=6).to_array()
+    for key in range(4):
+        want = ps.from_array(v[k == key]).moving_ols(20, y=3, min_count=6).to_array()
+        np.testing.assert_array_equal(bits(got[k == key]), bits(want))
+    from pystream.stages.comoving_ols import MovingOLS
+    stage = MovingOLS(20, 3, min_count=6)
+    s = stage.state((4,))
+    a = s.update(v[:123])
+    b = pickle.loads(pickle.dumps(s)).update(v[123:])
+    np.testing.assert_array_equal(bits(np.concatenate([a, b])), bits(stage.state((4,)).update(v)))
+    with pytest.raises(ValueError, match="also a regressor"):
+        ps.from_array(v).moving_ols(5, y=3, x=[3, 0])
+    with pytest.raises(TypeError, match="number of records"):
+        ps.from_array(v, time=np.arange(500)).moving_ols("5s", y=3)
+    with pytest.raises(ValueError, match="omit"):
+        ps.from_array(v).moving_ols(5, y=3, nan_policy="propagate")
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        ps.from_array(v[:, 0]).moving_ols(5, y=0)
+    with pytest.raises(IndexError):
+        ps.from_array(v).moving_ols(5, y=4)

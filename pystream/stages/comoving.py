@@ -19,8 +19,9 @@ import numpy as np
 from .._checks import DEFAULT_DDOF, as_int, check_count, check_ddof, check_nan_policy
 from .._native import kernel_dtype
 from .._timeunits import parse_duration
-from .comoving_kernel import CoMovingState, comoving, out_shape
-from .comoving_twins import slow_moving_beta, slow_moving_corr, slow_moving_cov
+from .comoving_kernel import CoMovingState, comoving, out_shape, positions, resolve_columns
+from .comoving_ols import MovingOLS
+from .comoving_twins import slow_moving_beta, slow_moving_corr, slow_moving_cov, slow_moving_ols
 from .kernel import KernelStage
 from .partitioning import TimeWindow, Window
 from .table import StageRow, numpydoc
@@ -28,59 +29,12 @@ from .time_kernels import TimesOutOfOrder, window_ends, window_starts
 from .time_windows import CLOSED
 from .timed import Duration, TimedPusher, TimedStage, Triple, is_duration, time_values
 
-__all__ = ["CoMoving", "TABLE", "TimeCoMoving", "comoving_stage", "resolve_columns"]
+__all__ = ["CoMoving", "TABLE", "TimeCoMoving", "comoving_stage"]
 
 #: The largest window of records (as the other moving stages: 2**52).
 MAX_WINDOW = 2**52
 #: Most records given to one kernel call of a duration window.
 _BLOCK = 1 << 16
-
-
-def resolve_columns(columns: Any, names: Sequence[str] | None, where: str) -> list[int] | None:
-    """`columns` (names or integer positions, as ``select``) as positions; None stays None.
-
-    Examples
-    --------
-    >>> resolve_columns(["b", 0], ("a", "b"), "moving_cov")
-    [1, 0]
-    """
-    if columns is None:
-        return None
-    if isinstance(columns, (str, int, np.integer)):
-        raise TypeError(f"{where}: columns must be a list of at least 2 columns (names or "
-                        f"positions), got {columns!r}")
-    out = []
-    for c in columns:
-        if isinstance(c, str):
-            if names is None:
-                raise KeyError(f"{where}: the stream has no column names, so {c!r} names no "
-                               "column; give positions, or name the columns (rename)")
-            if c not in names:
-                raise KeyError(f"{where}: no column named {c!r}; the columns are {list(names)}")
-            out.append(list(names).index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            out.append(int(c))
-        else:
-            raise TypeError(f"{where}: a column is a name or an integer position, got {c!r}")
-    if len(out) < 2:
-        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns, got "
-                         f"columns={columns!r}")
-    return out
-
-
-def _positions(columns: list[int] | None, record_shape: tuple[int, ...], where: str) -> np.ndarray:
-    """The column positions read from records of `record_shape` (checked)."""
-    if len(record_shape) != 1 or record_shape[0] < 2:
-        raise ValueError(f"{where}: a multivariate statistic needs records of at least 2 "
-                         f"columns (record shape (d,) with d >= 2), got records of shape "
-                         f"{tuple(record_shape)}")
-    d = record_shape[0]
-    if columns is None:
-        return np.arange(d)
-    for c in columns:
-        if not -d <= c < d:
-            raise IndexError(f"{where}: column {c} is out of range for records of {d} columns")
-    return np.array([c % d for c in columns], dtype=np.intp)
 
 
 class _Params:
@@ -114,7 +68,7 @@ class _Params:
                     ) -> tuple[np.dtype, tuple[int, ...]]:
         """float64 records: a value for two columns, a ``(k, k)`` matrix for k > 2."""
         kernel_dtype(dtype, self.name)
-        return np.dtype(np.float64), out_shape(len(_positions(self.columns, record_shape,
+        return np.dtype(np.float64), out_shape(len(positions(self.columns, record_shape,
                                                               self.name)))
 
 
@@ -141,7 +95,7 @@ class CoMoving(_Params, KernelStage):
     --------
     >>> import numpy as np, pystream as ps
     >>> x = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 5.0]])
-    >>> ps.from_array(x).pipe(CoMoving("cov", 2), dtype=np.float64).to_array()
+    >>> ps.from_array(x).pipe(CoMoving("cov", 2), dtype=np.float64, record_shape=()).to_array()
     array([nan, 1. , 0.5])
     """
 
@@ -173,7 +127,7 @@ class CoMoving(_Params, KernelStage):
         assert self.min_count is not None
         return CoMovingState(self.stat, self.window, self.min_count,
                              self.nan_policy == "propagate", self.ddof,
-                             _positions(self.columns, tuple(record_shape), self.name), start)
+                             positions(self.columns, tuple(record_shape), self.name), start)
 
 
 class TimeCoMoving(_Params, TimedStage):
@@ -251,7 +205,7 @@ class _TimeCoPusher(TimedPusher):
         stage = self.stage
         assert isinstance(stage, TimeCoMoving)
         if self.columns is None:
-            self.columns = _positions(stage.columns, tuple(values.shape[1:]), stage.name)
+            self.columns = positions(stage.columns, tuple(values.shape[1:]), stage.name)
         rows = np.ascontiguousarray(self.rows(values, stage.nan_policy)[:, self.columns])
         t = time_values(time)
         if t.dtype == np.int64 and not float(stage.width).is_integer():  # type: ignore[arg-type]
@@ -409,6 +363,12 @@ def _corr(window: Any, min_count: int | None = None, columns: Any = None,
     return comoving_stage("corr", window, min_count, None, columns, names, nan_policy, closed)
 
 
+def _ols(window: Any, y: Any, x: Any = None, intercept: bool = True,
+         min_count: int | None = None, nan_policy: str = "omit",
+         names: Sequence[str] | None = None) -> MovingOLS:
+    return MovingOLS(window, y, x, intercept, min_count, nan_policy, names)
+
+
 #: The moving co-moment stages, one row each.
 TABLE: tuple[StageRow, ...] = (
     _comoving_row("moving_cov", _doc(
@@ -435,7 +395,7 @@ TABLE: tuple[StageRow, ...] = (
         "the diagonal is 1.",
         ">>> x = np.array([[1.0, 2.0], [2.0, 4.1], [3.0, 5.9], [4.0, 4.0]])\n"
         ">>> ps.from_array(x).moving_corr(3).to_array()\n"
-        "array([       nan,        nan, 0.99988465, 0.        ])"),
+        "array([        nan,         nan,  0.99901526, -0.04676098])"),
         _corr, "window: int | str, *, min_count: int | None = None, columns: Any = None, "
         + _TAIL,
         "window, min_count=min_count, columns=columns, nan_policy=nan_policy, closed=closed, "
@@ -456,6 +416,39 @@ TABLE: tuple[StageRow, ...] = (
         "window, y=y, x=x, min_count=min_count, nan_policy=nan_policy, closed=closed, "
         + _NAMES,
         slow_moving_beta, {"window": 5, "min_count": 3}),
+    _comoving_row("moving_ols", numpydoc(
+        "Moving-window least squares: per record, the coefficients (intercept first) of "
+        "the fit of column `y` on the columns `x` over the window (statsmodels' "
+        "``RollingOLS``).",
+        "Parameters\n----------\nwindow : int\n    A number of records, "
+        "``1 <= window <= 2**52`` (duration windows are not\n    supported yet).\n"
+        "y : str or int\n    The dependent column (name or position).\n"
+        "x : list of str or int, optional\n    The regressors; default every other column.\n"
+        "intercept : bool, default True\n    Fit an intercept (the first coefficient).\n"
+        "min_count : int, optional\n    Least number of complete records in the window "
+        "(default `window`).\nnan_policy : {\"omit\", \"raise\"}, default \"omit\"\n"
+        "    ``\"omit\"``: a record with a NaN in `y` or any regressor is left out\n"
+        "    of its windows (statsmodels' ``missing=\"drop\"``); ``\"raise\"``:\n"
+        "    ``ValueError`` naming the record.",
+        "Returns\n-------\nStream\n    float64 records of ``len(x) + intercept`` "
+        "coefficients; NaN where\n    the window has fewer than `min_count` complete records "
+        "or its\n    regressors are collinear.",
+        "Notes\n-----\nEach window's fit comes from its drift-free centred co-moment "
+        "matrix\nand means (the kernels of :meth:`moving_cov` and :meth:`moving_mean`),\n"
+        "solved by a Cholesky factorisation per record (the normal equations:\n"
+        "accurate for well-conditioned regressors; for ill-conditioned ones\nthe "
+        "errors grow with the square of the condition number, where a QR\nof the window "
+        "would grow with it).  The outputs are the same bytes\nfor any chunking.",
+        "Examples\n--------\n>>> import numpy as np, pystream as ps\n"
+        ">>> x = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0], [3.0, 8.0]])\n"
+        ">>> ps.from_array(x).moving_ols(3, y=1).to_array().round(4)\n"
+        "array([[   nan,    nan],\n       [   nan,    nan],\n       [1.    , 2.    ],\n"
+        "       [0.3333, 2.5   ]])"),
+        _ols, "window: int, y: Any, x: Any = None, *, intercept: bool = True, "
+        "min_count: int | None = None, nan_policy: str = \"omit\"",
+        "window, y, x, intercept=intercept, min_count=min_count, nan_policy=nan_policy, "
+        + _NAMES,
+        slow_moving_ols, {"window": 6, "y": 1}),
 )
 
 for _r in TABLE:

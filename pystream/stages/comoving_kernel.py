@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from .._checks import StateLock, restore_state
 from .._native import check_status, ffi, kernel_dtype, lib
 
-__all__ = ["COMOVING_STATS", "CoMovingState", "comoving", "out_shape"]
+__all__ = ["COMOVING_STATS", "CoMovingState", "comoving", "out_shape", "positions", "resolve_columns"]
 
 #: The statistics of :func:`comoving`, in the C enum's order (``PS_COMOVE_*``).
 COMOVING_STATS: tuple[str, ...] = ("cov", "corr", "beta")
@@ -90,9 +91,9 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray | None, base: int
     --------
     >>> x = np.array([[1.0, 2.0], [2.0, 4.0], [4.0, 5.0]])
     >>> comoving("cov", x, np.array([0, 0, 1]), 0, end0=1, min_count=2)
-    array([nan, 1. , 1. ])
+    array([nan,  1.,  1.])
     >>> comoving("cov", x, None, 0, end0=1, nout=3, window=2, min_count=2)
-    array([nan, 1. , 1. ])
+    array([nan,  1.,  1.])
     """
     n, k = values.shape
     bad = ffi.new("int64_t *")
@@ -123,6 +124,53 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray | None, base: int
                          f"columns, min_count={min_count}, ddof={ddof}, base={base}")
     check_status(status, f"comoving: {n} rows of {k} columns")
     return out
+
+
+def resolve_columns(columns: Any, names: Sequence[str] | None, where: str) -> list[int] | None:
+    """`columns` (names or integer positions, as ``select``) as positions; None stays None.
+
+    Examples
+    --------
+    >>> resolve_columns(["b", 0], ("a", "b"), "moving_cov")
+    [1, 0]
+    """
+    if columns is None:
+        return None
+    if isinstance(columns, (str, int, np.integer)):
+        raise TypeError(f"{where}: columns must be a list of at least 2 columns (names or "
+                        f"positions), got {columns!r}")
+    out = []
+    for c in columns:
+        if isinstance(c, str):
+            if names is None:
+                raise KeyError(f"{where}: the stream has no column names, so {c!r} names no "
+                               "column; give positions, or name the columns (rename)")
+            if c not in names:
+                raise KeyError(f"{where}: no column named {c!r}; the columns are {list(names)}")
+            out.append(list(names).index(c))
+        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+            out.append(int(c))
+        else:
+            raise TypeError(f"{where}: a column is a name or an integer position, got {c!r}")
+    if len(out) < 2:
+        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns, got "
+                         f"columns={columns!r}")
+    return out
+
+
+def positions(columns: list[int] | None, record_shape: tuple[int, ...], where: str) -> np.ndarray:
+    """The column positions read from records of `record_shape` (checked)."""
+    if len(record_shape) != 1 or record_shape[0] < 2:
+        raise ValueError(f"{where}: a multivariate statistic needs records of at least 2 "
+                         f"columns (record shape (d,) with d >= 2), got records of shape "
+                         f"{tuple(record_shape)}")
+    d = record_shape[0]
+    if columns is None:
+        return np.arange(d)
+    for c in columns:
+        if not -d <= c < d:
+            raise IndexError(f"{where}: column {c} is out of range for records of {d} columns")
+    return np.array([c % d for c in columns], dtype=np.intp)
 
 
 class CoMovingState:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .time_twins import slow_window_starts
 
-__all__ = ["slow_comoving", "slow_moving_beta", "slow_moving_corr", "slow_moving_cov",
+__all__ = ["slow_comoving", "slow_moving_beta", "slow_moving_corr", "slow_moving_cov", "slow_moving_ols",
            "slow_pair"]
 
 
@@ -132,7 +132,7 @@ def slow_moving_corr(x: np.ndarray, window: int | float, min_count: int | None =
 
     Examples
     --------
-    >>> slow_moving_corr(np.array([[1.0, 1.0], [2.0, 3.0], [3.0, 2.0]]), 3).tolist()
+    >>> slow_moving_corr(np.array([[1.0, 1.0], [2.0, 3.0], [3.0, 2.0]]), 3).round(12).tolist()
     [nan, nan, 0.5]
     """
     return slow_comoving("corr", x, window, min_count, 1, columns, times=times, closed=closed)
@@ -150,3 +150,37 @@ def slow_moving_beta(values: np.ndarray, window: int | float, *, y: int = 1, x: 
     """
     return slow_comoving("beta", values, window, min_count, 1, [x, y], times=times,
                          closed=closed)
+
+
+def slow_moving_ols(values: np.ndarray, window: int, y: int, x: Sequence[int] | None = None,
+                    intercept: bool = True, min_count: int | None = None,
+                    nan_policy: str = "omit") -> np.ndarray:
+    """``moving_ols``'s twin: ``numpy.linalg.lstsq`` on each window's complete records
+    (intercept first); NaN when fewer than `min_count` (default `window`) remain or
+    the regressors are collinear in the window.
+
+    Examples
+    --------
+    >>> v = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0], [3.0, 8.0]])
+    >>> slow_moving_ols(v, 3, y=1)[2:].round(4).tolist()
+    [[1.0, 2.0], [0.3333, 2.5]]
+    """
+    v = _columns(values, None)
+    d = v.shape[1]
+    y = y % d
+    xs = [c for c in range(d) if c != y] if x is None else [c % d for c in x]
+    mc = window if min_count is None else min_count
+    p = len(xs) + bool(intercept)
+    out = np.full((len(v), p), np.nan)
+    for i in range(len(v)):
+        w = v[max(0, i - window + 1):i + 1][:, [*xs, y]]
+        w = w[~np.isnan(w).any(axis=1)]
+        if len(w) < mc or len(w) == 0 or not np.isfinite(w).all():
+            continue
+        a = np.column_stack([np.ones(len(w)), w[:, :-1]]) if intercept else w[:, :-1]
+        centred = w[:, :-1] - w[:, :-1].mean(axis=0) if intercept else a
+        if np.linalg.matrix_rank(centred, tol=1e-9 * max(1.0, float(np.abs(centred).max()))) \
+                < centred.shape[1]:
+            continue
+        out[i] = np.linalg.lstsq(a, w[:, -1], rcond=None)[0]
+    return out
