@@ -47,6 +47,7 @@
  */
 #include "comoving.h"
 #include "serial.h"
+#include "simd.h"
 
 #include <float.h>
 #include <math.h>
@@ -293,6 +294,89 @@ static inline void run_pair(const cm_args *a, const double *x, const int64_t d, 
     }
 }
 
+/* The outputs of run_dense from each window's sums (tx .. txy), 1 / count
+   (rn; NaN for a rejected window) and count - ddof (dn): the operations of
+   moments(), prepare() and divide(), in the same order, two outputs per SSE2
+   instruction (the same bits as the scalar loop, which also does the
+   remainder). */
+static inline double dense_one(int stat, int diag, double sx, double sy, double sxx, double syy,
+                               double sxy, double r, double dn)
+{
+    double vx = sxx - sx * sx * r, vy = syy - sy * sy * r, c = sxy - sx * sy * r;
+    double num, p1 = 1.0, p2 = 1.0;
+    if (vx < 0.0)
+        vx = 0.0;
+    if (vy < 0.0)
+        vy = 0.0;
+    if (r != r || !(vx <= DBL_MAX) || !(vy <= DBL_MAX) || !(fabs(c) <= DBL_MAX))
+        return NAN;
+    if (stat == PS_COMOVE_COV) {
+        num = c;
+        p1 = dn > 0.0 ? dn : NAN;
+        return num / p1;
+    }
+    if (stat == PS_COMOVE_BETA)
+        return c / vx;
+    if (diag)
+        return vx > 0.0 ? 1.0 : NAN;
+    if (!(vx > 0.0 && vy > 0.0))
+        return NAN;
+    num = c;
+    p1 = vx;
+    p2 = vy;
+    num = num / (sqrt(p1) * sqrt(p2));
+    return num > 1.0 ? 1.0 : num < -1.0 ? -1.0 : num;
+}
+
+static void dense_finish(int stat, int diag, int64_t m, const double *tx, const double *ty,
+                         const double *txx, const double *tyy, const double *txy,
+                         const double *rn, const double *dn, double *out, int64_t stride)
+{
+    int64_t i = 0;
+#ifdef CM_SSE2
+    if (!diag) {
+        const __m128d zero = _mm_setzero_pd(), big = _mm_set1_pd(DBL_MAX);
+        const __m128d one = _mm_set1_pd(1.0), mone = _mm_set1_pd(-1.0);
+        const __m128d nan = _mm_set1_pd(NAN), absm = _mm_castsi128_pd(_mm_set1_epi64x(INT64_MAX));
+        for (; i + 2 <= m; i += 2) {
+            __m128d sx = _mm_loadu_pd(tx + i), sy = _mm_loadu_pd(ty + i);
+            __m128d r = _mm_loadu_pd(rn + i);
+            __m128d vx = _mm_sub_pd(_mm_loadu_pd(txx + i), _mm_mul_pd(_mm_mul_pd(sx, sx), r));
+            __m128d vy = _mm_sub_pd(_mm_loadu_pd(tyy + i), _mm_mul_pd(_mm_mul_pd(sy, sy), r));
+            __m128d c = _mm_sub_pd(_mm_loadu_pd(txy + i), _mm_mul_pd(_mm_mul_pd(sx, sy), r));
+            __m128d ok, res;
+            vx = _mm_max_pd(zero, vx); /* vx < 0 -> 0; NaN and -0.0 stay */
+            vy = _mm_max_pd(zero, vy);
+            ok = _mm_and_pd(_mm_and_pd(_mm_cmpeq_pd(r, r), _mm_cmple_pd(vx, big)),
+                            _mm_and_pd(_mm_cmple_pd(vy, big),
+                                       _mm_cmple_pd(_mm_and_pd(c, absm), big)));
+            if (stat == PS_COMOVE_COV) {
+                __m128d dd = _mm_loadu_pd(dn + i);
+                dd = _mm_or_pd(_mm_and_pd(_mm_cmpgt_pd(dd, zero), dd),
+                               _mm_andnot_pd(_mm_cmpgt_pd(dd, zero), nan));
+                res = _mm_div_pd(c, dd);
+            } else if (stat == PS_COMOVE_BETA) {
+                res = _mm_div_pd(c, vx);
+            } else {
+                __m128d pos = _mm_and_pd(_mm_cmpgt_pd(vx, zero), _mm_cmpgt_pd(vy, zero));
+                __m128d p1, p2;
+                ok = _mm_and_pd(ok, pos);
+                p1 = _mm_or_pd(_mm_and_pd(ok, vx), _mm_andnot_pd(ok, one));
+                p2 = _mm_or_pd(_mm_and_pd(ok, vy), _mm_andnot_pd(ok, one));
+                res = _mm_div_pd(c, _mm_mul_pd(_mm_sqrt_pd(p1), _mm_sqrt_pd(p2)));
+                res = _mm_min_pd(one, _mm_max_pd(mone, res));
+            }
+            res = _mm_or_pd(_mm_and_pd(ok, res), _mm_andnot_pd(ok, nan));
+            out[i * stride] = _mm_cvtsd_f64(res);
+            out[(i + 1) * stride] = _mm_cvtsd_f64(_mm_unpackhi_pd(res, res));
+        }
+    }
+#endif
+    for (; i < m; i++)
+        out[i * stride] = dense_one(stat, diag, tx[i], ty[i], txx[i], tyy[i], txy[i], rn[i],
+                                    dn[i]);
+}
+
 /* run_pair when no row of the call has a NaN in the pair's columns: every
    split point is "common" (row M-1 is valid), counts are row counts, and the
    FRONT folds keep no count.  The same operations in the same order as
@@ -308,22 +392,31 @@ static inline void run_dense(const cm_args *a, const double *x, const int64_t d,
 {
     int64_t m = -1, sb = 0, pe = 0;
     double kx = 0.0, ky = 0.0;
-    double num[CM_BLOCK], q1[CM_BLOCK], q2[CM_BLOCK];
+    double tx[CM_BLOCK], ty[CM_BLOCK], txx[CM_BLOCK], tyy[CM_BLOCK], txy[CM_BLOCK];
+    double rn[CM_BLOCK], dn[CM_BLOCK];
     double bx = 0.0, by = 0.0, bxx = 0.0, byy = 0.0, bxy = 0.0;
     const int diag = ca == cb;
-    const int64_t nout = a->nout, base = a->base, mc = a->mc;
+    const int64_t nout = a->nout, base = a->base, mc = a->mc, e0 = a->e0, w = a->window;
+    const int64_t *const es = a->e, *const ss = a->s;
+    const double ddof = a->ddof;
     for (int64_t k0 = 0; k0 < nout; k0 += CM_BLOCK) {
         const int64_t kb = nout - k0 < CM_BLOCK ? nout - k0 : CM_BLOCK;
+        /* the window sums of each output of the block */
         for (int64_t i = 0; i < kb; i++) {
-            const int64_t k = k0 + i, e = END(a, k), s = START(a, k, e), n = e - s;
+            const int64_t k = k0 + i, e = es ? es[k] : e0 + k;
+            const int64_t s = ss ? ss[k] : (e - w > 0 ? e - w : 0), n = e - s;
             int64_t mp;
             const cm_five *f;
-            double vx, vy, cxy, r, tx, ty;
-            num[i] = NAN;
-            q1[i] = 1.0;
-            q2[i] = 1.0;
-            if (n <= 0)
-                continue;
+            if (n <= 0 || n < mc) {
+                tx[i] = ty[i] = txx[i] = tyy[i] = txy[i] = 0.0;
+                rn[i] = NAN; /* a rejected window: NaN */
+                dn[i] = 1.0;
+                if (n <= 0)
+                    continue;
+            } else {
+                rn[i] = inv[n];
+                dn[i] = (double)n - ddof;
+            }
             mp = split_point(base + s, base + e) - base;
             if (mp != m) {
                 double sx = 0.0, sy = 0.0, sxx = 0.0, syy = 0.0, sxy = 0.0;
@@ -355,22 +448,17 @@ static inline void run_dense(const cm_args *a, const double *x, const int64_t d,
                 byy += dy * dy;
                 bxy += dx * dy;
             }
-            if (n < mc)
+            if (rn[i] != rn[i])
                 continue;
             f = &suf[s - sb];
-            r = inv[n];
-            tx = f->sx + bx;
-            ty = f->sy + by;
-            vx = (f->sxx + bxx) - tx * tx * r;
-            vy = (f->syy + byy) - ty * ty * r;
-            cxy = (f->sxy + bxy) - tx * ty * r;
-            if (vx < 0.0)
-                vx = 0.0;
-            if (vy < 0.0)
-                vy = 0.0;
-            prepare(a, n, vx, vy, cxy, diag, &num[i], &q1[i], &q2[i]);
+            tx[i] = f->sx + bx;
+            ty[i] = f->sy + by;
+            txx[i] = f->sxx + bxx;
+            tyy[i] = f->syy + byy;
+            txy[i] = f->sxy + bxy;
         }
-        divide(a->stat, num, q1, q2, kb, out + k0 * stride + o1, stride);
+        dense_finish(a->stat, diag, kb, tx, ty, txx, tyy, txy, rn, dn, out + k0 * stride + o1,
+                     stride);
         if (o2 != o1)
             for (int64_t i = 0; i < kb; i++)
                 out[(k0 + i) * stride + o2] = out[(k0 + i) * stride + o1];
@@ -381,11 +469,8 @@ static inline void run_dense(const cm_args *a, const double *x, const int64_t d,
 static int has_nan(const double *x, int64_t d, int64_t c, int64_t cc, int64_t lo, int64_t hi)
 {
     int any = 0;
-    if (d == 2) { /* contiguous: a loop the compiler vectorizes */
-        for (int64_t j = 2 * lo; j < 2 * hi; j++)
-            any |= x[j] != x[j];
-        return any;
-    }
+    if (d == 2) /* contiguous: the SIMD scan of simd.c */
+        return ps_any_nan(x + 2 * lo, 2 * (hi - lo));
     for (int64_t j = lo; j < hi; j++) {
         double u = x[j * d + c], w = x[j * d + cc];
         any |= (u != u) | (w != w);
@@ -416,14 +501,6 @@ static void run_many(const cm_args *a, const double *x, int64_t d, int64_t ca, i
 
 /* The first bad window (out of [0, n] or out of order), or -1; *longest =
    the most rows of a window. */
-static int ps_has_nan_any(const double *v, int64_t m)
-{
-    int any = 0;
-    for (int64_t i = 0; i < m; i++)
-        any |= v[i] != v[i];
-    return any;
-}
-
 static int64_t check_windows(const cm_args *a, int64_t n, int64_t *longest)
 {
     int64_t ps = 0, pe = 0, most = 0;
@@ -512,7 +589,7 @@ int ps_comoving(int stat, const double *x, int64_t n, int64_t d,
                          suf, inv, out);
     free(suf);
     free(inv);
-    if (ps_has_nan_any(out, nout * width)) /* one canonical NaN */
+    if (ps_any_nan(out, nout * width)) /* one canonical NaN */
         for (i = 0; i < nout * width; i++)
             if (out[i] != out[i])
                 out[i] = NAN;
