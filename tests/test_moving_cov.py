@@ -346,6 +346,14 @@ def test_push_and_engines_equal_pull():
     got = ps.from_array(x, chunk_size=500).moving_corr(30).to_array(engine="threads",
                                                                      partition_size=700)
     np.testing.assert_array_equal(bits(got), bits(want))
+    m = data(200, 3, 14)
+    sink = ps.Pipeline().moving_corr(7, columns=[0, 2]).push()
+    pushed = np.concatenate([sink.send(m[i:i + 9]) for i in range(0, 200, 9)])
+    np.testing.assert_array_equal(
+        bits(pushed), bits(ps.from_array(m).moving_corr(7, columns=[0, 2]).to_array()))
+    forked = ps.from_array(m, chunk_size=7).fork(cov=ps.Pipeline().moving_cov(5), mean="mean")
+    np.testing.assert_array_equal(bits(forked["cov"]),
+                                  bits(ps.from_array(m).moving_cov(5).to_array()))
 
 
 # ------------------------------------------------------------------ bad input
