@@ -346,6 +346,15 @@ def test_push_and_engines_equal_pull():
     got = ps.from_array(x, chunk_size=500).moving_corr(30).to_array(engine="threads",
                                                                      partition_size=700)
     np.testing.assert_array_equal(bits(got), bits(want))
+    t = np.cumsum(np.random.default_rng(1).choice([0, 1, 2, 5], size=5000)).astype("datetime64[s]")
+    want_t = ps.from_array(x, time=t).moving_corr("30s").to_array()
+    got_t = ps.from_array(x, time=t, chunk_size=500).moving_corr("30s").to_array(
+        engine="threads", partition_size=700)
+    np.testing.assert_array_equal(bits(got_t), bits(want_t))
+    want_ols = ps.from_array(x).moving_ols(20, y=1).to_array()
+    got_ols = ps.from_array(x, chunk_size=500).moving_ols(20, y=1).to_array(
+        engine="threads", partition_size=700)
+    np.testing.assert_array_equal(bits(got_ols), bits(want_ols))
     m = data(200, 3, 14)
     sink = ps.Pipeline().moving_corr(7, columns=[0, 2]).push()
     pushed = np.concatenate([sink.send(m[i:i + 9]) for i in range(0, 200, 9)])
