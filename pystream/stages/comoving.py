@@ -99,7 +99,9 @@ class CoMoving(_Params, KernelStage):
     array([nan, 1. , 0.5])
     """
 
-    writes_into = False
+    #: ``to_array`` hands the result's memory: a pair's outputs (8 bytes a
+    #: record, less than its input) are written there in place.
+    writes_into = True
 
     def __init__(self, stat: str, window: int, min_count: int | None = None,
                  ddof: float | None = None, columns: Any = None,

@@ -65,7 +65,7 @@ def solve_normal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x
 
 
-def _column(c: Any, names: Sequence[str] | None) -> int:
+def _ols_column(c: Any, names: Sequence[str] | None) -> int:
     """One column (a name or an integer position) as a position (range checked later)."""
     if isinstance(c, str):
         return resolve_columns([c, c], names, "moving_ols")[0]  # type: ignore[index]
@@ -226,10 +226,10 @@ class MovingOLS(KernelStage):
         self.intercept = bool(intercept)
         if y is None or isinstance(y, (list, tuple)):
             raise TypeError("moving_ols: y is one column (a name or a position)")
-        self.y = _column(y, names)
+        self.y = _ols_column(y, names)
         if x is not None and (isinstance(x, (str, int, np.integer)) or not len(list(x))):
             raise TypeError(f"moving_ols: x is a list of regressor columns, got {x!r}")
-        self.x = None if x is None else [_column(c, names) for c in x]
+        self.x = None if x is None else [_ols_column(c, names) for c in x]
         self.kernel_params = {"window": self.window, "min_count": self.min_count,
                               "intercept": self.intercept}
 
