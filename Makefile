@@ -159,6 +159,14 @@ ctest:
 	$(BUILD)/test_timewin_sorted
 	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_fenwick --fingerprint)"
 	test "$$($(BUILD)/test_timewin --fingerprint)" = "$$($(BUILD)/test_timewin_sorted --fingerprint)"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_comoving.c csrc/comoving.c csrc/simd.c -lm -o $(BUILD)/test_comoving
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_comoving.c csrc/comoving.c csrc/simd.c -lm -o $(BUILD)/test_comoving_portable
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_COMOVING_DENSE=0 -Icsrc csrc/tests/test_comoving.c csrc/comoving.c csrc/simd.c -lm -o $(BUILD)/test_comoving_general
+	$(BUILD)/test_comoving
+	$(BUILD)/test_comoving_portable
+	$(BUILD)/test_comoving_general
+	test "$$($(BUILD)/test_comoving --fingerprint)" = "$$($(BUILD)/test_comoving_portable --fingerprint)"
+	test "$$($(BUILD)/test_comoving --fingerprint)" = "$$($(BUILD)/test_comoving_general --fingerprint)"
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_bins.c csrc/bins.c csrc/simd.c -lm -o $(BUILD)/test_bins_portable
 	$(BUILD)/test_bins

@@ -7,6 +7,7 @@ entries, the command line's stage list and the meta-tests read it.
 
 from __future__ import annotations
 
+from .comoving import TABLE as COMOVING_TABLE
 from .ewm import TABLE as EWM_TABLE
 from .records import TABLE as RECORDS_TABLE
 from .scans import TABLE as SCANS_TABLE
@@ -21,6 +22,7 @@ FAMILIES: dict[str, tuple[StageRow, ...]] = {
     "scans": SCANS_TABLE,
     "ewm": EWM_TABLE,
     "records": RECORDS_TABLE,
+    "comoving": COMOVING_TABLE,
 }
 
 #: Stage name -> its :class:`~pystream.stages.table.StageRow`, family by family.
