@@ -154,7 +154,7 @@ def solve(gram: list[list[int]], p: int) -> ExactSolution:
 
     Examples
     --------
-    >>> s = solve([[2, 3, 5], [3, 5, 8], [5, 8, 14]], 2)   # z = (1, x, y) on 2 records
+    >>> s = solve([[2, 3, 5], [3, 5, 8], [5, 8, 13]], 2)   # z = (1, x, y): (1, 1, 2), (1, 2, 3)
     >>> [str(c) for c in s.coef], s.rss
     (['1', '1'], Fraction(0, 1))
     """
