@@ -184,7 +184,7 @@ static int cover(ps_xprod *s, int64_t lo, int64_t hi)
         bins[i] = u_zero();
     for (int64_t e = 0; e < s->entries; e++)
         for (int64_t k = 0; k < s->width; k++)
-            bins[e * w + (s->lo - nlo) + k] = s->bins[e * s->width + k];
+            bins[((s->lo - nlo) + k) * s->entries + e] = s->bins[k * s->entries + e];
     free(s->bins);
     s->bins = bins;
     s->lo = nlo;
@@ -192,29 +192,75 @@ static int cover(ps_xprod *s, int64_t lo, int64_t hi)
     return PS_OK;
 }
 
-/* Move the carries up: every bin but the top one holds 0..15. */
+/* Move the carries up: every bin but the top one holds 0..15.  Bins are
+   stored bin-major (bin k of entry e at k * entries + e), so the products
+   of one record, whose bins are close for data of similar magnitudes,
+   touch a small band of memory. */
 static void normalise(ps_xprod *s)
 {
-    int64_t w = s->width;
-    for (int64_t e = 0; e < s->entries && w; e++) {
-        u128 *b = s->bins + e * w;
+    int64_t w = s->width, ne = s->entries;
+    for (int64_t e = 0; e < ne && w; e++) {
+        u128 *b = s->bins + e;
         u128 carry = u_zero();
         for (int64_t k = 0; k < w - 1; k++) {
-            u128 v = b[k];
+            u128 v = b[k * ne];
             u_add(&v, carry);
             carry = u_floor16(v);
-            b[k] = u_from_i64(u_low4(v));
+            b[k * ne] = u_from_i64(u_low4(v));
         }
-        u_add(&b[w - 1], carry);
+        u_add(&b[(w - 1) * ne], carry);
     }
     s->pending = 0;
 }
 
-/* Bins needed by products of values with biased exponents in [xmin, xmax]. */
-static int cover_exponents(ps_xprod *s, int64_t xmin, int64_t xmax)
+/* Bins needed by products of values in exponent groups [gmin, gmax]
+   (g = x >> 2). */
+static int cover_groups(ps_xprod *s, int64_t gmin, int64_t gmax)
 {
-    int64_t lo = 2 * (xmin >> 2), hi = 2 * (xmax >> 2) + 1 + PS_XP_HEADROOM;
-    return cover(s, lo, hi);
+    return cover(s, 2 * gmin, 2 * gmax + 1 + PS_XP_HEADROOM);
+}
+
+/* A record holding a NaN or an infinity: counted, its non-finite values
+   zeroed (so they widen no window), the first one's record and column kept. */
+static void split_bad(ps_xprod *s, const char *row, const int64_t *offsets, int64_t *M,
+                      int64_t *X, unsigned char *flag, int64_t record)
+{
+    int64_t badcol = -1;
+    unsigned char fl = 0;
+    for (int64_t c = 0; c < s->ncols; c++) {
+        uint64_t bits;
+        memcpy(&bits, row + offsets[c], 8);
+        if (((bits >> 52) & 0x7ff) != 0x7ff)
+            continue;
+        fl |= (bits & 0xfffffffffffffull) ? 2 : 1;
+        if (badcol < 0)
+            badcol = c;
+        M[c] = 0;
+        X[c] = (X_ONE >> 2) * s->entries;
+    }
+    *flag = fl;
+    if (fl & 2)
+        s->nan_records++;
+    else
+        s->inf_records++;
+    if (s->first_bad < 0) {
+        s->first_bad = record;
+        s->first_bad_col = badcol;
+    }
+}
+
+/* The exponent groups of a block again, after split_bad() zeroed its
+   non-finite values. */
+static void block_range(const int64_t *X, int64_t n, int64_t ne, int64_t *gmin, int64_t *gmax)
+{
+    int64_t lo = X_ONE >> 2, hi = X_ONE >> 2;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t g = X[i] / ne;
+        lo = g < lo ? g : lo;
+        hi = g > hi ? g : hi;
+    }
+    *gmin = lo;
+    *gmax = hi;
 }
 
 int ps_xprod_update(ps_xprod *s, const void *base, int64_t n, int64_t row_stride,
@@ -224,70 +270,56 @@ int ps_xprod_update(ps_xprod *s, const void *base, int64_t n, int64_t row_stride
         return PS_ERR_ARG;
     if (n > INT64_MAX - s->stop)
         return PS_ERR_OVERFLOW;
-    const int64_t m = s->m, nc = s->ncols, ic = s->intercept;
+    const int64_t m = s->m, nc = s->ncols, ic = s->intercept, ne = s->entries;
     const int64_t blk = SCRATCH / m > 0 ? SCRATCH / m : 1;
     int64_t mant[SCRATCH];
-    int32_t expo[SCRATCH];
+    int64_t expo[SCRATCH];   /* bin offsets, (x >> 2) * entries */
     unsigned char bad[SCRATCH];
     if (m > SCRATCH)
         return PS_ERR_ARG;
     const char *p0 = (const char *)base;
     for (int64_t r0 = 0; r0 < n; r0 += blk) {
         int64_t nb = n - r0 < blk ? n - r0 : blk;
-        int64_t xmin = X_ONE, xmax = X_ONE;
-        /* split the block's values */
+        /* split the block's values, branch-free; a record with a NaN or an
+           infinity (rare) is redone by split_bad() */
+        int64_t gmin = X_ONE >> 2, gmax = X_ONE >> 2;
         for (int64_t i = 0; i < nb; i++) {
             const char *row = p0 + (r0 + i) * row_stride;
             int64_t *M = mant + i * m;
-            int32_t *X = expo + i * m;
-            unsigned char flag = 0;   /* 1: inf seen, 2: NaN seen */
-            int64_t badcol = -1;
+            int64_t *X = expo + i * m;
+            uint64_t nonfinite = 0;
             if (ic) {
                 M[0] = (int64_t)1 << (52 + (X_ONE & 3));
-                X[0] = X_ONE >> 2;
+                X[0] = (X_ONE >> 2) * ne;
             }
             for (int64_t c = 0; c < nc; c++) {
                 uint64_t bits;
                 memcpy(&bits, row + offsets[c], 8);
                 uint64_t ex = (bits >> 52) & 0x7ff, f = bits & 0xfffffffffffffull;
-                int64_t x;
-                if (ex == 0x7ff) {
-                    flag |= f ? 2 : 1;
-                    if (badcol < 0)
-                        badcol = c;
-                    f = 0;
-                    x = X_ONE;
-                } else if (ex) {
-                    f |= (uint64_t)1 << 52;
-                    x = (int64_t)ex - 1;
-                } else {
-                    x = f ? 0 : X_ONE;
-                }
-                if (f) {
-                    xmin = x < xmin ? x : xmin;
-                    xmax = x > xmax ? x : xmax;
-                }
+                uint64_t normal = ex != 0;
+                nonfinite |= ex == 0x7ff;
+                f |= normal << 52;
+                /* x = e + 1074: ex - 1 for normal numbers, 0 for subnormals; zero
+                   is put at X_ONE (inside every window; it adds nothing) */
+                int64_t x = f ? (int64_t)(ex - normal) : X_ONE;
+                int64_t g = x >> 2;
+                gmin = g < gmin ? g : gmin;
+                gmax = g > gmax ? g : gmax;
                 /* m * 2**e = (m << (x & 3)) * 2**(4 (x >> 2) - 1074) */
                 f <<= x & 3;
                 M[ic + c] = bits >> 63 ? -(int64_t)f : (int64_t)f;
-                X[ic + c] = (int32_t)(x >> 2);
+                X[ic + c] = g * ne;
             }
-            bad[i] = flag;
-            if (flag) {
-                if (flag & 2)
-                    s->nan_records++;
-                else
-                    s->inf_records++;
-                if (s->first_bad < 0) {
-                    s->first_bad = s->stop + r0 + i;
-                    s->first_bad_col = badcol;
-                }
-            }
+            bad[i] = 0;
+            if (nonfinite)
+                split_bad(s, row, offsets, M + ic, X + ic, &bad[i], s->stop + r0 + i);
         }
-        int status = cover_exponents(s, xmin, xmax);
+        if (gmax >= 2046 >> 2)       /* a non-finite value's exponent: recompute */
+            block_range(expo, nb * m, ne, &gmin, &gmax);
+        int status = cover_groups(s, gmin, gmax);
         if (status)
             return status;
-        const int64_t w = s->width, lo = s->lo;
+        const int64_t lo = s->lo;
         u128 *bins = s->bins;
         for (int64_t i = 0; i < nb; i++) {
             if (bad[i])
@@ -295,11 +327,11 @@ int ps_xprod_update(ps_xprod *s, const void *base, int64_t n, int64_t row_stride
             if (s->pending >= PS_XP_FLUSH)
                 normalise(s);
             const int64_t *M = mant + i * m;
-            const int32_t *X = expo + i * m;
-            int64_t at = -lo;
+            const int64_t *X = expo + i * m;
+            int64_t at = -lo * ne;   /* entry e's bin Xa + Xb: at + e + Xa' + Xb' */
             for (int64_t a = 0; a < m; a++) {
                 const int64_t ma = M[a], xa = X[a];
-                for (int64_t b = a; b < m; b++, at += w)
+                for (int64_t b = a; b < m; b++, at++)
                     u_add(&bins[at + xa + X[b]], u_mul(ma, M[b]));
             }
             s->pending++;
@@ -323,10 +355,10 @@ int ps_xprod_merge(ps_xprod *left, const ps_xprod *right)
         int status = cover(left, right->lo, right->lo + right->width);
         if (status)
             return status;
-        int64_t w = left->width, off = right->lo - left->lo;
+        int64_t off = right->lo - left->lo;
         for (int64_t e = 0; e < left->entries; e++)
             for (int64_t k = 0; k < right->width; k++)
-                u_add(&left->bins[e * w + off + k], right->bins[e * right->width + k]);
+                u_add(&left->bins[(off + k) * left->entries + e], right->bins[k * right->entries + e]);
         normalise(left);
     }
     left->nobs += right->nobs;
@@ -380,8 +412,8 @@ int ps_xprod_sums(ps_xprod *s, uint8_t *low, int64_t *top)
     int64_t w = s->width;
     for (int64_t e = 0; e < s->entries && w; e++) {
         for (int64_t k = 0; k < w - 1; k++)
-            low[e * (w - 1) + k] = u_low4(s->bins[e * w + k]);
-        int status = top_word(s->bins[e * w + w - 1], &top[e]);
+            low[e * (w - 1) + k] = u_low4(s->bins[k * s->entries + e]);
+        int status = top_word(s->bins[(w - 1) * s->entries + e], &top[e]);
         if (status)
             return status;
     }
@@ -414,10 +446,10 @@ static void write_state(ps_writer *w, const void *state)
     ps_put_i64(w, width);
     for (int64_t e = 0; e < s->entries && width; e++)
         for (int64_t k = 0; k < width - 1; k++)
-            put_u8(w, u_low4(s->bins[e * width + k]));
+            put_u8(w, u_low4(s->bins[k * s->entries + e]));
     for (int64_t e = 0; e < s->entries && width; e++) {
         int64_t t = 0;
-        top_word(s->bins[e * width + width - 1], &t);
+        top_word(s->bins[(width - 1) * s->entries + e], &t);
         ps_put_i64(w, t);
     }
 }
@@ -429,7 +461,7 @@ int ps_xprod_serialize(ps_xprod *s, uint8_t *buf, size_t cap, size_t *size)
     normalise(s);
     for (int64_t e = 0; e < s->entries && s->width; e++) {
         int64_t t;
-        int status = top_word(s->bins[e * s->width + s->width - 1], &t);
+        int status = top_word(s->bins[(s->width - 1) * s->entries + e], &t);
         if (status)
             return status;
     }
@@ -498,7 +530,7 @@ int ps_xprod_deserialize(ps_xprod **out, const uint8_t *buf, size_t size)
                     ps_xprod_free(s);
                     return PS_ERR_CORRUPT;
                 }
-                s->bins[e * width + k] = u_from_i64(v);
+                s->bins[k * entries + e] = u_from_i64(v);
                 any |= v;
             }
         r.pos = 8 * HEADER_WORDS + (size_t)entries * (size_t)(width - 1);
@@ -512,7 +544,7 @@ int ps_xprod_deserialize(ps_xprod **out, const uint8_t *buf, size_t size)
                 return PS_ERR_CORRUPT;
             }
             any |= (int)(t != 0);
-            s->bins[e * width + width - 1] = u_from_i64(t);
+            s->bins[(width - 1) * entries + e] = u_from_i64(t);
             if (++b == m) {
                 a++;
                 b = a;
