@@ -158,7 +158,6 @@ def solve(gram: list[list[int]], p: int) -> ExactSolution:
     >>> [str(c) for c in s.coef], s.rss
     (['1', '1'], Fraction(0, 1))
     """
-    width = 2 * p + 1
     rows = [[gram[i][j] for j in range(p)] + [gram[i][p]] + [int(i == j) for j in range(p)]
             for i in range(p)]
     prev = 1
@@ -168,16 +167,23 @@ def solve(gram: list[list[int]], p: int) -> ExactSolution:
         if pivot == 0:
             dep = dependent_columns(gram, p)
             raise RankDeficient("singular", dep)
+        # Columns left of k are zero off the diagonal, and identity columns
+        # right of k are zero but on their own row: only these change.
+        active = [*range(k + 1, p + 1), *range(p + 1, p + 2 + k)]
         for i in range(p):
             if i == k:
                 continue
             row = rows[i]
             factor = row[k]
-            if factor == 0 and prev == pivot:
-                continue
-            for j in range(width):
-                num = pivot * row[j] - factor * pivot_row[j]
-                row[j] = num // prev           # exact (Sylvester's identity)
+            if factor:
+                for j in active:
+                    row[j] = (pivot * row[j] - factor * pivot_row[j]) // prev   # exact (Sylvester)
+            elif pivot != prev:
+                for j in active:
+                    row[j] = pivot * row[j] // prev
+            row[k] = 0
+            if i > k:
+                row[p + 1 + i] = pivot * row[p + 1 + i] // prev
         prev = pivot
     det = prev
     coef = [Fraction(rows[j][p], det) for j in range(p)]
