@@ -69,6 +69,22 @@ threads = s.ols("arr_delay", ["dep_delay", "distance"], nan_policy="omit",
 assert np.array_equal(bits(threads), bits(fit))
 
 # %%
+# Partial states, merged
+# ----------------------
+# The state behind ``ols`` is :class:`pystream.LeastSquares`: each half of
+# the year can be reduced elsewhere (another process, another day), saved
+# with ``to_bytes()`` and merged; the merged state gives the same
+# :class:`pystream.OLSResult`, bit for bit.
+
+half = len(values) // 2
+first = ps.LeastSquares(2, [0, 1]).update(values[:half])
+second = ps.LeastSquares(2, [0, 1], start=half).update(values[half:])
+merged = ps.LeastSquares.from_bytes(first.to_bytes()).merge(second)
+both = merged.result(nan_policy="omit")
+assert isinstance(both, ps.OLSResult)
+assert np.array_equal(bits(both), bits(fit))
+
+# %%
 # One fit per carrier
 # -------------------
 # ``s.by().ols(...)`` fits a model once per carrier in the same single
