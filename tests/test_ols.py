@@ -449,3 +449,33 @@ def test_bad_input_messages():
         ps.from_array(np.zeros((3, 2))).ols(1, nan_policy="drop")
     with pytest.raises(TypeError, match="real numbers"):
         ps.from_array(np.zeros((3, 2), complex)).ols(1)
+
+
+def test_tee_and_a_state_as_push_target():
+    a = _data(500, 2, seed=18)
+    want = _bits(ps.from_array(a).ols(2))
+    t = ps.tee(fit=ps.pipeline().ols(2), n="count")
+    out = ps.from_array(a, chunk_size=33).fork(all=t)["all"]
+    assert _bits(out["fit"]) == want
+    sink = ps.pipeline().push(ps.LeastSquares(2))
+    sink.send(a[:100])
+    sink.send(a[100:])
+    assert _bits(sink.close()) == want
+
+
+def test_state_refuses_concurrent_use_and_bad_arguments():
+    st = ps.LeastSquares(1)
+    with st._lock:
+        with pytest.raises(RuntimeError, match="another thread"):
+            st.update(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="positions here"):
+        ps.LeastSquares("y")
+    with pytest.raises(ValueError, match="start"):
+        ps.LeastSquares(1, start=-1)
+    with pytest.raises(IndexError, match="out of range for records of 2 columns"):
+        ps.LeastSquares(1, [0, 3]).update(np.zeros((2, 2)))
+    bound = ps.LeastSquares(2).update(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="records of 2 columns, but the state reads column 2"):
+        bound.update(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="no records"):
+        ps.LeastSquares(1).result()
