@@ -479,3 +479,16 @@ def test_state_refuses_concurrent_use_and_bad_arguments():
         bound.update(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="no records"):
         ps.LeastSquares(1).result()
+
+
+def test_branches_resolve_names():
+    a = _data(300, 2, seed=19)
+    s = ps.from_array(a, chunk_size=50).rename(["p", "q", "r"])
+    want = s.ols("r", ["p"])
+    forked = s.fork(f=ps.pipeline().ols("r", ["p"]), t=ps.tee(g=ps.pipeline().ols("r")))
+    assert forked["f"].names == ("intercept", "p") and _bits(forked["f"]) == _bits(want)
+    assert forked["t"]["g"].names == ("intercept", "p", "q")
+    with pytest.raises(KeyError, match="no column names"):      # push has no names
+        ps.pipeline().push(ps.pipeline().ols("r")).send(a)
+    with pytest.raises(KeyError, match="without column names"):
+        ps.pipeline().push(ps.pipeline().ols("r"), key=True)

@@ -36,15 +36,30 @@ def _check_column(c: object, what: str) -> None:
 
 class OLSConsumer(ReducerConsumer):
     """``ols`` in push form: the columns named by `y` / `x` are resolved once the
-    branch learns the names of its input's columns."""
+    branch learns the names of its input's columns (``label_columns``, called
+    before any chunk); until then the state waits."""
 
     spec: OLSTerminal
 
+    def __init__(self, spec: OLSTerminal, meta: Meta, start: int) -> None:
+        self.unbound = spec
+        deferred = copy.copy(spec)
+        deferred.deferred = True
+        super().__init__(deferred, meta, start)
+
     def label_columns(self, names: tuple[str, ...] | None) -> None:
-        spec = self.spec.bound(self.meta, names)
-        if spec is not self.spec:
-            self.spec = spec
-            self.state = spec.state(self.start)
+        self.spec = self.unbound.bound(self.meta, names)
+        self.state = self.spec.state(self.start)
+
+    def _update(self, chunk: np.ndarray) -> None:
+        if self.state is None:               # never labelled: names cannot be resolved
+            self.state = self.unbound.state(self.start)
+        super()._update(chunk)
+
+    def _result(self) -> Any:
+        if self.state is None:
+            self.state = self.unbound.state(self.start)
+        return super()._result()
 
 
 @terminal
@@ -140,6 +155,8 @@ class OLSTerminal(ReducerTerminal):
         self.positional = self.raises_nan
         self.columns: tuple[int, tuple[int, ...]] | None = None
         self.names: tuple[str, ...] | None = None
+        #: A push consumer's spec before it learns the column names.
+        self.deferred = False
         if x is not None and len([x] if isinstance(x, (str, int, np.integer)) else list(x)) \
                 == 0 and not self.intercept:
             raise ValueError("ols: no terms to fit (x is empty and intercept=False)")
@@ -156,7 +173,9 @@ class OLSTerminal(ReducerTerminal):
         meta = node.meta()
         return self.bound(meta, node.table.names_for(meta[1]))
 
-    def state(self, start: int) -> LeastSquares:
+    def state(self, start: int) -> LeastSquares | None:
+        if self.columns is None and self.deferred:
+            return None
         if self.columns is not None:
             y, xs = self.columns
             return LeastSquares(y, list(xs), intercept=self.intercept, start=start,
@@ -168,7 +187,7 @@ class OLSTerminal(ReducerTerminal):
         return LeastSquares(self.y, self.x, intercept=self.intercept, start=start)
 
     def early(self, state: LeastSquares) -> None:
-        if self.raises_nan:
+        if self.raises_nan and state is not None:
             bad = state.first_bad
             if bad is not None:
                 raise bad_record_error(bad, self.names)
