@@ -84,7 +84,7 @@ def _fmt(v: float) -> str:
     return "nan" if math.isnan(v) else f"{v:.6g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OLSResult:
     """An ordinary least-squares fit: ``y = X @ coef + residual``.
 
@@ -134,6 +134,24 @@ class OLSResult:
     rss: float
     names: tuple[str, ...]
     y_name: str = "y"
+
+    def __post_init__(self) -> None:
+        for name in ("coef", "stderr"):          # frozen: the arrays too
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    def __eq__(self, other: object) -> bool:
+        """Every field equal (arrays elementwise, NaN equal to NaN)."""
+        if not isinstance(other, OLSResult):
+            return NotImplemented
+        same = lambda a, b: bool(np.array_equal(a, b, equal_nan=True))  # noqa: E731
+        return (self.names == other.names and self.y_name == other.y_name
+                and self.nobs == other.nobs and self.df_resid == other.df_resid
+                and all(same(getattr(self, f), getattr(other, f))
+                        for f in ("coef", "stderr", "resid_std", "r_squared", "rss")))
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         width = max([len("term"), *map(len, self.names)])
