@@ -132,7 +132,7 @@ class OLSTerminal(ReducerTerminal):
     >>> a = np.array([[0.0, 1.0], [1.0, 3.1], [2.0, 4.9], [3.0, 7.0]])
     >>> r = ps.from_array(a).rename(["x", "y"]).ols("y")
     >>> r.names, r.coef.round(6).tolist(), r.nobs
-    (('intercept', 'x'), [1.04, 1.98], 4)
+    (('intercept', 'x'), [1.03, 1.98], 4)
     >>> X = np.c_[np.ones(4), a[:, 0]]
     >>> np.allclose(r.coef, np.linalg.lstsq(X, a[:, 1], rcond=None)[0])
     True
