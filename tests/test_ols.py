@@ -267,6 +267,15 @@ def test_same_bytes_for_any_chunking_engine_push_fork():
         assert _bits(forked) == want
 
 
+def test_threads_after_a_filter():
+    a = _data(3000, 2, seed=20)
+    s = ps.from_array(a, chunk_size=100).filter(lambda c: c[:, 0] > 0)
+    want = s.ols(2)
+    for policy in ("propagate", "raise"):
+        got = s.ols(2, nan_policy=policy, engine="threads", workers=2, partition_size=700)
+        assert _bits(got) == _bits(want)
+
+
 def test_dask_engine():
     pytest.importorskip("dask")
     a = _data(3000, 2, seed=7)

@@ -150,9 +150,9 @@ class OLSTerminal(ReducerTerminal):
         self.intercept = bool(intercept)
         self.policy = check_nan_policy(nan_policy, "ols")
         self.raises_nan = self.policy == "raise"
-        # Only the error of "raise" names a record: otherwise the state does
-        # not depend on the global indices.
-        self.positional = self.raises_nan
+        # positional (the default): a state covers [start, stop) of the global
+        # records and merges with its neighbour only (the error of "raise" names
+        # a record), so after a filter the engines reduce in the calling thread.
         self.columns: tuple[int, tuple[int, ...]] | None = None
         self.names: tuple[str, ...] | None = None
         #: A push consumer's spec before it learns the column names.
