@@ -173,6 +173,12 @@ ctest:
 	$(BUILD)/test_bins_portable
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_time.c csrc/ewm_time.c -lm -o $(BUILD)/test_ewm_time
 	$(BUILD)/test_ewm_time
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_crossprod.c csrc/crossprod.c csrc/moments.c csrc/simd.c -lm -o $(BUILD)/test_crossprod
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_XP_NO_INT128 -Icsrc csrc/tests/test_crossprod.c csrc/crossprod.c csrc/moments.c csrc/simd.c -lm -o $(BUILD)/test_crossprod_portable
+	$(BUILD)/test_crossprod
+	$(BUILD)/test_crossprod_portable
+	test "$$($(BUILD)/test_crossprod --fingerprint)" = "$$($(BUILD)/test_crossprod_portable --fingerprint)"
+	@echo "ctest: exact cross-products: __int128 and portable 128-bit words agree bit for bit"
 
 # The core suite, then the two plugin packages' own suites; a plugin that
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).

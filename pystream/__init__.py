@@ -21,6 +21,7 @@ from .aio import from_async_iterable
 from .pipeline import Branch, LateRecords, Pipeline, PushSink, Tee, TimedPushSink, pipeline, tee
 from .chain import PushError
 from .reducers import Description, Moments
+from .multivariate import LeastSquares, OLSResult
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
 from .sketches import SketchAccuracyWarning
 from .sources import (
@@ -53,8 +54,10 @@ __all__ = [
     "KeyColumn",
     "KeyDictionary",
     "LateRecords",
+    "LeastSquares",
     "MachineInfo",
     "Moments",
+    "OLSResult",
     "Pipeline",
     "PushError",
     "PushSink",

@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "pystream.sketches": 1,
     "pystream.sinks": 1,
     "pystream.keyed": 1,
+    "pystream.multivariate": 1,
     "pystream.keyed.terminals": 3,
     "pystream.chain": 2,
     "pystream.chain.materialise": 2,

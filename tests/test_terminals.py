@@ -17,7 +17,7 @@ ENGINE_ARGS = ("engine", "workers", "partition_size")
 def test_table_lists_every_terminal_once():
     assert list(TERMINALS) == ["describe", "count", "sum", "mean", "var", "std", "min", "max",
                                "histogram", "quantile", "to_array", "to_npy", "to_file", "to_text",
-                               "to_callback"]
+                               "to_callback", "ols"]
     assert all(spec.name == name for name, spec in TERMINALS.items())
 
 
@@ -34,7 +34,7 @@ def test_methods_come_from_the_spec(name):
 
 
 @pytest.mark.parametrize("name", [n for n, s in TERMINALS.items()
-                                  if issubclass(s, ReducerTerminal) and n != "quantile"])
+                                  if issubclass(s, ReducerTerminal) and n not in ("quantile", "ols")])
 def test_spec_drives_every_mode(name):
     x = np.arange(1000.0)
     kwargs = {"range": (0, 1000)} if name == "histogram" else {}

@@ -145,8 +145,8 @@ def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) 
     column = node.table.key
     if column is None:
         raise ValueError(f"by(...).{spec.name}: the stream has no key column")
-    if isinstance(spec, DescribeTerminal):
-        spec = spec.prepare(node, options)
+    if isinstance(spec, DescribeTerminal) or getattr(spec, "reads_names", False):
+        spec = spec.prepare(node, options)      # the columns' names (no pass over the data)
     reduction = keyed_reduction(spec, key, column, _maker(node, key, spec, options))
     for values, _time, codes in batched(ordered_triples(node, options)):
         reduction.update(values, codes)

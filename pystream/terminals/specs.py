@@ -4,6 +4,7 @@ specs (``@terminal``) as they are imported here."""
 from __future__ import annotations
 
 from . import describe, distribution, outputs  # noqa: F401  (they fill TERMINALS)
+from . import regression  # noqa: F401  (ols)
 from .protocol import TERMINALS
 
 __all__ = ["TERMINALS"]
