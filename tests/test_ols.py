@@ -492,7 +492,7 @@ def test_state_refuses_concurrent_use_and_bad_arguments():
     with pytest.raises(IndexError, match="out of range for records of 2 columns"):
         ps.LeastSquares(1, [0, 3]).update(np.zeros((2, 2)))
     bound = ps.LeastSquares(2).update(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="records of 2 columns, but the state reads column 2"):
+    with pytest.raises(ValueError, match="records of 2 columns, but the state.s records have 3"):
         bound.update(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="no records"):
         ps.LeastSquares(1).result()
@@ -509,3 +509,20 @@ def test_branches_resolve_names():
         ps.pipeline().push(ps.pipeline().ols("r")).send(a)
     with pytest.raises(KeyError, match="without column names"):
         ps.pipeline().push(ps.pipeline().ols("r"), key=True)
+
+
+def test_a_state_refuses_records_of_another_width():
+    """x=None means every other column of the first chunk: a wider chunk later would be
+    read partly, so it is refused (and a restored state keeps the width)."""
+    rng = np.random.default_rng(3)
+    st = ps.LeastSquares(0).update(rng.normal(size=(10, 3)))
+    with pytest.raises(ValueError, match="records of 4 columns, but the state's records have 3"):
+        st.update(rng.normal(size=(5, 4)))
+    back = ps.LeastSquares.from_bytes(st.to_bytes())
+    with pytest.raises(ValueError, match="records of 2 columns"):
+        back.update(rng.normal(size=(5, 2)))
+    wide = ps.LeastSquares(0, start=10).update(rng.normal(size=(5, 4))[:, :3])
+    assert back.merge(wide).nobs == 15
+    other = ps.LeastSquares(0, intercept=False, start=15).update(rng.normal(size=(5, 3)))
+    with pytest.raises(ValueError, match="intercept"):
+        back.merge(other)

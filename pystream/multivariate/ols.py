@@ -84,7 +84,7 @@ class LeastSquares:
     True
     """
 
-    __slots__ = ("_y", "_x", "_intercept", "_start", "_names", "_state", "_lock")
+    __slots__ = ("_y", "_x", "_intercept", "_start", "_names", "_width", "_state", "_lock")
 
     def __init__(self, y: int, x: Any = None, *, intercept: bool = True, start: int = 0,
                  names: Any = None) -> None:
@@ -101,6 +101,7 @@ class LeastSquares:
         if self._start < 0:
             raise ValueError(f"LeastSquares: start must be >= 0, got {start}")
         self._names = None if names is None else tuple(str(n) for n in names)
+        self._width: int | None = None  # record width, fixed by the first update
         self._state: Any = None
         self._lock = threading.Lock()
 
@@ -149,6 +150,7 @@ class LeastSquares:
         """Resolve the columns for records of `d` values and make the C state."""
         y, xs = resolve_columns(self._y, self._x, d, None, "LeastSquares")
         self._y, self._x = y, list(xs)
+        self._width = d
         out = ffi.new("ps_xprod **")
         check_status(lib.ps_xprod_new(out, len(xs) + 1, int(self._intercept), self._start),
                      "LeastSquares")
@@ -186,10 +188,10 @@ class LeastSquares:
         with StateLock(self._lock, "LeastSquares.update"):
             if self._state is None:
                 self._bind(a.shape[1])
-            cols = self._cols()
-            if max(cols) >= a.shape[1]:
+            if self._width is not None and a.shape[1] != self._width:
                 raise ValueError(f"LeastSquares.update: records of {a.shape[1]} columns, but "
-                                 f"the state reads column {max(cols)}")
+                                 f"the state's records have {self._width}")
+            cols = self._cols()
             ki = prepare_chunk(a, "LeastSquares.update")
             offsets = ffi.new("int64_t[]", [c * ki.value_stride for c in cols])
             check_status(lib.ps_xprod_update(self._state, ki.pointer, ki.n, ki.record_stride,
@@ -216,13 +218,17 @@ class LeastSquares:
                                  f"[{other.start}, {other.stop}): they are not adjacent")
             if other._state is None:
                 return self
+            if self._intercept != other._intercept:
+                raise ValueError("LeastSquares.merge: one state fits an intercept and the "
+                                 "other does not")
             if self._state is None:
                 self._y, self._x = other._y, list(other._cols()[:-1])
+                self._width = other._width
                 out = ffi.new("ps_xprod **")
                 check_status(lib.ps_xprod_copy(out, other._state), "LeastSquares.merge")
                 self._state = ffi.gc(out[0], lib.ps_xprod_free)
                 return self
-            if self._cols() != other._cols() or self._intercept != other._intercept:
+            if self._cols() != other._cols() or self._width != other._width:
                 raise ValueError("LeastSquares.merge: the states read other columns "
                                  f"(y={self._y}, x={self._x}, intercept={self._intercept} vs "
                                  f"y={other._y}, x={other._x}, intercept={other._intercept})")
@@ -347,7 +353,8 @@ class LeastSquares:
         """Versioned bytes: a small header (columns, intercept, start, names) and the
         C state's checksummed little-endian bytes."""
         header = json.dumps({"y": self._y, "x": self._x, "intercept": self._intercept,
-                             "start": self._start, "names": self._names}).encode()
+                             "start": self._start, "names": self._names,
+                             "width": self._width}).encode()
         body = b""
         with StateLock(self._lock, "LeastSquares.to_bytes"):
             if self._state is not None:
@@ -378,10 +385,11 @@ class LeastSquares:
             raise ValueError(f"{where}: corrupt state (header length)")
         try:
             h = json.loads(raw[16:16 + hlen].decode())
-            y, x, intercept, start, names = (h["y"], h["x"], h["intercept"], h["start"],
-                                             h["names"])
+            y, x, intercept, start, names, width = (h["y"], h["x"], h["intercept"], h["start"],
+                                                    h["names"], h["width"])
             ok = (isinstance(y, int) and isinstance(intercept, bool) and isinstance(start, int)
                   and (x is None or (isinstance(x, list) and all(isinstance(c, int) for c in x)))
+                  and (width is None or (isinstance(width, int) and width >= 2))
                   and (names is None or (isinstance(names, list)
                                          and all(isinstance(c, str) for c in names))))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -391,11 +399,13 @@ class LeastSquares:
         new = cls(y, x, intercept=intercept, start=start, names=names)
         body = raw[16 + hlen:]
         if body:
-            if x is None or y < 0 or min(x, default=0) < 0:
+            if x is None or width is None or not 0 <= y < width or min(x, default=0) < 0 \
+                    or max(x, default=0) >= width:
                 raise ValueError(f"{where}: corrupt state (unresolved columns with data)")
             out = ffi.new("ps_xprod **")
             check_status(lib.ps_xprod_deserialize(out, ffi.from_buffer(body), len(body)), where)
             new._state = ffi.gc(out[0], lib.ps_xprod_free)
+            new._width = width
             info = new._info()
             if (info.ncols != len(x) + 1 or bool(info.intercept) != intercept
                     or info.start != start):
