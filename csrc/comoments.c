@@ -1,0 +1,909 @@
+/*
+ * comoments.c -- streaming co-moment matrices (see comoments.h).
+ *
+ * The placement scheme is the one of moments.c (global aligned blocks of
+ * ps_moments_block(d) records, canonical tree of aligned nodes, raw edges):
+ * a state's nodes depend only on its [start, stop) and the data, so any
+ * chunking and any merge of adjacent states give the same bytes.
+ *
+ * Block algorithm (one fixed order whatever memory the block comes from;
+ * the block is first gathered as float64 rows unless it already is one):
+ *   pass 1, per column j: s_j = sum_r x_rj (record order), min, max;
+ *           m0_j = min if min == max (a constant column: exact), else s_j / n;
+ *   pass 2, per record: y_j = x_rj - m0_j, e_j += y_j,
+ *           S_ij += y_i * y_j (record order, every (i, j): the j loop
+ *           vectorises without changing any rounding);
+ *   C_ij = S_ij - (e_i * e_j) / n   (Bjorck's corrected two-pass),
+ *   mean_j = m0_j + e_j / n.
+ * C is exactly symmetric (y_i*y_j == y_j*y_i, same order).  Combine
+ * (Chan/Pebay):  d = m_b - m_a,  f = n_a n_b / n,
+ *   C = (C_a + C_b) + (d_i * d_j) * f,   m = m_a + d * (n_b / n).
+ * The pairwise form (blocks holding a NaN) runs the same arithmetic per
+ * pair over the records where both values are non-NaN, so a pair without
+ * NaN gets the same bits as in the compact form.
+ */
+#include "comoments.h"
+#include "pystream.h"
+#include "serial.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_VERSION 1u
+#define MAX_NODES 130
+/* Widest record: a d*d matrix of 4 words per pair stays far from SIZE_MAX. */
+#define MAX_COWIDTH ((int64_t)1 << 20)
+
+static const unsigned char MAGIC[8] = {'P', 'S', 'C', 'O', 'M', 'O', 'M', '1'};
+
+/* A summary: compact (pw == 0: n records, mu[d], c[d*d]) or pairwise
+   (pw == 1: cnt[d*d], mu[d*d], c[d*d], v[d*d]). */
+typedef struct {
+    int pw;
+    int64_t n;
+    int64_t *cnt;
+    double *mu, *c, *v;
+} summ;
+
+typedef struct {
+    int level;
+    int64_t index;
+    summ s;
+} node;
+
+struct ps_comoments {
+    int64_t d, B, start, stop;
+    double *head, *tail; /* raw records, B*d each (allocated with the width) */
+    int64_t head_n, tail_n;
+    node nodes[MAX_NODES];
+    int nn;
+    int64_t *nan_count;
+    int64_t first_nan, first_nan_col;
+    double *work; /* gather buffer B*d, then 3*d scratch */
+};
+
+/* ------------------------------------------------------------------ summaries */
+
+static void summ_free(summ *s)
+{
+    free(s->cnt);
+    free(s->mu);
+    free(s->c);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* Allocate `s` (fields zeroed) in the given form. */
+static int summ_alloc(summ *s, int64_t d, int pw)
+{
+    memset(s, 0, sizeof *s);
+    s->pw = pw;
+    int64_t dd = d * d;
+    s->c = calloc((size_t)dd, sizeof(double));
+    if (pw) {
+        s->cnt = calloc((size_t)dd, sizeof(int64_t));
+        s->mu = calloc((size_t)dd, sizeof(double));
+        s->v = calloc((size_t)dd, sizeof(double));
+    } else {
+        s->mu = calloc((size_t)d, sizeof(double));
+    }
+    if (!s->c || !s->mu || (pw && (!s->cnt || !s->v))) {
+        summ_free(s);
+        return PS_ERR_NOMEM;
+    }
+    return PS_OK;
+}
+
+static int summ_copy(summ *dst, const summ *src, int64_t d)
+{
+    int st = summ_alloc(dst, d, src->pw);
+    if (st)
+        return st;
+    int64_t dd = d * d;
+    dst->n = src->n;
+    memcpy(dst->c, src->c, (size_t)dd * sizeof(double));
+    if (src->pw) {
+        memcpy(dst->cnt, src->cnt, (size_t)dd * sizeof(int64_t));
+        memcpy(dst->mu, src->mu, (size_t)dd * sizeof(double));
+        memcpy(dst->v, src->v, (size_t)dd * sizeof(double));
+    } else {
+        memcpy(dst->mu, src->mu, (size_t)d * sizeof(double));
+    }
+    return PS_OK;
+}
+
+/* Compact -> pairwise, in place (exact: counts, means and M2 copied). */
+static int to_pairwise(summ *s, int64_t d)
+{
+    if (s->pw)
+        return PS_OK;
+    summ p;
+    int st = summ_alloc(&p, d, 1);
+    if (st)
+        return st;
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            p.cnt[i * d + j] = s->n;
+            p.mu[i * d + j] = s->n ? s->mu[i] : 0.0;
+            p.c[i * d + j] = s->c[i * d + j];
+            p.v[i * d + j] = s->c[i * d + i];
+        }
+    p.n = s->n;
+    summ_free(s);
+    *s = p;
+    return PS_OK;
+}
+
+/* a = a (+) b, b to the right of a. */
+static int summ_combine(summ *a, const summ *b, int64_t d)
+{
+    if (!a->pw && !b->pw) {
+        if (b->n == 0)
+            return PS_OK;
+        if (a->n == 0) {
+            summ t;
+            int st = summ_copy(&t, b, d);
+            if (st)
+                return st;
+            summ_free(a);
+            *a = t;
+            return PS_OK;
+        }
+        int64_t n = a->n + b->n;
+        double f = (double)a->n * (double)b->n / (double)n;
+        double r = (double)b->n / (double)n;
+        for (int64_t i = 0; i < d; i++) {
+            double di = b->mu[i] - a->mu[i];
+            const double *bm = b->mu, *am = a->mu;
+            double *crow = a->c + i * d;
+            const double *brow = b->c + i * d;
+            for (int64_t j = 0; j < d; j++) {
+                double dj = bm[j] - am[j];
+                crow[j] = (crow[j] + brow[j]) + (di * dj) * f;
+            }
+        }
+        for (int64_t i = 0; i < d; i++)
+            a->mu[i] = a->mu[i] + (b->mu[i] - a->mu[i]) * r;
+        a->n = n;
+        return PS_OK;
+    }
+    /* pairwise */
+    summ bb;
+    const summ *bp = b;
+    int st = to_pairwise(a, d);
+    if (st)
+        return st;
+    if (!b->pw) {
+        st = summ_copy(&bb, b, d);
+        if (st)
+            return st;
+        st = to_pairwise(&bb, d);
+        if (st) {
+            summ_free(&bb);
+            return st;
+        }
+        bp = &bb;
+    }
+    summ o;
+    st = summ_alloc(&o, d, 1);
+    if (st) {
+        if (bp == &bb)
+            summ_free(&bb);
+        return st;
+    }
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            int64_t k = i * d + j, t = j * d + i;
+            int64_t na = a->cnt[k], nb = bp->cnt[k];
+            if (nb == 0) {
+                o.cnt[k] = na, o.mu[k] = a->mu[k], o.c[k] = a->c[k], o.v[k] = a->v[k];
+            } else if (na == 0) {
+                o.cnt[k] = nb, o.mu[k] = bp->mu[k], o.c[k] = bp->c[k], o.v[k] = bp->v[k];
+            } else {
+                int64_t n = na + nb;
+                double f = (double)na * (double)nb / (double)n;
+                double r = (double)nb / (double)n;
+                double di = bp->mu[k] - a->mu[k];
+                double dj = bp->mu[t] - a->mu[t];
+                o.cnt[k] = n;
+                o.c[k] = (a->c[k] + bp->c[k]) + (di * dj) * f;
+                o.v[k] = (a->v[k] + bp->v[k]) + (di * di) * f;
+                o.mu[k] = a->mu[k] + di * r;
+            }
+        }
+    o.n = a->n + bp->n;
+    summ_free(a);
+    *a = o;
+    if (bp == &bb)
+        summ_free(&bb);
+    return PS_OK;
+}
+
+/* -------------------------------------------------------------- block algorithm */
+
+/* Compact summary of n >= 1 NaN-free float64 rows x (row stride d).
+   work: 3*d doubles.  o allocated compact. */
+static void block_compact(const double *restrict x, int64_t n, int64_t d, summ *o,
+                          double *restrict work)
+{
+    double *restrict m0 = work, *restrict e = work + d, *restrict y = work + 2 * d;
+    double *restrict c = o->c;
+    for (int64_t j = 0; j < d; j++) {
+        double s = 0.0, lo = x[j], hi = x[j];
+        for (int64_t r = 0; r < n; r++) {
+            double v = x[r * d + j];
+            s += v;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        m0[j] = lo == hi ? lo : s / (double)n;
+        e[j] = 0.0;
+    }
+    memset(c, 0, (size_t)(d * d) * sizeof(double));
+    for (int64_t r = 0; r < n; r++) {
+        const double *row = x + r * d;
+        for (int64_t j = 0; j < d; j++) {
+            y[j] = row[j] - m0[j];
+            e[j] += y[j];
+        }
+        for (int64_t i = 0; i < d; i++) {
+            double yi = y[i];
+            double *restrict ci = c + i * d;
+            for (int64_t j = 0; j < d; j++)
+                ci[j] += yi * y[j];
+        }
+    }
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++)
+            c[i * d + j] = c[i * d + j] - (e[i] * e[j]) / (double)n;
+    for (int64_t j = 0; j < d; j++)
+        o->mu[j] = m0[j] + e[j] / (double)n;
+    o->n = n;
+}
+
+/* Pairwise summary of n rows holding NaNs (o allocated pairwise). */
+static void block_pairwise(const double *x, int64_t n, int64_t d, summ *o)
+{
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            int64_t k = i * d + j;
+            int64_t cnt = 0;
+            double si = 0.0, sj = 0.0, loi = 0, hii = 0, loj = 0, hij = 0;
+            for (int64_t r = 0; r < n; r++) {
+                double a = x[r * d + i], b = x[r * d + j];
+                if (a != a || b != b)
+                    continue;
+                if (cnt == 0)
+                    loi = hii = a, loj = hij = b;
+                cnt++;
+                si += a;
+                sj += b;
+                loi = a < loi ? a : loi;
+                hii = a > hii ? a : hii;
+                loj = b < loj ? b : loj;
+                hij = b > hij ? b : hij;
+            }
+            o->cnt[k] = cnt;
+            if (cnt == 0) {
+                o->mu[k] = o->c[k] = o->v[k] = 0.0;
+                continue;
+            }
+            double mi = loi == hii ? loi : si / (double)cnt;
+            double mj = loj == hij ? loj : sj / (double)cnt;
+            double ei = 0.0, ej = 0.0, sc = 0.0, sv = 0.0;
+            for (int64_t r = 0; r < n; r++) {
+                double a = x[r * d + i], b = x[r * d + j];
+                if (a != a || b != b)
+                    continue;
+                double yi = a - mi, yj = b - mj;
+                ei += yi;
+                ej += yj;
+                sc += yi * yj;
+                sv += yi * yi;
+            }
+            o->c[k] = sc - (ei * ej) / (double)cnt;
+            o->v[k] = sv - (ei * ei) / (double)cnt;
+            o->mu[k] = mi + ei / (double)cnt;
+        }
+    o->n = n;
+}
+
+/* Rows [p, p + n) as float64 rows: x itself when it already is one, else
+   gathered into buf. */
+static const double *as_rows(int dtype, const char *p, int64_t n, int64_t d, ptrdiff_t s0,
+                             ptrdiff_t s1, double *buf)
+{
+    if (dtype == PS_FLOAT64 && s1 == 8 && s0 == 8 * d)
+        return (const double *)(const void *)p;
+    for (int64_t r = 0; r < n; r++) {
+        const char *row = p + r * s0;
+        double *out = buf + r * d;
+        if (dtype == PS_FLOAT64)
+            for (int64_t j = 0; j < d; j++)
+                out[j] = *(const double *)(const void *)(row + j * s1);
+        else
+            for (int64_t j = 0; j < d; j++)
+                out[j] = (double)*(const float *)(const void *)(row + j * s1);
+    }
+    return buf;
+}
+
+static int rows_have_nan(const double *x, int64_t n, int64_t d)
+{
+    for (int64_t k = 0; k < n * d; k++)
+        if (x[k] != x[k])
+            return 1;
+    return 0;
+}
+
+/* Count the NaNs of n rows whose first has global index `at`. */
+static void note_nans(ps_comoments *m, const double *x, int64_t n, int64_t at)
+{
+    int64_t d = m->d;
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t j = 0; j < d; j++)
+            if (x[r * d + j] != x[r * d + j]) {
+                m->nan_count[j]++;
+                if (m->first_nan < 0)
+                    m->first_nan = at + r, m->first_nan_col = j;
+            }
+}
+
+/* The block algorithm: summary of n >= 1 rows (either form). */
+static int block_summary(const double *x, int64_t n, int64_t d, summ *o, double *work)
+{
+    int pw = rows_have_nan(x, n, d);
+    int st = summ_alloc(o, d, pw);
+    if (st)
+        return st;
+    if (pw)
+        block_pairwise(x, n, d, o);
+    else
+        block_compact(x, n, d, o, work);
+    return PS_OK;
+}
+
+/* ------------------------------------------------------------------- the state */
+
+static int64_t head_boundary(const ps_comoments *m)
+{
+    int64_t r = m->start % m->B;
+    return r ? m->start + (m->B - r) : m->start;
+}
+
+static int alloc_width(ps_comoments *m, int64_t width)
+{
+    if (width < 1 || width > MAX_COWIDTH)
+        return PS_ERR_ARG;
+    m->d = width;
+    m->B = ps_moments_block(width);
+    int64_t gather = m->B * width + 3 * width;
+    m->head = ps_malloc_n(m->B * width, sizeof(double));
+    m->tail = ps_malloc_n(m->B * width, sizeof(double));
+    m->work = ps_malloc_n(gather, sizeof(double));
+    m->nan_count = calloc((size_t)width, sizeof(int64_t));
+    if (!m->head || !m->tail || !m->work || !m->nan_count)
+        return PS_ERR_NOMEM;
+    return PS_OK;
+}
+
+void ps_comoments_free(ps_comoments *m)
+{
+    if (!m)
+        return;
+    for (int k = 0; k < m->nn; k++)
+        summ_free(&m->nodes[k].s);
+    free(m->head);
+    free(m->tail);
+    free(m->work);
+    free(m->nan_count);
+    free(m);
+}
+
+int ps_comoments_new(ps_comoments **out, int64_t width, int64_t start)
+{
+    if (!out || start < 0 || width < 0 || width > MAX_COWIDTH)
+        return PS_ERR_ARG;
+    ps_comoments *m = calloc(1, sizeof *m);
+    if (!m)
+        return PS_ERR_NOMEM;
+    m->start = m->stop = start;
+    m->first_nan = m->first_nan_col = -1;
+    m->B = 1;
+    if (width) {
+        int st = alloc_width(m, width);
+        if (st) {
+            ps_comoments_free(m);
+            return st;
+        }
+    }
+    *out = m;
+    return PS_OK;
+}
+
+int ps_comoments_set_width(ps_comoments *m, int64_t width)
+{
+    if (!m || m->d || width < 1 || width > MAX_COWIDTH)
+        return PS_ERR_ARG;
+    int st = alloc_width(m, width);
+    if (st) {
+        free(m->head), free(m->tail), free(m->work), free(m->nan_count);
+        m->head = m->tail = m->work = NULL;
+        m->nan_count = NULL;
+        m->d = 0;
+        m->B = 1;
+    }
+    return st;
+}
+
+int64_t ps_comoments_width(const ps_comoments *m) { return m->d; }
+int64_t ps_comoments_start(const ps_comoments *m) { return m->start; }
+int64_t ps_comoments_stop(const ps_comoments *m) { return m->stop; }
+int64_t ps_comoments_first_nan(const ps_comoments *m) { return m->first_nan; }
+int64_t ps_comoments_first_nan_column(const ps_comoments *m) { return m->first_nan_col; }
+
+/* Push a summary of an aligned node; combine siblings (binary counter).
+   Takes ownership of s. */
+static int push_node(ps_comoments *m, int level, int64_t index, summ *s)
+{
+    if (m->nn >= MAX_NODES) {
+        summ_free(s);
+        return PS_ERR_OVERFLOW;
+    }
+    node *nd = &m->nodes[m->nn++];
+    nd->level = level;
+    nd->index = index;
+    nd->s = *s;
+    while (m->nn >= 2) {
+        node *a = &m->nodes[m->nn - 2], *b = &m->nodes[m->nn - 1];
+        if (a->level != b->level || (a->index & 1) || b->index != a->index + 1)
+            break;
+        int st = summ_combine(&a->s, &b->s, m->d);
+        if (st)
+            return st;
+        summ_free(&b->s);
+        m->nn--;
+        a->level++;
+        a->index >>= 1;
+    }
+    return PS_OK;
+}
+
+static void copy_rows(double *dst, int dtype, const char *p, int64_t n, int64_t d,
+                      ptrdiff_t s0, ptrdiff_t s1)
+{
+    const double *rows = as_rows(dtype, p, n, d, s0, s1, dst);
+    if (rows != dst)
+        memcpy(dst, rows, (size_t)(n * d) * sizeof(double));
+}
+
+/* Append n records at m->stop.  count: note their NaNs. */
+static int append(ps_comoments *m, int dtype, const char *p, int64_t n, ptrdiff_t s0,
+                  ptrdiff_t s1, int count)
+{
+    int64_t d = m->d, B = m->B, hb = head_boundary(m);
+    while (n > 0) {
+        int64_t pos = m->stop;
+        if (pos < hb) {
+            int64_t k = hb - pos < n ? hb - pos : n;
+            double *dst = m->head + m->head_n * d;
+            copy_rows(dst, dtype, p, k, d, s0, s1);
+            if (count)
+                note_nans(m, dst, k, pos);
+            m->head_n += k;
+            m->stop += k;
+            p += k * s0;
+            n -= k;
+        } else if (m->tail_n == 0 && n >= B) {
+            const double *x = as_rows(dtype, p, B, d, s0, s1, m->work);
+            summ s;
+            if (count && rows_have_nan(x, B, d))
+                note_nans(m, x, B, pos);
+            int st = block_summary(x, B, d, &s, m->work + B * d);
+            if (st)
+                return st;
+            m->stop += B;
+            st = push_node(m, 0, pos / B, &s);
+            if (st)
+                return st;
+            p += B * s0;
+            n -= B;
+        } else {
+            int64_t k = B - m->tail_n < n ? B - m->tail_n : n;
+            double *dst = m->tail + m->tail_n * d;
+            copy_rows(dst, dtype, p, k, d, s0, s1);
+            if (count)
+                note_nans(m, dst, k, pos);
+            m->tail_n += k;
+            m->stop += k;
+            p += k * s0;
+            n -= k;
+            if (m->tail_n == B) {
+                summ s;
+                int st = block_summary(m->tail, B, d, &s, m->work + B * d);
+                if (st)
+                    return st;
+                m->tail_n = 0;
+                st = push_node(m, 0, (m->stop - B) / B, &s);
+                if (st)
+                    return st;
+            }
+        }
+    }
+    return PS_OK;
+}
+
+int ps_comoments_update(ps_comoments *m, int dtype, const void *data, int64_t n,
+                        ptrdiff_t s0, ptrdiff_t s1)
+{
+    if (!m || n < 0 || (n > 0 && !data) || m->d == 0)
+        return n == 0 && m ? PS_OK : PS_ERR_ARG;
+    if (dtype != PS_FLOAT64 && dtype != PS_FLOAT32)
+        return PS_ERR_DTYPE;
+    if (n > INT64_MAX / 4 - m->stop)
+        return PS_ERR_OVERFLOW;
+    return append(m, dtype, (const char *)data, n, s0, s1, 1);
+}
+
+int ps_comoments_copy(ps_comoments **out, const ps_comoments *m)
+{
+    if (!out || !m)
+        return PS_ERR_ARG;
+    ps_comoments *c;
+    int st = ps_comoments_new(&c, m->d, m->start);
+    if (st)
+        return st;
+    c->stop = m->stop;
+    c->head_n = m->head_n;
+    c->tail_n = m->tail_n;
+    c->first_nan = m->first_nan;
+    c->first_nan_col = m->first_nan_col;
+    if (m->d) {
+        memcpy(c->head, m->head, (size_t)(m->head_n * m->d) * sizeof(double));
+        memcpy(c->tail, m->tail, (size_t)(m->tail_n * m->d) * sizeof(double));
+        memcpy(c->nan_count, m->nan_count, (size_t)m->d * sizeof(int64_t));
+    }
+    for (int k = 0; k < m->nn; k++) {
+        c->nodes[k].level = m->nodes[k].level;
+        c->nodes[k].index = m->nodes[k].index;
+        st = summ_copy(&c->nodes[k].s, &m->nodes[k].s, m->d);
+        if (st) {
+            ps_comoments_free(c);
+            return st;
+        }
+        c->nn = k + 1;
+    }
+    *out = c;
+    return PS_OK;
+}
+
+int ps_comoments_merge(ps_comoments *left, const ps_comoments *right)
+{
+    if (!left || !right || left == right)
+        return PS_ERR_ARG;
+    if (left->stop != right->start)
+        return PS_ERR_NOT_ADJACENT;
+    if (right->start == right->stop)
+        return PS_OK;
+    if (left->d != right->d) {
+        if (left->d != 0 || left->start != left->stop)
+            return PS_ERR_MISMATCH;
+        int st = ps_comoments_set_width(left, right->d);
+        if (st)
+            return st;
+    }
+    int64_t d = left->d;
+    ptrdiff_t s0 = (ptrdiff_t)(8 * d), s1 = 8;
+    int st = append(left, PS_FLOAT64, (const char *)right->head, right->head_n, s0, s1, 0);
+    if (st)
+        return st;
+    for (int k = 0; k < right->nn; k++) {
+        const node *nd = &right->nodes[k];
+        if (left->tail_n != 0 || left->stop != (nd->index << nd->level) * left->B)
+            return PS_ERR_CORRUPT; /* cannot happen for states built here */
+        summ s;
+        st = summ_copy(&s, &nd->s, d);
+        if (st)
+            return st;
+        left->stop += left->B << nd->level;
+        st = push_node(left, nd->level, nd->index, &s);
+        if (st)
+            return st;
+    }
+    st = append(left, PS_FLOAT64, (const char *)right->tail, right->tail_n, s0, s1, 0);
+    if (st)
+        return st;
+    for (int64_t j = 0; j < d; j++)
+        left->nan_count[j] += right->nan_count[j];
+    if (left->first_nan < 0 && right->first_nan >= 0) {
+        left->first_nan = right->first_nan;
+        left->first_nan_col = right->first_nan_col;
+    }
+    return PS_OK;
+}
+
+int ps_comoments_result(const ps_comoments *m, int64_t *count, double *mean, double *comoment,
+                        double *m2, int64_t *nan_count)
+{
+    if (!m || !count || !mean || !comoment || !m2 || !nan_count)
+        return PS_ERR_ARG;
+    int64_t d = m->d;
+    if (d == 0)
+        return PS_ERR_UNSET;
+    summ acc, part;
+    int st = summ_alloc(&acc, d, 0);
+    if (st)
+        return st;
+    double *work = m->work + m->B * d;
+    if (m->head_n) {
+        st = block_summary(m->head, m->head_n, d, &part, work);
+        if (!st) {
+            st = summ_combine(&acc, &part, d);
+            summ_free(&part);
+        }
+    }
+    for (int k = 0; !st && k < m->nn; k++)
+        st = summ_combine(&acc, &m->nodes[k].s, d);
+    if (!st && m->tail_n) {
+        st = block_summary(m->tail, m->tail_n, d, &part, work);
+        if (!st) {
+            st = summ_combine(&acc, &part, d);
+            summ_free(&part);
+        }
+    }
+    if (!st)
+        st = to_pairwise(&acc, d);
+    if (!st) {
+        memcpy(count, acc.cnt, (size_t)(d * d) * sizeof(int64_t));
+        memcpy(mean, acc.mu, (size_t)(d * d) * sizeof(double));
+        memcpy(comoment, acc.c, (size_t)(d * d) * sizeof(double));
+        memcpy(m2, acc.v, (size_t)(d * d) * sizeof(double));
+        memcpy(nan_count, m->nan_count, (size_t)d * sizeof(int64_t));
+    }
+    summ_free(&acc);
+    return st;
+}
+
+/* --------------------------------------------------------------- serialization */
+
+static void put_summ(ps_writer *w, const summ *s, int64_t d)
+{
+    int64_t dd = d * d;
+    ps_put_u64(w, (uint64_t)s->pw);
+    if (s->pw) {
+        for (int64_t k = 0; k < dd; k++)
+            ps_put_i64(w, s->cnt[k]);
+        ps_put_f64s(w, s->mu, dd);
+        ps_put_f64s(w, s->c, dd);
+        ps_put_f64s(w, s->v, dd);
+    } else {
+        ps_put_f64s(w, s->mu, d);
+        ps_put_f64s(w, s->c, dd);
+    }
+}
+
+static void write_state(ps_writer *w, const void *state)
+{
+    const ps_comoments *m = state;
+    for (int k = 0; k < 8; k++) {
+        if (w->buf && w->pos < w->cap)
+            w->buf[w->pos] = MAGIC[k];
+        w->pos++;
+    }
+    ps_put_u64(w, FORMAT_VERSION);
+    ps_put_i64(w, m->d);
+    ps_put_i64(w, m->start);
+    ps_put_i64(w, m->stop);
+    ps_put_i64(w, m->head_n);
+    ps_put_i64(w, m->tail_n);
+    ps_put_i64(w, m->nn);
+    ps_put_i64(w, m->first_nan);
+    ps_put_i64(w, m->first_nan_col);
+    for (int64_t j = 0; j < m->d; j++)
+        ps_put_i64(w, m->nan_count[j]);
+    for (int k = 0; k < m->nn; k++) {
+        ps_put_i64(w, m->nodes[k].level);
+        ps_put_i64(w, m->nodes[k].index);
+        put_summ(w, &m->nodes[k].s, m->d);
+    }
+    ps_put_f64s(w, m->head, m->head_n * m->d);
+    ps_put_f64s(w, m->tail, m->tail_n * m->d);
+}
+
+int ps_comoments_serialize(const ps_comoments *m, uint8_t *buf, size_t cap, size_t *size)
+{
+    return ps_serialize_checked(write_state, m, buf, cap, size);
+}
+
+/* The canonical aligned nodes of blocks [a, b): the greedy largest aligned
+   node at each position (what the binary counter leaves). */
+static int canonical_nodes(int64_t a, int64_t b, int *levels, int64_t *indices)
+{
+    int n = 0;
+    while (a < b) {
+        int L = 0;
+        while (L < 62 && (a & (((int64_t)1 << (L + 1)) - 1)) == 0 &&
+               b - a >= ((int64_t)1 << (L + 1)))
+            L++;
+        if (n >= MAX_NODES)
+            return -1;
+        levels[n] = L;
+        indices[n] = a >> L;
+        n++;
+        a += (int64_t)1 << L;
+    }
+    return n;
+}
+
+/* Is a value of a co-moment / M2 diagonal possible: >= 0 or NaN. */
+static int m2_ok(double v) { return v >= 0.0 || v != v; }
+
+/* |c| <= sqrt(vi * vj) (Cauchy-Schwarz), with slack for rounding. */
+static int cs_ok(double c, double vi, double vj)
+{
+    if (c != c || vi != vi || vj != vj || isinf(vi) || isinf(vj))
+        return 1;
+    if (isinf(c))
+        return 0;
+    double bound = sqrt(vi) * sqrt(vj);
+    return fabs(c) <= bound * (1.0 + 0x1p-20) + 0x1p-1000;
+}
+
+static int summ_possible(const summ *s, int64_t d, int64_t span)
+{
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            int64_t k = i * d + j, t = j * d + i;
+            if (s->pw) {
+                int64_t n = s->cnt[k];
+                if (n < 0 || n > span || n != s->cnt[t] || n > s->cnt[i * d + i])
+                    return 0;
+                if (n == 0 && (s->mu[k] != 0.0 || s->c[k] != 0.0 || s->v[k] != 0.0))
+                    return 0;
+                if (!m2_ok(s->v[k]) || memcmp(&s->c[k], &s->c[t], 8) != 0)
+                    return 0;
+                if (!cs_ok(s->c[k], s->v[k], s->v[t]))
+                    return 0;
+            } else {
+                if (!m2_ok(s->c[i * d + i]) || memcmp(&s->c[k], &s->c[t], 8) != 0)
+                    return 0;
+                if (!cs_ok(s->c[k], s->c[i * d + i], s->c[j * d + j]))
+                    return 0;
+            }
+        }
+    return 1;
+}
+
+static int get_summ(ps_reader *r, summ *s, int64_t d)
+{
+    uint64_t pw = ps_get_u64(r);
+    if (r->bad || pw > 1)
+        return PS_ERR_CORRUPT;
+    int64_t dd = d * d;
+    /* sizes before allocating: the words must be there */
+    uint64_t words = pw ? (uint64_t)(4 * dd) : (uint64_t)(d + dd);
+    if (words > (r->cap - r->pos) / 8)
+        return PS_ERR_CORRUPT;
+    int st = summ_alloc(s, d, (int)pw);
+    if (st)
+        return st;
+    if (pw) {
+        for (int64_t k = 0; k < dd; k++)
+            s->cnt[k] = ps_get_i64(r);
+        ps_get_f64s(r, s->mu, dd);
+        ps_get_f64s(r, s->c, dd);
+        ps_get_f64s(r, s->v, dd);
+    } else {
+        ps_get_f64s(r, s->mu, d);
+        ps_get_f64s(r, s->c, dd);
+    }
+    return r->bad ? PS_ERR_CORRUPT : PS_OK;
+}
+
+static int read_state(ps_reader *r, ps_comoments **out)
+{
+    if (r->cap < 8 || memcmp(r->in, MAGIC, 8) != 0)
+        return PS_ERR_CORRUPT;
+    r->pos = 8;
+    uint64_t version = ps_get_u64(r);
+    if (r->bad)
+        return PS_ERR_CORRUPT;
+    if (version != FORMAT_VERSION)
+        return PS_ERR_VERSION;
+    int64_t d = ps_get_i64(r), start = ps_get_i64(r), stop = ps_get_i64(r);
+    int64_t head_n = ps_get_i64(r), tail_n = ps_get_i64(r), nn = ps_get_i64(r);
+    int64_t first_nan = ps_get_i64(r), first_col = ps_get_i64(r);
+    if (r->bad || d < 0 || d > MAX_COWIDTH || start < 0 || stop < start ||
+        stop > INT64_MAX / 4 || nn < 0 || nn > MAX_NODES)
+        return PS_ERR_CORRUPT;
+    /* the structure (start, stop, B) implies */
+    ps_comoments *m;
+    if (d == 0) {
+        if (stop != start || head_n || tail_n || nn || first_nan != -1 || first_col != -1)
+            return PS_ERR_CORRUPT;
+        int st = ps_comoments_new(&m, 0, start);
+        if (st)
+            return st;
+        *out = m;
+        return PS_OK;
+    }
+    if ((uint64_t)d > (r->cap - r->pos) / 8) /* the NaN counts must be there */
+        return PS_ERR_CORRUPT;
+    int64_t B = ps_moments_block(d);
+    int64_t hb = start % B ? start + (B - start % B) : start;
+    int64_t want_head = (stop < hb ? stop : hb) - start;
+    int64_t body0 = stop < hb ? stop : hb;
+    int64_t want_tail = stop - (body0 > stop - stop % B ? body0 : stop - stop % B);
+    int levels[MAX_NODES];
+    int64_t indices[MAX_NODES];
+    int64_t a = body0 / B, b = (stop - want_tail) / B;
+    int want_nn = canonical_nodes(a, b, levels, indices);
+    if (head_n != want_head || tail_n != want_tail || want_nn != nn)
+        return PS_ERR_CORRUPT;
+    int st = ps_comoments_new(&m, d, start);
+    if (st)
+        return st;
+    m->stop = stop;
+    m->head_n = head_n;
+    m->tail_n = tail_n;
+    m->first_nan = first_nan;
+    m->first_nan_col = first_col;
+    int64_t total_nan = 0;
+    st = PS_OK;
+    for (int64_t j = 0; j < d; j++) {
+        m->nan_count[j] = ps_get_i64(r);
+        if (m->nan_count[j] < 0 || m->nan_count[j] > stop - start)
+            st = PS_ERR_CORRUPT;
+        else
+            total_nan += m->nan_count[j];
+    }
+    if (!st && (total_nan == 0 ? (first_nan != -1 || first_col != -1)
+                               : (first_nan < start || first_nan >= stop || first_col < 0 ||
+                                  first_col >= d)))
+        st = PS_ERR_CORRUPT;
+    for (int k = 0; !st && k < nn; k++) {
+        int64_t level = ps_get_i64(r), index = ps_get_i64(r);
+        if (r->bad || level != levels[k] || index != indices[k]) {
+            st = PS_ERR_CORRUPT;
+            break;
+        }
+        st = get_summ(r, &m->nodes[k].s, d);
+        if (st)
+            break;
+        m->nn = k + 1;
+        m->nodes[k].level = (int)level;
+        m->nodes[k].index = index;
+        int64_t span = B << level;
+        summ *s = &m->nodes[k].s;
+        s->n = span;
+        if (!summ_possible(s, d, span) || (s->pw && total_nan == 0))
+            st = PS_ERR_CORRUPT;
+    }
+    if (!st) {
+        if ((uint64_t)(head_n + tail_n) > (r->cap - r->pos) / 8 / (uint64_t)d)
+            st = PS_ERR_CORRUPT;
+        else {
+            ps_get_f64s(r, m->head, head_n * d);
+            ps_get_f64s(r, m->tail, tail_n * d);
+        }
+    }
+    if (!st && (r->bad || r->pos != r->cap))
+        st = PS_ERR_CORRUPT;
+    if (st) {
+        ps_comoments_free(m);
+        return st;
+    }
+    *out = m;
+    return PS_OK;
+}
+
+int ps_comoments_deserialize(ps_comoments **out, const uint8_t *buf, size_t size)
+{
+    if (!out || (!buf && size))
+        return PS_ERR_ARG;
+    if (size < 16 || !ps_checksum_ok(buf, size))
+        return PS_ERR_CORRUPT;
+    ps_reader r = {buf, 0, size - 8, 0};
+    return read_state(&r, out);
+}
