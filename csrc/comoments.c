@@ -25,6 +25,7 @@
 #include "comoments.h"
 #include "pystream.h"
 #include "serial.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ struct ps_comoments {
     int nn;
     int64_t *nan_count;
     int64_t first_nan, first_nan_col;
-    double *work; /* gather buffer B*d, then 3*d scratch */
+    double *work; /* the block's padded rows B*dp, then S dp*dp, m0 and e dp each */
 };
 
 /* ------------------------------------------------------------------ summaries */
@@ -222,78 +223,144 @@ static int summ_combine(summ *a, const summ *b, int64_t d)
 
 /* -------------------------------------------------------------- block algorithm */
 
-/* Compact summary of n >= 1 NaN-free float64 rows x (row stride d).
-   work: 3*d doubles.  o allocated compact. */
-static void block_compact(const double *restrict x, int64_t n, int64_t d, summ *o,
-                          double *restrict work)
+/* The compact kernel works on a padded copy of the block: rows of dp
+   values (d rounded up to 4, zeros after), so every loop runs over whole
+   4-double vectors.  The vector loops only compute independent elements
+   side by side (each element is still one sequential sum over the records,
+   no FMA: -ffp-contract=off), so the AVX2 build, the SSE2 baseline and a
+   scalar loop give the same bits. */
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+typedef long long v4l __attribute__((vector_size(32), aligned(8)));
+
+#define splat(v) ((v4d){(v), (v), (v), (v)})
+
+/* Compact summary of n >= 1 rows X (padded, NaN-free), into mu[d], c[d*d].
+   X is overwritten by the centred rows.  S: dp*dp, m0/e: dp each. */
+static inline __attribute__((always_inline)) void compact_core(
+    double *restrict X, int64_t n, int64_t d, int64_t dp, double *restrict mu,
+    double *restrict c, double *restrict S, double *restrict m0, double *restrict e)
 {
-    double *restrict m0 = work, *restrict e = work + d, *restrict y = work + 2 * d;
-    double *restrict c = o->c;
-    for (int64_t j = 0; j < d; j++) {
-        double s = 0.0, lo = x[j], hi = x[j];
+    /* pass 1: sums; a column is constant when every value equals the first */
+    for (int64_t j = 0; j < dp; j += 4) {
+        v4d s = splat(0.0), x0 = *(const v4d *)(X + j);
+        v4l ne = {0, 0, 0, 0};
         for (int64_t r = 0; r < n; r++) {
-            double v = x[r * d + j];
+            v4d v = *(const v4d *)(X + r * dp + j);
             s += v;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+            ne |= (v != x0);
         }
-        m0[j] = lo == hi ? lo : s / (double)n;
-        e[j] = 0.0;
+        v4d m = s / splat((double)n);
+        for (int k = 0; k < 4; k++)
+            m0[j + k] = ne[k] ? m[k] : x0[k];
     }
-    memset(c, 0, (size_t)(d * d) * sizeof(double));
-    for (int64_t r = 0; r < n; r++) {
-        const double *row = x + r * d;
-        for (int64_t j = 0; j < d; j++) {
-            y[j] = row[j] - m0[j];
-            e[j] += y[j];
+    /* pass 2: centre, sum the deviations */
+    for (int64_t j = 0; j < dp; j += 4) {
+        v4d acc = splat(0.0), mv = *(const v4d *)(m0 + j);
+        for (int64_t r = 0; r < n; r++) {
+            v4d y = *(const v4d *)(X + r * dp + j) - mv;
+            *(v4d *)(X + r * dp + j) = y;
+            acc += y;
         }
-        for (int64_t i = 0; i < d; i++) {
-            double yi = y[i];
-            double *restrict ci = c + i * d;
-            for (int64_t j = 0; j < d; j++)
-                ci[j] += yi * y[j];
+        *(v4d *)(e + j) = acc;
+    }
+    /* pass 3: S = Y^T Y over tiles of 4 rows x 8 (or 4) columns, upper part */
+    for (int64_t i0 = 0; i0 < d; i0 += 4) {
+        for (int64_t j0 = i0 & ~(int64_t)7; j0 < dp; j0 += 8) {
+            if (j0 + 8 <= dp) {
+                v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0,
+                    b3 = a0;
+                for (int64_t r = 0; r < n; r++) {
+                    const double *y = X + r * dp;
+                    v4d ya = *(const v4d *)(y + j0), yb = *(const v4d *)(y + j0 + 4);
+                    v4d u0 = splat(y[i0]), u1 = splat(y[i0 + 1]), u2 = splat(y[i0 + 2]),
+                        u3 = splat(y[i0 + 3]);
+                    a0 += u0 * ya, b0 += u0 * yb;
+                    a1 += u1 * ya, b1 += u1 * yb;
+                    a2 += u2 * ya, b2 += u2 * yb;
+                    a3 += u3 * ya, b3 += u3 * yb;
+                }
+                double *o = S + i0 * dp + j0;
+                *(v4d *)o = a0, *(v4d *)(o + 4) = b0;
+                *(v4d *)(o + dp) = a1, *(v4d *)(o + dp + 4) = b1;
+                *(v4d *)(o + 2 * dp) = a2, *(v4d *)(o + 2 * dp + 4) = b2;
+                *(v4d *)(o + 3 * dp) = a3, *(v4d *)(o + 3 * dp + 4) = b3;
+            } else {
+                v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0;
+                for (int64_t r = 0; r < n; r++) {
+                    const double *y = X + r * dp;
+                    v4d ya = *(const v4d *)(y + j0);
+                    a0 += splat(y[i0]) * ya;
+                    a1 += splat(y[i0 + 1]) * ya;
+                    a2 += splat(y[i0 + 2]) * ya;
+                    a3 += splat(y[i0 + 3]) * ya;
+                }
+                double *o = S + i0 * dp + j0;
+                *(v4d *)o = a0;
+                *(v4d *)(o + dp) = a1;
+                *(v4d *)(o + 2 * dp) = a2;
+                *(v4d *)(o + 3 * dp) = a3;
+            }
         }
     }
     for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < d; j++)
-            c[i * d + j] = c[i * d + j] - (e[i] * e[j]) / (double)n;
+        for (int64_t j = 0; j < d; j++) {
+            double sij = j >= i ? S[i * dp + j] : S[j * dp + i];
+            c[i * d + j] = sij - (e[i] * e[j]) / (double)n;
+        }
     for (int64_t j = 0; j < d; j++)
-        o->mu[j] = m0[j] + e[j] / (double)n;
-    o->n = n;
+        mu[j] = m0[j] + e[j] / (double)n;
 }
 
-/* Pairwise summary of n rows holding NaNs (o allocated pairwise). */
-static void block_pairwise(const double *x, int64_t n, int64_t d, summ *o)
+static void compact_plain(double *X, int64_t n, int64_t d, int64_t dp, double *mu, double *c,
+                          double *S, double *m0, double *e)
+{
+    compact_core(X, n, d, dp, mu, c, S, m0, e);
+}
+
+#ifdef PS_HAVE_AVX2
+PS_TARGET_AVX2 static void compact_avx2(double *X, int64_t n, int64_t d, int64_t dp,
+                                        double *mu, double *c, double *S, double *m0,
+                                        double *e)
+{
+    compact_core(X, n, d, dp, mu, c, S, m0, e);
+}
+#endif
+
+static int64_t padded(int64_t d) { return (d + 3) & ~(int64_t)3; }
+
+/* Pairwise summary of n rows (row stride ld) holding NaNs (o allocated
+   pairwise): per pair, the compact kernel's arithmetic over the records
+   where both values are non-NaN (so a pair without NaN gets its bits). */
+static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, summ *o)
 {
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = 0; j < d; j++) {
             int64_t k = i * d + j;
             int64_t cnt = 0;
-            double si = 0.0, sj = 0.0, loi = 0, hii = 0, loj = 0, hij = 0;
+            double si = 0.0, sj = 0.0, fi = 0.0, fj = 0.0;
+            int vary_i = 0, vary_j = 0;
             for (int64_t r = 0; r < n; r++) {
-                double a = x[r * d + i], b = x[r * d + j];
+                double a = x[r * ld + i], b = x[r * ld + j];
                 if (a != a || b != b)
                     continue;
                 if (cnt == 0)
-                    loi = hii = a, loj = hij = b;
+                    fi = a, fj = b;
                 cnt++;
                 si += a;
                 sj += b;
-                loi = a < loi ? a : loi;
-                hii = a > hii ? a : hii;
-                loj = b < loj ? b : loj;
-                hij = b > hij ? b : hij;
+                vary_i |= a != fi;
+                vary_j |= b != fj;
             }
             o->cnt[k] = cnt;
             if (cnt == 0) {
                 o->mu[k] = o->c[k] = o->v[k] = 0.0;
                 continue;
             }
-            double mi = loi == hii ? loi : si / (double)cnt;
-            double mj = loj == hij ? loj : sj / (double)cnt;
+            double mi = vary_i ? si / (double)cnt : fi;
+            double mj = vary_j ? sj / (double)cnt : fj;
             double ei = 0.0, ej = 0.0, sc = 0.0, sv = 0.0;
             for (int64_t r = 0; r < n; r++) {
-                double a = x[r * d + i], b = x[r * d + j];
+                double a = x[r * ld + i], b = x[r * ld + j];
                 if (a != a || b != b)
                     continue;
                 double yi = a - mi, yj = b - mj;
@@ -329,38 +396,59 @@ static const double *as_rows(int dtype, const char *p, int64_t n, int64_t d, ptr
     return buf;
 }
 
-static int rows_have_nan(const double *x, int64_t n, int64_t d)
-{
-    for (int64_t k = 0; k < n * d; k++)
-        if (x[k] != x[k])
-            return 1;
-    return 0;
-}
-
-/* Count the NaNs of n rows whose first has global index `at`. */
-static void note_nans(ps_comoments *m, const double *x, int64_t n, int64_t at)
+/* Count the NaNs of n rows (row stride ld) whose first has global index `at`. */
+static void note_nans(ps_comoments *m, const double *x, int64_t n, int64_t ld, int64_t at)
 {
     int64_t d = m->d;
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < d; j++)
-            if (x[r * d + j] != x[r * d + j]) {
+            if (x[r * ld + j] != x[r * ld + j]) {
                 m->nan_count[j]++;
                 if (m->first_nan < 0)
                     m->first_nan = at + r, m->first_nan_col = j;
             }
 }
 
-/* The block algorithm: summary of n >= 1 rows (either form). */
-static int block_summary(const double *x, int64_t n, int64_t d, summ *o, double *work)
+/* The block algorithm: summary of rows [p, p + n), 1 <= n <= B, of any
+   strides, in either form.  The rows are first copied as padded float64
+   rows into the state's work area (X, then S, m0, e).  count >= 0: note
+   the NaNs of the rows, the first with global index `count`. */
+static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, ptrdiff_t s0,
+                         ptrdiff_t s1, summ *o, int64_t count)
 {
-    int pw = rows_have_nan(x, n, d);
+    int64_t d = m->d, dp = padded(d);
+    double *X = m->work, *S = X + m->B * dp, *m0 = S + dp * dp, *e = m0 + dp;
+    for (int64_t r = 0; r < n; r++) {
+        const char *row = p + r * s0;
+        double *out = X + r * dp;
+        if (dtype == PS_FLOAT64 && s1 == 8)
+            memcpy(out, row, (size_t)d * sizeof(double));
+        else if (dtype == PS_FLOAT64)
+            for (int64_t j = 0; j < d; j++)
+                out[j] = *(const double *)(const void *)(row + j * s1);
+        else
+            for (int64_t j = 0; j < d; j++)
+                out[j] = (double)*(const float *)(const void *)(row + j * s1);
+        for (int64_t j = d; j < dp; j++)
+            out[j] = 0.0;
+    }
+    int pw = ps_any_nan(X, n * dp);
+    if (pw && count >= 0)
+        note_nans(m, X, n, dp, count);
     int st = summ_alloc(o, d, pw);
     if (st)
         return st;
-    if (pw)
-        block_pairwise(x, n, d, o);
+    if (pw) {
+        block_pairwise(X, n, d, dp, o);
+        return PS_OK;
+    }
+#ifdef PS_HAVE_AVX2
+    if (ps_simd() >= PS_SIMD_AVX2)
+        compact_avx2(X, n, d, dp, o->mu, o->c, S, m0, e);
     else
-        block_compact(x, n, d, o, work);
+#endif
+        compact_plain(X, n, d, dp, o->mu, o->c, S, m0, e);
+    o->n = n;
     return PS_OK;
 }
 
@@ -378,7 +466,8 @@ static int alloc_width(ps_comoments *m, int64_t width)
         return PS_ERR_ARG;
     m->d = width;
     m->B = ps_moments_block(width);
-    int64_t gather = m->B * width + 3 * width;
+    int64_t dp = padded(width);
+    int64_t gather = m->B * dp + dp * dp + 2 * dp;
     m->head = ps_malloc_n(m->B * width, sizeof(double));
     m->tail = ps_malloc_n(m->B * width, sizeof(double));
     m->work = ps_malloc_n(gather, sizeof(double));
@@ -490,17 +579,14 @@ static int append(ps_comoments *m, int dtype, const char *p, int64_t n, ptrdiff_
             double *dst = m->head + m->head_n * d;
             copy_rows(dst, dtype, p, k, d, s0, s1);
             if (count)
-                note_nans(m, dst, k, pos);
+                note_nans(m, dst, k, d, pos);
             m->head_n += k;
             m->stop += k;
             p += k * s0;
             n -= k;
         } else if (m->tail_n == 0 && n >= B) {
-            const double *x = as_rows(dtype, p, B, d, s0, s1, m->work);
             summ s;
-            if (count && rows_have_nan(x, B, d))
-                note_nans(m, x, B, pos);
-            int st = block_summary(x, B, d, &s, m->work + B * d);
+            int st = block_summary(m, dtype, p, B, s0, s1, &s, count ? pos : -1);
             if (st)
                 return st;
             m->stop += B;
@@ -514,14 +600,15 @@ static int append(ps_comoments *m, int dtype, const char *p, int64_t n, ptrdiff_
             double *dst = m->tail + m->tail_n * d;
             copy_rows(dst, dtype, p, k, d, s0, s1);
             if (count)
-                note_nans(m, dst, k, pos);
+                note_nans(m, dst, k, d, pos);
             m->tail_n += k;
             m->stop += k;
             p += k * s0;
             n -= k;
             if (m->tail_n == B) {
                 summ s;
-                int st = block_summary(m->tail, B, d, &s, m->work + B * d);
+                int st = block_summary(m, PS_FLOAT64, (const char *)m->tail, B,
+                                       (ptrdiff_t)(8 * d), 8, &s, -1);
                 if (st)
                     return st;
                 m->tail_n = 0;
@@ -635,9 +722,10 @@ int ps_comoments_result(const ps_comoments *m, int64_t *count, double *mean, dou
     int st = summ_alloc(&acc, d, 0);
     if (st)
         return st;
-    double *work = m->work + m->B * d;
+    ps_comoments *w = (ps_comoments *)m; /* the work area is scratch */
+    ptrdiff_t s0 = (ptrdiff_t)(8 * d);
     if (m->head_n) {
-        st = block_summary(m->head, m->head_n, d, &part, work);
+        st = block_summary(w, PS_FLOAT64, (const char *)m->head, m->head_n, s0, 8, &part, -1);
         if (!st) {
             st = summ_combine(&acc, &part, d);
             summ_free(&part);
@@ -646,7 +734,7 @@ int ps_comoments_result(const ps_comoments *m, int64_t *count, double *mean, dou
     for (int k = 0; !st && k < m->nn; k++)
         st = summ_combine(&acc, &m->nodes[k].s, d);
     if (!st && m->tail_n) {
-        st = block_summary(m->tail, m->tail_n, d, &part, work);
+        st = block_summary(w, PS_FLOAT64, (const char *)m->tail, m->tail_n, s0, 8, &part, -1);
         if (!st) {
             st = summ_combine(&acc, &part, d);
             summ_free(&part);
