@@ -3,7 +3,7 @@ specs (``@terminal``) as they are imported here."""
 
 from __future__ import annotations
 
-from . import describe, distribution, outputs  # noqa: F401  (they fill TERMINALS)
+from . import covariance, describe, distribution, outputs  # noqa: F401  (they fill TERMINALS)
 from .protocol import TERMINALS
 
 __all__ = ["TERMINALS"]
