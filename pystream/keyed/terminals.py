@@ -136,7 +136,7 @@ def keyed_reduction(spec: ReducerTerminal, key: KeySpec, column: KeyColumn | Non
                     make: Any = None) -> KeyedReduction | KeyedDescribe:
     """The per-key form of `spec`: every key's moments in one C state for the describe
     family, one state of the terminal's own per key otherwise."""
-    if isinstance(spec, DescribeTerminal):
+    if isinstance(spec, DescribeTerminal) and not spec.with_cov:
         return KeyedDescribe(spec, key.sort, key.max_keys, column)
     return KeyedReduction(spec, key, make, column)
 
