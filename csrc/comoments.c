@@ -33,18 +33,26 @@
 
 #define FORMAT_VERSION 1u
 #define MAX_NODES 130
+/* Records per sub-block: the co-moment sums of a block are sequential sums
+   of SUB records, added by a pairwise tree (the error of a block sum grows
+   with SUB + log2(B / SUB), not with B). */
+#define SUB 16
+#define MAX_SUBS (1024 / SUB)
 /* Widest record: a d*d matrix of 4 words per pair stays far from SIZE_MAX. */
 #define MAX_COWIDTH ((int64_t)1 << 20)
 
 static const unsigned char MAGIC[8] = {'P', 'S', 'C', 'O', 'M', 'O', 'M', '1'};
 
-/* A summary: compact (pw == 0: n records, mu[d], c[d*d]) or pairwise
-   (pw == 1: cnt[d*d], mu[d*d], c[d*d], v[d*d]). */
+/* A summary: compact (pw == 0: n records, mu/ml[d], c[d*d]) or pairwise
+   (pw == 1: cnt[d*d], mu/ml[d*d], c[d*d], v[d*d]).  A mean is kept as the
+   unevaluated sum mu + ml: mu is a shift taken from the data (the first
+   block's m0), ml the mean's offset from it, so far from zero (data of
+   mean 1e9, spread 1) mean differences keep the digits of the spread. */
 typedef struct {
     int pw;
     int64_t n;
     int64_t *cnt;
-    double *mu, *c, *v;
+    double *mu, *ml, *c, *v;
 } summ;
 
 typedef struct {
@@ -70,6 +78,7 @@ static void summ_free(summ *s)
 {
     free(s->cnt);
     free(s->mu);
+    free(s->ml);
     free(s->c);
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -85,11 +94,13 @@ static int summ_alloc(summ *s, int64_t d, int pw)
     if (pw) {
         s->cnt = calloc((size_t)dd, sizeof(int64_t));
         s->mu = calloc((size_t)dd, sizeof(double));
+        s->ml = calloc((size_t)dd, sizeof(double));
         s->v = calloc((size_t)dd, sizeof(double));
     } else {
         s->mu = calloc((size_t)d, sizeof(double));
+        s->ml = calloc((size_t)d, sizeof(double));
     }
-    if (!s->c || !s->mu || (pw && (!s->cnt || !s->v))) {
+    if (!s->c || !s->mu || !s->ml || (pw && (!s->cnt || !s->v))) {
         summ_free(s);
         return PS_ERR_NOMEM;
     }
@@ -107,9 +118,11 @@ static int summ_copy(summ *dst, const summ *src, int64_t d)
     if (src->pw) {
         memcpy(dst->cnt, src->cnt, (size_t)dd * sizeof(int64_t));
         memcpy(dst->mu, src->mu, (size_t)dd * sizeof(double));
+        memcpy(dst->ml, src->ml, (size_t)dd * sizeof(double));
         memcpy(dst->v, src->v, (size_t)dd * sizeof(double));
     } else {
         memcpy(dst->mu, src->mu, (size_t)d * sizeof(double));
+        memcpy(dst->ml, src->ml, (size_t)d * sizeof(double));
     }
     return PS_OK;
 }
@@ -127,6 +140,7 @@ static int to_pairwise(summ *s, int64_t d)
         for (int64_t j = 0; j < d; j++) {
             p.cnt[i * d + j] = s->n;
             p.mu[i * d + j] = s->n ? s->mu[i] : 0.0;
+            p.ml[i * d + j] = s->n ? s->ml[i] : 0.0;
             p.c[i * d + j] = s->c[i * d + j];
             p.v[i * d + j] = s->c[i * d + i];
         }
@@ -154,18 +168,19 @@ static int summ_combine(summ *a, const summ *b, int64_t d)
         int64_t n = a->n + b->n;
         double f = (double)a->n * (double)b->n / (double)n;
         double r = (double)b->n / (double)n;
+        /* delta = (shift_b - shift_a) + (offset_b - offset_a) */
+        const double *bm = b->mu, *am = a->mu, *bl = b->ml, *al = a->ml;
         for (int64_t i = 0; i < d; i++) {
-            double di = b->mu[i] - a->mu[i];
-            const double *bm = b->mu, *am = a->mu;
+            double di = (bm[i] - am[i]) + (bl[i] - al[i]);
             double *crow = a->c + i * d;
             const double *brow = b->c + i * d;
             for (int64_t j = 0; j < d; j++) {
-                double dj = bm[j] - am[j];
+                double dj = (bm[j] - am[j]) + (bl[j] - al[j]);
                 crow[j] = (crow[j] + brow[j]) + (di * dj) * f;
             }
         }
-        for (int64_t i = 0; i < d; i++)
-            a->mu[i] = a->mu[i] + (b->mu[i] - a->mu[i]) * r;
+        for (int64_t i = 0; i < d; i++)    /* the shift stays a's */
+            a->ml[i] = a->ml[i] + ((bm[i] - am[i]) + (bl[i] - al[i])) * r;
         a->n = n;
         return PS_OK;
     }
@@ -198,19 +213,22 @@ static int summ_combine(summ *a, const summ *b, int64_t d)
             int64_t k = i * d + j, t = j * d + i;
             int64_t na = a->cnt[k], nb = bp->cnt[k];
             if (nb == 0) {
-                o.cnt[k] = na, o.mu[k] = a->mu[k], o.c[k] = a->c[k], o.v[k] = a->v[k];
+                o.cnt[k] = na, o.mu[k] = a->mu[k], o.ml[k] = a->ml[k];
+                o.c[k] = a->c[k], o.v[k] = a->v[k];
             } else if (na == 0) {
-                o.cnt[k] = nb, o.mu[k] = bp->mu[k], o.c[k] = bp->c[k], o.v[k] = bp->v[k];
+                o.cnt[k] = nb, o.mu[k] = bp->mu[k], o.ml[k] = bp->ml[k];
+                o.c[k] = bp->c[k], o.v[k] = bp->v[k];
             } else {
                 int64_t n = na + nb;
                 double f = (double)na * (double)nb / (double)n;
                 double r = (double)nb / (double)n;
-                double di = bp->mu[k] - a->mu[k];
-                double dj = bp->mu[t] - a->mu[t];
+                double di = (bp->mu[k] - a->mu[k]) + (bp->ml[k] - a->ml[k]);
+                double dj = (bp->mu[t] - a->mu[t]) + (bp->ml[t] - a->ml[t]);
                 o.cnt[k] = n;
                 o.c[k] = (a->c[k] + bp->c[k]) + (di * dj) * f;
                 o.v[k] = (a->v[k] + bp->v[k]) + (di * di) * f;
-                o.mu[k] = a->mu[k] + di * r;
+                o.mu[k] = a->mu[k];
+                o.ml[k] = a->ml[k] + di * r;
             }
         }
     o.n = a->n + bp->n;
@@ -238,7 +256,7 @@ typedef long long v4l __attribute__((vector_size(32), aligned(8)));
    X is overwritten by the centred rows.  S: dp*dp, m0/e: dp each. */
 static inline __attribute__((always_inline)) void compact_core(
     double *restrict X, int64_t n, int64_t d, int64_t dp, double *restrict mu,
-    double *restrict c, double *restrict S, double *restrict m0, double *restrict e)
+    double *restrict ml, double *restrict c, double *restrict S, double *restrict m0, double *restrict e)
 {
     /* pass 1: sums; a column is constant when every value equals the first */
     for (int64_t j = 0; j < dp; j += 4) {
@@ -263,66 +281,82 @@ static inline __attribute__((always_inline)) void compact_core(
         }
         *(v4d *)(e + j) = acc;
     }
-    /* pass 3: S = Y^T Y over tiles of 4 rows x 8 (or 4) columns, upper part */
-    for (int64_t i0 = 0; i0 < d; i0 += 4) {
-        for (int64_t j0 = i0 & ~(int64_t)7; j0 < dp; j0 += 8) {
-            if (j0 + 8 <= dp) {
-                v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0,
-                    b3 = a0;
-                for (int64_t r = 0; r < n; r++) {
-                    const double *y = X + r * dp;
-                    v4d ya = *(const v4d *)(y + j0), yb = *(const v4d *)(y + j0 + 4);
-                    v4d u0 = splat(y[i0]), u1 = splat(y[i0 + 1]), u2 = splat(y[i0 + 2]),
-                        u3 = splat(y[i0 + 3]);
-                    a0 += u0 * ya, b0 += u0 * yb;
-                    a1 += u1 * ya, b1 += u1 * yb;
-                    a2 += u2 * ya, b2 += u2 * yb;
-                    a3 += u3 * ya, b3 += u3 * yb;
+    /* pass 3: S = Y^T Y by sub-blocks of SUB records (each a sequential
+       sum, over tiles of 4 rows x 8 (or 4) columns, upper part), the
+       sub-block sums then added by the fixed pairwise tree of tree_sum */
+    int64_t nq = (n + SUB - 1) / SUB;
+    for (int64_t q = 0; q < nq; q++) {
+        int64_t r0 = q * SUB, r1 = r0 + SUB < n ? r0 + SUB : n;
+        double *P = S + q * dp * dp;
+        for (int64_t i0 = 0; i0 < d; i0 += 4) {
+            for (int64_t j0 = i0 & ~(int64_t)7; j0 < dp; j0 += 8) {
+                if (j0 + 8 <= dp) {
+                    v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0,
+                        b2 = a0, b3 = a0;
+                    for (int64_t r = r0; r < r1; r++) {
+                        const double *y = X + r * dp;
+                        v4d ya = *(const v4d *)(y + j0), yb = *(const v4d *)(y + j0 + 4);
+                        v4d u0 = splat(y[i0]), u1 = splat(y[i0 + 1]), u2 = splat(y[i0 + 2]),
+                            u3 = splat(y[i0 + 3]);
+                        a0 += u0 * ya, b0 += u0 * yb;
+                        a1 += u1 * ya, b1 += u1 * yb;
+                        a2 += u2 * ya, b2 += u2 * yb;
+                        a3 += u3 * ya, b3 += u3 * yb;
+                    }
+                    double *o = P + i0 * dp + j0;
+                    *(v4d *)o = a0, *(v4d *)(o + 4) = b0;
+                    *(v4d *)(o + dp) = a1, *(v4d *)(o + dp + 4) = b1;
+                    *(v4d *)(o + 2 * dp) = a2, *(v4d *)(o + 2 * dp + 4) = b2;
+                    *(v4d *)(o + 3 * dp) = a3, *(v4d *)(o + 3 * dp + 4) = b3;
+                } else {
+                    v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0;
+                    for (int64_t r = r0; r < r1; r++) {
+                        const double *y = X + r * dp;
+                        v4d ya = *(const v4d *)(y + j0);
+                        a0 += splat(y[i0]) * ya;
+                        a1 += splat(y[i0 + 1]) * ya;
+                        a2 += splat(y[i0 + 2]) * ya;
+                        a3 += splat(y[i0 + 3]) * ya;
+                    }
+                    double *o = P + i0 * dp + j0;
+                    *(v4d *)o = a0;
+                    *(v4d *)(o + dp) = a1;
+                    *(v4d *)(o + 2 * dp) = a2;
+                    *(v4d *)(o + 3 * dp) = a3;
                 }
-                double *o = S + i0 * dp + j0;
-                *(v4d *)o = a0, *(v4d *)(o + 4) = b0;
-                *(v4d *)(o + dp) = a1, *(v4d *)(o + dp + 4) = b1;
-                *(v4d *)(o + 2 * dp) = a2, *(v4d *)(o + 2 * dp + 4) = b2;
-                *(v4d *)(o + 3 * dp) = a3, *(v4d *)(o + 3 * dp + 4) = b3;
-            } else {
-                v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0;
-                for (int64_t r = 0; r < n; r++) {
-                    const double *y = X + r * dp;
-                    v4d ya = *(const v4d *)(y + j0);
-                    a0 += splat(y[i0]) * ya;
-                    a1 += splat(y[i0 + 1]) * ya;
-                    a2 += splat(y[i0 + 2]) * ya;
-                    a3 += splat(y[i0 + 3]) * ya;
-                }
-                double *o = S + i0 * dp + j0;
-                *(v4d *)o = a0;
-                *(v4d *)(o + dp) = a1;
-                *(v4d *)(o + 2 * dp) = a2;
-                *(v4d *)(o + 3 * dp) = a3;
             }
         }
     }
+    for (int64_t w = 1; w < nq; w *= 2)
+        for (int64_t q = 0; q + w < nq; q += 2 * w) {
+            double *lo = S + q * dp * dp;
+            const double *hi = S + (q + w) * dp * dp;
+            for (int64_t i0 = 0; i0 < d; i0 += 4)
+                for (int64_t i = i0; i < i0 + 4; i++)
+                    for (int64_t j = i0 & ~(int64_t)7; j < dp; j += 4)
+                        *(v4d *)(lo + i * dp + j) += *(const v4d *)(hi + i * dp + j);
+        }
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = 0; j < d; j++) {
             double sij = j >= i ? S[i * dp + j] : S[j * dp + i];
             c[i * d + j] = sij - (e[i] * e[j]) / (double)n;
         }
     for (int64_t j = 0; j < d; j++)
-        mu[j] = m0[j] + e[j] / (double)n;
+        mu[j] = m0[j], ml[j] = e[j] / (double)n;
 }
 
-static void compact_plain(double *X, int64_t n, int64_t d, int64_t dp, double *mu, double *c,
-                          double *S, double *m0, double *e)
+static void compact_plain(double *X, int64_t n, int64_t d, int64_t dp, double *mu, double *ml,
+                          double *c, double *S, double *m0, double *e)
 {
-    compact_core(X, n, d, dp, mu, c, S, m0, e);
+    compact_core(X, n, d, dp, mu, ml, c, S, m0, e);
 }
 
 #ifdef PS_HAVE_AVX2
 PS_TARGET_AVX2 static void compact_avx2(double *X, int64_t n, int64_t d, int64_t dp,
-                                        double *mu, double *c, double *S, double *m0,
-                                        double *e)
+                                        double *mu, double *ml, double *c, double *S,
+                                        double *m0, double *e)
 {
-    compact_core(X, n, d, dp, mu, c, S, m0, e);
+    compact_core(X, n, d, dp, mu, ml, c, S, m0, e);
 }
 #endif
 
@@ -353,25 +387,33 @@ static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, su
             }
             o->cnt[k] = cnt;
             if (cnt == 0) {
-                o->mu[k] = o->c[k] = o->v[k] = 0.0;
+                o->mu[k] = o->ml[k] = o->c[k] = o->v[k] = 0.0;
                 continue;
             }
             double mi = vary_i ? si / (double)cnt : fi;
             double mj = vary_j ? sj / (double)cnt : fj;
-            double ei = 0.0, ej = 0.0, sc = 0.0, sv = 0.0;
-            for (int64_t r = 0; r < n; r++) {
-                double a = x[r * ld + i], b = x[r * ld + j];
-                if (a != a || b != b)
-                    continue;
-                double yi = a - mi, yj = b - mj;
-                ei += yi;
-                ej += yj;
-                sc += yi * yj;
-                sv += yi * yi;
+            double ei = 0.0, ej = 0.0, sc[MAX_SUBS], sv[MAX_SUBS];
+            int64_t nq = (n + SUB - 1) / SUB;
+            for (int64_t q = 0; q < nq; q++) {
+                sc[q] = sv[q] = 0.0;
+                for (int64_t r = q * SUB; r < n && r < (q + 1) * SUB; r++) {
+                    double a = x[r * ld + i], b = x[r * ld + j];
+                    if (a != a || b != b)
+                        continue;
+                    double yi = a - mi, yj = b - mj;
+                    ei += yi;
+                    ej += yj;
+                    sc[q] += yi * yj;
+                    sv[q] += yi * yi;
+                }
             }
-            o->c[k] = sc - (ei * ej) / (double)cnt;
-            o->v[k] = sv - (ei * ei) / (double)cnt;
-            o->mu[k] = mi + ei / (double)cnt;
+            for (int64_t w = 1; w < nq; w *= 2)
+                for (int64_t q = 0; q + w < nq; q += 2 * w)
+                    sc[q] += sc[q + w], sv[q] += sv[q + w];
+            o->c[k] = sc[0] - (ei * ej) / (double)cnt;
+            o->v[k] = sv[0] - (ei * ei) / (double)cnt;
+            o->mu[k] = mi;
+            o->ml[k] = ei / (double)cnt;
         }
     o->n = n;
 }
@@ -417,7 +459,8 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
                          ptrdiff_t s1, summ *o, int64_t count)
 {
     int64_t d = m->d, dp = padded(d);
-    double *X = m->work, *S = X + m->B * dp, *m0 = S + dp * dp, *e = m0 + dp;
+    int64_t nq = (m->B + SUB - 1) / SUB;
+    double *X = m->work, *S = X + m->B * dp, *m0 = S + nq * dp * dp, *e = m0 + dp;
     for (int64_t r = 0; r < n; r++) {
         const char *row = p + r * s0;
         double *out = X + r * dp;
@@ -444,10 +487,10 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
     }
 #ifdef PS_HAVE_AVX2
     if (ps_simd() >= PS_SIMD_AVX2)
-        compact_avx2(X, n, d, dp, o->mu, o->c, S, m0, e);
+        compact_avx2(X, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
     else
 #endif
-        compact_plain(X, n, d, dp, o->mu, o->c, S, m0, e);
+        compact_plain(X, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
     o->n = n;
     return PS_OK;
 }
@@ -467,7 +510,7 @@ static int alloc_width(ps_comoments *m, int64_t width)
     m->d = width;
     m->B = ps_moments_block(width);
     int64_t dp = padded(width);
-    int64_t gather = m->B * dp + dp * dp + 2 * dp;
+    int64_t gather = m->B * dp + (m->B + SUB - 1) / SUB * dp * dp + 2 * dp;
     m->head = ps_malloc_n(m->B * width, sizeof(double));
     m->tail = ps_malloc_n(m->B * width, sizeof(double));
     m->work = ps_malloc_n(gather, sizeof(double));
@@ -744,7 +787,8 @@ int ps_comoments_result(const ps_comoments *m, int64_t *count, double *mean, dou
         st = to_pairwise(&acc, d);
     if (!st) {
         memcpy(count, acc.cnt, (size_t)(d * d) * sizeof(int64_t));
-        memcpy(mean, acc.mu, (size_t)(d * d) * sizeof(double));
+        for (int64_t k = 0; k < d * d; k++)
+            mean[k] = acc.mu[k] + acc.ml[k];
         memcpy(comoment, acc.c, (size_t)(d * d) * sizeof(double));
         memcpy(m2, acc.v, (size_t)(d * d) * sizeof(double));
         memcpy(nan_count, m->nan_count, (size_t)d * sizeof(int64_t));
@@ -763,10 +807,12 @@ static void put_summ(ps_writer *w, const summ *s, int64_t d)
         for (int64_t k = 0; k < dd; k++)
             ps_put_i64(w, s->cnt[k]);
         ps_put_f64s(w, s->mu, dd);
+        ps_put_f64s(w, s->ml, dd);
         ps_put_f64s(w, s->c, dd);
         ps_put_f64s(w, s->v, dd);
     } else {
         ps_put_f64s(w, s->mu, d);
+        ps_put_f64s(w, s->ml, d);
         ps_put_f64s(w, s->c, dd);
     }
 }
@@ -847,7 +893,8 @@ static int summ_possible(const summ *s, int64_t d, int64_t span)
                 int64_t n = s->cnt[k];
                 if (n < 0 || n > span || n != s->cnt[t] || n > s->cnt[i * d + i])
                     return 0;
-                if (n == 0 && (s->mu[k] != 0.0 || s->c[k] != 0.0 || s->v[k] != 0.0))
+                if (n == 0 && (s->mu[k] != 0.0 || s->ml[k] != 0.0 || s->c[k] != 0.0 ||
+                               s->v[k] != 0.0))
                     return 0;
                 if (!m2_ok(s->v[k]) || memcmp(&s->c[k], &s->c[t], 8) != 0)
                     return 0;
@@ -870,7 +917,7 @@ static int get_summ(ps_reader *r, summ *s, int64_t d)
         return PS_ERR_CORRUPT;
     int64_t dd = d * d;
     /* sizes before allocating: the words must be there */
-    uint64_t words = pw ? (uint64_t)(4 * dd) : (uint64_t)(d + dd);
+    uint64_t words = pw ? (uint64_t)(5 * dd) : (uint64_t)(2 * d + dd);
     if (words > (r->cap - r->pos) / 8)
         return PS_ERR_CORRUPT;
     int st = summ_alloc(s, d, (int)pw);
@@ -880,10 +927,12 @@ static int get_summ(ps_reader *r, summ *s, int64_t d)
         for (int64_t k = 0; k < dd; k++)
             s->cnt[k] = ps_get_i64(r);
         ps_get_f64s(r, s->mu, dd);
+        ps_get_f64s(r, s->ml, dd);
         ps_get_f64s(r, s->c, dd);
         ps_get_f64s(r, s->v, dd);
     } else {
         ps_get_f64s(r, s->mu, d);
+        ps_get_f64s(r, s->ml, d);
         ps_get_f64s(r, s->c, dd);
     }
     return r->bad ? PS_ERR_CORRUPT : PS_OK;

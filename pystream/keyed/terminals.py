@@ -25,7 +25,6 @@ from .._extensions import find as find_entry
 from ..chain import Node
 from ..engines import check_engine
 from ..engines.columns import ordered_triples
-from ..terminals.covariance import CovTerminal
 from ..terminals.describe import DescribeTerminal
 from ..terminals.distribution import HistogramTerminal
 from ..terminals.plugin import PluginTerminal
@@ -146,7 +145,8 @@ def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) 
     column = node.table.key
     if column is None:
         raise ValueError(f"by(...).{spec.name}: the stream has no key column")
-    if isinstance(spec, (DescribeTerminal, CovTerminal)):   # names label / pick columns
+    if isinstance(spec, DescribeTerminal) or getattr(spec, "reads_names", False):
+        # the column names label the result (describe) or pick columns (cov, corr)
         spec = spec.prepare(node, options)
     reduction = keyed_reduction(spec, key, column, _maker(node, key, spec, options))
     for values, _time, codes in batched(ordered_triples(node, options)):

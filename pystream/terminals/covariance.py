@@ -178,6 +178,8 @@ class CovTerminal(ReducerTerminal):
 
     #: The names of the input's columns (set by :meth:`prepare`).
     names: tuple[str, ...] | None = None
+    #: Keyed runs call :meth:`prepare` too, so ``columns=`` may name columns.
+    reads_names: ClassVar[bool] = True
 
     def __init__(self, columns: Any = None, *, ddof: float = 1,
                  nan_policy: str = "propagate") -> None:
