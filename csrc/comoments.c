@@ -464,9 +464,11 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
     for (int64_t r = 0; r < n; r++) {
         const char *row = p + r * s0;
         double *out = X + r * dp;
-        if (dtype == PS_FLOAT64 && s1 == 8)
-            memcpy(out, row, (size_t)d * sizeof(double));
-        else if (dtype == PS_FLOAT64)
+        if (dtype == PS_FLOAT64 && s1 == 8) {
+            const double *in = (const double *)(const void *)row;
+            for (int64_t j = 0; j < d; j++)
+                out[j] = in[j];
+        } else if (dtype == PS_FLOAT64)
             for (int64_t j = 0; j < d; j++)
                 out[j] = *(const double *)(const void *)(row + j * s1);
         else
