@@ -69,7 +69,7 @@ struct ps_comoments {
     int nn;
     int64_t *nan_count;
     int64_t first_nan, first_nan_col;
-    double *work; /* the block's padded rows B*dp, then S dp*dp, m0 and e dp each */
+    double *work; /* padded rows B*dp, centred rows B*dp, S (B/SUB)*dp*dp, m0, e */
 };
 
 /* ------------------------------------------------------------------ summaries */
@@ -252,11 +252,13 @@ typedef long long v4l __attribute__((vector_size(32), aligned(8)));
 
 #define splat(v) ((v4d){(v), (v), (v), (v)})
 
-/* Compact summary of n >= 1 rows X (padded, NaN-free), into mu[d], c[d*d].
-   X is overwritten by the centred rows.  S: dp*dp, m0/e: dp each. */
+/* Compact summary of n >= 1 rows X (dp values each, zeros after d;
+   NaN-free) into mu/ml[d], c[d*d].  Y (n*dp) receives the centred rows;
+   S: ceil(n / SUB) * dp*dp, m0/e: dp each. */
 static inline __attribute__((always_inline)) void compact_core(
-    double *restrict X, int64_t n, int64_t d, int64_t dp, double *restrict mu,
-    double *restrict ml, double *restrict c, double *restrict S, double *restrict m0, double *restrict e)
+    const double *restrict X, double *restrict Y, int64_t n, int64_t d, int64_t dp,
+    double *restrict mu, double *restrict ml, double *restrict c, double *restrict S,
+    double *restrict m0, double *restrict e)
 {
     /* pass 1: sums; a column is constant when every value equals the first */
     for (int64_t j = 0; j < dp; j += 4) {
@@ -276,7 +278,7 @@ static inline __attribute__((always_inline)) void compact_core(
         v4d acc = splat(0.0), mv = *(const v4d *)(m0 + j);
         for (int64_t r = 0; r < n; r++) {
             v4d y = *(const v4d *)(X + r * dp + j) - mv;
-            *(v4d *)(X + r * dp + j) = y;
+            *(v4d *)(Y + r * dp + j) = y;
             acc += y;
         }
         *(v4d *)(e + j) = acc;
@@ -289,12 +291,12 @@ static inline __attribute__((always_inline)) void compact_core(
         int64_t r0 = q * SUB, r1 = r0 + SUB < n ? r0 + SUB : n;
         double *P = S + q * dp * dp;
         for (int64_t i0 = 0; i0 < d; i0 += 4) {
-            for (int64_t j0 = i0 & ~(int64_t)7; j0 < dp; j0 += 8) {
+            for (int64_t j0 = i0; j0 < dp; j0 += 8) {
                 if (j0 + 8 <= dp) {
                     v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0,
                         b2 = a0, b3 = a0;
                     for (int64_t r = r0; r < r1; r++) {
-                        const double *y = X + r * dp;
+                        const double *y = Y + r * dp;
                         v4d ya = *(const v4d *)(y + j0), yb = *(const v4d *)(y + j0 + 4);
                         v4d u0 = splat(y[i0]), u1 = splat(y[i0 + 1]), u2 = splat(y[i0 + 2]),
                             u3 = splat(y[i0 + 3]);
@@ -311,7 +313,7 @@ static inline __attribute__((always_inline)) void compact_core(
                 } else {
                     v4d a0 = splat(0.0), a1 = a0, a2 = a0, a3 = a0;
                     for (int64_t r = r0; r < r1; r++) {
-                        const double *y = X + r * dp;
+                        const double *y = Y + r * dp;
                         v4d ya = *(const v4d *)(y + j0);
                         a0 += splat(y[i0]) * ya;
                         a1 += splat(y[i0 + 1]) * ya;
@@ -333,7 +335,7 @@ static inline __attribute__((always_inline)) void compact_core(
             const double *hi = S + (q + w) * dp * dp;
             for (int64_t i0 = 0; i0 < d; i0 += 4)
                 for (int64_t i = i0; i < i0 + 4; i++)
-                    for (int64_t j = i0 & ~(int64_t)7; j < dp; j += 4)
+                    for (int64_t j = i0; j < dp; j += 4)
                         *(v4d *)(lo + i * dp + j) += *(const v4d *)(hi + i * dp + j);
         }
     for (int64_t i = 0; i < d; i++)
@@ -345,18 +347,18 @@ static inline __attribute__((always_inline)) void compact_core(
         mu[j] = m0[j], ml[j] = e[j] / (double)n;
 }
 
-static void compact_plain(double *X, int64_t n, int64_t d, int64_t dp, double *mu, double *ml,
-                          double *c, double *S, double *m0, double *e)
+static void compact_plain(const double *X, double *Y, int64_t n, int64_t d, int64_t dp,
+                          double *mu, double *ml, double *c, double *S, double *m0, double *e)
 {
-    compact_core(X, n, d, dp, mu, ml, c, S, m0, e);
+    compact_core(X, Y, n, d, dp, mu, ml, c, S, m0, e);
 }
 
 #ifdef PS_HAVE_AVX2
-PS_TARGET_AVX2 static void compact_avx2(double *X, int64_t n, int64_t d, int64_t dp,
-                                        double *mu, double *ml, double *c, double *S,
-                                        double *m0, double *e)
+PS_TARGET_AVX2 static void compact_avx2(const double *X, double *Y, int64_t n, int64_t d,
+                                        int64_t dp, double *mu, double *ml, double *c,
+                                        double *S, double *m0, double *e)
 {
-    compact_core(X, n, d, dp, mu, ml, c, S, m0, e);
+    compact_core(X, Y, n, d, dp, mu, ml, c, S, m0, e);
 }
 #endif
 
@@ -460,22 +462,29 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
 {
     int64_t d = m->d, dp = padded(d);
     int64_t nq = (m->B + SUB - 1) / SUB;
-    double *X = m->work, *S = X + m->B * dp, *m0 = S + nq * dp * dp, *e = m0 + dp;
-    for (int64_t r = 0; r < n; r++) {
-        const char *row = p + r * s0;
-        double *out = X + r * dp;
-        if (dtype == PS_FLOAT64 && s1 == 8) {
-            const double *in = (const double *)(const void *)row;
-            for (int64_t j = 0; j < d; j++)
-                out[j] = in[j];
-        } else if (dtype == PS_FLOAT64)
-            for (int64_t j = 0; j < d; j++)
-                out[j] = *(const double *)(const void *)(row + j * s1);
-        else
-            for (int64_t j = 0; j < d; j++)
-                out[j] = (double)*(const float *)(const void *)(row + j * s1);
-        for (int64_t j = d; j < dp; j++)
-            out[j] = 0.0;
+    double *buf = m->work, *Y = buf + m->B * dp, *S = Y + m->B * dp;
+    double *m0 = S + nq * dp * dp, *e = m0 + dp;
+    const double *X = (const double *)(const void *)p;
+    if (!(dtype == PS_FLOAT64 && s1 == 8 && s0 == 8 * d && d == dp)) {
+        /* not already padded float64 rows: gather them */
+        for (int64_t r = 0; r < n; r++) {
+            const char *row = p + r * s0;
+            double *out = buf + r * dp;
+            if (dtype == PS_FLOAT64 && s1 == 8) {
+                const double *in = (const double *)(const void *)row;
+                for (int64_t j = 0; j < d; j++)
+                    out[j] = in[j];
+            } else if (dtype == PS_FLOAT64) {
+                for (int64_t j = 0; j < d; j++)
+                    out[j] = *(const double *)(const void *)(row + j * s1);
+            } else {
+                for (int64_t j = 0; j < d; j++)
+                    out[j] = (double)*(const float *)(const void *)(row + j * s1);
+            }
+            for (int64_t j = d; j < dp; j++)
+                out[j] = 0.0;
+        }
+        X = buf;
     }
     int pw = ps_any_nan(X, n * dp);
     if (pw && count >= 0)
@@ -489,10 +498,10 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
     }
 #ifdef PS_HAVE_AVX2
     if (ps_simd() >= PS_SIMD_AVX2)
-        compact_avx2(X, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
+        compact_avx2(X, Y, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
     else
 #endif
-        compact_plain(X, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
+        compact_plain(X, Y, n, d, dp, o->mu, o->ml, o->c, S, m0, e);
     o->n = n;
     return PS_OK;
 }
@@ -512,7 +521,7 @@ static int alloc_width(ps_comoments *m, int64_t width)
     m->d = width;
     m->B = ps_moments_block(width);
     int64_t dp = padded(width);
-    int64_t gather = m->B * dp + (m->B + SUB - 1) / SUB * dp * dp + 2 * dp;
+    int64_t gather = 2 * m->B * dp + (m->B + SUB - 1) / SUB * dp * dp + 2 * dp;
     m->head = ps_malloc_n(m->B * width, sizeof(double));
     m->tail = ps_malloc_n(m->B * width, sizeof(double));
     m->work = ps_malloc_n(gather, sizeof(double));

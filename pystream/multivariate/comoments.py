@@ -123,7 +123,7 @@ class CoMoments:
     >>> bool(np.allclose(a.cov(), np.cov(x, rowvar=False)))
     True
     >>> a.corr().round(4).tolist()
-    [[1.0, 0.9672], [0.9672, 1.0]]
+    [[1.0, 0.982], [0.982, 1.0]]
     """
 
     __slots__ = ("_state", "_lock")

@@ -288,7 +288,7 @@ class CorrTerminal(CovTerminal):
     >>> import numpy as np, pystream as ps
     >>> x = np.array([[1.0, 2.0, 5.0], [2.0, 4.5, 5.0], [4.0, 7.0, 5.0]])
     >>> ps.from_array(x).corr().round(4).tolist()
-    [[1.0, 0.9672, nan], [0.9672, 1.0, nan], [nan, nan, nan]]
+    [[1.0, 0.982, nan], [0.982, 1.0, nan], [nan, nan, nan]]
     """
 
     def __init__(self, columns: Any = None, *, nan_policy: str = "propagate") -> None:

@@ -167,7 +167,7 @@ class DescribeTerminal(ReducerTerminal):
     (2.0, 1.0, 2.0)
     >>> x = np.array([[1.0, 2.0], [2.0, 4.5], [4.0, 7.0]])
     >>> from_array(x).describe(cov=True, quantiles=()).corr.round(4).tolist()
-    [[1.0, 0.9672], [0.9672, 1.0]]
+    [[1.0, 0.982], [0.982, 1.0]]
     """
     #: The Description field a statistic returns (None: the whole Description).
     pick: ClassVar[str | None] = None
