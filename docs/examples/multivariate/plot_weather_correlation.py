@@ -64,6 +64,25 @@ for airport, m in zip(per_key.keys.tolist(), per_key.values):
     assert np.allclose(m, groups.loc[airport].to_numpy(), rtol=1e-12, atol=1e-14)
     print(airport, "temp~wind", round(float(m[0, 2]), 3), " dewp~visib", round(float(m[1, 3]), 3))
 
+# %%
+# A mergeable state
+# -----------------
+# Behind both methods is a :class:`pystream.CoMoments`: count, means and
+# co-moment matrix, placed by the records' global index.  States of two
+# halves, computed anywhere (threads, processes, yesterday's run) and
+# shipped as bytes, merge into the state of the whole: the same bytes as the
+# stream's own ``cov``.
+
+values = weather[columns].to_numpy()
+half = len(values) // 2
+first = ps.CoMoments(start=0).update(values[:half])
+second = ps.CoMoments(start=half).update(values[half:])
+whole = ps.CoMoments.from_bytes(first.to_bytes()).merge(ps.CoMoments.from_bytes(second.to_bytes()))
+cov = s.cov(nan_policy="omit")
+assert whole.cov(nan_policy="omit").tobytes() == cov.tobytes()
+print("pressure variance (hPa^2):", round(float(cov[5, 5]), 3), "over", whole.pair_count()[5, 5],
+      "hours")
+
 fig, ax = plt.subplots(figsize=(6.4, 5.2))
 im = ax.imshow(r, vmin=-1, vmax=1, cmap="RdBu_r")
 ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right")
