@@ -482,3 +482,32 @@ def test_threads_are_refused_while_busy() -> None:
             c.update(np.ones((2, 2)))
     finally:
         c._lock.release()
+
+
+def test_forged_words_give_an_error_or_a_usable_state() -> None:
+    """Every 8-byte word of a state (header, NaN counts, node payloads, raw
+    edges) set to extreme values under a valid checksum: a ValueError, or a
+    state whose results, merges and updates run (never a crash)."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(1200, 2))
+    x[700, 0] = np.nan
+    raw = ps.CoMoments(5).update(x).to_bytes()
+    extremes = [("<q", 0), ("<q", -1), ("<q", 2 ** 62), ("<q", 1), ("<d", np.inf),
+                ("<d", -np.inf), ("<d", np.nan), ("<d", -1e300), ("<d", 1e-300)]
+    refused = accepted = 0
+    words = list(range(8, 8 * 64, 8))                    # header, NaN counts, the nodes
+    words += sorted(8 * rng.choice(np.arange(64, len(raw) // 8 - 1), 40, replace=False))
+    for off in words:                                     # ... and some raw-edge words
+        for fmt, val in extremes:
+            try:
+                c = ps.CoMoments.from_bytes(_forge(raw, off, fmt, val))
+            except ValueError:
+                refused += 1
+                continue
+            accepted += 1
+            with np.errstate(all="ignore"):
+                c.cov(nan_policy="omit")
+                c.corr()
+                c.update(x[:3])
+                c.copy().merge(ps.CoMoments(c.stop).update(x[:600]))
+    assert refused > 0 and accepted > 0
