@@ -69,7 +69,9 @@ struct ps_comoments {
     int nn;
     int64_t *nan_count;
     int64_t first_nan, first_nan_col;
-    double *work; /* padded rows B*dp, centred rows B*dp, S (B/SUB)*dp*dp, m0, e */
+    double *work; /* padded rows B*dp, centred rows B*dp, S (B/SUB)*dp*dp, m0, e,
+                     the rows with NaNs zeroed B*dp */
+    unsigned char *colnan; /* per column: a NaN in the block (dp bytes) */
 };
 
 /* ------------------------------------------------------------------ summaries */
@@ -364,14 +366,27 @@ PS_TARGET_AVX2 static void compact_avx2(const double *X, double *Y, int64_t n, i
 
 static int64_t padded(int64_t d) { return (d + 3) & ~(int64_t)3; }
 
-/* Pairwise summary of n rows (row stride ld) holding NaNs (o allocated
-   pairwise): per pair, the compact kernel's arithmetic over the records
-   where both values are non-NaN (so a pair without NaN gets its bits). */
-static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, summ *o)
+/* Pairwise summary of n rows (row stride ld) holding NaNs into o
+   (allocated pairwise).  Pairs of two columns without NaN in the block take
+   the compact kernel's results t (run on the block with the NaNs zeroed:
+   a pair's results read its two columns only).  The other pairs run the
+   compact kernel's arithmetic per pair over the records where both values
+   are non-NaN, so a pair without NaN would get the same bits either way
+   (the slow twin checks it).  Both orders (i, j), (j, i) in one pass. */
+static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, summ *o,
+                           const unsigned char *colnan, const summ *t)
 {
     for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < d; j++) {
-            int64_t k = i * d + j;
+        for (int64_t j = i; j < d; j++) {
+            int64_t k = i * d + j, u = j * d + i;
+            if (!colnan[i] && !colnan[j]) {
+                o->cnt[k] = o->cnt[u] = n;
+                o->mu[k] = t->mu[i], o->ml[k] = t->ml[i];
+                o->mu[u] = t->mu[j], o->ml[u] = t->ml[j];
+                o->c[k] = t->c[k], o->c[u] = t->c[u];
+                o->v[k] = t->c[i * d + i], o->v[u] = t->c[j * d + j];
+                continue;
+            }
             int64_t cnt = 0;
             double si = 0.0, sj = 0.0, fi = 0.0, fj = 0.0;
             int vary_i = 0, vary_j = 0;
@@ -387,17 +402,18 @@ static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, su
                 vary_i |= a != fi;
                 vary_j |= b != fj;
             }
-            o->cnt[k] = cnt;
+            o->cnt[k] = o->cnt[u] = cnt;
             if (cnt == 0) {
                 o->mu[k] = o->ml[k] = o->c[k] = o->v[k] = 0.0;
+                o->mu[u] = o->ml[u] = o->c[u] = o->v[u] = 0.0;
                 continue;
             }
             double mi = vary_i ? si / (double)cnt : fi;
             double mj = vary_j ? sj / (double)cnt : fj;
-            double ei = 0.0, ej = 0.0, sc[MAX_SUBS], sv[MAX_SUBS];
+            double ei = 0.0, ej = 0.0, sc[MAX_SUBS], vi[MAX_SUBS], vj[MAX_SUBS];
             int64_t nq = (n + SUB - 1) / SUB;
             for (int64_t q = 0; q < nq; q++) {
-                sc[q] = sv[q] = 0.0;
+                double c0 = 0.0, a0 = 0.0, b0 = 0.0;
                 for (int64_t r = q * SUB; r < n && r < (q + 1) * SUB; r++) {
                     double a = x[r * ld + i], b = x[r * ld + j];
                     if (a != a || b != b)
@@ -405,17 +421,20 @@ static void block_pairwise(const double *x, int64_t n, int64_t d, int64_t ld, su
                     double yi = a - mi, yj = b - mj;
                     ei += yi;
                     ej += yj;
-                    sc[q] += yi * yj;
-                    sv[q] += yi * yi;
+                    c0 += yi * yj;
+                    a0 += yi * yi;
+                    b0 += yj * yj;
                 }
+                sc[q] = c0, vi[q] = a0, vj[q] = b0;
             }
             for (int64_t w = 1; w < nq; w *= 2)
                 for (int64_t q = 0; q + w < nq; q += 2 * w)
-                    sc[q] += sc[q + w], sv[q] += sv[q + w];
-            o->c[k] = sc[0] - (ei * ej) / (double)cnt;
-            o->v[k] = sv[0] - (ei * ei) / (double)cnt;
-            o->mu[k] = mi;
-            o->ml[k] = ei / (double)cnt;
+                    sc[q] += sc[q + w], vi[q] += vi[q + w], vj[q] += vj[q + w];
+            o->c[k] = o->c[u] = sc[0] - (ei * ej) / (double)cnt;
+            o->v[k] = vi[0] - (ei * ei) / (double)cnt;
+            o->v[u] = vj[0] - (ej * ej) / (double)cnt;
+            o->mu[k] = mi, o->ml[k] = ei / (double)cnt;
+            o->mu[u] = mj, o->ml[u] = ej / (double)cnt;
         }
     o->n = n;
 }
@@ -493,7 +512,32 @@ static int block_summary(ps_comoments *m, int dtype, const char *p, int64_t n, p
     if (st)
         return st;
     if (pw) {
-        block_pairwise(X, n, d, dp, o);
+        /* the compact kernel on the block with its NaNs zeroed (Z), for the
+           pairs of columns without NaN; the others pair by pair */
+        double *Z = S + nq * dp * dp + 2 * dp;
+        unsigned char *colnan = m->colnan;
+        memset(colnan, 0, (size_t)d);
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t j = 0; j < dp; j++) {
+                double v = X[r * dp + j];
+                if (v != v)
+                    colnan[j] = 1, v = 0.0;
+                Z[r * dp + j] = v;
+            }
+        summ t;
+        st = summ_alloc(&t, d, 0);
+        if (st) {
+            summ_free(o);
+            return st;
+        }
+#ifdef PS_HAVE_AVX2
+        if (ps_simd() >= PS_SIMD_AVX2)
+            compact_avx2(Z, Y, n, d, dp, t.mu, t.ml, t.c, S, m0, e);
+        else
+#endif
+            compact_plain(Z, Y, n, d, dp, t.mu, t.ml, t.c, S, m0, e);
+        block_pairwise(X, n, d, dp, o, colnan, &t);
+        summ_free(&t);
         return PS_OK;
     }
 #ifdef PS_HAVE_AVX2
@@ -521,12 +565,13 @@ static int alloc_width(ps_comoments *m, int64_t width)
     m->d = width;
     m->B = ps_moments_block(width);
     int64_t dp = padded(width);
-    int64_t gather = 2 * m->B * dp + (m->B + SUB - 1) / SUB * dp * dp + 2 * dp;
+    int64_t gather = 3 * m->B * dp + (m->B + SUB - 1) / SUB * dp * dp + 2 * dp;
     m->head = ps_malloc_n(m->B * width, sizeof(double));
     m->tail = ps_malloc_n(m->B * width, sizeof(double));
     m->work = ps_malloc_n(gather, sizeof(double));
     m->nan_count = calloc((size_t)width, sizeof(int64_t));
-    if (!m->head || !m->tail || !m->work || !m->nan_count)
+    m->colnan = calloc((size_t)dp, 1);
+    if (!m->head || !m->tail || !m->work || !m->nan_count || !m->colnan)
         return PS_ERR_NOMEM;
     return PS_OK;
 }
@@ -541,6 +586,7 @@ void ps_comoments_free(ps_comoments *m)
     free(m->tail);
     free(m->work);
     free(m->nan_count);
+    free(m->colnan);
     free(m);
 }
 
@@ -571,7 +617,8 @@ int ps_comoments_set_width(ps_comoments *m, int64_t width)
         return PS_ERR_ARG;
     int st = alloc_width(m, width);
     if (st) {
-        free(m->head), free(m->tail), free(m->work), free(m->nan_count);
+        free(m->head), free(m->tail), free(m->work), free(m->nan_count), free(m->colnan);
+        m->colnan = NULL;
         m->head = m->tail = m->work = NULL;
         m->nan_count = NULL;
         m->d = 0;

@@ -15,9 +15,11 @@
  * NaN: a block without NaN is summarised compactly (n, means[d], C[d*d]).
  * A block holding a NaN is summarised per pair (i, j) over the records
  * where both are non-NaN: count N_ij, the pair's mean of i MU_ij, the
- * co-moment C_ij and the pair's M2 of i V_ij (4 d*d words; O(B d^2) with
- * a branch per value: only such blocks pay it).  A pair without NaN gets
- * the same bits in either form.  NaNs are also counted per column, and the
+ * co-moment C_ij and the pair's M2 of i V_ij (d*d words each).  Pairs of
+ * NaN-free columns come from the vectorised kernel, pairs with a NaN
+ * column are summed pair by pair with a branch per value (only such
+ * blocks pay it).  A pair without NaN gets the same bits in either form.
+ * Means are kept as a shift (from the data) plus an offset.  NaNs are also counted per column, and the
  * first one (record, column) is kept for nan_policy="raise".
  *
  * The region between the cffi-cdef markers is read verbatim by the cffi
