@@ -94,6 +94,15 @@ ctest:
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_sse2 --fingerprint)"
 	test "$$($(BUILD)/test_moments --fingerprint)" = "$$($(BUILD)/test_moments_portable --fingerprint)"
 	@echo "ctest: AVX2, SSE2 and portable kernels agree bit for bit"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_comoments.c csrc/comoments.c csrc/moments.c csrc/simd.c -lm -o $(BUILD)/test_comoments
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_AVX2 -Icsrc csrc/tests/test_comoments.c csrc/comoments.c csrc/moments.c csrc/simd.c -lm -o $(BUILD)/test_comoments_sse2
+	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_comoments.c csrc/comoments.c csrc/moments.c csrc/simd.c -lm -o $(BUILD)/test_comoments_portable
+	$(BUILD)/test_comoments
+	$(BUILD)/test_comoments_sse2
+	$(BUILD)/test_comoments_portable
+	test "$$($(BUILD)/test_comoments --fingerprint)" = "$$($(BUILD)/test_comoments_sse2 --fingerprint)"
+	test "$$($(BUILD)/test_comoments --fingerprint)" = "$$($(BUILD)/test_comoments_portable --fingerprint)"
+	@echo "ctest: co-moments: AVX2, SSE2 and portable kernels agree bit for bit"
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window
 	$(CC) $(CFLAGS_C) $(SAN) -DPS_NO_SIMD -Icsrc csrc/tests/test_window.c csrc/window.c csrc/simd.c -lm -o $(BUILD)/test_window_portable
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_window_order.c csrc/window_order.c csrc/simd.c -lm -o $(BUILD)/test_window_order

@@ -21,7 +21,7 @@ from .aio import from_async_iterable
 from .pipeline import Branch, LateRecords, Pipeline, PushSink, Tee, TimedPushSink, pipeline, tee
 from .chain import PushError
 from .reducers import Description, Moments
-from .multivariate import LeastSquares, OLSResult
+from .multivariate import CoMoments, LeastSquares, OLSResult
 from .sketches import DDSketch, Histogram, HistogramResult, KLLSketch
 from .sketches import SketchAccuracyWarning
 from .sources import (
@@ -46,6 +46,7 @@ from . import plugins  # noqa: E402 -- installs the registry's finder (loads no 
 __all__ = [
     "Batch",
     "Branch",
+    "CoMoments",
     "DDSketch",
     "Description",
     "Histogram",

@@ -68,6 +68,12 @@ class Description:
         when the stream has them: the repr labels the columns by name,
         :meth:`to_dict` lists them under ``"columns"``, and
         ``d["name"]`` (:meth:`column`) is the Description of one column.
+    cov, corr : ndarray or None
+        With ``describe(cov=True)``: the (d, d) covariance matrix (divisor
+        ``count - ddof``, so its diagonal is ``var``) and the correlation
+        matrix of the record's columns, computed in the same pass
+        (``nan_policy="omit"``: pairwise-complete, as pandas); None
+        otherwise.
 
     Two descriptions are equal when every statistic is (NaN equal to NaN;
     the names, like the dtype, are not compared).
@@ -93,6 +99,8 @@ class Description:
     quantile_method: str | None = field(default=None, compare=False)
     quantile_error: dict[float, Any] = field(default_factory=dict, compare=False, repr=False)
     names: tuple[str, ...] | None = field(default=None, compare=False)
+    cov: Any = field(default=None, repr=False)
+    corr: Any = field(default=None, repr=False)
 
     STATS = ("count", "nan_count", "mean", "std", "var", "min", "max", "sum")
 
@@ -108,6 +116,10 @@ class Description:
             return False
         pairs = [(getattr(self, n), getattr(other, n)) for n in self.STATS]
         pairs += [(self.quantiles[q], other.quantiles[q]) for q in self.quantiles]
+        if (self.cov is None) != (other.cov is None):
+            return False
+        if self.cov is not None:
+            pairs += [(self.cov, other.cov), (self.corr, other.corr)]
         return all(_same(a, b) for a, b in pairs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +132,9 @@ class Description:
         if self.quantiles:
             out["quantiles"] = {quantile_label(q): v.tolist() if isinstance(v, np.ndarray) else v
                                 for q, v in self.quantiles.items()}
+        if self.cov is not None:
+            out["cov"] = np.asarray(self.cov).tolist()
+            out["corr"] = np.asarray(self.corr).tolist()
         out["ddof"] = self.ddof
         out["nan_policy"] = self.nan_policy
         if self.names is not None:
@@ -269,7 +284,7 @@ class Description:
                f"ddof={self.ddof}, nan_policy={self.nan_policy!r}" + \
                (f", quantile_method={self.quantile_method!r})" if self.quantile_method else ")")
         if self.names is not None:
-            return "\n".join([head, *self._labelled_rows()])
+            return "\n".join([head, *self._labelled_rows(), *self._matrix_rows()])
         rows = []
         for name, texts in self.formatted().items():
             if self.record_shape == ():
@@ -278,7 +293,27 @@ class Description:
             if len(texts) > 20:
                 texts = [*texts[:3], "...", *texts[-3:]]
             rows.append(f"  {name:<10} [{' '.join(texts)}]")
-        return "\n".join([head, *rows])
+        return "\n".join([head, *rows, *self._matrix_rows()])
+
+    def _matrix_rows(self) -> list[str]:
+        """The cov and corr matrices (``describe(cov=True)``), 7 significant digits."""
+        if self.cov is None:
+            return []
+        d = np.asarray(self.cov).shape[0]
+        labels = list(self.names) if self.names is not None else [str(j) for j in range(d)]
+        cols = list(range(d)) if d <= 20 else [*range(3), -1, *range(d - 3, d)]
+        out = []
+        for title, m in (("cov", self.cov), ("corr", self.corr)):
+            table = [[title] + [labels[j] if j >= 0 else "..." for j in cols]]
+            for i in cols:
+                table.append([labels[i] if i >= 0 else "..."] +
+                             ["..." if i < 0 or j < 0 else format_statistic(m[i, j], "moment")
+                              for j in cols])
+            widths = [max(len(row[k]) for row in table) for k in range(len(table[0]))]
+            out += ["  " + "  ".join([row[0].ljust(widths[0])] +
+                                     [c.rjust(w) for c, w in zip(row[1:], widths[1:])]).rstrip()
+                    for row in table]
+        return out
 
     def _labelled_rows(self) -> list[str]:
         """The statistics as a table whose columns are headed by the names."""

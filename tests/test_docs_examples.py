@@ -30,8 +30,7 @@ FOLDER_OF_FAMILY = {
     "tables": "tables",
 }
 FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines",
-                                            "push", "cli", "tables", "time", "keys",
-                                            "multivariate"}
+                                            "push", "cli", "tables", "time", "keys", "multivariate"}
 # Built-ins that only exist on a time column are shown in docs/examples/time
 # (issue 19), whatever their registry family.
 FOLDER_OF_STAGE = {"session": "time"}

@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     "pystream.stages.comoving_ols": 1,
     "pystream.reducers": 1,
     "pystream.description": 1,
+    "pystream.multivariate": 1,
+    "pystream.multivariate.comoments": 1,
     "pystream.sketches": 1,
     "pystream.sinks": 1,
     "pystream.keyed": 1,

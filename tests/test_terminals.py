@@ -16,8 +16,8 @@ ENGINE_ARGS = ("engine", "workers", "partition_size")
 
 def test_table_lists_every_terminal_once():
     assert list(TERMINALS) == ["describe", "count", "sum", "mean", "var", "std", "min", "max",
-                               "histogram", "quantile", "to_array", "to_npy", "to_file", "to_text",
-                               "to_callback", "ols"]
+                               "histogram", "quantile", "cov", "corr", "to_array", "to_npy",
+                               "to_file", "to_text", "to_callback", "ols"]
     assert all(spec.name == name for name, spec in TERMINALS.items())
 
 
@@ -37,6 +37,8 @@ def test_methods_come_from_the_spec(name):
                                   if issubclass(s, ReducerTerminal) and n not in ("quantile", "ols")])
 def test_spec_drives_every_mode(name):
     x = np.arange(1000.0)
+    if name in ("cov", "corr"):                  # multivariate: records of 2 columns
+        x = np.c_[x, np.sqrt(x)]
     kwargs = {"range": (0, 1000)} if name == "histogram" else {}
     spec = TERMINALS[name](**kwargs)
     assert isinstance(spec.reduction(), Reduction)

@@ -135,7 +135,7 @@ def keyed_reduction(spec: ReducerTerminal, key: KeySpec, column: KeyColumn | Non
                     make: Any = None) -> KeyedReduction | KeyedDescribe:
     """The per-key form of `spec`: every key's moments in one C state for the describe
     family, one state of the terminal's own per key otherwise."""
-    if isinstance(spec, DescribeTerminal):
+    if isinstance(spec, DescribeTerminal) and not spec.with_cov:
         return KeyedDescribe(spec, key.sort, key.max_keys, column)
     return KeyedReduction(spec, key, make, column)
 
@@ -146,7 +146,8 @@ def keyed_result(node: Node, key: KeySpec, spec: ReducerTerminal, options: Any) 
     if column is None:
         raise ValueError(f"by(...).{spec.name}: the stream has no key column")
     if isinstance(spec, DescribeTerminal) or getattr(spec, "reads_names", False):
-        spec = spec.prepare(node, options)      # the columns' names (no pass over the data)
+        # the column names label the result (describe) or pick columns (cov, corr)
+        spec = spec.prepare(node, options)
     reduction = keyed_reduction(spec, key, column, _maker(node, key, spec, options))
     for values, _time, codes in batched(ordered_triples(node, options)):
         reduction.update(values, codes)

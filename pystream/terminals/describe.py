@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._checks import check_ddof, check_nan_policy, nan_policy_error
+from ..multivariate.comoments import CoMoments, check_records
 from ..reducers import DEFAULT_QUANTILES, Moments, describe_result
 from ..sketches.columns import ColumnQuantiles, check_method, check_quantiles, describe_sketch_factory
 from .protocol import Meta, MetaFn, ReducerConsumer, ReducerTerminal, terminal
@@ -21,14 +23,19 @@ class DescribeState:
     """``describe()``'s one-pass state: :class:`~pystream.Moments` and, if
     quantiles are asked for, one quantile sketch per value of the record
     (``method``: ``"kll"`` or ``"relative"``, see
-    :func:`~pystream.sketches.columns.describe_sketch_factory`)."""
+    :func:`~pystream.sketches.columns.describe_sketch_factory`) and, with
+    ``cov=True``, a :class:`~pystream.CoMoments` of the record's columns."""
 
-    def __init__(self, start: int, quantiles: bool, method: str = "kll") -> None:
+    def __init__(self, start: int, quantiles: bool, method: str = "kll",
+                 cov: bool = False) -> None:
         self.moments = Moments(start=start)
         self.sketch = (ColumnQuantiles(describe_sketch_factory(method), start)
                        if quantiles else None)
+        self.comoments = CoMoments(start) if cov else None
 
     def update(self, chunk: np.ndarray) -> None:
+        if self.comoments is not None:       # checks the records before anything is fed
+            self.comoments.update(check_records(np.asarray(chunk), "describe(cov=True)"))
         self.moments.update(chunk)
         if self.sketch is not None:
             self.sketch.update(chunk)
@@ -37,6 +44,8 @@ class DescribeState:
         self.moments.merge(other.moments)
         if self.sketch is not None and other.sketch is not None:
             self.sketch.merge(other.sketch)
+        if self.comoments is not None and other.comoments is not None:
+            self.comoments.merge(other.comoments)
         return self
 
 
@@ -61,6 +70,8 @@ class DescribeConsumer(ReducerConsumer):
             else:
                 if owner.state.sketch is None and self.state.sketch is not None:
                     owner.state.sketch = self.state.sketch   # the owner computes it for both
+                if owner.state.comoments is None and self.state.comoments is not None:
+                    owner.state.comoments = self.state.comoments
                 self.state = owner.state
                 self.owner = owner
         elif self.owner is None and self.state.sketch is not None:
@@ -121,6 +132,13 @@ class DescribeTerminal(ReducerTerminal):
         compared with its spread (temperatures in kelvin, timestamps).
         Both are bit-identical for any chunking, partitioning and
         engine; see :ref:`which-quantile-method`.
+    cov : bool, optional
+        Also compute, in the same pass, the covariance and correlation
+        matrices of the record's columns (``Description.cov``,
+        ``Description.corr``; a :class:`pystream.CoMoments`): the
+        covariance divides by ``count - ddof`` (so its diagonal is
+        ``var``), ``nan_policy="omit"`` is pairwise-complete as pandas'
+        ``DataFrame.cov``/``corr``.  Needs records of at least 2 columns.
 
     {engine_parameters}
 
@@ -147,6 +165,9 @@ class DescribeTerminal(ReducerTerminal):
     >>> d = from_array(np.array([1.0, 2.0, 3.0])).describe(ddof=1)
     >>> float(d.mean), float(d.var), d.quantiles[0.5]
     (2.0, 1.0, 2.0)
+    >>> x = np.array([[1.0, 2.0], [2.0, 4.5], [4.0, 7.0]])
+    >>> from_array(x).describe(cov=True, quantiles=()).corr.round(4).tolist()
+    [[1.0, 0.982], [0.982, 1.0]]
     """
     #: The Description field a statistic returns (None: the whole Description).
     pick: ClassVar[str | None] = None
@@ -154,8 +175,12 @@ class DescribeTerminal(ReducerTerminal):
     names: tuple[str, ...] | None = None
 
     def __init__(self, ddof: float = 0, nan_policy: str = "propagate",
-                 quantiles: Any = DEFAULT_QUANTILES, quantile_method: str = "kll") -> None:
+                 quantiles: Any = DEFAULT_QUANTILES, quantile_method: str = "kll",
+                 cov: bool = False) -> None:
         where = self.name
+        if not isinstance(cov, (bool, np.bool_)):
+            raise TypeError(f"{where}: cov must be True or False, got {cov!r}")
+        self.with_cov = bool(cov)
         self.ddof = check_ddof(ddof, where)
         self.policy = check_nan_policy(nan_policy, where)
         self.method = check_method(quantile_method, where, "quantile_method")
@@ -163,7 +188,7 @@ class DescribeTerminal(ReducerTerminal):
         self.raises_nan = self.policy == "raise"
 
     def state(self, start: int) -> DescribeState:
-        return DescribeState(start, bool(self.qs), self.method)
+        return DescribeState(start, bool(self.qs), self.method, self.with_cov)
 
     def prepare(self, node: Any, options: Any) -> DescribeTerminal:
         """The spec labelled by the names of the stream's columns, if it has any
@@ -188,6 +213,8 @@ class DescribeTerminal(ReducerTerminal):
             m = m.copy().update(np.empty((0, *rs), dt))
         self.early(state)
         d = describe_result(m, state.sketch if self.qs else None, self.qs, self.ddof, self.policy)
+        if self.with_cov:
+            d = self._with_cov(d, state.comoments, meta)
         pick = self.pick
         if pick is None:
             return d if self.names is None else d.with_names(self.names)
@@ -199,6 +226,18 @@ class DescribeTerminal(ReducerTerminal):
 
     def consumer(self, meta: Meta, start: int) -> DescribeConsumer:
         return DescribeConsumer(self, meta, start)
+
+    def _with_cov(self, d: Any, c: CoMoments | None, meta: MetaFn) -> Any:
+        """`d` with the cov and corr matrices of the co-moments `c`."""
+        if c is None or c.width is None:      # no record: NaN matrices of the input's width
+            shape = meta()[1]
+            if len(shape) != 1 or shape[0] < 2:
+                raise ValueError("describe(cov=True): a multivariate statistic needs records "
+                                 f"of at least 2 columns; the stream's records have shape {shape}")
+            nan = np.full((shape[0], shape[0]), np.nan)
+            return dataclasses.replace(d, cov=nan, corr=nan.copy())
+        return dataclasses.replace(d, cov=c.cov(ddof=self.ddof, nan_policy=self.policy),
+                                   corr=c.corr(nan_policy=self.policy))
 
 
 #: The statistics' parameters, documented once (``{nan_policy}``, ``{ddof}`` in their docs).

@@ -3,7 +3,8 @@ specs (``@terminal``) as they are imported here."""
 
 from __future__ import annotations
 
-from . import describe, distribution, outputs  # noqa: F401  (they fill TERMINALS)
+from . import describe, distribution  # noqa: F401  (they fill TERMINALS, in this order)
+from . import covariance, outputs  # noqa: F401  (cov, corr after the describe family)
 from . import regression  # noqa: F401  (ols)
 from .protocol import TERMINALS
 
