@@ -27,14 +27,14 @@ from .kernel import KernelStage, to_float64_rows
 from .table import StageRow, numpydoc
 from .time_ewm import uses_times
 
-__all__ = ["EWM_PAIR_STATS", "EwmPairs", "EwmPairsState", "PAIRS_TABLE", "pick_columns"]
+__all__ = ["EWM_PAIR_STATS", "EwmPairs", "EwmPairsState", "TABLE", "pick_columns"]
 
 #: The statistics of :class:`EwmPairsState`, in the order of the C codes.
 EWM_PAIR_STATS: tuple[str, ...] = ("cov", "corr")
 _SLOTS = int(lib.PS_EWMC_SLOTS)
 
 
-def _flag(value: object, name: str, where: str) -> bool:
+def _pair_flag(value: object, name: str, where: str) -> bool:
     if not isinstance(value, (bool, np.bool_, int)) or value not in (0, 1):
         raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
     return bool(value)
@@ -66,7 +66,7 @@ class EwmPairsState:
     --------
     >>> e = EwmPairsState("cov", alpha=0.5, d=2)
     >>> e.update(np.array([[1.0, 2.0], [2.0, 1.0], [4.0, 0.0]]))
-    array([        nan, -0.5       , -1.42857143])
+    array([ nan, -0.5, -1.5])
     """
 
     def __init__(self, stat: str, alpha: float, d: int, adjust: bool = True,
@@ -86,10 +86,10 @@ class EwmPairsState:
         self.stat = stat
         self.alpha = float(alpha)
         self.d = int(d)
-        self.adjust = _flag(adjust, "adjust", where)
-        self.ignore_na = _flag(ignore_na, "ignore_na", where)
+        self.adjust = _pair_flag(adjust, "adjust", where)
+        self.ignore_na = _pair_flag(ignore_na, "ignore_na", where)
         self.min_periods = check_count(min_periods, "min_periods", where)
-        self.bias = _flag(bias, "bias", where)
+        self.bias = _pair_flag(bias, "bias", where)
         if self.bias and stat == "corr":
             raise TypeError("ewm_corr: bias applies to ewm_cov only (the correlation has none)")
         self.st = np.empty(npairs * _SLOTS, dtype=np.float64)
@@ -223,8 +223,8 @@ class EwmPairs(KernelStage):
     --------
     >>> import numpy as np, pystream as ps
     >>> x = np.array([[1.0, 2.0], [2.0, 1.0], [4.0, 0.0]])
-    >>> ps.from_array(x).pipe(EwmPairs("ewm_corr", alpha=0.5)).to_array()
-    array([nan, -1., -1.])
+    >>> EwmPairs("ewm_corr", alpha=0.5).push().send(x)
+    [array([        nan, -1.        , -0.98449518])]
     """
 
     nan_policy = "omit"
@@ -246,7 +246,7 @@ class EwmPairs(KernelStage):
         self.kernel = name
         self.stat = name.removeprefix("ewm_")
         for flag, value in (("adjust", adjust), ("ignore_na", ignore_na), ("bias", bias)):
-            _flag(value, flag, name)
+            _pair_flag(value, flag, name)
         if bias and name == "ewm_corr":
             raise TypeError("ewm_corr: bias applies to ewm_cov only (the correlation has none)")
         self.kernel_params = {"alpha": from_ewm,
@@ -365,7 +365,7 @@ _CALL = ("com, span, halflife, alpha, min_periods, adjust, ignore_na, {bias}, co
          "getattr(self, 'columns', None) if columns is not None else None")
 
 
-def _row(stat: str, summary: str, example: str) -> StageRow:
+def _pair_row(stat: str, summary: str, example: str) -> StageRow:
     cov = stat == "cov"
     extra = ("" if cov else "  The correlation is clipped to [-1, 1] (pandas' may "
              "round past it).")
@@ -375,26 +375,26 @@ def _row(stat: str, summary: str, example: str) -> StageRow:
                    _NOTES.format(stat=stat, extra=extra),
                    "Examples\n--------\n>>> import numpy as np, pystream as ps\n" + example)
     name = f"ewm_{stat}"
-    row = StageRow(name, "ewm", doc, partial(EwmPairs, name),
+    row = StageRow(name, "ewm_pairs", doc, partial(EwmPairs, name),
                    _SIGNATURE.format(bias=", bias: bool = False" if cov else ""),
                    _CALL.format(bias="bias" if cov else "False"),
-                   partial(slow_ewm_pairs, stat), {"alpha": 0.3})
+                   partial(slow_ewm_pairs, stat), {"alpha": 0.3}, min_columns=2)
     row.build.__doc__ = row.docstring  # type: ignore[attr-defined]
     return row
 
 
-#: The EWM pair stages (rows of the "ewm" family).
-PAIRS_TABLE: tuple[StageRow, ...] = (
-    _row("cov", "Exponentially weighted moving covariance, as pandas' ``ewm(...).cov()``.",
+#: The EWM covariance / correlation stages, one row each.
+TABLE: tuple[StageRow, ...] = (
+    _pair_row("cov", "Exponentially weighted moving covariance, as pandas' ``ewm(...).cov()``.",
          ">>> x = np.array([[1.0, 2.0], [2.0, 1.0], [4.0, 0.0]])\n"
          ">>> ps.from_array(x).ewm_cov(alpha=0.5).to_array()\n"
-         "array([        nan, -0.5       , -1.42857143])\n"
+         "array([ nan, -0.5, -1.5])\n"
          ">>> m = ps.from_array(np.c_[x, x[:, 0]]).ewm_cov(alpha=0.5).to_array()\n"
-         ">>> m.shape, m[2, 0, 1] == m[2, 1, 0]\n"
-         "((3, 3, 3), True)"),
-    _row("corr", "Exponentially weighted moving correlation, as pandas' ``ewm(...).corr()``.",
+         ">>> m.shape, bool(m[2, 0, 1] == m[2, 1, 0]), m[2, 0, 2] == m[2, 0, 0]\n"
+         "((3, 3, 3), True, np.True_)"),
+    _pair_row("corr", "Exponentially weighted moving correlation, as pandas' ``ewm(...).corr()``.",
          ">>> x = np.array([[1.0, 2.0], [2.0, 3.0], [4.0, 1.0], [3.0, 3.0]])\n"
          ">>> ps.from_array(x).rename(['a', 'b']).ewm_corr(span=3, columns=['b', 'a'])"
          ".to_array()\n"
-         "array([        nan,  1.        , -0.65465367, -0.25997347])"),
+         "array([        nan,  1.        , -0.81434507, -0.55708601])"),
 )

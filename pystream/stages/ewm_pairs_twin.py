@@ -111,7 +111,7 @@ def slow_ewm_pairs(stat: str, x: np.ndarray, com: float | None = None, span: flo
     Examples
     --------
     >>> slow_ewm_pairs("cov", np.array([[1.0, 2.0], [2.0, 1.0], [4.0, 0.0]]), alpha=0.5)
-    array([        nan, -0.5       , -1.42857143])
+    array([ nan, -0.5, -1.5])
     """
     a = _alpha(com, span, halflife, alpha)
     x = np.asarray(x, dtype=np.float64)

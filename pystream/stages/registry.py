@@ -8,7 +8,7 @@ entries, the command line's stage list and the meta-tests read it.
 from __future__ import annotations
 
 from .ewm import TABLE as EWM_TABLE
-from .ewm_pairs import PAIRS_TABLE as EWM_PAIRS_TABLE
+from .ewm_pairs import TABLE as EWM_PAIRS_TABLE
 from .records import TABLE as RECORDS_TABLE
 from .scans import TABLE as SCANS_TABLE
 from .table import StageRow
@@ -20,7 +20,8 @@ __all__ = ["BUILTIN_STAGES", "FAMILIES"]
 FAMILIES: dict[str, tuple[StageRow, ...]] = {
     "windows": WINDOWS_TABLE,
     "scans": SCANS_TABLE,
-    "ewm": EWM_TABLE + EWM_PAIRS_TABLE,
+    "ewm": EWM_TABLE,
+    "ewm_pairs": EWM_PAIRS_TABLE,
     "records": RECORDS_TABLE,
 }
 
