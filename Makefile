@@ -165,6 +165,8 @@ ctest:
 	$(BUILD)/test_bins_portable
 	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_time.c csrc/ewm_time.c -lm -o $(BUILD)/test_ewm_time
 	$(BUILD)/test_ewm_time
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_pairs.c csrc/ewm_pairs.c -lm -o $(BUILD)/test_ewm_pairs
+	$(BUILD)/test_ewm_pairs
 
 # The core suite, then the two plugin packages' own suites; a plugin that
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).
