@@ -130,9 +130,10 @@ class EwmPairsState:
         ----------
         rows : ndarray
             ``(n, d)`` real values (converted to float64 once).
-        buffer : ndarray, optional
-            Ignored (the :class:`~pystream.stages.kernel.KernelPusher`
-            protocol); the output is a new array.
+        buffer : ndarray of uint8, optional
+            Memory for the output (which is then a view of it) when it holds
+            at least ``8 * n * values per output record`` bytes; else (and by
+            default) a new array.
 
         Returns
         -------
@@ -145,7 +146,13 @@ class EwmPairsState:
             raise ValueError(f"{where} has records of shape {np.shape(rows)[1:]}, "
                              f"this state expects ({self.d},)")
         n = a.shape[0]
-        out = np.empty((n, *self.out_shape), dtype=np.float64)
+        shape = (n, *self.out_shape)
+        need = 8 * math.prod(shape)
+        if buffer is not None and buffer.dtype == np.uint8 and buffer.ndim == 1 \
+                and len(buffer) >= need:
+            out = buffer[:need].view(np.float64).reshape(shape)
+        else:
+            out = np.empty(shape, dtype=np.float64)
         if not n:
             return out
         with StateLock(self._lock, f"ewm_{self.stat}"):
@@ -228,7 +235,6 @@ class EwmPairs(KernelStage):
     """
 
     nan_policy = "omit"
-    writes_into = False
 
     def __init__(self, name: str, com: float | None = None, span: float | None = None,
                  halflife: Any = None, alpha: float | None = None, min_periods: int = 0,
@@ -312,7 +318,7 @@ class _Picked:
                 raise ValueError(f"{self.state.stat}: chunk at record {self.position} has "
                                  f"records of shape {chunk.shape[1:]}")
             chunk = chunk[:, self.picked]
-        return self.state.update(chunk)
+        return self.state.update(chunk, buffer)
 
     def flush(self) -> np.ndarray:
         return self.state.flush()
