@@ -106,6 +106,57 @@ static double output(const params *q, int64_t nobs, double cov, double vx, doubl
     return den > 0.0 ? (num / den) * cov : NAN;
 }
 
+/* The mean / co-moment update of one observation (x, y) with the old weight
+   ow (already decayed) and the new one nw; a, b are the step's factors.
+   Returns 0 when a difference overflowed (pandas' formula was used). */
+static int obs_step(int corr, double ow, double nw, double x, double y, double *mx, double *my,
+                    double *cov, double *vx, double *vy, double *a, double *b)
+{
+    double dx = x - *mx, dy = y - *my;
+    *a = *b = 0.0;
+    if (fabs(dx) <= DBL_MAX && fabs(dy) <= DBL_MAX) {
+        double r = 1.0 / (ow + nw);
+        *a = ow * r;
+        *b = nw * r;
+        *mx = *mx + *b * dx;
+        *my = *my + *b * dy;
+        *cov = *a * (*cov + *b * dx * dy);
+        if (corr) {
+            *vx = *a * (*vx + *b * dx * dx);
+            *vy = *a * (*vy + *b * dy * dy);
+        }
+        return 1;
+    }
+    /* a difference overflows: pandas' formula */
+    double ox = *mx, oy = *my, t = ow + nw;
+    if (ox != x)
+        *mx = (ow * ox + nw * x) / t;
+    if (oy != y)
+        *my = (ow * oy + nw * y) / t;
+    double m = *mx, n = *my;
+    *cov = (ow * (*cov + (ox - m) * (oy - n)) + nw * ((x - m) * (y - n))) / t;
+    if (corr) {
+        *vx = (ow * (*vx + (ox - m) * (ox - m)) + nw * ((x - m) * (x - m))) / t;
+        *vy = (ow * (*vy + (oy - n) * (oy - n)) + nw * ((y - n) * (y - n))) / t;
+    }
+    return 0;
+}
+
+/* pandas' weights after an observation of weight nw. */
+static void add_weight(int adjust, double nw, double *sw, double *sw2, double *ow)
+{
+    *sw += nw;
+    *sw2 += nw * nw;
+    *ow += nw;
+    if (!adjust) {
+        if (*ow != 1.0) { /* x / 1.0 == x: skipping is exact */
+            *sw /= *ow;
+            *sw2 /= *ow * *ow;
+        }
+        *ow = 1.0;
+    }
+}
+
 /* One pair over n records: x[i * sx], y[i * sx] -> out[i * so]. */
 static void pair_kernel(const params *q, double *c, int64_t *nobs_p, const double *x,
                         const double *y, int64_t sx, double *out, int64_t so, int64_t n)
@@ -165,42 +216,9 @@ static void pair_kernel(const params *q, double *c, int64_t *nobs_p, const doubl
                 sw2 *= ff;
                 ow *= f;
                 if (obs) {
-                    double dx = xi - mx, dy = yi - my;
-                    double a = 0.0, b = 0.0;
-                    int fin = fabs(dx) <= DBL_MAX && fabs(dy) <= DBL_MAX;
-                    if (fin) {
-                        double r = 1.0 / (ow + nw);
-                        a = ow * r;
-                        b = nw * r;
-                        mx = mx + b * dx;
-                        my = my + b * dy;
-                        cov = a * (cov + b * dx * dy);
-                        if (corr) {
-                            vx = a * (vx + b * dx * dx);
-                            vy = a * (vy + b * dy * dy);
-                        }
-                    } else { /* a difference overflows: pandas' formula */
-                        double ox = mx, oy = my, t = ow + nw;
-                        if (mx != xi)
-                            mx = (ow * ox + nw * xi) / t;
-                        if (my != yi)
-                            my = (ow * oy + nw * yi) / t;
-                        cov = (ow * (cov + (ox - mx) * (oy - my)) + nw * ((xi - mx) * (yi - my))) / t;
-                        if (corr) {
-                            vx = (ow * (vx + (ox - mx) * (ox - mx)) + nw * ((xi - mx) * (xi - mx))) / t;
-                            vy = (ow * (vy + (oy - my) * (oy - my)) + nw * ((yi - my) * (yi - my))) / t;
-                        }
-                    }
-                    sw += nw;
-                    sw2 += nw * nw;
-                    ow += nw;
-                    if (!adjust) {
-                        if (ow != 1.0) { /* x / 1.0 == x: skipping is exact */
-                            sw /= ow;
-                            sw2 /= ow * ow;
-                        }
-                        ow = 1.0;
-                    }
+                    double a, b;
+                    int fin = obs_step(corr, ow, nw, xi, yi, &mx, &my, &cov, &vx, &vy, &a, &b);
+                    add_weight(adjust, nw, &sw, &sw2, &ow);
                     if (fin && sw == sw0 && sw2 == sw20 && ow == ow0) {
                         fixed = 1;
                         fa = a;
@@ -265,6 +283,112 @@ int ps_ewmc_update(int kind, int adjust, int ignore_na, int bias, int64_t minp, 
             for (int64_t j = i; j < d; j++, p++) {
                 pair_kernel(&q, st + p * PS_EWMC_SLOTS, nobs + p, ib + i, ib + j, d,
                             ob + i * d + j, d * d, len);
+                if (j != i)
+                    for (int64_t r = 0; r < len; r++)
+                        ob[r * d * d + j * d + i] = ob[r * d * d + i * d + j];
+            }
+        }
+    }
+    return PS_OK;
+}
+
+/* ---- over irregular times --------------------------------------------------
+
+   ewm_time.c's var / std recurrence per pair: at an observation after the
+   pair's first, with D = exp2(-dt / halflife), dt the time since the pair's
+   previous observation (int64 times: an exact unsigned difference, then
+   converted),
+       sum_wt *= D,  sum_wt2 *= D*D,  old_wt *= D,  new_wt = adjust ? 1 : 1 - D
+   and the same mean / co-moment step and outputs as above.  Missing values
+   neither add weight nor decay anything (the time they span counts through
+   dt), so ignore_na makes no difference.  With times 0, 1, 2, ... this is
+   the count-based kernel with f = 0.5 ** (1 / halflife). */
+static void pair_times(const params *q, double halflife, double *c, int64_t *nobs_p,
+                       int64_t *li, double *lf, const double *x, const double *y, int64_t sx,
+                       const int64_t *ti, const double *tf, double *out, int64_t so, int64_t n)
+{
+    const int corr = q->corr, adjust = q->adjust;
+    double mx = c[P_MX], my = c[P_MY], cov = c[P_COV], vx = c[P_VX], vy = c[P_VY];
+    double sw = c[P_SW], sw2 = c[P_SW2], ow = c[P_OW];
+    double cached_dt = 0.0, cached_d = 1.0; /* exp2(-0 / h) */
+    int64_t nobs = *nobs_p;
+    for (int64_t i = 0; i < n; i++) {
+        double xi = x[i * sx], yi = y[i * sx];
+        if (is_obs(xi) && is_obs(yi)) {
+            if (nobs == 0) {
+                mx = xi;
+                my = yi;
+                cov = vx = vy = 0.0;
+                sw = sw2 = ow = 1.0;
+            } else {
+                double dt = ti ? (double)((uint64_t)ti[i] - (uint64_t)*li) : tf[i] - *lf;
+                if (dt != cached_dt) {
+                    cached_dt = dt;
+                    cached_d = exp2(-dt / halflife);
+                }
+                double dd = cached_d, nw = adjust ? 1.0 : 1.0 - dd, a, b;
+                sw *= dd;
+                sw2 *= dd * dd;
+                ow *= dd;
+                obs_step(corr, ow, nw, xi, yi, &mx, &my, &cov, &vx, &vy, &a, &b);
+                add_weight(adjust, nw, &sw, &sw2, &ow);
+            }
+            nobs++;
+            if (ti)
+                *li = ti[i];
+            else
+                *lf = tf[i];
+        }
+        out[i * so] = output(q, nobs, cov, vx, vy, sw, sw2);
+    }
+    c[P_MX] = mx;
+    c[P_MY] = my;
+    c[P_COV] = cov;
+    c[P_VX] = vx;
+    c[P_VY] = vy;
+    c[P_SW] = sw;
+    c[P_SW2] = sw2;
+    c[P_OW] = ow;
+    *nobs_p = nobs;
+}
+
+int ps_ewmc_update_times(int kind, int adjust, int bias, int64_t minp, double halflife,
+                         int64_t d, double *st, int64_t *nobs, int64_t *last_i, double *last_f,
+                         const double *values, const int64_t *times_i, const double *times_f,
+                         int64_t n, double *out)
+{
+    int64_t np = ps_ewmc_npairs(d);
+    int use_i = last_i != NULL;
+    if (!st || !nobs || np < 0 || n < 0 || (n > 0 && (!values || !out)) || minp < 1 ||
+        (kind != PS_EWMC_COV && kind != PS_EWMC_CORR) || (adjust != 0 && adjust != 1) ||
+        (bias != 0 && bias != 1) || (kind == PS_EWMC_CORR && bias) || !(halflife > 0.0) ||
+        !isfinite(halflife) || (last_i == NULL) == (last_f == NULL) ||
+        (use_i ? !times_i || times_f : !times_f || times_i))
+        return PS_ERR_ARG;
+    params q;
+    q.corr = kind == PS_EWMC_CORR;
+    q.adjust = adjust;
+    q.ign = 0;
+    q.bias = bias;
+    q.minp = minp;
+    q.f = q.ff = q.nw = 0.0; /* unused: the decay comes from the times */
+    if (d == 2) {
+        pair_times(&q, halflife, st, nobs, last_i, last_f, values, values + 1, 2, times_i, times_f,
+                   out, 1, n);
+        return PS_OK;
+    }
+    for (int64_t i0 = 0; i0 < n; i0 += ROWS) {
+        int64_t len = n - i0 < ROWS ? n - i0 : ROWS;
+        const double *ib = values + i0 * d;
+        const int64_t *tib = times_i ? times_i + i0 : NULL;
+        const double *tfb = times_f ? times_f + i0 : NULL;
+        double *ob = out + i0 * d * d;
+        int64_t p = 0;
+        for (int64_t i = 0; i < d; i++) {
+            for (int64_t j = i; j < d; j++, p++) {
+                pair_times(&q, halflife, st + p * PS_EWMC_SLOTS, nobs + p,
+                           use_i ? last_i + p : NULL, use_i ? NULL : last_f + p, ib + i, ib + j, d,
+                           tib, tfb, ob + i * d + j, d * d, len);
                 if (j != i)
                     for (int64_t r = 0; r < len; r++)
                         ob[r * d * d + j * d + i] = ob[r * d * d + i * d + j];

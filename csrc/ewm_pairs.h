@@ -62,6 +62,19 @@ int ps_ewmc_update(int kind, int adjust, int ignore_na, int bias, int64_t minp, 
                    int64_t d, double *st, int64_t *nobs, const double *values, int64_t n,
                    double *out);
 
+/* The same over irregular times (ewm_time.h's conventions): the weight of a
+   pair's observation at time t_j in the output at t_i is
+   0.5 ** ((t_i - t_j) / halflife), halflife > 0 finite in the units of the
+   times.  last_i / last_f [npairs]: the time of each pair's last
+   observation; exactly one of (times_i, last_i) / (times_f, last_f) is
+   given.  Times are non-decreasing, also across calls (the caller checks).
+   Missing values neither add weight nor decay anything, so there is no
+   ignore_na.  PS_ERR_ARG for invalid arguments (nothing changed). */
+int ps_ewmc_update_times(int kind, int adjust, int bias, int64_t minp, double halflife,
+                         int64_t d, double *st, int64_t *nobs, int64_t *last_i, double *last_f,
+                         const double *values, const int64_t *times_i, const double *times_f,
+                         int64_t n, double *out);
+
 /* cffi-cdef-end */
 
 #ifdef __cplusplus

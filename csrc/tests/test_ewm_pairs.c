@@ -14,6 +14,8 @@
  *   raw sums would give eps * 1e18 ~ 200, nothing left);
  * - a constant column gives a covariance of exactly 0 and a correlation NaN;
  *   correlations lie in [-1, 1];
+ * - over times: chunk invariance (int64 and double times, repeats, gaps);
+ *   regular times 0, 1, 2, ... give the count-based statistic;
  * - invalid arguments are refused and change nothing.
  */
 #include "ewm_pairs.h"
@@ -236,12 +238,102 @@ static void test_bad_arguments(void)
     CHECK(nobs[0] == 2 && isnan(out[0]) && out[1] == 2.0); /* cov of (1,2), (3,4): 2 */
 }
 
+/* Over times: chunk invariance (int64 and double times), and regular times
+   0, 1, 2, ... give the count-based statistic with f = 0.5 ** (1 / h). */
+static void run_times(const cfg *c, double h, int64_t d, const double *x, const int64_t *ti,
+                      const double *tf, int64_t n, int64_t split, double *out)
+{
+    int64_t np = ps_ewmc_npairs(d), ow = d == 2 ? 1 : d * d;
+    double *st = malloc((size_t)(np * PS_EWMC_SLOTS) * sizeof(double));
+    int64_t *nobs = malloc((size_t)np * sizeof(int64_t));
+    int64_t *li = calloc((size_t)np, sizeof(int64_t));
+    double *lf = calloc((size_t)np, sizeof(double));
+    CHECK(ps_ewmc_reset(st, nobs, np) == PS_OK);
+    int64_t i = 0;
+    while (i < n) {
+        int64_t m = split < 0 ? n - i : split > 0 ? split : (int64_t)(rnd() % 40);
+        if (m > n - i)
+            m = n - i;
+        CHECK(ps_ewmc_update_times(c->kind, c->adjust, c->bias, c->minp, h, d, st, nobs,
+                                   ti ? li : NULL, ti ? NULL : lf, x + i * d, ti ? ti + i : NULL,
+                                   ti ? NULL : tf + i, m, out + i * ow) == PS_OK);
+        i += m;
+    }
+    free(st), free(nobs), free(li), free(lf);
+}
+
+static void test_times(void)
+{
+    const int64_t n = 300;
+    for (int64_t d = 2; d <= 3; d++) {
+        int64_t ow = d == 2 ? 1 : d * d;
+        double *x = malloc((size_t)(n * d) * sizeof(double));
+        double *a = malloc((size_t)(n * ow) * sizeof(double));
+        double *b = malloc((size_t)(n * ow) * sizeof(double));
+        double *e = malloc((size_t)(n * ow) * sizeof(double));
+        int64_t *ti = malloc((size_t)n * sizeof(int64_t));
+        double *tf = malloc((size_t)n * sizeof(double));
+        for (int k = 0; k < 8; k++) {
+            cfg c = {k & 1, (k >> 1) & 1, 0, ((k >> 2) & 1) && !(k & 1), 2, 0.0};
+            double h = 3.0;
+            fill(x, n, d, 0.0, 0.1);
+            int64_t t = 1000;
+            for (int64_t i = 0; i < n; i++) {
+                t += (int64_t)(rnd() % 4); /* repeats and gaps */
+                ti[i] = t;
+                tf[i] = (double)t;
+            }
+            run_times(&c, h, d, x, ti, NULL, n, -1, a);
+            run_times(&c, h, d, x, NULL, tf, n, 0, b);
+            int same = 1;
+            for (int64_t i = 0; i < n * ow; i++)
+                same &= same_bits(a[i], b[i]);
+            run_times(&c, h, d, x, ti, NULL, n, 1, b);
+            for (int64_t i = 0; i < n * ow; i++)
+                same &= same_bits(a[i], b[i]);
+            CHECK_CTX(same, "times d=%lld k=%d", (long long)d, k);
+            /* regular times, no missing value: the count-based kernel */
+            fill(x, n, d, 0.0, 0.0);
+            for (int64_t i = 0; i < n; i++)
+                ti[i] = i;
+            run_times(&c, h, d, x, ti, NULL, n, 0, a);
+            c.alpha = 1.0 - exp2(-1.0 / h);
+            run(&c, d, x, n, 0, e);
+            double worst = 0.0;
+            for (int64_t i = 0; i < n * ow; i++) {
+                CHECK(isnan(a[i]) == isnan(e[i]));
+                if (!isnan(a[i]))
+                    worst = fmax(worst, fabs(a[i] - e[i]) / (1.0 + fabs(e[i])));
+            }
+            CHECK_CTX(worst < 1e-13, "regular times d=%lld k=%d: %g", (long long)d, k, worst);
+            fp_mix(a, (size_t)(n * ow) * sizeof(double));
+        }
+        free(x), free(a), free(b), free(e), free(ti), free(tf);
+    }
+    double st[PS_EWMC_SLOTS], x[2] = {1, 2}, out[1], lf[1];
+    int64_t nobs[1], li[1], t[1] = {0};
+    double tfl[1] = {0};
+    CHECK(ps_ewmc_reset(st, nobs, 1) == PS_OK);
+    CHECK(ps_ewmc_update_times(0, 1, 0, 1, 0.0, 2, st, nobs, li, NULL, x, t, NULL, 1, out) ==
+          PS_ERR_ARG);
+    CHECK(ps_ewmc_update_times(0, 1, 0, 1, 1.0, 2, st, nobs, li, lf, x, t, NULL, 1, out) ==
+          PS_ERR_ARG);
+    CHECK(ps_ewmc_update_times(0, 1, 0, 1, 1.0, 2, st, nobs, li, NULL, x, t, tfl, 1, out) ==
+          PS_ERR_ARG);
+    CHECK(ps_ewmc_update_times(1, 1, 1, 1, 1.0, 2, st, nobs, li, NULL, x, t, NULL, 1, out) ==
+          PS_ERR_ARG);
+    CHECK(nobs[0] == 0);
+    CHECK(ps_ewmc_update_times(0, 1, 0, 1, 1.0, 2, st, nobs, li, NULL, x, t, NULL, 1, out) ==
+          PS_OK && nobs[0] == 1 && li[0] == 0);
+}
+
 int main(int argc, char **argv)
 {
     test_chunking_and_pairs();
     test_against_definition();
     test_constant();
     test_bad_arguments();
+    test_times();
     if (argc > 1 && strcmp(argv[1], "--fingerprint") == 0) {
         printf("%016llx\n", (unsigned long long)*fp_state());
         return 0;
