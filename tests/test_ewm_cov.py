@@ -324,9 +324,88 @@ def test_bad_arguments_are_clear():
         EwmPairs("ewm_corr", span=3, bias=True)
     with pytest.raises(TypeError, match="adjust must be True or False"):
         ps.from_array(data(5)).ewm_cov(span=3, adjust="yes")
-    with pytest.raises(NotImplementedError, match="over times"):
-        ps.from_array(data(5)).ewm_cov(halflife="10s")
     with pytest.raises(TypeError):
         ps.from_array(np.ones((3, 2), complex)).ewm_cov(span=3)
     with pytest.raises(TypeError, match="positional"):
         ps.from_array(data(5)).ewm_cov(3, None, None, None, True)
+
+
+# ----------------------------------------------------------------------------- over times
+
+
+def _by_definition(x: np.ndarray, t: np.ndarray, h: float, bias: bool) -> np.ndarray:
+    """adjust=True over times from the formula: weights 0.5 ** ((t_i - t_j) / h) over
+    the pair's observations up to i; the unbiased factor is pandas'."""
+    out = np.full(len(x), np.nan)
+    ok = np.isfinite(x).all(axis=1)
+    for i in range(len(x)):
+        j = np.flatnonzero(ok[: i + 1])
+        if len(j) < 1:
+            continue
+        w = 0.5 ** ((t[i] - t[j]) / h)
+        sw, sw2 = w.sum(), (w * w).sum()
+        mx, my = (w * x[j, 0]).sum() / sw, (w * x[j, 1]).sum() / sw
+        c = (w * (x[j, 0] - mx) * (x[j, 1] - my)).sum() / sw
+        out[i] = c if bias else (c * sw * sw / (sw * sw - sw2) if sw * sw - sw2 > 0 else np.nan)
+    return out
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_times_match_the_definition(bias):
+    rng = np.random.default_rng(21)
+    x = data(120, 2, seed=21)
+    t = np.cumsum(rng.choice([0.0, 0.5, 1.0, 3.0], size=120))
+    got = ps.from_array(x, time=t, chunk_size=7).ewm_cov(halflife=ps.duration(2.0),
+                                                         bias=bias).to_array()
+    close(got, _by_definition(np.where(np.isinf(x), np.nan, x), t, 2.0, bias), rtol=1e-9,
+          atol=1e-12)
+
+
+def test_times_regular_are_count_based_and_the_diagonal_is_ewm_var():
+    x = data(400, 3, seed=22)
+    t = np.arange(400) * np.timedelta64(1, "s") + np.datetime64("2024-01-01")
+    for stat in ("cov", "corr"):
+        got = getattr(ps.from_array(x, time=t, chunk_size=7), f"ewm_{stat}")(
+            halflife="3s").to_array()
+        close(got, stream_stat(x, stat, halflife=3.0), rtol=1e-10, atol=1e-13)
+    got = ps.from_array(x, time=t).ewm_cov(halflife="3s", adjust=False).to_array()
+    for j in range(3):
+        var = ps.from_array(x[:, j], time=t).ewm_var(halflife="3s", adjust=False).to_array()
+        close(got[:, j, j], var, rtol=1e-10, atol=1e-13)
+
+
+def test_times_chunk_invariant_keyed_and_checkpointed():
+    from pystream.stages.ewm_pairs_time import EwmPairsTimeState
+
+    rng = np.random.default_rng(23)
+    x = data(1500, 2, seed=23)
+    t = np.cumsum(rng.integers(0, 5, 1500)).astype("datetime64[s]")
+    keys = np.array(["a", "b"])[rng.integers(0, 2, 1500)]
+    whole = ps.from_array(x, time=t).ewm_corr(halflife="4s", min_periods=2).to_array()
+    for size in (1, 7, 1000):
+        again = ps.from_array(x, time=t, chunk_size=size).ewm_corr(halflife="4s",
+                                                                   min_periods=2).to_array()
+        np.testing.assert_array_equal(bits(again), bits(whole))
+    keyed = ps.from_array(x, time=t, key=keys, chunk_size=7).by().ewm_cov(
+        halflife="4s").to_array()
+    for k in "ab":
+        own = ps.from_array(x[keys == k], time=t[keys == k]).ewm_cov(halflife="4s").to_array()
+        np.testing.assert_array_equal(bits(keyed[keys == k]), bits(own))
+    e = EwmPairsTimeState("cov", 4e9, 2)
+    head = e.update(x[:700], t[:700])
+    rest = pickle.loads(pickle.dumps(e)).update(x[700:], t[700:])
+    want = ps.from_array(x, time=t).ewm_cov(halflife="4s").to_array()
+    np.testing.assert_array_equal(bits(np.concatenate([head, rest])), bits(want))
+
+
+def test_times_bad_input():
+    x = data(5)
+    with pytest.raises(ValueError, match="time column"):
+        ps.from_array(x).ewm_cov(halflife="1s")
+    with pytest.raises(ValueError, match="halflife only"):
+        ps.from_array(x, time=np.arange(5.0)).ewm_cov(span=3, times=True)
+    with pytest.raises(ValueError, match="backwards"):
+        ps.from_array(x, time=np.array([0.0, 1, 3, 2, 4])).ewm_corr(
+            halflife=ps.duration(1.0)).to_array()
+    with pytest.raises(ValueError, match="at least 2 columns"):
+        ps.from_array(np.arange(5.0), time=np.arange(5.0)).ewm_cov(halflife=ps.duration(1.0))
