@@ -281,6 +281,11 @@ def test_columns_by_name_and_position():
         s.ewm_cov(span=5, columns=[0, 9])
     with pytest.raises(TypeError, match="list"):
         s.ewm_cov(span=5, columns="a")
+    keys = np.arange(100) % 3
+    keyed = ps.from_array(x, key=keys, columns=["a", "b", "c", "d"]).by()
+    got = keyed.ewm_corr(span=5, columns=["d", "b"]).to_array()
+    np.testing.assert_array_equal(bits(got[keys == 1]),
+                                  bits(stream_stat(x[keys == 1][:, [3, 1]], "corr", span=5)))
 
 
 def test_push_and_checkpoint_resume_bit_for_bit():

@@ -207,7 +207,8 @@ _SIGNATURE = ("com: float | None = None, span: float | None = None, "
               "adjust: bool = True, ignore_na: bool = False{bias}, min_periods: int = 0, "
               "columns: list[str | int] | None = None, times: bool | str | None = None")
 _CALL = ("com, span, halflife, alpha, min_periods, adjust, ignore_na, {bias}, columns, "
-         "getattr(self, 'columns', None) if columns is not None else None, times")
+         "getattr(getattr(self, 'stream', self), 'columns', None) if columns is not None else None, "
+         "times")
 
 
 def _pair_row(stat: str, summary: str, example: str) -> StageRow:
