@@ -4,7 +4,8 @@ numbagg's ``move_exp_nancov`` / ``move_exp_nancorr`` and pandas'
 ``a.ewm(alpha).cov(b)`` / ``.corr(b)``, all in this process.
 
 Data: ``--rows`` records (1e7 by default) of 2 float64 columns (standard
-normal, the second correlated with the first, ~0.1 % NaN in each), decay
+normal, the second correlated with the first), one table per share of NaN
+in each column of ``--nan-rates`` (0 and 0.1 % by default), decay
 ``alpha=0.05``, pandas' defaults (``adjust=True``, ``ignore_na=False``,
 ``min_periods=0``, ``bias=False``), which are numbagg's semantics too.
 pystream is timed from ``ps.from_array(x)`` to ``to_array()`` of the
@@ -24,7 +25,7 @@ pystream time* (``2.00x`` = pystream twice as fast).
 
 Usage::
 
-    python benchmarks/bench_ewm_cov.py                  # 1e7 rows, ~2 min
+    python benchmarks/bench_ewm_cov.py                  # 1e7 rows, ~4 min
     python benchmarks/bench_ewm_cov.py --rows 1e6 --repeat 3
 """
 
@@ -43,11 +44,11 @@ from _common import machine_line, optional, print_table, version_of
 ALPHA = 0.05
 
 
-def make_data(n: int, d: int, seed: int = 0) -> np.ndarray:
+def make_data(n: int, d: int, nan_rate: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng([seed, d])
     x = rng.standard_normal((n, d))
     x[:, 1:] += 0.5 * x[:, :1]
-    x[rng.random((n, d)) < 1e-3] = np.nan
+    x[rng.random((n, d)) < nan_rate] = np.nan
     return x
 
 
@@ -81,10 +82,10 @@ def check(name: str, got: Any, want: np.ndarray, scale: float) -> None:
         print(f"WARNING: {name} disagrees with pystream", file=sys.stderr)
 
 
-def pairs(n: int, repeat: int) -> list[list[str]]:
+def pairs(n: int, nan_rate: float, repeat: int) -> list[list[str]]:
     import pystream as ps
 
-    x = make_data(n, 2)
+    x = make_data(n, 2, nan_rate)
     a, b = np.ascontiguousarray(x[:, 0]), np.ascontiguousarray(x[:, 1])
     numbagg = optional("numbagg")
     pd = optional("pandas")
@@ -113,10 +114,10 @@ def pairs(n: int, repeat: int) -> list[list[str]]:
     return rows
 
 
-def matrix(n: int, d: int, repeat: int) -> list[list[str]]:
+def matrix(n: int, d: int, nan_rate: float, repeat: int) -> list[list[str]]:
     import pystream as ps
 
-    x = make_data(n, d, seed=1)
+    x = make_data(n, d, nan_rate, seed=1)
     pd = optional("pandas")
     rows = []
     for stat in ("cov", "corr"):
@@ -142,18 +143,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--matrix-rows", type=float, default=1e6)
     p.add_argument("--columns", type=int, default=4, help="columns of the matrix form")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--nan-rates", default="0,1e-3",
+                   help="comma list: the share of NaN in each column, one table each")
     args = p.parse_args(argv)
     print(machine_line())
-    print(f"best of {args.repeat} interleaved rounds; ratio = peer time / pystream time\n")
+    print(f"best of {args.repeat} interleaved rounds; ratio = peer time / pystream time")
     header = ["contender", "rows", "ms", "ns/row", "vs pystream"]
-    rows = pairs(int(args.rows), args.repeat)
-    print_table(header, rows)
-    goal = {r[0].split()[1]: float(r[4][:-1]) for r in rows if r[0].startswith("numbagg")}
-    if "move_exp_nancov" in goal:
-        verdict = "PASS" if goal["move_exp_nancov"] >= 1.0 else "SHORT"
-        print(f"\ngoal ewm_cov >= 1x numbagg move_exp_nancov: "
-              f"{goal['move_exp_nancov']:.2f}x {verdict}\n")
-    print_table(header, matrix(int(args.matrix_rows), args.columns, args.repeat))
+    for rate in (float(r) for r in args.nan_rates.split(",")):
+        print(f"\nNaN in each column: {rate:g}")
+        rows = pairs(int(args.rows), rate, args.repeat)
+        print_table(header, rows)
+        goal = {r[0].split()[1]: float(r[4][:-1]) for r in rows if r[0].startswith("numbagg")}
+        if "move_exp_nancov" in goal:
+            verdict = "PASS" if goal["move_exp_nancov"] >= 1.0 else "SHORT"
+            print(f"goal ewm_cov >= 1x numbagg move_exp_nancov: "
+                  f"{goal['move_exp_nancov']:.2f}x {verdict}")
+    print(f"\nmatrices, NaN in each column: {float(args.nan_rates.split(',')[-1]):g}")
+    print_table(header, matrix(int(args.matrix_rows), args.columns,
+                               float(args.nan_rates.split(",")[-1]), args.repeat))
 
 
 if __name__ == "__main__":

@@ -109,8 +109,14 @@ static double output(const params *q, int64_t nobs, double cov, double vx, doubl
 /* The mean / co-moment update of one observation (x, y) with the old weight
    ow (already decayed) and the new one nw; a, b are the step's factors.
    Returns 0 when a difference overflowed (pandas' formula was used). */
-static int obs_step(int corr, double ow, double nw, double x, double y, double *mx, double *my,
-                    double *cov, double *vx, double *vy, double *a, double *b)
+static void obs_overflow(int corr, double ow, double nw, double x, double y, double *mx,
+                         double *my, double *cov, double *vx, double *vy);
+
+/* Inlined (always: as a call, the running values would go through memory
+   and the loop-carried chains would wait for it at every record). */
+static inline __attribute__((always_inline)) int
+obs_step(int corr, double ow, double nw, double x, double y, double *mx, double *my, double *cov,
+         double *vx, double *vy, double *a, double *b)
 {
     double dx = x - *mx, dy = y - *my;
     *a = *b = 0.0;
@@ -127,7 +133,14 @@ static int obs_step(int corr, double ow, double nw, double x, double y, double *
         }
         return 1;
     }
-    /* a difference overflows: pandas' formula */
+    obs_overflow(corr, ow, nw, x, y, mx, my, cov, vx, vy);
+    return 0;
+}
+
+/* A difference overflows: pandas' formula. */
+static void obs_overflow(int corr, double ow, double nw, double x, double y, double *mx,
+                         double *my, double *cov, double *vx, double *vy)
+{
     double ox = *mx, oy = *my, t = ow + nw;
     if (ox != x)
         *mx = (ow * ox + nw * x) / t;
@@ -139,11 +152,10 @@ static int obs_step(int corr, double ow, double nw, double x, double y, double *
         *vx = (ow * (*vx + (ox - m) * (ox - m)) + nw * ((x - m) * (x - m))) / t;
         *vy = (ow * (*vy + (oy - n) * (oy - n)) + nw * ((y - n) * (y - n))) / t;
     }
-    return 0;
 }
 
 /* pandas' weights after an observation of weight nw. */
-static void add_weight(int adjust, double nw, double *sw, double *sw2, double *ow)
+static inline __attribute__((always_inline)) void add_weight(int adjust, double nw, double *sw, double *sw2, double *ow)
 {
     *sw += nw;
     *sw2 += nw * nw;
