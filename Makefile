@@ -188,6 +188,8 @@ ctest:
 	$(BUILD)/test_crossprod_portable
 	test "$$($(BUILD)/test_crossprod --fingerprint)" = "$$($(BUILD)/test_crossprod_portable --fingerprint)"
 	@echo "ctest: exact cross-products: __int128 and portable 128-bit words agree bit for bit"
+	$(CC) $(CFLAGS_C) $(SAN) -Icsrc csrc/tests/test_ewm_pairs.c csrc/ewm_pairs.c -lm -o $(BUILD)/test_ewm_pairs
+	$(BUILD)/test_ewm_pairs
 
 # The core suite, then the two plugin packages' own suites; a plugin that
 # fails to load is an error here (PYSTREAM_STRICT_PLUGINS=1).

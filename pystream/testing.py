@@ -133,7 +133,7 @@ def assert_matches_reference(stage: Any, data: np.ndarray,
             raise AssertionError(f"{stage.name}: differs from the reference with {label}:\n{exc}")
 
 
-def check_bad_inputs(stage: Any) -> None:
+def check_bad_inputs(stage: Any, record_shape: tuple[int, ...] = ()) -> None:
     """Feed a battery of awkward inputs; each must give a clear exception or a correct output.
 
     * other dtypes (complex, object, strings): a ``TypeError`` or
@@ -144,25 +144,28 @@ def check_bad_inputs(stage: Any) -> None:
     * byte-swapped, strided, misaligned and read-only float64 input: the
       same output as a plain copy, and the input is not modified;
     * float32 input: runs and announces its output dtype truthfully.
+
+    `record_shape` is the shape of the records fed (default scalars; a
+    multivariate stage needs records of at least 2 columns, ``(2,)``).
     """
     for odd in (np.ones(4, complex), np.array(["a", "b"]), np.array([object(), object()])):
         try:
             run_stage(stage, odd)  # checks the announced dtype and record shape
         except (TypeError, ValueError):
             pass
-    empty = run_stage(stage, np.empty(0))
+    empty = run_stage(stage, np.empty((0, *record_shape)))
     if len(empty):
         raise AssertionError(f"{stage.name}: produced output for an empty stream")
-    base = np.random.default_rng(0).normal(size=64)
+    base = np.random.default_rng(0).normal(size=(64, *record_shape))
     want = run_stage(stage, base.copy(), [5] * 12 + [4])
     readonly = base.copy()
     readonly.flags.writeable = False
-    raw = np.zeros(64 * 8 + 1, np.uint8)
-    misaligned = raw[1:].view(np.float64)
+    raw = np.zeros(base.size * 8 + 1, np.uint8)
+    misaligned = raw[1:].view(np.float64).reshape(base.shape)
     misaligned[:] = base
     variants = {
         "byte-swapped": base.astype(base.dtype.newbyteorder()),
-        "strided": np.repeat(base, 2)[::2],
+        "strided": np.repeat(base, 2, axis=0)[::2],
         "misaligned": misaligned,
         "read-only": readonly,
     }

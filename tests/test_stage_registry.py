@@ -141,8 +141,7 @@ def test_stage_matches_its_slow_twin(name):
 def test_stage_matches_its_slow_twin_in_random_chunkings(name, seed):
     rng = np.random.default_rng([seed, len(name)])
     row = BUILTIN_STAGES[name]
-    low = 2 if row.family == "comoving" else 1   # multivariate: records of >= 2 columns
-    x = rng.normal(size=(int(rng.integers(1, 90)), int(rng.integers(low, 4))))
+    x = rng.normal(size=(int(rng.integers(1, 90)), max(row.min_columns, int(rng.integers(1, 4)))))
     x[rng.random(x.shape) < 0.1] = np.nan
     if name == "cumprod":
         x = 1 + x / 100
@@ -161,9 +160,6 @@ def test_builtin_stages_pass_the_plugin_author_battery(name):
     from pystream.plugins import get_registry
 
     kw = BUILTIN_STAGES[name].sample
-    if BUILTIN_STAGES[name].family == "comoving":
-        pytest.skip("the battery feeds scalar records, which a multivariate stage refuses; "
-                    "tests/test_moving_cov.py runs the same cases on records of 2 columns")
     if BUILTIN_STAGES[name].needs_time:
         pytest.skip("a stage that reads the time column is not a chunks -> chunks generator; "
                     "tests/test_time_stages.py checks its chunk invariance and bad input")
@@ -171,7 +167,7 @@ def test_builtin_stages_pass_the_plugin_author_battery(name):
     x = np.random.default_rng(3).normal(size=(90, 2))
     x[[4, 40], 1] = np.nan
     testing.assert_chunk_invariant(stage, x)
-    testing.check_bad_inputs(stage)
+    testing.check_bad_inputs(stage, (2,) if BUILTIN_STAGES[name].min_columns > 1 else ())
     swapped = ps.from_array(x.astype(">f8"), chunk_size=8)
     np.testing.assert_array_equal(getattr(swapped, name)(**kw).to_array(),
                                   getattr(ps.from_array(x), name)(**kw).to_array())

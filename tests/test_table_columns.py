@@ -80,8 +80,7 @@ def test_every_stage_moves_time_and_key_by_its_label(name: str, n: int) -> None:
     if row.needs_time:
         pytest.skip("a stage that reads the time column labels its outputs itself "
                     "(tests/test_time_stages.py checks those labels against pandas)")
-    rs = (2,) if row.family == "comoving" else ()   # multivariate: records of 2 columns
-    x, t, keys = table(n, n + 17, rs)
+    x, t, keys = table(n, n + 17, (row.min_columns,) if row.min_columns > 1 else ())
     want_v = np.asarray(row.twin(x.reshape(n, -1), **row.sample)) if n else None
     label = label_of(name, row.sample)
     seen = []

@@ -349,7 +349,7 @@ _TAIL = "nan_policy: str = \"omit\", closed: str | None = None"
 def _comoving_row(name: str, doc: str, build: Any, params: str, call: str, twin: Any,
          sample: dict[str, Any]) -> StageRow:
     row = StageRow(name, "comoving", doc, build, params, call, twin, sample, kinds=(),
-                   partitioning="window")
+                   partitioning="window", min_columns=2)
     return row
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .comoving import TABLE as COMOVING_TABLE
 from .ewm import TABLE as EWM_TABLE
+from .ewm_pairs import TABLE as EWM_PAIRS_TABLE
 from .records import TABLE as RECORDS_TABLE
 from .scans import TABLE as SCANS_TABLE
 from .table import StageRow
@@ -21,6 +22,7 @@ FAMILIES: dict[str, tuple[StageRow, ...]] = {
     "windows": WINDOWS_TABLE,
     "scans": SCANS_TABLE,
     "ewm": EWM_TABLE,
+    "ewm_pairs": EWM_PAIRS_TABLE,
     "records": RECORDS_TABLE,
     "comoving": COMOVING_TABLE,
 }

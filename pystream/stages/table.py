@@ -57,6 +57,10 @@ class StageRow:
         The stage reads the time column (:mod:`pystream.stages.timed`): the
         meta-tests give the stream times, and the twin takes them as
         ``times=`` (numeric, in the units of `sample`'s durations).
+    min_columns : int
+        The least number of columns a record needs: 1, or 2 for the
+        multivariate stages (``ewm_cov``), which the meta-tests then feed
+        records of that many columns.
     """
 
     name: str
@@ -70,6 +74,7 @@ class StageRow:
     kinds: tuple[str, ...] = ()
     partitioning: str = "sequential"
     needs_time: bool = False
+    min_columns: int = 1
 
     @property
     def docstring(self) -> str:
