@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["ALIGNED", "Batch", "Columns", "KeyColumn", "KeyDictionary", "RowMap", "TimeColumn",
-           "as_key_codes", "as_time_values", "check_names"]
+           "as_key_codes", "as_time_values", "check_names", "column_position", "column_positions"]
 
 _NS = np.dtype("datetime64[ns]")
 _INT64 = np.dtype(np.int64)
@@ -380,4 +380,86 @@ def _cover(parts: list[tuple[np.ndarray | None, np.ndarray | None]], hi: int
             break
         out.append(p)
         total += _length(p)
+    return out
+
+
+def column_position(c: Any, width: int | None, names: Any, where: str,
+                    what: str = "column") -> int:
+    """The position of one column, given by name or by integer position.
+
+    One rule for every statistic that picks columns (``cov``, ``ols``,
+    ``moving_cov``, ``ewm_cov``...), as :meth:`Stream.select` reads them.
+
+    Parameters
+    ----------
+    c : str or int
+        A column name (looked up in `names`) or a position (negative counts
+        from the end).
+    width : int or None
+        Values per record; None when not known yet (a negative position is
+        then returned as is, and checked later).
+    names : sequence of str or None
+        The stream's column names, if it has any.
+    where, what : str
+        The call and the argument, named in errors.
+
+    Raises
+    ------
+    KeyError
+        A name the stream does not have, or a name on a stream without names.
+    IndexError
+        A position out of range.
+    TypeError
+        Neither a name nor an integer.
+
+    Examples
+    --------
+    >>> column_position("b", 3, ("a", "b", "c"), "cov")
+    1
+    >>> column_position(-1, 3, None, "cov")
+    2
+    """
+    if isinstance(c, str):
+        if names is None:
+            raise KeyError(f"{where}: {what} {c!r} is asked by name, but the stream has no "
+                           "column names (rename() or a table source gives it some, or pass "
+                           "positions)")
+        names = list(names)
+        if c not in names:
+            raise KeyError(f"{where}: no column named {c!r} ({what}); the columns are {names}")
+        return names.index(c)
+    if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+        raise TypeError(f"{where}: {what} must be a column name or position (columns are "
+                        f"names or integer positions), got {c!r}")
+    i = int(c)
+    if width is None:
+        return i
+    if not -width <= i < width:
+        raise IndexError(f"{where}: {what} {i} is out of range for records of {width} columns")
+    return i % width
+
+
+def column_positions(columns: Any, width: int | None, names: Any, where: str) -> list[int]:
+    """The positions of `columns` (a name, a position, or a sequence of them): at
+    least 2 distinct columns, as a multivariate statistic needs.
+
+    Examples
+    --------
+    >>> column_positions(["b", 0], 3, ("a", "b", "c"), "moving_cov")
+    [1, 0]
+    """
+    if isinstance(columns, (str, int, np.integer)):
+        items: list[Any] = [columns]
+    else:
+        try:
+            items = list(columns)
+        except TypeError:
+            raise TypeError(f"{where}: columns must be column names or positions, "
+                            f"got {columns!r}") from None
+    out = [column_position(c, width, names, where) for c in items]
+    if len(out) < 2:
+        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns; "
+                         f"columns={columns!r} picks {len(out)}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: columns={columns!r} names a column twice")
     return out

@@ -28,6 +28,8 @@ FOLDER_OF_FAMILY = {
     "scans": "scans_ewm",
     "ewm": "scans_ewm",
     "tables": "tables",
+    "comoving": "multivariate",
+    "ewm_pairs": "multivariate",
 }
 FOLDERS = set(FOLDER_OF_FAMILY.values()) | {"elementwise", "plugins", "sketches", "engines",
                                             "push", "cli", "tables", "time", "keys", "multivariate"}

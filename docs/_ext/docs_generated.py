@@ -159,6 +159,7 @@ def write_engine_stages(path: Path) -> None:
     base = ps.from_array(np.zeros(256))
     timed = ps.from_array(np.zeros(256), time=np.arange(256).astype("datetime64[s]"))
     numeric = ps.from_array(np.zeros(256), time=np.arange(256.0))   # the rows' samples
+    pairs = ps.from_array(np.zeros((256, 2)))    # multivariate stages: records of 2 columns
 
     def passthrough(chunks: Any) -> Any:
         yield from chunks
@@ -178,7 +179,10 @@ def write_engine_stages(path: Path) -> None:
     for name in sorted(reg.stages, key=lambda n: (reg.stages[n].plugin != "pystream",
                                                    reg.stages[n].family, n)):
         e = reg.stages[name]
-        src = numeric if name in BUILTIN_STAGES and BUILTIN_STAGES[name].needs_time else base
+        row = BUILTIN_STAGES.get(name)
+        src = numeric if row is not None and row.needs_time else base
+        if row is not None and row.min_columns > 1:
+            src = pairs
         kwargs = _example_call(name, getattr(src, name))
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         rows.append((e.family, e.origin, *_engine_row(f"{name}({args})",

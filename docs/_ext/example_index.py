@@ -32,7 +32,8 @@ DOCS = Path(__file__).resolve().parent.parent
 EXAMPLES = DOCS / "examples"
 
 # Stream methods that return a Stream (all stages do too; see stream_methods()).
-_STREAM_RETURNING_CORE = {"map", "filter", "astype", "select", "pipe", "take", "skip", "rechunk"}
+_STREAM_RETURNING_CORE = {"map", "filter", "astype", "select", "pipe", "take", "skip", "rechunk",
+                          "rename"}
 
 
 def registry_names() -> dict[str, dict[str, Any]]:

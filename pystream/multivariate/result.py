@@ -4,12 +4,13 @@ columns (``y`` / ``x`` by name or position) shared by the state and the terminal
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .._columns import column_position
 
 __all__ = ["OLSResult", "column_label", "resolve_columns"]
 
@@ -18,25 +19,7 @@ Column = int | str
 
 def _position(c: object, d: int, names: tuple[str, ...] | None, what: str, where: str) -> int:
     """The position of column `c` (a name or an integer) in records of `d` values."""
-    if isinstance(c, str):
-        if names is None:
-            raise KeyError(f"{where}: the stream has no column names, so {what}={c!r} names no "
-                           "column; choose columns by position, or name them (rename, or a "
-                           "table source)")
-        if c not in names:
-            raise KeyError(f"{where}: no column named {c!r} ({what}); the columns are "
-                           f"{list(names)}")
-        return names.index(c)
-    if isinstance(c, (bool, np.bool_)):
-        raise TypeError(f"{where}: {what} must be a column name or position, got {c!r}")
-    try:
-        i = operator.index(c)
-    except TypeError:
-        raise TypeError(f"{where}: {what} must be a column name or position, got "
-                        f"{type(c).__name__}") from None
-    if not -d <= i < d:
-        raise IndexError(f"{where}: {what}={i} is out of range for records of {d} columns")
-    return i % d
+    return column_position(c, d, names, where, what)
 
 
 def resolve_columns(y: object, x: object, d: int, names: tuple[str, ...] | None,

@@ -19,7 +19,7 @@ import numpy as np
 from .._checks import DEFAULT_DDOF, as_int, check_count, check_ddof, check_nan_policy
 from .._native import kernel_dtype
 from .._timeunits import parse_duration
-from .comoving_kernel import CoMovingState, comoving, out_shape, positions, resolve_columns
+from .comoving_kernel import CoMovingState, comoving, out_shape, positions, comoving_columns
 from .comoving_ols import MovingOLS
 from .comoving_twins import slow_moving_beta, slow_moving_corr, slow_moving_cov, slow_moving_ols
 from .kernel import KernelStage
@@ -60,7 +60,7 @@ class _Params:
             raise TypeError(f"{self.name}: ddof applies to moving_cov only")
         else:
             self.ddof = 1.0
-        self.columns = resolve_columns(columns, names, self.name)
+        self.columns = comoving_columns(columns, names, self.name)
         if stat == "beta" and self.columns is not None and len(self.columns) != 2:
             raise ValueError("moving_beta: the slope needs two columns, y and x")
 

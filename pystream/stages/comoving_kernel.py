@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from .._checks import StateLock, restore_state
+from .._columns import column_positions
 from .._native import check_status, ffi, kernel_dtype, lib
 
-__all__ = ["COMOVING_STATS", "CoMovingState", "comoving", "out_shape", "positions", "resolve_columns"]
+__all__ = ["COMOVING_STATS", "CoMovingState", "comoving", "out_shape", "positions", "comoving_columns"]
 
 #: The statistics of :func:`comoving`, in the C enum's order (``PS_COMOVE_*``).
 COMOVING_STATS: tuple[str, ...] = ("cov", "corr", "beta")
@@ -126,36 +127,16 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray | None, base: int
     return out
 
 
-def resolve_columns(columns: Any, names: Sequence[str] | None, where: str) -> list[int] | None:
+def comoving_columns(columns: Any, names: Sequence[str] | None, where: str) -> list[int] | None:
     """`columns` (names or integer positions, as ``select``) as positions; None stays None.
+    Positions are checked against the records' width later (:func:`positions`).
 
     Examples
     --------
-    >>> resolve_columns(["b", 0], ("a", "b"), "moving_cov")
+    >>> comoving_columns(["b", 0], ("a", "b"), "moving_cov")
     [1, 0]
     """
-    if columns is None:
-        return None
-    if isinstance(columns, (str, int, np.integer)):
-        raise TypeError(f"{where}: columns must be a list of at least 2 columns (names or "
-                        f"positions), got {columns!r}")
-    out = []
-    for c in columns:
-        if isinstance(c, str):
-            if names is None:
-                raise KeyError(f"{where}: the stream has no column names, so {c!r} names no "
-                               "column; give positions, or name the columns (rename)")
-            if c not in names:
-                raise KeyError(f"{where}: no column named {c!r}; the columns are {list(names)}")
-            out.append(list(names).index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            out.append(int(c))
-        else:
-            raise TypeError(f"{where}: a column is a name or an integer position, got {c!r}")
-    if len(out) < 2:
-        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns, got "
-                         f"columns={columns!r}")
-    return out
+    return None if columns is None else column_positions(columns, None, names, where)
 
 
 def positions(columns: list[int] | None, record_shape: tuple[int, ...], where: str) -> np.ndarray:

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._checks import StateLock, as_int, check_count, check_nan_policy, restore_state
+from .._columns import column_position
 from .._native import kernel_dtype
-from .comoving_kernel import CoMovingState, positions, resolve_columns
+from .comoving_kernel import CoMovingState, positions
 from .kernel import KernelStage, StageState
 from .partitioning import Window
 
@@ -67,11 +68,7 @@ def solve_normal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _ols_column(c: Any, names: Sequence[str] | None) -> int:
     """One column (a name or an integer position) as a position (range checked later)."""
-    if isinstance(c, str):
-        return resolve_columns([c, c], names, "moving_ols")[0]  # type: ignore[index]
-    if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-        return int(c)
-    raise TypeError(f"moving_ols: a column is a name or an integer position, got {c!r}")
+    return column_position(c, None, names, "moving_ols")
 
 
 class OLSState:

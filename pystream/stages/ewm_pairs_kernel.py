@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import StateLock, adopt_arrays, check_count
+from .._columns import column_positions
 from .._native import check_status, ffi, lib
 from .kernel import to_float64_rows
 
@@ -179,35 +180,7 @@ def pick_columns(columns: Any, d: int, names: Sequence[str] | None, where: str) 
     >>> pick_columns(["b", 0], 3, ("a", "b", "c"), "ewm_cov")
     [1, 0]
     """
-    if isinstance(columns, (str, int, np.integer)):
-        raise TypeError(f"{where}: columns must be a list of at least 2 columns, got {columns!r}")
-    try:
-        items = list(columns)
-    except TypeError:
-        raise TypeError(f"{where}: columns must be a list of column names or positions, "
-                        f"got {columns!r}") from None
-    out = []
-    for c in items:
-        if isinstance(c, str):
-            if names is None:
-                raise KeyError(f"{where}: column {c!r}: the stream has no column names "
-                               "(use positions, or rename() first)")
-            if c not in names:
-                raise KeyError(f"{where}: no column {c!r}; the columns are {list(names)}")
-            out.append(list(names).index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-            i = int(c)
-            if not -d <= i < d:
-                raise IndexError(f"{where}: column {i} is out of range for records of {d} values")
-            out.append(i % d)
-        else:
-            raise TypeError(f"{where}: a column is a name or an integer position, got {c!r}")
-    if len(out) < 2:
-        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns, "
-                         f"got {len(out)}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{where}: columns {items!r} repeat a column")
-    return out
+    return column_positions(columns, d, names, where)
 
 
 def pair_width(name: str, record_shape: tuple[int, ...], columns: Any,

@@ -10,43 +10,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._checks import check_ddof, check_nan_policy
+from .._columns import column_positions
 from ..multivariate.comoments import CoMoments
 from .protocol import Meta, MetaFn, ReducerConsumer, ReducerTerminal, terminal
 
-__all__ = ["CorrTerminal", "CovConsumer", "CovState", "CovTerminal", "resolve_columns"]
+__all__ = ["CorrTerminal", "CovConsumer", "CovState", "CovTerminal", "cov_columns"]
 
 
-def resolve_columns(columns: Any, names: tuple[str, ...] | None, width: int,
-                    where: str) -> list[int] | None:
+def cov_columns(columns: Any, names: tuple[str, ...] | None, width: int,
+                where: str) -> list[int] | None:
     """Positions of `columns` (names or integer positions, as ``select``) among
     `width` columns; None for all of them."""
-    if columns is None:
-        return None
-    items = [columns] if isinstance(columns, (str, int, np.integer)) else list(columns)
-    out = []
-    for c in items:
-        if isinstance(c, str):
-            if names is None:
-                raise KeyError(f"{where}: column {c!r} asked by name, but the stream has no "
-                               "column names (rename() gives it some, or pass positions)")
-            if c not in names:
-                raise KeyError(f"{where}: no column named {c!r}; the columns are {list(names)}")
-            out.append(names.index(c))
-        elif isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)):
-            k = int(c)
-            if not -width <= k < width:
-                raise IndexError(f"{where}: column {k} is out of range for records of "
-                                 f"{width} columns")
-            out.append(k % width)
-        else:
-            raise TypeError(f"{where}: columns must be names or integer positions, "
-                            f"got {c!r}")
-    if len(out) < 2:
-        raise ValueError(f"{where}: a multivariate statistic needs at least 2 columns; "
-                         f"columns={columns!r} picks {len(out)}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{where}: columns={columns!r} names a column twice")
-    return out
+    return None if columns is None else column_positions(columns, width, names, where)
 
 
 def _check_columns_argument(columns: Any, where: str) -> Any:
@@ -81,7 +56,7 @@ class CovState:
                 raise ValueError(
                     f"{self.where}: a multivariate statistic needs records of at least 2 "
                     f"columns; got records of shape {chunk.shape[1:]}")
-            self.picks = resolve_columns(self.columns, self.names, chunk.shape[1], self.where)
+            self.picks = cov_columns(self.columns, self.names, chunk.shape[1], self.where)
             self.resolved = True
         return chunk if self.picks is None else chunk[:, self.picks]
 
@@ -170,7 +145,7 @@ class CovTerminal(ReducerTerminal):
     >>> import numpy as np, pystream as ps
     >>> x = np.array([[1.0, 2.0], [2.0, 4.5], [4.0, 7.0]])
     >>> ps.from_array(x).cov().tolist()
-    [[2.333333333333333, 3.5], [3.5, 6.25]]
+    [[2.333333333333333, 3.75], [3.75, 6.25]]
     >>> s = ps.from_array(x).rename(["a", "b"])
     >>> float(s.cov(["b", "a"])[0, 0])
     6.25
@@ -219,7 +194,7 @@ class CovTerminal(ReducerTerminal):
             raise ValueError(f"{self.name}: a multivariate statistic needs records of at "
                              f"least 2 columns; the stream's records have shape {shape}")
         d = shape[0] if state.columns is None else len(
-            resolve_columns(state.columns, state.names, shape[0], self.name) or ())
+            cov_columns(state.columns, state.names, shape[0], self.name) or ())
         return np.full((d, d), np.nan)
 
     def finish(self, state: CovState, meta: MetaFn) -> np.ndarray:

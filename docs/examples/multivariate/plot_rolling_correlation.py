@@ -1,6 +1,6 @@
 """
-Rolling correlation of two stocks: ``moving_corr``, ``moving_cov``, ``moving_beta``
-===================================================================================
+Rolling correlation of stocks: ``moving_corr``, ``moving_cov``, ``moving_beta``, ``moving_ols``
+===============================================================================================
 
 How closely do Apple and Microsoft move together, and does it change? The
 monthly closing prices of both from 2000 to 2010 (the ``stocks`` data set
@@ -72,6 +72,27 @@ matrices = stream.moving_corr(24).to_array()
 print(matrices.shape)
 want_m = returns.rolling(24).corr().to_numpy().reshape(-1, 4, 4)
 np.testing.assert_allclose(matrices, want_m, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+# %%
+# Covariances, and a rolling regression
+# -------------------------------------
+# ``moving_cov`` gives the covariance matrices the correlations come from
+# (pandas' ``df.rolling(24).cov()``), and ``moving_ols`` the least-squares
+# coefficients of Apple's returns on Microsoft's and IBM's in each
+# 24-month window, intercept first, as statsmodels' ``RollingOLS``.
+
+covs = stream.moving_cov(24).to_array()
+want_c = returns.rolling(24).cov().to_numpy().reshape(-1, 4, 4)
+np.testing.assert_allclose(covs, want_c, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+from statsmodels.api import add_constant  # noqa: E402
+from statsmodels.regression.rolling import RollingOLS  # noqa: E402
+
+coefs = stream.moving_ols(24, "AAPL", ["MSFT", "IBM"]).to_array()
+rolling = RollingOLS(returns["AAPL"], add_constant(returns[["MSFT", "IBM"]]), window=24).fit()
+np.testing.assert_allclose(coefs, rolling.params.to_numpy(), rtol=1e-9, atol=1e-12,
+                           equal_nan=True)
+print("last window: AAPL = {:.4f} + {:.3f} MSFT + {:.3f} IBM".format(*coefs[-1]))
 
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
 top.plot(months, corr, label="moving_corr(12)")
