@@ -88,7 +88,7 @@ def test_matrix_matches_pandas_dataframe_ewm(stat, adjust, ignore_na):
 
 
 def test_real_data_matches_pandas():
-    from vega_datasets import local_data
+    local_data = pytest.importorskip("vega_datasets").local_data
 
     stocks = local_data.stocks().pivot(index="date", columns="symbol", values="price")
     x = stocks.to_numpy()  # 5 stocks, NaN before a listing (GOOG from 2004)

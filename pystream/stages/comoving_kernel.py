@@ -96,6 +96,10 @@ def comoving(stat: str, values: np.ndarray, starts: np.ndarray | None, base: int
     >>> comoving("cov", x, None, 0, end0=1, nout=3, window=2, min_count=2)
     array([nan,  1.,  1.])
     """
+    # The kernel reads aligned float64 rows: a misaligned (or strided) view is
+    # copied here, whatever the caller checked (np.ascontiguousarray keeps a
+    # contiguous but misaligned array as it is).
+    values = np.require(values, np.float64, ["C_CONTIGUOUS", "ALIGNED"])
     n, k = values.shape
     bad = ffi.new("int64_t *")
     starts_p = ends_p = ffi.NULL
